@@ -1,0 +1,38 @@
+/** Kafka connection settings shared by the source producer and the sink consumers (one spec, documented per field). */
+import { z } from 'zod';
+
+export const kafkaSpec = z
+  .object({
+    'bootstrap.servers': z
+      .string()
+      .min(1)
+      .describe('Comma-separated host:port list of Kafka brokers, e.g. "127.0.0.1:9092".'),
+    'client.id': z.string().default('cdc-fanout').describe('Client id sent to the brokers (shows in broker logs and quotas).'),
+    'request.timeout.ms': z.number().int().positive().default(30000).describe('Per-request timeout against the brokers.'),
+    'connection.timeout.ms': z.number().int().positive().default(10000).describe('Timeout for opening a broker connection.'),
+    'topic.creation.partitions': z
+      .number()
+      .int()
+      .positive()
+      .default(3)
+      .describe('Partitions for data topics cdc-fanout creates (existing topics are left alone). Sinks scale out up to this many consumers.'),
+    'topic.creation.replication.factor': z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .describe('Replication factor for topics cdc-fanout creates. Use 3 on a real cluster.'),
+    ssl: z.boolean().default(false).describe('Connect with TLS.'),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism.'),
+        username: z.string().describe('SASL user name.'),
+        password: z.string().describe('SASL password (use ${ENV} or ${file:/path}; redacted in logs and the status API).'),
+      })
+      .strict()
+      .optional()
+      .describe('SASL authentication; omit for none.'),
+  })
+  .strict();
+
+export type KafkaConfig = z.infer<typeof kafkaSpec>;

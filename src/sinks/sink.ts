@@ -1,0 +1,105 @@
+/**
+ * The Sink contract. Every sink (Elasticsearch, ClickHouse, Redis, …) lives in its own folder under
+ * src/sinks/<type>/ and implements this interface; the sink runtime (src/sinks/runtime/) owns the
+ * Kafka consumer group, batching, retries, the error policy and rebalances, and calls a sink only
+ * through these methods. Adding a sink touches its own folder and one line in src/sinks/registry.ts.
+ *
+ * Exactly-once protocol the runtime drives, per partition batch (see README "Guarantees"):
+ *   1. `write(batch)`    — apply the batch's effects idempotently and versioned (a replay is a
+ *                          no-op, an older version never overwrites a newer one). Records that can
+ *                          never be applied (poison) are returned as `rejected`, not thrown.
+ *   2. runtime           — sends rejected records to the dead-letter topic (policy `dlq`), counts
+ *                          them (`skip`) or stops the sink (`none`).
+ *   3. `commit(offsets)` — durably store, in the sink's own store, the next offset to read for each
+ *                          partition in the batch. A sink that can make effects and offsets atomic
+ *                          (Redis MULTI/EXEC) may defer its effects from write() into commit().
+ *   4. runtime           — commits the same offsets to Kafka (only for lag tools).
+ * On start and on every partition assignment the runtime calls `loadOffsets` and seeks there.
+ * Throw a `SinkError` with `retriable: true` for transient failures (server down, 429, timeouts):
+ * the runtime retries the same batch with backoff; nothing is skipped.
+ */
+import type { Op, Position, Row } from '../events/change.js';
+
+/** Debezium `source` block as it arrives in the envelope (only the fields sinks rely on are typed). */
+export interface SourceInfo {
+  readonly version?: string;
+  readonly connector?: string;
+  readonly name?: string;
+  readonly ts_ms?: number;
+  readonly snapshot?: string;
+  readonly db?: string;
+  readonly schema: string;
+  readonly table: string;
+  readonly txId?: number | null;
+  readonly lsn?: number | null;
+  readonly [extra: string]: unknown;
+}
+
+/** A change record as the sink sees it: decoded key and envelope plus its Kafka coordinates. */
+export interface SinkRecord {
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offset, decimal string (kafkajs style). */
+  readonly offset: string;
+  /** Decoded key (primary-key columns), null when the message has no key. */
+  readonly key: Row | null;
+  /** Operation; `null` marks a tombstone (value null) which sinks usually ignore. */
+  readonly op: Op | null;
+  readonly before: Row | null;
+  readonly after: Row | null;
+  /** Source metadata; null for tombstones. */
+  readonly source: SourceInfo | null;
+  /** Event identity: version for sinks = position.commitLsn (fits a signed 64-bit integer). */
+  readonly position: Position;
+  /** Raw Kafka value bytes, kept for the dead-letter topic. */
+  readonly raw: { readonly key: Buffer | null; readonly value: Buffer | null };
+}
+
+/** One partition's worth of records, in offset order. */
+export interface SinkBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly SinkRecord[];
+}
+
+export interface RejectedRecord {
+  readonly record: SinkRecord;
+  readonly error: Error;
+}
+
+export interface WriteResult {
+  /** Records that can never be applied; the runtime routes them per `errors.tolerance`. */
+  readonly rejected: readonly RejectedRecord[];
+  /** Writes the store refused because it already holds a newer version (counted, not errors). */
+  readonly staleSkipped: number;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** Next offset to consume for a partition (last processed + 1), decimal string. */
+export interface PartitionOffset extends TopicPartition {
+  readonly offset: string;
+}
+
+export interface Sink {
+  /** Connect, create checkpoint storage (index/table/hash) if missing. Retried by the runtime. */
+  open(): Promise<void>;
+  /** Offsets stored in the sink's own store for these partitions (missing = never consumed). */
+  loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]>;
+  write(batch: SinkBatch): Promise<WriteResult>;
+  commit(offsets: readonly PartitionOffset[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Error type sinks throw; `retriable` drives the runtime's retry with backoff. */
+export class SinkError extends Error {
+  readonly retriable: boolean;
+  constructor(message: string, options: { retriable: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'SinkError';
+    this.retriable = options.retriable;
+  }
+}
