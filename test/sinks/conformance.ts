@@ -1,0 +1,257 @@
+/**
+ * The conformance suite every sink must pass (vitest). A sink's integration test calls
+ * `describeSinkConformance(name, factory, options)` with a factory that builds the sink against the
+ * real store, configured for the table `CONFORMANCE.table` (schema `public`, topic prefix
+ * `CONFORMANCE.prefix`, key column `id`; columns id:int, name:text, bio:text (TOASTable), n:int).
+ *
+ * The suite drives the Sink protocol exactly like the runtime does — write(batch) then
+ * commit(next offsets) — so sinks that defer their effects into commit() (Redis MULTI/EXEC) are
+ * tested the same way as sinks that write in write().
+ *
+ * `readState(table)` maps the store back to rows keyed by `JSON.stringify(key)` (key = `{id}`), with
+ * the sink's own metadata stripped; a deleted row is either absent or `null`. Sinks that keep no
+ * row state (Redis in invalidate mode) pass `{ state: false }`: then only the protocol checks run
+ * (offsets, tombstones, poison-free replays); their own tests cover what "gone" means for them.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
+import type { Sink, SinkBatch, SinkRecord, WriteResult } from '../../src/sinks/sink.js';
+import { nextOffset, pos, sinkBatch, sinkRecord, tombstoneRecord, topicFor, type ChangeSpec } from '../support/records.js';
+
+export const CONFORMANCE = {
+  prefix: 'conf',
+  schema: 'public',
+  table: 'conf_items',
+  /** Topic of the conformance table. */
+  get topic(): string {
+    return topicFor(this.table, this.schema, this.prefix);
+  },
+} as const;
+
+export interface ConformanceHarness {
+  /** An opened sink on the store. */
+  readonly sink: Sink;
+  /** A new, NOT yet opened sink instance on the same store and group (to prove offsets survive close/open). */
+  newSink(): Sink;
+  /** Rows of a table as the store holds them, keyed by JSON.stringify(key); deleted = absent or null. */
+  readState(table: string): Promise<Map<string, Row | null>>;
+  /** Remove every row and every stored offset of this harness (called before each test). */
+  reset(): Promise<void>;
+  /** Release clients (called once after the suite). */
+  dispose?(): Promise<void>;
+}
+
+export interface ConformanceOptions {
+  /** The sink keeps row state that readState can show (default true). False for invalidate-only sinks. */
+  readonly state?: boolean;
+  /** What the factory configured the sink to do with a truncate event (default 'delete'). */
+  readonly truncate?: 'delete' | 'ignore';
+  /** write() reports stale (older-version) writes in `staleSkipped` (default true). */
+  readonly countsStale?: boolean;
+}
+
+type Spec = Omit<ChangeSpec, 'table' | 'prefix' | 'schema'>;
+
+function rec(spec: Spec): SinkRecord {
+  return sinkRecord({ ...spec, table: CONFORMANCE.table, schema: CONFORMANCE.schema, prefix: CONFORMANCE.prefix });
+}
+
+const k = (id: number): string => JSON.stringify({ id });
+const row = (id: number, name: string, extra: Partial<Row> = {}): Row => ({ id, name, bio: `bio of ${id}`, n: id * 10, ...extra });
+
+export function describeSinkConformance(name: string, factory: () => Promise<ConformanceHarness>, options: ConformanceOptions = {}): void {
+  const withState = options.state ?? true;
+  const truncate = options.truncate ?? 'delete';
+  const countsStale = options.countsStale ?? true;
+
+  describe(`sink conformance: ${name}`, () => {
+    let h: ConformanceHarness;
+    let sink: Sink;
+    let nextFirst = 0;
+
+    /** write + commit, as the runtime does; consecutive offsets across calls unless `firstOffset` given. */
+    async function apply(records: readonly SinkRecord[], firstOffset?: number): Promise<WriteResult & { batch: SinkBatch }> {
+      const batch = sinkBatch(records, { topic: CONFORMANCE.topic, partition: 0, firstOffset: firstOffset ?? nextFirst });
+      const result = await sink.write(batch);
+      await sink.commit([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(batch) }]);
+      nextFirst = Number(nextOffset(batch));
+      return { ...result, batch };
+    }
+
+    const state = (): Promise<Map<string, Row | null>> => h.readState(CONFORMANCE.table);
+    const live = async (): Promise<Map<string, Row>> => {
+      const out = new Map<string, Row>();
+      for (const [key, value] of await state()) if (value) out.set(key, value);
+      return out;
+    };
+
+    beforeAll(async () => {
+      h = await factory();
+      sink = h.sink;
+    });
+    afterAll(async () => {
+      await sink?.close();
+      await h?.dispose?.();
+    });
+    beforeEach(async () => {
+      await h.reset();
+      nextFirst = 0;
+    });
+
+    it.runIf(withState)('applies insert, update and delete', async () => {
+      const r = await apply([
+        rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) }),
+        rec({ op: 'c', after: row(2, 'b'), position: pos(100, 1) }),
+        rec({ op: 'u', before: row(1, 'a'), after: row(1, 'a2'), position: pos(200, 0) }),
+        rec({ op: 'd', before: row(2, 'b'), after: null, position: pos(300, 0) }),
+      ]);
+      expect(r.rejected).toEqual([]);
+      const s = await live();
+      expect([...s.keys()]).toEqual([k(1)]);
+      expect(s.get(k(1))).toEqual(row(1, 'a2'));
+    });
+
+    it.runIf(withState)('treats snapshot reads (op r) as upserts', async () => {
+      await apply([rec({ op: 'r', after: row(5, 'snap'), position: pos(50, 0) })]);
+      expect((await live()).get(k(5))).toEqual(row(5, 'snap'));
+    });
+
+    it.runIf(withState)('moves a row on a primary-key update (delete at the old key, create at the new one)', async () => {
+      await apply([rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) })]);
+      // Debezium emits a PK change as: delete(old key), tombstone(old key), create(new key).
+      await apply([
+        rec({ op: 'd', before: row(1, 'a'), after: null, position: pos(200, 0) }),
+        tombstoneRecord(CONFORMANCE.table, { id: 1 }, pos(200, 0)),
+        rec({ op: 'c', before: null, after: row(11, 'a'), position: pos(200, 1) }),
+      ]);
+      const s = await live();
+      expect(s.has(k(1))).toBe(false);
+      expect(s.get(k(11))).toEqual(row(11, 'a'));
+    });
+
+    it('accepts the same batch twice (replay) without rejecting anything' + (withState ? ', state unchanged' : ''), async () => {
+      const records = [
+        rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) }),
+        rec({ op: 'u', before: row(1, 'a'), after: row(1, 'b'), position: pos(100, 1) }),
+        rec({ op: 'c', after: row(2, 'x'), position: pos(200, 0) }),
+        rec({ op: 'd', before: row(2, 'x'), after: null, position: pos(300, 0) }),
+        rec({ op: 'c', after: row(3, 'y'), position: pos(300, 1) }),
+      ];
+      const first = await apply(records, 0);
+      expect(first.rejected).toEqual([]);
+      const after1 = withState ? await live() : undefined;
+      const second = await apply(records, 0);
+      expect(second.rejected).toEqual([]);
+      if (withState) {
+        const after2 = await live();
+        expect(after2).toEqual(after1);
+        expect(after2.get(k(1))).toEqual(row(1, 'b'));
+        expect(after2.has(k(2))).toBe(false);
+        expect(after2.get(k(3))).toEqual(row(3, 'y'));
+      }
+    });
+
+    it.runIf(withState)('never rolls a row back when an older event arrives after a newer one', async () => {
+      await apply([rec({ op: 'c', after: row(1, 'new'), position: pos(500, 0) })]);
+      const late = await apply([
+        rec({ op: 'u', before: row(1, 'x'), after: row(1, 'old'), position: pos(400, 0) }),
+        rec({ op: 'c', after: row(2, 'gone?'), position: pos(100, 0) }),
+      ]);
+      // an older delete must not remove a newer row either
+      const lateDelete = await apply([rec({ op: 'd', before: row(1, 'old'), after: null, position: pos(450, 3) })]);
+      expect(late.rejected).toEqual([]);
+      expect(lateDelete.rejected).toEqual([]);
+      const s = await live();
+      expect(s.get(k(1))).toEqual(row(1, 'new'));
+      if (countsStale) expect(late.staleSkipped + lateDelete.staleSkipped).toBeGreaterThanOrEqual(2);
+    });
+
+    it.runIf(withState)('never resurrects a deleted row with an older write', async () => {
+      await apply([
+        rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) }),
+        rec({ op: 'd', before: row(1, 'a'), after: null, position: pos(200, 0) }),
+      ]);
+      await apply([rec({ op: 'u', before: row(1, 'a'), after: row(1, 'zombie'), position: pos(150, 0) })]);
+      expect((await live()).has(k(1))).toBe(false);
+    });
+
+    it.runIf(withState)('applies equal versions of one transaction in order (within and across batches)', async () => {
+      await apply([
+        rec({ op: 'c', after: row(1, 'a'), position: pos(700, 0) }),
+        rec({ op: 'u', before: row(1, 'a'), after: row(1, 'b'), position: pos(700, 1) }),
+        rec({ op: 'u', before: row(1, 'b'), after: row(1, 'c'), position: pos(700, 2) }),
+      ]);
+      expect((await live()).get(k(1))).toEqual(row(1, 'c'));
+      await apply([rec({ op: 'u', before: row(1, 'c'), after: row(1, 'd'), position: pos(700, 3) })]);
+      expect((await live()).get(k(1))).toEqual(row(1, 'd'));
+    });
+
+    it.runIf(withState)('keeps the stored value for an unchanged-TOAST placeholder', async () => {
+      await apply([rec({ op: 'c', after: row(1, 'a', { bio: 'a very long text' }), position: pos(100, 0) })]);
+      await apply([
+        rec({ op: 'u', before: null, after: row(1, 'renamed', { bio: UNAVAILABLE_VALUE }), position: pos(200, 0) }),
+      ]);
+      const stored = (await live()).get(k(1));
+      expect(stored).toEqual(row(1, 'renamed', { bio: 'a very long text' }));
+      expect(JSON.stringify(stored)).not.toContain(UNAVAILABLE_VALUE);
+    });
+
+    it.runIf(withState)(`handles truncate (${truncate})`, async () => {
+      await apply([
+        rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) }),
+        rec({ op: 'c', after: row(2, 'b'), position: pos(100, 1) }),
+      ]);
+      const r = await apply([rec({ op: 't', before: null, after: null, key: null, position: pos(200, 0) })]);
+      expect(r.rejected).toEqual([]);
+      const s = await live();
+      if (truncate === 'delete') expect(s.size).toBe(0);
+      else expect([...s.keys()].sort()).toEqual([k(1), k(2)]);
+      // rows written after the truncate are kept
+      await apply([rec({ op: 'c', after: row(3, 'c'), position: pos(300, 0) })]);
+      expect((await live()).get(k(3))).toEqual(row(3, 'c'));
+    });
+
+    it('ignores tombstones (null values)', async () => {
+      if (withState) await apply([rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) })]);
+      const r = await apply([tombstoneRecord(CONFORMANCE.table, { id: 1 }, pos(150, 0)), tombstoneRecord(CONFORMANCE.table, { id: 9 }, pos(150, 1))]);
+      expect(r.rejected).toEqual([]);
+      if (withState) expect((await live()).get(k(1))).toEqual(row(1, 'a'));
+    });
+
+    it('stores offsets per partition that survive close and re-open', async () => {
+      const other = topicFor('conf_other', CONFORMANCE.schema, CONFORMANCE.prefix);
+      const parts = [
+        { topic: CONFORMANCE.topic, partition: 0 },
+        { topic: CONFORMANCE.topic, partition: 1 },
+        { topic: CONFORMANCE.topic, partition: 2 },
+        { topic: other, partition: 0 },
+      ];
+      expect(await sink.loadOffsets(parts)).toEqual([]);
+      await sink.commit([
+        { topic: CONFORMANCE.topic, partition: 0, offset: '5' },
+        { topic: CONFORMANCE.topic, partition: 2, offset: '1234567890123' },
+      ]);
+      await sink.commit([{ topic: other, partition: 0, offset: '42' }]);
+      await sink.commit([{ topic: CONFORMANCE.topic, partition: 0, offset: '9' }]);
+      const expected = [
+        { topic: CONFORMANCE.topic, partition: 0, offset: '9' },
+        { topic: CONFORMANCE.topic, partition: 2, offset: '1234567890123' },
+        { topic: other, partition: 0, offset: '42' },
+      ];
+      const sortTp = <T extends { topic: string; partition: number }>(xs: T[]): T[] => [...xs].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+      expect(sortTp(await sink.loadOffsets(parts))).toEqual(sortTp(expected));
+
+      await sink.close();
+      sink = h.newSink();
+      await sink.open();
+      expect(sortTp(await sink.loadOffsets(parts))).toEqual(sortTp(expected));
+    });
+
+    it.runIf(withState)('stores the batch effects together with its offsets', async () => {
+      const r = await apply([rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) })], 40);
+      expect(nextOffset(r.batch)).toBe('41');
+      expect(await sink.loadOffsets([{ topic: CONFORMANCE.topic, partition: 0 }])).toEqual([{ topic: CONFORMANCE.topic, partition: 0, offset: '41' }]);
+      expect((await live()).get(k(1))).toEqual(row(1, 'a'));
+    });
+  });
+}
