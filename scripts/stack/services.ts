@@ -1,5 +1,6 @@
 /** The stack, in start order. */
+import { clickhouse } from './clickhouse.js';
 import { kafka } from './kafka.js';
 import type { Service } from './service.js';
 
-export const services: Service[] = [kafka];
+export const services: Service[] = [kafka, clickhouse];
