@@ -1,0 +1,5 @@
+import type { ResetFlags } from './main.js';
+export async function resetOffsetsCommand(_p: string, _opts: ResetFlags): Promise<number> {
+  process.stderr.write('reset-offsets: not implemented yet\n');
+  return 1;
+}

@@ -1,0 +1,112 @@
+/**
+ * Turns zod issues into one-line, located, actionable messages:
+ *   connectors/shop.yaml: sinks[1].index: expected string, got number (line 12)
+ * Unknown keys suggest the closest known key; unknown sink types list the known ones.
+ */
+import { closest, distance } from 'fastest-levenshtein';
+import type { z } from 'zod';
+import { schemaAt, shapeOf } from './describe-schema.js';
+import { formatPath, type ConfigPath, type Location } from './locate.js';
+import { maskString } from './secret.js';
+
+export interface ConfigError {
+  readonly file: string;
+  readonly path: string;
+  readonly message: string;
+  readonly location?: Location | undefined;
+}
+
+export function formatError(e: ConfigError): string {
+  const where = e.location ? ` (line ${e.location.line})` : '';
+  return `${e.file}: ${e.path ? `${e.path}: ` : ''}${e.message}${where}`;
+}
+
+export function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function valueAt(data: unknown, path: ConfigPath): unknown {
+  let v = data;
+  for (const seg of path) {
+    if (!v || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
+}
+
+/** Closest candidate within a third of the word's length (at least 2 edits), else undefined. */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const best = closest(word, candidates as string[]);
+  const limit = Math.max(2, Math.floor(word.length / 3));
+  return distance(word.toLowerCase(), best.toLowerCase()) <= limit ? best : undefined;
+}
+
+function show(v: unknown, secrets: ReadonlySet<string>): string {
+  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return maskString(s.length > 60 ? `${s.slice(0, 57)}...` : s, secrets);
+}
+
+export interface Located {
+  readonly path: ConfigPath;
+  readonly message: string;
+  /** For unknown keys: the key itself, to point at its line. */
+  readonly key?: string;
+}
+
+/** One or more located messages per zod issue (one per unknown key). */
+export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, data: unknown, secrets: ReadonlySet<string>): Located[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  const got = valueAt(data, path);
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (got === undefined) return [{ path, message: `missing required field (expected ${issue.expected})` }];
+      return [{ path, message: `expected ${issue.expected}, got ${typeName(got)}` }];
+    }
+    case 'unrecognized_keys': {
+      const known = Object.keys(shapeOf(schemaAt(root, path, data) ?? root) ?? {});
+      return issue.keys.map((key) => {
+        const hint = didYouMean(key, known);
+        return { path: [...path, key], key, message: `unknown key${hint ? `; did you mean "${hint}"?` : known.length ? ` (known keys: ${known.join(', ')})` : ''}` };
+      });
+    }
+    case 'invalid_union': {
+      const u = issue as z.core.$ZodIssueInvalidUnion & { options?: unknown[]; discriminator?: string; note?: string };
+      if (u.note === 'No matching discriminator' && Array.isArray(u.options)) {
+        const options = u.options.map(String);
+        if (got === undefined) return [{ path, message: `missing required field (expected one of ${options.join(' | ')})` }];
+        const hint = typeof got === 'string' ? didYouMean(got, options) : undefined;
+        return [{ path, message: `unknown ${u.discriminator ?? 'type'} ${show(got, secrets)}${hint ? `; did you mean "${hint}"?` : ''} (expected one of ${options.join(' | ')})` }];
+      }
+      return [{ path, message: oneLine(issue.message, secrets) }];
+    }
+    case 'invalid_value': {
+      const options = issue.values.map((v) => JSON.stringify(v));
+      const hint = typeof got === 'string' ? didYouMean(got, issue.values.map(String)) : undefined;
+      if (got === undefined) return [{ path, message: `missing required field (expected one of ${options.join(' | ')})` }];
+      return [{ path, message: `expected one of ${options.join(' | ')}, got ${show(got, secrets)}${hint ? `; did you mean "${hint}"?` : ''}` }];
+    }
+    case 'too_small':
+    case 'too_big': {
+      const bound = issue.code === 'too_small' ? `>= ${String(issue.minimum)}` : `<= ${String(issue.maximum)}`;
+      if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
+        return [{ path, message: `expected a number ${issue.inclusive === false ? bound.replace('=', '') : bound}, got ${show(got, secrets)}` }];
+      }
+      return [{ path, message: oneLine(issue.message, secrets) }];
+    }
+    case 'invalid_format': {
+      const msg = issue.message && !issue.message.startsWith('Invalid') ? issue.message : `invalid ${issue.format}`;
+      return [{ path, message: `${oneLine(msg, secrets)}, got ${show(got, secrets)}` }];
+    }
+    default:
+      return [{ path, message: oneLine(issue.message, secrets) }];
+  }
+}
+
+function oneLine(s: string, secrets: ReadonlySet<string>): string {
+  return maskString(s.replace(/\s*\n\s*/g, '; '), secrets);
+}
+
+export { formatPath };
