@@ -1,0 +1,47 @@
+/**
+ * The sinks' Kafka consumer: a kafkajs consumer group reading with `read_committed` and manual
+ * offset commits (the sink's own store is the source of truth for offsets; Kafka's group offsets are
+ * committed afterwards only for lag tools). Kept small: building the client and the consumer.
+ */
+import { Kafka, logLevel, type Consumer, type KafkaConfig as KafkaJsConfig } from 'kafkajs';
+import type { KafkaConfig } from './config.js';
+
+/** A kafkajs client from the shared kafka spec. */
+export function kafkaClient(config: KafkaConfig, clientIdSuffix?: string): Kafka {
+  const options: KafkaJsConfig = {
+    clientId: clientIdSuffix ? `${config['client.id']}-${clientIdSuffix}` : config['client.id'],
+    brokers: config['bootstrap.servers'].split(',').map((s) => s.trim()).filter(Boolean),
+    requestTimeout: config['request.timeout.ms'],
+    connectionTimeout: config['connection.timeout.ms'],
+    ssl: config.ssl,
+    logLevel: logLevel.NOTHING,
+  };
+  if (config.sasl) options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as KafkaJsConfig['sasl'];
+  return new Kafka(options);
+}
+
+export interface SinkConsumerOptions {
+  readonly groupId: string;
+  /** Upper bound of bytes fetched per partition (bounds memory together with the concurrency). */
+  readonly maxBytesPerPartition: number;
+  /** Upper bound of bytes per fetch response. */
+  readonly maxBytes: number;
+  /** How long the broker may wait to fill a fetch. */
+  readonly maxWaitTimeInMs: number;
+  readonly sessionTimeout?: number;
+  readonly heartbeatInterval?: number;
+}
+
+export function createSinkConsumer(kafka: Kafka, opts: SinkConsumerOptions): Consumer {
+  return kafka.consumer({
+    groupId: opts.groupId,
+    readUncommitted: false,
+    maxBytesPerPartition: opts.maxBytesPerPartition,
+    maxBytes: opts.maxBytes,
+    maxWaitTimeInMs: opts.maxWaitTimeInMs,
+    sessionTimeout: opts.sessionTimeout ?? 30_000,
+    heartbeatInterval: opts.heartbeatInterval ?? 3_000,
+    // A sink decides where to read from (its own stored offsets); never auto-create topics.
+    allowAutoTopicCreation: false,
+  });
+}

@@ -1,0 +1,379 @@
+/**
+ * SinkRunner: drives one sink from a Kafka consumer group, exactly once.
+ *
+ * Ordering invariants (per partition; partitions run concurrently, up to partitions.concurrency):
+ *   1. On every assignment (GROUP_JOIN) the partition's offset is loaded from the SINK'S store and
+ *      the consumer seeks there. Until a batch arrives that was fetched exactly from that offset
+ *      (`batch.fetchedOffset`), batches are dropped — this closes the race where a fetch started
+ *      (from Kafka's group offset) before the seek. Records below the stored offset are dropped too.
+ *   2. A fetched batch is split into bounded chunks (batch.max.records / batch.max.bytes). Per chunk:
+ *      sink.write → rejected records routed (dlq: produced and acknowledged BEFORE step 3; skip:
+ *      counted; none: the sink stops, nothing committed) → sink.commit(next offset) → Kafka commit
+ *      (only for lag tools; failure there is harmless) → metrics.
+ *   3. A retriable SinkError retries the same chunk (write + commit) with exponential backoff and
+ *      jitter, forever: the partition waits, nothing is skipped. Any other error fails the sink.
+ * Memory stays bounded: kafkajs fetches at most batch.max.bytes per partition and a partition's next
+ * fetch waits for its current batch.
+ */
+import { EventEmitter } from 'node:events';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { createSinkConsumer } from '../../kafka/consumer.js';
+import { DlqProducer } from '../../kafka/dlq-producer.js';
+import type { Logger } from '../../observability/logger.js';
+import { metrics } from '../../observability/metrics.js';
+import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord } from '../sink.js';
+import { backoffDelay } from './backoff.js';
+import type { ResolvedSinkConfig } from './config.js';
+import { decodeMessage } from './decode.js';
+
+export type RunnerStateName = 'STARTING' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
+
+export interface RunnerState {
+  readonly name: RunnerStateName;
+  /** Why the runner failed (FAILED) or last retried (RUNNING/RESTARTING). */
+  readonly reason?: string;
+}
+
+export interface SinkRunnerOptions {
+  readonly kafka: Kafka;
+  readonly sink: Sink;
+  readonly config: ResolvedSinkConfig;
+  readonly pipeline: string;
+  readonly logger: Logger;
+  /** Called after a chunk's offsets are durable in the sink (tests, benchmarks). */
+  readonly onCommitted?: (batch: SinkBatch) => void;
+  /** kafkajs session timeout (ms); default 30 s. Tests use shorter ones for quicker rebalances. */
+  readonly sessionTimeoutMs?: number;
+}
+
+/** A record that cannot be applied and errors.tolerance=none: the sink stops. */
+export class SinkStoppedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SinkStoppedError';
+  }
+}
+
+interface PartitionState {
+  readonly generation: number;
+  /** Offset loaded from the sink's store (null: never consumed → start where Kafka says). */
+  readonly loaded: Promise<string | null>;
+  /** True once a batch fetched from the loaded offset arrived. */
+  synced: boolean;
+  /** Next offset to process (guards against re-delivery). */
+  next: bigint | null;
+}
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function recordBytes(r: { key: Buffer | null; value: Buffer | null }): number {
+  return (r.key?.length ?? 0) + (r.value?.length ?? 0);
+}
+
+export class SinkRunner extends EventEmitter {
+  private consumer: Consumer | undefined;
+  private dlq: DlqProducer | undefined;
+  private readonly partitions = new Map<string, PartitionState>();
+  private readonly committed = new Map<string, PartitionOffset>();
+  private generation = 0;
+  private stopping = false;
+  private current: RunnerState = { name: 'STOPPED' };
+  private lastErr: Error | undefined;
+  private readonly labels: { pipeline: string; sink: string };
+  private readonly log: Logger;
+
+  constructor(private readonly opts: SinkRunnerOptions) {
+    super();
+    this.labels = { pipeline: opts.pipeline, sink: opts.config.name };
+    this.log = opts.logger.child({ sink: opts.config.name });
+  }
+
+  get state(): RunnerState {
+    return this.current;
+  }
+
+  get lastError(): Error | undefined {
+    return this.lastErr;
+  }
+
+  /** Offsets (next to read) this runner committed to the sink, per partition. */
+  offsets(): PartitionOffset[] {
+    return [...this.committed.values()];
+  }
+
+  private setState(name: RunnerStateName, reason?: string): void {
+    this.current = reason === undefined ? { name } : { name, reason };
+    this.emit('state', this.current);
+  }
+
+  async start(): Promise<void> {
+    const { config, kafka, sink } = this.opts;
+    this.stopping = false;
+    this.setState('STARTING');
+    await this.retrying('open', () => sink.open());
+    if (config['errors.tolerance'] === 'dlq') {
+      this.dlq = new DlqProducer(kafka, config.dlqTopic, config.name);
+      await this.dlq.start();
+    }
+    const consumer = createSinkConsumer(kafka, {
+      groupId: config.groupId,
+      maxBytesPerPartition: config['batch.max.bytes'],
+      maxBytes: config['batch.max.bytes'] * config['partitions.concurrency'],
+      maxWaitTimeInMs: config['batch.max.wait.ms'],
+      sessionTimeout: this.opts.sessionTimeoutMs,
+      heartbeatInterval: this.opts.sessionTimeoutMs ? Math.max(500, Math.floor(this.opts.sessionTimeoutMs / 10)) : undefined,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart && !this.stopping) void this.fail(e.payload.error);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...config.topicList], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config['partitions.concurrency'],
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.setState('RUNNING');
+  }
+
+  /** Graceful stop: the in-flight chunk finishes and commits, the consumer leaves the group. */
+  async stop(): Promise<void> {
+    if (this.current.name === 'STOPPED' && !this.consumer) return;
+    this.stopping = true;
+    try {
+      await this.consumer?.disconnect();
+    } finally {
+      this.consumer = undefined;
+      await this.dlq?.stop().catch(() => undefined);
+      this.dlq = undefined;
+      await this.opts.sink.close().catch((e: unknown) => this.log.warn({ err: e }, 'sink close failed'));
+      if (this.current.name !== 'FAILED') this.setState('STOPPED');
+    }
+  }
+
+  pause(): void {
+    if (!this.consumer || this.current.name !== 'RUNNING') return;
+    this.consumer.pause(this.opts.config.topicList.map((topic) => ({ topic })));
+    this.setState('PAUSED');
+  }
+
+  resume(): void {
+    if (!this.consumer || this.current.name !== 'PAUSED') return;
+    this.consumer.resume(this.opts.config.topicList.map((topic) => ({ topic })));
+    this.setState('RUNNING');
+  }
+
+  private async fail(error: Error): Promise<void> {
+    if (this.current.name === 'FAILED') return;
+    this.lastErr = error;
+    this.log.error({ err: error }, 'sink stopped');
+    this.setState('FAILED', error.message);
+    this.stopping = true;
+    // Leave the group from outside the eachBatch call that failed.
+    setImmediate(() => {
+      const c = this.consumer;
+      this.consumer = undefined;
+      void (async () => {
+        await c?.disconnect().catch(() => undefined);
+        await this.dlq?.stop().catch(() => undefined);
+        await this.opts.sink.close().catch(() => undefined);
+        this.emit('failed', error);
+      })();
+    });
+  }
+
+  private onAssignment(assignment: Record<string, number[]>): void {
+    const generation = ++this.generation;
+    const assigned = new Set<string>();
+    for (const [topic, parts] of Object.entries(assignment)) {
+      for (const partition of parts) {
+        assigned.add(tpKey(topic, partition));
+        this.partitions.set(tpKey(topic, partition), this.loadPartition(topic, partition, generation));
+      }
+    }
+    for (const key of [...this.partitions.keys()]) if (!assigned.has(key)) this.partitions.delete(key);
+    for (const key of [...this.committed.keys()]) if (!assigned.has(key)) this.committed.delete(key);
+    this.log.info({ assignment, generation }, 'partitions assigned');
+  }
+
+  private loadPartition(topic: string, partition: number, generation: number): PartitionState {
+    const state: PartitionState = {
+      generation,
+      synced: false,
+      next: null,
+      loaded: this.retrying('loadOffsets', () => this.opts.sink.loadOffsets([{ topic, partition }])).then((found) => {
+        const offset = found.find((o) => o.topic === topic && o.partition === partition)?.offset ?? null;
+        if (offset !== null) {
+          state.next = BigInt(offset);
+          try {
+            this.consumer?.seek({ topic, partition, offset });
+          } catch (e) {
+            this.log.warn({ err: e, topic, partition }, 'seek failed; batches are dropped until one is fetched from the stored offset');
+          }
+        }
+        return offset;
+      }),
+    };
+    return state;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    if (this.stopping) return;
+    let p = this.partitions.get(tpKey(topic, partition));
+    if (!p) {
+      // A batch before our GROUP_JOIN handler ran (should not happen): load now.
+      p = this.loadPartition(topic, partition, this.generation);
+      this.partitions.set(tpKey(topic, partition), p);
+    }
+    const stored = await p.loaded;
+    if (!isRunning() || isStale() || this.stopping) return;
+    if (!p.synced) {
+      const fetchedOffset = (batch as unknown as { fetchedOffset?: string }).fetchedOffset;
+      if (stored === null || fetchedOffset === stored) {
+        p.synced = true;
+      } else {
+        // Fetched before our seek took effect: drop it and make sure the seek is pending.
+        this.log.debug({ topic, partition, fetchedOffset, stored }, 'dropping batch fetched before the seek');
+        this.consumer?.seek({ topic, partition, offset: stored });
+        return;
+      }
+    }
+    const messages = batch.messages.filter((m) => p.next === null || BigInt(m.offset) >= p.next);
+    const maxRecords = this.opts.config['batch.max.records'];
+    const maxBytes = this.opts.config['batch.max.bytes'];
+    let i = 0;
+    while (i < messages.length) {
+      if (!isRunning() || isStale() || this.stopping) return;
+      const records: SinkRecord[] = [];
+      const rejected: RejectedRecord[] = [];
+      let bytes = 0;
+      let lastOffset = '';
+      while (i < messages.length && records.length + rejected.length < maxRecords) {
+        const m = messages[i]!;
+        const size = recordBytes(m);
+        if (bytes > 0 && bytes + size > maxBytes) break;
+        bytes += size;
+        const decoded = decodeMessage(topic, partition, { key: m.key, value: m.value, offset: m.offset, headers: m.headers });
+        if (decoded.ok) records.push(decoded.record);
+        else rejected.push(decoded.rejected);
+        lastOffset = m.offset;
+        i++;
+      }
+      const chunk: SinkBatch = { topic, partition, records };
+      const next = (BigInt(lastOffset) + 1n).toString();
+      const ok = await this.processChunk(chunk, rejected, next, heartbeat);
+      if (!ok) return;
+      p.next = BigInt(next);
+      resolveOffset(lastOffset);
+      this.committed.set(tpKey(topic, partition), { topic, partition, offset: next });
+      metrics.sinkLag.set({ ...this.labels, topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+      // Kafka's group offset is for lag tools only; the sink's store is authoritative.
+      await this.consumer?.commitOffsets([{ topic, partition, offset: next }]).catch((e: unknown) => this.log.debug({ err: e }, 'kafka offset commit failed (harmless)'));
+      await heartbeat().catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
+    }
+  }
+
+  /** write → route rejected → commit, retried on retriable errors. Returns false when the runner stops or fails. */
+  private async processChunk(chunk: SinkBatch, decodeRejected: RejectedRecord[], next: string, heartbeat: () => Promise<void>): Promise<boolean> {
+    const started = process.hrtime.bigint();
+    const { sink } = this.opts;
+    let staleSkipped = 0;
+    let rejectedCount = 0;
+    const done = await this.retrying(
+      `batch ${chunk.topic}/${chunk.partition}@${next}`,
+      async () => {
+        const result = chunk.records.length > 0 ? await sink.write(chunk) : { rejected: [], staleSkipped: 0 };
+        const rejected = [...decodeRejected, ...result.rejected];
+        await this.route(rejected);
+        await sink.commit([{ topic: chunk.topic, partition: chunk.partition, offset: next }]);
+        staleSkipped = result.staleSkipped;
+        rejectedCount = rejected.length;
+      },
+      heartbeat,
+    ).then(
+      () => true,
+      (e: unknown) => {
+        if (!this.stopping) void this.fail(e instanceof Error ? e : new Error(String(e)));
+        return false;
+      },
+    );
+    if (!done) return false;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const applied = chunk.records.length - rejectedCount + decodeRejected.length;
+    metrics.sinkRecords.inc(this.labels, Math.max(0, applied));
+    metrics.sinkBatchSize.observe(this.labels, chunk.records.length + decodeRejected.length);
+    metrics.sinkBatchLatency.observe(this.labels, seconds);
+    if (staleSkipped > 0) metrics.sinkStale.inc(this.labels, staleSkipped);
+    const now = Date.now();
+    for (const r of chunk.records) {
+      const ts = r.source?.ts_ms;
+      if (typeof ts === 'number') metrics.sinkEndToEnd.observe(this.labels, Math.max(0, now - ts) / 1000);
+    }
+    this.opts.onCommitted?.(chunk);
+    return true;
+  }
+
+  private async route(rejected: readonly RejectedRecord[]): Promise<void> {
+    if (rejected.length === 0) return;
+    metrics.sinkErrors.inc({ ...this.labels, kind: 'rejected' }, rejected.length);
+    const policy = this.opts.config['errors.tolerance'];
+    if (policy === 'none') {
+      const first = rejected[0]!;
+      throw new SinkStoppedError(
+        `sink "${this.opts.config.name}" cannot apply ${first.record.topic}/${first.record.partition}@${first.record.offset}: ${first.error.message}` +
+          ` (errors.tolerance=none stops the sink; set errors.tolerance to "dlq" or "skip" to route such records and continue)`,
+        { cause: first.error },
+      );
+    }
+    if (policy === 'dlq') {
+      try {
+        await this.dlq!.send(rejected);
+      } catch (e) {
+        throw new SinkError(`dead-letter produce to ${this.opts.config.dlqTopic} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+      }
+      metrics.sinkDlq.inc(this.labels, rejected.length);
+    }
+    for (const r of rejected) {
+      this.log.warn({ topic: r.record.topic, partition: r.record.partition, offset: r.record.offset, error: r.error.message, policy }, 'record rejected');
+    }
+  }
+
+  /** Runs `fn` until it succeeds; retries retriable SinkErrors (and errors while stopping abort). */
+  private async retrying<T>(what: string, fn: () => Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
+    const cfg = {
+      initialMs: this.opts.config['errors.retry.initial.backoff.ms'],
+      maxMs: this.opts.config['errors.retry.max.backoff.ms'],
+      jitter: this.opts.config['errors.retry.jitter'],
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await fn();
+        if (attempt > 1) {
+          this.log.info({ what, attempts: attempt }, 'recovered after retries');
+          if (this.current.name === 'RESTARTING') this.setState('RUNNING');
+        }
+        return out;
+      } catch (e) {
+        const retriable = e instanceof SinkError && e.retriable;
+        if (!retriable || this.stopping) throw e;
+        this.lastErr = e;
+        metrics.sinkErrors.inc({ ...this.labels, kind: 'retriable' });
+        const delay = backoffDelay(attempt, cfg);
+        this.log.warn({ what, attempt, delayMs: delay, err: e.message }, 'retriable sink error; retrying');
+        if (this.current.name === 'RUNNING') this.setState('RESTARTING', e.message);
+        const until = Date.now() + delay;
+        while (Date.now() < until) {
+          if (this.stopping) throw e;
+          await sleep(Math.min(500, until - Date.now()));
+          await heartbeat?.().catch(() => undefined);
+        }
+      }
+    }
+  }
+}
