@@ -15,6 +15,11 @@ export interface SinkContext {
   readonly sinkName: string;
   /** Debezium `topic.prefix` of the pipeline's source. */
   readonly topicPrefix: string;
+  /**
+   * Consumer group id of this sink (common `group.id`, default `cdc-fanout.<pipeline>.<sink>`); sinks
+   * name their offsets storage after it. Optional for compatibility: use `groupIdOf(ctx)`.
+   */
+  readonly groupId?: string;
   readonly logger: Logger;
 }
 
@@ -26,4 +31,9 @@ export interface SinkPlugin<Spec extends z.ZodObject = z.ZodObject> {
   /** Fields specific to this sink type (common fields live in src/sinks/runtime/config.ts). */
   readonly spec: Spec;
   create(config: z.infer<Spec>, ctx: SinkContext): Sink;
+}
+
+/** The sink's consumer group id: `ctx.groupId`, else the default `cdc-fanout.<pipeline>.<sink>`. */
+export function groupIdOf(ctx: Pick<SinkContext, 'pipeline' | 'sinkName' | 'groupId'>): string {
+  return ctx.groupId ?? `cdc-fanout.${ctx.pipeline}.${ctx.sinkName}`;
 }
