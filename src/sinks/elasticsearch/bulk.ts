@@ -1,0 +1,93 @@
+/**
+ * Bulk request body and response handling. The body is serialized here, not by the client, so the
+ * external version (a bigint commit LSN) goes out as exact JSON integer digits: no precision is lost
+ * even above 2^53.
+ */
+import type { DocOp } from './plan.js';
+
+function actionLine(op: DocOp): string {
+  return (
+    `{"${op.kind}":{"_index":${JSON.stringify(op.index)},"_id":${JSON.stringify(op.id)},` +
+    `"version":${op.version.toString()},"version_type":"external_gte"}}\n`
+  );
+}
+
+export function serializeOp(op: DocOp): string {
+  if (op.kind === 'delete') return actionLine(op);
+  if (!op.doc) throw new Error('internal: index op sent before its placeholders were resolved');
+  return `${actionLine(op)}${JSON.stringify(op.doc)}\n`;
+}
+
+/** Splits ops into bulk bodies of at most `maxBytes` (an op bigger than that goes alone). */
+export function chunkBodies(ops: readonly DocOp[], maxBytes: number): { ops: DocOp[]; body: string }[] {
+  const chunks: { ops: DocOp[]; body: string }[] = [];
+  let ops_: DocOp[] = [];
+  let parts: string[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    const text = serializeOp(op);
+    const size = Buffer.byteLength(text);
+    if (ops_.length > 0 && bytes + size > maxBytes) {
+      chunks.push({ ops: ops_, body: parts.join('') });
+      ops_ = [];
+      parts = [];
+      bytes = 0;
+    }
+    ops_.push(op);
+    parts.push(text);
+    bytes += size;
+  }
+  if (ops_.length > 0) chunks.push({ ops: ops_, body: parts.join('') });
+  return chunks;
+}
+
+/** One item of a bulk response, as kept by filter_path (status and error only). */
+export interface BulkItemResult {
+  readonly status: number;
+  readonly error?: { readonly type?: string; readonly reason?: string | null; readonly caused_by?: { readonly type?: string; readonly reason?: string | null } };
+}
+
+export interface BulkResponseBody {
+  readonly errors?: boolean;
+  readonly items?: readonly Partial<Record<'index' | 'delete' | 'create' | 'update', BulkItemResult>>[];
+}
+
+export type ItemOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'stale' }
+  | { readonly kind: 'retriable'; readonly message: string }
+  | { readonly kind: 'rejected'; readonly message: string };
+
+export function describeItemError(result: BulkItemResult): string {
+  const error = result.error;
+  if (!error) return `HTTP ${result.status}`;
+  let text = `${error.type ?? 'error'}: ${error.reason ?? ''}`.trim();
+  if (error.caused_by) text += ` (caused by ${error.caused_by.type ?? 'error'}: ${error.caused_by.reason ?? ''})`;
+  return `${text} [status ${result.status}]`;
+}
+
+/**
+ * 2xx → applied; delete 404 → nothing to delete (the versioned tombstone is still recorded);
+ * 409 → the index holds an equal-or-newer version (stale replay, counted); 429 / 5xx → transient,
+ * the batch is retried; any other 4xx (mapping conflict, illegal argument, …) → permanent, the
+ * record is rejected to the error policy.
+ */
+export function classifyItem(kind: DocOp['kind'], result: BulkItemResult | undefined): ItemOutcome {
+  if (!result) return { kind: 'retriable', message: 'bulk response has fewer items than the request' };
+  const { status } = result;
+  if (status >= 200 && status < 300) return { kind: 'ok' };
+  if (status === 404 && kind === 'delete' && !result.error) return { kind: 'ok' };
+  if (status === 409) return { kind: 'stale' };
+  if (status === 429 || status >= 500) return { kind: 'retriable', message: describeItemError(result) };
+  return { kind: 'rejected', message: describeItemError(result) };
+}
+
+export function itemResults(body: BulkResponseBody, count: number): (BulkItemResult | undefined)[] {
+  const items = body.items ?? [];
+  const out: (BulkItemResult | undefined)[] = [];
+  for (let i = 0; i < count; i++) {
+    const item = items[i];
+    out.push(item ? (item.index ?? item.delete ?? item.create ?? item.update) : undefined);
+  }
+  return out;
+}

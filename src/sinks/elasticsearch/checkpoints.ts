@@ -1,0 +1,94 @@
+/**
+ * Offsets in Elasticsearch: one document per (sink, topic, partition) in the checkpoint index,
+ * written by commit() after the batch's bulk was acknowledged (an acknowledged write is durable:
+ * the translog is fsynced per request by default), read back with a realtime mget on assignment.
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { SinkError, type PartitionOffset, type TopicPartition } from '../sink.js';
+import { responseErrorType, toSinkError } from './errors.js';
+
+interface CheckpointDoc {
+  readonly sink: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly updated_at: string;
+}
+
+export class CheckpointStore {
+  constructor(
+    private readonly client: Client,
+    private readonly index: string,
+    /** Identity of this sink (cdc-fanout.<pipeline>.<sink>, the runtime's default group id): whose offsets these are. */
+    private readonly sink: string,
+    private readonly url: string,
+  ) {}
+
+  private id(tp: TopicPartition): string {
+    return `${this.sink}|${tp.topic}|${tp.partition}`;
+  }
+
+  async ensureIndex(): Promise<void> {
+    try {
+      await this.client.indices.create({
+        index: this.index,
+        settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
+        mappings: {
+          dynamic: 'strict',
+          properties: {
+            sink: { type: 'keyword' },
+            topic: { type: 'keyword' },
+            partition: { type: 'integer' },
+            offset: { type: 'keyword' },
+            updated_at: { type: 'date' },
+          },
+        },
+      });
+    } catch (error) {
+      if (responseErrorType(error) === 'resource_already_exists_exception') return;
+      throw toSinkError(error, `creating checkpoint index ${this.index}`, this.url);
+    }
+  }
+
+  async load(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    if (partitions.length === 0) return [];
+    try {
+      const response = await this.client.mget<CheckpointDoc>({
+        index: this.index,
+        ids: partitions.map((tp) => this.id(tp)),
+        realtime: true,
+      });
+      const out: PartitionOffset[] = [];
+      for (const doc of response.docs) {
+        if ('found' in doc && doc.found && doc._source) {
+          out.push({ topic: doc._source.topic, partition: doc._source.partition, offset: doc._source.offset });
+        }
+      }
+      return out;
+    } catch (error) {
+      throw toSinkError(error, `reading offsets from ${this.index}`, this.url);
+    }
+  }
+
+  async store(offsets: readonly PartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    const now = new Date().toISOString();
+    const operations = offsets.flatMap((o) => [
+      { index: { _index: this.index, _id: this.id(o) } },
+      { sink: this.sink, topic: o.topic, partition: o.partition, offset: o.offset, updated_at: now } satisfies CheckpointDoc,
+    ]);
+    let response;
+    try {
+      response = await this.client.bulk({ operations, filter_path: 'errors,items.*.status,items.*.error' });
+    } catch (error) {
+      throw toSinkError(error, `writing offsets to ${this.index}`, this.url);
+    }
+    if (response.errors) {
+      const item = response.items.find((i) => i.index?.error)?.index;
+      const status = item?.status ?? 0;
+      throw new SinkError(`Elasticsearch writing offsets to ${this.index} failed: ${item?.error?.type ?? 'error'}: ${item?.error?.reason ?? 'unknown'}`, {
+        retriable: status === 429 || status >= 500,
+      });
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/** Builds the Elasticsearch document of a change: `after` projected, renamed, plus optional `source`. */
+import { UNAVAILABLE_VALUE, type JsonValue, type Row } from '../../events/change.js';
+import type { SourceInfo } from '../sink.js';
+
+export type Doc = Record<string, JsonValue>;
+
+export interface FieldRules {
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly rename?: Readonly<Record<string, string>>;
+}
+
+/** The placeholder bytes base64-encoded (Debezium `binary.handling.mode=base64` for bytea). */
+const UNAVAILABLE_BASE64 = Buffer.from(UNAVAILABLE_VALUE).toString('base64');
+const UNAVAILABLE_HEX = Buffer.from(UNAVAILABLE_VALUE).toString('hex');
+
+/** True for Debezium's unchanged-TOAST placeholder in any of its shapes (text, bytea, array). */
+export function isUnavailable(value: JsonValue): boolean {
+  if (value === UNAVAILABLE_VALUE || value === UNAVAILABLE_BASE64 || value === UNAVAILABLE_HEX) return true;
+  return Array.isArray(value) && value.length === 1 && value[0] === UNAVAILABLE_VALUE;
+}
+
+export interface BuiltDoc {
+  readonly doc: Doc;
+  /** Document fields (after rename) whose value is the unchanged-TOAST placeholder. */
+  readonly placeholders: readonly string[];
+}
+
+export function buildDocument(after: Row, rules: FieldRules, sourceField: string | undefined, source: SourceInfo | null): BuiltDoc {
+  const doc: Doc = {};
+  const placeholders: string[] = [];
+  const include = rules.include ? new Set(rules.include) : undefined;
+  const exclude = rules.exclude ? new Set(rules.exclude) : undefined;
+  for (const [column, value] of Object.entries(after)) {
+    if (include && !include.has(column)) continue;
+    if (exclude?.has(column)) continue;
+    const field = rules.rename?.[column] ?? column;
+    doc[field] = value;
+    if (isUnavailable(value)) placeholders.push(field);
+  }
+  if (sourceField !== undefined && source) doc[sourceField] = source as unknown as JsonValue;
+  return { doc, placeholders };
+}
+
+/**
+ * Replaces placeholder fields with the values of `previous` (the document's preceding version);
+ * a field the previous version does not have is dropped rather than written as the placeholder.
+ */
+export function fillPlaceholders(built: BuiltDoc, previous: Doc | null): Doc {
+  if (built.placeholders.length === 0) return built.doc;
+  const doc: Doc = { ...built.doc };
+  for (const field of built.placeholders) {
+    const old = previous?.[field];
+    if (old === undefined || isUnavailable(old)) delete doc[field];
+    else doc[field] = old;
+  }
+  return doc;
+}

@@ -1,0 +1,138 @@
+/**
+ * Config spec of the Elasticsearch sink. Every field is declared once here (type, default,
+ * validation, description); the TypeScript type, the JSON Schema and the docs derive from it.
+ */
+import { z } from 'zod';
+import { renderIndexName, validateIndexName } from './naming.js';
+
+/** Table selector used by the per-table maps: `schema.table`, e.g. `public.orders`. */
+const tableKey = z.string().regex(/^[^.]+\.[^.]+$/, 'table keys are "schema.table", e.g. "public.orders"');
+
+export const elasticsearchSpec = z
+  .object({
+    url: z
+      .url()
+      .describe('Elasticsearch HTTP(S) URL, e.g. http://127.0.0.1:9200. Required: the sink never guesses a server.'),
+    'auth.username': z.string().min(1).optional().describe('Basic-auth user name (with auth.password).'),
+    'auth.password': z.string().optional().describe('Basic-auth password (with auth.username). Never logged.'),
+    'auth.api.key': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('API key (base64 "id:key" as Kibana shows it); alternative to user name/password. Never logged.'),
+    'request.timeout.ms': z
+      .number()
+      .int()
+      .positive()
+      .default(30_000)
+      .describe('Timeout of one HTTP request (bulk, mget, …); a timeout is a retriable error.'),
+    'index.name.template': z
+      .string()
+      .min(1)
+      .default('${prefix}.${schema}.${table}')
+      .describe(
+        'Index name per table; placeholders ${prefix} (topic.prefix), ${db}, ${schema}, ${table}, ${topic}. ' +
+          'The result is lower-cased and must be a valid Elasticsearch index name.',
+      ),
+    'index.settings.file': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('JSON file with index settings applied when the sink creates an index (object of settings, or {"settings": {...}}).'),
+    'index.mappings.file': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('JSON file with index mappings applied when the sink creates an index (object with "properties", or {"mappings": {...}}).'),
+    'index.mappings.files': z
+      .record(tableKey, z.string().min(1))
+      .default({})
+      .describe('Per-table mappings files ("schema.table" → path); override index.mappings.file for that table.'),
+    'index.gc.deletes': z
+      .string()
+      .regex(/^\d+(ms|s|m|h|d)$/, 'a time value such as "1d", "12h" or "60s"')
+      .default('1d')
+      .describe(
+        'index.gc_deletes set on indices the sink creates: how long a delete tombstone keeps its version. ' +
+          'An event older than a delete replayed after this long could resurrect the document.',
+      ),
+    'document.id.separator': z
+      .string()
+      .min(1)
+      .default('|')
+      .describe(
+        'Separator between key values in the document _id of a composite key (a single-column key is its value ' +
+          'as a string). Backslashes and separators inside values are escaped with a backslash, so ids are unambiguous.',
+      ),
+    'fields.include': z
+      .record(tableKey, z.array(z.string().min(1)).min(1))
+      .default({})
+      .describe('Per table ("schema.table"), the only source columns copied into the document.'),
+    'fields.exclude': z
+      .record(tableKey, z.array(z.string().min(1)).min(1))
+      .default({})
+      .describe('Per table ("schema.table"), source columns left out of the document.'),
+    'fields.rename': z
+      .record(tableKey, z.record(z.string().min(1), z.string().min(1)))
+      .default({})
+      .describe('Per table ("schema.table"), source column → document field renames (applied after include/exclude).'),
+    'source.field': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('If set, the Debezium `source` metadata block is stored under this document field; by default it is not stored.'),
+    'truncate.mode': z
+      .enum(['delete-all', 'ignore'])
+      .default('delete-all')
+      .describe(
+        'What a TRUNCATE (op "t") does: delete-all deletes every document of the table\'s index whose version is not ' +
+          'newer than the truncate; ignore keeps them.',
+      ),
+    'checkpoint.index': z
+      .string()
+      .min(1)
+      .default('cdc-fanout-checkpoints')
+      .describe('Index holding one offsets document per (sink, topic, partition); created on open.'),
+    'bulk.max.bytes': z
+      .number()
+      .int()
+      .min(1024)
+      .default(10 * 1024 * 1024)
+      .describe('Largest bulk request body; a bigger batch is sent as several bulk requests, in order.'),
+    'bulk.collapse': z
+      .boolean()
+      .default(true)
+      .describe(
+        'Send only the last change per document of a batch (fewer bulk items; equal-or-greater versions win anyway). ' +
+          'Set false to send every change in order.',
+      ),
+    refresh: z
+      .enum(['false', 'true', 'wait_for'])
+      .default('false')
+      .describe('Bulk `refresh` parameter: false (default, fastest), wait_for (writes visible to search when acked), or true.'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const hasUser = config['auth.username'] !== undefined;
+    const hasPassword = config['auth.password'] !== undefined;
+    if (hasUser !== hasPassword) {
+      ctx.addIssue({ code: 'custom', path: [hasUser ? 'auth.password' : 'auth.username'], message: 'set both auth.username and auth.password, or neither' });
+    }
+    if (hasUser && config['auth.api.key'] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth.api.key'], message: 'use either auth.api.key or auth.username/auth.password, not both' });
+    }
+    for (const table of Object.keys(config['fields.include'])) {
+      if (config['fields.exclude'][table]) {
+        ctx.addIssue({ code: 'custom', path: ['fields.exclude', table], message: `table ${table} has both fields.include and fields.exclude; use one` });
+      }
+    }
+    const sample = renderIndexName(config['index.name.template'], { prefix: 'prefix', db: 'db', schema: 'schema', table: 'table', topic: 'topic' });
+    const problem = typeof sample === 'string' ? validateIndexName(sample) : sample.error;
+    if (problem) {
+      ctx.addIssue({ code: 'custom', path: ['index.name.template'], message: `index.name.template does not give a valid index name: ${problem}` });
+    }
+    const checkpointProblem = validateIndexName(config['checkpoint.index']);
+    if (checkpointProblem) ctx.addIssue({ code: 'custom', path: ['checkpoint.index'], message: checkpointProblem });
+  });
+
+export type ElasticsearchConfig = z.infer<typeof elasticsearchSpec>;
