@@ -1,0 +1,62 @@
+/**
+ * Source catalog: the Postgres column types and primary key of a captured table, read from
+ * pg_catalog over an optional connection (`source.url`). Records carry converted values but not
+ * column types; with the catalog the sink creates exact ClickHouse types (Decimal(p,s), Int32, Date,
+ * DateTime64 …). Without it, types are inferred from the first record's values (see README).
+ */
+import pg from 'pg';
+import type { SourceColumn } from './types.js';
+
+export interface SourceTable {
+  readonly columns: readonly SourceColumn[];
+  readonly primaryKey: readonly string[];
+}
+
+export interface SourceCatalog {
+  /** The table's columns and primary key, or null when the table does not exist. */
+  describe(schema: string, table: string): Promise<SourceTable | null>;
+  close(): Promise<void>;
+}
+
+const COLUMNS_SQL = `
+SELECT a.attname AS name,
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) ELSE format_type(a.atttypid, a.atttypmod) END AS pg_type,
+       NOT a.attnotnull AS nullable,
+       (t.typtype = 'e' OR et.typtype = 'e') AS is_enum
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+ WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum`;
+
+const PK_SQL = `
+SELECT a.attname AS name
+  FROM pg_index i
+  JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+ WHERE i.indrelid = $1::regclass AND i.indisprimary
+ ORDER BY k.ord`;
+
+function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+export function postgresCatalog(url: string): SourceCatalog {
+  const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000 });
+  return {
+    async describe(schema, table) {
+      const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+      const exists = await pool.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [rel]);
+      if (!exists.rows[0]?.oid) return null;
+      const cols = await pool.query<{ name: string; pg_type: string; nullable: boolean; is_enum: boolean | null }>(COLUMNS_SQL, [rel]);
+      const pk = await pool.query<{ name: string }>(PK_SQL, [rel]);
+      return {
+        columns: cols.rows.map((r) => ({ name: r.name, pgType: r.pg_type, nullable: r.nullable, isEnum: r.is_enum === true })),
+        primaryKey: pk.rows.map((r) => r.name),
+      };
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/** Config spec of the ClickHouse sink (`type: clickhouse`). Every field is described for the docs. */
+import { z } from 'zod';
+import { endpoints } from '../../config/endpoints.js';
+
+export const tableMode = z.enum(['upsert', 'changelog', 'both']).describe(
+  'upsert: current state (ReplacingMergeTree(_version), one row per key after FINAL); changelog: append every change (op, before/after JSON, position) to `<table><changelog.table.suffix>`; both: keep the two tables.',
+);
+
+export const tableOverride = z
+  .object({
+    mode: tableMode.optional().describe('Mode for this table (default: the sink-wide `mode`).'),
+    'table.name': z.string().min(1).optional().describe('Target table name for this source table (default: from `table.name.format`).'),
+  })
+  .strict()
+  .describe('Per-table settings.');
+
+export const clickhouseSpec = z
+  .object({
+    'connection.url': z.string().url().default(endpoints().clickhouseUrl).describe('ClickHouse HTTP URL, e.g. http://127.0.0.1:8123.'),
+    'connection.username': z.string().default('default').describe('ClickHouse user.'),
+    'connection.password': z.string().default('').describe('ClickHouse password.'),
+    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use letters, digits and _ (ClickHouse identifier)').default('default').describe('Database holding the target tables, views and the checkpoint table (created if missing).'),
+    'table.name.format': z.string().min(1).default('${schema}_${table}').describe('Target table name template; `${schema}` and `${table}` are the source schema and table.'),
+    mode: tableMode.default('upsert'),
+    tables: z.record(z.string(), tableOverride).default({}).describe('Per source table (`schema.table`) overrides: mode and target name.'),
+    'table.create': z.boolean().default(true).describe('Create missing target tables from the source columns (false: the table must exist, e.g. from migrations/clickhouse/*.sql; columns are mapped by name).'),
+    'schema.evolution': z.enum(['basic', 'none']).default('basic').describe('basic: a new source column is added with ALTER TABLE ADD COLUMN (Nullable); none: unknown fields are dropped.'),
+    'source.url': z.string().optional().describe('Postgres URL of the source database, used only to read column types and primary keys (pg_catalog) when creating or extending tables. Without it, types are inferred from values.'),
+    'timestamp.fallback': z.enum(['string', 'datetime']).default('string').describe("Servers without DateTime64 (< 20.1): store timestamps as exact String `YYYY-MM-DD hh:mm:ss.ffffff` (string) or as DateTime('UTC') truncated to seconds (datetime)."),
+    'truncate.mode': z.enum(['delete', 'mark-deleted', 'ignore']).default('delete').describe('On a truncate event: delete (TRUNCATE TABLE), mark-deleted (insert _deleted=1 rows at the truncate version for every live key) or ignore.'),
+    'current.view.suffix': z.string().default('_current').describe('Suffix of the view `SELECT … FINAL WHERE _deleted = 0` the sink creates next to each upsert table; empty: no view.'),
+    'changelog.table.suffix': z.string().min(1).default('_changelog').describe('Suffix of the changelog table name.'),
+    'checkpoint.table': z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('cdc_fanout_checkpoints').describe('Table holding consumed offsets per (group, topic, partition).'),
+    'checkpoint.group': z.string().optional().describe('Group name under which offsets are stored (default `<pipeline>.<sink name>`).'),
+    'stale.check': z.boolean().default(true).describe('Before inserting, read the stored versions of the batch keys (FINAL) and skip older changes (counted as staleSkipped). Off: rely on ReplacingMergeTree alone (replays still collapse).'),
+    'insert.max.rows': z.number().int().positive().default(100_000).describe('Maximum rows per INSERT statement; bigger batches are split.'),
+    'request.timeout.ms': z.number().int().positive().default(30_000).describe('HTTP request timeout; a timeout is a retriable error.'),
+    'dedup.window': z.number().int().nonnegative().default(1000).describe('non_replicated_deduplication_window set on tables created on servers with insert_deduplication_token (22.2+); 0 disables token dedup.'),
+  })
+  .strict();
+
+export type ClickHouseConfig = z.infer<typeof clickhouseSpec>;
+export type TableMode = z.infer<typeof tableMode>;

@@ -1,0 +1,20 @@
+/** ClickHouse sink plugin (`type: clickhouse`). */
+import type { SinkPlugin } from '../plugin.js';
+import { clickhouseSpec } from './config.js';
+import { ClickHouseSink } from './sink.js';
+
+export const plugin: SinkPlugin<typeof clickhouseSpec> = {
+  type: 'clickhouse',
+  description: 'ClickHouse warehouse tables: current state (ReplacingMergeTree by commit LSN) and/or an append-only changelog, exactly once.',
+  spec: clickhouseSpec,
+  create(config, ctx) {
+    return new ClickHouseSink({
+      config,
+      group: config['checkpoint.group'] ?? `${ctx.pipeline}.${ctx.sinkName}`,
+      logger: ctx.logger.child({ sink: ctx.sinkName, type: 'clickhouse' }),
+    });
+  },
+};
+
+export { ClickHouseSink } from './sink.js';
+export { clickhouseSpec, type ClickHouseConfig } from './config.js';

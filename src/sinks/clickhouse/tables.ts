@@ -1,0 +1,217 @@
+/**
+ * Target-table management: names, creation from the source columns (catalog or inferred), the
+ * `_current` view, the changelog table, schema evolution (ADD COLUMN) and reading a table's columns
+ * back (system.columns, with the `pg:<type>` comments the sink writes).
+ */
+import type { Row } from '../../events/change.js';
+import type { ClickHouseConfig, TableMode } from './config.js';
+import { Conn, ident } from './conn.js';
+import { quoteString } from './encode.js';
+import type { SourceCatalog } from './catalog.js';
+import type { ServerFeatures } from './server.js';
+import { clickhouseType, inferType, sourceKindOf, type SourceColumn, type SourceKind } from './types.js';
+
+export const META_COLUMNS = ['_deleted', '_version', '_op', '_lsn', '_synced_at'] as const;
+const META = new Set<string>(META_COLUMNS);
+
+export interface ColumnInfo {
+  readonly name: string;
+  readonly type: string;
+  readonly kind: SourceKind;
+}
+
+export interface UpsertTable {
+  /** `db`.`name`, quoted. */
+  readonly ref: string;
+  readonly name: string;
+  readonly keyColumns: readonly string[];
+  /** Data columns (no meta columns), in table order. */
+  columns: ColumnInfo[];
+  byName: Map<string, ColumnInfo>;
+}
+
+export interface TargetTables {
+  readonly source: string;
+  readonly mode: TableMode;
+  readonly upsert?: UpsertTable;
+  /** Quoted ref of the changelog table. */
+  readonly changelog?: string;
+}
+
+/** Thrown when a table cannot be prepared; the records of that table are rejected with this message. */
+export class TableError extends Error {
+  override readonly name = 'TableError';
+}
+
+export const CHANGELOG_COLUMNS = ['_lsn', '_seq', '_op', '_ts_ms', '_source_lsn', '_topic', '_partition', '_offset', '_key', '_before', '_after', '_synced_at'] as const;
+
+export class TableManager {
+  private readonly cache = new Map<string, Promise<TargetTables>>();
+
+  constructor(
+    private readonly conn: Conn,
+    private readonly cfg: ClickHouseConfig,
+    private readonly features: ServerFeatures,
+    private readonly catalog: SourceCatalog | undefined,
+  ) {}
+
+  private ref(name: string): string {
+    return `${ident(this.cfg.database)}.${ident(name)}`;
+  }
+
+  targetName(schema: string, table: string): string {
+    const o = this.cfg.tables[`${schema}.${table}`];
+    return o?.['table.name'] ?? this.cfg['table.name.format'].replaceAll('${schema}', schema).replaceAll('${table}', table);
+  }
+
+  modeOf(schema: string, table: string): TableMode {
+    return this.cfg.tables[`${schema}.${table}`]?.mode ?? this.cfg.mode;
+  }
+
+  /** Tables for a source table, created on first use. `sample` is a row used for inference. */
+  get(schema: string, table: string, sample: { key: Row | null; row: Row | null }): Promise<TargetTables> {
+    const id = `${schema}.${table}`;
+    let p = this.cache.get(id);
+    if (!p) {
+      p = this.prepare(schema, table, sample);
+      this.cache.set(id, p);
+      p.catch(() => this.cache.delete(id));
+    }
+    return p;
+  }
+
+  /** Forget cached table state (after a failure or external DDL). */
+  forget(schema: string, table: string): void {
+    this.cache.delete(`${schema}.${table}`);
+  }
+
+  private async prepare(schema: string, table: string, sample: { key: Row | null; row: Row | null }): Promise<TargetTables> {
+    const mode = this.modeOf(schema, table);
+    const name = this.targetName(schema, table);
+    let upsert: UpsertTable | undefined;
+    let changelog: string | undefined;
+    if (mode !== 'changelog') upsert = await this.prepareUpsert(schema, table, name, sample);
+    if (mode !== 'upsert') changelog = await this.prepareChangelog(name + this.cfg['changelog.table.suffix']);
+    return { source: `${schema}.${table}`, mode, upsert, changelog };
+  }
+
+  async readColumns(name: string): Promise<{ columns: ColumnInfo[]; sortingKey: string } | null> {
+    const cols = await this.conn.queryJson<{ name: string; type: string; comment: string }>(
+      `SELECT name, type, comment FROM system.columns WHERE database = ${quoteString(this.cfg.database)} AND table = ${quoteString(name)}`,
+      'read table columns',
+    );
+    if (cols.length === 0) return null;
+    const t = await this.conn.queryJson<{ sorting_key: string }>(
+      `SELECT sorting_key FROM system.tables WHERE database = ${quoteString(this.cfg.database)} AND name = ${quoteString(name)}`,
+      'read table key',
+    );
+    return {
+      columns: cols.map((c) => ({ name: c.name, type: c.type, kind: sourceKindOf(/^pg:(.*)$/.exec(c.comment)?.[1]) })),
+      sortingKey: t[0]?.sorting_key ?? '',
+    };
+  }
+
+  private async sourceColumns(schema: string, table: string, sample: { key: Row | null; row: Row | null }): Promise<{ columns: { col: SourceColumn | null; name: string; type: string }[]; key: string[] }> {
+    const described = this.catalog ? await this.catalog.describe(schema, table) : null;
+    if (described) {
+      const key = described.primaryKey.length > 0 ? [...described.primaryKey] : Object.keys(sample.key ?? {});
+      return {
+        key,
+        columns: described.columns.map((c) => ({ col: c, name: c.name, type: clickhouseType(c, this.features, this.cfg['timestamp.fallback'], key.includes(c.name)) })),
+      };
+    }
+    const key = Object.keys(sample.key ?? {});
+    const row = sample.row ?? sample.key ?? {};
+    const names = [...new Set([...key, ...Object.keys(row)])];
+    return { key, columns: names.map((n) => ({ col: null, name: n, type: inferType(row[n] ?? sample.key?.[n] ?? null, key.includes(n)) })) };
+  }
+
+  private columnDdl(c: { col: SourceColumn | null; name: string; type: string }): string {
+    return `${ident(c.name)} ${c.type}${c.col ? ` COMMENT ${quoteString(`pg:${c.col.pgType}`)}` : ''}`;
+  }
+
+  private async prepareUpsert(schema: string, table: string, name: string, sample: { key: Row | null; row: Row | null }): Promise<UpsertTable> {
+    let existing = await this.readColumns(name);
+    if (!existing) {
+      if (!this.cfg['table.create']) {
+        throw new TableError(`ClickHouse table ${this.cfg.database}.${name} for ${schema}.${table} does not exist and table.create is false; create it (see migrations/clickhouse/example.sql) or set table.create: true`);
+      }
+      const src = await this.sourceColumns(schema, table, sample);
+      if (src.key.length === 0) {
+        throw new TableError(`${schema}.${table} has no primary key (records carry no key), so it cannot be kept as current state; give it a primary key or set tables."${schema}.${table}".mode: changelog`);
+      }
+      const dataCols = src.columns.filter((c) => !META.has(c.name));
+      const version = this.features.isDeletedColumn ? 'ReplacingMergeTree(_version, _deleted)' : 'ReplacingMergeTree(_version)';
+      const settings = this.features.dedupToken && this.cfg['dedup.window'] > 0 ? ` SETTINGS non_replicated_deduplication_window = ${this.cfg['dedup.window']}` : '';
+      await this.conn.command(
+        `CREATE TABLE IF NOT EXISTS ${this.ref(name)} (${[
+          ...dataCols.map((c) => this.columnDdl(c)),
+          '`_deleted` UInt8',
+          '`_version` UInt64',
+          '`_op` String',
+          '`_lsn` UInt64',
+          "`_synced_at` DateTime('UTC')",
+        ].join(', ')}) ENGINE = ${version} ORDER BY (${src.key.map(ident).join(', ')})${settings}`,
+        `create table ${name}`,
+      );
+      await this.createView(name);
+      existing = await this.readColumns(name);
+      if (!existing) throw new TableError(`table ${this.cfg.database}.${name} vanished right after CREATE`);
+    }
+    const columns = existing.columns.filter((c) => !META.has(c.name));
+    const missingMeta = META_COLUMNS.filter((m) => !existing.columns.some((c) => c.name === m));
+    if (missingMeta.length > 0) {
+      throw new TableError(`ClickHouse table ${this.cfg.database}.${name} lacks the sink's columns ${missingMeta.join(', ')}; add them (see migrations/clickhouse/example.sql)`);
+    }
+    let keyColumns = Object.keys(sampleKey(sample));
+    if (keyColumns.length === 0) keyColumns = existing.sortingKey.replace(/^\(|\)$/g, '').split(',').map((s) => s.trim().replace(/^`|`$/g, '')).filter(Boolean);
+    const unknownKey = keyColumns.filter((k) => !columns.some((c) => c.name === k));
+    if (unknownKey.length > 0) throw new TableError(`ClickHouse table ${this.cfg.database}.${name} has no column for key field(s) ${unknownKey.join(', ')} of ${schema}.${table}`);
+    return { ref: this.ref(name), name, keyColumns, columns, byName: new Map(columns.map((c) => [c.name, c])) };
+  }
+
+  private async createView(name: string): Promise<void> {
+    const suffix = this.cfg['current.view.suffix'];
+    if (!suffix) return;
+    await this.conn.command(`CREATE VIEW IF NOT EXISTS ${this.ref(name + suffix)} AS SELECT * FROM ${this.ref(name)} FINAL WHERE _deleted = 0`, `create view ${name}${suffix}`);
+  }
+
+  private async prepareChangelog(name: string): Promise<string> {
+    const settings = this.features.dedupToken && this.cfg['dedup.window'] > 0 ? ` SETTINGS non_replicated_deduplication_window = ${this.cfg['dedup.window']}` : '';
+    await this.conn.command(
+      `CREATE TABLE IF NOT EXISTS ${this.ref(name)} (_lsn UInt64, _seq UInt32, _op String, _ts_ms UInt64, _source_lsn UInt64, _topic String, _partition UInt32, _offset UInt64, _key String, _before Nullable(String), _after Nullable(String), _synced_at DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY (_lsn, _seq)${settings}`,
+      `create changelog table ${name}`,
+    );
+    return this.ref(name);
+  }
+
+  /**
+   * Adds columns for fields the table does not have yet (schema.evolution basic): types from the
+   * source catalog when available, else inferred from the value (Nullable). Recreates the view.
+   */
+  async addColumns(schema: string, table: string, t: UpsertTable, fields: Map<string, Row[string]>): Promise<void> {
+    const described = this.catalog ? await this.catalog.describe(schema, table) : null;
+    for (const [field, value] of fields) {
+      const src = described?.columns.find((c) => c.name === field);
+      const type = src ? clickhouseType({ ...src, nullable: true }, this.features, this.cfg['timestamp.fallback']) : inferType(value, false);
+      const def = `${ident(field)} ${type}${src ? ` COMMENT ${quoteString(`pg:${src.pgType}`)}` : ''}`;
+      const current = await this.readColumns(t.name);
+      if (current?.columns.some((c) => c.name === field)) continue;
+      await this.conn.command(`ALTER TABLE ${t.ref} ADD COLUMN ${def}`, `add column ${field} to ${t.name}`);
+    }
+    const after = await this.readColumns(t.name);
+    if (after) {
+      t.columns = after.columns.filter((c) => !META.has(c.name));
+      t.byName = new Map(t.columns.map((c) => [c.name, c]));
+    }
+    const suffix = this.cfg['current.view.suffix'];
+    if (suffix) {
+      await this.conn.command(`DROP TABLE IF EXISTS ${this.ref(t.name + suffix)}`, 'drop view');
+      await this.createView(t.name);
+    }
+  }
+}
+
+function sampleKey(sample: { key: Row | null }): Row {
+  return sample.key ?? {};
+}
