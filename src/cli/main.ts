@@ -23,8 +23,8 @@ program
   .command('validate')
   .description('Validate pipeline config files; prints one located line per error (exit 0 valid, 1 invalid)')
   .requiredOption('-c, --config <file|dir>', 'config file, or a directory of *.yaml|*.yml|*.json files')
-  .action((opts: { config: string }) => {
-    process.exitCode = validateCommand(opts.config);
+  .action(async (opts: { config: string }) => {
+    process.exitCode = await validateCommand(opts.config);
   });
 
 program

@@ -2,8 +2,8 @@
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 
-export function validateCommand(target: string, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
-  const r = loadConfig(target);
+export async function validateCommand(target: string, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  const r = await loadConfig(target);
   for (const e of r.errors) err(formatError(e));
   if (r.errors.length) {
     err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);

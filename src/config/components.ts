@@ -1,40 +1,50 @@
 /**
  * The seam between the config schema and the components' own specs: the source connector spec
- * (src/source), the Kafka spec (src/kafka), the common sink spec and the sink plugin registry
- * (src/sinks). The schema (schema.ts) composes whatever this file exports.
+ * (src/source + the event options of src/events), the Kafka spec (src/kafka), the common sink spec
+ * (src/sinks/runtime) and the sink plugins (src/sinks/registry.ts, loaded lazily). The schema
+ * (schema.ts) composes whatever this file returns.
  */
 import { z } from 'zod';
+import { eventsSpec } from '../events/config.js';
 import { kafkaSpec } from '../kafka/config.js';
 import type { SinkPlugin } from '../sinks/plugin.js';
+import { loadSinkPlugin, sinkTypes } from '../sinks/registry.js';
+import { sinkCommonSpec } from '../sinks/runtime/config.js';
 import { sourceSpec } from '../source/config.js';
+
+export type PluginSpec = Pick<SinkPlugin, 'type' | 'description' | 'spec'>;
 
 export interface ConfigComponents {
   /** Source connector spec (Postgres settings merged with event options). */
   readonly source: z.ZodObject;
   readonly kafka: z.ZodObject;
-  /** Fields every sink has (name, type, topics, batching, error policy). */
+  /** Fields every sink has (name, type, topics/tables, batching, error policy). */
   readonly sinkCommon: z.ZodObject;
-  /** Sink types, each contributing its own fields. */
-  readonly plugins: readonly Pick<SinkPlugin, 'type' | 'description' | 'spec'>[];
+  /** Sink types, each contributing its own fields (its spec's refinements run too). */
+  readonly plugins: readonly PluginSpec[];
 }
 
-// PROVISIONAL until src/sinks/runtime/config.ts and src/sinks/registry.ts land (then imported here).
-const provisionalSinkCommon = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/).describe('Sink name, unique within the pipeline.'),
-    type: z.string().describe('Sink type.'),
-    'table.include.list': z.string().optional().describe('Comma-separated `schema.table` regexes of the tables this sink receives (default: all captured).'),
-    'group.id': z.string().optional().describe('Kafka consumer group (default `cdc-fanout.<pipeline>.<sink>`).'),
-    'errors.tolerance': z.enum(['none', 'dlq', 'skip']).default('none').describe('What to do with records the sink can never apply.'),
-  })
-  .strict();
+/** Postgres connector settings and event options form one `source` block, as in Debezium. */
+export const sourceConnectorSpec = z.object({ ...sourceSpec.shape, ...eventsSpec.shape }).strict();
 
-const provisionalPlugins: ConfigComponents['plugins'] = [
-  { type: 'elasticsearch', description: 'Elasticsearch index per table.', spec: z.object({ 'connection.url': z.string().describe('Elasticsearch URL.'), index: z.string().optional().describe('Index name template.') }).strict() },
-  { type: 'clickhouse', description: 'ClickHouse ReplacingMergeTree tables.', spec: z.object({ 'connection.url': z.string().describe('ClickHouse HTTP URL.'), database: z.string().default('default').describe('Database.') }).strict() },
-  { type: 'redis', description: 'Redis cache invalidation / write-through.', spec: z.object({ 'connection.url': z.string().describe('Redis URL.'), 'key.template': z.string().optional().describe('Key template.') }).strict() },
-];
+let cached: Promise<ConfigComponents> | undefined;
 
-export function defaultComponents(): ConfigComponents {
-  return { source: sourceSpec, kafka: kafkaSpec, sinkCommon: provisionalSinkCommon, plugins: provisionalPlugins };
+/** Loads every registered sink plugin (once per process). */
+export function loadComponents(): Promise<ConfigComponents> {
+  cached ??= (async () => {
+    const plugins: PluginSpec[] = [];
+    const missing: string[] = [];
+    for (const type of sinkTypes) {
+      try {
+        plugins.push(await loadSinkPlugin(type));
+      } catch (err) {
+        // A sink folder still under construction: its type stays valid but only common fields are checked.
+        missing.push(`${type}: ${(err as Error).message}`);
+        plugins.push({ type, description: `${type} sink (plugin not loadable: ${(err as Error).message.split('\n')[0] ?? ''})`, spec: z.object({}).catchall(z.unknown()) });
+      }
+    }
+    if (missing.length && process.env.CDC_DEBUG_CONFIG) process.stderr.write(`sink plugins not loadable:\n  ${missing.join('\n  ')}\n`);
+    return { source: sourceConnectorSpec, kafka: kafkaSpec, sinkCommon: sinkCommonSpec, plugins };
+  })();
+  return cached;
 }

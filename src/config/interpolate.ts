@@ -4,6 +4,9 @@
  * YAML syntax can never change the structure of the file. When a whole value is a single
  * placeholder and the result reads as a number or boolean (e.g. `database.port: ${PG_PORT}`), the
  * value becomes that number/boolean. `$${` writes a literal `${`.
+ * Environment variable names are upper-case (`${PG_PASSWORD}`); any other `${…}` — e.g. the
+ * lower-case `${prefix}`/`${table}` placeholders of topic and key templates — passes through
+ * untouched for the component that owns the template.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -37,9 +40,10 @@ export function interpolateString(input: string, ctx: InterpolationContext, secr
       fromFile = true;
       return readSecretFile(expr.slice(5).trim(), ctx.baseDir);
     }
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(expr);
+    const m = /^([A-Z_][A-Z0-9_]*)(?::-(.*))?$/s.exec(expr);
     if (!m) {
-      throw new InterpolationError(`invalid placeholder "\${${expr}}" (use \${NAME}, \${NAME:-default} or \${file:/path})`);
+      replaced--;
+      return match;
     }
     const name = m[1] as string;
     const value = ctx.env[name];

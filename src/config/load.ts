@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import type { ConfigComponents } from './components.js';
+import { loadComponents, type ConfigComponents } from './components.js';
 import { interpolateString, InterpolationError, type InterpolationContext } from './interpolate.js';
 import { describeIssue, formatError, type ConfigError } from './issues.js';
 import { formatPath, locate, type ConfigPath } from './locate.js';
@@ -53,10 +53,10 @@ export function configFiles(target: string): string[] {
     .map((f) => join(target, f));
 }
 
-export function loadConfig(target: string, options: LoadOptions = {}): LoadResult {
+export async function loadConfig(target: string, options: LoadOptions = {}): Promise<LoadResult> {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
-  const schema = buildPipelineSchema(options.components);
+  const schema = buildPipelineSchema(options.components ?? (await loadComponents()));
   const secrets = new Set<string>();
   const errors: ConfigError[] = [];
   const pipelines: LoadedPipeline[] = [];
@@ -93,8 +93,8 @@ export function loadConfig(target: string, options: LoadOptions = {}): LoadResul
 }
 
 /** Like loadConfig but throws ConfigInvalidError when anything is wrong. */
-export function loadConfigOrThrow(target: string, options: LoadOptions = {}): LoadResult {
-  const r = loadConfig(target, options);
+export async function loadConfigOrThrow(target: string, options: LoadOptions = {}): Promise<LoadResult> {
+  const r = await loadConfig(target, options);
   if (r.errors.length) throw new ConfigInvalidError(r.errors);
   return r;
 }

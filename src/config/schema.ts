@@ -5,23 +5,41 @@
  * reference (scripts/gen-config-reference.ts) all derive from it.
  */
 import { z } from 'zod';
-import { defaultComponents, type ConfigComponents } from './components.js';
+import type { ConfigComponents, PluginSpec } from './components.js';
+import { sinkTopics } from './sink-topics.js';
 
 export const PIPELINE_NAME = /^[A-Za-z0-9._-]+$/;
 
 export function sinkSchemas(c: ConfigComponents): z.ZodObject[] {
-  return c.plugins.map((p) =>
-    z
-      .object({
-        ...c.sinkCommon.shape,
-        ...p.spec.shape,
-        type: z.literal(p.type).describe(`\`${p.type}\`: ${p.description}`),
-      })
-      .strict(),
-  );
+  return c.plugins.map((p) => {
+    const merged = z.object({
+      ...c.sinkCommon.shape,
+      ...p.spec.shape,
+      type: z.literal(p.type).describe(`\`${p.type}\`: ${p.description}`),
+    });
+    // A catch-all plugin spec (plugin not loadable) keeps unknown keys; real specs are strict.
+    return defOfCatchall(p) ? merged.catchall(z.unknown()) : merged.strict();
+  });
 }
 
-export function buildPipelineSchema(c: ConfigComponents = defaultComponents()) {
+function defOfCatchall(p: PluginSpec): boolean {
+  return (p.spec._zod.def as { catchall?: z.ZodType }).catchall !== undefined && !(p.spec._zod.def.catchall instanceof z.ZodNever);
+}
+
+/**
+ * Refinements of a plugin spec (e.g. the Redis key-template checks) are lost when its shape is
+ * merged, so each sink's own fields are parsed again with the plugin spec and its issues kept.
+ */
+function pluginIssues(plugins: readonly PluginSpec[], sink: Record<string, unknown>): z.core.$ZodIssue[] {
+  const p = plugins.find((x) => x.type === sink.type);
+  if (!p) return [];
+  const own: Record<string, unknown> = {};
+  for (const k of Object.keys(p.spec.shape)) if (k in sink) own[k] = sink[k];
+  const r = p.spec.safeParse(own);
+  return r.success ? [] : r.error.issues.filter((i) => i.code === 'custom');
+}
+
+export function buildPipelineSchema(c: ConfigComponents) {
   const sinks = sinkSchemas(c);
   const sink = sinks.length === 1 ? (sinks[0] as z.ZodObject) : z.discriminatedUnion('type', sinks as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]);
   return z
@@ -39,7 +57,12 @@ export function buildPipelineSchema(c: ConfigComponents = defaultComponents()) {
         .superRefine((list, ctx) => {
           const seen = new Map<string, number>();
           list.forEach((s, i) => {
-            const name = (s as { name?: unknown }).name;
+            const sink = s as Record<string, unknown>;
+            for (const issue of pluginIssues(c.plugins, sink)) ctx.addIssue({ code: 'custom', path: [i, ...issue.path], message: issue.message });
+            if (sinkTopics(sink, '').length === 0) {
+              ctx.addIssue({ code: 'custom', path: [i], message: 'set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume' });
+            }
+            const name = sink.name;
             if (typeof name !== 'string') return;
             const first = seen.get(name);
             if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate sink name "${name}" (also used by sinks[${first}])` });

@@ -1,0 +1,123 @@
+/**
+ * The live pipeline page served at GET /: static HTML + vanilla JS, no build step. It polls
+ * /pipelines every second and draws source → Kafka → sinks with throughput, lag, state, snapshot
+ * progress and last errors. All data is inserted with textContent (never as HTML).
+ */
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cdc-fanout</title>
+<style>
+  :root { --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; --muted:#57606a; --line:#d0d7de; --bg:#f6f8fa; }
+  * { box-sizing: border-box; }
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1f2328; background: #fff; }
+  header { display:flex; align-items:center; gap:1rem; padding: .75rem 1.25rem; border-bottom:1px solid var(--line); background: var(--bg); }
+  header h1 { font-size: 1.1rem; margin: 0; }
+  #conn { color: var(--muted); font-size: .85rem; }
+  main { padding: 1rem 1.25rem; display: grid; gap: 1.25rem; }
+  .pipeline { border:1px solid var(--line); border-radius: 8px; padding: .75rem 1rem; }
+  .pipeline h2 { font-size: 1rem; margin: 0 0 .5rem; }
+  .pipeline h2 small { color: var(--muted); font-weight: normal; }
+  .flow { display:grid; grid-template-columns: minmax(220px,1fr) 40px minmax(180px,.8fr) 40px minmax(260px,1.4fr); align-items: start; }
+  .arrow { align-self: center; text-align:center; font-size: 1.4rem; color: var(--muted); }
+  .box { border:1px solid var(--line); border-radius: 6px; padding: .5rem .75rem; background: #fff; }
+  .box h3 { margin: 0 0 .25rem; font-size: .95rem; display:flex; justify-content: space-between; gap:.5rem; }
+  .sinks { display:grid; gap:.5rem; }
+  .kv { display:grid; grid-template-columns: auto 1fr; gap: 0 .75rem; font-size: .85rem; }
+  .kv dt { color: var(--muted); } .kv dd { margin:0; font-variant-numeric: tabular-nums; }
+  .state { font-size: .75rem; font-weight: 600; padding: 0 .4rem; border-radius: 999px; border:1px solid currentColor; white-space: nowrap; }
+  .s-RUNNING { color: var(--ok); } .s-PAUSED, .s-STARTING, .s-RESTARTING { color: var(--warn); } .s-FAILED { color: var(--bad); } .s-STOPPED { color: var(--muted); }
+  .err { color: var(--bad); font-size: .8rem; margin-top: .25rem; word-break: break-word; }
+  .bar { height: 8px; background: #eaeef2; border-radius: 4px; overflow: hidden; margin: 2px 0 6px; }
+  .bar > div { height: 100%; background: #0969da; }
+  .snap { font-size: .8rem; }
+  button { font-size: .75rem; margin-right: .25rem; }
+  #auth { display:none; gap:.5rem; align-items:center; }
+</style>
+</head>
+<body>
+<header>
+  <h1>cdc-fanout</h1>
+  <span id="conn" data-testid="conn">connecting…</span>
+  <form id="auth"><label>Admin token <input id="token" type="password" autocomplete="off"></label><button>Use</button></form>
+</header>
+<main id="pipelines" data-testid="pipelines"></main>
+<script>
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null) continue;
+      if (k === 'class') el.className = v; else if (k.startsWith('on')) el.addEventListener(k.slice(2), v); else el.setAttribute(k, v);
+    }
+    for (const kid of kids.flat()) if (kid !== null && kid !== undefined) el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    return el;
+  }
+  const fmt = (n) => n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
+  const headers = () => { const t = sessionStorage.getItem('cdcToken'); return t ? { authorization: 'Bearer ' + t } : {}; };
+  const state = (s, reason) => h('span', { class: 'state s-' + s, 'data-testid': 'state', title: reason || '' }, s);
+  const kv = (pairs) => h('dl', { class: 'kv' }, pairs.map(([k, v, id]) => [h('dt', {}, k), h('dd', { 'data-testid': id }, v)]));
+  async function act(p, s, a) {
+    await fetch('pipelines/' + encodeURIComponent(p) + '/sinks/' + encodeURIComponent(s) + '/' + a, { method: 'POST', headers: headers() });
+    poll();
+  }
+  function sourceBox(p) {
+    const s = p.source;
+    return h('div', { class: 'box source', 'data-testid': 'source' },
+      h('h3', {}, h('span', {}, 'Postgres source'), state(s.state, s.reason)),
+      kv([['events', fmt(s.eventsPublished), 'source-events'], ['events/s', fmt(s.eventsPerSec), 'source-rate'], ['last LSN', s.lastLsn || '–', 'source-lsn'], ['slot lag', s.slotLagBytes === null ? '–' : fmt(s.slotLagBytes) + ' B', 'source-slot-lag'], ['restarts', fmt(s.restarts)]]),
+      s.snapshot.length ? h('div', { class: 'snap', 'data-testid': 'snapshot' }, s.snapshot.map((t) => {
+        const pct = t.finished ? 100 : t.total ? Math.min(100, Math.round(100 * t.done / t.total)) : 0;
+        return [h('div', {}, t.table + ': ' + fmt(t.done) + (t.total ? ' / ' + fmt(t.total) : '') + (t.finished ? ' ✓' : '')), h('div', { class: 'bar' }, h('div', { style: 'width:' + pct + '%' }))];
+      })) : null,
+      s.lastError ? h('div', { class: 'err', 'data-testid': 'source-error' }, s.lastError.at.slice(11, 19) + ' ' + s.lastError.message) : null);
+  }
+  function sinkBox(p, s) {
+    return h('div', { class: 'box sink', 'data-testid': 'sink', 'data-sink': s.name },
+      h('h3', {}, h('span', {}, s.name + ' ', h('small', {}, '(' + s.type + ')')), state(s.state, s.reason)),
+      kv([['records', fmt(s.records), 'sink-records'], ['records/s', fmt(s.recordsPerSec), 'sink-rate'], ['lag', fmt(s.lag), 'sink-lag'], ['restarts', fmt(s.restarts)]]),
+      s.reason && s.state !== 'RUNNING' ? h('div', { class: 'err', 'data-testid': 'sink-reason' }, s.reason) : null,
+      s.lastError ? h('div', { class: 'err', 'data-testid': 'sink-error' }, s.lastError.at.slice(11, 19) + ' ' + s.lastError.message) : null,
+      h('div', {}, s.state === 'PAUSED'
+        ? h('button', { onclick: () => act(p.name, s.name, 'resume') }, 'resume')
+        : h('button', { onclick: () => act(p.name, s.name, 'pause') }, 'pause'),
+        h('button', { onclick: () => act(p.name, s.name, 'restart') }, 'restart')));
+  }
+  function render(list) {
+    const root = $('#pipelines');
+    root.replaceChildren(...list.map((p) => h('section', { class: 'pipeline', 'data-testid': 'pipeline', 'data-pipeline': p.name },
+      h('h2', {}, p.name + ' ', h('small', {}, p.file)),
+      h('div', { class: 'flow' },
+        sourceBox(p),
+        h('div', { class: 'arrow' }, '→'),
+        h('div', { class: 'box kafka', 'data-testid': 'kafka' }, h('h3', {}, 'Kafka'), kv([['brokers', p.kafka.bootstrapServers], ['topics', p.topicPrefix + '.*']])),
+        h('div', { class: 'arrow' }, '→'),
+        h('div', { class: 'sinks' }, p.sinks.length ? p.sinks.map((s) => sinkBox(p, s)) : h('div', { class: 'box' }, 'no sinks'))))));
+    if (!list.length) root.replaceChildren(h('p', {}, 'No pipelines configured.'));
+  }
+  let timer;
+  async function poll() {
+    clearTimeout(timer);
+    try {
+      const res = await fetch('pipelines', { headers: headers(), cache: 'no-store' });
+      if (res.status === 401) { $('#auth').style.display = 'flex'; $('#conn').textContent = 'token required'; return; }
+      const body = await res.json();
+      render(body.pipelines);
+      $('#conn').textContent = 'updated ' + new Date().toLocaleTimeString();
+      $('#conn').dataset.updates = String(Number($('#conn').dataset.updates || 0) + 1);
+    } catch (e) {
+      $('#conn').textContent = 'daemon unreachable: ' + e.message;
+    } finally {
+      timer = setTimeout(poll, 1000);
+    }
+  }
+  $('#auth').addEventListener('submit', (e) => { e.preventDefault(); sessionStorage.setItem('cdcToken', $('#token').value); $('#auth').style.display = 'none'; poll(); });
+  poll();
+})();
+</script>
+</body>
+</html>
+`;

@@ -1,0 +1,144 @@
+/**
+ * The admin HTTP(S) server (node:http, no framework): /health, /ready, /metrics, /pipelines,
+ * POST /pipelines/:p/sinks/:s/{pause,resume,restart} and the live page at /. Loopback by default;
+ * with a token, every route except /health and the static page needs `Authorization: Bearer <token>`.
+ * Everything it returns has been through redact().
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { registry } from '../../observability/metrics.js';
+import { daemonMetrics } from '../../observability/daemon-metrics.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ComponentState, PipelineStatus } from '../status.js';
+import { PAGE_HTML } from './page.js';
+
+export type SinkAction = 'pause' | 'resume' | 'restart';
+
+export interface AdminBackend {
+  /** Status of every pipeline, already redacted. */
+  pipelines(): PipelineStatus[];
+  ready(): boolean;
+  sinkAction(pipeline: string, sink: string, action: SinkAction): Promise<{ ok: true; state: ComponentState } | { ok: false; status: number; error: string }>;
+}
+
+export interface AdminOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string | undefined;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly logger: Logger;
+}
+
+export interface AdminServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json; charset=utf-8'): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = createHash('sha256').update(m[1] as string).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
+export async function startAdminServer(backend: AdminBackend, opts: AdminOptions): Promise<AdminServer> {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    let route = 'other';
+    res.on('finish', () => {
+      daemonMetrics.adminRequests.observe({ route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    if (path === '/health') {
+      route = '/health';
+      send(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/' || path === '/index.html') {
+      route = '/';
+      send(res, 200, PAGE_HTML, 'text/html; charset=utf-8');
+      return;
+    }
+    if (opts.token && !tokenMatches(req.headers.authorization, opts.token)) {
+      route = 'unauthorized';
+      res.setHeader('www-authenticate', 'Bearer realm="cdc-fanout"');
+      send(res, 401, { error: 'missing or wrong bearer token' });
+      return;
+    }
+    if (path === '/ready' && method === 'GET') {
+      route = '/ready';
+      const ready = backend.ready();
+      send(res, ready ? 200 : 503, { ready });
+      return;
+    }
+    if (path === '/metrics' && method === 'GET') {
+      route = '/metrics';
+      registry.metrics().then(
+        (text) => send(res, 200, text, registry.contentType),
+        (err: unknown) => send(res, 500, { error: String(err) }),
+      );
+      return;
+    }
+    if (path === '/pipelines' && method === 'GET') {
+      route = '/pipelines';
+      send(res, 200, { pipelines: backend.pipelines() });
+      return;
+    }
+    const one = /^\/pipelines\/([^/]+)$/.exec(path);
+    if (one && method === 'GET') {
+      route = '/pipelines/:p';
+      const p = backend.pipelines().find((x) => x.name === decodeURIComponent(one[1] as string));
+      if (p) send(res, 200, p);
+      else send(res, 404, { error: `no pipeline "${decodeURIComponent(one[1] as string)}"` });
+      return;
+    }
+    const act = /^\/pipelines\/([^/]+)\/sinks\/([^/]+)\/(pause|resume|restart)$/.exec(path);
+    if (act) {
+      route = `/pipelines/:p/sinks/:s/${act[3] as string}`;
+      if (method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        send(res, 405, { error: 'use POST' });
+        return;
+      }
+      backend.sinkAction(decodeURIComponent(act[1] as string), decodeURIComponent(act[2] as string), act[3] as SinkAction).then(
+        (r) => (r.ok ? send(res, 200, { state: r.state }) : send(res, r.status, { error: r.error })),
+        (err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }),
+      );
+      return;
+    }
+    send(res, 404, { error: `no route ${method} ${path}` });
+  };
+
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createHttpServer(handler);
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `${opts.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+  opts.logger.info({ url, auth: opts.token ? 'bearer' : 'none' }, `admin server listening on ${url}`);
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

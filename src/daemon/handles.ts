@@ -1,0 +1,48 @@
+/**
+ * What the daemon needs from a source or a sink — deliberately small so the supervisor does not
+ * depend on the components' internals. src/daemon/adapters.ts wraps PostgresSource and SinkRunner
+ * into these.
+ */
+import type { ComponentState, PartitionStatus, SnapshotProgress } from './status.js';
+
+export interface HandleContext {
+  /** Call when the component fails after start() resolved (the supervisor restarts it). */
+  readonly onFailure: (err: Error) => void;
+}
+
+export interface ComponentHandle {
+  /** Resolves once the component runs; rejects when it cannot start. */
+  start(): Promise<void>;
+  /** Graceful stop: stop intake, flush, checkpoint, close. Must be safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface SourceRuntimeStatus {
+  readonly lastLsn: string | null;
+  readonly eventsPublished: number;
+  readonly slotLagBytes: number | null;
+  readonly snapshot: readonly SnapshotProgress[];
+  readonly details?: Record<string, unknown>;
+}
+
+export interface SourceHandle extends ComponentHandle {
+  status(): SourceRuntimeStatus;
+}
+
+export interface SinkRuntimeStatus {
+  /** The component's own view (e.g. a runner retrying a batch reports RESTARTING). */
+  readonly state?: ComponentState;
+  readonly reason?: string;
+  readonly records: number;
+  readonly partitions: readonly PartitionStatus[];
+  readonly details?: Record<string, unknown>;
+}
+
+export interface SinkHandle extends ComponentHandle {
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  status(): SinkRuntimeStatus;
+}
+
+export type SourceFactory = (ctx: HandleContext) => SourceHandle;
+export type SinkFactory = (ctx: HandleContext) => SinkHandle;
