@@ -1,0 +1,17 @@
+/** The Redis cache-invalidation sink plugin (registered as type "redis"). */
+import { groupIdOf, type SinkPlugin } from '../plugin.js';
+import { RedisSink } from './sink.js';
+import { redisSinkSpec } from './spec.js';
+
+export { RedisSink } from './sink.js';
+export { redisSinkSpec, type RedisSinkConfig } from './spec.js';
+export { validateTemplates } from './templates.js';
+
+export const plugin: SinkPlugin<typeof redisSinkSpec> = {
+  type: 'redis',
+  description: 'Invalidates (UNLINK), writes through (version-guarded SET) or publishes cache keys computed from key templates, exactly once via MULTI/EXEC with the offsets.',
+  spec: redisSinkSpec,
+  create(config, ctx) {
+    return new RedisSink(config, config['offsets.key'] ?? `cdc:offsets:${groupIdOf(ctx)}`, ctx.logger.child({ sink: ctx.sinkName, type: 'redis' }));
+  },
+};

@@ -1,0 +1,118 @@
+/**
+ * Turns a batch of change records into Redis operations (pure; no I/O). The sink queues the plan in
+ * write() and executes it with the offsets in one MULTI/EXEC in commit().
+ *
+ * Keys come from BOTH images: the `before` row (merged over the record key, so a delete or an
+ * update without REPLICA IDENTITY FULL still yields the key-column templates) and the `after` row.
+ * Old-value keys of non-key columns (e.g. the previous email) need `before` to carry that column,
+ * i.e. REPLICA IDENTITY FULL on the table.
+ */
+import { UNAVAILABLE_VALUE, type Row } from '../../events/change.js';
+import type { RejectedRecord, SinkRecord } from '../sink.js';
+import { toastSentinel, versionKey, versionString } from './scripts.js';
+import type { RedisSinkConfig } from './spec.js';
+import { parseTemplate, renderKey, type KeyTemplate } from './templates.js';
+
+export interface CompiledTable {
+  readonly table: string;
+  readonly mode: 'invalidate' | 'write-through' | 'publish';
+  readonly templates: readonly KeyTemplate[];
+  /** write-through: the template of the key holding the row. */
+  readonly writeKey: KeyTemplate | null;
+  readonly ttlMs: number;
+  readonly channel: string;
+}
+
+export type RedisOp =
+  | { readonly kind: 'write'; readonly key: string; readonly verKey: string; readonly version: string; readonly json: string; readonly toastColumns: readonly string[]; readonly ttlMs: number }
+  | { readonly kind: 'delete'; readonly key: string; readonly verKey: string; readonly version: string }
+  | { readonly kind: 'unlink'; readonly key: string; readonly table: string; readonly channel: string | null }
+  | { readonly kind: 'truncate'; readonly table: string; readonly prefixes: readonly string[]; readonly channel: string | null };
+
+export function compileTables(config: RedisSinkConfig): Map<string, CompiledTable> {
+  const out = new Map<string, CompiledTable>();
+  for (const [table, t] of Object.entries(config.tables)) {
+    const templates = t.keys.map(parseTemplate);
+    out.set(table, {
+      table,
+      mode: t.mode,
+      templates,
+      writeKey: t.mode === 'write-through' ? (t['write.key'] ? parseTemplate(t['write.key']) : templates[0]!) : null,
+      ttlMs: t['ttl.ms'] ?? 0,
+      channel: t['publish.channel'],
+    });
+  }
+  return out;
+}
+
+const tableOf = (r: SinkRecord): string | null => (r.source ? `${r.source.schema}.${r.source.table}` : null);
+
+function merged(key: Row | null, row: Row | null): Row | null {
+  if (!key && !row) return null;
+  return { ...(key ?? {}), ...(row ?? {}) };
+}
+
+export interface Plan {
+  readonly ops: RedisOp[];
+  readonly rejected: RejectedRecord[];
+  /** Records of tables the config does not list (ignored). */
+  readonly ignored: number;
+}
+
+export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<string, CompiledTable>, truncateMode: RedisSinkConfig['truncate.mode']): Plan {
+  const ops: RedisOp[] = [];
+  const rejected: RejectedRecord[] = [];
+  let ignored = 0;
+  for (const r of records) {
+    if (r.op === null || r.op === 'm') continue; // tombstones, logical messages
+    const name = tableOf(r);
+    const t = name ? tables.get(name) : undefined;
+    if (!t) {
+      ignored++;
+      continue;
+    }
+    const channel = t.mode === 'publish' ? t.channel : null;
+    if (r.op === 't') {
+      if (truncateMode === 'invalidate-pattern') ops.push({ kind: 'truncate', table: t.table, prefixes: t.templates.map((x) => x.prefix), channel });
+      continue;
+    }
+    const before = merged(r.key, r.before);
+    const after = r.op === 'd' ? null : r.after;
+    if (r.op !== 'd' && !after) {
+      rejected.push({ record: r, error: new Error(`op "${r.op}" without an "after" row (table ${t.table})`) });
+      continue;
+    }
+    const keys = new Set<string>();
+    let writeTarget: string | null = null;
+    if (t.writeKey) {
+      const version = versionString(r.position);
+      const oldKey = renderKey(t.writeKey, before);
+      const newKey = after ? renderKey(t.writeKey, { ...(r.key ?? {}), ...after }) : null;
+      if (after && newKey === null) {
+        rejected.push({ record: r, error: new Error(`table ${t.table}: write.key template "${t.writeKey.source}" cannot be computed from the row (a column is NULL or missing)`) });
+        continue;
+      }
+      if (oldKey !== null && oldKey !== newKey) ops.push({ kind: 'delete', key: oldKey, verKey: versionKey(oldKey), version });
+      if (after && newKey !== null) {
+        const toastColumns: string[] = [];
+        const row: Row = {};
+        for (const [c, v] of Object.entries(after)) {
+          if (v === UNAVAILABLE_VALUE) {
+            row[c] = toastSentinel(toastColumns.length);
+            toastColumns.push(c);
+          } else row[c] = v;
+        }
+        ops.push({ kind: 'write', key: newKey, verKey: versionKey(newKey), version, json: JSON.stringify(row), toastColumns, ttlMs: t.ttlMs });
+        writeTarget = newKey;
+      }
+    }
+    for (const tpl of t.templates) {
+      for (const row of [before, after]) {
+        const k = renderKey(tpl, row);
+        if (k !== null && k !== writeTarget && (!t.writeKey || k !== renderKey(t.writeKey, before))) keys.add(k);
+      }
+    }
+    for (const key of keys) ops.push({ kind: 'unlink', key, table: t.table, channel });
+  }
+  return { ops, rejected, ignored };
+}

@@ -1,0 +1,263 @@
+/**
+ * Redis cache-invalidation sink (ioredis).
+ *
+ * Exactly-once: write() only plans (computes keys, validates, rejects poison) and queues the plan per
+ * partition; commit(offsets) executes the queued plans of those partitions AND the new offsets
+ * (hash `cdc:offsets:<group>`, field `<topic>:<partition>`) in ONE MULTI/EXEC, under WATCH of the
+ * offsets hash: if the stored offsets are already at/after the new ones (an EXEC whose reply was
+ * lost, or another process that took the partition over), nothing is executed twice. Either the
+ * invalidations and the offsets are both durable, or neither.
+ *
+ * Redis Cluster (out of scope now, not designed out): a MULTI may only touch keys of one hash slot.
+ * Two ways: (a) templates with a hash tag so every key of a batch shares a slot (e.g.
+ * "{users}:user:{id}" — then the offsets key would be "{users}:cdc:offsets:<group>"), or (b) split
+ * each batch's plan by slot and run one MULTI per slot, each with its own per-slot offsets field
+ * ("<topic>:<partition>:<slot>"); the partition's offset is then the minimum over its slots, and a
+ * replay re-applies only slots whose offset is behind (all ops are idempotent or version-guarded).
+ * Version keys would become "{<key>}:cdc:ver" so a row and its version share a slot.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../../observability/logger.js';
+import { SinkError, type PartitionOffset, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
+import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
+import { DELETE_SCRIPT, WRITE_SCRIPT } from './scripts.js';
+import type { RedisSinkConfig } from './spec.js';
+
+const field = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
+const FATAL_REPLY = /^(WRONGPASS|NOAUTH|NOPERM|ERR invalid password|ERR AUTH)/;
+
+export function redisOptions(config: RedisSinkConfig): { url: string | undefined; options: RedisOptions } {
+  const options: RedisOptions = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(times * 100, 2_000),
+  };
+  if (config.host !== undefined) options.host = config.host;
+  if (config.port !== undefined) options.port = config.port;
+  if (config.username !== undefined) options.username = config.username;
+  if (config.password !== undefined) options.password = config.password;
+  if (config.db !== undefined) options.db = config.db;
+  return { url: config.url, options };
+}
+
+function wrap(e: unknown, what: string): SinkError {
+  if (e instanceof SinkError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const fatal = FATAL_REPLY.test(message);
+  return new SinkError(`redis ${what} failed: ${message}${fatal ? ' (check the sink\'s url/username/password)' : ''}`, { retriable: !fatal, cause: e });
+}
+
+export class RedisSink implements Sink {
+  private readonly tables: Map<string, CompiledTable>;
+  private cmd: Redis | undefined;
+  private tx: Redis | undefined;
+  /** Plans queued by write(), per partition, executed by commit(). */
+  private readonly pending = new Map<string, RedisOp[]>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly config: RedisSinkConfig,
+    readonly offsetsKey: string,
+    private readonly logger: Logger,
+  ) {
+    this.tables = compileTables(config);
+  }
+
+  private client(): Redis {
+    const { url, options } = redisOptions(this.config);
+    const c = url ? new Redis(url, options) : new Redis(options);
+    c.on('error', (e: Error) => this.logger.debug({ err: e.message }, 'redis connection error'));
+    return c;
+  }
+
+  async open(): Promise<void> {
+    try {
+      this.cmd ??= this.client();
+      this.tx ??= this.client();
+      for (const c of [this.cmd, this.tx]) {
+        if (c.status === 'wait') await c.connect();
+        await c.ping();
+      }
+    } catch (e) {
+      throw wrap(e, 'connect');
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of [this.cmd, this.tx]) {
+      if (c) await c.quit().catch(() => c.disconnect());
+    }
+    this.cmd = this.tx = undefined;
+    this.pending.clear();
+  }
+
+  private redis(which: 'cmd' | 'tx'): Redis {
+    const c = which === 'cmd' ? this.cmd : this.tx;
+    if (!c) throw new SinkError('redis sink used before open()', { retriable: false });
+    return c;
+  }
+
+  async loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    if (partitions.length === 0) return [];
+    let values: (string | null)[];
+    try {
+      values = await this.redis('cmd').hmget(this.offsetsKey, ...partitions.map(field));
+    } catch (e) {
+      throw wrap(e, 'loadOffsets');
+    }
+    const out: PartitionOffset[] = [];
+    partitions.forEach((tp, i) => {
+      const v = values[i];
+      if (v !== null && v !== undefined) out.push({ topic: tp.topic, partition: tp.partition, offset: v });
+    });
+    return out;
+  }
+
+  async write(batch: SinkBatch): Promise<WriteResult> {
+    const plan = planRecords(batch.records, this.tables, this.config['truncate.mode']);
+    const staleSkipped = await this.countStale(plan.ops);
+    const key = field(batch);
+    this.pending.set(key, [...(this.pending.get(key) ?? []), ...plan.ops]);
+    return { rejected: plan.rejected, staleSkipped };
+  }
+
+  /** Informational: versioned ops the store (or an earlier op of the batch) already supersedes. The guard itself is the Lua script. */
+  private async countStale(ops: readonly RedisOp[]): Promise<number> {
+    const versioned = ops.filter((o): o is Extract<RedisOp, { kind: 'write' | 'delete' }> => o.kind === 'write' || o.kind === 'delete');
+    if (versioned.length === 0) return 0;
+    const verKeys = [...new Set(versioned.map((o) => o.verKey))];
+    let stored: (string | null)[];
+    try {
+      stored = await this.redis('cmd').mget(...verKeys);
+    } catch (e) {
+      throw wrap(e, 'version read');
+    }
+    const current = new Map<string, string>();
+    verKeys.forEach((k, i) => {
+      const v = stored[i];
+      if (v) current.set(k, v);
+    });
+    let stale = 0;
+    for (const o of versioned) {
+      const cur = current.get(o.verKey);
+      if (cur !== undefined && cur >= o.version) stale++;
+      else current.set(o.verKey, o.version);
+    }
+    return stale;
+  }
+
+  async commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    // One transaction at a time on the tx connection (WATCH is per connection).
+    const run = this.chain.then(() => this.commitNow(offsets));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(offsets: readonly PartitionOffset[]): Promise<void> {
+    const fields = offsets.map(field);
+    const ops = offsets.flatMap((o) => this.pending.get(field(o)) ?? []);
+    const tx = this.redis('tx');
+    try {
+      for (let attempt = 0; ; attempt++) {
+        await tx.watch(this.offsetsKey);
+        const stored = fields.length ? await tx.hmget(this.offsetsKey, ...fields) : [];
+        if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
+          await tx.unwatch();
+          this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
+          break;
+        }
+        const multi = tx.multi();
+        await this.addOps(multi, ops);
+        const hset: string[] = [];
+        offsets.forEach((o) => hset.push(field(o), o.offset));
+        if (hset.length) multi.hset(this.offsetsKey, ...hset);
+        const result = await multi.exec();
+        if (result === null) {
+          if (attempt > 50) throw new Error('offsets hash kept changing under WATCH (another process committing the same partitions?)');
+          continue; // WATCH tripped: re-check the stored offsets and retry
+        }
+        const failed = result.filter(([err]) => err);
+        if (failed.length) this.logger.error({ errors: failed.map(([err]) => err?.message) }, 'redis commands failed inside the transaction (wrong key type?)');
+        break;
+      }
+    } catch (e) {
+      await tx.unwatch().catch(() => undefined);
+      throw wrap(e, 'commit');
+    }
+    for (const f of fields) this.pending.delete(f);
+  }
+
+  /** Queues the ops on the MULTI. Truncates SCAN first (outside the MULTI) and absorb the earlier ops they cover. */
+  private async addOps(multi: ReturnType<Redis['multi']>, ops: readonly RedisOp[]): Promise<void> {
+    const effective: RedisOp[] = [];
+    const truncateUnlinks = new Map<number, string[]>();
+    for (const op of ops) {
+      if (op.kind === 'truncate') {
+        const covered = (k: string): boolean => op.prefixes.some((p) => p !== '' && k.startsWith(p));
+        const absorbed: string[] = [];
+        for (let i = effective.length - 1; i >= 0; i--) {
+          const e = effective[i]!;
+          if (e.kind !== 'truncate' && covered(e.key)) {
+            absorbed.push(e.key);
+            effective.splice(i, 1);
+          }
+        }
+        const scanned = await this.scanPrefixes(op.prefixes);
+        truncateUnlinks.set(effective.length, [...new Set([...scanned, ...absorbed])]);
+        effective.push(op);
+      } else effective.push(op);
+    }
+    const unlinks = new Set<string>();
+    const written = new Set<string>();
+    const published = new Map<string, Map<string, string[]>>();
+    const publish = (channel: string | null, table: string, key: string): void => {
+      if (!channel) return;
+      const byTable = published.get(channel) ?? new Map<string, string[]>();
+      published.set(channel, byTable);
+      byTable.set(table, [...(byTable.get(table) ?? []), key]);
+    };
+    effective.forEach((op, i) => {
+      switch (op.kind) {
+        case 'write':
+          written.add(op.key);
+          multi.eval(WRITE_SCRIPT, 2, op.key, op.verKey, op.version, op.json, String(op.ttlMs), String(this.config['tombstone.ttl.ms']), ...op.toastColumns);
+          break;
+        case 'delete':
+          multi.eval(DELETE_SCRIPT, 2, op.key, op.verKey, op.version, String(this.config['tombstone.ttl.ms']));
+          break;
+        case 'unlink':
+          unlinks.add(op.key);
+          publish(op.channel, op.table, op.key);
+          break;
+        case 'truncate': {
+          const keys = truncateUnlinks.get(i) ?? [];
+          for (let j = 0; j < keys.length; j += 1000) multi.unlink(...keys.slice(j, j + 1000));
+          for (const p of op.prefixes) publish(op.channel, op.table, `${p}*`);
+          break;
+        }
+      }
+    });
+    const toUnlink = [...unlinks].filter((k) => !written.has(k));
+    for (let j = 0; j < toUnlink.length; j += 1000) multi.unlink(...toUnlink.slice(j, j + 1000));
+    for (const [channel, byTable] of published) {
+      for (const [table, keys] of byTable) multi.publish(channel, JSON.stringify({ table, keys: [...new Set(keys)] }));
+    }
+  }
+
+  private async scanPrefixes(prefixes: readonly string[]): Promise<string[]> {
+    const found = new Set<string>();
+    for (const prefix of prefixes) {
+      if (!prefix) continue;
+      const pattern = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis('cmd').scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const k of keys) found.add(k);
+      } while (cursor !== '0');
+    }
+    return [...found];
+  }
+}

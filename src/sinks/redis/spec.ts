@@ -1,0 +1,77 @@
+/** Config spec of the Redis cache-invalidation sink (every field described; see README "Redis sink"). */
+import { z } from 'zod';
+import { validateTemplates } from './templates.js';
+
+export const redisTableSpec = z
+  .object({
+    keys: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('Key templates of the cache entries that depend on a row, e.g. ["user:{id}", "user:email:{email}"]. Keys are computed from both before and after images.'),
+    mode: z
+      .enum(['invalidate', 'write-through', 'publish'])
+      .default('invalidate')
+      .describe('"invalidate" UNLINKs the keys; "write-through" SETs the row as JSON at `write.key` (version-guarded) and UNLINKs the other keys; "publish" UNLINKs and also PUBLISHes the keys on `publish.channel`.'),
+    'write.key': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('write-through: the template of the key that holds the row as JSON (default: the first of `keys`).'),
+    'ttl.ms': z.number().int().positive().optional().describe('write-through: expire written rows after this many ms (default: no expiry).'),
+    'publish.channel': z
+      .string()
+      .min(1)
+      .default('cdc:invalidations')
+      .describe('publish: channel that receives {"table","keys"} JSON messages, one per batch and table.'),
+  })
+  .strict();
+
+export const redisSinkSpec = z
+  .object({
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'use a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0')
+      .optional()
+      .describe('Redis URL (redis://[user:password@]host:port/db). Explicit host/port/password/db fields override its parts.'),
+    host: z.string().min(1).optional().describe('Redis host (default 127.0.0.1 when no url).'),
+    port: z.number().int().min(1).max(65535).optional().describe('Redis port (default 6379 when no url).'),
+    username: z.string().optional().describe('ACL user name (Redis 6+).'),
+    password: z.string().optional().describe('Password (use ${ENV} or ${file:/path}; redacted in logs).'),
+    db: z.number().int().min(0).max(15).optional().describe('Database index (default 0, or the url path).'),
+    tables: z
+      .record(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write tables as "schema.table", e.g. "public.users"'), redisTableSpec)
+      .refine((t) => Object.keys(t).length > 0, 'configure at least one table')
+      .describe('Per table ("schema.table"): its key templates and mode. Changes of other tables are ignored.'),
+    'truncate.mode': z
+      .enum(['ignore', 'invalidate-pattern'])
+      .default('ignore')
+      .describe('On TRUNCATE: "ignore", or "invalidate-pattern" = SCAN+UNLINK every key matching the literal prefix of each of the table\'s templates (e.g. "user:*").'),
+    'tombstone.ttl.ms': z
+      .number()
+      .int()
+      .positive()
+      .default(3_600_000)
+      .describe('write-through: how long a deleted row\'s version marker lives, so a late older write cannot resurrect it.'),
+    'offsets.key': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Hash holding this sink\'s consumed offsets (field "<topic>:<partition>"); default "cdc:offsets:<group.id>".'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    for (const [table, t] of Object.entries(cfg.tables)) {
+      const templates = t['write.key'] ? [...t.keys, t['write.key']] : t.keys;
+      for (const message of validateTemplates(table, templates)) ctx.addIssue({ code: 'custom', path: ['tables', table], message });
+      if (cfg['truncate.mode'] === 'invalidate-pattern') {
+        for (const k of t.keys) {
+          if (/^\{(?!\{)/.test(k)) {
+            ctx.addIssue({ code: 'custom', path: ['tables', table], message: `table ${table}: key template "${k}" starts with a placeholder, so truncate.mode=invalidate-pattern would SCAN every key; give it a literal prefix (e.g. "user:{id}") or use truncate.mode=ignore` });
+          }
+        }
+      }
+    }
+  });
+
+export type RedisSinkConfig = z.infer<typeof redisSinkSpec>;
+export type RedisTableConfig = z.infer<typeof redisTableSpec>;
