@@ -74,8 +74,10 @@ export function mavenEnsure(): void {
   if (!commandExists('mvn') || !commandExists('javac')) aptEnsure(['maven', 'openjdk-17-jdk-headless'], 'Maven and a JDK for the Kafka/Elasticsearch jars');
   console.log('stack: resolving Kafka and Elasticsearch jars from Maven Central (mvn -f stack/pom.xml package)…');
   const started = Date.now();
-  const r = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', join(STACK_SRC, 'pom.xml'), 'package'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('Maven could not resolve the stack jars (mvn -f stack/pom.xml package failed; see its output above).');
+  const r = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', join(STACK_SRC, 'pom.xml'), 'package'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    throw new Error(`Maven could not resolve/build the stack jars (mvn -f stack/pom.xml package, exit ${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+  }
   writeFileSync(stamp, `${want}\n`);
   console.log(`stack: jars ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
