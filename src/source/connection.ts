@@ -1,0 +1,221 @@
+/**
+ * Replication setup and preflight checks: server settings, privileges, captured tables (include /
+ * exclude lists), the publication (per publication.autocreate.mode) and the logical slot. Every
+ * failure the user can fix says what is wrong and how to fix it.
+ */
+import pg from 'pg';
+import type { Logger } from '../observability/logger.js';
+import { parseLsn } from '../events/change.js';
+import type { SourceConfig } from './config.js';
+
+export type PgClientConfig = pg.ClientConfig;
+
+export function clientConfig(cfg: SourceConfig): pg.ClientConfig {
+  return {
+    host: cfg['database.hostname'],
+    port: cfg['database.port'],
+    user: cfg['database.user'],
+    password: cfg['database.password'],
+    database: cfg['database.dbname'],
+    application_name: `cdc-fanout:${cfg.name}`,
+  };
+}
+
+export interface CapturedTable {
+  readonly schema: string;
+  readonly table: string;
+  readonly oid: number;
+  readonly keyColumns: readonly string[];
+  readonly replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
+}
+
+export const qualified = (t: { schema: string; table: string }): string => `${t.schema}.${t.table}`;
+export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+export const quoteTable = (t: { schema: string; table: string }): string => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+
+function patterns(list: string | undefined): RegExp[] {
+  if (!list) return [];
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((p) => {
+      try {
+        return new RegExp(`^(?:${p})$`);
+      } catch (e) {
+        throw new Error(`table list entry "${p}" is not a valid regular expression: ${(e as Error).message}`);
+      }
+    });
+}
+
+/** Fails unless wal_level=logical and the user may replicate. */
+export async function checkServer(client: pg.Client, cfg: SourceConfig): Promise<void> {
+  const wal = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level;
+  if (wal !== 'logical') {
+    throw new Error(
+      `Postgres wal_level is "${wal}", logical decoding needs "logical". Fix: run ` +
+        `ALTER SYSTEM SET wal_level = logical; then restart Postgres.`,
+    );
+  }
+  const role = (
+    await client.query<{ rolreplication: boolean; rolsuper: boolean }>('SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user')
+  ).rows[0];
+  if (!role || (!role.rolreplication && !role.rolsuper)) {
+    throw new Error(
+      `Postgres user "${cfg['database.user']}" lacks the REPLICATION privilege. Fix: ALTER ROLE ${quoteIdent(cfg['database.user'])} WITH REPLICATION;`,
+    );
+  }
+}
+
+/** Tables matched by the include/exclude lists, with their key columns. */
+export async function resolveTables(client: pg.Client, cfg: SourceConfig, logger: Logger): Promise<CapturedTable[]> {
+  const res = await client.query<{ schema: string; table: string; oid: number; ident: string; keys: string[] | null }>(`
+    SELECT n.nspname AS schema, c.relname AS table, c.oid::int AS oid, c.relreplident AS ident,
+           (SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum))
+              FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+             WHERE i.indrelid = c.oid AND i.indisprimary) AS keys
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+     ORDER BY 1, 2`);
+  const include = patterns(cfg['table.include.list']);
+  const exclude = patterns(cfg['table.exclude.list']);
+  const all = res.rows.map((r) => ({
+    schema: r.schema,
+    table: r.table,
+    oid: r.oid,
+    keyColumns: r.keys ?? [],
+    replicaIdentity: ({ d: 'default', n: 'nothing', f: 'full', i: 'index' } as const)[r.ident as 'd' | 'n' | 'f' | 'i'] ?? 'default',
+  }));
+  for (const p of include) {
+    if (!all.some((t) => p.test(qualified(t)))) {
+      throw new Error(
+        `table.include.list entry "${p.source.slice(4, -2)}" matches no table in database "${cfg['database.dbname']}". ` +
+          `Entries are regular expressions over "schema.table", e.g. "public.orders" or "public\\..*".`,
+      );
+    }
+  }
+  const tables = all.filter((t) => (include.length === 0 || include.some((p) => p.test(qualified(t)))) && !exclude.some((p) => p.test(qualified(t))));
+  for (const t of tables) {
+    if (t.keyColumns.length === 0 && t.replicaIdentity !== 'full') {
+      logger.warn(
+        { table: qualified(t) },
+        `table ${qualified(t)} has no primary key and no REPLICA IDENTITY FULL: updates/deletes carry no key (Postgres may even reject them). ` +
+          `Fix: add a primary key, or ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY FULL (then the key is all columns, or set message.key.columns).`,
+      );
+    }
+  }
+  return tables;
+}
+
+/** Creates or updates the publication according to publication.autocreate.mode. */
+export async function ensurePublication(client: pg.Client, cfg: SourceConfig, tables: readonly CapturedTable[], logger: Logger): Promise<void> {
+  const name = cfg['publication.name'];
+  const pub = (await client.query<{ puballtables: boolean }>('SELECT puballtables FROM pg_publication WHERE pubname = $1', [name])).rows[0];
+  const mode = cfg['publication.autocreate.mode'];
+  if (mode === 'disabled') {
+    if (!pub) {
+      throw new Error(
+        `publication "${name}" does not exist and publication.autocreate.mode=disabled. Fix: CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...; ` +
+          `or set publication.autocreate.mode to all_tables or filtered.`,
+      );
+    }
+    return;
+  }
+  if (mode === 'all_tables') {
+    if (!pub) {
+      await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR ALL TABLES`);
+      logger.info({ publication: name }, 'created publication FOR ALL TABLES');
+    }
+    return;
+  }
+  // filtered: the publication holds exactly the captured tables.
+  if (tables.length === 0) throw new Error('publication.autocreate.mode=filtered but the include/exclude lists match no table');
+  const list = tables.map(quoteTable).join(', ');
+  if (!pub) {
+    await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
+    logger.info({ publication: name, tables: tables.length }, 'created filtered publication');
+  } else if (pub.puballtables) {
+    throw new Error(`publication "${name}" is FOR ALL TABLES but publication.autocreate.mode=filtered; drop it or use another publication.name`);
+  } else {
+    await client.query(`ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${list}`);
+  }
+}
+
+export interface SlotInfo {
+  readonly exists: boolean;
+  readonly activePid: number | null;
+  readonly confirmedFlushLsn: bigint | null;
+  readonly plugin: string | null;
+  readonly database: string | null;
+}
+
+export async function slotInfo(client: pg.Client, slot: string): Promise<SlotInfo> {
+  const r = (
+    await client.query<{ active_pid: number | null; confirmed_flush_lsn: string | null; plugin: string; database: string }>(
+      'SELECT active_pid, confirmed_flush_lsn::text, plugin, database FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    )
+  ).rows[0];
+  if (!r) return { exists: false, activePid: null, confirmedFlushLsn: null, plugin: null, database: null };
+  return {
+    exists: true,
+    activePid: r.active_pid,
+    confirmedFlushLsn: r.confirmed_flush_lsn ? parseLsn(r.confirmed_flush_lsn) : null,
+    plugin: r.plugin,
+    database: r.database,
+  };
+}
+
+/** Fails with a clear message when the slot is unusable (active elsewhere, wrong plugin or db). */
+export function checkSlot(info: SlotInfo, cfg: SourceConfig): void {
+  if (!info.exists) return;
+  if (info.activePid !== null) {
+    throw new Error(
+      `replication slot "${cfg['slot.name']}" is active in another process (pid ${info.activePid}); another cdc-fanout (or other client) is streaming it. ` +
+        `Stop it, or give this connector its own slot.name. (SELECT pg_terminate_backend(${info.activePid}) ends it.)`,
+    );
+  }
+  if (info.plugin !== 'pgoutput') throw new Error(`replication slot "${cfg['slot.name']}" uses plugin "${info.plugin}", not pgoutput; drop it or choose another slot.name`);
+  if (info.database !== cfg['database.dbname']) {
+    throw new Error(`replication slot "${cfg['slot.name']}" belongs to database "${info.database}", not "${cfg['database.dbname']}"; choose another slot.name`);
+  }
+}
+
+/** A replication connection holding an exported snapshot; the snapshot lives until close(). */
+export interface ExportedSlot {
+  readonly consistentPoint: bigint;
+  readonly snapshotName: string;
+  close(): Promise<void>;
+}
+
+/**
+ * CREATE_REPLICATION_SLOT ... LOGICAL pgoutput EXPORT_SNAPSHOT on a replication connection. The
+ * exported snapshot stays importable only while that connection stays open and runs no other
+ * command, so the caller keeps it until the snapshot transaction has imported it.
+ */
+export async function createSlotExportingSnapshot(cfg: SourceConfig): Promise<ExportedSlot> {
+  const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
+  await conn.connect();
+  try {
+    const res = await conn.query<{ consistent_point: string; snapshot_name: string }>(
+      `CREATE_REPLICATION_SLOT ${quoteIdent(cfg['slot.name'])} LOGICAL pgoutput EXPORT_SNAPSHOT`,
+    );
+    const row = res.rows[0];
+    if (!row) throw new Error('CREATE_REPLICATION_SLOT returned no row');
+    return { consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name, close: () => conn.end() };
+  } catch (e) {
+    await conn.end().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Creates the slot without a snapshot (snapshot.mode=never); returns its consistent point. */
+export async function createSlot(client: pg.Client, cfg: SourceConfig): Promise<bigint> {
+  const r = await client.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [cfg['slot.name']]);
+  return parseLsn(r.rows[0]!.lsn);
+}
+
+export async function dropSlot(client: pg.Client, slot: string): Promise<void> {
+  await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NULL', [slot]);
+}

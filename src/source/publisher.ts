@@ -1,0 +1,172 @@
+/**
+ * Publisher: batches the events of whole Postgres transactions into Kafka transactions, each closed
+ * with an offsets record `{connector, last_commit_lsn, last_seq}`, and reports the committed
+ * position (the caller then confirms the LSN to Postgres — never before the Kafka commit).
+ *
+ * Invariants (the order below is the exactly-once argument):
+ *  1. A Kafka transaction is committed only at a Postgres transaction boundary: it holds whole PG
+ *     transactions, and its offsets record names the last one. A large PG transaction is streamed
+ *     into the open Kafka transaction in chunks (bounded memory); the commit waits for its end. A
+ *     crash before that aborts the Kafka transaction, so read_committed consumers never see it.
+ *  2. Kafka operations run strictly one after another (one chain); the decoder keeps decoding while
+ *     the chain works (pipelining), until `maxQueue` records wait — then `push` awaits
+ *     (backpressure: the replication stream stops being read; nothing is dropped).
+ *  3. `onCommitted` runs after the Kafka commit returned, never earlier.
+ *  4. Any Kafka failure is sticky: the publisher refuses further work and the source stops; a
+ *     restart recovers from the offsets topic (an open Kafka transaction is aborted by the broker
+ *     when the new instance initialises the same transactionalId).
+ */
+import type { KafkaRecord, TransactionalProducer } from '../kafka/producer.js';
+import { offsetRecord, type StoredOffset } from '../kafka/offsets-store.js';
+
+export interface CommittedBatch {
+  readonly offset: StoredOffset;
+  readonly events: number;
+  /** Commit timestamps (ms) of the PG transactions in this Kafka transaction (latency metrics). */
+  readonly commitTimesMs: readonly number[];
+  readonly kafkaCommitMs: number;
+}
+
+export interface PublisherOptions {
+  readonly offsetsTopic: string;
+  readonly maxBatchSize: number;
+  readonly maxBatchWaitMs: number;
+  readonly maxQueueSize: number;
+  readonly onCommitted: (batch: CommittedBatch) => void | Promise<void>;
+  /** Called once with the first Kafka failure (the publisher is unusable afterwards). */
+  readonly onFailure?: (err: unknown) => void;
+}
+
+export class Publisher {
+  private buf: KafkaRecord[] = [];
+  /** Records at the head of `buf` that belong to completed PG transactions. */
+  private bufBoundary = 0;
+  /** Records of the current, incomplete PG transaction were already sent into the Kafka tx. */
+  private partialSent = false;
+  private pendingOffset: StoredOffset | null = null;
+  private pendingEvents = 0;
+  private pendingCommitTimes: number[] = [];
+  private firstPendingAt = 0;
+  private inflightRecords = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown = null;
+  private timer: NodeJS.Timeout | null = null;
+  private eventsSinceCommit = 0;
+
+  constructor(
+    private readonly producer: TransactionalProducer,
+    private readonly opts: PublisherOptions,
+  ) {}
+
+  get failed(): unknown {
+    return this.failure;
+  }
+
+  /** Nothing buffered, nothing in flight, no PG transaction open in Kafka. */
+  get idle(): boolean {
+    return this.buf.length === 0 && this.inflightRecords === 0 && this.pendingOffset === null && !this.partialSent;
+  }
+
+  /** Adds the records of one change of the current PG transaction. */
+  async push(records: readonly KafkaRecord[]): Promise<void> {
+    this.throwIfFailed();
+    for (const r of records) this.buf.push(r);
+    this.eventsSinceCommit += records.length;
+    if (this.buf.length >= this.opts.maxBatchSize) {
+      // Send everything buffered (may include part of the open PG transaction) into the Kafka tx.
+      if (this.buf.length > this.bufBoundary) this.partialSent = true;
+      const chunk = this.buf;
+      this.buf = [];
+      this.bufBoundary = 0;
+      this.enqueue(chunk.length, () => this.producer.send(chunk));
+    }
+    if (this.buf.length + this.inflightRecords > this.opts.maxQueueSize) await this.drain();
+  }
+
+  /** Marks the end of a PG transaction whose events were all pushed; `offset` names it. */
+  async endTransaction(offset: StoredOffset, commitTimeMs: number): Promise<void> {
+    this.throwIfFailed();
+    this.bufBoundary = this.buf.length;
+    this.partialSent = false;
+    if (this.pendingOffset === null) this.firstPendingAt = Date.now();
+    this.pendingOffset = offset;
+    this.pendingEvents++;
+    this.pendingCommitTimes.push(commitTimeMs);
+    if (this.eventsSinceCommit >= this.opts.maxBatchSize || Date.now() - this.firstPendingAt >= this.opts.maxBatchWaitMs) {
+      this.commitPending();
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.timer = null;
+        // Between messages; commit only what ends at a PG boundary and has no partial tx in Kafka.
+        if (!this.partialSent) this.commitPending();
+      }, Math.max(1, this.opts.maxBatchWaitMs - (Date.now() - this.firstPendingAt)));
+    }
+    if (this.buf.length + this.inflightRecords > this.opts.maxQueueSize) await this.drain();
+  }
+
+  /** Commits everything pending now and waits for the chain (clean stop, snapshot chunks). */
+  async flush(): Promise<void> {
+    if (!this.partialSent) this.commitPending();
+    await this.drain();
+  }
+
+  /** Waits until the Kafka chain has done everything enqueued so far. */
+  async drain(): Promise<void> {
+    await this.chain;
+    this.throwIfFailed();
+  }
+
+  /** A PG transaction is partly in the open Kafka transaction (a clean stop must abort it). */
+  get hasPartial(): boolean {
+    return this.partialSent || this.buf.length > this.bufBoundary;
+  }
+
+  /** Stops timers; an open Kafka transaction is aborted by the caller closing the producer. */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private commitPending(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const offset = this.pendingOffset;
+    if (!offset || this.failure) return;
+    const records = this.buf.splice(0, this.bufBoundary);
+    this.bufBoundary = 0;
+    const events = this.eventsSinceCommit - this.buf.length;
+    this.eventsSinceCommit = this.buf.length;
+    const commitTimes = this.pendingCommitTimes;
+    this.pendingOffset = null;
+    this.pendingEvents = 0;
+    this.pendingCommitTimes = [];
+    records.push(offsetRecord(this.opts.offsetsTopic, offset));
+    this.enqueue(records.length, async () => {
+      await this.producer.send(records);
+      await this.producer.commit();
+      await this.opts.onCommitted({ offset, events, commitTimesMs: commitTimes, kafkaCommitMs: Date.now() });
+    });
+  }
+
+  private enqueue(count: number, op: () => Promise<void>): void {
+    this.inflightRecords += count;
+    this.chain = this.chain.then(async () => {
+      try {
+        if (!this.failure) await op();
+      } catch (e) {
+        if (!this.failure) {
+          this.failure = e;
+          this.opts.onFailure?.(e);
+        }
+      } finally {
+        this.inflightRecords -= count;
+      }
+    });
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+}

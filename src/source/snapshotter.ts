@@ -1,0 +1,165 @@
+/**
+ * Initial snapshot, consistent with the slot: every captured table is read inside one REPEATABLE
+ * READ transaction that imports the slot's exported snapshot (SET TRANSACTION SNAPSHOT), chunked by
+ * primary key (keyset pagination, `snapshot.fetch.size` rows per query → bounded memory). Rows are
+ * op 'r' with position (consistent point, ordinal), so streaming — which starts at the consistent
+ * point — continues with no gap and no duplicate, and any later streamed change has a higher
+ * version.
+ *
+ * Checkpoints: after each chunk, the Kafka transaction carrying the chunk also carries the offsets
+ * record with `snapshot: {tables_done, table, last_key, next_seq}`.
+ *
+ * Resume after a crash mid-snapshot: the exported snapshot died with its replication connection,
+ * so the remaining chunks are read in a FRESH snapshot (REPEATABLE READ, no import), starting after
+ * the checkpointed key, still versioned at the original consistent point. Safe for sinks: the fresh
+ * read may already contain changes committed after the consistent point, but every such change is
+ * also streamed afterwards (the slot still starts at the consistent point) with a higher version,
+ * in the same per-key order, so each key ends at the same final state. What a consumer may observe
+ * is a row image "from the future" at version CP, followed by the streamed changes that lead to it
+ * again. Rows of a table without a primary key cannot be resumed by key: that table restarts.
+ */
+import pg from 'pg';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { formatLsn } from '../events/change.js';
+import type { RawTuple } from '../events/types.js';
+import type { SnapshotCheckpoint } from '../kafka/offsets-store.js';
+import type { TopicAdmin } from '../kafka/admin.js';
+import { clientConfig, qualified, quoteIdent, quoteTable, type CapturedTable } from './connection.js';
+import type { SourceConfig } from './config.js';
+import type { Publisher } from './publisher.js';
+import type { RecordBuilder } from './record-adapter.js';
+import type { RawRelation } from './raw-change.js';
+import type { RelationCache } from './relations.js';
+
+export interface SnapshotDeps {
+  readonly config: SourceConfig;
+  readonly relations: RelationCache;
+  readonly builder: RecordBuilder;
+  readonly publisher: Publisher;
+  readonly admin: TopicAdmin;
+  readonly logger: Logger;
+}
+
+export interface SnapshotProgress {
+  table: string | null;
+  rowsDone: number;
+  rowsEstimated: number;
+}
+
+const rawTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+export class Snapshotter {
+  readonly progress: SnapshotProgress = { table: null, rowsDone: 0, rowsEstimated: 0 };
+  private stopped = false;
+
+  constructor(private readonly deps: SnapshotDeps) {}
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Runs (or resumes) the snapshot. `snapshotName` is the exported snapshot (first run) or null
+   * (resume in a fresh snapshot). Returns the seq of the last row written (-1 if none).
+   */
+  async run(tables: readonly CapturedTable[], consistentPoint: bigint, snapshotName: string | null, resume: SnapshotCheckpoint | null): Promise<number> {
+    const { config, logger, publisher } = this.deps;
+    const client = new pg.Client({ ...clientConfig(config), types: rawTypes, options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3' });
+    await client.connect();
+    const cp = formatLsn(consistentPoint);
+    let seq = resume?.next_seq ?? 0;
+    const done = new Set(resume?.tables_done ?? []);
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      if (snapshotName) await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replace(/'/g, "''")}'`);
+      const est = await client.query<{ n: string }>(
+        `SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint::text AS n FROM pg_class WHERE oid = ANY($1::oid[])`,
+        [tables.map((t) => String(t.oid))],
+      );
+      this.progress.rowsEstimated = Number(est.rows[0]?.n ?? 0);
+      logger.info({ tables: tables.length, consistentPoint: cp, resumed: resume !== null, estimatedRows: this.progress.rowsEstimated }, 'snapshot started');
+      const started = Date.now();
+      for (const t of tables) {
+        const name = qualified(t);
+        if (done.has(name)) continue;
+        if (this.stopped) throw new Error('snapshot stopped');
+        this.progress.table = name;
+        const rel = await this.describe(client, t);
+        const info = await this.deps.relations.update(rel);
+        await this.deps.admin.ensureTopics([this.deps.builder.topicFor(info)]);
+        const keys = t.keyColumns;
+        let lastKey: readonly string[] | null = resume?.table === name && keys.length > 0 ? resume.last_key : null;
+        const cols = rel.columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ');
+        const keyIdx = keys.map((k) => rel.columns.findIndex((c) => c.name === k));
+        const order = keys.map(quoteIdent).join(', ');
+        let tableRows = 0;
+        for (;;) {
+          const fetch = config['snapshot.fetch.size'];
+          let rows: unknown[][];
+          if (keys.length > 0) {
+            const where = lastKey ? `WHERE (${order}) > (${keys.map((_, i) => `$${i + 1}`).join(', ')})` : '';
+            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} ${where} ORDER BY ${order} LIMIT ${fetch}`, values: lastKey ? [...lastKey] : [], rowMode: 'array' })).rows;
+          } else {
+            // No key: one pass with a cursor (bounded memory; restarts from zero after a crash).
+            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} OFFSET ${tableRows} LIMIT ${fetch}`, rowMode: 'array' })).rows;
+          }
+          if (rows.length === 0) break;
+          for (const r of rows) {
+            const after = r as RawTuple;
+            const records = this.deps.builder.build({
+              op: 'r',
+              relation: info,
+              before: null,
+              after,
+              source: { position: { commitLsn: consistentPoint, seq }, xid: null, commitTimeMs: started, lsn: consistentPoint, snapshot: 'true' },
+            });
+            seq++;
+            await publisher.push(records);
+          }
+          tableRows += rows.length;
+          this.progress.rowsDone += rows.length;
+          const last = rows[rows.length - 1]!;
+          lastKey = keys.length > 0 ? keyIdx.map((i) => String(last[i])) : null;
+          const checkpoint: SnapshotCheckpoint = { consistent_lsn: cp, tables_done: [...done], table: name, last_key: lastKey, next_seq: seq, completed: false };
+          await publisher.endTransaction({ connector: config.name, last_commit_lsn: cp, last_seq: seq - 1, snapshot: checkpoint }, started);
+          metrics.snapshotRowsDone.set({ pipeline: config.name, table: name }, tableRows);
+          const secs = (Date.now() - started) / 1000;
+          logger.info(
+            { table: name, rowsDone: this.progress.rowsDone, estimated: this.progress.rowsEstimated, rate: Math.round(this.progress.rowsDone / Math.max(secs, 0.001)) },
+            'snapshot progress',
+          );
+          if (rows.length < fetch) break;
+        }
+        done.add(name);
+      }
+      await client.query('COMMIT');
+      const final: SnapshotCheckpoint = { consistent_lsn: cp, tables_done: [...done], table: null, last_key: null, next_seq: seq, completed: true };
+      await publisher.endTransaction({ connector: config.name, last_commit_lsn: cp, last_seq: seq - 1, snapshot: final }, started);
+      await publisher.flush();
+      logger.info({ rows: this.progress.rowsDone, seconds: (Date.now() - started) / 1000 }, 'snapshot completed');
+      this.progress.table = null;
+      return seq - 1;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Column list of a table in attribute order (the order pgoutput uses: no dropped/generated columns). */
+  private async describe(client: pg.Client, t: CapturedTable): Promise<RawRelation> {
+    const res = await client.query<{ name: string; typ: string; typmod: string }>(
+      `SELECT attname AS name, atttypid::int AS typ, atttypmod AS typmod FROM pg_attribute
+        WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+      [t.oid],
+    );
+    const keys = new Set(t.keyColumns);
+    return {
+      oid: t.oid,
+      schema: t.schema,
+      table: t.table,
+      replicaIdentity: t.replicaIdentity,
+      keyColumns: [...t.keyColumns],
+      columns: res.rows.map((r) => ({ name: r.name, typeOid: Number(r.typ), typeMod: Number(r.typmod), isKey: keys.has(r.name) })),
+    };
+  }
+}
