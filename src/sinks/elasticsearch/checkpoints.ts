@@ -1,5 +1,5 @@
 /**
- * Offsets in Elasticsearch: one document per (sink, topic, partition) in the checkpoint index,
+ * Offsets in Elasticsearch: one document per (consumer group, topic, partition) in the checkpoint index,
  * written by commit() after the batch's bulk was acknowledged (an acknowledged write is durable:
  * the translog is fsynced per request by default), read back with a realtime mget on assignment.
  */
@@ -8,7 +8,7 @@ import { SinkError, type PartitionOffset, type TopicPartition } from '../sink.js
 import { responseErrorType, toSinkError } from './errors.js';
 
 interface CheckpointDoc {
-  readonly sink: string;
+  readonly group: string;
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
@@ -19,13 +19,13 @@ export class CheckpointStore {
   constructor(
     private readonly client: Client,
     private readonly index: string,
-    /** Identity of this sink (cdc-fanout.<pipeline>.<sink>, the runtime's default group id): whose offsets these are. */
-    private readonly sink: string,
+    /** The sink's consumer group id (groupIdOf): whose offsets these are. */
+    private readonly group: string,
     private readonly url: string,
   ) {}
 
   private id(tp: TopicPartition): string {
-    return `${this.sink}|${tp.topic}|${tp.partition}`;
+    return `${this.group}|${tp.topic}|${tp.partition}`;
   }
 
   async ensureIndex(): Promise<void> {
@@ -36,7 +36,7 @@ export class CheckpointStore {
         mappings: {
           dynamic: 'strict',
           properties: {
-            sink: { type: 'keyword' },
+            group: { type: 'keyword' },
             topic: { type: 'keyword' },
             partition: { type: 'integer' },
             offset: { type: 'keyword' },
@@ -66,6 +66,8 @@ export class CheckpointStore {
       }
       return out;
     } catch (error) {
+      // No checkpoint index (deleted since open): nothing was ever stored, start where Kafka says.
+      if (responseErrorType(error) === 'index_not_found_exception') return [];
       throw toSinkError(error, `reading offsets from ${this.index}`, this.url);
     }
   }
@@ -75,7 +77,7 @@ export class CheckpointStore {
     const now = new Date().toISOString();
     const operations = offsets.flatMap((o) => [
       { index: { _index: this.index, _id: this.id(o) } },
-      { sink: this.sink, topic: o.topic, partition: o.partition, offset: o.offset, updated_at: now } satisfies CheckpointDoc,
+      { group: this.group, topic: o.topic, partition: o.partition, offset: o.offset, updated_at: now } satisfies CheckpointDoc,
     ]);
     let response;
     try {

@@ -7,7 +7,7 @@
  */
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Logger } from '../../observability/logger.js';
-import type { SinkContext } from '../plugin.js';
+import { groupIdOf, type SinkContext } from '../plugin.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { chunkBodies, classifyItem, itemResults, type BulkResponseBody } from './bulk.js';
 import { CheckpointStore } from './checkpoints.js';
@@ -61,7 +61,7 @@ export class ElasticsearchSink implements Sink {
     });
 
     this.indices = new IndexManager(this.client, this.url, templateFor);
-    this.checkpoints = new CheckpointStore(this.client, config['checkpoint.index'], `cdc-fanout.${ctx.pipeline}.${ctx.sinkName}`, this.url);
+    this.checkpoints = new CheckpointStore(this.client, config['checkpoint.index'], groupIdOf(ctx), this.url);
     this.planContext = {
       indexFor: (record) => this.indexFor(record, ctx.topicPrefix),
       idSeparator: config['document.id.separator'],
