@@ -20,7 +20,10 @@ export class DataError extends Error {
 
 function codeOf(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^\d+$/.test(code) ? code : undefined;
+  if (typeof code === 'string' && /^\d+$/.test(code)) return code;
+  // 18.16 prints multi-line messages the client does not parse: "Code: 130, e.displayText() = …"
+  const m = e instanceof Error ? /^Code: (\d+), e\.displayText\(\)/.exec(e.message) : null;
+  return m?.[1];
 }
 
 /** Maps any client/server error to SinkError (retriable or not) or DataError. */

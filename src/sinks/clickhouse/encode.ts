@@ -187,7 +187,8 @@ export function encodeField(chType: string, kind: SourceKind, v: JsonValue | und
   if (arr?.[1]) {
     if (!Array.isArray(v)) throw new EncodeError(`expected an array for ${base}, got ${show(v)}`);
     const inner = arr[1];
-    return escapeTsv(`[${v.map((e) => element(inner, kind, e)).join(',')}]`);
+    // array text is not TSV-escaped again: quoted elements already escape \\, ', tab and newline
+    return `[${v.map((e) => element(inner, kind, e)).join(',')}]`;
   }
   return escapeTsv(scalar(base, kind, v).text);
 }

@@ -1,5 +1,5 @@
 /** ClickHouse sink plugin (`type: clickhouse`). */
-import type { SinkPlugin } from '../plugin.js';
+import { groupIdOf, type SinkPlugin } from '../plugin.js';
 import { clickhouseSpec } from './config.js';
 import { ClickHouseSink } from './sink.js';
 
@@ -10,7 +10,7 @@ export const plugin: SinkPlugin<typeof clickhouseSpec> = {
   create(config, ctx) {
     return new ClickHouseSink({
       config,
-      group: config['checkpoint.group'] ?? `${ctx.pipeline}.${ctx.sinkName}`,
+      group: config['checkpoint.group'] ?? groupIdOf(ctx),
       logger: ctx.logger.child({ sink: ctx.sinkName, type: 'clickhouse' }),
     });
   },

@@ -60,12 +60,12 @@ export class TableManager {
   }
 
   targetName(schema: string, table: string): string {
-    const o = this.cfg.tables[`${schema}.${table}`];
+    const o = this.cfg['table.overrides'][`${schema}.${table}`];
     return o?.['table.name'] ?? this.cfg['table.name.format'].replaceAll('${schema}', schema).replaceAll('${table}', table);
   }
 
   modeOf(schema: string, table: string): TableMode {
-    return this.cfg.tables[`${schema}.${table}`]?.mode ?? this.cfg.mode;
+    return this.cfg['table.overrides'][`${schema}.${table}`]?.mode ?? this.cfg.mode;
   }
 
   /** Tables for a source table, created on first use. `sample` is a row used for inference. */
@@ -138,7 +138,7 @@ export class TableManager {
       }
       const src = await this.sourceColumns(schema, table, sample);
       if (src.key.length === 0) {
-        throw new TableError(`${schema}.${table} has no primary key (records carry no key), so it cannot be kept as current state; give it a primary key or set tables."${schema}.${table}".mode: changelog`);
+        throw new TableError(`${schema}.${table} has no primary key (records carry no key), so it cannot be kept as current state; give it a primary key or set table.overrides."${schema}.${table}".mode: changelog`);
       }
       const dataCols = src.columns.filter((c) => !META.has(c.name));
       const version = this.features.isDeletedColumn ? 'ReplacingMergeTree(_version, _deleted)' : 'ReplacingMergeTree(_version)';

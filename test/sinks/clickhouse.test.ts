@@ -1,0 +1,239 @@
+/**
+ * ClickHouse sink against the real server (endpoints().clickhouseUrl) and the real Postgres (source
+ * catalog): type matrix, insert/update/delete/PK update/truncate modes, replay, schema evolution,
+ * poison rows, changelog mode, user DDL, server down. One database per file, dropped at the end.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createClient } from '@clickhouse/client';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpoints } from '../../src/config/endpoints.js';
+import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
+import { SinkError, type SinkRecord } from '../../src/sinks/sink.js';
+import { nextOffset, pos, sinkBatch, sinkRecord, type ChangeSpec } from '../support/records.js';
+
+const run = randomUUID().slice(0, 8);
+const database = `cdc_ch_${run}`;
+const url = endpoints().clickhouseUrl;
+const admin = createClient({ url, log: { level: 127 } });
+const pgClient = new pg.Client({ connectionString: endpoints().postgresUrl });
+const pgTable = `ch_types_${run}`;
+let dt64 = false;
+
+function makeSink(extra: Record<string, unknown> = {}, group = 'test'): ClickHouseSink {
+  return new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': url, database, 'source.url': endpoints().postgresUrl, ...extra }), group, logger: silentLogger });
+}
+
+async function tsv(query: string): Promise<Record<string, string>[]> {
+  const rs = await admin.query({ query, format: 'TabSeparatedWithNames' });
+  const lines = (await rs.text()).split('\n').filter((l) => l !== '');
+  const names = (lines.shift() ?? '').split('\t');
+  return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [names[i] ?? `c${i}`, v])));
+}
+
+const rec = (spec: Omit<ChangeSpec, 'table'> & { table?: string }): SinkRecord => sinkRecord({ table: pgTable, ...spec });
+
+async function apply(sink: ClickHouseSink, records: SinkRecord[], first = 0) {
+  const batch = sinkBatch(records, { firstOffset: first });
+  const res = await sink.write(batch);
+  await sink.commit([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(batch) }]);
+  return res;
+}
+
+beforeAll(async () => {
+  await pgClient.connect();
+  await pgClient.query(`DROP TYPE IF EXISTS mood_${run}; CREATE TYPE mood_${run} AS ENUM ('sad', 'happy')`);
+  await pgClient.query(`CREATE TABLE ${pgTable} (
+    id bigint PRIMARY KEY, i2 smallint, i4 integer NOT NULL, i8 bigint, n numeric(12,3), nu numeric, f4 real, f8 double precision,
+    b boolean, t text, vc varchar(20), u uuid, e mood_${run}, j jsonb, d date, ts timestamp, tstz timestamptz, by bytea,
+    ai integer[], at text[], tm time, iv interval)`);
+  const v = await tsv('SELECT version() AS v');
+  const [major = 0, minor = 0] = (v[0]?.v ?? '0.0').split('.').map(Number);
+  dt64 = major > 20 || (major === 20 && minor >= 1);
+});
+
+afterAll(async () => {
+  await pgClient.query(`DROP TABLE IF EXISTS ${pgTable}; DROP TYPE IF EXISTS mood_${run}`).catch(() => undefined);
+  await pgClient.end();
+  await admin.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+  await admin.close();
+});
+
+const fullRow: Row = {
+  id: 1, i2: -32768, i4: 2147483647, i8: '9223372036854775807', n: '123456789.123', nu: '3.14159265358979323846264338327950288419716939937510',
+  f4: 1.5, f8: 'NaN', b: true, t: "tab\there\nnew 'quote' \\ back", vc: 'x', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', e: 'happy', j: '{"a": [1, 2]}',
+  d: 19000, ts: 1700000000123456, tstz: '2023-11-14T22:13:20.123456Z', by: '3q2+7w==', ai: [1, null, 3], at: ['a', "b'c", null], tm: 3600000000, iv: 86400000000,
+};
+
+describe('clickhouse sink: tables, types, operations', () => {
+  const sink = makeSink();
+  const target = `${database}.public_${pgTable}`;
+  beforeAll(() => sink.open());
+  afterAll(() => sink.close());
+
+  it('creates the table from the Postgres catalog with the documented type mapping', async () => {
+    const r = await apply(sink, [rec({ op: 'c', after: fullRow, position: pos(100) })]);
+    expect(r.rejected).toEqual([]);
+    const cols = Object.fromEntries((await tsv(`SELECT name, type FROM system.columns WHERE database = '${database}' AND table = 'public_${pgTable}'`)).map((c) => [c.name, c.type]));
+    const ts = dt64 ? "Nullable(DateTime64(6, \\'UTC\\'))" : 'Nullable(String)';
+    expect(cols).toEqual({
+      id: 'Int64', i2: 'Nullable(Int16)', i4: 'Int32', i8: 'Nullable(Int64)', n: 'Nullable(Decimal(12, 3))', nu: 'Nullable(String)', f4: 'Nullable(Float32)', f8: 'Nullable(Float64)',
+      b: 'Nullable(UInt8)', t: 'Nullable(String)', vc: 'Nullable(String)', u: 'Nullable(String)', e: 'Nullable(String)', j: 'Nullable(String)', d: 'Nullable(Date)', ts, tstz: ts,
+      by: 'Nullable(String)', ai: 'Array(Nullable(Int32))', at: 'Array(Nullable(String))', tm: 'Nullable(String)', iv: 'Nullable(String)',
+      _deleted: 'UInt8', _version: 'UInt64', _op: 'String', _lsn: 'UInt64', _synced_at: "DateTime(\\'UTC\\')",
+    });
+    const engine = await tsv(`SELECT engine_full FROM system.tables WHERE database = '${database}' AND name = 'public_${pgTable}'`);
+    expect(engine[0]?.engine_full).toMatch(/^ReplacingMergeTree\(_version(, _deleted)?\) ORDER BY id/);
+  });
+
+  it('stores every type exactly (values as Debezium JSON)', async () => {
+    const [row] = await tsv(`SELECT * FROM ${target} FINAL WHERE id = 1`);
+    expect(row).toMatchObject({
+      id: '1', i2: '-32768', i4: '2147483647', i8: '9223372036854775807', n: '123456789.123', nu: '3.14159265358979323846264338327950288419716939937510',
+      f4: '1.5', f8: 'nan', b: '1', t: "tab\\there\\nnew \\'quote\\' \\\\ back", vc: 'x', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', e: 'happy', j: '{"a": [1, 2]}',
+      d: '2022-01-08', ts: '2023-11-14 22:13:20.123456', tstz: '2023-11-14 22:13:20.123456', by: '3q2+7w==', ai: '[1,NULL,3]', at: "['a','b\\'c',NULL]",
+      tm: '3600000000', iv: '86400000000', _deleted: '0', _version: '100', _op: 'c',
+    });
+  });
+
+  it('applies update, delete, PK update (as delete + insert) and keeps TOAST values across a key move', async () => {
+    const base = { ...fullRow, ai: [], at: [] };
+    const r = await apply(sink, [
+      rec({ op: 'c', after: { ...base, id: 2, t: 'long toast text' }, position: pos(200, 0) }),
+      rec({ op: 'u', before: null, after: { ...base, id: 2, t: UNAVAILABLE_VALUE, vc: 'updated' }, position: pos(200, 1) }),
+      rec({ op: 'c', after: { ...base, id: 3 }, position: pos(210, 0) }),
+      rec({ op: 'd', before: { id: 3 }, after: null, position: pos(220, 0) }),
+    ], 1);
+    expect(r.rejected).toEqual([]);
+    const r2 = await apply(sink, [rec({ op: 'u', before: { id: 2 }, after: { ...base, id: 20, t: UNAVAILABLE_VALUE, vc: 'moved' }, position: pos(230, 0) })], 5);
+    expect(r2.rejected).toEqual([]);
+    const live = await tsv(`SELECT id, t, vc FROM ${target} FINAL WHERE _deleted = 0 ORDER BY id`);
+    expect(live).toEqual([{ id: '1', t: "tab\\there\\nnew \\'quote\\' \\\\ back", vc: 'x' }, { id: '20', t: 'long toast text', vc: 'moved' }]);
+    const view = await tsv(`SELECT id FROM ${target}_current ORDER BY id`);
+    expect(view.map((x) => x.id)).toEqual(['1', '20']);
+    const deleted = await tsv(`SELECT id, _version FROM ${target} FINAL WHERE _deleted = 1 ORDER BY id`);
+    expect(deleted).toEqual([{ id: '2', _version: '230' }, { id: '3', _version: '220' }]);
+  });
+
+  it('replays a batch to the same FINAL state', async () => {
+    const before = await tsv(`SELECT * EXCEPT _synced_at FROM ${target} FINAL ORDER BY id`).catch(() => tsv(`SELECT id, t, vc, _deleted, _version FROM ${target} FINAL ORDER BY id`));
+    const base = { ...fullRow, ai: [], at: [] };
+    const records = [
+      rec({ op: 'c', after: { ...base, id: 2, t: 'long toast text' }, position: pos(200, 0) }),
+      rec({ op: 'u', before: null, after: { ...base, id: 2, t: UNAVAILABLE_VALUE, vc: 'updated' }, position: pos(200, 1) }),
+      rec({ op: 'c', after: { ...base, id: 3 }, position: pos(210, 0) }),
+      rec({ op: 'd', before: { id: 3 }, after: null, position: pos(220, 0) }),
+    ];
+    const r = await apply(sink, records, 1);
+    expect(r.rejected).toEqual([]);
+    // rows 2 and 3 are stored deleted at 230 / 220: the three older changes are skipped, the delete at 220 (equal version) re-applies
+    expect(r.staleSkipped).toBe(3);
+    const after = await tsv(`SELECT * EXCEPT _synced_at FROM ${target} FINAL ORDER BY id`).catch(() => tsv(`SELECT id, t, vc, _deleted, _version FROM ${target} FINAL ORDER BY id`));
+    expect(after).toEqual(before);
+  });
+
+  it('adds a column that appears mid-stream (ALTER TABLE ADD COLUMN, type from the catalog)', async () => {
+    await pgClient.query(`ALTER TABLE ${pgTable} ADD COLUMN extra numeric(8,2), ADD COLUMN note text`);
+    const r = await apply(sink, [rec({ op: 'c', after: { ...fullRow, id: 4, ai: [], at: [], extra: '12.50', note: 'new' }, position: pos(300) })], 6);
+    expect(r.rejected).toEqual([]);
+    const cols = Object.fromEntries((await tsv(`SELECT name, type FROM system.columns WHERE database = '${database}' AND table = 'public_${pgTable}'`)).map((c) => [c.name, c.type]));
+    expect(cols.extra).toBe('Nullable(Decimal(8, 2))');
+    expect(cols.note).toBe('Nullable(String)');
+    expect(await tsv(`SELECT id, extra, note FROM ${target} FINAL WHERE id IN (1, 4) ORDER BY id`)).toEqual([
+      { id: '1', extra: '\\N', note: '\\N' },
+      { id: '4', extra: '12.50', note: 'new' },
+    ]);
+    // the view sees the new column too
+    expect(await tsv(`SELECT note FROM ${target}_current WHERE id = 4`)).toEqual([{ note: 'new' }]);
+  });
+
+  it('rejects poison rows with a clear message and applies the rest of the batch', async () => {
+    const r = await apply(sink, [
+      rec({ op: 'c', after: { ...fullRow, id: 5, ai: [], at: [], i4: 'not a number' }, position: pos(400, 0) }),
+      rec({ op: 'c', after: { ...fullRow, id: 6, ai: [], at: [], d: -1 }, position: pos(400, 1) }),
+      rec({ op: 'c', after: { ...fullRow, id: 7, ai: [], at: [], n: '1234567890123.5' }, position: pos(400, 2) }),
+      rec({ op: 'u', before: null, after: { ...fullRow, id: 99, ai: [], at: [], t: UNAVAILABLE_VALUE }, position: pos(400, 3) }),
+      rec({ op: 'c', after: { ...fullRow, id: 8, ai: [], at: [] }, position: pos(400, 4) }),
+    ], 7);
+    expect(r.rejected.map((x) => (x.record.after as Row).id)).toEqual([5, 6, 7, 99]);
+    expect(r.rejected[0]?.error.message).toMatch(/column i4: expected an integer for Int32, got "not a number"/);
+    expect(r.rejected[1]?.error.message).toMatch(/column d: date 1969-12-31 is outside/);
+    expect(r.rejected[2]?.error.message).toMatch(/does not fit Decimal\(12, 3\)/);
+    expect(r.rejected[3]?.error.message).toMatch(/unchanged TOAST value .* REPLICA IDENTITY FULL/);
+    expect(await tsv(`SELECT id FROM ${target} FINAL WHERE id IN (5, 6, 7, 8, 99) ORDER BY id`)).toEqual([{ id: '8' }]);
+  });
+
+  it('truncate: mark-deleted marks every live row deleted at the truncate version; ignore keeps them', async () => {
+    const ignore = makeSink({ 'truncate.mode': 'ignore' });
+    await ignore.open();
+    await apply(ignore, [rec({ op: 't', key: null, position: pos(500) })], 12);
+    await ignore.close();
+    expect((await tsv(`SELECT count() AS n FROM ${target}_current`))[0]?.n).toBe('4');
+    const mark = makeSink({ 'truncate.mode': 'mark-deleted' });
+    await mark.open();
+    await apply(mark, [rec({ op: 't', key: null, position: pos(600) }), rec({ op: 'c', after: { ...fullRow, id: 9, ai: [], at: [] }, position: pos(700) })], 13);
+    await mark.close();
+    expect(await tsv(`SELECT id FROM ${target}_current ORDER BY id`)).toEqual([{ id: '9' }]);
+    expect((await tsv(`SELECT uniqExact(_version) AS v, count() AS n FROM ${target} FINAL WHERE _deleted = 1 AND _op = 't'`))[0]).toEqual({ v: '1', n: '4' });
+  });
+
+  it('stores offsets per group in the checkpoint table (argMax of updated_at)', async () => {
+    const other = makeSink({}, 'other-group');
+    await other.open();
+    const topic = `test.public.${pgTable}`;
+    expect(await other.loadOffsets([{ topic, partition: 0 }])).toEqual([]);
+    expect(await sink.loadOffsets([{ topic, partition: 0 }])).toEqual([{ topic, partition: 0, offset: '15' }]);
+    await other.close();
+  });
+});
+
+describe('clickhouse sink: changelog mode and user DDL', () => {
+  it('appends every change to the changelog table; replays collapse by position (FINAL)', async () => {
+    const sink = makeSink({ mode: 'both', 'source.url': undefined });
+    await sink.open();
+    const records = [
+      rec({ table: 'logged', op: 'c', after: { id: 1, v: 'a' }, position: pos(10, 0) }),
+      rec({ table: 'logged', op: 'u', before: { id: 1, v: 'a' }, after: { id: 1, v: 'b' }, position: pos(10, 1) }),
+      rec({ table: 'logged', op: 'd', before: { id: 1, v: 'b' }, after: null, position: pos(11, 0) }),
+    ];
+    await apply(sink, records);
+    await apply(sink, records);
+    await sink.close();
+    const log = await tsv(`SELECT _lsn, _seq, _op, _key, _before, _after FROM ${database}.public_logged_changelog FINAL ORDER BY _lsn, _seq`);
+    expect(log).toEqual([
+      { _lsn: '10', _seq: '0', _op: 'c', _key: '{"id":1}', _before: '\\N', _after: '{"id":1,"v":"a"}' },
+      { _lsn: '10', _seq: '1', _op: 'u', _key: '{"id":1}', _before: '{"id":1,"v":"a"}', _after: '{"id":1,"v":"b"}' },
+      { _lsn: '11', _seq: '0', _op: 'd', _key: '{"id":1}', _before: '{"id":1,"v":"b"}', _after: '\\N' },
+    ]);
+    expect(await tsv(`SELECT count() AS n FROM ${database}.public_logged_current`)).toEqual([{ n: '0' }]);
+  });
+
+  it('writes into a user-provided table (migrations/clickhouse/example.sql), mapping columns by name', async () => {
+    const ddl = readFileSync(new URL('../../migrations/clickhouse/example.sql', import.meta.url), 'utf8').replaceAll('analytics.', `${database}.`);
+    for (const stmt of ddl.replace(/--.*$/gm, '').split(';').map((s) => s.trim()).filter(Boolean)) await admin.command({ query: stmt });
+    const sink = makeSink({ 'table.create': false, 'source.url': undefined, 'table.overrides': { 'public.customers': { 'table.name': 'customers' } } });
+    await sink.open();
+    const r = await apply(sink, [
+      rec({ table: 'customers', op: 'c', after: { id: 1, email: 'a@x.io', created_at: 1700000000000000, balance: '10.25', unknown_field: 'dropped?' }, position: pos(5) }),
+      rec({ table: 'missing_table', op: 'c', after: { id: 1 }, position: pos(6) }),
+    ]);
+    await sink.close();
+    expect(r.rejected.map((x) => x.record.source?.table)).toEqual(['missing_table']);
+    expect(r.rejected[0]?.error.message).toMatch(/does not exist and table.create is false/);
+    const rows = await tsv(`SELECT id, email, created_at, balance, unknown_field FROM ${database}.customers FINAL`);
+    expect(rows).toEqual([{ id: '1', email: 'a@x.io', created_at: '2023-11-14 22:13:20', balance: '10.25', unknown_field: 'dropped?' }]);
+  });
+});
+
+describe('clickhouse sink: server unavailable', () => {
+  it('throws a retriable SinkError when the server cannot be reached', async () => {
+    const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });
+    const err = await sink.open().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SinkError);
+    expect((err as SinkError).retriable).toBe(true);
+    await sink.close();
+  });
+});
