@@ -4,20 +4,18 @@
  * routing) live in src/events/config.ts and are merged by `sourceConnectorSpec()` when present.
  */
 import { z } from 'zod';
+import { eventsSpec } from '../events/config.js';
 
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;
 export const publicationAutocreateModes = ['all_tables', 'filtered', 'disabled'] as const;
 
-export const sourceSpec = z
+/** Source-only fields; `sourceSpec` adds the events options (topic.prefix, type handling, keys, topics). */
+export const sourceOnlySpec = z
   .object({
     name: z
       .string()
       .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-"')
       .describe('Connector name. Keys the offsets record and the Kafka transactionalId (`cdc-fanout-<name>`): two processes with the same name fence each other.'),
-    'topic.prefix': z
-      .string()
-      .regex(/^[A-Za-z0-9._-]+$/, 'Kafka topic names allow letters, digits, ".", "_" and "-"')
-      .describe('Prefix of every topic: data topics are `<topic.prefix>.<schema>.<table>`.'),
     'database.hostname': z.string().default('127.0.0.1').describe('Postgres host.'),
     'database.port': z.number().int().min(1).max(65535).default(5432).describe('Postgres port.'),
     'database.user': z.string().default('postgres').describe('Postgres user; needs the REPLICATION attribute (or superuser) and SELECT on captured tables.'),
@@ -61,10 +59,11 @@ export const sourceSpec = z
     'max.batch.wait.ms': z.number().int().min(0).default(50).describe('Longest time a committed Postgres transaction waits for more to share its Kafka transaction.'),
     'max.queue.size': z.number().int().positive().default(20000).describe('Events decoded but not yet sent to Kafka; when full, reading from the replication stream pauses (backpressure).'),
     'offsets.topic': z.string().optional().describe('Compacted topic holding the last committed position; default `<topic.prefix>.cdc-fanout.offsets`.'),
-    'provide.transaction.metadata': z.boolean().default(false).describe('Publish BEGIN/END records to `<topic.prefix>.transaction`.'),
     'kafka.transaction.timeout.ms': z.number().int().positive().default(300000).describe('Kafka transaction timeout; must cover streaming the largest Postgres transaction (broker cap transaction.max.timeout.ms).'),
   })
   .strict();
+
+export const sourceSpec = sourceOnlySpec.extend(eventsSpec.shape).strict();
 
 export type SourceConfig = z.infer<typeof sourceSpec>;
 

@@ -11,13 +11,13 @@
  *  4. Snapshot (new, or resumed from its checkpoint), then streaming from the slot, dropping every
  *     event at or below the stored position.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { formatLsn, parseLsn, type Position } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
+import { eventsSpec, type EventsConfig } from '../events/config.js';
 import { TopicAdmin } from '../kafka/admin.js';
 import { readStoredOffset, type StoredOffset } from '../kafka/offsets-store.js';
 import { ProducerFencedError, TransactionalProducer } from '../kafka/producer.js';
@@ -57,12 +57,11 @@ export interface SourceStatus {
   readonly error: string | null;
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
+/** The events-layer options inside the merged source config. */
+function eventsOptions(cfg: SourceConfig): EventsConfig {
+  const picked: Record<string, unknown> = {};
+  for (const k of Object.keys(eventsSpec.shape)) picked[k] = cfg[k as keyof SourceConfig];
+  return eventsSpec.parse(picked);
 }
 
 export class PostgresSource {
@@ -140,9 +139,10 @@ export class PostgresSource {
       this.lastCommitted = stored;
       log.info({ stored, slot: { exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) } }, 'recovered position');
 
-      const builder = createRecordBuilder({ topicPrefix: cfg['topic.prefix'], dbName: cfg['database.dbname'], version: packageVersion(), tombstonesOnDelete: true });
+      const builder = createRecordBuilder(eventsOptions(cfg), cfg['database.dbname']);
       // Data topics of every captured table up front (tables added later: on their first Relation message).
-      await this.admin.ensureTopics(tables.map((t) => builder.topicFor(t)));
+      const extra = [builder.messageTopic, ...(cfg['provide.transaction.metadata'] ? [builder.transactionTopic] : [])];
+      await this.admin.ensureTopics([...tables.map((t) => builder.topicFor(t)), ...extra]);
       const relations = new RelationCache(new TypeRegistry(pgClient));
       this.publisher = new Publisher(this.producer, {
         offsetsTopic: topic,

@@ -11,6 +11,7 @@
 import { LogicalReplicationService } from 'pg-logical-replication';
 import { formatLsn, parseLsn, type Position } from '../events/change.js';
 import type { RelationInfo } from '../events/types.js';
+import type { EventRecord } from '../events/record.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { StoredOffset } from '../kafka/offsets-store.js';
@@ -48,6 +49,8 @@ export class StreamingSource {
   private readonly service: LogicalReplicationService;
   private readonly decoder = new PgoutputDecoder();
   private tx: OpenTx | null = null;
+  /** Commit LSN of the previous transaction (source.sequence[0]). */
+  private lastCommitLsn: bigint | null = null;
   private stored: Position | null;
   /** Highest LSN confirmed to Postgres (flush position). */
   confirmedLsn = 0n;
@@ -55,6 +58,7 @@ export class StreamingSource {
   private receivedLsn = 0n;
   private fatal: ((e: unknown) => void) | null = null;
   private stopping = false;
+  private pendingBegin: readonly EventRecord[] = [];
   private readonly plugin: RawPgoutputPlugin;
   /** Messages fully handled; equals plugin.parsed when nothing is queued inside the service. */
   private handled = 0;
@@ -166,12 +170,19 @@ export class StreamingSource {
           skipAll: s !== null && ch.commitLsn < s.commitLsn,
           skipUpTo: s !== null && ch.commitLsn === s.commitLsn ? s.seq : -1,
         };
+        const begin = this.deps.builder.beginTransaction({ xid: ch.xid, commitLsn: ch.commitLsn, commitTimeMs: ch.commitTimeMs });
+        // BEGIN goes out with the transaction's first event (not for a skipped or resumed one).
+        this.pendingBegin = !this.tx.skipAll && this.tx.skipUpTo < 0 ? begin : [];
         return;
       }
       case 'commit': {
         const tx = this.tx;
         this.tx = null;
-        if (!tx || tx.emitted === 0) return;
+        if (!tx) return;
+        this.lastCommitLsn = tx.commitLsn;
+        const end = this.deps.builder.endTransaction(tx.commitLsn);
+        if (tx.emitted === 0) return;
+        if (this.pendingBegin.length === 0) await publisher.push(end);
         await publisher.endTransaction(
           { connector: this.deps.config.name, last_commit_lsn: formatLsn(tx.commitLsn), last_seq: tx.seq - 1, snapshot: null },
           tx.commitTimeMs,
@@ -180,6 +191,7 @@ export class StreamingSource {
       }
       case 'relation': {
         const info = await this.deps.relations.update(ch.relation);
+        this.deps.builder.prepare(info);
         await this.deps.admin.ensureTopics([this.deps.builder.topicFor(info)]);
         this.deps.logger.debug({ table: `${info.schema}.${info.table}`, columns: info.columns.length }, 'relation described');
         return;
@@ -213,7 +225,18 @@ export class StreamingSource {
     const seq = tx.seq++;
     if (tx.skipAll || seq <= tx.skipUpTo) return;
     const rel = raw ? (this.deps.relations.peek(raw) ?? (await this.deps.relations.get(raw))) : (null as unknown as RelationInfo);
-    const source: SourceInfo = { position: { commitLsn: tx.commitLsn, seq }, xid: tx.xid, commitTimeMs: tx.commitTimeMs, lsn: this.receivedLsn, snapshot: 'false' };
+    const source: SourceInfo = {
+      position: { commitLsn: tx.commitLsn, seq },
+      xid: tx.xid,
+      commitTimeMs: tx.commitTimeMs,
+      lsn: this.receivedLsn,
+      snapshot: 'false',
+      lastCommitLsn: this.lastCommitLsn,
+    };
+    if (this.pendingBegin.length > 0) {
+      await this.deps.publisher.push(this.pendingBegin);
+      this.pendingBegin = [];
+    }
     const change = make(source, rel);
     const records = this.deps.builder.build(change);
     tx.emitted++;
