@@ -39,9 +39,10 @@ export type SourceChange =
   | {
       readonly op: 'c' | 'u' | 'd' | 'r';
       readonly relation: RelationInfo;
-      /** Old tuple: full with REPLICA IDENTITY FULL, key-only (NULL elsewhere) when the key changed / on delete, else null. */
-      readonly before: RawTuple | null;
-      readonly after: RawTuple | null;
+      /** Old tuple: full with REPLICA IDENTITY FULL, key-only (NULL elsewhere) when the key changed / on delete, else null. Required for d. */
+      readonly before?: RawTuple | null;
+      /** New tuple; required for c, u, r. */
+      readonly after?: RawTuple | null;
       readonly source: SourceInfo;
     }
   | { readonly op: 't'; readonly relation: RelationInfo; readonly source: SourceInfo }
