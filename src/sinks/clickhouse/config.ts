@@ -21,7 +21,7 @@ export const clickhouseSpec = z
     'connection.password': z.string().default('').describe('ClickHouse password.'),
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use letters, digits and _ (ClickHouse identifier)').default('default').describe('Database holding the target tables, views and the checkpoint table (created if missing).'),
     'table.name.format': z.string().min(1).default('${schema}_${table}').describe('Target table name template; `${schema}` and `${table}` are the source schema and table.'),
-    mode: tableMode.default('upsert'),
+    mode: tableMode.default('upsert').describe('Default mode of every table: upsert (current state), changelog (every change) or both.'),
     'table.overrides': z.record(z.string(), tableOverride).default({}).describe('Per source table (keyed "schema.table") overrides: mode and target name.'),
     'table.create': z.boolean().default(true).describe('Create missing target tables from the source columns (false: the table must exist, e.g. from migrations/clickhouse/*.sql; columns are mapped by name).'),
     'schema.evolution': z.enum(['basic', 'none']).default('basic').describe('basic: a new source column is added with ALTER TABLE ADD COLUMN (Nullable); none: unknown fields are dropped.'),
