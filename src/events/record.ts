@@ -223,7 +223,7 @@ export class RecordBuilder {
     }
     if (!after) throw new Error(`${change.op === 'u' ? 'update' : 'insert'} on ${plan.dataCollection} without a new tuple`);
     const afterRow = plan.row(after);
-    const key = this.keyJson(plan, after, before);
+    const key = this.keyJson(plan, after, before ?? null);
     if (change.op === 'u' && before) {
       const beforeRow = plan.row(before);
       const oldKey = plan.key ? this.keyJson(plan, before, null) : null;
