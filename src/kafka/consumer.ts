@@ -30,6 +30,8 @@ export interface SinkConsumerOptions {
   readonly maxWaitTimeInMs: number;
   readonly sessionTimeout?: number;
   readonly heartbeatInterval?: number;
+  /** How long the coordinator waits for members to rejoin on a rebalance. */
+  readonly rebalanceTimeout?: number;
 }
 
 export function createSinkConsumer(kafka: Kafka, opts: SinkConsumerOptions): Consumer {
@@ -41,6 +43,7 @@ export function createSinkConsumer(kafka: Kafka, opts: SinkConsumerOptions): Con
     maxWaitTimeInMs: opts.maxWaitTimeInMs,
     sessionTimeout: opts.sessionTimeout ?? 30_000,
     heartbeatInterval: opts.heartbeatInterval ?? 3_000,
+    rebalanceTimeout: opts.rebalanceTimeout ?? 60_000,
     // A sink decides where to read from (its own stored offsets); never auto-create topics.
     allowAutoTopicCreation: false,
   });

@@ -123,6 +123,7 @@ export class SinkRunner extends EventEmitter {
       maxWaitTimeInMs: config['batch.max.wait.ms'],
       sessionTimeout: this.opts.sessionTimeoutMs,
       heartbeatInterval: this.opts.sessionTimeoutMs ? Math.max(500, Math.floor(this.opts.sessionTimeoutMs / 10)) : undefined,
+      rebalanceTimeout: this.opts.sessionTimeoutMs,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));

@@ -1,0 +1,277 @@
+/**
+ * SinkRunner end to end against the real Kafka and Redis: Debezium-shaped messages produced with a
+ * transactional producer (incl. an aborted transaction), the Redis sink applying them exactly once,
+ * offsets in the Redis hash; the error policies (dlq with Connect headers, none), retries of
+ * retriable errors, and two runners of one sink splitting partitions across rebalances with no
+ * batch applied twice.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Admin, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpoints } from '../../src/config/endpoints.js';
+import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
+import { RedisSink } from '../../src/sinks/redis/sink.js';
+import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { SinkRunner } from '../../src/sinks/runtime/runner.js';
+import { SinkError, type Sink, type SinkBatch, type WriteResult } from '../../src/sinks/sink.js';
+import { debeziumMessage, pos } from '../support/records.js';
+import { createTopic, highWatermarks, kafka, logger, sendTx, sinkConfig, txProducer, waitFor } from './runtime-support.js';
+
+const run = randomUUID().slice(0, 8);
+const P = `rtr-${run}:`;
+const DB = 12;
+const url = endpoints().redisUrl;
+const redis = new Redis(url, { db: DB });
+let admin: Admin;
+let producer: Producer;
+const topics: string[] = [];
+const runners: SinkRunner[] = [];
+
+function redisSink(tables: Record<string, unknown>, offsetsKey: string): RedisSink {
+  return new RedisSink(redisSinkSpec.parse({ url, db: DB, tables }), offsetsKey, logger);
+}
+
+async function newTopic(name: string, partitions: number): Promise<string> {
+  const topic = `rtr-${run}-${name}`;
+  await createTopic(admin, topic, partitions);
+  topics.push(topic);
+  return topic;
+}
+
+const sorted = (o: Record<string, string>): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+
+async function storedOffsets(key: string): Promise<Record<string, string>> {
+  return redis.hgetall(key);
+}
+
+/** Offsets the sink should end at: the high watermark minus the final commit marker. */
+async function expectedOffsets(topic: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [p, high] of await highWatermarks(admin, topic)) if (high !== '0') out[`${topic}:${p}`] = String(BigInt(high) - 1n);
+  return out;
+}
+
+beforeAll(async () => {
+  admin = kafka.admin();
+  await admin.connect();
+  producer = await txProducer();
+});
+
+afterAll(async () => {
+  for (const r of runners) await r.stop().catch(() => undefined);
+  await producer?.disconnect();
+  await admin.deleteTopics({ topics }).catch(() => undefined);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${P}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+  await admin.disconnect();
+});
+
+describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
+  it('applies committed transactions exactly once, skips aborted ones, stores offsets with the effects', async () => {
+    const topic = await newTopic('e2e', 3);
+    const offsetsKey = `${P}offsets:e2e`;
+    // pre-cached entries the changes must invalidate
+    for (let id = 0; id < 60; id++) await redis.set(`${P}e2e:inv:${id}`, 'cached');
+    await redis.set(`${P}e2e:inv:untouched`, 'cached');
+    let lsn = 1000;
+    const last = new Map<number, number>();
+    for (let tx = 0; tx < 10; tx++) {
+      const msgs = [];
+      for (let j = 0; j < 30; j++) {
+        const id = (tx * 7 + j) % 60;
+        const v = ++lsn;
+        last.set(id, v);
+        msgs.push({ partition: id % 3, message: debeziumMessage({ table: 'e2e', op: 'u', before: { id }, after: { id, v }, position: pos(v, j) }, { schemas: j % 2 === 0 }) });
+      }
+      await sendTx(producer, topic, msgs);
+      if (tx === 4) await sendTx(producer, topic, [{ partition: 0, message: debeziumMessage({ table: 'e2e', op: 'c', after: { id: 999, v: 1 }, position: pos(99_999) }) }], true);
+    }
+    const sink = redisSink({ 'public.e2e': { keys: [`${P}e2e:row:{id}`, `${P}e2e:inv:{id}`], mode: 'write-through' } }, offsetsKey);
+    const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'e2e', topics: [topic], 'group.id': `${P}e2e`, 'batch.max.records': 17 }), pipeline: 'rt', logger });
+    runners.push(runner);
+    await runner.start();
+    const expected = await expectedOffsets(topic);
+    await waitFor('offsets to reach the end of the topic', async () => sorted(await storedOffsets(offsetsKey)) === sorted(expected), 60_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}: stored ${JSON.stringify(await storedOffsets(offsetsKey))}, expected ${JSON.stringify(expected)}, runner ${JSON.stringify(runner.state)}`);
+    });
+    for (const [id, v] of last) {
+      expect(JSON.parse((await redis.get(`${P}e2e:row:${id}`))!)).toEqual({ id, v });
+      expect(await redis.exists(`${P}e2e:inv:${id}`)).toBe(0);
+    }
+    expect(await redis.exists(`${P}e2e:row:999`)).toBe(0);
+    expect(await redis.get(`${P}e2e:inv:untouched`)).toBe('cached');
+    expect(runner.state.name).toBe('RUNNING');
+    const mine = Object.fromEntries(runner.offsets().map((o) => [`${o.topic}:${o.partition}`, o.offset]));
+    expect(sorted(mine)).toEqual(sorted(expected));
+    await runner.stop();
+    expect(runner.state.name).toBe('STOPPED');
+  });
+
+  it('errors.tolerance=dlq: a poison record goes to the dead-letter topic with Connect headers, the partition proceeds', async () => {
+    const topic = await newTopic('dlq', 1);
+    const dlqTopic = `rtr-${run}-dlq-out`;
+    topics.push(dlqTopic);
+    const offsetsKey = `${P}offsets:dlq`;
+    await sendTx(producer, topic, [
+      { partition: 0, message: debeziumMessage({ table: 'dlq', op: 'c', after: { id: 1 }, position: pos(10) }) },
+      { partition: 0, message: { key: Buffer.from('{"id":2}'), value: Buffer.from('{not json'), headers: {} } },
+      { partition: 0, message: debeziumMessage({ table: 'dlq', op: 'c', after: { id: 3 }, position: pos(11) }) },
+    ]);
+    for (const id of [1, 3]) await redis.set(`${P}dlq:${id}`, 'cached');
+    const sink = redisSink({ 'public.dlq': { keys: [`${P}dlq:{id}`] } }, offsetsKey);
+    const runner = new SinkRunner({
+      kafka,
+      sink,
+      config: sinkConfig({ name: 'dlq', topics: [topic], 'group.id': `${P}dlq`, 'errors.tolerance': 'dlq', 'errors.deadletterqueue.topic.name': dlqTopic }),
+      pipeline: 'rt',
+      logger,
+    });
+    runners.push(runner);
+    await runner.start();
+    await waitFor('offsets past the poison record', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '3');
+    expect(await redis.exists(`${P}dlq:1`, `${P}dlq:3`)).toBe(0);
+    await runner.stop();
+
+    const consumer = kafka.consumer({ groupId: `${P}dlq-reader` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
+    const got: { value: string; headers: Record<string, string> }[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        got.push({ value: message.value?.toString() ?? '', headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) });
+      },
+    });
+    await waitFor('the DLQ record', () => got.length >= 1, 30_000);
+    await consumer.disconnect();
+    expect(got).toHaveLength(1);
+    expect(got[0]!.value).toBe('{not json');
+    expect(got[0]!.headers[DLQ_HEADERS.topic]).toBe(topic);
+    expect(got[0]!.headers[DLQ_HEADERS.partition]).toBe('0');
+    expect(got[0]!.headers[DLQ_HEADERS.offset]).toBe('1');
+    expect(got[0]!.headers[DLQ_HEADERS.className]).toBe('DecodeError');
+    expect(got[0]!.headers[DLQ_HEADERS.message]).toContain('value is not JSON');
+  });
+
+  it('errors.tolerance=none: a poison record stops the sink with a clear error and nothing past it is committed', async () => {
+    const topic = await newTopic('none', 1);
+    const offsetsKey = `${P}offsets:none`;
+    await sendTx(producer, topic, [
+      { partition: 0, message: debeziumMessage({ table: 'none', op: 'c', after: { id: 1 }, position: pos(10) }) },
+    ]);
+    await sendTx(producer, topic, [
+      { partition: 0, message: { key: Buffer.from('{"id":2}'), value: Buffer.from('{"op":"x"}'), headers: {} } },
+      { partition: 0, message: debeziumMessage({ table: 'none', op: 'c', after: { id: 3 }, position: pos(11) }) },
+    ]);
+    await redis.set(`${P}none:3`, 'cached');
+    const sink = redisSink({ 'public.none': { keys: [`${P}none:{id}`] } }, offsetsKey);
+    const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'none', topics: [topic], 'group.id': `${P}none`, 'batch.max.records': 1 }), pipeline: 'rt', logger });
+    runners.push(runner);
+    const failed = new Promise<Error>((resolve) => runner.once('failed', resolve));
+    await runner.start();
+    const error = await failed;
+    expect(runner.state.name).toBe('FAILED');
+    expect(error.message).toContain(`${topic}/0@2`);
+    expect(error.message).toContain('errors.tolerance');
+    // offset 0 = id 1, offset 1 = its commit marker, offset 2 = the poison record
+    expect((await storedOffsets(offsetsKey))[`${topic}:0`]).toBe('1');
+    expect(await redis.get(`${P}none:3`)).toBe('cached');
+  });
+
+  it('retries a retriable sink error with backoff and applies the batch once it succeeds', async () => {
+    const topic = await newTopic('retry', 1);
+    const offsetsKey = `${P}offsets:retry`;
+    await sendTx(producer, topic, [{ partition: 0, message: debeziumMessage({ table: 'retry', op: 'c', after: { id: 1 }, position: pos(10) }) }]);
+    await redis.set(`${P}retry:1`, 'cached');
+    const inner = redisSink({ 'public.retry': { keys: [`${P}retry:{id}`] } }, offsetsKey);
+    let failures = 0;
+    const states: string[] = [];
+    const flaky: Sink = {
+      open: () => inner.open(),
+      close: () => inner.close(),
+      loadOffsets: (p) => inner.loadOffsets(p),
+      commit: (o) => inner.commit(o),
+      async write(batch: SinkBatch): Promise<WriteResult> {
+        if (failures < 3) {
+          failures++;
+          throw new SinkError('server said 429', { retriable: true });
+        }
+        return inner.write(batch);
+      },
+    };
+    const runner = new SinkRunner({ kafka, sink: flaky, config: sinkConfig({ name: 'retry', topics: [topic], 'group.id': `${P}retry` }), pipeline: 'rt', logger });
+    runner.on('state', (s: { name: string }) => states.push(s.name));
+    runners.push(runner);
+    await runner.start();
+    await waitFor('the batch to be applied', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '1');
+    expect(failures).toBe(3);
+    expect(await redis.exists(`${P}retry:1`)).toBe(0);
+    expect(states).toContain('RESTARTING');
+    expect(runner.state.name).toBe('RUNNING');
+    expect(runner.lastError?.message).toBe('server said 429');
+    await runner.stop();
+  });
+
+  it('two runners of one sink split the partitions, survive a join and a leave mid-stream, and apply every record exactly once', async () => {
+    const partitions = 4;
+    const topic = await newTopic('pair', partitions);
+    const offsetsKey = `${P}offsets:pair`;
+    const channel = `${P}pair-chan`;
+    const published = new Map<string, number>();
+    const sub = new Redis(url, { db: DB });
+    await sub.subscribe(channel);
+    sub.on('message', (_c: string, m: string) => {
+      for (const k of (JSON.parse(m) as { keys: string[] }).keys) published.set(k, (published.get(k) ?? 0) + 1);
+    });
+    const make = (name: string): SinkRunner => {
+      const r = new SinkRunner({
+        kafka,
+        sink: redisSink({ 'public.pair': { keys: [`${P}pair:{id}`], mode: 'publish', 'publish.channel': channel } }, offsetsKey),
+        config: sinkConfig({ name: 'pair', topics: [topic], 'group.id': `${P}pair`, 'batch.max.records': 20 }),
+        pipeline: name,
+        logger,
+        sessionTimeoutMs: 6_000,
+      });
+      runners.push(r);
+      return r;
+    };
+    let nextId = 0;
+    let producing = true;
+    const production = (async () => {
+      while (producing) {
+        const msgs = [];
+        for (let j = 0; j < 40; j++) {
+          const id = nextId++;
+          msgs.push({ partition: id % partitions, message: debeziumMessage({ table: 'pair', op: 'c', after: { id }, position: pos(10_000 + id) }) });
+        }
+        await sendTx(producer, topic, msgs);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    })();
+    const a = make('a');
+    await a.start();
+    await waitFor('runner a to make progress', () => published.size > 200);
+    const b = make('b');
+    await b.start();
+    await waitFor('runner b to get partitions and make progress', () => b.offsets().length > 0 && a.offsets().length < partitions, 60_000);
+    const progress = published.size;
+    await waitFor('both to make progress', () => published.size > progress + 400);
+    await a.stop();
+    await waitFor('runner b to take all partitions', () => b.offsets().length === partitions, 60_000);
+    producing = false;
+    await production;
+    const expected = await expectedOffsets(topic);
+    await waitFor('runner b to drain the topic', async () => sorted(await storedOffsets(offsetsKey)) === sorted(expected), 60_000);
+    await new Promise((r) => setTimeout(r, 300));
+    await b.stop();
+    await sub.quit();
+    const counts = [...published.values()];
+    expect(published.size).toBe(nextId);
+    expect(counts.filter((c) => c !== 1)).toEqual([]);
+  });
+});
