@@ -5,6 +5,7 @@
  *
  * Services run natively (no Docker engine): see stack/pom.xml and scripts/stack/<service>.ts.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { services } from './services.js';
 import { StackError, type Service } from './service.js';
@@ -63,14 +64,35 @@ async function status(): Promise<number> {
     pick().map(async (s) => {
       const h = await s.health();
       const pid = s.ownedPid();
-      return { service: s.name, healthy: h.healthy, endpoint: s.endpoint, owner: pid !== undefined ? `pid ${pid}` : h.healthy ? 'external' : '-', detail: h.detail, log: shown(s.logFile) };
+      const rssMiB = pid !== undefined ? rss(pid) : undefined;
+      return {
+        service: s.name,
+        healthy: h.healthy,
+        endpoint: s.endpoint,
+        owner: pid !== undefined ? `pid ${pid}` : h.healthy ? 'external' : '-',
+        rssMiB,
+        detail: h.detail,
+        log: shown(s.logFile),
+      };
     }),
   );
   if (values.json) console.log(JSON.stringify(rows, null, 2));
   else
     for (const r of rows)
-      console.log(`${r.service.padEnd(13)} ${(r.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${r.endpoint.padEnd(24)} ${r.owner.padEnd(10)} ${r.detail}${r.healthy ? '' : `  (log: ${r.log})`}`);
+      console.log(
+        `${r.service.padEnd(13)} ${(r.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${r.endpoint.padEnd(24)} ${r.owner.padEnd(10)} ${(r.rssMiB !== undefined ? `${r.rssMiB} MiB` : '').padEnd(9)} ${r.detail}${r.healthy ? '' : `  (log: ${r.log})`}`,
+      );
   return rows.every((r) => r.healthy) ? 0 : 1;
+}
+
+/** Resident memory of a process in MiB (from /proc), for status and the memory budget. */
+function rss(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
 }
 
 const commands: Record<string, () => Promise<number>> = { up, down, status };

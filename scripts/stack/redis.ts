@@ -84,5 +84,8 @@ export const redis: Service = {
     }
     return managedUp(spec(), clean);
   },
-  down: () => managedDown(spec()),
+  async down() {
+    const note = await managedDown(spec());
+    return note === 'not running' && (await health()).healthy ? 'left running (not started by stack:up)' : note;
+  },
 };
