@@ -7,7 +7,7 @@
  * (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH) and we raise ProducerFencedError, which callers treat
  * as fatal: stop, never retry.
  */
-import { CompressionTypes, type Kafka, type Message, type Producer, type Transaction } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type Transaction } from 'kafkajs';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -63,6 +63,8 @@ export class TransactionalProducer {
       maxInFlightRequests: 1,
       transactionTimeout: opts.transactionTimeoutMs,
       allowAutoTopicCreation: false,
+      // Java-compatible murmur2 on the key: all changes of a row land in one partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
   }
 

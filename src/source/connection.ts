@@ -71,7 +71,7 @@ export async function checkServer(client: pg.Client, cfg: SourceConfig): Promise
 export async function resolveTables(client: pg.Client, cfg: SourceConfig, logger: Logger): Promise<CapturedTable[]> {
   const res = await client.query<{ schema: string; table: string; oid: number; ident: string; keys: string[] | null }>(`
     SELECT n.nspname AS schema, c.relname AS table, c.oid::int AS oid, c.relreplident AS ident,
-           (SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum))
+           (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey, a.attnum))
               FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
              WHERE i.indrelid = c.oid AND i.indisprimary) AS keys
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

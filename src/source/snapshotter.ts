@@ -92,17 +92,18 @@ export class Snapshotter {
         let lastKey: readonly string[] | null = resume?.table === name && keys.length > 0 ? resume.last_key : null;
         const cols = rel.columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ');
         const keyIdx = keys.map((k) => rel.columns.findIndex((c) => c.name === k));
-        const order = keys.map(quoteIdent).join(', ');
+        // Qualified with the alias: a bare name would resolve to the ::text output column (text order).
+        const order = keys.map((k) => `t.${quoteIdent(k)}`).join(', ');
         let tableRows = 0;
         for (;;) {
           const fetch = config['snapshot.fetch.size'];
           let rows: unknown[][];
           if (keys.length > 0) {
             const where = lastKey ? `WHERE (${order}) > (${keys.map((_, i) => `$${i + 1}`).join(', ')})` : '';
-            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} ${where} ORDER BY ${order} LIMIT ${fetch}`, values: lastKey ? [...lastKey] : [], rowMode: 'array' })).rows;
+            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t ${where} ORDER BY ${order} LIMIT ${fetch}`, values: lastKey ? [...lastKey] : [], rowMode: 'array' })).rows;
           } else {
             // No key: one pass with a cursor (bounded memory; restarts from zero after a crash).
-            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} OFFSET ${tableRows} LIMIT ${fetch}`, rowMode: 'array' })).rows;
+            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t OFFSET ${tableRows} LIMIT ${fetch}`, rowMode: 'array' })).rows;
           }
           if (rows.length === 0) break;
           for (const r of rows) {
