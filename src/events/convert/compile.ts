@@ -23,6 +23,7 @@ export const DATE_POSITIVE_INFINITY = 2147483647;
 export const DATE_NEGATIVE_INFINITY = -2147483648;
 
 const identity: TextConverter = (text) => text;
+const isInfinite = (text: string): boolean => text === 'infinity' || text === '-infinity';
 
 function floatConverter(text: string): JsonValue {
   const c = text.charCodeAt(text.length - 1);
@@ -152,7 +153,9 @@ function build(type: ColumnType, typmod: number, options: ConvertOptions): TextC
     case 'timestamptz':
       return timestamptzConverter;
     case 'interval':
-      return options['interval.handling.mode'] === 'string' ? (text) => intervalIso(parseInterval(text)) : (text) => intervalMicros(parseInterval(text));
+      // 'infinity'/'-infinity' (Postgres 17+) have no duration form: passed through as strings.
+      if (options['interval.handling.mode'] === 'string') return (text) => (isInfinite(text) ? text : intervalIso(parseInterval(text)));
+      return (text) => (isInfinite(text) ? text : intervalMicros(parseInterval(text)));
     case 'bit':
       // bit(1) is a boolean like Debezium; bit(n>1)/varbit keep their '0101' text.
       return typmod === 1 ? (text) => text === '1' : identity;

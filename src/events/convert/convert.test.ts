@@ -207,6 +207,8 @@ describe('interval', () => {
     expect(convertValue('1 day -00:00:01', t('interval'))).toBe(day - 1_000_000);
     expect(convertValue('-1 years -2 mons +3 days -04:05:06.000001', t('interval'))).toBe(-14 * month + 3 * day - 14_706_000_001);
     expect(convertValue('178000000 years', t('interval'))).toBe(String(178_000_000n * 12n * 2_629_800_000_000n));
+    expect(convertValue('infinity', t('interval'))).toBe('infinity');
+    expect(() => convertValue('P1Y', t('interval'))).toThrow(/IntervalStyle=postgres/);
   });
   it('ISO-8601 string mode like Debezium (every component)', () => {
     const o = opts({ 'interval.handling.mode': 'string' });
