@@ -53,8 +53,8 @@ export class RedisSink implements Sink {
   private readonly tables: Map<string, CompiledTable>;
   private cmd: Redis | undefined;
   private tx: Redis | undefined;
-  /** Plans queued by write(), per partition, executed by commit(). */
-  private readonly pending = new Map<string, RedisOp[]>();
+  /** Plans queued by write(), per partition and batch (first offset; a retried write replaces its plan), executed by commit(). */
+  private readonly pending = new Map<string, Map<string, RedisOp[]>>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -119,7 +119,9 @@ export class RedisSink implements Sink {
     const plan = planRecords(batch.records, this.tables, this.config['truncate.mode']);
     const staleSkipped = await this.countStale(plan.ops);
     const key = field(batch);
-    this.pending.set(key, [...(this.pending.get(key) ?? []), ...plan.ops]);
+    const queued = this.pending.get(key) ?? new Map<string, RedisOp[]>();
+    this.pending.set(key, queued);
+    queued.set(batch.records[0]?.offset ?? '', plan.ops);
     return { rejected: plan.rejected, staleSkipped };
   }
 
@@ -157,7 +159,7 @@ export class RedisSink implements Sink {
 
   private async commitNow(offsets: readonly PartitionOffset[]): Promise<void> {
     const fields = offsets.map(field);
-    const ops = offsets.flatMap((o) => this.pending.get(field(o)) ?? []);
+    const ops = offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat());
     const tx = this.redis('tx');
     try {
       for (let attempt = 0; ; attempt++) {
