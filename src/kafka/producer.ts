@@ -68,9 +68,18 @@ export class TransactionalProducer {
     });
   }
 
-  /** Connects and initialises the transactional id (this fences any older instance). */
+  /**
+   * Connects and initialises the transactional id NOW, which fences any older instance and makes
+   * the broker finish (abort) a transaction it left open. kafkajs only initialises its
+   * transactional state on the first `transaction()` call — a zombie that has not sent yet would
+   * then re-initialise and fence the NEW instance — so we open and abort an empty transaction here.
+   */
   async connect(): Promise<void> {
-    await this.guard(() => this.producer.connect());
+    await this.guard(async () => {
+      await this.producer.connect();
+      const probe = await this.producer.transaction();
+      await probe.abort();
+    });
   }
 
   get inTransaction(): boolean {
