@@ -1,4 +1,4 @@
-import type { ResetFlags } from './main.js';
+import type { ResetFlags } from './program.js';
 export async function resetOffsetsCommand(_p: string, _opts: ResetFlags): Promise<number> {
   process.stderr.write('reset-offsets: not implemented yet\n');
   return 1;

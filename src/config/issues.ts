@@ -41,7 +41,12 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   if (candidates.length === 0) return undefined;
   const best = closest(word, candidates as string[]);
   const limit = Math.max(2, Math.floor(word.length / 3));
-  return distance(word.toLowerCase(), best.toLowerCase()) <= limit ? best : undefined;
+  const w = word.toLowerCase();
+  const b = best.toLowerCase();
+  if (distance(w, b) <= limit) return best;
+  // A truncated name ("elastic" for "elasticsearch") is still a clear match.
+  const prefix = candidates.find((c) => w.length >= 4 && c.toLowerCase().startsWith(w));
+  return prefix;
 }
 
 function show(v: unknown, secrets: ReadonlySet<string>): string {

@@ -133,7 +133,10 @@ function loadFile(path: string, file: string, schema: PipelineSchema, ctx: Inter
 
   const r = schema.safeParse(data);
   if (r.success) return { errors, config: r.data };
+  const nameMissing = typeof obj.name !== 'string';
   for (const issue of r.error.issues) {
+    // source.name defaults to name: one error for a missing name, not two.
+    if (nameMissing && issue.path.length === 2 && issue.path[0] === 'source' && issue.path[1] === 'name') continue;
     for (const d of describeIssue(issue, schema, data, ctx.secrets)) {
       errors.push({ file, path: formatPath(d.path), message: d.message, location: d.key !== undefined ? at(d.path.slice(0, -1), d.key) : at(d.path) });
     }

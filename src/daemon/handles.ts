@@ -26,7 +26,7 @@ export interface SourceRuntimeStatus {
 }
 
 export interface SourceHandle extends ComponentHandle {
-  status(): SourceRuntimeStatus;
+  status(): Promise<SourceRuntimeStatus>;
 }
 
 export interface SinkRuntimeStatus {
@@ -41,7 +41,7 @@ export interface SinkRuntimeStatus {
 export interface SinkHandle extends ComponentHandle {
   pause(): Promise<void>;
   resume(): Promise<void>;
-  status(): SinkRuntimeStatus;
+  status(): Promise<SinkRuntimeStatus>;
 }
 
 export type SourceFactory = (ctx: HandleContext) => SourceHandle;

@@ -70,8 +70,8 @@ export class Pipeline {
     return [this.source, ...this.sinkEntries.map((s) => s.sup)].every((s) => s.state === 'RUNNING' || s.state === 'PAUSED');
   }
 
-  status(): PipelineStatus {
-    const src = this.source.handle?.status();
+  async status(): Promise<PipelineStatus> {
+    const src = await this.source.handle?.status().catch(() => undefined);
     const source: SourceStatus = {
       state: this.source.state,
       reason: this.source.reason,
@@ -85,8 +85,8 @@ export class Pipeline {
       snapshot: src?.snapshot ?? [],
       details: src?.details,
     };
-    const sinks: SinkStatus[] = this.sinkEntries.map((e) => {
-      const st = e.sup.handle?.status();
+    const sinks: SinkStatus[] = await Promise.all(this.sinkEntries.map(async (e) => {
+      const st = await e.sup.handle?.status().catch(() => undefined);
       // The supervisor's state wins unless it is RUNNING and the sink reports trouble itself.
       const own = e.sup.state === 'RUNNING' && st?.state && st.state !== 'RUNNING' ? st.state : undefined;
       const partitions = st?.partitions ?? [];
@@ -105,7 +105,7 @@ export class Pipeline {
         partitions,
         details: st?.details,
       };
-    });
+    }));
     return { name: this.def.name, file: this.def.file, topicPrefix: this.def.topicPrefix, kafka: { bootstrapServers: this.def.bootstrapServers }, source, sinks };
   }
 }

@@ -80,7 +80,7 @@ export class Supervisor<H extends ComponentHandle> {
   }
 
   private setState(s: ComponentState, reason?: string): void {
-    if (s !== this.stateValue) this.opts.logger.info({ pipeline: this.opts.pipeline, component: this.opts.component, state: s, reason }, `${this.opts.component}: ${s}${reason ? ` (${reason})` : ''}`);
+    if (s !== this.stateValue) this.opts.logger.info({ component: this.opts.component, state: s, reason }, `${this.opts.component}: ${s}${reason ? ` (${reason})` : ''}`);
     this.stateValue = s;
     this.reasonValue = reason;
     daemonMetrics.setState(this.opts.pipeline, this.opts.component, s);
@@ -110,9 +110,9 @@ export class Supervisor<H extends ComponentHandle> {
   private fail(gen: number, err: unknown): void {
     if (gen !== this.generation || this.stopping) return;
     const error = err instanceof Error ? err : new Error(String(err));
-    const message = this.opts.mask(error.message);
+    const message = this.opts.mask(error.message).replace(/\s*\n\s*/g, ' ');
     this.lastErrorValue = { message, at: new Date().toISOString() };
-    this.opts.logger.error({ pipeline: this.opts.pipeline, component: this.opts.component, err: { name: error.name, message } }, `${this.opts.component} failed: ${message}`);
+    this.opts.logger.error({ component: this.opts.component, err: { name: error.name, message } }, `${this.opts.component} failed: ${message}`);
     daemonMetrics.failures.inc({ pipeline: this.opts.pipeline, component: this.opts.component });
     if (this.runningSince && Date.now() - this.runningSince >= this.opts.policy.stableAfterMs) this.attempt = 0;
     this.runningSince = 0;

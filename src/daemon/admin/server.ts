@@ -18,7 +18,7 @@ export type SinkAction = 'pause' | 'resume' | 'restart';
 
 export interface AdminBackend {
   /** Status of every pipeline, already redacted. */
-  pipelines(): PipelineStatus[];
+  pipelines(): Promise<PipelineStatus[]>;
   ready(): boolean;
   sinkAction(pipeline: string, sink: string, action: SinkAction): Promise<{ ok: true; state: ComponentState } | { ok: false; status: number; error: string }>;
 }
@@ -92,15 +92,24 @@ export async function startAdminServer(backend: AdminBackend, opts: AdminOptions
     }
     if (path === '/pipelines' && method === 'GET') {
       route = '/pipelines';
-      send(res, 200, { pipelines: backend.pipelines() });
+      backend.pipelines().then(
+        (pipelines) => send(res, 200, { pipelines }),
+        (err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }),
+      );
       return;
     }
     const one = /^\/pipelines\/([^/]+)$/.exec(path);
     if (one && method === 'GET') {
       route = '/pipelines/:p';
-      const p = backend.pipelines().find((x) => x.name === decodeURIComponent(one[1] as string));
-      if (p) send(res, 200, p);
-      else send(res, 404, { error: `no pipeline "${decodeURIComponent(one[1] as string)}"` });
+      const name = decodeURIComponent(one[1] as string);
+      backend.pipelines().then(
+        (list) => {
+          const p = list.find((x) => x.name === name);
+          if (p) send(res, 200, p);
+          else send(res, 404, { error: `no pipeline "${name}"` });
+        },
+        (err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }),
+      );
       return;
     }
     const act = /^\/pipelines\/([^/]+)\/sinks\/([^/]+)\/(pause|resume|restart)$/.exec(path);

@@ -1,0 +1,189 @@
+/**
+ * Renders the config reference (Markdown) from the schema: every field with its name, type,
+ * default and description, plus the `run` command's daemon flags. scripts/gen-config-reference.ts
+ * writes it into README.md (between markers) and docs/config-reference.md.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { ConfigComponents } from './components.js';
+import { defOf } from './describe-schema.js';
+import { isSecretKey, isSecretSchema } from './secret.js';
+
+export const REFERENCE_START = '<!-- config-reference:start -->';
+export const REFERENCE_END = '<!-- config-reference:end -->';
+
+export interface FieldDoc {
+  readonly path: string;
+  readonly type: string;
+  /** JSON of the default, `undefined` when none. */
+  readonly default?: string | undefined;
+  readonly required: boolean;
+  readonly description: string | undefined;
+  readonly secret: boolean;
+}
+
+/** First description found walking from the outer wrapper inwards. */
+function descriptionOf(schema: z.ZodType): string | undefined {
+  let s: z.ZodType | undefined = schema;
+  for (let i = 0; s && i < 16; i++) {
+    if (s.description) return s.description;
+    const d = defOf(s);
+    s = d.innerType ?? (d.type === 'pipe' ? d.in : undefined);
+  }
+  return undefined;
+}
+
+interface Unwrapped {
+  readonly core: z.ZodType;
+  readonly optional: boolean;
+  readonly default?: unknown;
+  readonly hasDefault: boolean;
+}
+
+function unwrapField(schema: z.ZodType): Unwrapped {
+  let s = schema;
+  let optional = false;
+  let hasDefault = false;
+  let dflt: unknown;
+  for (let i = 0; i < 16; i++) {
+    const d = defOf(s) as ReturnType<typeof defOf> & { defaultValue?: unknown };
+    if (d.type === 'optional' || d.type === 'nullable') optional = true;
+    else if (d.type === 'default' || d.type === 'prefault') {
+      hasDefault = true;
+      dflt = typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue;
+    } else if (d.type === 'pipe') {
+      s = d.in as z.ZodType;
+      continue;
+    } else if (d.type !== 'readonly') break;
+    s = d.innerType as z.ZodType;
+  }
+  return { core: s, optional, hasDefault, default: dflt };
+}
+
+export function typeOf(schema: z.ZodType): string {
+  const { core } = unwrapField(schema);
+  const d = defOf(core) as ReturnType<typeof defOf> & { valueType?: z.ZodType; checks?: { _zod: { def: { check: string; format?: string } } }[]; format?: string };
+  switch (d.type) {
+    case 'string': {
+      const fmt = d.format ?? d.checks?.map((c) => c._zod.def.format).find(Boolean);
+      return fmt && fmt !== 'regex' ? `string (${fmt})` : 'string';
+    }
+    case 'number': {
+      const int = d.checks?.some((c) => c._zod.def.format === 'safeint' || c._zod.def.check === 'number_format') || (core as z.ZodNumber).isInt;
+      return int ? 'integer' : 'number';
+    }
+    case 'boolean':
+      return 'boolean';
+    case 'enum':
+      return Object.values((d as unknown as { entries: Record<string, string> }).entries).map((v) => `\`${v}\``).join(' \\| ');
+    case 'literal':
+      return (d.values ?? []).map((v) => `\`${String(v)}\``).join(' \\| ');
+    case 'array':
+      return `${d.element ? typeOf(d.element) : 'unknown'}[]`;
+    case 'record':
+      return `map of ${d.valueType ? typeOf(d.valueType) : 'unknown'}`;
+    case 'object':
+      return 'object';
+    case 'union':
+      return (d.options ?? []).map((o) => typeOf(o)).join(' \\| ');
+    default:
+      return d.type;
+  }
+}
+
+/** Flattens an object schema into field docs (nested objects as `a.b`, maps as `a.<key>.b`). */
+export function fieldsOf(schema: z.ZodObject, prefix = ''): FieldDoc[] {
+  const out: FieldDoc[] = [];
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const u = unwrapField(field);
+    out.push({
+      path,
+      type: typeOf(field),
+      default: u.hasDefault ? JSON.stringify(u.default) : undefined,
+      required: !u.optional && !u.hasDefault,
+      description: descriptionOf(field),
+      secret: isSecretSchema(field) || isSecretKey(key),
+    });
+    const d = defOf(u.core) as ReturnType<typeof defOf> & { valueType?: z.ZodType };
+    if (d.type === 'object') out.push(...fieldsOf(u.core as z.ZodObject, path));
+    if (d.type === 'record' && d.valueType && defOf(unwrapField(d.valueType).core).type === 'object') out.push(...fieldsOf(unwrapField(d.valueType).core as z.ZodObject, `${path}.<key>`));
+    if (d.type === 'array' && d.element && defOf(unwrapField(d.element).core).type === 'object') out.push(...fieldsOf(unwrapField(d.element).core as z.ZodObject, `${path}[]`));
+  }
+  return out;
+}
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+
+function table(fields: readonly FieldDoc[]): string {
+  const rows = fields.map((f) => {
+    const dflt = f.required ? '**required**' : f.default === 'the pipeline `name`' ? f.default : f.default !== undefined ? `\`${cell(f.default).replace(/`/g, "'")}\`` : '—';
+    const desc = `${cell(f.description ?? '')}${f.secret ? ' *Secret: redacted in logs, errors and the status API.*' : ''}`;
+    return `| \`${f.path}\` | ${f.type.replace(/\n/g, ' ')} | ${dflt} | ${desc} |`;
+  });
+  return ['| Property | Type | Default | Description |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+/** Every documented field, by section (used by the "every field has a description" test). */
+export function referenceSections(c: ConfigComponents): { title: string; intro: string; fields: FieldDoc[] }[] {
+  const top: FieldDoc[] = [
+    { path: 'name', type: 'string', required: true, description: 'Pipeline name, unique across the daemon; used in the admin API, metrics labels and CLI commands. Also the default of `source.name`.', secret: false },
+    { path: 'source', type: 'object', required: true, description: 'The Postgres source connector and the event options (below).', secret: false },
+    { path: 'kafka', type: 'object', required: true, description: 'Kafka cluster the source publishes to and the sinks consume from (below).', secret: false },
+    { path: 'sinks', type: 'sink[]', default: '[]', required: false, description: 'Sinks fed from the pipeline\'s topics, each supervised independently; `type` selects the fields below.', secret: false },
+  ];
+  const common = fieldsOf(c.sinkCommon).filter((f) => f.path !== 'type');
+  return [
+    { title: 'Pipeline file', intro: 'One file (YAML or JSON) describes one pipeline. `cdc-fanout run --config <dir>` runs every `*.yaml`, `*.yml` and `*.json` file of a directory.', fields: top },
+    {
+      title: '`source`',
+      intro: 'Postgres connection, slot, publication, tables, snapshot and event format (Debezium property names).',
+      // The loader fills source.name from the pipeline name.
+      fields: fieldsOf(c.source).map((f) => (f.path === 'name' ? { ...f, required: false, default: 'the pipeline `name`' } : f)),
+    },
+    { title: '`kafka`', intro: '', fields: fieldsOf(c.kafka) },
+    { title: '`sinks[]` — common fields', intro: 'Every sink has these, plus the fields of its `type`.', fields: common },
+    ...c.plugins.map((p) => ({
+      title: `\`sinks[]\` with \`type: ${p.type}\``,
+      intro: p.description,
+      fields: fieldsOf(p.spec),
+    })),
+  ];
+}
+
+function flagsTable(program: Command): string {
+  const run = program.commands.find((c) => c.name() === 'run');
+  if (!run) return '';
+  const rows = run.options.map((o) => `| \`${cell(o.flags)}\` | ${o.defaultValue === undefined ? '—' : `\`${cell(JSON.stringify(o.defaultValue))}\``} | ${cell(o.description)} |`);
+  return ['| Flag | Default | Description |', '|---|---|---|', ...rows].join('\n');
+}
+
+export function renderReference(c: ConfigComponents, program: Command): string {
+  const parts = [
+    '_Generated from the config schema by `npm run docs:config` — do not edit by hand._',
+    '',
+    'Values may use `${NAME}` / `${NAME:-default}` (environment, upper-case names) and `${file:/path}` (file contents, trailing newline dropped; relative paths resolve from the config file). A value that is exactly one placeholder and reads as a number or boolean becomes one. Other `${…}` (e.g. `${prefix}` in templates) pass through. Secret fields are redacted everywhere.',
+  ];
+  for (const s of referenceSections(c)) {
+    parts.push('', `### ${s.title}`, '');
+    if (s.intro) parts.push(s.intro, '');
+    parts.push(table(s.fields));
+  }
+  parts.push(
+    '',
+    '### Daemon settings (`cdc-fanout run` flags)',
+    '',
+    'The admin server and shutdown belong to the process, not to a pipeline, so they are flags (and env vars). SIGHUP does not reload: restart the process to apply config changes (every component resumes from its checkpoints).',
+    '',
+    flagsTable(program),
+  );
+  return parts.join('\n');
+}
+
+/** Replaces the block between the markers; throws when the markers are missing. */
+export function spliceReference(readme: string, body: string): string {
+  const a = readme.indexOf(REFERENCE_START);
+  const b = readme.indexOf(REFERENCE_END);
+  if (a < 0 || b < a) throw new Error(`README.md lacks the markers ${REFERENCE_START} … ${REFERENCE_END}`);
+  return `${readme.slice(0, a + REFERENCE_START.length)}\n${body}\n${readme.slice(b)}`;
+}

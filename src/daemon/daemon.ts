@@ -1,0 +1,107 @@
+/**
+ * The daemon: every pipeline of the loaded config files, each supervised, plus the admin server.
+ * Shutdown (SIGTERM/SIGINT): the admin server stays up answering /health while every pipeline
+ * stops gracefully (source: stop reading, flush to Kafka, checkpoint; sinks: finish the batch in
+ * hand, commit, close), bounded by `shutdown.timeout.ms`.
+ * SIGHUP is restart-only by design: it logs that the config is not reloaded (restart the process;
+ * every component resumes exactly from its checkpoints).
+ */
+import type { Logger } from '../observability/logger.js';
+import { daemonMetrics } from '../observability/daemon-metrics.js';
+import { redact } from '../config/secret.js';
+import { startAdminServer, type AdminServer, type SinkAction } from './admin/server.js';
+import { Pipeline, type PipelineDefinition } from './pipeline.js';
+import type { PipelineStatus } from './status.js';
+import type { RestartPolicy } from './supervisor.js';
+
+export interface AdminSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string | undefined;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+}
+
+export interface DaemonOptions {
+  readonly admin: AdminSettings | false;
+  readonly shutdownTimeoutMs: number;
+  readonly policy: RestartPolicy;
+  readonly logger: Logger;
+  /** Resolved secret values, masked wherever they could show. */
+  readonly secrets: ReadonlySet<string>;
+}
+
+export class Daemon {
+  private readonly pipelines: Pipeline[];
+  private admin: AdminServer | undefined;
+  private stopping: Promise<boolean> | undefined;
+
+  constructor(
+    defs: readonly PipelineDefinition[],
+    private readonly opts: DaemonOptions,
+  ) {
+    const mask = (s: string): string => redact(s, opts.secrets);
+    this.pipelines = defs.map((d) => new Pipeline(d, opts.policy, opts.logger, mask));
+    daemonMetrics.pipelines.set(this.pipelines.length);
+  }
+
+  get adminUrl(): string | undefined {
+    return this.admin?.url;
+  }
+
+  async status(): Promise<PipelineStatus[]> {
+    return redact(await Promise.all(this.pipelines.map((p) => p.status())), this.opts.secrets);
+  }
+
+  ready(): boolean {
+    return this.pipelines.every((p) => p.ready());
+  }
+
+  async start(): Promise<void> {
+    if (this.opts.admin) {
+      this.admin = await startAdminServer(
+        {
+          pipelines: () => this.status(),
+          ready: () => this.ready(),
+          sinkAction: (p, s, a) => this.sinkAction(p, s, a),
+        },
+        { ...this.opts.admin, logger: this.opts.logger },
+      );
+    }
+    await Promise.all(this.pipelines.map((p) => p.start()));
+  }
+
+  private async sinkAction(pipeline: string, sink: string, action: SinkAction): Promise<{ ok: true; state: PipelineStatus['source']['state'] } | { ok: false; status: number; error: string }> {
+    const p = this.pipelines.find((x) => x.name === pipeline);
+    if (!p) return { ok: false, status: 404, error: `no pipeline "${pipeline}" (have: ${this.pipelines.map((x) => x.name).join(', ')})` };
+    const s = p.sink(sink);
+    if (!s) return { ok: false, status: 404, error: `pipeline "${pipeline}" has no sink "${sink}" (have: ${p.sinkNames().join(', ') || 'none'})` };
+    this.opts.logger.info({ pipeline, sink, action }, `admin: ${action} sink ${pipeline}/${sink}`);
+    if (action === 'pause') await s.pause();
+    else if (action === 'resume') await s.resume();
+    else void s.restart();
+    return { ok: true, state: s.state };
+  }
+
+  /** Graceful stop; resolves true when everything stopped within the timeout. */
+  stop(): Promise<boolean> {
+    this.stopping ??= (async () => {
+      const log = this.opts.logger;
+      log.info({ timeoutMs: this.opts.shutdownTimeoutMs }, 'shutting down');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.opts.shutdownTimeoutMs);
+      });
+      const all = Promise.allSettled(this.pipelines.map((p) => p.stop())).then((rs) => {
+        for (const r of rs) if (r.status === 'rejected') log.error({ err: redact(String(r.reason), this.opts.secrets) }, 'pipeline stop failed');
+        return rs.every((r) => r.status === 'fulfilled');
+      });
+      const ok = await Promise.race([all, timeout]);
+      clearTimeout(timer);
+      await this.admin?.close();
+      if (ok) log.info('stopped cleanly');
+      else log.error({ timeoutMs: this.opts.shutdownTimeoutMs }, 'shutdown did not complete in time (or a component failed to stop); exiting anyway — components resume from their last checkpoint');
+      return ok;
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,40 @@
+/** Turns validated pipeline configs into runtime definitions (source + sink factories). */
+import type { KafkaConfig } from '../kafka/config.js';
+import type { LoadedPipeline } from '../config/load.js';
+import type { Logger } from '../observability/logger.js';
+import type { PipelineDefinition } from './pipeline.js';
+import { sinkFactory } from './sink-adapter.js';
+import { sourceFactory } from './source-adapter.js';
+
+export interface DefinitionOptions {
+  readonly logger: Logger;
+  readonly sessionTimeoutMs?: number;
+}
+
+export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opts: DefinitionOptions): Promise<PipelineDefinition[]> {
+  return Promise.all(
+    pipelines.map(async ({ file, config }) => {
+      const source = config.source as Record<string, unknown>;
+      const kafka = config.kafka as KafkaConfig;
+      const topicPrefix = String(source['topic.prefix']);
+      const logger = opts.logger.child({ pipeline: config.name });
+      return {
+        name: config.name,
+        file,
+        topicPrefix,
+        bootstrapServers: kafka['bootstrap.servers'],
+        source: sourceFactory({ pipeline: config.name, source, kafka, logger }),
+        sinks: await Promise.all(
+          config.sinks.map(async (s) => {
+            const sink = s as Record<string, unknown> & { name: string; type: string };
+            return {
+              name: sink.name,
+              type: sink.type,
+              factory: await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) }),
+            };
+          }),
+        ),
+      };
+    }),
+  );
+}

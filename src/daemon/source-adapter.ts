@@ -1,0 +1,58 @@
+/**
+ * The seam to the Postgres source: the pipeline's `source` block becomes a SourceHandle around a
+ * fresh PostgresSource per (re)start. The source's own fields go to PostgresSource; the event
+ * options of the same block are validated by the schema and passed on where the source takes them.
+ */
+import type { KafkaConfig } from '../kafka/config.js';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { sourceSpec } from '../source/config.js';
+import { PostgresSource } from '../source/postgres-source.js';
+import type { SourceFactory, SourceHandle, SourceRuntimeStatus } from './handles.js';
+import { metricValues } from './metric-values.js';
+import type { SnapshotProgress } from './status.js';
+
+export interface SourceAdapterInput {
+  readonly pipeline: string;
+  readonly source: Record<string, unknown>;
+  readonly kafka: KafkaConfig;
+  readonly logger: Logger;
+}
+
+export function sourceFactory(input: SourceAdapterInput): SourceFactory {
+  const own: Record<string, unknown> = {};
+  for (const k of Object.keys(sourceSpec.shape)) if (input.source[k] !== undefined) own[k] = input.source[k];
+  const connector = String(own.name ?? input.pipeline);
+  return (ctx): SourceHandle => {
+    const src = new PostgresSource(own, input.kafka, input.logger.child({ component: 'source' }));
+    return {
+      async start() {
+        await src.start();
+        src.whenStopped().catch((err: unknown) => ctx.onFailure(err instanceof Error ? err : new Error(String(err))));
+      },
+      stop: () => src.stop(),
+      async status(): Promise<SourceRuntimeStatus> {
+        const st = src.status();
+        const labels = { pipeline: connector };
+        const done = await metricValues(metrics.snapshotRowsDone, labels);
+        const total = new Map((await metricValues(metrics.snapshotRowsTotal, labels)).map((v) => [v.labels.table, v.value]));
+        const lag = await metricValues(metrics.slotLagBytes, labels);
+        const snapshot: SnapshotProgress[] = done.map((d) => {
+          const table = d.labels.table ?? '';
+          const current = st.state === 'snapshotting' && st.snapshot?.table === table;
+          return { table, done: d.value, total: total.get(table) ?? null, finished: !current };
+        });
+        if (st.state === 'snapshotting' && st.snapshot?.table && !snapshot.some((s) => s.table === st.snapshot?.table)) {
+          snapshot.push({ table: st.snapshot.table, done: st.snapshot.rowsDone, total: st.snapshot.rowsEstimated || null, finished: false });
+        }
+        return {
+          lastLsn: st.lastCommittedLsn,
+          eventsPublished: st.eventsPublished,
+          slotLagBytes: lag[0]?.value ?? null,
+          snapshot,
+          details: { state: st.state, confirmedLsn: st.confirmedLsn, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions },
+        };
+      },
+    };
+  };
+}
