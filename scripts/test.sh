@@ -24,6 +24,7 @@ installed clickhouse-client || missing+=(clickhouse-client)
 # Postgres/Redis: only when nothing serves the default port already (a remote or preinstalled one is fine).
 command -v pg_ctlcluster >/dev/null || answers "${CDC_PG_PORT:-5432}" || missing+=(postgresql)
 command -v redis-server >/dev/null || answers 6379 || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)  # headless browser for test/daemon/page.test.ts
 if ((${#missing[@]})); then
   SUDO=()
   if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo -n); fi
