@@ -19,6 +19,7 @@ import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
 import { EncodeError, defaultField, encodeField, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
+import { VersionCache } from './versions.js';
 
 export interface ClickHouseSinkOptions {
   readonly config: ClickHouseConfig;
@@ -48,10 +49,18 @@ export class ClickHouseSink implements Sink {
   private lastCheckpointVersion = 0n;
   private readonly cfg: ClickHouseConfig;
   private readonly log: Logger;
+  private readonly versions: VersionCache;
 
   constructor(private readonly opts: ClickHouseSinkOptions) {
     this.cfg = opts.config;
     this.log = opts.logger;
+    this.versions = new VersionCache(opts.config['stale.cache.keys']);
+  }
+
+  /** Forget cached table layouts and row versions (call after changing target tables outside the sink). */
+  invalidateCaches(): void {
+    this.versions.clear();
+    this.tables = this.conn && this.features ? new TableManager(this.conn, this.cfg, this.features, this.catalog) : this.tables;
   }
 
   /** The server's feature set (after open). */
@@ -219,6 +228,7 @@ export class ClickHouseSink implements Sink {
   private async truncate(u: UpsertTable, r: SinkRecord): Promise<void> {
     const mode = this.cfg['truncate.mode'];
     if (mode === 'ignore') return;
+    this.versions.clear(`${u.ref}\u0000`);
     if (mode === 'delete') {
       await this.c().command(`TRUNCATE TABLE ${u.ref}`, `truncate ${u.name}`);
       return;
@@ -277,6 +287,24 @@ export class ClickHouseSink implements Sink {
     return out;
   }
 
+  /** Highest stored version per key (no FINAL: max over parts is enough for the stale check). */
+  private async readVersions(u: UpsertTable, keyRows: Map<string, Row>): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    const entries = [...keyRows.values()];
+    const keyExpr = u.keyColumns.length === 1 ? ident(u.keyColumns[0] ?? '') : `(${u.keyColumns.map(ident).join(', ')})`;
+    const keys = u.keyColumns.map(ident).join(', ');
+    for (let i = 0; i < entries.length; i += KEY_CHUNK) {
+      const chunk = entries.slice(i, i + KEY_CHUNK);
+      const res = await this.c().queryTsv(
+        `SELECT ${keys}, max(_version) AS _version FROM ${u.ref} WHERE ${keyExpr} IN (${chunk.map((r) => this.keyLiteral(u, r)).join(', ')}) GROUP BY ${keys}`,
+        `read stored versions of ${u.name}`,
+      );
+      const n = u.keyColumns.length;
+      for (const row of res.rows) out.set(JSON.stringify(row.slice(0, n).map(unescapeTsv)), BigInt(row[n] ?? '0'));
+    }
+    return out;
+  }
+
   private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[]): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
@@ -284,7 +312,8 @@ export class ClickHouseSink implements Sink {
     // 1. keys of every record, and which need the stored full row (TOAST placeholders)
     interface Planned { record: SinkRecord; oldKey: string | null; newKey: string | null; oldRow: Row | null; newRow: Row | null }
     const planned: Planned[] = [];
-    const allKeys = new Map<string, Row>();
+    const lookupKeys = new Map<string, Row>();
+    const cachePrefix = `${u.ref}\u0000`;
     const toastKeys = new Map<string, Row>();
     const seen = new Set<string>();
     for (const record of records) {
@@ -300,8 +329,9 @@ export class ClickHouseSink implements Sink {
         if (isDelete && !ok) throw new EncodeError(`delete record has no value for key column(s) ${u.keyColumns.join(', ')}`);
         const oldKey = isDelete || (ok !== null && ok !== newKey) ? ok : null;
         planned.push({ record, oldKey, newKey, oldRow, newRow });
-        if (oldKey && oldRow) allKeys.set(oldKey, oldRow);
-        if (newKey && newRow) allKeys.set(newKey, newRow);
+        // look up stored versions of updated/deleted keys this sink has not seen (inserts are not looked up)
+        if (oldKey && oldRow && !seen.has(oldKey) && this.versions.get(cachePrefix + oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
+        if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.get(cachePrefix + newKey) === undefined) lookupKeys.set(newKey, newRow);
         if (newRow && Object.values(newRow).includes(UNAVAILABLE_VALUE)) {
           const from = oldKey ?? newKey;
           const fromRow = oldKey ? oldRow : newRow;
@@ -314,16 +344,17 @@ export class ClickHouseSink implements Sink {
         rejected.push({ record, error: this.explain(u, e) });
       }
     }
-    const storedVersions = this.cfg['stale.check'] && allKeys.size > 0 ? await this.readStored(u, allKeys, false) : new Map();
+    const storedVersions = this.cfg['stale.check'] && lookupKeys.size > 0 ? await this.readVersions(u, lookupKeys) : new Map<string, bigint>();
+    for (const [k, v] of storedVersions) this.versions.set(cachePrefix + k, v);
     const storedRows = toastKeys.size > 0 ? await this.readStored(u, toastKeys, true) : new Map();
 
     // 2. walk in order, keep the last state per key
     const state = new Map<string, RowState>();
-    const known = (k: string): { version: bigint; deleted: boolean } | undefined => state.get(k) ?? storedVersions.get(k);
+    const checking = this.cfg['stale.check'];
     const isStale = (k: string | null, v: bigint): boolean => {
-      if (!k) return false;
-      const s = known(k);
-      return s !== undefined && v < s.version;
+      if (!k || !checking) return false;
+      const known = state.get(k)?.version ?? this.versions.get(cachePrefix + k) ?? storedVersions.get(k);
+      return known !== undefined && v < known;
     };
     const lsnOf = (r: SinkRecord): bigint => (typeof r.source?.lsn === 'number' ? BigInt(r.source.lsn) : r.position.commitLsn);
     for (const p of planned) {
@@ -390,7 +421,10 @@ export class ClickHouseSink implements Sink {
         syncedAt,
       ].join('\t'),
     }));
-    rejected.push(...(await this.insertRows(u.ref, columns, rows, this.tokenBase(batch, u.name))));
+    const refused = await this.insertRows(u.ref, columns, rows, this.tokenBase(batch, u.name));
+    rejected.push(...refused);
+    const refusedRecords = new Set(refused.map((r) => r.record));
+    for (const [k, s] of state) if (!refusedRecords.has(s.record)) this.versions.set(cachePrefix + k, s.version);
     return { rejected, staleSkipped };
   }
 

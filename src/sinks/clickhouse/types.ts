@@ -85,8 +85,19 @@ export function inferType(value: unknown, isKey: boolean): string {
   return isKey ? t : `Nullable(${t})`;
 }
 
-/** Strips Nullable(…) / LowCardinality(…) wrappers. */
+const unwrapped = new Map<string, { base: string; nullable: boolean }>();
+
+/** Strips Nullable(…) / LowCardinality(…) wrappers (memoized: called per value). */
 export function unwrapType(chType: string): { base: string; nullable: boolean } {
+  let r = unwrapped.get(chType);
+  if (!r) {
+    r = unwrapUncached(chType);
+    if (unwrapped.size < 10_000) unwrapped.set(chType, r);
+  }
+  return r;
+}
+
+function unwrapUncached(chType: string): { base: string; nullable: boolean } {
   let t = chType.trim();
   let nullable = false;
   for (;;) {
