@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { UNAVAILABLE_VALUE, type Row } from '../../events/change.js';
+import type { SinkRecord } from '../sink.js';
+import { compileTables, planRecords } from './plan.js';
+import { redisSinkSpec, redisTableSpec } from './spec.js';
+import { parseTemplate, renderKey, validateTemplates } from './templates.js';
+
+const rec = (op: SinkRecord['op'], before: Row | null, after: Row | null, key: Row | null = { id: (after ?? before)?.id ?? null }): SinkRecord => ({
+  topic: 't',
+  partition: 0,
+  offset: '0',
+  key,
+  op,
+  before,
+  after,
+  source: { schema: 'public', table: 'users' },
+  position: { commitLsn: 300n, seq: 2 },
+  raw: { key: null, value: null },
+});
+
+describe('key templates', () => {
+  it('renders placeholders, literal braces, and skips NULL / TOAST values', () => {
+    const t = parseTemplate('u:{{x}}:{id}:{email}');
+    expect(t.prefix).toBe('u:{x}:');
+    expect(renderKey(t, { id: 1, email: 'a@b' })).toBe('u:{x}:1:a@b');
+    expect(renderKey(t, { id: 1, email: null })).toBeNull();
+    expect(renderKey(t, { id: 1, email: UNAVAILABLE_VALUE })).toBeNull();
+  });
+  it('names the problem: unclosed brace, bad column name, no placeholder, unknown column', () => {
+    expect(() => parseTemplate('user:{id')).toThrow(/never closed/);
+    expect(() => parseTemplate('user:{a b}')).toThrow(/not a column name/);
+    expect(() => parseTemplate('user:all')).toThrow(/no \{column\} placeholder/);
+    expect(validateTemplates('public.users', ['user:{emial}'], ['id', 'email'])).toEqual([
+      'table public.users: key template "user:{emial}" uses unknown column "emial" (columns: id, email)',
+    ]);
+  });
+});
+
+describe('redis spec', () => {
+  it('describes every field', () => {
+    for (const spec of [redisSinkSpec, redisTableSpec]) {
+      for (const [name, field] of Object.entries(spec.shape)) expect((field as z.ZodType).description, name).toBeTruthy();
+    }
+  });
+  it('refuses invalidate-pattern truncates for templates without a literal prefix', () => {
+    const r = redisSinkSpec.safeParse({ 'truncate.mode': 'invalidate-pattern', tables: { 'public.users': { keys: ['{id}:user'] } } });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('starts with a placeholder');
+  });
+});
+
+describe('planRecords', () => {
+  const tables = compileTables(redisSinkSpec.parse({ tables: { 'public.users': { keys: ['user:{id}', 'user:email:{email}'] } } }));
+  it('invalidates keys of both images, deduplicated', () => {
+    const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new' }), rec('u', null, { id: 1, email: 'new' })], tables, 'ignore');
+    expect(plan.ops.map((o) => o.kind === 'unlink' && o.key)).toEqual(['user:1', 'user:email:old', 'user:email:new', 'user:1', 'user:email:new']);
+  });
+  it('uses the record key when before is null (delete without REPLICA IDENTITY FULL)', () => {
+    const plan = planRecords([rec('d', null, null, { id: 9 })], tables, 'ignore');
+    expect(plan.ops.map((o) => o.kind === 'unlink' && o.key)).toEqual(['user:9']);
+  });
+  it('ignores tombstones and unknown tables; truncates only with invalidate-pattern', () => {
+    const other = { ...rec('c', null, { id: 1 }), source: { schema: 'public', table: 'other' } };
+    expect(planRecords([rec(null, null, null), other], tables, 'ignore').ops).toEqual([]);
+    expect(planRecords([rec('t', null, null, null)], tables, 'ignore').ops).toEqual([]);
+    expect(planRecords([rec('t', null, null, null)], tables, 'invalidate-pattern').ops).toEqual([{ kind: 'truncate', table: 'public.users', prefixes: ['user:', 'user:email:'], channel: null }]);
+  });
+  it('write-through: writes the row with TOAST sentinels and a fixed-width version', () => {
+    const wt = compileTables(redisSinkSpec.parse({ tables: { 'public.users': { keys: ['user:{id}', 'user:email:{email}'], mode: 'write-through' } } }));
+    const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new', bio: UNAVAILABLE_VALUE })], wt, 'ignore');
+    expect(plan.ops).toEqual([
+      { kind: 'write', key: 'user:1', verKey: 'cdc:ver:user:1', version: '00000000000000000300:0000000002', json: '{"id":1,"email":"new","bio":"\\u0000cdc-toast:0"}', toastColumns: ['bio'], ttlMs: 0 },
+      { kind: 'unlink', key: 'user:email:old', table: 'public.users', channel: null },
+      { kind: 'unlink', key: 'user:email:new', table: 'public.users', channel: null },
+    ]);
+  });
+});
