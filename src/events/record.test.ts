@@ -114,6 +114,9 @@ describe('RecordBuilder envelope', () => {
     const b = builder({ 'topic.routing.template': 'cdc.${table}' });
     expect(b.topicFor(rel)).toBe('cdc.orders');
     expect(() => b.build({ op: 'c', relation: rel, before: null, after: ['1'], source: src })).toThrow(/has 1 values but the relation has 3 columns/);
+    expect(() => b.build({ op: 'c', relation: rel, before: null, after: ['1', 'x', 'yesterday'], source: src })).toThrow(
+      /cannot convert column public\.orders\.at \(type pg_catalog\.timestamptz\): cannot parse Postgres timestamp text "yesterday"/,
+    );
   });
 });
 

@@ -39,8 +39,14 @@ export function compileRowConverter(relation: RelationInfo, options: ConvertOpti
       );
     }
     const row: Row = {};
-    for (let i = 0; i < n; i++) {
-      row[names[i] as string] = convertRaw(tuple[i], converters[i] as TextConverter);
+    let i = 0;
+    try {
+      for (; i < n; i++) row[names[i] as string] = convertRaw(tuple[i], converters[i] as TextConverter);
+    } catch (e) {
+      const column = relation.columns[i];
+      throw new Error(`cannot convert column ${relation.schema}.${relation.table}.${column?.name} (type ${column?.type.schema}.${column?.type.name}): ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return row;
   };

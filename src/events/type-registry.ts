@@ -124,7 +124,7 @@ export class TypeRegistry {
         ...(base.element ? { element: base.element } : {}),
         ...(base.enumLabels ? { enumLabels: base.enumLabels } : {}),
       };
-    } else if (row.typcategory === 'A' && Number(row.typelem) !== 0) {
+    } else if (row.typcategory === 'A' && Number(row.typelem) !== 0 && row.typname !== 'int2vector' && row.typname !== 'oidvector') {
       const element = dependency(Number(row.typelem));
       type = { ...common, kind: 'array', element, delimiter: element.delimiter };
     } else if (row.typtype === 'e') {
