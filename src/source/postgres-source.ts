@@ -143,7 +143,7 @@ export class PostgresSource {
       // Data topics of every captured table up front (tables added later: on their first Relation message).
       const extra = [builder.messageTopic, ...(cfg['provide.transaction.metadata'] ? [builder.transactionTopic] : [])];
       await this.admin.ensureTopics([...tables.map((t) => builder.topicFor(t)), ...extra]);
-      const relations = new RelationCache(new TypeRegistry(pgClient));
+      const relations = new RelationCache(new TypeRegistry(pgClient), pgClient);
       this.publisher = new Publisher(this.producer, {
         offsetsTopic: topic,
         maxBatchSize: cfg['max.batch.size'],
