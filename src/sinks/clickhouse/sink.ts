@@ -50,6 +50,8 @@ export class ClickHouseSink implements Sink {
   private readonly cfg: ClickHouseConfig;
   private readonly log: Logger;
   private readonly versions: VersionCache;
+  /** Records per partition still to stale-check against ClickHouse (the replay zone after an assignment). */
+  private readonly replayZone = new Map<string, number>();
 
   constructor(private readonly opts: ClickHouseSinkOptions) {
     this.cfg = opts.config;
@@ -100,6 +102,7 @@ export class ClickHouseSink implements Sink {
 
   async loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     if (partitions.length === 0) return [];
+    for (const p of partitions) this.replayZone.set(`${p.topic}\u0000${p.partition}`, this.cfg['stale.check.replay.records']);
     const topics = [...new Set(partitions.map((p) => p.topic))];
     const r = await this.c().queryTsv(
       `SELECT topic, partition, argMax(offset, updated_at) AS offset FROM ${this.checkpointRef} WHERE group = ${quoteString(this.opts.group)} AND topic IN (${topics.map(quoteString).join(', ')}) GROUP BY topic, partition`,
@@ -139,6 +142,9 @@ export class ClickHouseSink implements Sink {
   async write(batch: SinkBatch): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
+    const tp = `${batch.topic}\u0000${batch.partition}`;
+    const zone = this.replayZone.get(tp) ?? this.cfg['stale.check.replay.records'];
+    const lookups = zone > 0;
     // group by source table, keeping order inside each table
     const groups = new Map<string, { schema: string; table: string; records: SinkRecord[] }>();
     for (const r of batch.records) {
@@ -160,10 +166,11 @@ export class ClickHouseSink implements Sink {
         }
         throw e;
       }
-      const res = await this.writeTable(batch, g.schema, g.table, targets, g.records);
+      const res = await this.writeTable(batch, g.schema, g.table, targets, g.records, lookups);
       rejected.push(...res.rejected);
       staleSkipped += res.staleSkipped;
     }
+    this.replayZone.set(tp, Math.max(0, zone - batch.records.length));
     return { rejected, staleSkipped };
   }
 
@@ -177,7 +184,7 @@ export class ClickHouseSink implements Sink {
     }
   }
 
-  private async writeTable(batch: SinkBatch, schema: string, table: string, t: TargetTables, records: SinkRecord[]): Promise<WriteResult> {
+  private async writeTable(batch: SinkBatch, schema: string, table: string, t: TargetTables, records: SinkRecord[], lookups: boolean): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
     if (t.upsert && this.cfg['schema.evolution'] === 'basic') {
@@ -195,7 +202,7 @@ export class ClickHouseSink implements Sink {
     let segment: SinkRecord[] = [];
     const flush = async (): Promise<void> => {
       if (segment.length === 0 || !t.upsert) return;
-      const r = await this.writeUpsert(batch, t.upsert, segment);
+      const r = await this.writeUpsert(batch, t.upsert, segment, lookups);
       rejected.push(...r.rejected);
       staleSkipped += r.staleSkipped;
       segment = [];
@@ -305,7 +312,7 @@ export class ClickHouseSink implements Sink {
     return out;
   }
 
-  private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[]): Promise<WriteResult> {
+  private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[], lookups: boolean): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
     const keyId = (fields: string[]): string => JSON.stringify(fields.map(unescapeTsv));
@@ -344,7 +351,7 @@ export class ClickHouseSink implements Sink {
         rejected.push({ record, error: this.explain(u, e) });
       }
     }
-    const storedVersions = this.cfg['stale.check'] && lookupKeys.size > 0 ? await this.readVersions(u, lookupKeys) : new Map<string, bigint>();
+    const storedVersions = this.cfg['stale.check'] && lookups && lookupKeys.size > 0 ? await this.readVersions(u, lookupKeys) : new Map<string, bigint>();
     for (const [k, v] of storedVersions) this.versions.set(cachePrefix + k, v);
     const storedRows = toastKeys.size > 0 ? await this.readStored(u, toastKeys, true) : new Map();
 
