@@ -43,10 +43,21 @@ else
 fi
 
 step "npm dependencies"
-if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# Stale = some non-optional package of package-lock.json is missing from node_modules or at another
+# version (npm's own record, node_modules/.package-lock.json). Compared by content, not mtime, so a
+# tree that is already in sync is left alone.
+stale=$(node -e '
+  const fs = require("fs");
+  const want = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages ?? {};
+  let have = {};
+  try { have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json", "utf8")).packages ?? {}; } catch {}
+  const stale = Object.entries(want).filter(([k, v]) => k !== "" && !v.optional && have[k]?.version !== v.version);
+  console.log(stale.length);')
+if [[ $stale != 0 ]]; then
+  echo "$stale package(s) missing or out of date: npm ci"
   npm ci --no-audit --no-fund
 else
-  echo "node_modules up to date"
+  echo "node_modules matches package-lock.json"
 fi
 
 step "stack:up"

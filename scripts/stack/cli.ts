@@ -80,7 +80,7 @@ async function status(): Promise<number> {
   else
     for (const r of rows)
       console.log(
-        `${r.service.padEnd(13)} ${(r.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${r.endpoint.padEnd(24)} ${r.owner.padEnd(10)} ${(r.rssMiB !== undefined ? `${r.rssMiB} MiB` : '').padEnd(9)} ${r.detail}${r.healthy ? '' : `  (log: ${r.log})`}`,
+        `${r.service.padEnd(13)} ${(r.healthy ? 'healthy' : 'UNHEALTHY').padEnd(9)} ${r.endpoint.padEnd(24)} ${r.owner.padEnd(10)} ${(r.rssMiB !== undefined ? `${r.rssMiB} MiB` : '').padEnd(9)} ${r.detail}${r.healthy ? '' : `  (log: ${r.log})`}`,
       );
   return rows.every((r) => r.healthy) ? 0 : 1;
 }
