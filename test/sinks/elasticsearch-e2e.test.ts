@@ -19,6 +19,11 @@ import { Client } from '@elastic/elasticsearch';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
+import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { plugin } from '../../src/sinks/elasticsearch/index.js';
+import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
+import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
 import { debeziumMessage, pos, tombstoneMessage, type KafkaTestMessage } from '../support/records.js';
 import { createTopic, highWatermarks, kafka, sendTx, txProducer, waitFor } from './runtime-support.js';
@@ -36,6 +41,7 @@ let admin: Admin;
 let producer: Producer;
 let childFile: string;
 const children: ChildProcess[] = [];
+const extraTopics: string[] = [];
 
 /** The child: runner + ES sink, runs until killed. Written to a temp file, importing the sources by absolute path. */
 function childSource(root: string): string {
@@ -182,9 +188,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) await killChild(c);
   await producer?.disconnect();
-  await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin?.deleteTopics({ topics: [topic, ...extraTopics] }).catch(() => undefined);
   await admin?.disconnect();
-  await es.indices.delete({ index: [index, checkpointIndex], ignore_unavailable: true });
+  await es.indices.delete({ index: [index, checkpointIndex, `ese2e-${run}.dlq_items`], ignore_unavailable: true });
   await es.close();
 });
 
@@ -251,4 +257,61 @@ describe('Kafka → SinkRunner → Elasticsearch, kill -9 cycles', () => {
     expect(model.size).toBeGreaterThan(50);
     expect(midStream).toBeGreaterThanOrEqual(6);
   }, 600_000);
+});
+
+describe('Kafka → SinkRunner → Elasticsearch, poison document', () => {
+  it('errors.tolerance=dlq: a mapping conflict goes to the dead-letter topic with headers, the partition proceeds', async () => {
+    const dlqTable = 'dlq_items';
+    const src = `${topic}-dlq-src`;
+    const dlqTopic = `${topic}-dlq`;
+    extraTopics.push(src, dlqTopic);
+    await createTopic(admin, src, 1);
+    const msg = (id: number, n: unknown, lsnN: number): { partition: number; message: KafkaTestMessage } => ({
+      partition: 0,
+      message: debeziumMessage({ table: dlqTable, prefix: PREFIX, op: 'c', after: { id, n } as Row, position: pos(lsnN) }),
+    });
+    // offset 1 is poison: n was mapped as a number by offset 0
+    await sendTx(producer, src, [msg(1, 10, 100), msg(2, { nested: 'object' }, 101), msg(3, 30, 102), msg(4, 40, 103)]);
+    const config = resolveSinkConfig(
+      sinkCommonSpec.parse({ name: 'dlq', type: 'elasticsearch', topics: [src], 'group.id': `${sinkGroup}-dlq`, 'errors.tolerance': 'dlq', 'errors.deadletterqueue.topic.name': dlqTopic, 'batch.max.wait.ms': 20 }),
+      { pipeline: 'ese2e', topicPrefix: PREFIX },
+    );
+    const sink = plugin.create(plugin.spec.parse({ url: endpoints().elasticsearchUrl, 'index.name.template': `ese2e-${run}.\${table}`, 'checkpoint.index': checkpointIndex }), {
+      pipeline: 'ese2e',
+      sinkName: 'dlq',
+      topicPrefix: PREFIX,
+      groupId: config.groupId,
+      logger: silentLogger,
+    });
+    const runner = new SinkRunner({ kafka, sink, config, pipeline: 'ese2e', logger: silentLogger, sessionTimeoutMs: 6000 });
+    await runner.start();
+    try {
+      await waitFor('offsets of the whole partition', () => runner.offsets().some((o) => o.topic === src && o.offset === '4'), 60_000);
+    } finally {
+      await runner.stop();
+    }
+    await es.indices.refresh({ index: `ese2e-${run}.${dlqTable}` });
+    const hits = (await es.search<Row>({ index: `ese2e-${run}.${dlqTable}`, query: { match_all: {} } })).hits.hits;
+    expect(hits.map((h) => h._id).sort()).toEqual(['1', '3', '4']);
+
+    const reader = kafka.consumer({ groupId: `${sinkGroup}-dlq-reader` });
+    const got: { value: string; headers: Record<string, string> }[] = [];
+    await reader.connect();
+    await reader.subscribe({ topic: dlqTopic, fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        got.push({ value: message.value?.toString() ?? '', headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) });
+      },
+    });
+    try {
+      await waitFor('the dead-letter record', () => got.length > 0, 30_000);
+    } finally {
+      await reader.disconnect();
+    }
+    expect(got).toHaveLength(1);
+    expect(JSON.parse(got[0]!.value)).toMatchObject({ after: { id: 2, n: { nested: 'object' } } });
+    expect(got[0]!.headers[DLQ_HEADERS.topic]).toBe(src);
+    expect(got[0]!.headers[DLQ_HEADERS.offset]).toBe('1');
+    expect(got[0]!.headers[DLQ_HEADERS.message]).toMatch(/parsing_exception/);
+  }, 120_000);
 });
