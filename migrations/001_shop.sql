@@ -37,3 +37,11 @@ CREATE TABLE order_items (
   unit_price  numeric(12, 2) NOT NULL,
   PRIMARY KEY (order_id, line_no)
 );
+
+-- The cache sink derives keys from the before image too (customer:email:{email},
+-- customer:{customer_id}:orders), and a primary-key update of a product must carry its TOASTed
+-- description to the new key. Postgres logs full old rows only with REPLICA IDENTITY FULL
+-- (as with Debezium, `before` holds just the key columns otherwise).
+ALTER TABLE customers REPLICA IDENTITY FULL;
+ALTER TABLE products REPLICA IDENTITY FULL;
+ALTER TABLE orders REPLICA IDENTITY FULL;

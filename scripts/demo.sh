@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# `npm run demo`: install what is missing, bring the real stack up, run the shop demo.
+# Arguments pass through to scripts/demo/main.ts, e.g. `npm run demo -- --duration 20 --rate 50`.
+# Where a Docker engine answers, `docker compose up` runs the same demo instead (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx tsx scripts/demo/main.ts "$@"

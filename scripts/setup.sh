@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Everything the tests and the demo need on a fresh machine, idempotent (fast when all is present):
+#   1. apt packages that are missing (JDK, Maven, ClickHouse, PostgreSQL, Redis) — one apt-get update
+#   2. npm ci when node_modules is missing or older than package-lock.json
+#   3. npm run stack:up (resolves the Kafka/Elasticsearch jars via stack/pom.xml on first run)
+# Runs unattended (CI=true, no stdin, as root or with passwordless sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+step "system packages"
+missing=()
+command -v java >/dev/null && command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || missing+=(maven)
+installed clickhouse-server || missing+=(clickhouse-server)
+installed clickhouse-client || missing+=(clickhouse-client)
+# Postgres/Redis: only when nothing serves the default port already (a remote or preinstalled one is fine).
+command -v pg_ctlcluster >/dev/null || answers "${CDC_PG_PORT:-5432}" || missing+=(postgresql)
+command -v redis-server >/dev/null || answers 6379 || missing+=(redis-server)
+if ((${#missing[@]})); then
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo -n); fi
+  # Keep package installs from starting system services: stack:up runs the services itself.
+  policy_created=0
+  if [[ $(id -u) -eq 0 && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_created=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  echo "installing: ${missing[*]}"
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if ((policy_created)); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+else
+  echo "all present"
+fi
+
+step "npm dependencies"
+if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+else
+  echo "node_modules up to date"
+fi
+
+step "stack:up"
+npm run --silent stack:up
+
