@@ -1,5 +1,93 @@
+/**
+ * `cdc-fanout reset-offsets <pipeline> --sink <name> --to earliest|latest --yes`
+ * Moves a sink's consumed offsets — in the sink's own store, which is where it resumes from, and in
+ * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics.
+ * Guarded: does nothing without --yes, and refuses while a daemon answers on --admin-url or while
+ * the sink's consumer group has live members (a running sink would overwrite the reset).
+ */
+import type { Kafka } from 'kafkajs';
+import { formatError } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
+import { maskString } from '../config/secret.js';
+import { sinkTopics } from '../config/sink-topics.js';
+import { kafkaClient } from '../kafka/consumer.js';
+import type { KafkaConfig } from '../kafka/config.js';
+import { createLogger } from '../observability/logger.js';
+import { loadSinkPlugin } from '../sinks/registry.js';
+import type { PartitionOffset } from '../sinks/sink.js';
 import type { ResetFlags } from './program.js';
-export async function resetOffsetsCommand(_p: string, _opts: ResetFlags): Promise<number> {
-  process.stderr.write('reset-offsets: not implemented yet\n');
+
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+const fail = (s: string): number => {
+  process.stderr.write(`${s}\n`);
   return 1;
+};
+
+async function daemonRunning(adminUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(new URL('/health', adminUrl), { signal: AbortSignal.timeout(2000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
 }
+
+export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags): Promise<number> {
+  if (opts.to !== 'earliest' && opts.to !== 'latest') return fail(`--to must be "earliest" or "latest", got "${opts.to}"`);
+  const loaded = await loadConfig(opts.config);
+  if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
+  const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
+  if (!p) return fail(`no pipeline "${pipelineName}" in ${opts.config} (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'})`);
+  const sinkCfg = (p.config.sinks as Record<string, unknown>[]).find((s) => s.name === opts.sink) as (Record<string, unknown> & { name: string; type: string; 'group.id'?: string }) | undefined;
+  if (!sinkCfg) return fail(`pipeline "${pipelineName}" has no sink "${opts.sink}" (have: ${p.config.sinks.map((s) => (s as { name: string }).name).join(', ') || 'none'})`);
+  const source = p.config.source as Record<string, unknown>;
+  const prefix = String(source['topic.prefix']);
+  const topics = sinkTopics(sinkCfg, prefix);
+  const groupId = sinkCfg['group.id'] ?? `cdc-fanout.${pipelineName}.${sinkCfg.name}`;
+
+  if (await daemonRunning(opts.adminUrl)) return fail(`a daemon is running (${opts.adminUrl}/health answers): stop it first — a running sink would overwrite the reset`);
+  const kafkaCfg = p.config.kafka as KafkaConfig;
+  const kafka: Kafka = kafkaClient(kafkaCfg, 'reset-offsets');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [group] = (await admin.describeGroups([groupId])).groups;
+    if (group && group.members.length > 0) return fail(`consumer group ${groupId} has ${group.members.length} live member(s) (state ${group.state}): stop the daemon running this sink first`);
+    const offsets: PartitionOffset[] = [];
+    for (const topic of topics) {
+      const parts = await admin.fetchTopicOffsets(topic).catch(() => []);
+      if (parts.length === 0) {
+        say(`topic ${topic}: does not exist yet, nothing to reset`);
+        continue;
+      }
+      for (const x of parts) offsets.push({ topic, partition: x.partition, offset: opts.to === 'earliest' ? x.low : x.high });
+    }
+    for (const o of offsets) say(`${groupId} ${o.topic}[${o.partition}] → ${o.offset} (${opts.to})`);
+    if (!opts.yes) {
+      return fail('refusing to change offsets without --yes (the plan is above; nothing changed)');
+    }
+    if (offsets.length === 0) return 0;
+    // The sink's own store is what it resumes from.
+    const plugin = await loadSinkPlugin(sinkCfg.type);
+    const own: Record<string, unknown> = {};
+    for (const k of Object.keys(plugin.spec.shape)) if (sinkCfg[k] !== undefined) own[k] = sinkCfg[k];
+    const sink = plugin.create(plugin.spec.parse(own), { pipeline: pipelineName, sinkName: sinkCfg.name, topicPrefix: prefix, groupId, logger: createLogger({ level: 'warn' }) });
+    await sink.open();
+    try {
+      await sink.commit(offsets);
+    } finally {
+      await sink.close();
+    }
+    // Kafka group offsets too (lag tools read them).
+    for (const topic of new Set(offsets.map((o) => o.topic))) {
+      await admin.setOffsets({ groupId, topic, partitions: offsets.filter((o) => o.topic === topic).map((o) => ({ partition: o.partition, offset: o.offset })) });
+    }
+    say(`reset ${offsets.length} partition offset(s) of sink "${sinkCfg.name}" to ${opts.to}`);
+    return 0;
+  } catch (err) {
+    return fail(`reset-offsets failed: ${maskString((err as Error).message, loaded.secrets)}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+

@@ -53,7 +53,7 @@ export const PAGE_HTML = `<!doctype html>
       if (v === undefined || v === null) continue;
       if (k === 'class') el.className = v; else if (k.startsWith('on')) el.addEventListener(k.slice(2), v); else el.setAttribute(k, v);
     }
-    for (const kid of kids.flat()) if (kid !== null && kid !== undefined) el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    for (const kid of kids.flat(Infinity)) if (kid !== null && kid !== undefined) el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
     return el;
   }
   const fmt = (n) => n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
