@@ -33,3 +33,12 @@ describe('elasticsearch config spec', () => {
     expect(elasticsearchSpec.safeParse({ url, 'fields.include': { orders: ['a'] } }).success).toBe(false);
   });
 });
+
+describe('elasticsearch config secrets', () => {
+  it('marks credentials as secrets', async () => {
+    const { isSecretSchema } = await import('../../config/secret.js');
+    expect(isSecretSchema(elasticsearchSpec.shape['auth.password'])).toBe(true);
+    expect(isSecretSchema(elasticsearchSpec.shape['auth.api.key'])).toBe(true);
+    expect(isSecretSchema(elasticsearchSpec.shape['auth.username'])).toBe(false);
+  });
+});

@@ -3,6 +3,7 @@
  * validation, description); the TypeScript type, the JSON Schema and the docs derive from it.
  */
 import { z } from 'zod';
+import { secret } from '../../config/secret.js';
 import { renderIndexName, validateIndexName } from './naming.js';
 
 /** Table selector used by the per-table maps: `schema.table`, e.g. `public.orders`. */
@@ -14,10 +15,8 @@ export const elasticsearchSpec = z
       .url()
       .describe('Elasticsearch HTTP(S) URL, e.g. http://127.0.0.1:9200. Required: the sink never guesses a server.'),
     'auth.username': z.string().min(1).optional().describe('Basic-auth user name (with auth.password).'),
-    'auth.password': z.string().optional().describe('Basic-auth password (with auth.username). Never logged.'),
-    'auth.api.key': z
-      .string()
-      .min(1)
+    'auth.password': secret(z.string()).optional().describe('Basic-auth password (with auth.username). Never logged.'),
+    'auth.api.key': secret(z.string().min(1))
       .optional()
       .describe('API key (base64 "id:key" as Kibana shows it); alternative to user name/password. Never logged.'),
     'request.timeout.ms': z
