@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything a fresh clone needs, then every check.
 #   1. apt packages that are missing (JDK, Maven, ClickHouse, PostgreSQL, Redis, Chromium) — one apt-get update
-#   2. npm ci when node_modules is missing or older than package-lock.json
+#   2. npm ci when node_modules is missing or out of step with package-lock.json
 #   3. npm run stack:up (resolves the Kafka/Elasticsearch jars via stack/pom.xml on first run)
 #   4. tsc --noEmit, eslint, vitest run (all unit + integration tests)
 # Runs unattended (CI=true, no stdin, as root or with passwordless sudo). Exits non-zero if any step fails.
