@@ -163,8 +163,11 @@ export class RedisSink implements Sink {
     const tx = this.redis('tx');
     try {
       for (let attempt = 0; ; attempt++) {
-        await tx.watch(this.offsetsKey);
-        const stored = fields.length ? await tx.hmget(this.offsetsKey, ...fields) : [];
+        // WATCH + read of the stored offsets in one round trip (same connection, so the WATCH holds).
+        const check = await tx.pipeline().watch(this.offsetsKey).hmget(this.offsetsKey, ...(fields.length ? fields : ['-'])).exec();
+        const checkErr = check?.find(([err]) => err)?.[0];
+        if (!check || checkErr) throw checkErr ?? new Error('WATCH pipeline returned nothing');
+        const stored = (check[1]![1] as (string | null)[]).slice(0, fields.length);
         if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
           await tx.unwatch();
           this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');

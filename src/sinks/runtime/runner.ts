@@ -82,11 +82,29 @@ export class SinkRunner extends EventEmitter {
   private lastErr: Error | undefined;
   private readonly labels: { pipeline: string; sink: string };
   private readonly log: Logger;
+  /** Labelled metric children, resolved once (label hashing per record is measurable at 10k+/s). */
+  private readonly m: {
+    records: ReturnType<typeof metrics.sinkRecords.labels>;
+    batchSize: ReturnType<typeof metrics.sinkBatchSize.labels>;
+    batchLatency: ReturnType<typeof metrics.sinkBatchLatency.labels>;
+    endToEnd: ReturnType<typeof metrics.sinkEndToEnd.labels>;
+    stale: ReturnType<typeof metrics.sinkStale.labels>;
+  };
+  /** Last time the Kafka group offset was committed, per partition (throttled: it is only for lag tools). */
+  private readonly kafkaCommittedAt = new Map<string, number>();
 
   constructor(private readonly opts: SinkRunnerOptions) {
     super();
     this.labels = { pipeline: opts.pipeline, sink: opts.config.name };
     this.log = opts.logger.child({ sink: opts.config.name });
+    const l = this.labels;
+    this.m = {
+      records: metrics.sinkRecords.labels(l),
+      batchSize: metrics.sinkBatchSize.labels(l),
+      batchLatency: metrics.sinkBatchLatency.labels(l),
+      endToEnd: metrics.sinkEndToEnd.labels(l),
+      stale: metrics.sinkStale.labels(l),
+    };
   }
 
   get state(): RunnerState {
@@ -146,6 +164,8 @@ export class SinkRunner extends EventEmitter {
     if (this.current.name === 'STOPPED' && !this.consumer) return;
     this.stopping = true;
     try {
+      // Leave Kafka's group offsets at the sink's (for lag tools) before leaving the group.
+      if (this.consumer && this.committed.size > 0) await this.consumer.commitOffsets(this.offsets()).catch(() => undefined);
       await this.consumer?.disconnect();
     } finally {
       this.consumer = undefined;
@@ -273,10 +293,17 @@ export class SinkRunner extends EventEmitter {
       p.next = BigInt(next);
       resolveOffset(lastOffset);
       this.committed.set(tpKey(topic, partition), { topic, partition, offset: next });
-      metrics.sinkLag.set({ ...this.labels, topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
-      // Kafka's group offset is for lag tools only; the sink's store is authoritative.
-      await this.consumer?.commitOffsets([{ topic, partition, offset: next }]).catch((e: unknown) => this.log.debug({ err: e }, 'kafka offset commit failed (harmless)'));
       await heartbeat().catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
+    }
+    const done = this.committed.get(tpKey(topic, partition));
+    if (done) {
+      metrics.sinkLag.set({ ...this.labels, topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(done.offset))));
+      // Kafka's group offset is for lag tools only (the sink's store is authoritative): at most once a second per partition.
+      const key = tpKey(topic, partition);
+      if (Date.now() - (this.kafkaCommittedAt.get(key) ?? 0) >= 1000) {
+        this.kafkaCommittedAt.set(key, Date.now());
+        await this.consumer?.commitOffsets([done]).catch((e: unknown) => this.log.debug({ err: e }, 'kafka offset commit failed (harmless)'));
+      }
     }
   }
 
@@ -307,14 +334,14 @@ export class SinkRunner extends EventEmitter {
     if (!done) return false;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const applied = chunk.records.length - rejectedCount + decodeRejected.length;
-    metrics.sinkRecords.inc(this.labels, Math.max(0, applied));
-    metrics.sinkBatchSize.observe(this.labels, chunk.records.length + decodeRejected.length);
-    metrics.sinkBatchLatency.observe(this.labels, seconds);
-    if (staleSkipped > 0) metrics.sinkStale.inc(this.labels, staleSkipped);
+    this.m.records.inc(Math.max(0, applied));
+    this.m.batchSize.observe(chunk.records.length + decodeRejected.length);
+    this.m.batchLatency.observe(seconds);
+    if (staleSkipped > 0) this.m.stale.inc(staleSkipped);
     const now = Date.now();
     for (const r of chunk.records) {
       const ts = r.source?.ts_ms;
-      if (typeof ts === 'number') metrics.sinkEndToEnd.observe(this.labels, Math.max(0, now - ts) / 1000);
+      if (typeof ts === 'number') this.m.endToEnd.observe(Math.max(0, now - ts) / 1000);
     }
     this.opts.onCommitted?.(chunk);
     return true;

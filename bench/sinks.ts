@@ -1,0 +1,339 @@
+/**
+ * Sink benchmark harness: `npm run bench:sinks [-- <case> ...]`.
+ *
+ * For every registered case (one per sink) it runs, against the real stack:
+ *   steady — Debezium-shaped changes produced with a transactional producer at a fixed rate
+ *            (default 5,000/s for 20 s); `source.ts_ms` is the (simulated) Postgres commit time,
+ *            stamped when the change is produced. Latency per record = sink commit acknowledged
+ *            (SinkRunner onCommitted: for Redis the MULTI/EXEC returned, so the key is gone) minus
+ *            ts_ms. Reports p50/p99/max and the lag at the end.
+ *   drain  — a backlog of N changes is produced first, then one runner drains it: records/s, and
+ *            the case's own unit (e.g. invalidations/s) via `effectsPerRecord`.
+ * Results merge into bench/results/sinks.json (one section per case) with machine and versions.
+ *
+ * Adding a sink: write a BenchCase (setup returns the sink, the tables config it needs and a
+ * teardown) and add it to `cases` below.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, release, platform } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { endpoints } from '../src/config/endpoints.js';
+import { HEADERS } from '../src/events/change.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { createClient as createClickHouseClient } from '@clickhouse/client';
+import { ClickHouseSink, clickhouseSpec } from '../src/sinks/clickhouse/index.js';
+import { RedisSink } from '../src/sinks/redis/sink.js';
+import { redisSinkSpec } from '../src/sinks/redis/spec.js';
+import { resolveSinkConfig, sinkCommonSpec } from '../src/sinks/runtime/config.js';
+import { SinkRunner } from '../src/sinks/runtime/runner.js';
+import type { Sink } from '../src/sinks/sink.js';
+
+export interface BenchContext {
+  /** Unique id of this run (use it in index/table/key names). */
+  readonly run: string;
+  /** The source table the changes belong to (schema.table). */
+  readonly table: { readonly schema: string; readonly name: string };
+}
+
+export interface BenchSink {
+  /** A fresh sink instance for one phase (the harness opens it through the runner). */
+  newSink(phase: string): Sink;
+  /** Store-side effects per record, to report e.g. invalidations/s (default 1). */
+  readonly effectsPerRecord?: number;
+  /** Name of the effect unit, e.g. "invalidations". */
+  readonly effectUnit?: string;
+  /** Server/client versions to record. */
+  versions(): Promise<Record<string, string>>;
+  teardown(): Promise<void>;
+}
+
+export interface BenchCase {
+  readonly name: string;
+  readonly description: string;
+  setup(ctx: BenchContext): Promise<BenchSink>;
+}
+
+// ---------------------------------------------------------------- cases -------------------------
+
+const redisCase: BenchCase = {
+  name: 'redis',
+  description: 'Redis sink, invalidate mode, 2 key templates per row (user:{id}, user:email:{email}); UNLINK + offsets in one MULTI/EXEC per batch',
+  async setup(ctx) {
+    const db = 14;
+    const prefix = `bench-${ctx.run}:`;
+    const url = endpoints().redisUrl;
+    const admin = new Redis(url, { db });
+    const config = redisSinkSpec.parse({
+      url,
+      db,
+      tables: { [`${ctx.table.schema}.${ctx.table.name}`]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } },
+    });
+    return {
+      newSink: (phase) => new RedisSink(config, `${prefix}offsets:${phase}`, silentLogger),
+      effectsPerRecord: 2,
+      effectUnit: 'invalidations',
+      async versions() {
+        const info = await admin.info('server');
+        return { redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown', ioredis: pkgVersion('ioredis') };
+      },
+      async teardown() {
+        let cursor = '0';
+        do {
+          const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) await admin.unlink(...keys);
+        } while (cursor !== '0');
+        await admin.quit();
+      },
+    };
+  },
+};
+
+/** ClickHouse: upsert mode into a table created by inference, in a database of its own (dropped after). */
+const clickhouseCase: BenchCase = {
+  name: 'clickhouse',
+  description: 'ClickHouse sink, upsert mode: one TabSeparated INSERT per batch into ReplacingMergeTree(_version) + checkpoint row; stale check from memory after the replay zone',
+  async setup(ctx) {
+    const url = endpoints().clickhouseUrl;
+    const database = `cdc_bench_${ctx.run}`;
+    const admin = createClickHouseClient({ url, log: { level: 127 } });
+    const config = clickhouseSpec.parse({ 'connection.url': url, database });
+    return {
+      newSink: (phase) => new ClickHouseSink({ config, group: `bench-${ctx.run}-${phase}`, logger: silentLogger }),
+      effectUnit: 'rows',
+      async versions() {
+        const rs = await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+        const [row] = await rs.json<{ v: string }>();
+        return { clickhouse: row?.v ?? 'unknown', '@clickhouse/client': pkgVersion('@clickhouse/client') };
+      },
+      async teardown() {
+        await admin.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+        await admin.close();
+      },
+    };
+  },
+};
+
+/** Baseline: a sink that stores only offsets in memory — what Kafka + decoding + the runtime cost. */
+const noopCase: BenchCase = {
+  name: 'runtime-noop',
+  description: 'SinkRunner with a no-op sink (offsets in memory): the runtime + kafkajs + decoding baseline',
+  async setup() {
+    return {
+      newSink(): Sink {
+        const offsets = new Map<string, string>();
+        return {
+          open: async () => undefined,
+          close: async () => undefined,
+          write: async () => ({ rejected: [], staleSkipped: 0 }),
+          commit: async (o) => void o.forEach((x) => offsets.set(`${x.topic}:${x.partition}`, x.offset)),
+          loadOffsets: async (tps) => tps.flatMap((tp) => {
+            const offset = offsets.get(`${tp.topic}:${tp.partition}`);
+            return offset ? [{ ...tp, offset }] : [];
+          }),
+        };
+      },
+      versions: async () => ({}),
+      teardown: async () => undefined,
+    };
+  },
+};
+
+/** Registered cases, in run order. Other sinks add theirs here. */
+export const cases: BenchCase[] = [noopCase, redisCase, clickhouseCase];
+
+// ---------------------------------------------------------------- harness -----------------------
+
+const RATE = Number(process.env.BENCH_RATE ?? 5000);
+const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 20);
+const DRAIN_N = Number(process.env.BENCH_DRAIN_N ?? 100_000);
+const PARTITIONS = 3;
+const ROWS = 50_000;
+
+function pkgVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const kafka = new Kafka({ clientId: 'bench-sinks', brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING });
+let lsn = 1_000_000n;
+
+function message(table: BenchContext['table'], id: number, tsMs: number) {
+  const commitLsn = ++lsn;
+  const row = { id, email: `u${id}@example.com`, name: `user ${id}`, updated: tsMs };
+  const value = {
+    before: { id, email: `u${id}@example.com` },
+    after: row,
+    source: { version: '0.1.0', connector: 'postgresql', name: 'bench', ts_ms: tsMs, snapshot: 'false', db: 'bench', schema: table.schema, table: table.name, txId: 1, lsn: Number(commitLsn) },
+    op: 'u',
+    ts_ms: tsMs,
+    transaction: null,
+  };
+  return {
+    partition: id % PARTITIONS,
+    key: JSON.stringify({ id }),
+    value: JSON.stringify(value),
+    headers: { [HEADERS.commitLsn]: commitLsn.toString(), [HEADERS.seq]: '0' },
+  };
+}
+
+async function produce(producer: Producer, topic: string, table: BenchContext['table'], n: number): Promise<void> {
+  const tx = await producer.transaction();
+  const now = Date.now();
+  await tx.send({ topic, messages: Array.from({ length: n }, () => message(table, Math.floor(Math.random() * ROWS), now)) });
+  await tx.commit();
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function runnerFor(sink: Sink, topic: string, group: string, onLatency: (ms: number) => void, onRecords: (n: number) => void): SinkRunner {
+  const config = resolveSinkConfig(sinkCommonSpec.parse({ name: 'bench', type: 'bench', topics: [topic], 'group.id': group, 'batch.max.records': 2000, 'batch.max.wait.ms': 10, 'partitions.concurrency': PARTITIONS }), {
+    pipeline: 'bench',
+    topicPrefix: 'bench',
+  });
+  return new SinkRunner({
+    kafka,
+    sink,
+    config,
+    pipeline: 'bench',
+    logger: silentLogger,
+    onCommitted: (batch) => {
+      const now = Date.now();
+      for (const r of batch.records) if (typeof r.source?.ts_ms === 'number') onLatency(now - r.source.ts_ms);
+      onRecords(batch.records.length);
+    },
+  });
+}
+
+async function runCase(c: BenchCase): Promise<Record<string, unknown>> {
+  const run = randomUUID().slice(0, 8);
+  const ctx: BenchContext = { run, table: { schema: 'public', name: `bench_${run}` } };
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = [`bench-${c.name}-${run}-steady`, `bench-${c.name}-${run}-drain`];
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })), waitForLeaders: true });
+  const producer = kafka.producer({ idempotent: true, transactionalId: `bench-${run}`, maxInFlightRequests: 1 });
+  await producer.connect();
+  const bench = await c.setup(ctx);
+  try {
+    // steady
+    const latencies: number[] = [];
+    let applied = 0;
+    const steady = runnerFor(bench.newSink('steady'), topics[0]!, `bench-${run}-steady`, (ms) => latencies.push(ms), (n) => (applied += n));
+    await steady.start();
+    await produce(producer, topics[0]!, ctx.table, 10); // let the group settle before the clock starts
+    while (applied < 10) await new Promise((r) => setTimeout(r, 50));
+    latencies.length = 0;
+    applied = 0;
+    // The steady load comes from a child process, so producing does not steal the sink's CPU time.
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--producer', topics[0]!, ctx.table.schema, ctx.table.name, String(RATE), String(STEADY_S)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => child.once('exit', r));
+    const sent = (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { sent?: number }).sent ?? 0;
+    const producedIn = (Date.now() - started) / 1000;
+    const lagAtEnd = sent - applied;
+    const drainDeadline = Date.now() + 30_000;
+    while (applied < sent && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 20));
+    await steady.stop();
+    const sorted = [...latencies].sort((a, b) => a - b);
+
+    // drain
+    for (let done = 0; done < DRAIN_N; done += 2000) await produce(producer, topics[1]!, ctx.table, Math.min(2000, DRAIN_N - done));
+    let drained = 0;
+    let drainStart = 0;
+    const drainRunner = runnerFor(bench.newSink('drain'), topics[1]!, `bench-${run}-drain`, () => undefined, (n) => {
+      if (drained === 0) drainStart = Date.now();
+      drained += n;
+    });
+    await drainRunner.start();
+    const drainTimeout = Date.now() + 300_000;
+    while (drained < DRAIN_N && Date.now() < drainTimeout) await new Promise((r) => setTimeout(r, 20));
+    const drainS = (Date.now() - drainStart) / 1000;
+    await drainRunner.stop();
+    const perRecord = bench.effectsPerRecord ?? 1;
+    return {
+      description: c.description,
+      versions: { ...(await bench.versions()), kafkajs: pkgVersion('kafkajs') },
+      steady: {
+        targetRate: RATE,
+        achievedProduceRate: Math.round(sent / producedIn),
+        seconds: STEADY_S,
+        records: sent,
+        applied,
+        lagAtEndOfProduction: lagAtEnd,
+        latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
+        latencyDefinition: 'sink commit acknowledged (effects + offsets durable) minus source.ts_ms stamped at produce time (Kafka produce → sink; add the source\'s PG commit → Kafka latency for end to end)',
+      },
+      drain: {
+        records: drained,
+        seconds: Number(drainS.toFixed(2)),
+        recordsPerSecond: Math.round(drained / drainS),
+        [`${bench.effectUnit ?? 'effects'}PerSecond`]: Math.round((drained * perRecord) / drainS),
+      },
+    };
+  } finally {
+    await bench.teardown().catch(() => undefined);
+    await producer.disconnect();
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !cases.some((c) => c.name === w));
+  if (unknown.length) throw new Error(`unknown bench case(s) ${unknown.join(', ')}; known: ${cases.map((c) => c.name).join(', ')}`);
+  const selected = wanted.length ? cases.filter((c) => wanted.includes(c.name)) : cases;
+  const file = new URL('./results/sinks.json', import.meta.url);
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { cases?: Record<string, unknown> }) : {};
+  const results: Record<string, unknown> = { ...(existing.cases ?? {}) };
+  for (const c of selected) {
+    process.stdout.write(`bench ${c.name}: steady ${RATE}/s for ${STEADY_S}s, then drain ${DRAIN_N}\n`);
+    results[c.name] = { ...(await runCase(c)), at: new Date().toISOString() };
+    process.stdout.write(`${JSON.stringify(results[c.name], null, 2)}\n`);
+  }
+  const out = {
+    machine: { platform: platform(), release: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, note: 'shared machine: other workloads were running' },
+    cases: results,
+  };
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`written ${file.pathname}\n`);
+}
+
+/** Child mode: `--producer <topic> <schema> <table> <rate> <seconds>` — steady transactional load, prints {"sent": n}. */
+async function producerMain(args: string[]): Promise<void> {
+  const [topic, schema, name, rate, seconds] = args as [string, string, string, string, string];
+  lsn = BigInt(Date.now()) * 1000n; // increasing across phases and processes
+  const producer = kafka.producer({ idempotent: true, transactionalId: `bench-producer-${randomUUID()}`, maxInFlightRequests: 1 });
+  await producer.connect();
+  const started = Date.now();
+  let sent = 0;
+  while (Date.now() - started < Number(seconds) * 1000) {
+    const due = Math.floor(((Date.now() - started) / 1000) * Number(rate)) - sent;
+    if (due > 0) {
+      const n = Math.min(due, 500);
+      await produce(producer, topic, { schema, name }, n);
+      sent += n;
+    } else await new Promise((r) => setTimeout(r, 2));
+  }
+  await producer.disconnect();
+  process.stdout.write(`${JSON.stringify({ sent })}\n`);
+}
+
+if (process.argv[2] === '--producer') await producerMain(process.argv.slice(3));
+else await main();
