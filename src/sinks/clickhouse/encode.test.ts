@@ -60,3 +60,15 @@ describe('clickhouse value encoding (TSV)', () => {
     expect(defaultField('Date')).toBe('1970-01-01');
   });
 });
+
+describe('compiled encoders', () => {
+  it('match encodeField on fast and slow paths', async () => {
+    const { encoderFor } = await import('./encode.js');
+    const cases: [string, 'other' | 'timestamp', unknown][] = [
+      ['Nullable(String)', 'other', 'a\tb'], ['Nullable(String)', 'other', null], ['Nullable(String)', 'other', 5], ['Int32', 'other', 7], ['Int64', 'other', '9223372036854775807'],
+      ['Nullable(Float64)', 'other', 1.25], ['Nullable(Float64)', 'other', 'NaN'], ['UInt8', 'other', true], ['Nullable(String)', 'timestamp', 1700000000123456],
+    ];
+    for (const [t, k, v] of cases) expect(encoderFor(t, k)(v as never)).toBe(encodeField(t, k, v as never));
+    expect(() => encoderFor('Int16', 'other')(70000)).toThrow(/out of range/);
+  });
+});

@@ -15,7 +15,10 @@ export class EncodeError extends Error {
 export const TSV_NULL = '\\N';
 
 /** Escapes a string for a TabSeparated field. */
+const NEEDS_ESCAPE = /[\\\t\n\r\0]/;
+
 export function escapeTsv(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/[\\\t\n\r\0]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\0'));
 }
 
@@ -213,4 +216,29 @@ export function sqlLiteral(chType: string, kind: SourceKind, v: JsonValue): stri
   if (v === null) return 'NULL';
   const s = scalar(base, kind, v);
   return s.quoted ? quoteString(s.text) : s.text;
+}
+
+const INT_FAST = new Set(['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64']);
+const compiled = new Map<string, (v: JsonValue | undefined) => string>();
+
+/**
+ * A memoized encoder for one column type: fast paths for the common cases (strings into String,
+ * safe integers into Int*, numbers into Float*), everything else through `encodeField`.
+ */
+export function encoderFor(chType: string, kind: SourceKind): (v: JsonValue | undefined) => string {
+  const id = `${kind}|${chType}`;
+  let f = compiled.get(id);
+  if (f) return f;
+  const { base } = unwrapType(chType);
+  const slow = (v: JsonValue | undefined): string => encodeField(chType, kind, v);
+  if (base === 'String' && kind === 'other') f = (v) => (typeof v === 'string' ? escapeTsv(v) : slow(v));
+  else if (INT_FAST.has(base)) {
+    const range = INT_RANGES[base];
+    const lo = range ? Number(range[0]) : 0;
+    const hi = range ? Number(range[1]) : 0;
+    f = (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= lo && v <= hi ? String(v) : slow(v));
+  } else if (base === 'Float64' || base === 'Float32') f = (v) => (typeof v === 'number' ? String(v) : slow(v));
+  else f = slow;
+  if (compiled.size < 10_000) compiled.set(id, f);
+  return f;
 }

@@ -16,7 +16,7 @@ import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type S
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
 import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
-import { EncodeError, defaultField, encodeField, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
+import { EncodeError, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
@@ -337,8 +337,8 @@ export class ClickHouseSink implements Sink {
         const oldKey = isDelete || (ok !== null && ok !== newKey) ? ok : null;
         planned.push({ record, oldKey, newKey, oldRow, newRow });
         // look up stored versions of updated/deleted keys this sink has not seen (inserts are not looked up)
-        if (oldKey && oldRow && !seen.has(oldKey) && this.versions.get(cachePrefix + oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
-        if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.get(cachePrefix + newKey) === undefined) lookupKeys.set(newKey, newRow);
+        if (oldKey && oldRow && !seen.has(oldKey) && this.versions.peek(cachePrefix + oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
+        if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.peek(cachePrefix + newKey) === undefined) lookupKeys.set(newKey, newRow);
         if (newRow && Object.values(newRow).includes(UNAVAILABLE_VALUE)) {
           const from = oldKey ?? newKey;
           const fromRow = oldKey ? oldRow : newRow;
@@ -360,7 +360,7 @@ export class ClickHouseSink implements Sink {
     const checking = this.cfg['stale.check'];
     const isStale = (k: string | null, v: bigint): boolean => {
       if (!k || !checking) return false;
-      const known = state.get(k)?.version ?? this.versions.get(cachePrefix + k) ?? storedVersions.get(k);
+      const known = state.get(k)?.version ?? this.versions.peek(cachePrefix + k) ?? storedVersions.get(k);
       return known !== undefined && v < known;
     };
     const lsnOf = (r: SinkRecord): bigint => (typeof r.source?.lsn === 'number' ? BigInt(r.source.lsn) : r.position.commitLsn);
@@ -391,7 +391,7 @@ export class ClickHouseSink implements Sink {
             } else if (value === undefined) fields.set(col.name, defaultField(col.type));
             else {
               try {
-                fields.set(col.name, encodeField(col.type, col.kind, value));
+                fields.set(col.name, encoderFor(col.type, col.kind)(value));
               } catch (e) {
                 if (e instanceof EncodeError) throw new EncodeError(`column ${col.name}: ${e.message}`);
                 throw e;

@@ -11,6 +11,11 @@ export class VersionCache {
 
   constructor(private readonly max: number) {}
 
+  /** The version without refreshing the entry's recency (hot path). */
+  peek(key: string): bigint | undefined {
+    return this.map.get(key);
+  }
+
   get(key: string): bigint | undefined {
     const v = this.map.get(key);
     if (v !== undefined) {
