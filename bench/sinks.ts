@@ -25,6 +25,8 @@ import { endpoints } from '../src/config/endpoints.js';
 import { HEADERS } from '../src/events/change.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createClient as createClickHouseClient } from '@clickhouse/client';
+import { Client as ElasticsearchClient } from '@elastic/elasticsearch';
+import { plugin as elasticsearchPlugin } from '../src/sinks/elasticsearch/index.js';
 import { ClickHouseSink, clickhouseSpec } from '../src/sinks/clickhouse/index.js';
 import { RedisSink } from '../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../src/sinks/redis/spec.js';
@@ -119,6 +121,29 @@ const clickhouseCase: BenchCase = {
 };
 
 /** Baseline: a sink that stores only offsets in memory — what Kafka + decoding + the runtime cost. */
+const elasticsearchCase: BenchCase = {
+  name: 'elasticsearch',
+  description: 'Elasticsearch sink: one versioned bulk per batch (index, version_type=external_gte, version = commit LSN; last op per _id), then the offsets doc per partition in the checkpoint index; refresh=false, dynamic mapping',
+  async setup(ctx) {
+    const url = endpoints().elasticsearchUrl;
+    const es = new ElasticsearchClient({ node: url });
+    const checkpointIndex = `cdc-fanout-checkpoints-bench-${ctx.run}`;
+    const config = elasticsearchPlugin.spec.parse({ url, 'index.name.template': `bench-${ctx.run}.\${table}`, 'checkpoint.index': checkpointIndex });
+    return {
+      newSink: (phase) =>
+        elasticsearchPlugin.create(config, { pipeline: 'bench', sinkName: `es-${phase}`, topicPrefix: 'bench', groupId: `bench-${ctx.run}-${phase}`, logger: silentLogger }),
+      async versions() {
+        const info = await es.info();
+        return { elasticsearch: info.version.number, '@elastic/elasticsearch': pkgVersion('@elastic/elasticsearch') };
+      },
+      async teardown() {
+        await es.indices.delete({ index: [`bench-${ctx.run}.*`, checkpointIndex], ignore_unavailable: true, allow_no_indices: true });
+        await es.close();
+      },
+    };
+  },
+};
+
 const noopCase: BenchCase = {
   name: 'runtime-noop',
   description: 'SinkRunner with a no-op sink (offsets in memory): the runtime + kafkajs + decoding baseline',
@@ -144,7 +169,7 @@ const noopCase: BenchCase = {
 };
 
 /** Registered cases, in run order. Other sinks add theirs here. */
-export const cases: BenchCase[] = [noopCase, redisCase, clickhouseCase];
+export const cases: BenchCase[] = [noopCase, redisCase, clickhouseCase, elasticsearchCase];
 
 // ---------------------------------------------------------------- harness -----------------------
 
