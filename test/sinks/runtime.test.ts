@@ -183,6 +183,32 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     expect(await redis.get(`${P}none:3`)).toBe('cached');
   });
 
+  it('errors.tolerance=skip counts and passes a poison record; pause() holds the partition and resume() continues', async () => {
+    const topic = await newTopic('skip', 1);
+    const offsetsKey = `${P}offsets:skip`;
+    await sendTx(producer, topic, [
+      { partition: 0, message: { key: Buffer.from('{"id":1}'), value: Buffer.from('[1,2]'), headers: {} } },
+      { partition: 0, message: debeziumMessage({ table: 'skip', op: 'c', after: { id: 2 }, position: pos(10) }) },
+    ]);
+    await redis.set(`${P}skip:2`, 'cached');
+    await redis.set(`${P}skip:3`, 'cached');
+    const sink = redisSink({ 'public.skip': { keys: [`${P}skip:{id}`] } }, offsetsKey);
+    const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'skip', topics: [topic], 'group.id': `${P}skip`, 'errors.tolerance': 'skip' }), pipeline: 'rt', logger });
+    runners.push(runner);
+    await runner.start();
+    await waitFor('offsets past the poison record', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '2');
+    expect(await redis.exists(`${P}skip:2`)).toBe(0);
+    runner.pause();
+    expect(runner.state.name).toBe('PAUSED');
+    await sendTx(producer, topic, [{ partition: 0, message: debeziumMessage({ table: 'skip', op: 'c', after: { id: 3 }, position: pos(11) }) }]);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await redis.get(`${P}skip:3`)).toBe('cached');
+    runner.resume();
+    expect(runner.state.name).toBe('RUNNING');
+    await waitFor('the record produced while paused', async () => (await redis.exists(`${P}skip:3`)) === 0);
+    await runner.stop();
+  });
+
   it('retries a retriable sink error with backoff and applies the batch once it succeeds', async () => {
     const topic = await newTopic('retry', 1);
     const offsetsKey = `${P}offsets:retry`;

@@ -24,7 +24,7 @@ import { DELETE_SCRIPT, WRITE_SCRIPT } from './scripts.js';
 import type { RedisSinkConfig } from './spec.js';
 
 const field = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
-const FATAL_REPLY = /^(WRONGPASS|NOAUTH|NOPERM|ERR invalid password|ERR AUTH)/;
+const FATAL_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM|invalid password|ERR AUTH)/;
 
 export function redisOptions(config: RedisSinkConfig): { url: string | undefined; options: RedisOptions } {
   const options: RedisOptions = {
@@ -56,6 +56,8 @@ export class RedisSink implements Sink {
   /** Plans queued by write(), per partition and batch (first offset; a retried write replaces its plan), executed by commit(). */
   private readonly pending = new Map<string, Map<string, RedisOp[]>>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** ioredis reports AUTH failures as an 'error' event and then just "Connection is closed". */
+  private lastConnectionError: Error | undefined;
 
   constructor(
     private readonly config: RedisSinkConfig,
@@ -68,7 +70,10 @@ export class RedisSink implements Sink {
   private client(): Redis {
     const { url, options } = redisOptions(this.config);
     const c = url ? new Redis(url, options) : new Redis(options);
-    c.on('error', (e: Error) => this.logger.debug({ err: e.message }, 'redis connection error'));
+    c.on('error', (e: Error) => {
+      this.lastConnectionError = e;
+      this.logger.debug({ err: e.message }, 'redis connection error');
+    });
     return c;
   }
 
@@ -81,7 +86,8 @@ export class RedisSink implements Sink {
         await c.ping();
       }
     } catch (e) {
-      throw wrap(e, 'connect');
+      const auth = this.lastConnectionError && FATAL_REPLY.test(this.lastConnectionError.message) ? this.lastConnectionError : undefined;
+      throw wrap(auth ?? e, 'connect');
     }
   }
 
