@@ -73,10 +73,20 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     for (const k of Object.keys(plugin.spec.shape)) if (sinkCfg[k] !== undefined) own[k] = sinkCfg[k];
     const sink = plugin.create(plugin.spec.parse(own), { pipeline: pipelineName, sinkName: sinkCfg.name, topicPrefix: prefix, groupId, logger: createLogger({ level: 'warn' }) });
     await sink.open();
+    let refused: PartitionOffset[] = [];
     try {
       await sink.commit(offsets);
+      // Sinks may keep offsets monotonic (a replayed commit must not move them back): verify.
+      const stored = await sink.loadOffsets(offsets.map(({ topic, partition }) => ({ topic, partition })));
+      refused = offsets.filter((o) => stored.find((x) => x.topic === o.topic && x.partition === o.partition)?.offset !== o.offset);
     } finally {
       await sink.close();
+    }
+    if (refused.length) {
+      return fail(
+        `the ${sinkCfg.type} sink kept its stored offsets for ${refused.map((o) => `${o.topic}[${o.partition}]`).join(', ')} (it never moves offsets backwards through commit()); ` +
+          `moving them back needs a reset hook in the Sink contract — until then delete the sink's checkpoint (see README "Resetting a sink") and restart`,
+      );
     }
     // Kafka group offsets too (lag tools read them).
     for (const topic of new Set(offsets.map((o) => o.topic))) {

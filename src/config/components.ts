@@ -24,8 +24,19 @@ export interface ConfigComponents {
   readonly plugins: readonly PluginSpec[];
 }
 
-/** Postgres connector settings and event options form one `source` block, as in Debezium. */
-export const sourceConnectorSpec = z.object({ ...sourceSpec.shape, ...eventsSpec.shape }).strict();
+/** Daemon-level source options (not passed to PostgresSource): ad-hoc snapshot signals. */
+export const signalSpec = z.object({
+  'signal.data.collection': z
+    .string()
+    .regex(/^[^.\s]+\.[^.\s]+$/, 'write the signal table as "schema.table", e.g. "public.cdc_fanout_signal"')
+    .optional()
+    .describe(
+      'Signal table ("schema.table", Debezium\'s columns id, type, data) that `cdc-fanout snapshot` writes `execute-snapshot` requests to; the daemon watches it while the pipeline runs. Unset: ad-hoc snapshots are disabled.',
+    ),
+});
+
+/** Postgres connector settings, event options and signal settings form one `source` block, as in Debezium. */
+export const sourceConnectorSpec = z.object({ ...sourceSpec.shape, ...eventsSpec.shape, ...signalSpec.shape }).strict();
 
 let cached: Promise<ConfigComponents> | undefined;
 

@@ -7,7 +7,10 @@ import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { sourceSpec } from '../source/config.js';
+import pg from 'pg';
+import { clientConfig } from '../source/connection.js';
 import { PostgresSource } from '../source/postgres-source.js';
+import { SignalWatcher, type SnapshotSignal } from './signals.js';
 import type { SourceFactory, SourceHandle, SourceRuntimeStatus } from './handles.js';
 import { metricValues } from './metric-values.js';
 import type { SnapshotProgress } from './status.js';
@@ -23,14 +26,30 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
   const own: Record<string, unknown> = {};
   for (const k of Object.keys(sourceSpec.shape)) if (input.source[k] !== undefined) own[k] = input.source[k];
   const connector = String(own.name ?? input.pipeline);
+  const signalTable = input.source['signal.data.collection'] as string | undefined;
   return (ctx): SourceHandle => {
-    const src = new PostgresSource(own, input.kafka, input.logger.child({ component: 'source' }));
+    const logger = input.logger.child({ component: 'source' });
+    const src = new PostgresSource(own, input.kafka, logger);
+    // The daemon-side hook for ad-hoc snapshots: used when the source implements it.
+    const hook = (src as unknown as { executeSnapshot?: (tables: readonly string[], signalId: string) => Promise<void> }).executeSnapshot;
+    const watcher = signalTable
+      ? new SignalWatcher({
+          client: () => new pg.Client(clientConfig(src.config)),
+          table: signalTable,
+          logger,
+          execute: typeof hook === 'function' ? (s: SnapshotSignal) => hook.call(src, s.tables, s.id) : undefined,
+        })
+      : undefined;
     return {
       async start() {
         await src.start();
         src.whenStopped().catch((err: unknown) => ctx.onFailure(err instanceof Error ? err : new Error(String(err))));
+        await watcher?.start();
       },
-      stop: () => src.stop(),
+      async stop() {
+        await watcher?.stop();
+        await src.stop();
+      },
       async status(): Promise<SourceRuntimeStatus> {
         const st = src.status();
         const labels = { pipeline: connector };
@@ -50,7 +69,7 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
           eventsPublished: st.eventsPublished,
           slotLagBytes: lag[0]?.value ?? null,
           snapshot,
-          details: { state: st.state, confirmedLsn: st.confirmedLsn, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions },
+          details: { state: st.state, confirmedLsn: st.confirmedLsn, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
         };
       },
     };
