@@ -228,6 +228,24 @@ describe('clickhouse sink: changelog mode and user DDL', () => {
   });
 });
 
+describe('clickhouse sink: concurrent partitions', () => {
+  it('adds a new column once when two partitions see it at the same time', async () => {
+    const sink = makeSink({ 'source.url': undefined });
+    await sink.open();
+    await apply(sink, [rec({ table: 'evo', op: 'c', after: { id: 1, a: 'x' }, position: pos(10) })]);
+    const batch = (p: number, id: number) => ({ ...sinkBatch([rec({ table: 'evo', op: 'c', after: { id, a: 'y', fresh: `f${id}`, more: id }, position: pos(20 + id) })], { partition: p }) });
+    const results = await Promise.all([sink.write(batch(0, 2)), sink.write(batch(1, 3)), sink.write(batch(2, 4))]);
+    await sink.close();
+    expect(results.flatMap((r) => r.rejected)).toEqual([]);
+    expect(await tsv(`SELECT id, fresh, more FROM ${database}.public_evo_current ORDER BY id`)).toEqual([
+      { id: '1', fresh: '\\N', more: '\\N' },
+      { id: '2', fresh: 'f2', more: '2' },
+      { id: '3', fresh: 'f3', more: '3' },
+      { id: '4', fresh: 'f4', more: '4' },
+    ]);
+  });
+});
+
 describe('clickhouse sink: server unavailable', () => {
   it('throws a retriable SinkError when the server cannot be reached', async () => {
     const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });

@@ -92,7 +92,7 @@ export class ClickHouseSink implements Sink {
     this.features = featuresOf(v[0]?.v ?? '0.0');
     await this.conn.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`, 'create database');
     await this.conn.command(
-      `CREATE TABLE IF NOT EXISTS ${this.checkpointRef} (group String, topic String, partition UInt32, offset UInt64, updated_at UInt64) ENGINE = ReplacingMergeTree(updated_at) ORDER BY (group, topic, partition)`,
+      `CREATE TABLE IF NOT EXISTS ${this.checkpointRef} (\`group\` String, \`topic\` String, \`partition\` UInt32, \`offset\` UInt64, \`updated_at\` UInt64) ENGINE = ReplacingMergeTree(\`updated_at\`) ORDER BY (\`group\`, \`topic\`, \`partition\`)`,
       'create checkpoint table',
     );
     if (!this.catalog && this.cfg['source.url']) this.catalog = postgresCatalog(this.cfg['source.url']);
@@ -105,7 +105,7 @@ export class ClickHouseSink implements Sink {
     for (const p of partitions) this.replayZone.set(`${p.topic}\u0000${p.partition}`, this.cfg['stale.check.replay.records']);
     const topics = [...new Set(partitions.map((p) => p.topic))];
     const r = await this.c().queryTsv(
-      `SELECT topic, partition, argMax(offset, updated_at) AS offset FROM ${this.checkpointRef} WHERE group = ${quoteString(this.opts.group)} AND topic IN (${topics.map(quoteString).join(', ')}) GROUP BY topic, partition`,
+      `SELECT \`topic\`, \`partition\`, argMax(\`offset\`, \`updated_at\`) AS last FROM ${this.checkpointRef} WHERE \`group\` = ${quoteString(this.opts.group)} AND \`topic\` IN (${topics.map(quoteString).join(', ')}) GROUP BY \`topic\`, \`partition\``,
       'load offsets',
     );
     const found = new Map(r.rows.map((row) => [`${unescapeTsv(row[0] ?? '')}\u0000${row[1]}`, row[2] ?? '0']));

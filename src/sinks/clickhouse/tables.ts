@@ -47,6 +47,7 @@ export const CHANGELOG_COLUMNS = ['_lsn', '_seq', '_op', '_ts_ms', '_source_lsn'
 
 export class TableManager {
   private readonly cache = new Map<string, Promise<TargetTables>>();
+  private readonly alterLocks = new Map<string, Promise<void>>();
 
   constructor(
     private readonly conn: Conn,
@@ -170,6 +171,11 @@ export class TableManager {
     return { ref: this.ref(name), name, keyColumns, columns, byName: new Map(columns.map((c) => [c.name, c])) };
   }
 
+  private setColumns(t: UpsertTable, all: readonly ColumnInfo[]): void {
+    t.columns = all.filter((c) => !META.has(c.name));
+    t.byName = new Map(t.columns.map((c) => [c.name, c]));
+  }
+
   private async createView(name: string): Promise<void> {
     const suffix = this.cfg['current.view.suffix'];
     if (!suffix) return;
@@ -190,20 +196,37 @@ export class TableManager {
    * source catalog when available, else inferred from the value (Nullable). Recreates the view.
    */
   async addColumns(schema: string, table: string, t: UpsertTable, fields: Map<string, Row[string]>): Promise<void> {
+    // partitions run concurrently: one schema change per table at a time
+    const prev = this.alterLocks.get(t.name) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.addColumnsLocked(schema, table, t, fields));
+    this.alterLocks.set(t.name, next);
+    try {
+      await next;
+    } finally {
+      if (this.alterLocks.get(t.name) === next) this.alterLocks.delete(t.name);
+    }
+  }
+
+  private async addColumnsLocked(schema: string, table: string, t: UpsertTable, fields: Map<string, Row[string]>): Promise<void> {
+    const first = await this.readColumns(t.name);
+    if (first) this.setColumns(t, first.columns);
+    const pending = [...fields].filter(([f]) => !t.byName.has(f));
+    if (pending.length === 0) return;
     const described = this.catalog ? await this.catalog.describe(schema, table) : null;
-    for (const [field, value] of fields) {
+    for (const [field, value] of pending) {
       const src = described?.columns.find((c) => c.name === field);
       const type = src ? clickhouseType({ ...src, nullable: true }, this.features, this.cfg['timestamp.fallback']) : inferType(value, false);
       const def = `${ident(field)} ${type}${src ? ` COMMENT ${quoteString(`pg:${src.pgType}`)}` : ''}`;
-      const current = await this.readColumns(t.name);
-      if (current?.columns.some((c) => c.name === field)) continue;
-      await this.conn.command(`ALTER TABLE ${t.ref} ADD COLUMN ${def}`, `add column ${field} to ${t.name}`);
+      try {
+        await this.conn.command(`ALTER TABLE ${t.ref} ADD COLUMN ${def}`, `add column ${field} to ${t.name}`);
+      } catch (e) {
+        // another sink process may have added it meanwhile
+        const now = await this.readColumns(t.name);
+        if (!now?.columns.some((c) => c.name === field)) throw e;
+      }
     }
     const after = await this.readColumns(t.name);
-    if (after) {
-      t.columns = after.columns.filter((c) => !META.has(c.name));
-      t.byName = new Map(t.columns.map((c) => [c.name, c]));
-    }
+    if (after) this.setColumns(t, after.columns);
     const suffix = this.cfg['current.view.suffix'];
     if (suffix) {
       await this.conn.command(`DROP TABLE IF EXISTS ${this.ref(t.name + suffix)}`, 'drop view');
