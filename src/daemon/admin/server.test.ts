@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../observability/logger.js';
+import type { PipelineStatus } from '../status.js';
+import { startAdminServer, type AdminBackend } from './server.js';
+
+const status: PipelineStatus = {
+  name: 'shop',
+  file: 'connectors/shop.yaml',
+  topicPrefix: 'shop',
+  kafka: { bootstrapServers: '127.0.0.1:9092' },
+  source: { state: 'RUNNING', restarts: 0, lastLsn: '0/1', eventsPublished: 1, eventsPerSec: 0, slotLagBytes: 0, snapshot: [] },
+  sinks: [{ name: 'cache', type: 'redis', state: 'RUNNING', restarts: 0, records: 1, recordsPerSec: 0, lag: 0, partitions: [] }],
+};
+
+function backend(): AdminBackend & { actions: string[] } {
+  const actions: string[] = [];
+  return {
+    actions,
+    pipelines: async () => [status],
+    ready: () => true,
+    async sinkAction(p, s, a) {
+      if (p !== 'shop') return { ok: false, status: 404, error: `no pipeline "${p}"` };
+      actions.push(`${p}/${s}/${a}`);
+      return { ok: true, state: a === 'pause' ? 'PAUSED' : 'RUNNING' };
+    },
+  };
+}
+
+describe('admin server', () => {
+  it('serves health, ready, metrics, pipelines, the page and sink actions; 404/405 otherwise', async () => {
+    const b = backend();
+    const srv = await startAdminServer(b, { host: '127.0.0.1', port: 0, logger: silentLogger });
+    try {
+      expect(srv.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(await (await fetch(`${srv.url}/health`)).json()).toEqual({ status: 'ok' });
+      expect((await fetch(`${srv.url}/ready`)).status).toBe(200);
+      expect(await (await fetch(`${srv.url}/metrics`)).text()).toContain('# TYPE cdc_fanout_component_state gauge');
+      expect(await (await fetch(`${srv.url}/pipelines`)).json()).toEqual({ pipelines: [status] });
+      expect((await fetch(`${srv.url}/pipelines/shop`)).status).toBe(200);
+      expect((await fetch(`${srv.url}/pipelines/nope`)).status).toBe(404);
+      const page = await fetch(`${srv.url}/`);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(await page.text()).toContain('data-testid="pipelines"');
+      const pause = await fetch(`${srv.url}/pipelines/shop/sinks/cache/pause`, { method: 'POST' });
+      expect(await pause.json()).toEqual({ state: 'PAUSED' });
+      expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/pause`)).status).toBe(405);
+      expect((await fetch(`${srv.url}/pipelines/x/sinks/cache/restart`, { method: 'POST' })).status).toBe(404);
+      expect((await fetch(`${srv.url}/nothing`)).status).toBe(404);
+      expect(b.actions).toEqual(['shop/cache/pause']);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('requires the bearer token everywhere except /health and the static page', async () => {
+    const srv = await startAdminServer(backend(), { host: '127.0.0.1', port: 0, token: 's3cret-token', logger: silentLogger });
+    try {
+      expect((await fetch(`${srv.url}/health`)).status).toBe(200);
+      expect((await fetch(`${srv.url}/`)).status).toBe(200);
+      for (const path of ['/pipelines', '/metrics', '/ready']) {
+        const res = await fetch(`${srv.url}${path}`);
+        expect(res.status, path).toBe(401);
+        expect(res.headers.get('www-authenticate')).toContain('Bearer');
+      }
+      expect((await fetch(`${srv.url}/pipelines`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/pause`, { method: 'POST' })).status).toBe(401);
+      expect((await fetch(`${srv.url}/pipelines`, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  });
+});
