@@ -96,6 +96,9 @@ async function health(): Promise<Health> {
   const { host, httpPort } = address();
   const res = await httpGet(`http://${host}:${httpPort}/?query=${encodeURIComponent('SELECT version()')}`);
   if (res === undefined) return { healthy: false, detail: 'no answer on HTTP' };
+  if (!res.headers.has('x-clickhouse-server-display-name')) {
+    return { healthy: false, detail: `HTTP ${res.status} without ClickHouse's response headers: not ClickHouse?` };
+  }
   if (res.status !== 200) return { healthy: false, detail: `HTTP ${res.status}: ${res.body.slice(0, 200)}` };
   return { healthy: true, detail: `version ${res.body.trim()}` };
 }

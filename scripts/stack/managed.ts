@@ -3,6 +3,7 @@
  * and Redis/Postgres when nothing is running yet): idempotent up, port-conflict detection, health
  * wait with a log excerpt on failure, and pid-file based down.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { listenerOf, portOpen, waitFor } from './net.js';
 import { isAlive, runningPid, startDetached, stopOwned, tail, type StartSpec } from './proc.js';
 import { shown } from './paths.js';
@@ -32,25 +33,43 @@ export async function managedUp(spec: ManagedSpec, clean: boolean): Promise<stri
     await stopOwned(launch, spec.stopGraceMs);
     pid = undefined;
   }
+  const portsFile = `${launch.pidFile}.ports`;
+  const wanted = `${spec.host} ${spec.ports.join(' ')}`;
   if (pid !== undefined) {
+    const running = existsSync(portsFile) ? readFileSync(portsFile, 'utf8').trim() : wanted;
+    if (running !== wanted) {
+      throw new StackError(
+        spec.name,
+        `already running (pid ${pid}) on ${running.replace(' ', ' ports ')}, not on the configured ${wanted.replace(' ', ' ports ')}. ` +
+          `Run \`npm run stack:down -- ${spec.name}\` first to move it.`,
+      );
+    }
     if ((await spec.health()).healthy) return `already running (pid ${pid})`;
+    await assertPortsFree(spec, pid);
     // Ours but not (yet) healthy: maybe still starting from a previous run — wait, then fail clearly.
     await waitHealthy(spec, pid);
     return `was starting, now healthy (pid ${pid})`;
   }
-  for (const port of spec.ports) {
-    if (await portOpen(spec.host, port)) {
-      throw new StackError(
-        spec.name,
-        `port ${spec.host}:${port} is already in use by ${listenerOf(port)}, which stack:up did not start. ` +
-          `Stop that process, or point ${spec.envHint} at it if it is a compatible ${spec.name}.`,
-      );
-    }
-  }
+  await assertPortsFree(spec, undefined);
   await spec.prepare(clean);
   const started = startDetached(launch);
+  writeFileSync(portsFile, `${wanted}\n`);
   await waitHealthy(spec, started);
   return `started (pid ${started})`;
+}
+
+/** Fail when a port is held by any process other than `ours`. */
+async function assertPortsFree(spec: ManagedSpec, ours: number | undefined): Promise<void> {
+  for (const port of spec.ports) {
+    if (!(await portOpen(spec.host, port))) continue;
+    const holder = listenerOf(port);
+    if (ours !== undefined && holder.startsWith(`pid ${ours} `)) continue;
+    throw new StackError(
+      spec.name,
+      `port ${spec.host}:${port} is already in use by ${holder}, which stack:up did not start. ` +
+        `Stop that process, or point ${spec.envHint} at it if it is a compatible ${spec.name}.`,
+    );
+  }
 }
 
 async function waitHealthy(spec: ManagedSpec, pid: number): Promise<void> {

@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const STACK_SRC = join(REPO_ROOT, 'stack');
 export const STACK_LIB = join(STACK_SRC, 'lib');
-export const STATE_DIR = join(REPO_ROOT, '.stack');
+/** Data, configs, pid files and logs; CDC_STACK_DIR runs a second, separate stack (with other ports). */
+export const STATE_DIR = process.env.CDC_STACK_DIR ? resolve(process.env.CDC_STACK_DIR) : join(REPO_ROOT, '.stack');
 
 /** Directory holding one service's config, data, pid file and log. */
 export function serviceDir(name: string): string {
