@@ -107,6 +107,9 @@ export class RedisSink implements Sink {
 
   async loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     if (partitions.length === 0) return [];
+    // Plans queued for a partition but never committed (it was revoked mid-batch) are NOT dropped here:
+    // a chunk of a partition that stays assigned may sit between write() and commit() right now. Running
+    // such leftovers later is harmless — every op is idempotent or version-guarded.
     let values: (string | null)[];
     try {
       values = await this.redis('cmd').hmget(this.offsetsKey, ...partitions.map(field));

@@ -54,6 +54,14 @@ export class SinkStoppedError extends Error {
   }
 }
 
+/** A retried batch given up because the partition moved or the runner stops (not a failure). */
+class AbandonedError extends Error {
+  constructor(what: string) {
+    super(`${what} abandoned: partition revoked or runner stopping`);
+    this.name = 'AbandonedError';
+  }
+}
+
 interface PartitionState {
   readonly generation: number;
   /** Offset loaded from the sink's store (null: never consumed → start where Kafka says). */
@@ -288,7 +296,7 @@ export class SinkRunner extends EventEmitter {
       }
       const chunk: SinkBatch = { topic, partition, records };
       const next = (BigInt(lastOffset) + 1n).toString();
-      const ok = await this.processChunk(chunk, rejected, next, heartbeat);
+      const ok = await this.processChunk(chunk, rejected, next, heartbeat, () => !isRunning() || isStale());
       if (!ok) return;
       p.next = BigInt(next);
       resolveOffset(lastOffset);
@@ -308,7 +316,7 @@ export class SinkRunner extends EventEmitter {
   }
 
   /** write → route rejected → commit, retried on retriable errors. Returns false when the runner stops or fails. */
-  private async processChunk(chunk: SinkBatch, decodeRejected: RejectedRecord[], next: string, heartbeat: () => Promise<void>): Promise<boolean> {
+  private async processChunk(chunk: SinkBatch, decodeRejected: RejectedRecord[], next: string, heartbeat: () => Promise<void>, abandoned: () => boolean): Promise<boolean> {
     const started = process.hrtime.bigint();
     const { sink } = this.opts;
     let staleSkipped = 0;
@@ -324,10 +332,11 @@ export class SinkRunner extends EventEmitter {
         rejectedCount = rejected.length;
       },
       heartbeat,
+      abandoned,
     ).then(
       () => true,
       (e: unknown) => {
-        if (!this.stopping) void this.fail(e instanceof Error ? e : new Error(String(e)));
+        if (!this.stopping && !(e instanceof AbandonedError)) void this.fail(e instanceof Error ? e : new Error(String(e)));
         return false;
       },
     );
@@ -372,8 +381,12 @@ export class SinkRunner extends EventEmitter {
     }
   }
 
-  /** Runs `fn` until it succeeds; retries retriable SinkErrors (and errors while stopping abort). */
-  private async retrying<T>(what: string, fn: () => Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
+  /**
+   * Runs `fn` until it succeeds; retries retriable SinkErrors. Gives up (AbandonedError) when the
+   * runner stops or the partition was revoked/re-seeked meanwhile — the batch is then simply not
+   * committed and will be read again by whoever owns the partition.
+   */
+  private async retrying<T>(what: string, fn: () => Promise<T>, heartbeat?: () => Promise<void>, abandoned?: () => boolean): Promise<T> {
     const cfg = {
       initialMs: this.opts.config['errors.retry.initial.backoff.ms'],
       maxMs: this.opts.config['errors.retry.max.backoff.ms'],
@@ -398,6 +411,7 @@ export class SinkRunner extends EventEmitter {
         const until = Date.now() + delay;
         while (Date.now() < until) {
           if (this.stopping) throw e;
+          if (abandoned?.()) throw new AbandonedError(what);
           await sleep(Math.min(500, until - Date.now()));
           await heartbeat?.().catch(() => undefined);
         }
