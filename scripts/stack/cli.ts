@@ -30,7 +30,14 @@ function pick(): Service[] {
 async function up(): Promise<number> {
   const t0 = Date.now();
   const chosen = pick();
-  for (const s of chosen) await s.install();
+  for (const s of chosen) {
+    try {
+      await s.install();
+    } catch (err) {
+      console.error(`\nstack:up FAILED — installing ${s.name}: ${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    }
+  }
   // Start everything at once (the JVMs take the longest); report per service as each settles.
   const results = await Promise.allSettled(
     chosen.map(async (s) => {
