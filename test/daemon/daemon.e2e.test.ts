@@ -163,6 +163,15 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
     expect(daemon.output()).not.toContain(PASSWORD);
     expect((await fetch(`${daemon.url}/health`)).status).toBe(200);
     expect((await fetch(`${daemon.url}/ready`)).status).toBe(200);
+
+    const st = await cli(['status', '--admin-url', daemon.url]);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toContain(`${A}  source RUNNING`);
+    expect(st.stdout).toContain('  sink flaky [redis]  RUNNING');
+    expect(st.stdout).not.toContain(PASSWORD);
+    const down = await cli(['status', '--admin-url', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('cannot reach the daemon at http://127.0.0.1:9');
   });
 
   it('serves /metrics in Prometheus text that parses, with pipeline and sink series', { timeout: 30_000 }, async () => {

@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../observability/logger.js';
 import type { PipelineStatus } from '../status.js';
@@ -65,6 +70,27 @@ describe('admin server', () => {
       expect((await fetch(`${srv.url}/pipelines`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
       expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/pause`, { method: 'POST' })).status).toBe(401);
       expect((await fetch(`${srv.url}/pipelines`, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it.skipIf(!existsSync('/usr/bin/openssl'))('serves HTTPS with a certificate and key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdc-admin-tls-'));
+    execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1', '-days', '1'], { stdio: 'ignore' });
+    const srv = await startAdminServer(backend(), { host: '127.0.0.1', port: 0, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }, logger: silentLogger });
+    try {
+      expect(srv.url).toMatch(/^https:/);
+      const body = await new Promise<string>((resolve, reject) => {
+        request(`${srv.url}/health`, { rejectUnauthorized: false }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve(text));
+        })
+          .on('error', reject)
+          .end();
+      });
+      expect(JSON.parse(body)).toEqual({ status: 'ok' });
     } finally {
       await srv.close();
     }
