@@ -212,7 +212,7 @@ describe('clickhouse sink: changelog mode and user DDL', () => {
   });
 
   it('writes into a user-provided table (migrations/clickhouse/example.sql), mapping columns by name', async () => {
-    const ddl = readFileSync(new URL('../../migrations/clickhouse/example.sql', import.meta.url), 'utf8').replaceAll('analytics.', `${database}.`);
+    const ddl = readFileSync(new URL('../../migrations/clickhouse/example.sql', import.meta.url), 'utf8').replace(/\banalytics\b/g, database);
     for (const stmt of ddl.replace(/--.*$/gm, '').split(';').map((s) => s.trim()).filter(Boolean)) await admin.command({ query: stmt });
     const sink = makeSink({ 'table.create': false, 'source.url': undefined, 'table.overrides': { 'public.customers': { 'table.name': 'customers' } } });
     await sink.open();
