@@ -26,7 +26,11 @@ export interface BuiltDoc {
   readonly placeholders: readonly string[];
 }
 
-export function buildDocument(after: Row, rules: FieldRules, sourceField: string | undefined, source: SourceInfo | null): BuiltDoc {
+/**
+ * `before`, when it carries the column (REPLICA IDENTITY FULL), is the row's previous version: its
+ * value replaces an unchanged-TOAST placeholder directly, with no read of the stored document.
+ */
+export function buildDocument(after: Row, rules: FieldRules, sourceField: string | undefined, source: SourceInfo | null, before: Row | null = null): BuiltDoc {
   const doc: Doc = {};
   const placeholders: string[] = [];
   const include = rules.include ? new Set(rules.include) : undefined;
@@ -36,7 +40,11 @@ export function buildDocument(after: Row, rules: FieldRules, sourceField: string
     if (exclude?.has(column)) continue;
     const field = rules.rename?.[column] ?? column;
     doc[field] = value;
-    if (isUnavailable(value)) placeholders.push(field);
+    if (isUnavailable(value)) {
+      const old = before?.[column];
+      if (old !== undefined && !isUnavailable(old)) doc[field] = old;
+      else placeholders.push(field);
+    }
   }
   if (sourceField !== undefined && source) doc[sourceField] = source as unknown as JsonValue;
   return { doc, placeholders };

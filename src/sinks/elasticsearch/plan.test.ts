@@ -95,6 +95,17 @@ describe('resolvePlaceholders (unchanged TOAST)', () => {
       { id: 6, arr: [1, 2] },
     ]);
   });
+  it('takes the value from a full before image (REPLICA IDENTITY FULL) without reading', async () => {
+    const plan = planBatch([rec('u', 5, { id: 1, big: UNAVAILABLE_VALUE, other: UNAVAILABLE_VALUE }, { id: 1, big: 'from before' })], ctx);
+    const asked: string[] = [];
+    await resolvePlaceholders(plan.steps, async (keys) => {
+      asked.push(...keys.map((k) => k.id));
+      return new Map<string, Doc | null>([[opKey('x.t', '1'), { id: 1, big: 'stored', other: 'stored other' }]]);
+    });
+    expect(asked).toEqual(['1']); // still needed for `other`, which before lacks
+    const op = plan.steps[0]?.kind === 'ops' ? (plan.steps[0].ops[0] as IndexOp) : undefined;
+    expect(op?.doc).toEqual({ id: 1, big: 'from before', other: 'stored other' });
+  });
   it('does not read stored docs after a truncate or a delete in the batch', async () => {
     const plan = planBatch([rec('t', 1, null), rec('u', 2, { id: 1, big: UNAVAILABLE_VALUE }), rec('d', 3, null, { id: 2 }), rec('u', 4, { id: 2, big: UNAVAILABLE_VALUE })], ctx);
     let calls = 0;

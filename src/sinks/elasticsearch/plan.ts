@@ -117,7 +117,7 @@ export function planBatch(records: readonly SinkRecord[], ctx: PlanContext): Pla
       }
       if (!record.after) throw new Error(`op "${record.op}" without an "after" row`);
       const table = `${record.source?.schema ?? ''}.${record.source?.table ?? ''}`;
-      const built = buildDocument(record.after, ctx.fieldRules(table), ctx.sourceField, record.source);
+      const built = buildDocument(record.after, ctx.fieldRules(table), ctx.sourceField, record.source, record.op === 'u' ? record.before : null);
       const oldKey = record.op === 'u' ? keyFrom(record.key, record.before) : null;
       const oldId = oldKey ? checkedId(oldKey, ctx.idSeparator) : id;
       const indexOp: IndexOp = { kind: 'index', index, id, version, built, fillFrom: oldId, record };
