@@ -325,13 +325,15 @@ async function main(): Promise<void> {
   const selected = wanted.length ? cases.filter((c) => wanted.includes(c.name)) : cases;
   const file = new URL('./results/sinks.json', import.meta.url);
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { cases?: Record<string, unknown> }) : {};
-  const results: Record<string, unknown> = { ...(existing.cases ?? {}) };
+  const fresh: Record<string, unknown> = {};
   for (const c of selected) {
     process.stdout.write(`bench ${c.name}: steady ${RATE}/s for ${STEADY_S}s, then drain ${DRAIN_N}\n`);
-    results[c.name] = { ...(await runCase(c)), at: new Date().toISOString() };
-    process.stdout.write(`${JSON.stringify(results[c.name], null, 2)}\n`);
+    fresh[c.name] = { ...(await runCase(c)), at: new Date().toISOString() };
+    process.stdout.write(`${JSON.stringify(fresh[c.name], null, 2)}\n`);
   }
+  // Re-read right before writing: other cases may have been benchmarked meanwhile.
+  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { cases?: Record<string, unknown> }) : {};
+  const results: Record<string, unknown> = { ...(existing.cases ?? {}), ...fresh };
   const out = {
     machine: { platform: platform(), release: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, note: 'shared machine: other workloads were running' },
     cases: results,
