@@ -246,6 +246,29 @@ describe('clickhouse sink: concurrent partitions', () => {
   });
 });
 
+describe('clickhouse sink: truncate across partitions', () => {
+  it('drops rows older than a truncate that a lagging partition delivers after it', async () => {
+    const sink = makeSink({ 'source.url': undefined });
+    await sink.open();
+    const at = (p: number, records: SinkRecord[]) => sink.write(sinkBatch(records, { partition: p }));
+    await at(0, [rec({ table: 'trunc', op: 'c', after: { id: 1, a: 'x' }, position: pos(100) })]);
+    await at(0, [rec({ table: 'trunc', op: 't', key: null, position: pos(300) })]);
+    // partition 1 lags: a change committed before the truncate (200) arrives after it, and one after (400)
+    const late = await at(1, [rec({ table: 'trunc', op: 'c', after: { id: 2, a: 'before truncate' }, position: pos(200) }), rec({ table: 'trunc', op: 'c', after: { id: 3, a: 'after' }, position: pos(400) })]);
+    await sink.close();
+    expect(late.rejected).toEqual([]);
+    expect(late.staleSkipped).toBe(1);
+    expect(await tsv(`SELECT id FROM ${database}.public_trunc_current ORDER BY id`)).toEqual([{ id: '3' }]);
+    // a new sink instance (another process) knows the watermark too
+    const other = makeSink({ 'source.url': undefined });
+    await other.open();
+    const again = await other.write(sinkBatch([rec({ table: 'trunc', op: 'u', before: null, after: { id: 2, a: 'still before' }, position: pos(250) })], { partition: 2 }));
+    await other.close();
+    expect(again.staleSkipped).toBe(1);
+    expect(await tsv(`SELECT id FROM ${database}.public_trunc_current ORDER BY id`)).toEqual([{ id: '3' }]);
+  });
+});
+
 describe('clickhouse sink: server unavailable', () => {
   it('throws a retriable SinkError when the server cannot be reached', async () => {
     const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });

@@ -50,6 +50,9 @@ export class ClickHouseSink implements Sink {
   private readonly cfg: ClickHouseConfig;
   private readonly log: Logger;
   private readonly versions: VersionCache;
+  /** Truncate watermark per target table: rows older than the table's last truncate are dropped. */
+  private truncatedAt = new Map<string, bigint>();
+  private truncationsReadAt = 0;
   /** Records per partition still to stale-check against ClickHouse (the replay zone after an assignment). */
   private readonly replayZone = new Map<string, number>();
 
@@ -62,6 +65,8 @@ export class ClickHouseSink implements Sink {
   /** Forget cached table layouts and row versions (call after changing target tables outside the sink). */
   invalidateCaches(): void {
     this.versions.clear();
+    this.truncatedAt = new Map();
+    this.truncationsReadAt = 0;
     this.tables = this.conn && this.features ? new TableManager(this.conn, this.cfg, this.features, this.catalog) : this.tables;
   }
 
@@ -73,6 +78,21 @@ export class ClickHouseSink implements Sink {
 
   private get db(): string {
     return ident(this.cfg.database);
+  }
+
+  private get truncationsRef(): string {
+    return `${this.db}.${ident(`${this.cfg['checkpoint.table']}_truncations`)}`;
+  }
+
+  /** Re-reads the truncate watermarks (other processes may truncate), at most every 5 s. */
+  private async refreshTruncations(force = false): Promise<void> {
+    if (!force && Date.now() - this.truncationsReadAt < 5000) return;
+    const r = await this.c().queryTsv(`SELECT \`table\`, max(\`version\`) AS v FROM ${this.truncationsRef} GROUP BY \`table\``, 'read truncations');
+    const next = new Map<string, bigint>();
+    for (const row of r.rows) next.set(unescapeTsv(row[0] ?? ''), BigInt(row[1] ?? '0'));
+    for (const [k, v] of this.truncatedAt) if ((next.get(k) ?? -1n) < v) next.set(k, v);
+    this.truncatedAt = next;
+    this.truncationsReadAt = Date.now();
   }
 
   private get checkpointRef(): string {
@@ -95,6 +115,11 @@ export class ClickHouseSink implements Sink {
       `CREATE TABLE IF NOT EXISTS ${this.checkpointRef} (\`group\` String, \`topic\` String, \`partition\` UInt32, \`offset\` UInt64, \`updated_at\` UInt64) ENGINE = ReplacingMergeTree(\`updated_at\`) ORDER BY (\`group\`, \`topic\`, \`partition\`)`,
       'create checkpoint table',
     );
+    await this.conn.command(
+      `CREATE TABLE IF NOT EXISTS ${this.truncationsRef} (\`table\` String, \`version\` UInt64) ENGINE = ReplacingMergeTree(\`version\`) ORDER BY \`table\``,
+      'create truncations table',
+    );
+    await this.refreshTruncations(true);
     if (!this.catalog && this.cfg['source.url']) this.catalog = postgresCatalog(this.cfg['source.url']);
     this.tables = new TableManager(this.conn, this.cfg, this.features, this.catalog);
     this.log.info({ server: this.features.version, database: this.cfg.database }, 'clickhouse sink open');
@@ -142,6 +167,7 @@ export class ClickHouseSink implements Sink {
   async write(batch: SinkBatch): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
+    if (this.cfg['truncate.mode'] !== 'ignore') await this.refreshTruncations();
     const tp = `${batch.topic}\u0000${batch.partition}`;
     const zone = this.replayZone.get(tp) ?? this.cfg['stale.check.replay.records'];
     const lookups = zone > 0;
@@ -236,6 +262,10 @@ export class ClickHouseSink implements Sink {
     const mode = this.cfg['truncate.mode'];
     if (mode === 'ignore') return;
     this.versions.clear(`${u.ref}\u0000`);
+    // watermark first: rows older than the truncate that other partitions deliver later are dropped
+    const v0 = r.position.commitLsn;
+    await this.c().insertTsv(this.truncationsRef, ['table', 'version'], [`${escapeTsv(u.ref)}\t${v0}`]);
+    if ((this.truncatedAt.get(u.ref) ?? -1n) < v0) this.truncatedAt.set(u.ref, v0);
     if (mode === 'delete') {
       await this.c().command(`TRUNCATE TABLE ${u.ref}`, `truncate ${u.name}`);
       return;
@@ -364,10 +394,11 @@ export class ClickHouseSink implements Sink {
       return known !== undefined && v < known;
     };
     const lsnOf = (r: SinkRecord): bigint => (typeof r.source?.lsn === 'number' ? BigInt(r.source.lsn) : r.position.commitLsn);
+    const watermark = this.truncatedAt.get(u.ref);
     for (const p of planned) {
       const v = p.record.position.commitLsn;
       try {
-        if (isStale(p.oldKey, v) || isStale(p.newKey, v)) {
+        if ((watermark !== undefined && v < watermark) || isStale(p.oldKey, v) || isStale(p.newKey, v)) {
           staleSkipped++;
           continue;
         }
