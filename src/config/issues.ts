@@ -7,7 +7,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
 import { schemaAt, shapeOf } from './describe-schema.js';
 import { formatPath, type ConfigPath, type Location } from './locate.js';
-import { maskString } from './secret.js';
+import { isSecretKey, maskString } from './secret.js';
 
 export interface ConfigError {
   readonly file: string;
@@ -43,13 +43,14 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   const limit = Math.max(2, Math.floor(word.length / 3));
   const w = word.toLowerCase();
   const b = best.toLowerCase();
-  if (distance(w, b) <= limit) return best;
+  const d = distance(w, b);
+  if (d <= limit && d < w.length) return best;
   // A truncated name ("elastic" for "elasticsearch") is still a clear match.
   const prefix = candidates.find((c) => w.length >= 4 && c.toLowerCase().startsWith(w));
   return prefix;
 }
 
-function show(v: unknown, secrets: ReadonlySet<string>): string {
+function showValue(v: unknown, secrets: ReadonlySet<string>): string {
   const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
   return maskString(s.length > 60 ? `${s.slice(0, 57)}...` : s, secrets);
 }
@@ -64,7 +65,11 @@ export interface Located {
 /** One or more located messages per zod issue (one per unknown key). */
 export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, data: unknown, secrets: ReadonlySet<string>): Located[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  const last = path[path.length - 1];
+  // A secret field's value is never echoed back, whatever the error.
+  const hide = typeof last === 'string' && isSecretKey(last);
   const got = valueAt(data, path);
+  const show = (v: unknown, secrets: ReadonlySet<string>): string => (hide ? '[redacted]' : showValue(v, secrets));
   switch (issue.code) {
     case 'invalid_type': {
       if (got === undefined) return [{ path, message: `missing required field (expected ${issue.expected})` }];

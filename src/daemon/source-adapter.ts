@@ -59,7 +59,8 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
         const snapshot: SnapshotProgress[] = done.map((d) => {
           const table = d.labels.table ?? '';
           const current = st.state === 'snapshotting' && st.snapshot?.table === table;
-          return { table, done: d.value, total: total.get(table) ?? null, finished: !current };
+          const estimate = total.get(table) ?? (current && st.snapshot?.rowsEstimated ? st.snapshot.rowsEstimated : null);
+          return { table, done: d.value, total: estimate, finished: !current };
         });
         if (st.state === 'snapshotting' && st.snapshot?.table && !snapshot.some((s) => s.table === st.snapshot?.table)) {
           snapshot.push({ table: st.snapshot.table, done: st.snapshot.rowsDone, total: st.snapshot.rowsEstimated || null, finished: false });
