@@ -63,6 +63,10 @@ export class TransactionalProducer {
       maxInFlightRequests: 1,
       transactionTimeout: opts.transactionTimeoutMs,
       allowAutoTopicCreation: false,
+      // Retry retriable errors without a cap (backoff ≤ 2 s): while Kafka is down the chain waits,
+      // the queue fills and replication pauses (backpressure) — nothing is dropped. A transaction
+      // that outlives transaction.timeout.ms is aborted by the broker; we then fail and restart.
+      retry: { initialRetryTime: 5, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
       // Java-compatible murmur2 on the key: all changes of a row land in one partition.
       createPartitioner: Partitioners.DefaultPartitioner,
     });

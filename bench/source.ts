@@ -1,0 +1,243 @@
+/**
+ * Source benchmark (npm run bench:source): Postgres → Kafka in exactly-once mode on the real stack.
+ *
+ *  1. throughput: a backlog of insert/update/delete transactions (100 rows each) is written while
+ *     the source is stopped; then the source drains it — events/s committed to Kafka. The same WAL
+ *     is decoded by Postgres alone through a second pgoutput slot with
+ *     pg_logical_slot_peek_binary_changes: the raw decode ceiling, reported as a ratio.
+ *  2. latency: a steady 5,000 events/s load; p50/p99 from PG commit timestamp to Kafka commit.
+ *  3. large transaction: one 1,000,000-row INSERT; peak RSS while it streams through.
+ * Results: bench/results/source.json (with machine and versions).
+ *
+ *   npm run bench:source [-- --backlog=300000 --steady-seconds=20 --large=1000000]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { endpoints } from '../src/config/endpoints.js';
+import { kafkaSpec } from '../src/kafka/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { PostgresSource } from '../src/source/postgres-source.js';
+import type { CommittedBatch } from '../src/source/publisher.js';
+
+const arg = (name: string, def: number): number => {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.split('=')[1]) : def;
+};
+const BACKLOG = arg('backlog', 300_000);
+const STEADY_S = arg('steady-seconds', 20);
+const STEADY_RATE = arg('steady-rate', 5000);
+const LARGE = arg('large', 1_000_000);
+const BATCH = arg('batch', 5000);
+const QUEUE = arg('queue', 20000);
+
+const ep = endpoints();
+const logger = createLogger({ level: process.env.CDC_LOG_LEVEL ?? 'warn' });
+const run = Date.now().toString(36);
+const name = `bench_src_${run}`;
+const table = `public.${name}`;
+const prefix = `bench-src-${run}`;
+const rawSlot = `${name}_raw`;
+
+const db = new pg.Client({ connectionString: ep.postgresUrl });
+await db.connect();
+
+let peakRss = 0;
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function makeSource(): PostgresSource {
+  const u = new URL(ep.postgresUrl);
+  return new PostgresSource(
+    {
+      'database.hostname': u.hostname,
+      'database.port': Number(u.port || 5432),
+      'database.user': decodeURIComponent(u.username || 'postgres'),
+      'database.dbname': u.pathname.slice(1) || 'postgres',
+      name,
+      'topic.prefix': prefix,
+      'slot.name': name,
+      'publication.name': `${name}_pub`,
+      'publication.autocreate.mode': 'filtered',
+      'table.include.list': `public\\.${name}`,
+      'snapshot.mode': 'never',
+      'max.batch.size': BATCH,
+      'max.batch.wait.ms': 50,
+      'max.queue.size': QUEUE,
+    },
+    kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }),
+    logger,
+  );
+}
+
+/** Writes `events` row changes as 100-row transactions: 50% inserts, 35% updates, 15% deletes. */
+async function writeBacklog(events: number, startId: number): Promise<number> {
+  let id = startId;
+  let done = 0;
+  while (done < events) {
+    const r = done % 20;
+    if (r < 10 || id - startId < 1000) {
+      await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, g % 1000, md5(g::text), now() FROM generate_series($1::bigint, $2::bigint) g`, [id, id + 99]);
+      id += 100;
+    } else if (r < 17) {
+      const from = startId + Math.floor(Math.random() * (id - startId - 100));
+      await db.query(`UPDATE ${table} SET a = a + 1 WHERE id BETWEEN $1 AND $2`, [from, from + 99]);
+    } else {
+      // delete 100 rows that exist: the oldest still present
+      await db.query(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} ORDER BY id LIMIT 100)`);
+    }
+    done += 100;
+  }
+  return id;
+}
+
+async function main(): Promise<Record<string, unknown>> {
+  await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
+  // 1. throughput on a backlog ------------------------------------------------------------------
+  let source = makeSource();
+  await source.start(); // creates the publication and the slot
+  await source.stop();
+  await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [rawSlot]);
+  const tWrite = Date.now();
+  let nextId = await writeBacklog(BACKLOG, 1);
+  const writeSecs = (Date.now() - tWrite) / 1000;
+  const walBytes = Number(
+    (await db.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS b FROM pg_replication_slots WHERE slot_name = $1`, [rawSlot])).rows[0].b,
+  );
+
+  // raw ceiling: Postgres decoding the same WAL with pgoutput, nothing else
+  const tRaw = Date.now();
+  const raw = await db.query(
+    `SELECT count(*) FILTER (WHERE get_byte(data, 0) IN (73, 85, 68)) AS changes, count(*) AS messages
+       FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`,
+    [rawSlot, `${name}_pub`],
+  );
+  const rawSecs = (Date.now() - tRaw) / 1000;
+  const rawChanges = Number(raw.rows[0].changes);
+  await db.query(`SELECT pg_drop_replication_slot($1)`, [rawSlot]);
+
+  source = makeSource();
+  let committed = 0;
+  let firstCommit = 0;
+  let lastCommit = 0;
+  source.onCommitted((b: CommittedBatch) => {
+    committed += b.events;
+    if (!firstCommit) firstCommit = b.kafkaCommitMs;
+    lastCommit = b.kafkaCommitMs;
+  });
+  peakRss = 0;
+  const cpu0 = process.cpuUsage();
+  const tDrain = Date.now();
+  await source.start();
+  while (committed < rawChanges && Date.now() - tDrain < 600_000) await new Promise((r) => setTimeout(r, 50));
+  const drainSecs = (Date.now() - tDrain) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const throughputRss = peakRss;
+  const backlogCommitted = committed;
+  const eventsPerSec = committed / Math.max(drainSecs, 0.001);
+  console.log(`throughput: ${committed} events in ${drainSecs.toFixed(1)} s = ${Math.round(eventsPerSec)}/s (raw decode ${Math.round(rawChanges / rawSecs)}/s)`);
+
+  // 2. latency at a steady rate -------------------------------------------------------------------
+  const lat: number[] = [];
+  let steadyEvents = 0;
+  source.onCommitted((b) => {
+    for (const t of b.commitTimesMs) lat.push(b.kafkaCommitMs - t);
+  });
+  const perTx = 100;
+  const txPerSec = STEADY_RATE / perTx;
+  const tSteady = Date.now();
+  let sent = 0;
+  while (Date.now() - tSteady < STEADY_S * 1000) {
+    const due = Math.floor(((Date.now() - tSteady) / 1000) * txPerSec);
+    while (sent < due) {
+      await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, 1, md5(g::text), now() FROM generate_series($1::bigint, $2::bigint) g`, [nextId, nextId + perTx - 1]);
+      nextId += perTx;
+      sent++;
+      steadyEvents += perTx;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const sortedLat = lat.sort((x, y) => x - y);
+  const achievedRate = steadyEvents / ((Date.now() - tSteady - 1000) / 1000);
+  console.log(`latency at ${Math.round(achievedRate)}/s: p50 ${pct(sortedLat, 50)} ms, p99 ${pct(sortedLat, 99)} ms`);
+
+  // 3. one large transaction ---------------------------------------------------------------------
+  const before = committed;
+  peakRss = process.memoryUsage().rss;
+  const rssBefore = peakRss;
+  const tLarge = Date.now();
+  await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, 2, md5(g::text), now() FROM generate_series($1::bigint, $2::bigint) g`, [nextId, nextId + LARGE - 1]);
+  const insertSecs = (Date.now() - tLarge) / 1000;
+  while (committed - before < LARGE && Date.now() - tLarge < 900_000) await new Promise((r) => setTimeout(r, 100));
+  const largeSecs = (Date.now() - tLarge) / 1000;
+  console.log(`large tx: ${committed - before} events, peak RSS ${Math.round(peakRss / 1048576)} MB, ${largeSecs.toFixed(1)} s`);
+
+  await source.stop();
+  return {
+    throughput: {
+      events: backlogCommitted,
+      backlogEvents: rawChanges,
+      writeSeconds: writeSecs,
+      walBytes,
+      drainSeconds: drainSecs,
+      eventsPerSecond: Math.round(eventsPerSec),
+      firstToLastCommitSeconds: (lastCommit - firstCommit) / 1000,
+      processCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      peakRssMB: Math.round(throughputRss / 1048576),
+      rawDecode: { changes: rawChanges, messages: Number(raw.rows[0].messages), seconds: rawSecs, eventsPerSecond: Math.round(rawChanges / rawSecs) },
+      ratioToRawDecode: Number((eventsPerSec / (rawChanges / rawSecs)).toFixed(3)),
+    },
+    latency: {
+      targetEventsPerSecond: STEADY_RATE,
+      achievedEventsPerSecond: Math.round(achievedRate),
+      transactions: sortedLat.length,
+      p50Ms: pct(sortedLat, 50),
+      p99Ms: pct(sortedLat, 99),
+      maxMs: sortedLat[sortedLat.length - 1],
+    },
+    largeTransaction: { rows: LARGE, insertSeconds: insertSecs, toKafkaSeconds: largeSecs, rssBeforeMB: Math.round(rssBefore / 1048576), peakRssMB: Math.round(peakRss / 1048576) },
+  };
+}
+
+function versions(): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const dep = (n: string): string => (JSON.parse(readFileSync(new URL(`../node_modules/${n}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  let kafka = 'unknown';
+  try {
+    kafka = /<kafka\.version>([^<]+)</.exec(readFileSync(new URL('../stack/kafka/pom.xml', import.meta.url), 'utf8'))?.[1] ?? 'unknown';
+  } catch {
+    /* stack not present */
+  }
+  return { node: process.version, 'cdc-fanout': pkg.version, kafkajs: dep('kafkajs'), 'pg-logical-replication': dep('pg-logical-replication'), pg: dep('pg'), kafka };
+}
+
+try {
+  const results = await main();
+  const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version as string;
+  const out = {
+    when: new Date().toISOString(),
+    machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
+    versions: { ...versions(), postgres: pgVersion },
+    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3 },
+    ...results,
+  };
+  writeFileSync(new URL('./results/source.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+  console.log(JSON.stringify(out, null, 2));
+} finally {
+  clearInterval(rssTimer);
+  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2) AND NOT active`, [name, rawSlot]).catch(() => undefined);
+  await db.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+  await db.query(`DROP PUBLICATION IF EXISTS ${name}_pub`).catch(() => undefined);
+  await db.end();
+  const admin = new Kafka({ clientId: 'bench-source', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect();
+}

@@ -1,0 +1,80 @@
+/** Publisher invariants with a recording producer (unit level; the real Kafka path is in test/source). */
+import { describe, expect, it } from 'vitest';
+import type { KafkaRecord, TransactionalProducer } from '../kafka/producer.js';
+import { Publisher, type CommittedBatch } from './publisher.js';
+
+type Call = { kind: 'send'; records: KafkaRecord[] } | { kind: 'commit' };
+
+function recorder(): { producer: TransactionalProducer; calls: Call[] } {
+  const calls: Call[] = [];
+  const producer = {
+    send: async (records: KafkaRecord[]) => void calls.push({ kind: 'send', records: [...records] }),
+    commit: async () => void calls.push({ kind: 'commit' }),
+  } as unknown as TransactionalProducer;
+  return { producer, calls };
+}
+
+const rec = (v: string): KafkaRecord => ({ topic: 't', key: v, value: v });
+const off = (lsn: string, seq: number) => ({ connector: 'c', last_commit_lsn: lsn, last_seq: seq, snapshot: null });
+
+describe('Publisher', () => {
+  it('commits only at PG transaction boundaries, with the offsets record last', async () => {
+    const { producer, calls } = recorder();
+    const committed: CommittedBatch[] = [];
+    const p = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 3, maxBatchWaitMs: 10_000, maxQueueSize: 100, onCommitted: (b) => void committed.push(b) });
+    // one large PG tx of 7 events: chunks go into the open Kafka tx, no commit before its end
+    for (let i = 0; i < 7; i++) await p.push([rec(`a${i}`)]);
+    await p.drain();
+    expect(calls.filter((c) => c.kind === 'commit')).toHaveLength(0);
+    expect(p.hasPartial).toBe(true);
+    await p.endTransaction(off('0/10', 6), 1);
+    await p.drain();
+    const last = calls.at(-2);
+    expect(last?.kind).toBe('send');
+    expect((last as { records: KafkaRecord[] }).records.at(-1)).toMatchObject({ topic: 'o', key: 'c' });
+    expect(calls.at(-1)?.kind).toBe('commit');
+    expect(committed).toHaveLength(1);
+    expect(committed[0]!.offset.last_commit_lsn).toBe('0/10');
+    const sent = calls.flatMap((c) => (c.kind === 'send' ? c.records.map((r) => r.key) : []));
+    expect(sent).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'c']);
+  });
+
+  it('a timer commit never includes part of an open transaction', async () => {
+    const { producer, calls } = recorder();
+    const committed: CommittedBatch[] = [];
+    const p = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 100, maxBatchWaitMs: 20, maxQueueSize: 1000, onCommitted: (b) => void committed.push(b) });
+    await p.push([rec('x1')]);
+    await p.endTransaction(off('0/20', 0), 1);
+    await p.push([rec('y1')]); // next tx, still open
+    await new Promise((r) => setTimeout(r, 60));
+    await p.drain();
+    expect(committed).toHaveLength(1);
+    const sent = calls.flatMap((c) => (c.kind === 'send' ? c.records.map((r) => r.key) : []));
+    expect(sent).toEqual(['x1', 'c']);
+    expect(p.idle).toBe(false);
+  });
+
+  it('backpressure: push waits while the queue is full and a failure is sticky', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let failNext = false;
+    const producer = {
+      send: async () => {
+        await gate;
+        if (failNext) throw new Error('kafka down');
+      },
+      commit: async () => undefined,
+    } as unknown as TransactionalProducer;
+    const p = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 2, maxBatchWaitMs: 10_000, maxQueueSize: 4, onCommitted: () => undefined });
+    await p.push([rec('1'), rec('2')]);
+    await p.push([rec('3'), rec('4')]);
+    let resolved = false;
+    const blocked = p.push([rec('5')]).then(() => (resolved = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(resolved).toBe(false);
+    failNext = true;
+    release();
+    await expect(blocked).rejects.toThrow('kafka down');
+    await expect(p.push([rec('6')])).rejects.toThrow('kafka down');
+  });
+});
