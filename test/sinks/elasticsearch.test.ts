@@ -177,6 +177,30 @@ describe('elasticsearch sink specifics', () => {
     }
   });
 
+  it('drops changes older than a truncate that arrive later from another partition, keeps the same transaction\'s later inserts', async () => {
+    const t = 'trunc_parts';
+    const on = (partition: number, records: SinkRecord[]) => sink.write(sinkBatch(records, { partition, firstOffset: (offset += 1000) }));
+    await on(1, [rec(t, { op: 'c', after: { id: 1 }, position: pos(100) })]);
+    // partition 0: the truncate (tx 200, seq 0); partition 2 is lagging behind it
+    expect((await on(0, [rec(t, { op: 't', before: null, after: null, key: null, position: pos(200, 0) })])).rejected).toEqual([]);
+    const late = await on(2, [
+      rec(t, { op: 'c', after: { id: 5 }, position: pos(150) }), // committed before the truncate: gone
+      rec(t, { op: 'c', after: { id: 6 }, position: pos(200, 3) }), // same transaction, after the TRUNCATE: kept
+    ]);
+    expect(late.staleSkipped).toBe(1);
+    // reload pattern with the insert's partition applied first: TRUNCATE + INSERT in tx 300
+    await on(1, [rec(t, { op: 'c', after: { id: 7 }, position: pos(300, 2) })]);
+    await on(0, [rec(t, { op: 't', before: null, after: null, key: null, position: pos(300, 0) })]);
+    expect([...(await docs(indexOf(t))).keys()].sort()).toEqual(['7']);
+    // a fresh sink (another process) honours the stored mark too
+    const other = makeSink();
+    await other.open();
+    const r = await other.write(sinkBatch([rec(t, { op: 'c', after: { id: 8 }, position: pos(250) })], { partition: 2, firstOffset: (offset += 1000) }));
+    expect(r.staleSkipped).toBe(1);
+    await other.close();
+    expect([...(await docs(indexOf(t))).keys()].sort()).toEqual(['7']);
+  });
+
   it('applies field rules, source metadata, mappings/settings files and composite ids', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'es-sink-'));
     const mappingsFile = join(dir, 'mappings.json');

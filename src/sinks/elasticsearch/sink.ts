@@ -8,6 +8,7 @@
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Logger } from '../../observability/logger.js';
 import { groupIdOf, type SinkContext } from '../plugin.js';
+import { comparePositions, type Position } from '../../events/change.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { chunkBodies, classifyItem, itemResults, type BulkResponseBody } from './bulk.js';
 import { CheckpointStore } from './checkpoints.js';
@@ -122,10 +123,10 @@ export class ElasticsearchSink implements Sink {
     const outcome: Outcome = { staleSkipped: 0, rejected: new Map() };
     for (const r of plan.rejected) outcome.rejected.set(r.record, r.error);
 
-    const steps = await this.prepare(plan.steps, outcome);
+    const steps = await this.dropTruncated(await this.prepare(plan.steps, outcome), outcome);
     await resolvePlaceholders(steps, (keys) => this.fetchDocs(keys));
     for (const step of steps) {
-      if (step.kind === 'truncate') await this.truncate(step.index, step.version);
+      if (step.kind === 'truncate') await this.truncate(step.index, step.record.position);
       else await this.applyOps(step.ops, outcome);
     }
     const rejected: RejectedRecord[] = [...outcome.rejected].map(([record, error]) => ({ record, error }));
@@ -148,6 +149,36 @@ export class ElasticsearchSink implements Sink {
         if (refusal !== undefined) outcome.rejected.set(op.record, new Error(refusal));
         else ops.push(op);
       }
+      if (ops.length > 0) out.push({ kind: 'ops', ops });
+    }
+    return out;
+  }
+
+  /**
+   * Drops changes older than the last truncate of their table (counted as stale). Partitions are
+   * ordered only within themselves: a row's insert on a lagging partition can arrive after the
+   * truncate (on another partition) that removed it, when no document is there to refuse it.
+   * The marks are read per batch (realtime), so a truncate applied by another process counts too.
+   */
+  private async dropTruncated(steps: Step[], outcome: Outcome): Promise<Step[]> {
+    if (this.config['truncate.mode'] !== 'delete-all') return steps;
+    const indices = new Set<string>();
+    for (const step of steps) if (step.kind === 'ops') for (const op of step.ops) indices.add(op.index);
+    const marks = await this.checkpoints.loadTruncateMarks([...indices]);
+    const out: Step[] = [];
+    for (const step of steps) {
+      if (step.kind === 'truncate') {
+        const mark = marks.get(step.index);
+        if (!mark || comparePositions(mark, step.record.position) < 0) marks.set(step.index, step.record.position);
+        out.push(step);
+        continue;
+      }
+      const ops = step.ops.filter((op) => {
+        const mark = marks.get(op.index);
+        const keep = !mark || comparePositions(op.record.position, mark) > 0;
+        if (!keep) outcome.staleSkipped++;
+        return keep;
+      });
       if (ops.length > 0) out.push({ kind: 'ops', ops });
     }
     return out;
@@ -219,12 +250,19 @@ export class ElasticsearchSink implements Sink {
   }
 
   /**
-   * Truncate as versioned deletes, not delete_by_query: delete_by_query writes internal versions,
-   * so a replayed truncate would delete rows re-inserted after it and block their re-index. Here
-   * every document gets a delete with the truncate's version: documents written after the truncate
-   * (greater version) refuse it with 409, which is expected and not counted.
+   * Truncate: first the truncate mark (so changes older than the truncate arriving later, e.g. on
+   * a lagging partition, are dropped), then versioned deletes of every document — not
+   * delete_by_query, which writes internal versions, so a replayed truncate would delete rows
+   * re-inserted after it and then block their re-index. The deletes carry version commitLsn − 1:
+   * documents written later keep their greater version (409, expected, not counted), and so do rows
+   * inserted after the TRUNCATE in the same transaction (same commit LSN; the common "reload"
+   * pattern), even when their partition was applied first. Known limit: a row inserted *before* the
+   * TRUNCATE in the same transaction, whose partition was applied before the truncate, survives.
    */
-  private async truncate(index: string, version: bigint): Promise<void> {
+  private async truncate(index: string, position: Position): Promise<void> {
+    await this.checkpoints.storeTruncateMark(index, position);
+    if (position.commitLsn === 0n) return;
+    const version = position.commitLsn - 1n;
     const what = `truncating index ${index}`;
     const ignored: Outcome = { staleSkipped: 0, rejected: new Map() };
     let scrollId: string | undefined;
