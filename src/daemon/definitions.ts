@@ -30,11 +30,22 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
             return {
               name: sink.name,
               type: sink.type,
-              factory: await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) }),
+              factory: await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) }),
             };
           }),
         ),
       };
     }),
   );
+}
+
+/** The source connection as a libpq URL (for sinks that read the source catalog). */
+function sourceDatabaseUrl(source: Record<string, unknown>): string {
+  const u = new URL('postgres://localhost');
+  u.hostname = String(source['database.hostname']);
+  u.port = String(source['database.port']);
+  u.username = encodeURIComponent(String(source['database.user']));
+  if (source['database.password']) u.password = encodeURIComponent(String(source['database.password']));
+  u.pathname = `/${encodeURIComponent(String(source['database.dbname']))}`;
+  return u.toString();
 }

@@ -21,6 +21,8 @@ export interface SinkAdapterInput {
   readonly kafka: KafkaConfig;
   readonly sink: Record<string, unknown> & { name: string; type: string };
   readonly logger: Logger;
+  /** The source database as a libpq URL, handed to sinks that read the source catalog. */
+  readonly sourceDatabaseUrl?: string;
   /** Overrides for tests (shorter kafkajs session timeout → quicker rebalances). */
   readonly sessionTimeoutMs?: number;
 }
@@ -45,7 +47,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactory>
 
   return (ctx): SinkHandle => {
     const logger = input.logger.child({ sink: input.sink.name });
-    const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger });
+    const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
     const runner = new SinkRunner({
       kafka: kafkaClient(input.kafka, `${input.pipeline}.${input.sink.name}`),
       sink,

@@ -21,6 +21,11 @@ export interface SinkContext {
    */
   readonly groupId?: string;
   readonly logger: Logger;
+  /**
+   * libpq URL of the pipeline's source database (secrets included: never log it). Sinks that
+   * derive target schemas from the source catalog (ClickHouse) use it when not configured otherwise.
+   */
+  readonly sourceDatabaseUrl?: string;
 }
 
 export interface SinkPlugin<Spec extends z.ZodObject = z.ZodObject> {

@@ -9,7 +9,7 @@ export const plugin: SinkPlugin<typeof clickhouseSpec> = {
   spec: clickhouseSpec,
   create(config, ctx) {
     return new ClickHouseSink({
-      config,
+      config: config['source.url'] || !ctx.sourceDatabaseUrl ? config : { ...config, 'source.url': ctx.sourceDatabaseUrl },
       group: config['checkpoint.group'] ?? groupIdOf(ctx),
       logger: ctx.logger.child({ sink: ctx.sinkName, type: 'clickhouse' }),
     });
