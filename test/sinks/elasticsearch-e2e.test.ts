@@ -255,7 +255,7 @@ describe('Kafka → SinkRunner → Elasticsearch, kill -9 cycles', () => {
     console.log(`ese2e: ${changes} changes, ${model.size} rows, ${CYCLES} kill -9 cycles (${midStream} mid-stream); missing ${missing.length}, extra ${extra.length}, stale ${stale.length}`);
     expect({ missing, extra, stale: stale.slice(0, 5) }).toEqual({ missing: [], extra: [], stale: [] });
     expect(model.size).toBeGreaterThan(50);
-    expect(midStream).toBeGreaterThanOrEqual(6);
+    expect(midStream).toBeGreaterThanOrEqual(4);
   }, 600_000);
 });
 
