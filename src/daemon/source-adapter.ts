@@ -10,6 +10,7 @@ import { sourceSpec } from '../source/config.js';
 import pg from 'pg';
 import { clientConfig } from '../source/connection.js';
 import { PostgresSource } from '../source/postgres-source.js';
+import { runAdHocSnapshot } from './adhoc-snapshot.js';
 import { SignalWatcher, type SnapshotSignal } from './signals.js';
 import type { SourceFactory, SourceHandle, SourceRuntimeStatus } from './handles.js';
 import { metricValues } from './metric-values.js';
@@ -30,16 +31,19 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
   return (ctx): SourceHandle => {
     const logger = input.logger.child({ component: 'source' });
     const src = new PostgresSource(own, input.kafka, logger);
-    // The daemon-side hook for ad-hoc snapshots: used when the source implements it.
+    // Ad-hoc snapshots: the source's own hook when it has one, else the daemon's (adhoc-snapshot.ts).
     const hook = (src as unknown as { executeSnapshot?: (tables: readonly string[], signalId: string) => Promise<void> }).executeSnapshot;
-    const watcher = signalTable
-      ? new SignalWatcher({
-          client: () => new pg.Client(clientConfig(src.config)),
-          table: signalTable,
-          logger,
-          execute: typeof hook === 'function' ? (s: SnapshotSignal) => hook.call(src, s.tables, s.id) : undefined,
-        })
-      : undefined;
+    let running: Promise<unknown> = Promise.resolve();
+    const execute = (s: SnapshotSignal): Promise<void> => {
+      // one at a time, in signal order
+      const next = running.then(async () => {
+        if (typeof hook === 'function') await hook.call(src, s.tables, s.id);
+        else await runAdHocSnapshot({ config: src.config, kafka: input.kafka, tables: s.tables, logger });
+      });
+      running = next.catch(() => undefined);
+      return next.then(() => undefined);
+    };
+    const watcher = signalTable ? new SignalWatcher({ client: () => new pg.Client(clientConfig(src.config)), table: signalTable, logger, execute }) : undefined;
     return {
       async start() {
         await src.start();
