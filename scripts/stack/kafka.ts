@@ -77,6 +77,7 @@ function javaArgs(main: string, ...rest: string[]): string[] {
     '-XX:+UseG1GC',
     '-XX:MaxGCPauseMillis=20',
     '-XX:MaxMetaspaceSize=256m',
+    '-XX:MaxDirectMemorySize=256m',
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${join(DIR, 'log4j2.properties')}`,
     '-cp',
