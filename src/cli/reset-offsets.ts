@@ -85,7 +85,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     if (refused.length) {
       return fail(
         `the ${sinkCfg.type} sink kept its stored offsets for ${refused.map((o) => `${o.topic}[${o.partition}]`).join(', ')} (it never moves offsets backwards through commit()); ` +
-          `moving them back needs a reset hook in the Sink contract — until then delete the sink's checkpoint (see README "Resetting a sink") and restart`,
+          `moving them back needs a reset hook in the Sink contract; until then, with the daemon stopped, delete the sink's stored offsets for group ${groupId} ` +
+          `(redis: the hash cdc:offsets:<group>; elasticsearch: its checkpoint index documents; clickhouse: its checkpoint table rows) — it then starts from the earliest offsets`,
       );
     }
     // Kafka group offsets too (lag tools read them).
