@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '../support/ports.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
@@ -15,7 +16,8 @@ import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
 import { SinkError } from '../../src/sinks/sink.js';
 import { nextOffset, pos, sinkBatch, sinkRecord } from '../support/records.js';
 
-const PORT = 6391;
+// A free port picked at load time, so a server leaked by an earlier run can't answer instead.
+const PORT = await freePort();
 const PASSWORD = 's3cret-test';
 const dir = mkdtempSync(join(tmpdir(), 'cdc-redis-auth-'));
 const pidfile = join(dir, 'redis.pid');

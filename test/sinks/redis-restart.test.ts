@@ -1,5 +1,5 @@
 /**
- * Redis restarted under load: a throwaway redis-server on port 6390 (AOF with fsync always, so the
+ * Redis restarted under load: a throwaway redis-server on a free port (AOF with fsync always, so the
  * restart keeps what was acknowledged — like a production Redis with persistence) is killed -9 while
  * the runner applies a steady stream, and started again 3 s later. The sink retries with backoff,
  * nothing is lost: every row ends current and the offsets hash reaches the end of the topic.
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Admin, Producer } from 'kafkajs';
+import { freePort } from '../support/ports.js';
 import { afterAll, expect, it } from 'vitest';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
@@ -19,7 +20,8 @@ import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { debeziumMessage, pos } from '../support/records.js';
 import { createTopic, highWatermarks, kafka, logger, sendTx, sinkConfig, txProducer, waitFor } from './runtime-support.js';
 
-const PORT = 6390;
+// A free port picked at load time, so a server leaked by an earlier run can't answer instead.
+const PORT = await freePort();
 const run = randomUUID().slice(0, 8);
 const topic = `rtx-${run}`;
 const dir = mkdtempSync(join(tmpdir(), 'cdc-redis-restart-'));
