@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Everything the tests and the demo need on a fresh machine, idempotent (fast when all is present):
-#   1. apt packages that are missing (JDK, Maven, ClickHouse, PostgreSQL, Redis) — one apt-get update
-#   2. npm ci when node_modules is missing or older than package-lock.json
+# What the tests and the demo need on a fresh machine, idempotent (quick when all is present):
+#   1. apt packages that are missing (JDK, Maven, ClickHouse, PostgreSQL, Redis; Chromium with
+#      --with-browser) — one apt-get update
+#   2. npm ci when node_modules is missing or out of step with package-lock.json
 #   3. npm run stack:up (resolves the Kafka/Elasticsearch jars via stack/pom.xml on first run)
 # Runs unattended (CI=true, no stdin, as root or with passwordless sudo).
 set -euo pipefail
@@ -23,6 +24,8 @@ installed clickhouse-client || missing+=(clickhouse-client)
 # Postgres/Redis: only when nothing serves the default port already (a remote or preinstalled one is fine).
 command -v pg_ctlcluster >/dev/null || answers "${CDC_PG_PORT:-5432}" || missing+=(postgresql)
 command -v redis-server >/dev/null || answers 6379 || missing+=(redis-server)
+# headless browser for the live-page test (test/daemon); only `npm test` asks for it
+[[ ${1:-} == --with-browser ]] && { command -v chromium >/dev/null || missing+=(chromium); }
 if ((${#missing[@]})); then
   SUDO=()
   if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo -n); fi
@@ -41,10 +44,21 @@ else
 fi
 
 step "npm dependencies"
-if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# Stale = some non-optional package of package-lock.json is missing from node_modules or at another
+# version (npm's own record, node_modules/.package-lock.json). Compared by content, not mtime, so a
+# tree that is already in sync is left alone.
+stale=$(node -e '
+  const fs = require("fs");
+  const want = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages ?? {};
+  let have = {};
+  try { have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json", "utf8")).packages ?? {}; } catch {}
+  const stale = Object.entries(want).filter(([k, v]) => k !== "" && !v.optional && have[k]?.version !== v.version);
+  console.log(stale.length);')
+if [[ $stale != 0 ]]; then
+  echo "$stale package(s) missing or out of date: npm ci"
   npm ci --no-audit --no-fund
 else
-  echo "node_modules up to date"
+  echo "node_modules matches package-lock.json"
 fi
 
 step "stack:up"

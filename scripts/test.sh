@@ -1,67 +1,13 @@
 #!/usr/bin/env bash
-# `npm test`: everything a fresh clone needs, then every check.
-#   1. apt packages that are missing (JDK, Maven, ClickHouse, PostgreSQL, Redis, Chromium) — one apt-get update
-#   2. npm ci when node_modules is missing or out of step with package-lock.json
-#   3. npm run stack:up (resolves the Kafka/Elasticsearch jars via stack/pom.xml on first run)
-#   4. tsc --noEmit, eslint, vitest run (all unit + integration tests)
+# `npm test`: everything a fresh clone needs (scripts/setup.sh: apt packages, npm ci, the stack),
+# then every check: tsc --noEmit, eslint, vitest run (all unit + integration tests).
 # Runs unattended (CI=true, no stdin, as root or with passwordless sudo). Exits non-zero if any step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DEBIAN_FRONTEND=noninteractive
+bash scripts/setup.sh --with-browser
 
 started=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
-
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-step "system packages"
-missing=()
-command -v java >/dev/null && command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
-command -v mvn >/dev/null || missing+=(maven)
-installed clickhouse-server || missing+=(clickhouse-server)
-installed clickhouse-client || missing+=(clickhouse-client)
-# Postgres/Redis: only when nothing serves the default port already (a remote or preinstalled one is fine).
-command -v pg_ctlcluster >/dev/null || answers "${CDC_PG_PORT:-5432}" || missing+=(postgresql)
-command -v redis-server >/dev/null || answers 6379 || missing+=(redis-server)
-command -v chromium >/dev/null || missing+=(chromium)  # headless browser for test/daemon/page.test.ts
-if ((${#missing[@]})); then
-  SUDO=()
-  if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo -n); fi
-  # Keep package installs from starting system services: stack:up runs the services itself.
-  policy_created=0
-  if [[ $(id -u) -eq 0 && ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_created=1
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  echo "installing: ${missing[*]}"
-  "${SUDO[@]}" apt-get update -q
-  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-  if ((policy_created)); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
-else
-  echo "all present"
-fi
-
-step "npm dependencies"
-# Stale = some non-optional package of package-lock.json is missing from node_modules or at another
-# version (npm's own record, node_modules/.package-lock.json). Compared by content, not mtime, so a
-# tree that is already in sync is left alone.
-stale=$(node -e '
-  const fs = require("fs");
-  const want = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages ?? {};
-  let have = {};
-  try { have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json", "utf8")).packages ?? {}; } catch {}
-  const stale = Object.entries(want).filter(([k, v]) => k !== "" && !v.optional && have[k]?.version !== v.version);
-  console.log(stale.length);')
-if [[ $stale != 0 ]]; then
-  echo "$stale package(s) missing or out of date: npm ci"
-  npm ci --no-audit --no-fund
-else
-  echo "node_modules matches package-lock.json"
-fi
-
-step "stack:up"
-npm run --silent stack:up
 
 failed=()
 step "tsc --noEmit"

@@ -12,6 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
+import { freePort } from '../support/ports.js';
 import { parsePrometheus, pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
 
 const ep = endpoints();
@@ -19,7 +20,8 @@ const run = Date.now().toString(36);
 const A = `d7ea_${run}`;
 const B = `d7eb_${run}`;
 const PASSWORD = `d7e-Secret-${run}-pw`;
-const FLAKY_PORT = 6391;
+// Free at load time, so a server leaked by an interrupted earlier run cannot answer in its place.
+const FLAKY_PORT = await freePort();
 const pgUrl = new URL(ep.postgresUrl);
 
 let dir: string;

@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,7 @@ import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
 import { debeziumMessage, pos, tombstoneMessage } from '../support/records.js';
+import { freePort } from '../support/ports.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = randomUUID().slice(0, 8);
@@ -195,18 +195,6 @@ describe('clickhouse e2e: Kafka → runner → ClickHouse', () => {
 });
 
 // ---- private ClickHouse for the outage test ----------------------------------------------------
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 class PrivateClickHouse {
   private proc: ChildProcess | undefined;
