@@ -241,3 +241,4 @@ try {
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();
 }
+process.exit(0);

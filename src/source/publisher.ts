@@ -49,6 +49,8 @@ export class Publisher {
   private firstPendingAt = 0;
   private inflightRecords = 0;
   private chain: Promise<void> = Promise.resolve();
+  /** Pending chain steps, oldest first (backpressure waits for the oldest, not for all). */
+  private readonly steps: Promise<void>[] = [];
   private failure: unknown = null;
   private timer: NodeJS.Timeout | null = null;
   private eventsSinceCommit = 0;
@@ -80,7 +82,13 @@ export class Publisher {
       this.bufBoundary = 0;
       this.enqueue(chunk.length, () => this.producer.send(chunk));
     }
-    if (this.buf.length + this.inflightRecords > this.opts.maxQueueSize) await this.drain();
+    await this.backpressure();
+  }
+
+  /** Waits for the oldest Kafka steps until the queue is below max.queue.size again. */
+  private async backpressure(): Promise<void> {
+    while (this.buf.length + this.inflightRecords > this.opts.maxQueueSize && this.steps.length > 0) await this.steps[0];
+    this.throwIfFailed();
   }
 
   /** Marks the end of a PG transaction whose events were all pushed; `offset` names it. */
@@ -101,7 +109,7 @@ export class Publisher {
         if (!this.partialSent) this.commitPending();
       }, Math.max(1, this.opts.maxBatchWaitMs - (Date.now() - this.firstPendingAt)));
     }
-    if (this.buf.length + this.inflightRecords > this.opts.maxQueueSize) await this.drain();
+    await this.backpressure();
   }
 
   /** Commits everything pending now and waits for the chain (clean stop, snapshot chunks). */
@@ -152,7 +160,7 @@ export class Publisher {
 
   private enqueue(count: number, op: () => Promise<void>): void {
     this.inflightRecords += count;
-    this.chain = this.chain.then(async () => {
+    const step = this.chain.then(async () => {
       try {
         if (!this.failure) await op();
       } catch (e) {
@@ -162,8 +170,11 @@ export class Publisher {
         }
       } finally {
         this.inflightRecords -= count;
+        this.steps.shift();
       }
     });
+    this.steps.push(step);
+    this.chain = step;
   }
 
   private throwIfFailed(): void {
