@@ -94,7 +94,7 @@ it('keeps every change across a Redis kill -9 and restart under load', async () 
   producing = false;
   await production;
   const expected: Record<string, string> = {};
-  for (const [p, high] of await highWatermarks(admin, topic)) expected[`${topic}:${p}`] = String(BigInt(high) - 1n);
+  for (const [p, high] of await highWatermarks(admin, topic)) expected[`${topic}:${p}`] = high; // the end of the topic: the runner also consumes the final commit marker
   const sorted = (o: Record<string, string>): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
   await waitFor('catch-up after the restart', async () => sorted(await db3.hgetall(offsetsKey).catch(() => ({}))) === sorted(expected), 60_000, 200);
 

@@ -98,7 +98,7 @@ it('survives kill -9 at random points: rows current, changed keys gone, offsets 
 
   const final = await startChild();
   const expected: Record<string, string> = {};
-  for (const [p, high] of await highWatermarks(admin, topic)) expected[`${topic}:${p}`] = String(BigInt(high) - 1n);
+  for (const [p, high] of await highWatermarks(admin, topic)) expected[`${topic}:${p}`] = high; // the end of the topic: the runner also consumes the final commit marker
   const sorted = (o: Record<string, string>): string => JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
   await waitFor('the final run to reach the end of the topic', async () => sorted(await redis.hgetall(offsetsKey)) === sorted(expected), 90_000, 200);
   final.removeAllListeners('exit');

@@ -45,10 +45,10 @@ async function storedOffsets(key: string): Promise<Record<string, string>> {
   return redis.hgetall(key);
 }
 
-/** Offsets the sink should end at: the high watermark minus the final commit marker. */
+/** Offsets the sink should end at: the high watermark (past the final commit marker, which the runner consumes with the data before it). */
 async function expectedOffsets(topic: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const [p, high] of await highWatermarks(admin, topic)) if (high !== '0') out[`${topic}:${p}`] = String(BigInt(high) - 1n);
+  for (const [p, high] of await highWatermarks(admin, topic)) if (high !== '0') out[`${topic}:${p}`] = high;
   return out;
 }
 
@@ -134,7 +134,7 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     });
     runners.push(runner);
     await runner.start();
-    await waitFor('offsets past the poison record', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '3');
+    await waitFor('offsets past the poison record', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '4');
     expect(await redis.exists(`${P}dlq:1`, `${P}dlq:3`)).toBe(0);
     await runner.stop();
 
@@ -196,7 +196,7 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'skip', topics: [topic], 'group.id': `${P}skip`, 'errors.tolerance': 'skip' }), pipeline: 'rt', logger });
     runners.push(runner);
     await runner.start();
-    await waitFor('offsets past the poison record', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '2');
+    await waitFor('offsets past the poison record', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '3');
     expect(await redis.exists(`${P}skip:2`)).toBe(0);
     runner.pause();
     expect(runner.state.name).toBe('PAUSED');
@@ -234,7 +234,7 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     runner.on('state', (s: { name: string }) => states.push(s.name));
     runners.push(runner);
     await runner.start();
-    await waitFor('the batch to be applied', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '1');
+    await waitFor('the batch to be applied', async () => (await storedOffsets(offsetsKey))[`${topic}:0`] === '2');
     expect(failures).toBe(3);
     expect(await redis.exists(`${P}retry:1`)).toBe(0);
     expect(states).toContain('RESTARTING');

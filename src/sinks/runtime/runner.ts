@@ -295,11 +295,15 @@ export class SinkRunner extends EventEmitter {
         i++;
       }
       const chunk: SinkBatch = { topic, partition, records };
-      const next = (BigInt(lastOffset) + 1n).toString();
+      // The last chunk also covers what trails the data in the fetched batch (transaction markers,
+      // aborted records): without it a caught-up partition would stay one marker behind, show lag 1,
+      // and re-fetch the marker after every restart.
+      const tail = i === messages.length ? BigInt(batch.lastOffset()) : -1n;
+      const next = ((tail > BigInt(lastOffset) ? tail : BigInt(lastOffset)) + 1n).toString();
       const ok = await this.processChunk(chunk, rejected, next, heartbeat, () => !isRunning() || isStale());
       if (!ok) return;
       p.next = BigInt(next);
-      resolveOffset(lastOffset);
+      resolveOffset((BigInt(next) - 1n).toString());
       this.committed.set(tpKey(topic, partition), { topic, partition, offset: next });
       await heartbeat().catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
     }
