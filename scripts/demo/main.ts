@@ -17,7 +17,7 @@ import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { endpoints } from '../../src/config/endpoints.js';
-import { kafkaClient } from '../../src/kafka/consumer.js';
+import { kafkaClient } from '../../src/kafka/client.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import type { PipelineStatus } from '../../src/daemon/status.js';
 import { formatReport, reconcile, type Report } from './reconcile.js';
@@ -62,7 +62,7 @@ const endProgress = (): void => {
 };
 
 async function resetSinks(): Promise<void> {
-  const kafka = kafkaClient(kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }), 'demo-reset');
+  const kafka = kafkaClient(kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }), { clientIdSuffix: 'demo-reset' });
   const admin = kafka.admin();
   await admin.connect();
   try {

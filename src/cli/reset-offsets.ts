@@ -10,7 +10,7 @@ import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { maskString } from '../config/secret.js';
 import { sinkTopics } from '../config/sink-topics.js';
-import { kafkaClient } from '../kafka/consumer.js';
+import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { createLogger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
@@ -47,7 +47,7 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
 
   if (await daemonRunning(opts.adminUrl)) return fail(`a daemon is running (${opts.adminUrl}/health answers): stop it first — a running sink would overwrite the reset`);
   const kafkaCfg = p.config.kafka as KafkaConfig;
-  const kafka: Kafka = kafkaClient(kafkaCfg, 'reset-offsets');
+  const kafka: Kafka = kafkaClient(kafkaCfg, { clientIdSuffix: 'reset-offsets' });
   const admin = kafka.admin();
   await admin.connect();
   try {

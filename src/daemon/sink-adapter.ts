@@ -3,7 +3,7 @@
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
 import type { z } from 'zod';
-import { kafkaClient } from '../kafka/consumer.js';
+import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { metrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
@@ -49,7 +49,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactory>
     const logger = input.logger.child({ sink: input.sink.name });
     const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
     const runner = new SinkRunner({
-      kafka: kafkaClient(input.kafka, `${input.pipeline}.${input.sink.name}`),
+      kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}` }),
       sink,
       config: resolved,
       pipeline: input.pipeline,

@@ -1,24 +1,9 @@
 /**
  * The sinks' Kafka consumer: a kafkajs consumer group reading with `read_committed` and manual
  * offset commits (the sink's own store is the source of truth for offsets; Kafka's group offsets are
- * committed afterwards only for lag tools). Kept small: building the client and the consumer.
+ * committed afterwards only for lag tools) (the client itself: client.ts).
  */
-import { Kafka, logLevel, type Consumer, type KafkaConfig as KafkaJsConfig } from 'kafkajs';
-import type { KafkaConfig } from './config.js';
-
-/** A kafkajs client from the shared kafka spec. */
-export function kafkaClient(config: KafkaConfig, clientIdSuffix?: string): Kafka {
-  const options: KafkaJsConfig = {
-    clientId: clientIdSuffix ? `${config['client.id']}-${clientIdSuffix}` : config['client.id'],
-    brokers: config['bootstrap.servers'].split(',').map((s) => s.trim()).filter(Boolean),
-    requestTimeout: config['request.timeout.ms'],
-    connectionTimeout: config['connection.timeout.ms'],
-    ssl: config.ssl,
-    logLevel: logLevel.NOTHING,
-  };
-  if (config.sasl) options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as KafkaJsConfig['sasl'];
-  return new Kafka(options);
-}
+import type { Consumer, Kafka } from 'kafkajs';
 
 export interface SinkConsumerOptions {
   readonly groupId: string;

@@ -35,7 +35,7 @@ import {
   type ExportedSlot,
 } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
-import { createKafka } from './kafka-client.js';
+import { FAST_TRANSACTION_RETRY, kafkaClient } from '../kafka/client.js';
 import { Publisher, type CommittedBatch } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
@@ -125,7 +125,7 @@ export class PostgresSource {
       const tables = await resolveTables(pgClient, cfg, log);
       await ensurePublication(pgClient, cfg, tables, log);
 
-      const kafka = createKafka(this.kafkaConfig, log);
+      const kafka = kafkaClient(this.kafkaConfig, { logger: log, retry: FAST_TRANSACTION_RETRY });
       const topic = offsetsTopic(cfg);
       this.admin = new TopicAdmin(kafka, { partitions: this.kafkaConfig['topic.creation.partitions'], replicationFactor: this.kafkaConfig['topic.creation.replication.factor'] });
       await this.admin.connect();

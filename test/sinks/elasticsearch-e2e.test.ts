@@ -286,7 +286,8 @@ describe('Kafka → SinkRunner → Elasticsearch, poison document', () => {
     const runner = new SinkRunner({ kafka, sink, config, pipeline: 'ese2e', logger: silentLogger, sessionTimeoutMs: 6000 });
     await runner.start();
     try {
-      await waitFor('offsets of the whole partition', () => runner.offsets().some((o) => o.topic === src && o.offset === '4'), 60_000);
+      // 4 records + the commit marker: the runner stores the end of the partition (offset 5).
+      await waitFor('offsets of the whole partition', () => runner.offsets().some((o) => o.topic === src && o.offset === '5'), 60_000);
     } finally {
       await runner.stop();
     }
