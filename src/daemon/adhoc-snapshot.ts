@@ -17,26 +17,18 @@
  */
 import pg from 'pg';
 import { formatLsn } from '../events/change.js';
-import { eventsSpec, type EventsConfig } from '../events/config.js';
 import { TypeRegistry } from '../events/type-registry.js';
 import { TopicAdmin } from '../kafka/admin.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { TransactionalProducer } from '../kafka/producer.js';
 import type { Logger } from '../observability/logger.js';
-import type { SourceConfig } from '../source/config.js';
+import { eventsOptions, type SourceConfig } from '../source/config.js';
 import { clientConfig, createSlotExportingSnapshot, dropSlot, qualified, resolveTables } from '../source/connection.js';
 import { FAST_TRANSACTION_RETRY, kafkaClient } from '../kafka/client.js';
 import { Publisher } from '../source/publisher.js';
 import { createRecordBuilder } from '../source/record-adapter.js';
 import { RelationCache } from '../source/relations.js';
 import { Snapshotter } from '../source/snapshotter.js';
-
-/** The event options inside the source block (same format as the streaming events). */
-function eventsOptions(cfg: SourceConfig): EventsConfig {
-  const picked: Record<string, unknown> = {};
-  for (const k of Object.keys(eventsSpec.shape)) picked[k] = cfg[k as keyof SourceConfig];
-  return eventsSpec.parse(picked);
-}
 
 export interface AdHocSnapshotInput {
   readonly config: SourceConfig;

@@ -4,7 +4,7 @@
  * routing) live in src/events/config.ts and are merged by `sourceConnectorSpec()` when present.
  */
 import { z } from 'zod';
-import { eventsSpec } from '../events/config.js';
+import { eventsSpec, type EventsConfig } from '../events/config.js';
 
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;
 export const publicationAutocreateModes = ['all_tables', 'filtered', 'disabled'] as const;
@@ -86,4 +86,11 @@ export function parseSourceConfig(input: unknown): SourceConfig {
     throw new Error('invalid source config: set table.include.list or table.exclude.list, not both');
   }
   return r.data;
+}
+
+/** The events-layer options inside the merged source config (used by streaming and ad-hoc snapshots). */
+export function eventsOptions(cfg: SourceConfig): EventsConfig {
+  const picked: Record<string, unknown> = {};
+  for (const k of Object.keys(eventsSpec.shape)) picked[k] = cfg[k as keyof SourceConfig];
+  return eventsSpec.parse(picked);
 }

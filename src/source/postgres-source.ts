@@ -17,11 +17,10 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { formatLsn, parseLsn, type Position } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
-import { eventsSpec, type EventsConfig } from '../events/config.js';
 import { TopicAdmin } from '../kafka/admin.js';
 import { readStoredOffset, type StoredOffset } from '../kafka/offsets-store.js';
 import { ProducerFencedError, TransactionalProducer } from '../kafka/producer.js';
-import { offsetsTopic, parseSourceConfig, transactionalId, type SourceConfig } from './config.js';
+import { eventsOptions, offsetsTopic, parseSourceConfig, transactionalId, type SourceConfig } from './config.js';
 import {
   checkServer,
   checkSlot,
@@ -55,13 +54,6 @@ export interface SourceStatus {
   readonly kafkaTransactions: number;
   readonly snapshot: SnapshotProgress | null;
   readonly error: string | null;
-}
-
-/** The events-layer options inside the merged source config. */
-function eventsOptions(cfg: SourceConfig): EventsConfig {
-  const picked: Record<string, unknown> = {};
-  for (const k of Object.keys(eventsSpec.shape)) picked[k] = cfg[k as keyof SourceConfig];
-  return eventsSpec.parse(picked);
 }
 
 export class PostgresSource {
