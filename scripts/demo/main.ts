@@ -17,8 +17,7 @@ import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { endpoints } from '../../src/config/endpoints.js';
-import { kafkaClient } from '../../src/kafka/client.js';
-import { kafkaSpec } from '../../src/kafka/config.js';
+import { resetSinks } from './reset.js';
 import type { PipelineStatus } from '../../src/daemon/status.js';
 import { formatReport, reconcile, type Report } from './reconcile.js';
 import { DEMO_DB, demoUrl, newStats, resetDatabase, rng, seed, workloadStep, type SeedSize } from './shop.js';
@@ -60,43 +59,6 @@ function progress(line: string): void {
 const endProgress = (): void => {
   if (process.stdout.isTTY) endProgress();
 };
-
-async function resetSinks(): Promise<void> {
-  const kafka = kafkaClient(kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }), { clientIdSuffix: 'demo-reset' });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${PREFIX}.`));
-    if (topics.length) await admin.deleteTopics({ topics });
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`cdc-fanout.${PREFIX}.`));
-    if (groups.length) await admin.deleteGroups(groups).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-  const es = new Elasticsearch({ node: ep.elasticsearchUrl });
-  await es.indices.delete({ index: `${PREFIX}.*`, ignore_unavailable: true, allow_no_indices: true });
-  // Checkpoint docs of the demo's sinks (the embedded node has no delete-by-query: search + bulk delete).
-  if (await es.indices.exists({ index: 'cdc-fanout-checkpoints' })) {
-    await es.indices.refresh({ index: 'cdc-fanout-checkpoints' });
-    const found = await es.search({ index: 'cdc-fanout-checkpoints', size: 10_000, _source: false, query: { match_all: {} } });
-    const ids = found.hits.hits.map((h) => h._id).filter((id): id is string => typeof id === 'string' && id.includes(`cdc-fanout.${PREFIX}.`));
-    if (ids.length) await es.bulk({ refresh: true, operations: ids.map((id) => ({ delete: { _index: 'cdc-fanout-checkpoints', _id: id } })) });
-  }
-  await es.close();
-  const ch = createClickHouse({ url: ep.clickhouseUrl, log: { level: ClickHouseLogLevel.OFF } });
-  await ch.command({ query: `DROP DATABASE IF EXISTS ${PREFIX}` });
-  await ch.close();
-  const redis = new Redis(ep.redisUrl);
-  for (const pattern of ['customer:*', 'product:*', 'order:*', 'cdc:ver:*', `cdc:offsets:cdc-fanout.${PREFIX}.*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  }
-  redis.disconnect();
-}
 
 function startDaemon(): ChildProcess {
   const child = spawn(process.execPath, [join(root, 'bin', 'cdc-fanout.js'), 'run', '--config', join(root, 'connectors', 'demo.yaml'), '--admin-port', String(adminPort)], {
@@ -177,7 +139,7 @@ async function sampleQueries(): Promise<void> {
 
 async function main(): Promise<void> {
   log(`resetting the demo: database "${DEMO_DB}", topics ${PREFIX}.*, sink state`);
-  await resetSinks();
+  await resetSinks(ep, PREFIX);
   await resetDatabase(ep.postgresUrl, join(root, 'migrations'));
   const db = new pg.Client({ connectionString: demoUrl(ep.postgresUrl) });
   await db.connect();
