@@ -25,7 +25,7 @@ export const clickhouseSpec = z
     'table.overrides': z.record(z.string(), tableOverride).default({}).describe('Per source table (keyed "schema.table") overrides: mode and target name.'),
     'table.create': z.boolean().default(true).describe('Create missing target tables from the source columns (false: the table must exist, e.g. from migrations/clickhouse/*.sql; columns are mapped by name).'),
     'schema.evolution': z.enum(['basic', 'none']).default('basic').describe('basic: a new source column is added with ALTER TABLE ADD COLUMN (Nullable); none: unknown fields are dropped.'),
-    'source.url': z.string().optional().describe('Postgres URL of the source database, used only to read column types and primary keys (pg_catalog) when creating or extending tables. Without it, types are inferred from values.'),
+    'source.url': z.string().optional().describe('Postgres URL of the source database, used only to read column types and primary keys (pg_catalog) when creating or extending tables. Default: the pipeline\'s own source connection; with neither, types are inferred from values.'),
     'timestamp.fallback': z.enum(['string', 'datetime']).default('string').describe("Servers without DateTime64 (< 20.1): store timestamps as exact String `YYYY-MM-DD hh:mm:ss.ffffff` (string) or as DateTime('UTC') truncated to seconds (datetime)."),
     'truncate.mode': z.enum(['delete', 'mark-deleted', 'ignore']).default('delete').describe('On a truncate event: delete (TRUNCATE TABLE), mark-deleted (insert _deleted=1 rows at the truncate version for every live key) or ignore.'),
     'current.view.suffix': z.string().default('_current').describe('Suffix of the view `SELECT … FINAL WHERE _deleted = 0` the sink creates next to each upsert table; empty: no view.'),
