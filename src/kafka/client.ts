@@ -22,6 +22,8 @@ export interface KafkaClientOptions {
  */
 export const FAST_TRANSACTION_RETRY: RetryOptions = { initialRetryTime: 5, maxRetryTime: 2000, retries: 12 };
 
+const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
+
 export function kafkaClient(config: KafkaConfig, options: KafkaClientOptions = {}): Kafka {
   const log = options.logger?.child({ component: 'kafkajs' });
   const settings: KafkaJsConfig = {
@@ -38,7 +40,10 @@ export function kafkaClient(config: KafkaConfig, options: KafkaClientOptions = {
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        if (level <= logLevel.ERROR) log.error(rest, message);
+        // CONCURRENT_TRANSACTIONS right after a commit is expected and retried within milliseconds
+        // (see FAST_TRANSACTION_RETRY): not an error a user should see on every transaction.
+        if (CONCURRENT_TRANSACTIONS.test(`${message} ${String(rest.error ?? '')}`)) log.debug(rest, message);
+        else if (level <= logLevel.ERROR) log.error(rest, message);
         else log.warn(rest, message);
       };
   }
