@@ -9,7 +9,9 @@ COPY bin ./bin
 COPY src ./src
 COPY connectors ./connectors
 COPY migrations ./migrations
+COPY scripts/demo ./scripts/demo
 COPY tsconfig.json ./
 USER node
 ENTRYPOINT []
+# The daemon; docker-compose.yml runs the demo (scripts/demo) with this image instead.
 CMD ["node", "bin/cdc-fanout.js", "run", "--config", "connectors/demo.yaml"]

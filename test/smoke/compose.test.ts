@@ -54,7 +54,8 @@ describe('docker-compose.yml', () => {
     expect(s.clickhouse?.image).toMatch(/^clickhouse\/clickhouse-server:/);
     expect(s.redis?.image).toMatch(/^redis:7/);
     expect(s['cdc-fanout']?.build).toBe('.');
-    expect(s['cdc-fanout']?.command).toEqual(['node', 'bin/cdc-fanout.js', 'run', '--config', 'connectors/demo.yaml']);
+    // `docker compose up` runs the demo (which starts the daemon inside the container).
+    expect(s['cdc-fanout']?.command).toEqual(['node', '--import', 'tsx', 'scripts/demo/main.ts', '--duration', '120']);
     for (const v of ['CDC_PG_URL', 'CDC_KAFKA_BROKERS', 'CDC_ES_URL', 'CDC_CLICKHOUSE_URL', 'CDC_REDIS_URL']) {
       expect(s['cdc-fanout']?.environment?.[v], v).toBeTruthy();
     }
