@@ -111,7 +111,8 @@ function spec(): ManagedSpec {
     ports: [httpPort, tcpPort],
     envHint: 'CDC_CLICKHOUSE_URL / CDC_CLICKHOUSE_TCP_PORT',
     logFile: LOG,
-    startTimeoutMs: 60_000,
+    // Loading thousands of small parts (e.g. after a long benchmark) took over 60 s on 2 cores.
+    startTimeoutMs: 180_000,
     stopGraceMs: 20_000,
     health,
     async prepare(clean) {
