@@ -3,19 +3,32 @@
  * source and all three sinks) under a write workload with a PK update and a schema change, ending
  * in a reconciliation report that must be all-equal (the script exits non-zero otherwise).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 
 describe('npm run demo (short mode)', () => {
-  it('reconciles Postgres with Elasticsearch, ClickHouse and Redis after 20 s of load', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'demo', 'main.ts'), '--duration', '20', '--rate', '40', '--admin-port', '18093'], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 480_000,
-      env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
+  it('reconciles Postgres with Elasticsearch, ClickHouse and Redis after 20 s of load', async () => {
+    // Asynchronous on purpose: a synchronous spawn would block this worker for minutes and vitest's
+    // worker RPC times out after 60 s.
+    const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'demo', 'main.ts'), '--duration', '20', '--rate', '40', '--admin-port', '18093'], {
+        cwd: root,
+        env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 480_000);
+      child.on('error', reject);
+      child.on('exit', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
     });
     const out = `${run.stdout}\n${run.stderr}`;
     if (run.status !== 0) console.log(out);
