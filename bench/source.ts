@@ -6,11 +6,16 @@
  *     is decoded by Postgres alone through a second pgoutput slot with
  *     pg_logical_slot_peek_binary_changes: the raw decode ceiling, reported as a ratio.
  *  2. latency: a steady 5,000 events/s load; p50/p99 from PG commit timestamp to Kafka commit.
- *  3. large transaction: one 1,000,000-row INSERT; peak RSS while it streams through.
+ *  3. large transaction: one 1,000,000-row INSERT; peak RSS while it streams through — measured in a
+ *     fresh child process that runs only the source, so the figure is the source's own and not
+ *     the heap this process grew during phases 1–2.
+ * The main thread is CPU-profiled during the drain (node:inspector, 0.5 ms sampling) and the
+ * result names where the time went per component (--profile=<file> also keeps the .cpuprofile).
  * Results: bench/results/source.json (with machine and versions).
  *
  *   npm run bench:source [-- --backlog=300000 --steady-seconds=20 --large=1000000]
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
@@ -20,6 +25,7 @@ import { kafkaSpec } from '../src/kafka/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
 import type { CommittedBatch } from '../src/source/publisher.js';
+import { startProfile, summarise, type ProfileSummary } from './profile.js';
 
 const arg = (name: string, def: number): number => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -31,6 +37,8 @@ const STEADY_RATE = arg('steady-rate', 5000);
 const LARGE = arg('large', 1_000_000);
 const BATCH = arg('batch', 5000);
 const QUEUE = arg('queue', 20000);
+const ONLY_LARGE = process.argv.includes('--only-large');
+const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
 
 const ep = endpoints();
 const logger = createLogger({ level: process.env.CDC_LOG_LEVEL ?? 'warn' });
@@ -44,7 +52,15 @@ const db = new pg.Client({ connectionString: ep.postgresUrl });
 await db.connect();
 
 let peakRss = 0;
-const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+/** process.memoryUsage() at the RSS peak (MB): what the peak is made of (V8 heap vs buffers). */
+let atPeak: Record<string, number> = {};
+const rssTimer = setInterval(() => {
+  const m = process.memoryUsage();
+  if (m.rss <= peakRss) return;
+  peakRss = m.rss;
+  atPeak = { heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  for (const k of Object.keys(atPeak)) atPeak[k] = Math.round((atPeak[k] as number) / 1048576);
+}, 50);
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -96,6 +112,39 @@ async function writeBacklog(events: number, startId: number): Promise<number> {
   return id;
 }
 
+/** Phase 3 on its own (the child process): one LARGE-row transaction through a fresh source. */
+async function largeOnly(): Promise<Record<string, unknown>> {
+  await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
+  const source = makeSource();
+  let committed = 0;
+  source.onCommitted((b: CommittedBatch) => {
+    committed += b.events;
+  });
+  await source.start();
+  await new Promise((r) => setTimeout(r, 500));
+  peakRss = process.memoryUsage().rss;
+  const rssBefore = peakRss;
+  const tLarge = Date.now();
+  await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, 2, md5(g::text), now() FROM generate_series(1::bigint, $1::bigint) g`, [LARGE]);
+  const insertSecs = (Date.now() - tLarge) / 1000;
+  while (committed < LARGE && Date.now() - tLarge < 900_000) await new Promise((r) => setTimeout(r, 100));
+  const largeSecs = (Date.now() - tLarge) / 1000;
+  await source.stop();
+  return { rows: LARGE, events: committed, insertSeconds: insertSecs, toKafkaSeconds: largeSecs, rssBeforeMB: Math.round(rssBefore / 1048576), peakRssMB: Math.round(peakRss / 1048576), atPeakMB: atPeak };
+}
+
+/** Runs phase 3 in a child process (same loader flags) and returns its result. */
+async function largeInChild(): Promise<Record<string, unknown>> {
+  const args = [...process.execArgv, process.argv[1]!, '--only-large', `--large=${LARGE}`, `--batch=${BATCH}`, `--queue=${QUEUE}`];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((res) => child.on('exit', res));
+  const line = out.split('\n').find((l) => l.startsWith('LARGE_RESULT '));
+  if (code !== 0 || !line) throw new Error(`large-transaction child failed (exit ${code}): ${out.slice(-500)}`);
+  return JSON.parse(line.slice('LARGE_RESULT '.length)) as Record<string, unknown>;
+}
+
 async function main(): Promise<Record<string, unknown>> {
   await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
   // 1. throughput on a backlog ------------------------------------------------------------------
@@ -127,12 +176,14 @@ async function main(): Promise<Record<string, unknown>> {
     committed += b.events;
   });
   peakRss = 0;
+  const stopProfile = await startProfile();
   const cpu0 = process.cpuUsage();
   const tDrain = Date.now();
   await source.start();
   while (committed < rawChanges && Date.now() - tDrain < 600_000) await new Promise((r) => setTimeout(r, 50));
   const drainSecs = (Date.now() - tDrain) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const profile: ProfileSummary = summarise(await stopProfile(), PROFILE_FILE);
   const throughputRss = peakRss;
   const backlogCommitted = committed;
   const eventsPerSec = committed / Math.max(drainSecs, 0.001);
@@ -166,18 +217,10 @@ async function main(): Promise<Record<string, unknown>> {
   const achievedRate = steadyEvents / ((Date.now() - tSteady - 1000) / 1000);
   console.log(`latency at ${Math.round(achievedRate)}/s: p50 ${pct(sortedLat, 50)} ms, p99 ${pct(sortedLat, 99)} ms`);
 
-  // 3. one large transaction ---------------------------------------------------------------------
-  const before = committed;
-  peakRss = process.memoryUsage().rss;
-  const rssBefore = peakRss;
-  const tLarge = Date.now();
-  await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, 2, md5(g::text), now() FROM generate_series($1::bigint, $2::bigint) g`, [nextId, nextId + LARGE - 1]);
-  const insertSecs = (Date.now() - tLarge) / 1000;
-  while (committed - before < LARGE && Date.now() - tLarge < 900_000) await new Promise((r) => setTimeout(r, 100));
-  const largeSecs = (Date.now() - tLarge) / 1000;
-  console.log(`large tx: ${committed - before} events, peak RSS ${Math.round(peakRss / 1048576)} MB, ${largeSecs.toFixed(1)} s`);
-
   await source.stop();
+  // 3. one large transaction, in a fresh process ----------------------------------------------------
+  const large = await largeInChild();
+  console.log(`large tx: ${String(large.events)} events, peak RSS ${String(large.peakRssMB)} MB, ${String(large.toKafkaSeconds)} s`);
   return {
     throughput: {
       events: backlogCommitted,
@@ -190,6 +233,7 @@ async function main(): Promise<Record<string, unknown>> {
       peakRssMB: Math.round(throughputRss / 1048576),
       rawDecode: { changes: rawChanges, messages: Number(raw.rows[0].messages), seconds: rawSecs, eventsPerSecond: Math.round(rawChanges / rawSecs) },
       ratioToRawDecode: Number((eventsPerSec / (rawChanges / rawSecs)).toFixed(3)),
+      mainThreadProfile: profile,
     },
     latency: {
       targetEventsPerSecond: STEADY_RATE,
@@ -199,8 +243,21 @@ async function main(): Promise<Record<string, unknown>> {
       p99Ms: pct(sortedLat, 99),
       maxMs: sortedLat[sortedLat.length - 1],
     },
-    largeTransaction: { rows: LARGE, insertSeconds: insertSecs, toKafkaSeconds: largeSecs, rssBeforeMB: Math.round(rssBefore / 1048576), peakRssMB: Math.round(peakRss / 1048576) },
+    largeTransaction: { ...large, measuredIn: 'a child process running only the source' },
   };
+}
+
+async function report(results: Record<string, unknown>): Promise<void> {
+  const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version as string;
+  const out = {
+    when: new Date().toISOString(),
+    machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
+    versions: { ...versions(), postgres: pgVersion },
+    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3 },
+    ...results,
+  };
+  writeFileSync(new URL('./results/source.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+  console.log(JSON.stringify(out, null, 2));
 }
 
 function versions(): Record<string, string> {
@@ -212,21 +269,12 @@ function versions(): Record<string, string> {
   } catch {
     /* stack not present */
   }
-  return { node: process.version, 'cdc-fanout': pkg.version, kafkajs: dep('kafkajs'), 'pg-logical-replication': dep('pg-logical-replication'), pg: dep('pg'), kafka };
+  return { node: process.version, 'cdc-fanout': pkg.version, 'producer (@platformatic/kafka)': dep('@platformatic/kafka'), 'consumers/admin (kafkajs)': dep('kafkajs'), 'pg-logical-replication': dep('pg-logical-replication'), pg: dep('pg'), kafka };
 }
 
 try {
-  const results = await main();
-  const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version as string;
-  const out = {
-    when: new Date().toISOString(),
-    machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
-    versions: { ...versions(), postgres: pgVersion },
-    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3 },
-    ...results,
-  };
-  writeFileSync(new URL('./results/source.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
-  console.log(JSON.stringify(out, null, 2));
+  if (ONLY_LARGE) console.log(`LARGE_RESULT ${JSON.stringify(await largeOnly())}`);
+  else await report(await main());
 } finally {
   clearInterval(rssTimer);
   await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2) AND NOT active`, [name, rawSlot]).catch(() => undefined);

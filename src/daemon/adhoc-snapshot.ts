@@ -24,7 +24,7 @@ import { TransactionalProducer } from '../kafka/producer.js';
 import type { Logger } from '../observability/logger.js';
 import { eventsOptions, type SourceConfig } from '../source/config.js';
 import { clientConfig, createSlotExportingSnapshot, dropSlot, qualified, resolveTables } from '../source/connection.js';
-import { FAST_TRANSACTION_RETRY, kafkaClient } from '../kafka/client.js';
+import { kafkaClient } from '../kafka/client.js';
 import { Publisher } from '../source/publisher.js';
 import { createRecordBuilder } from '../source/record-adapter.js';
 import { RelationCache } from '../source/relations.js';
@@ -45,8 +45,8 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
   const log = input.logger.child({ adhocSnapshot: input.tables });
   const client = new pg.Client(clientConfig(cfg));
   await client.connect();
-  const admin = new TopicAdmin(kafkaClient(input.kafka, { logger: log, retry: FAST_TRANSACTION_RETRY }), { partitions: input.kafka['topic.creation.partitions'], replicationFactor: input.kafka['topic.creation.replication.factor'] });
-  const producer = new TransactionalProducer(kafkaClient(input.kafka, { logger: log, retry: FAST_TRANSACTION_RETRY }), { transactionalId: `cdc-fanout-${cfg.name}-adhoc`, transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'] });
+  const admin = new TopicAdmin(kafkaClient(input.kafka, { logger: log }), { partitions: input.kafka['topic.creation.partitions'], replicationFactor: input.kafka['topic.creation.replication.factor'] });
+  const producer = new TransactionalProducer(input.kafka, { transactionalId: `cdc-fanout-${cfg.name}-adhoc`, transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
   let exported: Awaited<ReturnType<typeof createSlotExportingSnapshot>> | undefined;
   try {
     const captured = await resolveTables(client, cfg, log);

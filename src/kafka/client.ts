@@ -1,6 +1,7 @@
 /**
- * The one place a kafkajs client is built from the shared kafka spec (source producer, sink
- * consumers, admin, CLI). kafkajs logs go to pino (warn and up) when a logger is given.
+ * The one place a kafkajs client is built from the shared kafka spec: sink consumers, DLQ producer,
+ * admin, offsets reader, CLI. (The source's transactional producer runs on another client, see
+ * src/kafka/producer.ts.) kafkajs logs go to pino (warn and up) when a logger is given.
  */
 import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
@@ -14,15 +15,6 @@ export interface KafkaClientOptions {
   /** kafkajs retry settings (default: kafkajs' own). */
   readonly retry?: RetryOptions;
 }
-
-/**
- * For transactional producers: fast first retries. Right after a commit the coordinator answers
- * CONCURRENT_TRANSACTIONS until the markers are written; kafkajs' default 300 ms backoff would cap
- * a producer at ~25 transactions/s.
- */
-export const FAST_TRANSACTION_RETRY: RetryOptions = { initialRetryTime: 5, maxRetryTime: 2000, retries: 12 };
-
-const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
 
 export function kafkaClient(config: KafkaConfig, options: KafkaClientOptions = {}): Kafka {
   const log = options.logger?.child({ component: 'kafkajs' });
@@ -40,10 +32,7 @@ export function kafkaClient(config: KafkaConfig, options: KafkaClientOptions = {
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        // CONCURRENT_TRANSACTIONS right after a commit is expected and retried within milliseconds
-        // (see FAST_TRANSACTION_RETRY): not an error a user should see on every transaction.
-        if (CONCURRENT_TRANSACTIONS.test(`${message} ${String(rest.error ?? '')}`)) log.debug(rest, message);
-        else if (level <= logLevel.ERROR) log.error(rest, message);
+        if (level <= logLevel.ERROR) log.error(rest, message);
         else log.warn(rest, message);
       };
   }

@@ -1,13 +1,22 @@
 /**
- * A small transactional producer around kafkajs, so a maintained client can replace it behind the
- * same four calls: begin-implicit `send`, `commit`, `abort`, `close`.
+ * The source's transactional producer, behind four calls: begin-implicit `send`, `commit`, `abort`,
+ * `close`. Callers never see the client library.
  *
- * Exactly-once rules it keeps: idempotent, one request in flight, a stable transactionalId. A second
- * process with the same transactionalId bumps the producer epoch; the broker then refuses this one
- * (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH) and we raise ProducerFencedError, which callers treat
- * as fatal: stop, never retry.
+ * It runs on @platformatic/kafka, not kafkajs: in `npm run bench:source` kafkajs' record encoding
+ * (CRC32C in JS, per-message buffers) was ~40 % of the source's CPU and capped PG→Kafka below the
+ * 30,000 events/s bar; the same transactional workload produced ~2× faster with @platformatic/kafka
+ * (bench/results/source.json names the client). Sinks still consume with kafkajs (src/kafka/consumer.ts).
+ *
+ * Exactly-once rules it keeps: idempotent producer, a stable transactionalId, acks=all, partitions by
+ * the Java-compatible murmur2 of the key (the partition Debezium/Kafka Connect would pick). `connect`
+ * initialises the transactional id at once, which fences an older instance and makes the broker
+ * abort a transaction it left open. A second process with the same transactionalId bumps the epoch;
+ * the broker then refuses this one (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH) and we raise
+ * ProducerFencedError, which callers treat as fatal: stop, never retry.
  */
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type Transaction } from 'kafkajs';
+import { compatibilityPartitioner, Producer, stringSerializers, type MessageToProduce, type ProducerOptions } from '@platformatic/kafka';
+import type { Logger } from '../observability/logger.js';
+import type { KafkaConfig } from './config.js';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -31,58 +40,107 @@ export class ProducerFencedError extends Error {
 
 const FENCED_TYPES = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
 
-/** True when the error (or any cause in its chain) says this producer was fenced. */
-export function isFencedError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 8; depth++) {
-    const o = e as { type?: unknown; name?: unknown; message?: unknown; originalError?: unknown; cause?: unknown };
-    if (typeof o.type === 'string' && FENCED_TYPES.has(o.type)) return true;
-    if (o.name === 'ProducerFencedError') return true;
-    if (typeof o.message === 'string' && /fenced|producer epoch|INVALID_PRODUCER_EPOCH/i.test(o.message)) return true;
-    e = o.originalError ?? o.cause;
-  }
-  return false;
+/** True when the error (or any error it wraps: cause chain, aggregated errors) says this producer was fenced. */
+export function isFencedError(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 8) return false;
+  const o = err as { type?: unknown; apiId?: unknown; name?: unknown; message?: unknown; originalError?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof o.type === 'string' && FENCED_TYPES.has(o.type)) return true;
+  if (typeof o.apiId === 'string' && FENCED_TYPES.has(o.apiId)) return true;
+  if (o.name === 'ProducerFencedError') return true;
+  if (typeof o.message === 'string' && /fenced|producer epoch|INVALID_PRODUCER_EPOCH/i.test(o.message)) return true;
+  if (Array.isArray(o.errors) && o.errors.some((e) => isFencedError(e, depth + 1))) return true;
+  return isFencedError(o.originalError ?? o.cause, depth + 1);
+}
+
+/** The broker code of a (possibly wrapped) client error, e.g. CONCURRENT_TRANSACTIONS; '' if none. */
+function brokerCode(err: unknown, depth = 0): string {
+  if (!err || typeof err !== 'object' || depth > 8) return '';
+  const o = err as { apiId?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof o.apiId === 'string') return o.apiId;
+  if (Array.isArray(o.errors)) for (const e of o.errors as unknown[]) if (brokerCode(e, depth + 1)) return brokerCode(e, depth + 1);
+  return brokerCode(o.cause, depth + 1);
 }
 
 export interface TransactionalProducerOptions {
   readonly transactionalId: string;
   readonly transactionTimeoutMs: number;
+  /** Retries and their causes go here (Kafka down: warn; CONCURRENT_TRANSACTIONS after a commit: debug). */
+  readonly logger?: Logger;
+}
+
+type Client = Producer<string, string, string, string>;
+type Transaction = Awaited<ReturnType<Client['beginTransaction']>>;
+
+/**
+ * Retry delay: 5 ms doubling to 2 s with ±20 % jitter. Fast first retries matter: right after a
+ * commit the coordinator answers CONCURRENT_TRANSACTIONS until its markers are written.
+ */
+export function retryDelayMs(attempt: number): number {
+  const base = Math.min(2000, 5 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+export function producerOptions(config: KafkaConfig, opts: TransactionalProducerOptions): ProducerOptions<string, string, string, string> {
+  const log = opts.logger?.child({ component: 'kafka-producer' });
+  return {
+    clientId: config['client.id'],
+    bootstrapBrokers: config['bootstrap.servers'].split(',').map((s) => s.trim()).filter(Boolean),
+    serializers: stringSerializers,
+    idempotent: true,
+    transactionalId: opts.transactionalId,
+    // InitProducerId must say "no producer yet" (-1/-1), as the Java client does: this client's
+    // default (0/0) names a producer that does not exist and a restarted instance is refused
+    // as fenced.
+    producerId: -1n,
+    producerEpoch: -1,
+    partitioner: compatibilityPartitioner,
+    autocreateTopics: false,
+    // This client sends `timeout` as the transaction timeout in InitProducerId (and as the produce
+    // request's broker-side ack timeout): the connector's kafka.transaction.timeout.ms.
+    timeout: opts.transactionTimeoutMs,
+    requestTimeout: config['request.timeout.ms'],
+    connectTimeout: config['connection.timeout.ms'],
+    // Retry retriable errors without a cap: while Kafka is down the chain waits, the publisher's
+    // queue fills and replication pauses (backpressure) — nothing is dropped. A transaction that
+    // outlives the transaction timeout is aborted by the broker; we then fail and restart.
+    retries: Number.MAX_SAFE_INTEGER,
+    retryDelay: (_client, operation, attempt, _retries, error) => {
+      const code = brokerCode(error);
+      const fields = { operation, attempt, code: code || undefined, err: error.message };
+      if (code === 'CONCURRENT_TRANSACTIONS' || attempt < 3) log?.debug(fields, 'Kafka request failed; retrying');
+      else if (attempt === 3 || attempt % 30 === 0) log?.warn(fields, 'Kafka request keeps failing; retrying (replication waits meanwhile)');
+      return retryDelayMs(attempt);
+    },
+    ...(config.ssl ? { tls: {} } : {}),
+    ...(config.sasl
+      ? { sasl: { mechanism: ({ plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const)[config.sasl.mechanism], username: config.sasl.username, password: config.sasl.password } }
+      : {}),
+  };
 }
 
 export class TransactionalProducer {
-  private readonly producer: Producer;
+  private readonly producer: Client;
   private tx: Transaction | null = null;
+  /** The open transaction has records (an empty one is cancelled, not ended on the broker). */
+  private txHasRecords = false;
   private fenced = false;
 
   constructor(
-    kafka: Kafka,
+    config: KafkaConfig,
     private readonly opts: TransactionalProducerOptions,
   ) {
-    this.producer = kafka.producer({
-      transactionalId: opts.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: opts.transactionTimeoutMs,
-      allowAutoTopicCreation: false,
-      // Retry retriable errors without a cap (backoff ≤ 2 s): while Kafka is down the chain waits,
-      // the queue fills and replication pauses (backpressure) — nothing is dropped. A transaction
-      // that outlives transaction.timeout.ms is aborted by the broker; we then fail and restart.
-      retry: { initialRetryTime: 5, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
-      // Java-compatible murmur2 on the key: all changes of a row land in one partition.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    this.producer = new Producer(producerOptions(config, opts));
   }
 
   /**
-   * Connects and initialises the transactional id NOW, which fences any older instance and makes
-   * the broker finish (abort) a transaction it left open. kafkajs only initialises its
-   * transactional state on the first `transaction()` call — a zombie that has not sent yet would
-   * then re-initialise and fence the NEW instance — so we open and abort an empty transaction here.
+   * Initialises the transactional id NOW (InitProducerId), which fences any older instance and
+   * makes the broker finish (abort) a transaction it left open. Without this, a zombie that has
+   * not sent yet could initialise later and fence the NEW instance.
    */
   async connect(): Promise<void> {
     await this.guard(async () => {
-      await this.producer.connect();
-      const probe = await this.producer.transaction();
-      await probe.abort();
+      const probe = await this.producer.beginTransaction();
+      await probe.cancel();
     });
   }
 
@@ -94,17 +152,14 @@ export class TransactionalProducer {
   async send(records: readonly KafkaRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.guard(async () => {
-      this.tx ??= await this.producer.transaction();
-      const byTopic = new Map<string, Message[]>();
-      for (const r of records) {
-        let list = byTopic.get(r.topic);
-        if (!list) byTopic.set(r.topic, (list = []));
-        list.push({ key: r.key, value: r.value, headers: r.headers as Record<string, string> | undefined });
+      this.tx ??= await this.producer.beginTransaction();
+      const messages: MessageToProduce<string, string, string, string>[] = new Array(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as KafkaRecord;
+        messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers as Record<string, string> | undefined };
       }
-      await this.tx.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        compression: CompressionTypes.None,
-      });
+      this.txHasRecords = true;
+      await this.tx.send({ messages });
     });
   }
 
@@ -112,21 +167,25 @@ export class TransactionalProducer {
     const tx = this.tx;
     if (!tx) return;
     await this.guard(async () => {
-      await tx.commit();
+      if (this.txHasRecords) await tx.commit();
+      else await tx.cancel();
       this.tx = null;
+      this.txHasRecords = false;
     });
   }
 
   async abort(): Promise<void> {
     const tx = this.tx;
+    const hadRecords = this.txHasRecords;
     this.tx = null;
+    this.txHasRecords = false;
     if (!tx || this.fenced) return;
-    await tx.abort().catch(() => undefined);
+    await (hadRecords ? tx.abort() : tx.cancel()).catch(() => tx.cancel().catch(() => undefined));
   }
 
   async close(): Promise<void> {
     await this.abort();
-    await this.producer.disconnect().catch(() => undefined);
+    await new Promise<void>((resolve) => this.producer.close(true, () => resolve()));
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

@@ -34,7 +34,7 @@ import {
   type ExportedSlot,
 } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
-import { FAST_TRANSACTION_RETRY, kafkaClient } from '../kafka/client.js';
+import { kafkaClient } from '../kafka/client.js';
 import { Publisher, type CommittedBatch } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
@@ -117,7 +117,7 @@ export class PostgresSource {
       const tables = await resolveTables(pgClient, cfg, log);
       await ensurePublication(pgClient, cfg, tables, log);
 
-      const kafka = kafkaClient(this.kafkaConfig, { logger: log, retry: FAST_TRANSACTION_RETRY });
+      const kafka = kafkaClient(this.kafkaConfig, { logger: log });
       const topic = offsetsTopic(cfg);
       this.admin = new TopicAdmin(kafka, { partitions: this.kafkaConfig['topic.creation.partitions'], replicationFactor: this.kafkaConfig['topic.creation.replication.factor'] });
       await this.admin.connect();
@@ -125,7 +125,7 @@ export class PostgresSource {
       // Check the slot before fencing: a running instance shows up as an active slot.
       let slot = await slotInfo(pgClient, cfg['slot.name']);
       checkSlot(slot, cfg);
-      this.producer = new TransactionalProducer(kafka, { transactionalId: transactionalId(cfg), transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'] });
+      this.producer = new TransactionalProducer(this.kafkaConfig, { transactionalId: transactionalId(cfg), transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
       await this.producer.connect();
       let stored = await readStoredOffset(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       this.lastCommitted = stored;
