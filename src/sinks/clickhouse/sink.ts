@@ -261,7 +261,7 @@ export class ClickHouseSink implements Sink {
   private async truncate(u: UpsertTable, r: SinkRecord): Promise<void> {
     const mode = this.cfg['truncate.mode'];
     if (mode === 'ignore') return;
-    this.versions.clear(`${u.ref}\u0000`);
+    this.versions.clear(u.ref);
     // watermark first: rows older than the truncate that other partitions deliver later are dropped
     const v0 = r.position.commitLsn;
     await this.c().insertTsv(this.truncationsRef, ['table', 'version'], [`${escapeTsv(u.ref)}\t${v0}`]);
@@ -350,7 +350,6 @@ export class ClickHouseSink implements Sink {
     interface Planned { record: SinkRecord; oldKey: string | null; newKey: string | null; oldRow: Row | null; newRow: Row | null }
     const planned: Planned[] = [];
     const lookupKeys = new Map<string, Row>();
-    const cachePrefix = `${u.ref}\u0000`;
     const toastKeys = new Map<string, Row>();
     const seen = new Set<string>();
     for (const record of records) {
@@ -367,8 +366,8 @@ export class ClickHouseSink implements Sink {
         const oldKey = isDelete || (ok !== null && ok !== newKey) ? ok : null;
         planned.push({ record, oldKey, newKey, oldRow, newRow });
         // look up stored versions of updated/deleted keys this sink has not seen (inserts are not looked up)
-        if (oldKey && oldRow && !seen.has(oldKey) && this.versions.peek(cachePrefix + oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
-        if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.peek(cachePrefix + newKey) === undefined) lookupKeys.set(newKey, newRow);
+        if (oldKey && oldRow && !seen.has(oldKey) && this.versions.peek(u.ref, oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
+        if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.peek(u.ref, newKey) === undefined) lookupKeys.set(newKey, newRow);
         if (newRow && Object.values(newRow).includes(UNAVAILABLE_VALUE)) {
           const from = oldKey ?? newKey;
           const fromRow = oldKey ? oldRow : newRow;
@@ -382,7 +381,7 @@ export class ClickHouseSink implements Sink {
       }
     }
     const storedVersions = this.cfg['stale.check'] && lookups && lookupKeys.size > 0 ? await this.readVersions(u, lookupKeys) : new Map<string, bigint>();
-    for (const [k, v] of storedVersions) this.versions.set(cachePrefix + k, v);
+    for (const [k, v] of storedVersions) this.versions.set(u.ref, k, v);
     const storedRows = toastKeys.size > 0 ? await this.readStored(u, toastKeys, true) : new Map();
 
     // 2. walk in order, keep the last state per key
@@ -390,7 +389,7 @@ export class ClickHouseSink implements Sink {
     const checking = this.cfg['stale.check'];
     const isStale = (k: string | null, v: bigint): boolean => {
       if (!k || !checking) return false;
-      const known = state.get(k)?.version ?? this.versions.peek(cachePrefix + k) ?? storedVersions.get(k);
+      const known = state.get(k)?.version ?? this.versions.peek(u.ref, k) ?? storedVersions.get(k);
       return known !== undefined && v < known;
     };
     const lsnOf = (r: SinkRecord): bigint => (typeof r.source?.lsn === 'number' ? BigInt(r.source.lsn) : r.position.commitLsn);
@@ -462,7 +461,7 @@ export class ClickHouseSink implements Sink {
     const refused = await this.insertRows(u.ref, columns, rows, this.tokenBase(batch, u.name));
     rejected.push(...refused);
     const refusedRecords = new Set(refused.map((r) => r.record));
-    for (const [k, s] of state) if (!refusedRecords.has(s.record)) this.versions.set(cachePrefix + k, s.version);
+    for (const [k, s] of state) if (!refusedRecords.has(s.record)) this.versions.set(u.ref, k, s.version);
     return { rejected, staleSkipped };
   }
 
