@@ -6,6 +6,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'cdc_fanout_process_' });
+// prom-client's defaults report heap and external memory but not the ArrayBuffer part of external
+// (Buffers: Kafka batches, HTTP bodies) — the first place to look when RSS grows and the heap does not.
+new Gauge({
+  name: 'cdc_fanout_process_nodejs_array_buffers_bytes',
+  help: 'process.memoryUsage().arrayBuffers: memory of ArrayBuffers and Buffers (part of external memory)',
+  registers: [registry],
+  collect() {
+    this.set(process.memoryUsage().arrayBuffers);
+  },
+});
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
