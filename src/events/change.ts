@@ -27,10 +27,13 @@ export function formatLsn(lsn: bigint): string {
 }
 
 /** Parses `16/B374D848` into a bigint; throws on malformed input. */
+const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
+
+/** Parses "X/Y" (hex). Called once per replication message, so no regex captures or string BigInts. */
 export function parseLsn(text: string): bigint {
-  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
-  if (!m) throw new Error(`not an LSN: "${text}" (expected hex "X/Y", e.g. 0/16B3748)`);
-  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+  if (!LSN.test(text)) throw new Error(`not an LSN: "${text}" (expected hex "X/Y", e.g. 0/16B3748)`);
+  const slash = text.indexOf('/');
+  return (BigInt(parseInt(text.slice(0, slash), 16)) << 32n) | BigInt(parseInt(text.slice(slash + 1), 16));
 }
 
 /** A JSON value as it appears in event payloads after value conversion. */
