@@ -38,7 +38,6 @@ const LARGE = arg('large', 1_000_000);
 const BATCH = arg('batch', 5000);
 const QUEUE = arg('queue', 20000);
 const ONLY_LARGE = process.argv.includes('--only-large');
-const PRODUCER_THREAD = (process.argv.find((x) => x.startsWith('--producer-thread='))?.split('=')[1] ?? 'auto') as 'auto' | 'on' | 'off';
 const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
 
 const ep = endpoints();
@@ -86,7 +85,6 @@ function makeSource(): PostgresSource {
       'max.batch.size': BATCH,
       'max.batch.wait.ms': 50,
       'max.queue.size': QUEUE,
-      'kafka.producer.thread': PRODUCER_THREAD,
     },
     kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }),
     logger,
@@ -137,7 +135,7 @@ async function largeOnly(): Promise<Record<string, unknown>> {
 
 /** Runs phase 3 in a child process (same loader flags) and returns its result. */
 async function largeInChild(): Promise<Record<string, unknown>> {
-  const args = [...process.execArgv, process.argv[1]!, '--only-large', `--large=${LARGE}`, `--producer-thread=${PRODUCER_THREAD}`, `--batch=${BATCH}`, `--queue=${QUEUE}`];
+  const args = [...process.execArgv, process.argv[1]!, '--only-large', `--large=${LARGE}`, `--batch=${BATCH}`, `--queue=${QUEUE}`];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -255,7 +253,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
     when: new Date().toISOString(),
     machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
     versions: { ...versions(), postgres: pgVersion },
-    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, producerThread: PRODUCER_THREAD },
+    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3 },
     ...results,
   };
   writeFileSync(new URL('./results/source.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');

@@ -20,7 +20,7 @@ import { formatLsn } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
 import { TopicAdmin } from '../kafka/admin.js';
 import type { KafkaConfig } from '../kafka/config.js';
-import { createTxProducer } from '../kafka/producer-thread.js';
+import { TransactionalProducer } from '../kafka/producer.js';
 import type { Logger } from '../observability/logger.js';
 import { eventsOptions, type SourceConfig } from '../source/config.js';
 import { clientConfig, createSlotExportingSnapshot, dropSlot, qualified, resolveTables } from '../source/connection.js';
@@ -46,7 +46,7 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
   const client = new pg.Client(clientConfig(cfg));
   await client.connect();
   const admin = new TopicAdmin(kafkaClient(input.kafka, { logger: log }), { partitions: input.kafka['topic.creation.partitions'], replicationFactor: input.kafka['topic.creation.replication.factor'] });
-  const producer = createTxProducer(input.kafka, cfg['kafka.producer.thread'], { transactionalId: `cdc-fanout-${cfg.name}-adhoc`, transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
+  const producer = new TransactionalProducer(input.kafka, { transactionalId: `cdc-fanout-${cfg.name}-adhoc`, transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
   let exported: Awaited<ReturnType<typeof createSlotExportingSnapshot>> | undefined;
   try {
     const captured = await resolveTables(client, cfg, log);

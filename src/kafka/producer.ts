@@ -14,7 +14,7 @@
  * the broker then refuses this one (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH) and we raise
  * ProducerFencedError, which callers treat as fatal: stop, never retry.
  */
-import { compatibilityPartitioner, Producer, serializersFrom, type MessageToProduce, type ProducerOptions } from '@platformatic/kafka';
+import { compatibilityPartitioner, Producer, stringSerializers, type MessageToProduce, type ProducerOptions } from '@platformatic/kafka';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
 
@@ -26,18 +26,6 @@ export interface KafkaRecord {
   readonly value: string | null;
   readonly headers?: Readonly<Record<string, string>>;
 }
-
-/** A record whose key/value are already UTF-8 bytes (see ThreadedProducer); undefined = null. */
-export interface EncodedRecord {
-  readonly topic: string;
-  readonly key: Buffer | undefined;
-  readonly value: Buffer | undefined;
-  readonly headers?: Readonly<Record<string, string>>;
-}
-
-type Bytes = string | Buffer;
-/** Strings are UTF-8 encoded, buffers pass as they are, null/undefined stays null (tombstones). */
-const bytes = (d?: Bytes | null): Buffer | undefined => (d === undefined || d === null ? undefined : typeof d === 'string' ? Buffer.from(d) : d);
 
 export class ProducerFencedError extends Error {
   constructor(transactionalId: string, cause: unknown) {
@@ -80,7 +68,7 @@ export interface TransactionalProducerOptions {
   readonly logger?: Logger;
 }
 
-type Client = Producer<Bytes, Bytes, Bytes, Bytes>;
+type Client = Producer<string, string, string, string>;
 type Transaction = Awaited<ReturnType<Client['beginTransaction']>>;
 
 /**
@@ -92,12 +80,12 @@ export function retryDelayMs(attempt: number): number {
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
-export function producerOptions(config: KafkaConfig, opts: TransactionalProducerOptions): ProducerOptions<Bytes, Bytes, Bytes, Bytes> {
+export function producerOptions(config: KafkaConfig, opts: TransactionalProducerOptions): ProducerOptions<string, string, string, string> {
   const log = opts.logger?.child({ component: 'kafka-producer' });
   return {
     clientId: config['client.id'],
     bootstrapBrokers: config['bootstrap.servers'].split(',').map((s) => s.trim()).filter(Boolean),
-    serializers: serializersFrom<Bytes>(bytes),
+    serializers: stringSerializers,
     idempotent: true,
     transactionalId: opts.transactionalId,
     // InitProducerId must say "no producer yet" (-1/-1), as the Java client does: this client's
@@ -130,18 +118,7 @@ export function producerOptions(config: KafkaConfig, opts: TransactionalProducer
   };
 }
 
-/** What the publisher needs from a transactional producer (in-thread or on its own thread). */
-export interface TxProducer {
-  readonly inTransaction: boolean;
-  connect(): Promise<void>;
-  /** Sends records inside the current transaction, opening one if needed. */
-  send(records: readonly KafkaRecord[]): Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export class TransactionalProducer implements TxProducer {
+export class TransactionalProducer {
   private readonly producer: Client;
   private tx: Transaction | null = null;
   /** The open transaction has records (an empty one is cancelled, not ended on the broker). */
@@ -174,23 +151,13 @@ export class TransactionalProducer implements TxProducer {
   /** Sends records inside the current transaction, opening one if needed. */
   async send(records: readonly KafkaRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const messages: MessageToProduce<Bytes, Bytes, Bytes, Bytes>[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i] as KafkaRecord;
-      messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers as Record<string, string> | undefined };
-    }
-    await this.sendMessages(messages);
-  }
-
-  /** Like `send`, for records already encoded to bytes. */
-  async sendEncoded(records: readonly EncodedRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.sendMessages(records as MessageToProduce<Bytes, Bytes, Bytes, Bytes>[]);
-  }
-
-  private async sendMessages(messages: MessageToProduce<Bytes, Bytes, Bytes, Bytes>[]): Promise<void> {
     await this.guard(async () => {
       this.tx ??= await this.producer.beginTransaction();
+      const messages: MessageToProduce<string, string, string, string>[] = new Array(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as KafkaRecord;
+        messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers as Record<string, string> | undefined };
+      }
       this.txHasRecords = true;
       await this.tx.send({ messages });
     });

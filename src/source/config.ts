@@ -59,12 +59,6 @@ export const sourceOnlySpec = z
     'max.batch.wait.ms': z.number().int().min(0).default(50).describe('Longest time a committed Postgres transaction waits for more to share its Kafka transaction.'),
     'max.queue.size': z.number().int().positive().default(20000).describe('Events decoded but not yet sent to Kafka; when full, reading from the replication stream pauses (backpressure).'),
     'offsets.topic': z.string().optional().describe('Compacted topic holding the last committed position; default `<topic.prefix>.cdc-fanout.offsets`.'),
-    'kafka.producer.thread': z
-      .enum(['auto', 'on', 'off'])
-      .default('auto')
-      .describe(
-        'Run the Kafka producer (record encoding, CRC32C, network) on its own worker thread, overlapping with WAL decoding. `auto`: on when the process has 2 or more CPUs. `off` uses less CPU in total (no hand-over between threads), better on a single core.',
-      ),
     'kafka.transaction.timeout.ms': z.number().int().positive().default(300000).describe('Kafka transaction timeout; must cover streaming the largest Postgres transaction (broker cap transaction.max.timeout.ms).'),
   })
   .strict();

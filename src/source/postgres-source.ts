@@ -19,8 +19,7 @@ import { formatLsn, parseLsn, type Position } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
 import { TopicAdmin } from '../kafka/admin.js';
 import { readStoredOffset, type StoredOffset } from '../kafka/offsets-store.js';
-import { ProducerFencedError, type TxProducer } from '../kafka/producer.js';
-import { createTxProducer } from '../kafka/producer-thread.js';
+import { ProducerFencedError, TransactionalProducer } from '../kafka/producer.js';
 import { eventsOptions, offsetsTopic, parseSourceConfig, transactionalId, type SourceConfig } from './config.js';
 import {
   checkServer,
@@ -66,7 +65,7 @@ export class PostgresSource {
   private kafkaTransactions = 0;
   private snapshotter: Snapshotter | null = null;
   private streaming: StreamingSource | null = null;
-  private producer: TxProducer | null = null;
+  private producer: TransactionalProducer | null = null;
   private admin: TopicAdmin | null = null;
   private publisher: Publisher | null = null;
   private heartbeat: Heartbeat | null = null;
@@ -126,7 +125,7 @@ export class PostgresSource {
       // Check the slot before fencing: a running instance shows up as an active slot.
       let slot = await slotInfo(pgClient, cfg['slot.name']);
       checkSlot(slot, cfg);
-      this.producer = createTxProducer(this.kafkaConfig, cfg['kafka.producer.thread'], { transactionalId: transactionalId(cfg), transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
+      this.producer = new TransactionalProducer(this.kafkaConfig, { transactionalId: transactionalId(cfg), transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
       await this.producer.connect();
       let stored = await readStoredOffset(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       this.lastCommitted = stored;

@@ -16,7 +16,7 @@
  *     restart recovers from the offsets topic (an open Kafka transaction is aborted by the broker
  *     when the new instance initialises the same transactionalId).
  */
-import type { KafkaRecord, TxProducer } from '../kafka/producer.js';
+import type { KafkaRecord, TransactionalProducer } from '../kafka/producer.js';
 import { offsetRecord, type StoredOffset } from '../kafka/offsets-store.js';
 
 export interface CommittedBatch {
@@ -56,7 +56,7 @@ export class Publisher {
   private eventsSinceCommit = 0;
 
   constructor(
-    private readonly producer: TxProducer,
+    private readonly producer: TransactionalProducer,
     private readonly opts: PublisherOptions,
   ) {}
 

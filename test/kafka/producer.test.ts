@@ -1,6 +1,5 @@
 /**
- * The source's producer — in-thread (TransactionalProducer) and on its worker thread
- * (ThreadedProducer) — against the stack's Kafka, read back
+ * The source's TransactionalProducer (src/kafka/producer.ts) against the stack's Kafka, read back
  * with kafkajs (the sinks' client): records land in the partition the Java client (and Debezium)
  * would pick for their key, tombstones stay null, headers survive, aborted records are never
  * visible to read_committed, and a second instance fences the first at connect.
@@ -10,30 +9,30 @@ import { Kafka, logLevel, Partitioners, type Consumer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
-import { ProducerFencedError, TransactionalProducer, type KafkaRecord, type TxProducer } from '../../src/kafka/producer.js';
-import { ThreadedProducer } from '../../src/kafka/producer-thread.js';
+import { ProducerFencedError, TransactionalProducer, type KafkaRecord } from '../../src/kafka/producer.js';
 
 const run = randomUUID().slice(0, 8);
-const topics: string[] = [];
+const topic = `test-producer-${run}`;
 const PARTITIONS = 7;
 const brokers = [...endpoints().kafkaBrokers];
 const config = kafkaSpec.parse({ 'bootstrap.servers': brokers.join(',') });
 const kafka = new Kafka({ clientId: `test-producer-${run}`, brokers, logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
-const producers: TxProducer[] = [];
-const consumers: Consumer[] = [];
+const producers: TransactionalProducer[] = [];
+let consumer: Consumer | undefined;
 
 afterAll(async () => {
-  for (const c of consumers) await c.disconnect();
+  await consumer?.disconnect();
   for (const p of producers) await p.close();
-  await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await admin.disconnect();
 });
 
-const kinds = {
-  'in-thread': (transactionalId: string): TxProducer => new TransactionalProducer(config, { transactionalId, transactionTimeoutMs: 30_000 }),
-  'worker thread': (transactionalId: string): TxProducer => new ThreadedProducer(config, { transactionalId, transactionTimeoutMs: 30_000 }),
-};
+function producer(transactionalId: string): TransactionalProducer {
+  const p = new TransactionalProducer(config, { transactionalId, transactionTimeoutMs: 30_000 });
+  producers.push(p);
+  return p;
+}
 
 interface Seen {
   partition: number;
@@ -42,14 +41,13 @@ interface Seen {
   headers: Record<string, string>;
 }
 
-async function readAll(topic: string, count: number): Promise<Seen[]> {
-  const consumer = kafka.consumer({ groupId: topic, readUncommitted: false });
-  consumers.push(consumer);
+async function readAll(count: number): Promise<Seen[]> {
+  consumer = kafka.consumer({ groupId: `test-producer-${run}`, readUncommitted: false });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const seen: Seen[] = [];
   await new Promise<void>((resolve) => {
-    void consumer.run({
+    void consumer!.run({
       eachMessage: async ({ partition, message }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
@@ -63,19 +61,11 @@ async function readAll(topic: string, count: number): Promise<Seen[]> {
   return seen;
 }
 
-describe.each(Object.entries(kinds))('source producer (%s)', (kind, make) => {
-  const topic = `test-producer-${run}-${kind.replace(' ', '-')}`;
-  topics.push(topic);
-  const producer = (transactionalId: string): TxProducer => {
-    const p = make(transactionalId);
-    producers.push(p);
-    return p;
-  };
-
+describe('TransactionalProducer', () => {
   it('partitions like the Java client, keeps tombstones null and headers, hides aborted records', async () => {
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
-    const p = producer(topic);
+    const p = producer(`test-producer-${run}`);
     await p.connect();
 
     await p.send([{ topic, key: '{"id":"aborted"}', value: '{"op":"c"}' }]);
@@ -88,7 +78,7 @@ describe.each(Object.entries(kinds))('source producer (%s)', (kind, make) => {
     await p.send(records.slice(150));
     await p.commit();
 
-    const seen = await readAll(topic, records.length);
+    const seen = await readAll(records.length);
     expect(seen).toHaveLength(records.length);
     expect(seen.some((s) => s.key === '{"id":"aborted"}')).toBe(false);
 
@@ -109,7 +99,7 @@ describe.each(Object.entries(kinds))('source producer (%s)', (kind, make) => {
   });
 
   it('a second instance with the same transactionalId fences the first at connect', async () => {
-    const id = `${topic}-fence`;
+    const id = `test-producer-fence-${run}`;
     const first = producer(id);
     await first.connect();
     await first.send([{ topic, key: '{"id":"zombie"}', value: '{}' }]);
