@@ -110,9 +110,9 @@ describe.skipIf(!pid)('Kafka outage', () => {
       expect(status.kafkaTransactions).toBe(txBefore);
       expect(status.error).toBeNull();
       expect(during.confirmed).toBe(confirmedBefore);
-      // ~60k rows of ~180 bytes: several MB of WAL still unsent while frozen (socket buffers hold
+      // ~60k rows of ~180 bytes: MBs of WAL still unsent while frozen (6 MB seen here; 0 with an unbounded queue; socket buffers hold
       // far less): the source stopped reading.
-      expect(during.sentBehind).toBeGreaterThan(4 * 1024 * 1024);
+      expect(during.sentBehind).toBeGreaterThan(2 * 1024 * 1024);
 
       await waitFor(() => source.status().eventsPublished >= ROWS_BEFORE + ROWS_DURING, 120000, 'all rows in Kafka after the thaw');
       const recs = await consume([topic], (r) => r.length >= ROWS_BEFORE + ROWS_DURING, 120000);
