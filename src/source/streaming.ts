@@ -59,6 +59,7 @@ export class StreamingSource {
   private fatal: ((e: unknown) => void) | null = null;
   private stopping = false;
   private pendingBegin: readonly EventRecord[] = [];
+  private readonly readCounters = new WeakMap<RelationInfo, Map<string, { inc(): void }>>();
   private readonly plugin: RawPgoutputPlugin;
   /** Messages fully handled; equals plugin.parsed when nothing is queued inside the service. */
   private handled = 0;
@@ -240,8 +241,17 @@ export class StreamingSource {
     const change = make(source, rel);
     const records = this.deps.builder.build(change);
     tx.emitted++;
-    if (raw) metrics.sourceEventsRead.inc({ pipeline: this.deps.config.name, table: `${rel.schema}.${rel.table}`, op: change.op });
+    if (raw) this.readCounter(rel, change.op).inc();
     await this.deps.publisher.push(records);
+  }
+
+  /** The events-read counter child of (table, op), cached per relation: labels are hashed once, not per event. */
+  private readCounter(rel: RelationInfo, op: string): { inc(): void } {
+    let byOp = this.readCounters.get(rel);
+    if (!byOp) this.readCounters.set(rel, (byOp = new Map()));
+    let child = byOp.get(op);
+    if (!child) byOp.set(op, (child = metrics.sourceEventsRead.labels({ pipeline: this.deps.config.name, table: `${rel.schema}.${rel.table}`, op })));
+    return child;
   }
 
   /** Updates the dedup boundary (after a snapshot finished before streaming). */

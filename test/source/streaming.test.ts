@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
+import { metrics } from '../../src/observability/metrics.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
 import { cleanup, consume, kafkaConfig, pgClient, pgConfig, uniq, waitFor, type ConsumedRecord } from './helpers.js';
 
@@ -66,6 +67,10 @@ describe('streaming source', () => {
     // headers carry the position; inside one PG tx seq increases
     expect(BigInt(byKey[1]!.headers['cdc.commit_lsn']!)).toBeGreaterThan(BigInt(byKey[0]!.headers['cdc.commit_lsn']!));
     await waitFor(() => source.status().confirmedLsn !== null, 10000, 'LSN confirmed');
+    // events read, per table and op (labels cached per relation in the streaming source)
+    const read = (await metrics.sourceEventsRead.get()).values.filter((v) => v.labels.pipeline === id && v.labels.table === table);
+    const byOp = Object.fromEntries(read.map((v) => [v.labels.op, v.value]));
+    expect(byOp).toEqual({ c: 2, u: 1, d: 1 });
   });
 
   it('PK update → delete (+tombstone) at the old key and create at the new key', async () => {
