@@ -13,7 +13,8 @@
  * result names where the time went per component (--profile=<file> also keeps the .cpuprofile).
  * Results: bench/results/source.json (with machine and versions).
  *
- *   npm run bench:source [-- --backlog=300000 --steady-seconds=20 --large=1000000]
+ *   npm run bench:source [-- --backlog=300000 --steady-seconds=20 --large=1000000 --out=<file>]
+ *   NODE_OPTIONS=--max-old-space-size=256 npm run bench:source -- --out=bench/results/source-heap256.json
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ const BATCH = arg('batch', 5000);
 const QUEUE = arg('queue', 20000);
 const ONLY_LARGE = process.argv.includes('--only-large');
 const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
+const OUT = process.argv.find((x) => x.startsWith('--out='))?.split('=')[1] ?? new URL('./results/source.json', import.meta.url).pathname;
 
 const ep = endpoints();
 const logger = createLogger({ level: process.env.CDC_LOG_LEVEL ?? 'warn' });
@@ -253,10 +255,10 @@ async function report(results: Record<string, unknown>): Promise<void> {
     when: new Date().toISOString(),
     machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
     versions: { ...versions(), postgres: pgVersion },
-    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3 },
+    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, nodeOptions: process.env.NODE_OPTIONS ?? '' },
     ...results,
   };
-  writeFileSync(new URL('./results/source.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');
   console.log(JSON.stringify(out, null, 2));
 }
 
