@@ -80,6 +80,17 @@ export class Snapshotter {
       this.progress.rowsEstimated = Number(est.rows[0]?.n ?? 0);
       logger.info({ tables: tables.length, consistentPoint: cp, resumed: resume !== null, estimatedRows: this.progress.rowsEstimated }, 'snapshot started');
       const started = Date.now();
+      // Debezium marks the snapshot's final row `snapshot: "last"`: the last row of the last table
+      // that has rows (tables are read in this order; emptiness is judged in the same snapshot).
+      const pendingTables = tables.filter((t) => !done.has(qualified(t)));
+      let lastWithRows: CapturedTable | undefined;
+      for (const t of [...pendingTables].reverse()) {
+        // (This client parses no types: test for a row, not for a boolean.)
+        if ((await client.query(`SELECT 1 FROM ${quoteTable(t)} LIMIT 1`)).rows.length > 0) {
+          lastWithRows = t;
+          break;
+        }
+      }
       for (const t of tables) {
         const name = qualified(t);
         if (done.has(name)) continue;
@@ -98,22 +109,26 @@ export class Snapshotter {
         for (;;) {
           const fetch = config['snapshot.fetch.size'];
           let rows: unknown[][];
+          // One row more than the chunk, only to learn whether this chunk ends the table.
           if (keys.length > 0) {
             const where = lastKey ? `WHERE (${order}) > (${keys.map((_, i) => `$${i + 1}`).join(', ')})` : '';
-            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t ${where} ORDER BY ${order} LIMIT ${fetch}`, values: lastKey ? [...lastKey] : [], rowMode: 'array' })).rows;
+            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t ${where} ORDER BY ${order} LIMIT ${fetch + 1}`, values: lastKey ? [...lastKey] : [], rowMode: 'array' })).rows;
           } else {
-            // No key: one pass with a cursor (bounded memory; restarts from zero after a crash).
-            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t OFFSET ${tableRows} LIMIT ${fetch}`, rowMode: 'array' })).rows;
+            // No key: OFFSET paging (bounded memory; restarts from zero after a crash).
+            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t OFFSET ${tableRows} LIMIT ${fetch + 1}`, rowMode: 'array' })).rows;
           }
+          const endsTable = rows.length <= fetch;
+          if (!endsTable) rows.length = fetch;
           if (rows.length === 0) break;
-          for (const r of rows) {
-            const after = r as RawTuple;
+          const lastIndex = endsTable && t === lastWithRows ? rows.length - 1 : -1;
+          for (let i = 0; i < rows.length; i++) {
+            const after = rows[i] as RawTuple;
             const records = this.deps.builder.build({
               op: 'r',
               relation: info,
               before: null,
               after,
-              source: { position: { commitLsn: consistentPoint, seq }, xid: null, commitTimeMs: started, lsn: consistentPoint, snapshot: 'true' },
+              source: { position: { commitLsn: consistentPoint, seq }, xid: null, commitTimeMs: started, lsn: consistentPoint, snapshot: i === lastIndex ? 'last' : 'true' },
             });
             seq++;
             await publisher.push(records);
@@ -130,7 +145,7 @@ export class Snapshotter {
             { table: name, rowsDone: this.progress.rowsDone, estimated: this.progress.rowsEstimated, rate: Math.round(this.progress.rowsDone / Math.max(secs, 0.001)) },
             'snapshot progress',
           );
-          if (rows.length < fetch) break;
+          if (endsTable) break;
         }
         done.add(name);
       }
