@@ -2,6 +2,9 @@
 # runtime dependency, so the image needs no build step.
 FROM node:22-slim
 ENV NODE_ENV=production
+# Cap V8's old generation like a JVM -Xmx: without it Node sizes the heap from the host's RAM and
+# lets garbage pile up (README → Operations → Memory; bench/results/daemon-heap256.json).
+ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -61,7 +61,8 @@ const endProgress = (): void => {
 };
 
 function startDaemon(): ChildProcess {
-  const child = spawn(process.execPath, [join(root, 'bin', 'cdc-fanout.js'), 'run', '--config', join(root, 'connectors', 'demo.yaml'), '--admin-port', String(adminPort)], {
+  // The heap cap the Docker image sets too (README → Operations → Memory).
+  const child = spawn(process.execPath, ['--max-old-space-size=256', join(root, 'bin', 'cdc-fanout.js'), 'run', '--config', join(root, 'connectors', 'demo.yaml'), '--admin-port', String(adminPort)], {
     env: { ...process.env, CDC_PG_DB: DEMO_DB, CDC_LOG_LEVEL: process.env.CDC_LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
