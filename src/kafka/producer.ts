@@ -40,25 +40,48 @@ export class ProducerFencedError extends Error {
 
 const FENCED_TYPES = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
 
+interface ErrorLike {
+  type?: unknown;
+  apiId?: unknown;
+  name?: unknown;
+  message?: unknown;
+  originalError?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/** First value `pick` returns for the error or any error it wraps (aggregated errors, then the cause chain). */
+function findInError<T>(err: unknown, pick: (e: ErrorLike) => T | undefined, depth = 0): T | undefined {
+  if (!err || typeof err !== 'object' || depth > 8) return undefined;
+  const o = err as ErrorLike;
+  const here = pick(o);
+  if (here !== undefined) return here;
+  if (Array.isArray(o.errors)) {
+    for (const e of o.errors as unknown[]) {
+      const found = findInError(e, pick, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return findInError(o.originalError ?? o.cause, pick, depth + 1);
+}
+
 /** True when the error (or any error it wraps: cause chain, aggregated errors) says this producer was fenced. */
-export function isFencedError(err: unknown, depth = 0): boolean {
-  if (!err || typeof err !== 'object' || depth > 8) return false;
-  const o = err as { type?: unknown; apiId?: unknown; name?: unknown; message?: unknown; originalError?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof o.type === 'string' && FENCED_TYPES.has(o.type)) return true;
-  if (typeof o.apiId === 'string' && FENCED_TYPES.has(o.apiId)) return true;
-  if (o.name === 'ProducerFencedError') return true;
-  if (typeof o.message === 'string' && /fenced|producer epoch|INVALID_PRODUCER_EPOCH/i.test(o.message)) return true;
-  if (Array.isArray(o.errors) && o.errors.some((e) => isFencedError(e, depth + 1))) return true;
-  return isFencedError(o.originalError ?? o.cause, depth + 1);
+export function isFencedError(err: unknown): boolean {
+  return (
+    findInError(err, (o) =>
+      (typeof o.type === 'string' && FENCED_TYPES.has(o.type)) ||
+      (typeof o.apiId === 'string' && FENCED_TYPES.has(o.apiId)) ||
+      o.name === 'ProducerFencedError' ||
+      (typeof o.message === 'string' && /fenced|producer epoch|INVALID_PRODUCER_EPOCH/i.test(o.message))
+        ? true
+        : undefined,
+    ) === true
+  );
 }
 
 /** The broker code of a (possibly wrapped) client error, e.g. CONCURRENT_TRANSACTIONS; '' if none. */
-function brokerCode(err: unknown, depth = 0): string {
-  if (!err || typeof err !== 'object' || depth > 8) return '';
-  const o = err as { apiId?: unknown; errors?: unknown; cause?: unknown };
-  if (typeof o.apiId === 'string') return o.apiId;
-  if (Array.isArray(o.errors)) for (const e of o.errors as unknown[]) if (brokerCode(e, depth + 1)) return brokerCode(e, depth + 1);
-  return brokerCode(o.cause, depth + 1);
+function brokerCode(err: unknown): string {
+  return findInError(err, (o) => (typeof o.apiId === 'string' ? o.apiId : undefined)) ?? '';
 }
 
 export interface TransactionalProducerOptions {
