@@ -24,6 +24,23 @@ export function pgConfig(): Record<string, unknown> {
   };
 }
 
+/**
+ * Source config for a test pipeline capturing the one table `public.<id>`: connector, slot and
+ * publication named `id`, topics prefixed with `id` (dashes for underscores). `extra` adds or overrides.
+ */
+export function oneTableSource(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ...pgConfig(),
+    name: id,
+    'topic.prefix': id.replace(/_/g, '-'),
+    'slot.name': id,
+    'publication.name': `${id}_pub`,
+    'publication.autocreate.mode': 'filtered',
+    'table.include.list': `public\\.${id}`,
+    ...extra,
+  };
+}
+
 export async function pgClient(): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: ep.postgresUrl });
   await c.connect();

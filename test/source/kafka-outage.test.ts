@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
-import { cleanup, consume, kafkaConfig, pgClient, pgConfig, uniq, waitFor } from './helpers.js';
+import { cleanup, consume, kafkaConfig, oneTableSource, pgClient, uniq, waitFor } from './helpers.js';
 
 const id = uniq('src_outage');
 const table = `public.${id}`;
@@ -46,18 +46,11 @@ beforeAll(async () => {
   await c.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v text)`);
   await c.end();
   source = new PostgresSource(
-    {
-      ...pgConfig(),
-      name: id,
-      'topic.prefix': prefix,
-      'slot.name': id,
-      'publication.name': `${id}_pub`,
-      'publication.autocreate.mode': 'filtered',
-      'table.include.list': table.replace('.', '\\.'),
+    oneTableSource(id, {
       'snapshot.mode': 'never',
       'max.batch.size': 1000,
       'max.queue.size': 4000,
-    },
+    }),
     kafkaConfig,
     silentLogger,
   );

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
-import { cleanup, kafka, kafkaConfig, pgClient, pgConfig, uniq, waitFor } from './helpers.js';
+import { cleanup, kafka, kafkaConfig, oneTableSource, pgClient, uniq, waitFor } from './helpers.js';
 
 const id = uniq('src_large');
 const table = `public.${id}`;
@@ -24,18 +24,11 @@ describe('large transaction', () => {
     const c = await pgClient();
     await c.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v text)`);
     source = new PostgresSource(
-      {
-        ...pgConfig(),
-        name: id,
-        'topic.prefix': prefix,
-        'slot.name': id,
-        'publication.name': `${id}_pub`,
-        'publication.autocreate.mode': 'filtered',
-        'table.include.list': `public\\.${id}`,
+      oneTableSource(id, {
         'snapshot.mode': 'never',
         'max.batch.size': 5000,
         'max.queue.size': 20000,
-      },
+      }),
       kafkaConfig,
       silentLogger,
     );

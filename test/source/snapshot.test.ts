@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
-import { cleanup, consume, kafkaConfig, pgClient, pgConfig, uniq, waitFor } from './helpers.js';
+import { cleanup, consume, kafkaConfig, oneTableSource, pgClient, uniq, waitFor } from './helpers.js';
 
 const id = uniq('src_snap');
 const table = `public.${id}`;
@@ -51,17 +51,10 @@ describe('snapshot + streaming handoff', () => {
     })();
 
     source = new PostgresSource(
-      {
-        ...pgConfig(),
-        name: id,
-        'topic.prefix': prefix,
-        'slot.name': id,
-        'publication.name': `${id}_pub`,
-        'publication.autocreate.mode': 'filtered',
-        'table.include.list': `public\\.${id}`,
+      oneTableSource(id, {
         'snapshot.mode': 'initial',
         'snapshot.fetch.size': 250,
-      },
+      }),
       kafkaConfig,
       process.env.CDC_TEST_LOG ? createLogger() : silentLogger,
     );

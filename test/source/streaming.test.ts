@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
-import { cleanup, consume, kafkaConfig, pgClient, pgConfig, uniq, waitFor, type ConsumedRecord } from './helpers.js';
+import { cleanup, consume, kafkaConfig, oneTableSource, pgClient, uniq, waitFor, type ConsumedRecord } from './helpers.js';
 
 const id = uniq('src_stream');
 const table = `public.${id}`;
@@ -22,16 +22,9 @@ beforeAll(async () => {
   await c.query(`ALTER TABLE ${table} ALTER COLUMN big SET STORAGE EXTERNAL`);
   await c.end();
   source = new PostgresSource(
-    {
-      ...pgConfig(),
-      name: id,
-      'topic.prefix': prefix,
-      'slot.name': slot,
-      'publication.name': publication,
-      'publication.autocreate.mode': 'filtered',
-      'table.include.list': table.replace('.', '\\.'),
+    oneTableSource(id, {
       'snapshot.mode': 'never',
-    },
+    }),
     kafkaConfig,
     silentLogger,
   );
