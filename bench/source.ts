@@ -23,6 +23,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../src/config/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
+import { useLibraryEncoder } from '../src/kafka/producer.js';
 import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
 import type { CommittedBatch } from '../src/source/publisher.js';
@@ -255,7 +256,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
     when: new Date().toISOString(),
     machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
     versions: { ...versions(), postgres: pgVersion },
-    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, nodeOptions: process.env.NODE_OPTIONS ?? '' },
+    config: { backlog: BACKLOG, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)' },
     ...results,
   };
   writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');

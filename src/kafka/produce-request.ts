@@ -1,0 +1,332 @@
+/**
+ * A Produce request encoder that writes the whole request into ONE buffer.
+ *
+ * Why by hand: @platformatic/kafka builds each record from ~10 tiny Buffers (one per int8/varint),
+ * links them into lists, then concatenates everything twice (for the CRC and for the socket). In
+ * `npm run bench:source` that buffer plumbing plus the garbage it makes was the largest single cost
+ * of the source thread (see bench/results/source.json → mainThreadProfile). Here the exact size is
+ * computed first, then keys, values and headers are copied once into a single allocation and the
+ * CRC32C runs over a subarray of it.
+ *
+ * It produces the same bytes as the library's `createRequest` for Produce v7–v11 (uncompressed;
+ * test/kafka/produce-request.test.ts compares them), so the library still does everything else:
+ * connections, retries, sequences, transactions and response parsing. Compressed batches, and any
+ * version this file does not know, fall back to the library's own encoder.
+ */
+import { promisify } from 'node:util';
+import { crc32c, createAPI, produceV7, produceV8, produceV9, produceV10, produceV11, Writer, type API, type MessageRecord } from '@platformatic/kafka';
+
+/** The slice of the library's batch options this encoder reads. */
+export interface ProduceOptions {
+  readonly transactionalId?: string | null;
+  readonly compression?: string;
+  readonly producerId?: bigint;
+  readonly producerEpoch?: number;
+  readonly partitionLeaderEpoch?: number;
+  readonly sequences?: { getWithDefault(key: string, fallback: number): number };
+}
+
+/** Record bytes: a Buffer, or a string written as UTF-8 straight into the request (no Buffer in between). */
+export type Bytes = Buffer | string | null | undefined;
+
+/** A message as the library hands it to the Produce API, with keys/values as Buffers or strings. */
+export interface OutgoingMessage {
+  readonly topic: string;
+  partition?: number;
+  timestamp?: bigint;
+  readonly key?: Bytes;
+  readonly value?: Bytes;
+  readonly headers?: ReadonlyMap<Bytes, Bytes>;
+}
+type LibraryModule = typeof produceV11;
+
+/** Produce versions whose request layout this encoder writes, with the library module for each. */
+export const PRODUCE_VERSIONS: ReadonlyMap<number, LibraryModule> = new Map<number, LibraryModule>([
+  [7, produceV7 as unknown as LibraryModule],
+  [8, produceV8 as unknown as LibraryModule],
+  [9, produceV9],
+  [10, produceV10],
+  [11, produceV11],
+]);
+
+const RECORD_BATCH_OVERHEAD = 61; // baseOffset … recordCount
+const CRC_START = 21; // attributes begin after baseOffset(8) length(4) leaderEpoch(4) magic(1) crc(4)
+
+function uvarintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/** Zig-zag for JS numbers up to 2^52 (record deltas and lengths). */
+function zigzag(value: number): number {
+  return value >= 0 ? value * 2 : -value * 2 - 1;
+}
+
+const varintSize = (value: number): number => uvarintSize(zigzag(value));
+const byteLength = (b: Buffer | string): number => (typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : b.length);
+/** Size of a record field whose content is `len` bytes (-1 = null). */
+const fieldSize = (len: number): number => (len < 0 ? 1 : varintSize(len) + len);
+const bytesSize = (b: Bytes): number => fieldSize(b == null ? -1 : byteLength(b));
+
+class Cursor {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+
+  uvarint(value: number): void {
+    const buf = this.buf;
+    while (value >= 0x80) {
+      buf[this.pos++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    buf[this.pos++] = value;
+  }
+  varint(value: number): void {
+    this.uvarint(zigzag(value));
+  }
+  int8(value: number): void {
+    this.buf.writeInt8(value, this.pos);
+    this.pos += 1;
+  }
+  int16(value: number): void {
+    this.buf.writeInt16BE(value, this.pos);
+    this.pos += 2;
+  }
+  int32(value: number): void {
+    this.buf.writeInt32BE(value, this.pos);
+    this.pos += 4;
+  }
+  uint32(value: number): void {
+    this.buf.writeUInt32BE(value, this.pos);
+    this.pos += 4;
+  }
+  int64(value: bigint): void {
+    this.buf.writeBigInt64BE(value, this.pos);
+    this.pos += 8;
+  }
+  raw(b: Buffer): void {
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+  }
+  /** Record field bytes: varint length (-1 for null) then the bytes. */
+  bytes(b: Bytes, len = b == null ? -1 : byteLength(b)): void {
+    this.varint(len);
+    if (b == null) return;
+    if (typeof b === 'string') this.buf.write(b, this.pos, len, 'utf8');
+    else b.copy(this.buf, this.pos);
+    this.pos += len;
+  }
+  /** String: compact (uvarint length+1, 0 = null) or classic (int16 length, -1 = null). */
+  string(s: string | null | undefined, encoded: Buffer | null, flexible: boolean): void {
+    if (s == null || encoded === null) {
+      if (flexible) this.uvarint(0);
+      else this.int16(-1);
+      return;
+    }
+    if (flexible) this.uvarint(encoded.length + 1);
+    else this.int16(encoded.length);
+    this.raw(encoded);
+  }
+}
+
+interface PartitionBatch {
+  readonly partition: number;
+  readonly messages: OutgoingMessage[];
+  /** UTF-8 lengths of keys and values (-1 = null), from the sizing pass. */
+  readonly keyLens: number[];
+  readonly valueLens: number[];
+  /** Record body sizes (without their own varint length prefix), filled in the sizing pass. */
+  readonly bodySizes: number[];
+  batchSize: number;
+}
+
+interface TopicGroup {
+  readonly topic: string;
+  readonly name: Buffer;
+  readonly partitions: Map<number, PartitionBatch>;
+}
+
+const stringSize = (encoded: Buffer | null, flexible: boolean): number =>
+  encoded === null ? (flexible ? 1 : 2) : (flexible ? uvarintSize(encoded.length + 1) : 2) + encoded.length;
+
+/**
+ * The Produce request body for `version` (7–11), byte-for-byte what the library's own
+ * `createRequest(acks, timeout, topicData, options)` writes for an uncompressed batch. Like the
+ * library, it fills in a missing partition (0) and timestamp (now) on the messages it is given.
+ */
+export function encodeProduceRequest(version: number, acks: number, timeout: number, topicData: OutgoingMessage[], options: ProduceOptions = {}): Buffer {
+  const flexible = version >= 9;
+  const now = BigInt(Date.now());
+  const groups = new Map<string, TopicGroup>();
+  for (const message of topicData) {
+    if (typeof message.partition === 'undefined') message.partition = 0;
+    if (typeof message.timestamp === 'undefined') message.timestamp = now;
+    let group = groups.get(message.topic);
+    if (!group) {
+      group = { topic: message.topic, name: Buffer.from(message.topic, 'utf8'), partitions: new Map() };
+      groups.set(message.topic, group);
+    }
+    let batch = group.partitions.get(message.partition);
+    if (!batch) {
+      batch = { partition: message.partition, messages: [], keyLens: [], valueLens: [], bodySizes: [], batchSize: 0 };
+      group.partitions.set(message.partition, batch);
+    }
+    batch.messages.push(message);
+  }
+  // Partitions in ascending order, as the library writes them (it groups through an object's integer keys).
+  for (const group of groups.values()) {
+    if (group.partitions.size > 1) {
+      const sorted = [...group.partitions.entries()].sort((a, b) => a[0] - b[0]);
+      group.partitions.clear();
+      for (const [k, v] of sorted) group.partitions.set(k, v);
+    }
+  }
+
+  // Pass 1: exact sizes.
+  const txId = options.transactionalId;
+  const txIdBytes = txId == null ? null : Buffer.from(txId, 'utf8');
+  let total = stringSize(txIdBytes, flexible) + 2 + 4 + (flexible ? uvarintSize(groups.size + 1) : 4);
+  for (const group of groups.values()) {
+    total += stringSize(group.name, flexible) + (flexible ? uvarintSize(group.partitions.size + 1) : 4);
+    for (const batch of group.partitions.values()) {
+      const firstTimestamp = batch.messages[0]?.timestamp as bigint;
+      let size = RECORD_BATCH_OVERHEAD;
+      for (let i = 0; i < batch.messages.length; i++) {
+        const m = batch.messages[i] as OutgoingMessage;
+        const keyLen = m.key == null ? -1 : byteLength(m.key);
+        const valueLen = m.value == null ? -1 : byteLength(m.value);
+        batch.keyLens.push(keyLen);
+        batch.valueLens.push(valueLen);
+        let body = 1 + varintSize(Number((m.timestamp as bigint) - firstTimestamp)) + varintSize(i) + fieldSize(keyLen) + fieldSize(valueLen);
+        const headers = m.headers;
+        body += varintSize(headers?.size ?? 0);
+        if (headers) for (const [k, v] of headers) body += bytesSize(k) + bytesSize(v);
+        batch.bodySizes.push(body);
+        size += varintSize(body) + body;
+      }
+      batch.batchSize = size;
+      total += 4 + (flexible ? uvarintSize(size + 1) : 4) + size + (flexible ? 1 : 0);
+    }
+    if (flexible) total += 1; // topic tagged fields
+  }
+  if (flexible) total += 1; // request tagged fields
+
+  // Pass 2: write.
+  const w = new Cursor(Buffer.allocUnsafe(total));
+  w.string(txId, txIdBytes, flexible);
+  w.int16(acks);
+  w.int32(timeout);
+  if (flexible) w.uvarint(groups.size + 1);
+  else w.int32(groups.size);
+  for (const group of groups.values()) {
+    w.string(group.topic, group.name, flexible);
+    if (flexible) w.uvarint(group.partitions.size + 1);
+    else w.int32(group.partitions.size);
+    for (const batch of group.partitions.values()) {
+      w.int32(batch.partition);
+      if (flexible) w.uvarint(batch.batchSize + 1);
+      else w.int32(batch.batchSize);
+      writeRecordBatch(w, group.topic, batch, options);
+      if (flexible) w.uvarint(0);
+    }
+    if (flexible) w.uvarint(0);
+  }
+  if (flexible) w.uvarint(0);
+  if (w.pos !== total) throw new Error(`Produce request encoder wrote ${w.pos} bytes, sized ${total} (encoder bug)`);
+  return w.buf;
+}
+
+const IS_TRANSACTIONAL = 1 << 4;
+
+function writeRecordBatch(w: Cursor, topic: string, batch: PartitionBatch, options: ProduceOptions): void {
+  const { messages, bodySizes } = batch;
+  const start = w.pos;
+  const firstTimestamp = messages[0]?.timestamp as bigint;
+  let maxTimestamp = firstTimestamp;
+  for (const m of messages) if ((m.timestamp as bigint) > maxTimestamp) maxTimestamp = m.timestamp as bigint;
+
+  w.int64(0n); // baseOffset
+  w.int32(batch.batchSize - 12); // length: from partitionLeaderEpoch to the end
+  w.int32(options.partitionLeaderEpoch ?? 0);
+  w.int8(2); // magic
+  const crcAt = w.pos;
+  w.pos += 4;
+  w.int16(options.transactionalId ? IS_TRANSACTIONAL : 0);
+  w.int32(messages.length - 1); // lastOffsetDelta
+  w.int64(firstTimestamp);
+  w.int64(maxTimestamp);
+  w.int64(options.producerId ?? -1n);
+  w.int16(options.producerEpoch ?? 0);
+  w.int32(options.sequences ? options.sequences.getWithDefault(`${topic}:${batch.partition}`, 0) : 0);
+  w.int32(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as OutgoingMessage;
+    w.varint(bodySizes[i] as number);
+    w.int8(0); // attributes
+    w.varint(Number((m.timestamp as bigint) - firstTimestamp));
+    w.varint(i);
+    w.bytes(m.key, batch.keyLens[i]);
+    w.bytes(m.value, batch.valueLens[i]);
+    const headers = m.headers;
+    w.varint(headers?.size ?? 0);
+    if (headers) {
+      for (const [k, v] of headers) {
+        w.bytes(k);
+        w.bytes(v);
+      }
+    }
+  }
+  if (w.pos - start !== batch.batchSize) throw new Error(`Record batch encoder wrote ${w.pos - start} bytes, sized ${batch.batchSize} (encoder bug)`);
+  w.buf.writeUInt32BE(crc32c(w.buf.subarray(start + CRC_START, w.pos)), crcAt);
+}
+
+export type ProduceApi = API<Parameters<typeof produceV11.createRequest>, Awaited<ReturnType<typeof produceV11.parseResponse>>>;
+const fastApis = new Map<number, ProduceApi>();
+
+const toBuffer = (b: Bytes): Buffer | undefined => (b == null ? undefined : typeof b === 'string' ? Buffer.from(b, 'utf8') : b);
+
+/** The messages as the library's own encoder needs them: every key, value and header a Buffer. */
+export function withBuffers(topicData: readonly OutgoingMessage[]): MessageRecord[] {
+  return topicData.map((m) => {
+    const headers = new Map<Buffer, Buffer>();
+    for (const [k, v] of m.headers ?? []) headers.set(toBuffer(k) ?? Buffer.alloc(0), toBuffer(v) as Buffer);
+    return { topic: m.topic, partition: m.partition, timestamp: m.timestamp, key: toBuffer(m.key), value: toBuffer(m.value) as Buffer, headers };
+  });
+}
+
+/**
+ * The Produce API to use in place of the library's `libraryApi`: same version, same response
+ * parser, this file's encoder. Compressed requests, and versions this file does not know, go
+ * through the library's encoder after string keys/values are turned into Buffers.
+ */
+export function fastProduceApi(libraryApi: ProduceApi): ProduceApi {
+  const version = libraryApi.version;
+  let api = fastApis.get(version);
+  if (api) return api;
+  const lib = PRODUCE_VERSIONS.get(version);
+  if (!lib) {
+    const call = (connection: Parameters<ProduceApi>[0], acks: number | undefined, timeout: number | undefined, topicData: OutgoingMessage[], ...rest: unknown[]): void =>
+      (libraryApi as unknown as (...args: unknown[]) => void)(connection, acks, timeout, withBuffers(topicData), ...rest);
+    api = Object.assign(call, { async: promisify(call), key: libraryApi.key, version }) as unknown as ProduceApi;
+  } else {
+    const flexible = version >= 9;
+    api = createAPI(
+      0,
+      version,
+      (acks: number | undefined, timeout: number | undefined, topicData: OutgoingMessage[], options: ProduceOptions = {}): Writer => {
+        if (options.compression && options.compression !== 'none') return lib.createRequest(acks, timeout, withBuffers(topicData), options as Parameters<typeof lib.createRequest>[3]);
+        const writer = Writer.create().append(encodeProduceRequest(version, acks ?? 1, timeout ?? 0, topicData, options));
+        if (acks === 0) writer.context.noResponse = true;
+        return writer;
+      },
+      lib.parseResponse,
+      flexible,
+      flexible,
+    );
+  }
+  fastApis.set(version, api);
+  return api;
+}
