@@ -6,17 +6,20 @@
  *     is decoded by Postgres alone through a second pgoutput slot with
  *     pg_logical_slot_peek_binary_changes: the raw decode ceiling, reported as a ratio.
  *  2. latency: a steady 5,000 events/s load; p50/p99 from PG commit timestamp to Kafka commit.
- *  3. large transaction: one 1,000,000-row INSERT; peak RSS while it streams through — measured in a
- *     fresh child process that runs only the source, so the figure is the source's own and not
- *     the heap this process grew during phases 1–2.
+ *  3. large transaction: one 1,000,000-row INSERT through the compiled daemon itself (built with
+ *     tsc first, run as `node .bench-build/cli/main.js run` with a source-only pipeline: compiled JS,
+ *     no tsx); peak RSS is the kernel's VmHWM of that process.
  * The main thread is CPU-profiled during the drain (node:inspector, 0.5 ms sampling) and the
  * result names where the time went per component (--profile=<file> also keeps the .cpuprofile).
  * Results: bench/results/source.json (with machine and versions).
  *
- *   npm run bench:source [-- --backlog=300000 --steady-seconds=20 --large=1000000 --out=<file>]
+ *   npm run bench:source [-- --runs=3 --backlog=300000 --steady-seconds=20 --large=1000000 --out=<file>]
+ *   npm run bench:source -- --only-large --out=<file>     (phase 3 alone)
  *   NODE_OPTIONS=--max-old-space-size=256 npm run bench:source -- --out=bench/results/source-heap256.json
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
@@ -40,7 +43,6 @@ const STEADY_RATE = arg('steady-rate', 5000);
 const LARGE = arg('large', 1_000_000);
 const BATCH = arg('batch', 5000);
 const QUEUE = arg('queue', 20000);
-const ONLY_LARGE = process.argv.includes('--only-large');
 const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
 const OUT = process.argv.find((x) => x.startsWith('--out='))?.split('=')[1] ?? new URL('./results/source.json', import.meta.url).pathname;
 
@@ -117,36 +119,130 @@ async function writeBacklog(events: number, startId: number): Promise<number> {
 }
 
 /** Phase 3 on its own (the child process): one LARGE-row transaction through a fresh source. */
-async function largeOnly(): Promise<Record<string, unknown>> {
-  await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
-  const source = makeSource();
-  let committed = 0;
-  source.onCommitted((b: CommittedBatch) => {
-    committed += b.events;
+/** A free TCP port on 127.0.0.1 (for the daemon's admin server). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
   });
-  await source.start();
-  await new Promise((r) => setTimeout(r, 500));
-  peakRss = process.memoryUsage().rss;
-  const rssBefore = peakRss;
-  const tLarge = Date.now();
-  await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, 2, md5(g::text), now() FROM generate_series(1::bigint, $1::bigint) g`, [LARGE]);
-  const insertSecs = (Date.now() - tLarge) / 1000;
-  while (committed < LARGE && Date.now() - tLarge < 900_000) await new Promise((r) => setTimeout(r, 100));
-  const largeSecs = (Date.now() - tLarge) / 1000;
-  await source.stop();
-  return { rows: LARGE, events: committed, insertSeconds: insertSecs, toKafkaSeconds: largeSecs, rssBeforeMB: Math.round(rssBefore / 1048576), peakRssMB: Math.round(peakRss / 1048576), atPeakMB: atPeak };
 }
 
-/** Runs phase 3 in a child process (same loader flags) and returns its result. */
-async function largeInChild(): Promise<Record<string, unknown>> {
-  const args = [...process.execArgv, process.argv[1]!, '--only-large', `--large=${LARGE}`, `--batch=${BATCH}`, `--queue=${QUEUE}`];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((res) => child.on('exit', res));
-  const line = out.split('\n').find((l) => l.startsWith('LARGE_RESULT '));
-  if (code !== 0 || !line) throw new Error(`large-transaction child failed (exit ${code}): ${out.slice(-500)}`);
-  return JSON.parse(line.slice('LARGE_RESULT '.length)) as Record<string, unknown>;
+const procStatusKB = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+};
+
+/** One Prometheus sample value (first series of `metric`), or 0. */
+function metricValue(text: string, metric: string): number {
+  const m = new RegExp(`^${metric}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Phase 3: one LARGE-row INSERT through the product itself — `node dist/cli/main.js run` (the
+ * compiled daemon, as the Docker image runs it) with a source-only pipeline — and the peak RSS the
+ * kernel recorded for that process (VmHWM), so nothing of this bench process is counted.
+ */
+async function largeInDaemon(): Promise<Record<string, unknown>> {
+  const root = new URL('..', import.meta.url).pathname;
+  // Its own build directory: bin/cdc-fanout.js prefers dist/ when present, and a bench must not leave one behind.
+  const { NODE_OPTIONS: _daemonOnly, ...buildEnv } = process.env; // heap flags are for the daemon, not for tsc
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', '.bench-build'], { cwd: root, stdio: 'inherit', env: buildEnv });
+  const lname = `${name}_large`;
+  await db.query(`CREATE TABLE public.${lname} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
+  const u = new URL(ep.postgresUrl);
+  const configFile = join(os.tmpdir(), `${lname}.json`);
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      name: lname,
+      source: {
+        'database.hostname': u.hostname,
+        'database.port': Number(u.port || 5432),
+        'database.user': decodeURIComponent(u.username || 'postgres'),
+        'database.dbname': u.pathname.slice(1) || 'postgres',
+        'topic.prefix': `${prefix}-large`,
+        'slot.name': lname,
+        'publication.name': `${lname}_pub`,
+        'publication.autocreate.mode': 'filtered',
+        'table.include.list': `public\\.${lname}`,
+        'snapshot.mode': 'never',
+        'max.batch.size': BATCH,
+        'max.queue.size': QUEUE,
+      },
+      kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(',') },
+    }),
+  );
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, '.bench-build/cli/main.js'), 'run', '--config', configFile, '--admin-port', String(port)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
+  });
+  const exited = new Promise<number | null>((res) => child.on('exit', res));
+  const pid = child.pid as number;
+  const metricsText = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  try {
+    // Ready: the slot is streaming.
+    const t0 = Date.now();
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`daemon exited (${child.exitCode}) before streaming`);
+      const r = await db.query(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [lname]);
+      if (r.rows[0]?.active === true) break;
+      if (Date.now() - t0 > 60_000) throw new Error('daemon did not start streaming within 60 s');
+      await new Promise((r2) => setTimeout(r2, 200));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssBeforeKB = procStatusKB(pid, 'VmRSS');
+    const hwmBeforeKB = procStatusKB(pid, 'VmHWM');
+    let peakKB = 0;
+    let atPeak: Record<string, number> = {};
+    let published = 0;
+    const tLarge = Date.now();
+    const insert = db.query(`INSERT INTO public.${lname} (id, a, b, c) SELECT g, 2, md5(g::text), now() FROM generate_series(1::bigint, $1::bigint) g`, [LARGE]);
+    let insertSeconds = 0;
+    void insert.then(() => (insertSeconds = (Date.now() - tLarge) / 1000));
+    while (published < LARGE && Date.now() - tLarge < 900_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (child.exitCode !== null) throw new Error(`daemon exited (${child.exitCode}) during the large transaction`);
+      const rss = procStatusKB(pid, 'VmRSS');
+      const text = await metricsText();
+      published = metricValue(text, 'cdc_fanout_source_events_published_total');
+      if (rss > peakKB) {
+        peakKB = rss;
+        const mb = (n: number): number => Math.round(n / 1048576);
+        atPeak = {
+          rss: Math.round(rss / 1024),
+          heapTotal: mb(metricValue(text, 'cdc_fanout_process_nodejs_heap_size_total_bytes')),
+          heapUsed: mb(metricValue(text, 'cdc_fanout_process_nodejs_heap_size_used_bytes')),
+          external: mb(metricValue(text, 'cdc_fanout_process_nodejs_external_memory_bytes')),
+        };
+      }
+    }
+    await insert;
+    const toKafkaSeconds = (Date.now() - tLarge) / 1000;
+    const hwmKB = procStatusKB(pid, 'VmHWM');
+    return {
+      rows: LARGE,
+      events: published,
+      insertSeconds,
+      toKafkaSeconds,
+      rssBeforeMB: Math.round(rssBeforeKB / 1024),
+      peakRssMB: Math.round(hwmKB / 1024),
+      peakRssBeforeTransactionMB: Math.round(hwmBeforeKB / 1024),
+      atPeakMB: atPeak,
+      measuredIn: 'the compiled daemon (tsc build, node <build>/cli/main.js run, source-only pipeline); peak = the kernel\'s VmHWM for that process',
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await db.query(`SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1`, [lname]).catch(() => undefined);
+    await db.query(`DROP TABLE IF EXISTS public.${lname}`).catch(() => undefined);
+    await db.query(`DROP PUBLICATION IF EXISTS ${lname}_pub`).catch(() => undefined);
+  }
 }
 
 interface ThroughputRun {
@@ -260,7 +356,7 @@ async function main(): Promise<Record<string, unknown>> {
 
   await source.stop();
   // 3. one large transaction, in a fresh process ----------------------------------------------------
-  const large = await largeInChild();
+  const large = await largeInDaemon();
   console.log(`large tx: ${String(large.events)} events, peak RSS ${String(large.peakRssMB)} MB, ${String(large.toKafkaSeconds)} s`);
   return {
     throughput: {
@@ -286,7 +382,7 @@ async function main(): Promise<Record<string, unknown>> {
       p99Ms: pct(sortedLat, 99),
       maxMs: sortedLat[sortedLat.length - 1],
     },
-    largeTransaction: { ...large, measuredIn: 'a child process running only the source' },
+    largeTransaction: large,
   };
 }
 
@@ -316,8 +412,7 @@ function versions(): Record<string, string> {
 }
 
 try {
-  if (ONLY_LARGE) console.log(`LARGE_RESULT ${JSON.stringify(await largeOnly())}`);
-  else await report(await main());
+  await report(process.argv.includes('--only-large') ? { largeTransaction: await largeInDaemon() } : await main());
 } finally {
   clearInterval(rssTimer);
   await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2) AND NOT active`, [name, rawSlot]).catch(() => undefined);
@@ -326,7 +421,7 @@ try {
   await db.end();
   const admin = new Kafka({ clientId: 'bench-source', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+  const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();
 }

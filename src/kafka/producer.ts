@@ -174,6 +174,13 @@ export function producerOptions(config: KafkaConfig, opts: TransactionalProducer
   };
 }
 
+/** Headers as the Map the client uses as is (from a plain object it builds one via Object.entries). */
+function headerMap(h: Readonly<Record<string, string>>): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const k in h) m.set(k, h[k] as string);
+  return m;
+}
+
 export class TransactionalProducer {
   private readonly producer: Client;
   private tx: Transaction | null = null;
@@ -212,7 +219,7 @@ export class TransactionalProducer {
       const messages: MessageToProduce<string, string, string, string>[] = new Array(records.length);
       for (let i = 0; i < records.length; i++) {
         const r = records[i] as KafkaRecord;
-        messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers as Record<string, string> | undefined };
+        messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers && headerMap(r.headers) };
       }
       this.txHasRecords = true;
       await this.tx.send({ messages });

@@ -69,12 +69,14 @@ describe('Publisher', () => {
     await p.push([rec('1'), rec('2')]);
     await p.push([rec('3'), rec('4')]);
     let resolved = false;
-    const blocked = p.push([rec('5')]).then(() => (resolved = true));
+    const waiting = p.push([rec('5')]);
+    expect(waiting).toBeInstanceOf(Promise); // queue full: the caller must wait
+    const blocked = (waiting as Promise<void>).then(() => (resolved = true));
     await new Promise((r) => setTimeout(r, 30));
     expect(resolved).toBe(false);
     failNext = true;
     release();
     await expect(blocked).rejects.toThrow('kafka down');
-    await expect(p.push([rec('6')])).rejects.toThrow('kafka down');
+    expect(() => p.push([rec('6')])).toThrow('kafka down');
   });
 });

@@ -69,8 +69,12 @@ export class Publisher {
     return this.buf.length === 0 && this.inflightRecords === 0 && this.pendingOffset === null && !this.partialSent;
   }
 
-  /** Adds the records of one change of the current PG transaction. */
-  async push(records: readonly KafkaRecord[]): Promise<void> {
+  /**
+   * Adds the records of one change of the current PG transaction. Returns a promise only when the
+   * queue is full (wait for it: backpressure); otherwise nothing, so the per-change path allocates
+   * no promise.
+   */
+  push(records: readonly KafkaRecord[]): Promise<void> | undefined {
     this.throwIfFailed();
     for (const r of records) this.buf.push(r);
     this.eventsSinceCommit += records.length;
@@ -82,12 +86,16 @@ export class Publisher {
       this.bufBoundary = 0;
       this.enqueue(chunk.length, () => this.producer.send(chunk));
     }
-    await this.backpressure();
+    return this.full ? this.backpressure() : undefined;
+  }
+
+  private get full(): boolean {
+    return this.buf.length + this.inflightRecords > this.opts.maxQueueSize && this.steps.length > 0;
   }
 
   /** Waits for the oldest Kafka steps until the queue is below max.queue.size again. */
   private async backpressure(): Promise<void> {
-    while (this.buf.length + this.inflightRecords > this.opts.maxQueueSize && this.steps.length > 0) await this.steps[0];
+    while (this.full) await this.steps[0];
     this.throwIfFailed();
   }
 
