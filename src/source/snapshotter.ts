@@ -106,6 +106,7 @@ export class Snapshotter {
         // Qualified with the alias: a bare name would resolve to the ::text output column (text order).
         const order = keys.map((k) => `t.${quoteIdent(k)}`).join(', ');
         let tableRows = 0;
+        let lastCtid: string | null = null;
         for (;;) {
           const fetch = config['snapshot.fetch.size'];
           let rows: unknown[][];
@@ -114,8 +115,19 @@ export class Snapshotter {
             const where = lastKey ? `WHERE (${order}) > (${keys.map((_, i) => `$${i + 1}`).join(', ')})` : '';
             rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t ${where} ORDER BY ${order} LIMIT ${fetch + 1}`, values: lastKey ? [...lastKey] : [], rowMode: 'array' })).rows;
           } else {
-            // No key: OFFSET paging (bounded memory; restarts from zero after a crash).
-            rows = (await client.query({ text: `SELECT ${cols} FROM ${quoteTable(t)} AS t OFFSET ${tableRows} LIMIT ${fetch + 1}`, rowMode: 'array' })).rows;
+            // No key: keyset on ctid. Within the one snapshot a visible row keeps its ctid, and
+            // PG ≥ 14 reads `ctid > x` as a TID range scan. (OFFSET without an order could skip or
+            // repeat rows: synchronized seq scans start mid-table.) Restarts from zero after a crash.
+            const n = rel.columns.length;
+            rows = (
+              await client.query({
+                text: `SELECT ${cols}, t.ctid::text FROM ${quoteTable(t)} AS t ${lastCtid ? 'WHERE t.ctid > $1::tid' : ''} ORDER BY t.ctid LIMIT ${fetch + 1}`,
+                values: lastCtid ? [lastCtid] : [],
+                rowMode: 'array',
+              })
+            ).rows;
+            if (rows.length > 0) lastCtid = String((rows[Math.min(rows.length, fetch) - 1] as unknown[])[n]);
+            for (const r of rows) r.length = n;
           }
           const endsTable = rows.length <= fetch;
           if (!endsTable) rows.length = fetch;
