@@ -26,6 +26,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../src/config/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
+import { sourceSpec } from '../src/source/config.js';
 import { useLibraryEncoder } from '../src/kafka/producer.js';
 import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
@@ -41,8 +42,9 @@ const RUNS = arg('runs', 3);
 const STEADY_S = arg('steady-seconds', 20);
 const STEADY_RATE = arg('steady-rate', 5000);
 const LARGE = arg('large', 1_000_000);
-const BATCH = arg('batch', 5000);
-const QUEUE = arg('queue', 20000);
+// The connector's defaults unless given.
+const BATCH = arg('batch', sourceSpec.shape['max.batch.size'].parse(undefined));
+const QUEUE = arg('queue', sourceSpec.shape['max.queue.size'].parse(undefined));
 const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
 const OUT = process.argv.find((x) => x.startsWith('--out='))?.split('=')[1] ?? new URL('./results/source.json', import.meta.url).pathname;
 

@@ -55,9 +55,9 @@ export const sourceOnlySpec = z
       .string()
       .optional()
       .describe('SQL run on a normal connection every heartbeat interval, e.g. an UPDATE of a captured heartbeat table so the slot advances when captured tables are idle.'),
-    'max.batch.size': z.number().int().positive().default(5000).describe('Events per Kafka send; also the chunk size in which a large Postgres transaction is streamed into an open Kafka transaction.'),
+    'max.batch.size': z.number().int().positive().default(2048).describe('Events per Kafka send; also the chunk size in which a large Postgres transaction is streamed into an open Kafka transaction (Debezium\'s default).'),
     'max.batch.wait.ms': z.number().int().min(0).default(50).describe('Longest time a committed Postgres transaction waits for more to share its Kafka transaction.'),
-    'max.queue.size': z.number().int().positive().default(20000).describe('Events decoded but not yet sent to Kafka; when full, reading from the replication stream pauses (backpressure).'),
+    'max.queue.size': z.number().int().positive().default(8192).describe('Events decoded but not yet sent to Kafka; when full, reading from the replication stream pauses (backpressure). Bounds the source\'s memory (Debezium\'s default).'),
     'offsets.topic': z.string().optional().describe('Compacted topic holding the last committed position; default `<topic.prefix>.cdc-fanout.offsets`.'),
     'kafka.transaction.timeout.ms': z.number().int().positive().default(300000).describe('Kafka transaction timeout; must cover streaming the largest Postgres transaction (broker cap transaction.max.timeout.ms).'),
   })
