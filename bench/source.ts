@@ -76,28 +76,28 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function makeSource(): PostgresSource {
+/** Source config of a bench pipeline capturing `public.<id>`: connection from the stack's endpoints, slot and publication named after it. */
+function benchSourceConfig(id: string, topicPrefix: string): Record<string, unknown> {
   const u = new URL(ep.postgresUrl);
-  return new PostgresSource(
-    {
-      'database.hostname': u.hostname,
-      'database.port': Number(u.port || 5432),
-      'database.user': decodeURIComponent(u.username || 'postgres'),
-      'database.dbname': u.pathname.slice(1) || 'postgres',
-      name,
-      'topic.prefix': prefix,
-      'slot.name': name,
-      'publication.name': `${name}_pub`,
-      'publication.autocreate.mode': 'filtered',
-      'table.include.list': `public\\.${name}`,
-      'snapshot.mode': 'never',
-      'max.batch.size': BATCH,
-      'max.batch.wait.ms': 50,
-      'max.queue.size': QUEUE,
-    },
-    kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }),
-    logger,
-  );
+  return {
+    'database.hostname': u.hostname,
+    'database.port': Number(u.port || 5432),
+    'database.user': decodeURIComponent(u.username || 'postgres'),
+    'database.dbname': u.pathname.slice(1) || 'postgres',
+    'topic.prefix': topicPrefix,
+    'slot.name': id,
+    'publication.name': `${id}_pub`,
+    'publication.autocreate.mode': 'filtered',
+    'table.include.list': `public\\.${id}`,
+    'snapshot.mode': 'never',
+    'max.batch.size': BATCH,
+    'max.batch.wait.ms': 50,
+    'max.queue.size': QUEUE,
+  };
+}
+
+function makeSource(): PostgresSource {
+  return new PostgresSource({ name, ...benchSourceConfig(name, prefix) }, kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }), logger);
 }
 
 /** Writes `events` row changes as 100-row transactions: 50% inserts, 35% updates, 15% deletes. */
@@ -157,26 +157,12 @@ async function largeInDaemon(): Promise<Record<string, unknown>> {
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', '.bench-build'], { cwd: root, stdio: 'inherit', env: buildEnv });
   const lname = `${name}_large`;
   await db.query(`CREATE TABLE public.${lname} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
-  const u = new URL(ep.postgresUrl);
   const configFile = join(os.tmpdir(), `${lname}.json`);
   writeFileSync(
     configFile,
     JSON.stringify({
       name: lname,
-      source: {
-        'database.hostname': u.hostname,
-        'database.port': Number(u.port || 5432),
-        'database.user': decodeURIComponent(u.username || 'postgres'),
-        'database.dbname': u.pathname.slice(1) || 'postgres',
-        'topic.prefix': `${prefix}-large`,
-        'slot.name': lname,
-        'publication.name': `${lname}_pub`,
-        'publication.autocreate.mode': 'filtered',
-        'table.include.list': `public\\.${lname}`,
-        'snapshot.mode': 'never',
-        'max.batch.size': BATCH,
-        'max.queue.size': QUEUE,
-      },
+      source: benchSourceConfig(lname, `${prefix}-large`),
       kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(',') },
     }),
   );
