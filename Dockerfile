@@ -1,5 +1,15 @@
-# cdc-fanout daemon image (used by docker-compose.yml). Runs the TypeScript sources through tsx, a
-# runtime dependency, so the image needs no build step.
+# cdc-fanout daemon image (used by docker-compose.yml).
+# Stage 1 compiles src/ with tsc; the daemon then runs compiled JS (bin/cdc-fanout.js prefers dist/):
+# no TypeScript compiler in the process, ~40 MB less RSS than running the sources through tsx, and
+# the configuration bench:source measures. The demo scripts (scripts/demo) still run through tsx.
+FROM node:22-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
 FROM node:22-slim
 ENV NODE_ENV=production
 # Cap V8's old generation like a JVM -Xmx: without it Node sizes the heap from the host's RAM and
@@ -8,6 +18,7 @@ ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY src ./src
 COPY connectors ./connectors
