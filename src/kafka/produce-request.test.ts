@@ -99,6 +99,19 @@ describe('fastProduceApi', () => {
     expect(fast.key).toBe(0);
   });
 
+  it('leaves compressed batches to the library encoder', () => {
+    const api = fastProduceApi(produceV11.api as unknown as ProduceApi);
+    const sent: Buffer[] = [];
+    const connection = { send: (_k: number, _v: number, payload: () => { buffer: Buffer }) => void sent.push(payload().buffer) };
+    const options = { compression: 'gzip' as const, producerId: 3n, producerEpoch: 0, transactionalId: 'tx' };
+    const asStrings: OutgoingMessage[] = [{ topic: 't', partition: 0, timestamp: T0, key: 'k', value: 'v'.repeat(100), headers: new Map() }];
+    (api as unknown as (...a: unknown[]) => void)(connection, -1, 10, asStrings, options);
+    const expected = produceV11.createRequest(-1, 10, [{ topic: 't', partition: 0, timestamp: T0, key: Buffer.from('k'), value: Buffer.from('v'.repeat(100)), headers: new Map() }], options).buffer;
+    expect(sent[0]?.equals(expected)).toBe(true);
+    // and it is compressed: the 100 'v's are not in the request as they are
+    expect(sent[0]?.includes(Buffer.from('v'.repeat(100)))).toBe(false);
+  });
+
   it('hands versions it does not encode to the library, with strings turned into Buffers', () => {
     const calls: unknown[][] = [];
     const future = Object.assign((...args: unknown[]) => void calls.push(args), { key: 0, version: 99, async: () => Promise.resolve() }) as unknown as ProduceApi;
