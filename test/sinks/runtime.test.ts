@@ -113,6 +113,28 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     expect(runner.state.name).toBe('STOPPED');
   });
 
+  it('waits for a topic the source has not created yet, then consumes it from the start', async () => {
+    const topic = `rtr-${run}-late`;
+    topics.push(topic);
+    const offsetsKey = `${P}offsets:late`;
+    const sink = redisSink({ 'public.late': { keys: [`${P}late:row:{id}`], mode: 'write-through' } }, offsetsKey);
+    const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'late', topics: [topic], 'group.id': `${P}late` }), pipeline: 'rt', logger });
+    runners.push(runner);
+    let started = false;
+    const starting = runner.start().then(() => (started = true));
+    await waitFor('the runner to report the missing topic', () => runner.state.reason?.includes(topic) === true, 10_000);
+    expect(runner.state.name).toBe('STARTING');
+    expect(started).toBe(false);
+    // The topic appears (as when the source first sees the table) with a committed change.
+    await createTopic(admin, topic, 2);
+    await sendTx(producer, topic, [{ partition: 1, message: debeziumMessage({ table: 'late', op: 'c', after: { id: 5, v: 1 }, position: pos(500) }) }]);
+    await starting;
+    expect(runner.state.name).toBe('RUNNING');
+    await waitFor('the change to be applied', async () => (await redis.get(`${P}late:row:5`)) !== null, 30_000);
+    expect(JSON.parse((await redis.get(`${P}late:row:5`))!)).toEqual({ id: 5, v: 1 });
+    await runner.stop();
+  });
+
   it('errors.tolerance=dlq: a poison record goes to the dead-letter topic with Connect headers, the partition proceeds', async () => {
     const topic = await newTopic('dlq', 1);
     const dlqTopic = `rtr-${run}-dlq-out`;

@@ -156,6 +156,8 @@ export class SinkRunner extends EventEmitter {
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart && !this.stopping) void this.fail(e.payload.error);
     });
+    await this.waitForTopics(config.topicList);
+    if (this.stopping) return;
     await consumer.connect();
     await consumer.subscribe({ topics: [...config.topicList], fromBeginning: true });
     await consumer.run({
@@ -165,6 +167,42 @@ export class SinkRunner extends EventEmitter {
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.setState('RUNNING');
+  }
+
+  /**
+   * Waits until every topic exists. A data topic appears when the source first sees its table (a
+   * snapshot or the first change), so a sink started first — or an idle table — would otherwise fail
+   * its subscription ("does not host this topic-partition") and restart in a loop. Waiting is
+   * logged (state STARTING, reason naming the topics; a warning every 30 s) so a misspelt topic is
+   * visible rather than silent.
+   */
+  private async waitForTopics(topics: readonly string[]): Promise<void> {
+    const admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      const since = Date.now();
+      let warnedAt = 0;
+      for (;;) {
+        const have = new Set(await admin.listTopics());
+        const missing = topics.filter((t) => !have.has(t));
+        if (missing.length === 0) {
+          if (warnedAt > 0) this.log.info({ waitedMs: Date.now() - since }, 'all topics exist; starting');
+          return;
+        }
+        if (this.stopping) return;
+        if (warnedAt === 0 || Date.now() - warnedAt >= 30_000) {
+          this.log.warn(
+            { missing, waitedMs: Date.now() - since },
+            'waiting for topics to exist: the source creates a table\'s topic when it snapshots the table or sees its first change; check the topic names if this persists',
+          );
+          warnedAt = Date.now();
+        }
+        this.setState('STARTING', `waiting for topics: ${missing.join(', ')}`);
+        await sleep(1000);
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Graceful stop: the in-flight chunk finishes and commits, the consumer leaves the group. */
