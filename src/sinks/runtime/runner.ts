@@ -173,8 +173,8 @@ export class SinkRunner extends EventEmitter {
    * Waits until every topic exists. A data topic appears when the source first sees its table (a
    * snapshot or the first change), so a sink started first — or an idle table — would otherwise fail
    * its subscription ("does not host this topic-partition") and restart in a loop. Waiting is
-   * logged (state STARTING, reason naming the topics; a warning every 30 s) so a misspelt topic is
-   * visible rather than silent.
+   * logged (state STARTING, reason naming the topics; info at once, then a warning every 30 s) so a
+   * misspelt topic is visible rather than silent.
    */
   private async waitForTopics(topics: readonly string[]): Promise<void> {
     const admin = this.opts.kafka.admin();
@@ -191,7 +191,8 @@ export class SinkRunner extends EventEmitter {
         }
         if (this.stopping) return;
         if (warnedAt === 0 || Date.now() - warnedAt >= 30_000) {
-          this.log.warn(
+          // Normal on a first start (info); still missing after 30 s deserves a look (warn).
+          this.log[warnedAt === 0 ? 'info' : 'warn'](
             { missing, waitedMs: Date.now() - since },
             'waiting for topics to exist: the source creates a table\'s topic when it snapshots the table or sees its first change; check the topic names if this persists',
           );
