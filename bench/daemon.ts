@@ -7,7 +7,7 @@
  * total), external memory and ArrayBuffers from its own /metrics (admin API), to tell a JS-heap leak
  * from native or allocator growth. Needs the stack (`npm run stack:up`).
  *   npm run bench:daemon -- --minutes 10 --rate 200
- * Diagnosis: `--node-flags "--max-semi-space-size=8"` passes flags to the daemon's node;
+ * Diagnosis: `--node-flags=--max-semi-space-size=8` (with `=`: the value starts with a dash) passes flags to the daemon's node;
  * `--heap-snapshots 90,390` writes V8 heap snapshots of the daemon at those seconds (SIGUSR2) into
  * `--snapshot-dir` (default: the OS temp dir) — compare them in Chrome DevTools (Memory → Comparison).
  * `--config` runs another pipeline file of the same demo (e.g. a copy with a sink setting changed).
