@@ -60,15 +60,10 @@ const rawSlot = `${name}_raw`;
 const db = new pg.Client({ connectionString: ep.postgresUrl });
 await db.connect();
 
+/** Peak RSS of this process during a throughput run (phase 3 measures the daemon's own, via /proc). */
 let peakRss = 0;
-/** process.memoryUsage() at the RSS peak (MB): what the peak is made of (V8 heap vs buffers). */
-let atPeak: Record<string, number> = {};
 const rssTimer = setInterval(() => {
-  const m = process.memoryUsage();
-  if (m.rss <= peakRss) return;
-  peakRss = m.rss;
-  atPeak = { heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
-  for (const k of Object.keys(atPeak)) atPeak[k] = Math.round((atPeak[k] as number) / 1048576);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 50);
 
 function pct(sorted: number[], p: number): number {
