@@ -99,17 +99,9 @@ class Cursor {
     this.buf.writeInt32BE(value, this.pos);
     this.pos += 4;
   }
-  uint32(value: number): void {
-    this.buf.writeUInt32BE(value, this.pos);
-    this.pos += 4;
-  }
   int64(value: bigint): void {
     this.buf.writeBigInt64BE(value, this.pos);
     this.pos += 8;
-  }
-  raw(b: Buffer): void {
-    b.copy(this.buf, this.pos);
-    this.pos += b.length;
   }
   /** Record field bytes: varint length (-1 for null) then the bytes. */
   bytes(b: Bytes, len = b == null ? -1 : byteLength(b)): void {
@@ -120,15 +112,21 @@ class Cursor {
     this.pos += len;
   }
   /** String: compact (uvarint length+1, 0 = null) or classic (int16 length, -1 = null). */
-  string(s: string | null | undefined, encoded: Buffer | null, flexible: boolean): void {
-    if (s == null || encoded === null) {
+  string(encoded: Buffer | null, flexible: boolean): void {
+    if (encoded === null) {
       if (flexible) this.uvarint(0);
       else this.int16(-1);
       return;
     }
     if (flexible) this.uvarint(encoded.length + 1);
     else this.int16(encoded.length);
-    this.raw(encoded);
+    encoded.copy(this.buf, this.pos);
+    this.pos += encoded.length;
+  }
+  /** Array element count or records byte length: compact (uvarint n+1) or classic (int32 n). */
+  count(n: number, flexible: boolean): void {
+    if (flexible) this.uvarint(n + 1);
+    else this.int32(n);
   }
 }
 
@@ -151,6 +149,8 @@ interface TopicGroup {
 
 const stringSize = (encoded: Buffer | null, flexible: boolean): number =>
   encoded === null ? (flexible ? 1 : 2) : (flexible ? uvarintSize(encoded.length + 1) : 2) + encoded.length;
+/** Size of Cursor.count(n). */
+const countSize = (n: number, flexible: boolean): number => (flexible ? uvarintSize(n + 1) : 4);
 
 /**
  * The Produce request body for `version` (7–11), byte-for-byte what the library's own
@@ -188,9 +188,9 @@ export function encodeProduceRequest(version: number, acks: number, timeout: num
   // Pass 1: exact sizes.
   const txId = options.transactionalId;
   const txIdBytes = txId == null ? null : Buffer.from(txId, 'utf8');
-  let total = stringSize(txIdBytes, flexible) + 2 + 4 + (flexible ? uvarintSize(groups.size + 1) : 4);
+  let total = stringSize(txIdBytes, flexible) + 2 + 4 + countSize(groups.size, flexible);
   for (const group of groups.values()) {
-    total += stringSize(group.name, flexible) + (flexible ? uvarintSize(group.partitions.size + 1) : 4);
+    total += stringSize(group.name, flexible) + countSize(group.partitions.size, flexible);
     for (const batch of group.partitions.values()) {
       const firstTimestamp = batch.messages[0]?.timestamp as bigint;
       let size = RECORD_BATCH_OVERHEAD;
@@ -208,7 +208,7 @@ export function encodeProduceRequest(version: number, acks: number, timeout: num
         size += varintSize(body) + body;
       }
       batch.batchSize = size;
-      total += 4 + (flexible ? uvarintSize(size + 1) : 4) + size + (flexible ? 1 : 0);
+      total += 4 + countSize(size, flexible) + size + (flexible ? 1 : 0);
     }
     if (flexible) total += 1; // topic tagged fields
   }
@@ -216,19 +216,16 @@ export function encodeProduceRequest(version: number, acks: number, timeout: num
 
   // Pass 2: write.
   const w = new Cursor(Buffer.allocUnsafe(total));
-  w.string(txId, txIdBytes, flexible);
+  w.string(txIdBytes, flexible);
   w.int16(acks);
   w.int32(timeout);
-  if (flexible) w.uvarint(groups.size + 1);
-  else w.int32(groups.size);
+  w.count(groups.size, flexible);
   for (const group of groups.values()) {
-    w.string(group.topic, group.name, flexible);
-    if (flexible) w.uvarint(group.partitions.size + 1);
-    else w.int32(group.partitions.size);
+    w.string(group.name, flexible);
+    w.count(group.partitions.size, flexible);
     for (const batch of group.partitions.values()) {
       w.int32(batch.partition);
-      if (flexible) w.uvarint(batch.batchSize + 1);
-      else w.int32(batch.batchSize);
+      w.count(batch.batchSize, flexible);
       writeRecordBatch(w, group.topic, batch, options);
       if (flexible) w.uvarint(0);
     }
