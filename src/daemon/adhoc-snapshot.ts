@@ -18,7 +18,8 @@
 import pg from 'pg';
 import { formatLsn } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
-import { TopicAdmin } from '../kafka/admin.js';
+import { TopicAdmin, topicDefaults } from '../kafka/admin.js';
+import { OversizeGuard } from '../source/oversize.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { TransactionalProducer } from '../kafka/producer.js';
 import type { Logger } from '../observability/logger.js';
@@ -45,8 +46,13 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
   const log = input.logger.child({ adhocSnapshot: input.tables });
   const client = new pg.Client(clientConfig(cfg));
   await client.connect();
-  const admin = new TopicAdmin(kafkaClient(input.kafka, { logger: log }), { partitions: input.kafka['topic.creation.partitions'], replicationFactor: input.kafka['topic.creation.replication.factor'] });
-  const producer = new TransactionalProducer(input.kafka, { transactionalId: `cdc-fanout-${cfg.name}-adhoc`, transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
+  const admin = new TopicAdmin(kafkaClient(input.kafka, { logger: log }), topicDefaults(input.kafka));
+  const producer = new TransactionalProducer(input.kafka, {
+    transactionalId: `cdc-fanout-${cfg.name}-adhoc`,
+    transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'],
+    logger: log,
+    batchLimit: (t) => admin.batchLimit(t),
+  });
   let exported: Awaited<ReturnType<typeof createSlotExportingSnapshot>> | undefined;
   try {
     const captured = await resolveTables(client, cfg, log);
@@ -61,6 +67,7 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
     const publisher = new Publisher(producer, {
       offsetsTopic: checkpoints,
       maxBatchSize: cfg['max.batch.size'],
+      maxBatchBytes: input.kafka['max.request.size'],
       maxBatchWaitMs: cfg['max.batch.wait.ms'],
       maxQueueSize: cfg['max.queue.size'],
       onCommitted: (b) => {
@@ -75,6 +82,7 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
       relations: new RelationCache(new TypeRegistry(client), client),
       builder: createRecordBuilder(eventsOptions(cfg), cfg['database.dbname']),
       publisher,
+      guard: new OversizeGuard(cfg['event.oversize.handling.mode'], admin, input.kafka['max.request.size'], cfg.name, log),
       admin,
       logger: log,
     });

@@ -54,6 +54,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactory>
       config: resolved,
       pipeline: input.pipeline,
       logger,
+      dlqSize: { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) },
       ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
     });
     runner.on('failed', (err: Error) => ctx.onFailure(err));

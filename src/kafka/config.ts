@@ -22,6 +22,22 @@ export const kafkaSpec = z
       .positive()
       .default(1)
       .describe('Replication factor for topics cdc-fanout creates. Use 3 on a real cluster.'),
+    'max.request.size': z
+      .number()
+      .int()
+      .min(1024)
+      .default(1048576)
+      .describe(
+        'Largest Produce request the source and dead-letter producers send (Kafka producer\'s max.request.size): sends are split so the records of one request, and of every per-partition record batch, stay under it and under the topic\'s own max.message.bytes (read from the broker). Raise it together with the topics\' max.message.bytes for very wide rows.',
+      ),
+    'topic.creation.max.message.bytes': z
+      .number()
+      .int()
+      .min(1024)
+      .optional()
+      .describe(
+        'max.message.bytes set on data, offsets and dead-letter topics cdc-fanout creates; default max.request.size. Existing topics keep theirs: it is read at start and respected. Brokers also cap replication by replica.fetch.max.bytes (default 1 MB, not a hard limit since Kafka 0.10.1).',
+      ),
     ssl: z.boolean().default(false).describe('Connect with TLS.'),
     sasl: z
       .object({

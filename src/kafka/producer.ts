@@ -19,6 +19,8 @@ import { keyHash } from './murmur2.js';
 import { fastProduceApi, type ProduceApi } from './produce-request.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
+import { brokerCode, findInError, KafkaOperationError } from './errors.js';
+import { recordSizeBound, splitBySize } from './record-size.js';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -42,31 +44,6 @@ export class ProducerFencedError extends Error {
 
 const FENCED_TYPES = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
 
-interface ErrorLike {
-  type?: unknown;
-  apiId?: unknown;
-  name?: unknown;
-  message?: unknown;
-  originalError?: unknown;
-  cause?: unknown;
-  errors?: unknown;
-}
-
-/** First value `pick` returns for the error or any error it wraps (aggregated errors, then the cause chain). */
-function findInError<T>(err: unknown, pick: (e: ErrorLike) => T | undefined, depth = 0): T | undefined {
-  if (!err || typeof err !== 'object' || depth > 8) return undefined;
-  const o = err as ErrorLike;
-  const here = pick(o);
-  if (here !== undefined) return here;
-  if (Array.isArray(o.errors)) {
-    for (const e of o.errors as unknown[]) {
-      const found = findInError(e, pick, depth + 1);
-      if (found !== undefined) return found;
-    }
-  }
-  return findInError(o.originalError ?? o.cause, pick, depth + 1);
-}
-
 /** True when the error (or any error it wraps: cause chain, aggregated errors) says this producer was fenced. */
 export function isFencedError(err: unknown): boolean {
   return (
@@ -81,16 +58,16 @@ export function isFencedError(err: unknown): boolean {
   );
 }
 
-/** The broker code of a (possibly wrapped) client error, e.g. CONCURRENT_TRANSACTIONS; '' if none. */
-function brokerCode(err: unknown): string {
-  return findInError(err, (o) => (typeof o.apiId === 'string' ? o.apiId : undefined)) ?? '';
-}
-
 export interface TransactionalProducerOptions {
   readonly transactionalId: string;
   readonly transactionTimeoutMs: number;
   /** Retries and their causes go here (Kafka down: warn; CONCURRENT_TRANSACTIONS after a commit: debug). */
   readonly logger?: Logger;
+  /**
+   * Largest record batch a topic accepts (its max.message.bytes, capped by max.request.size);
+   * default: max.request.size for every topic.
+   */
+  readonly batchLimit?: (topic: string) => number;
 }
 
 type Client = Producer<string, string, string, string>;
@@ -188,10 +165,15 @@ export class TransactionalProducer {
   private txHasRecords = false;
   private fenced = false;
 
+  private readonly maxRequestSize: number;
+  private readonly batchLimit: (topic: string) => number;
+
   constructor(
     config: KafkaConfig,
     private readonly opts: TransactionalProducerOptions,
   ) {
+    this.maxRequestSize = config['max.request.size'];
+    this.batchLimit = opts.batchLimit ?? (() => config['max.request.size']);
     this.producer = useLibraryEncoder() ? new Producer(producerOptions(config, opts)) : new SingleBufferProducer({ ...producerOptions(config, opts), ...singleBufferOptions });
   }
 
@@ -201,7 +183,7 @@ export class TransactionalProducer {
    * not sent yet could initialise later and fence the NEW instance.
    */
   async connect(): Promise<void> {
-    await this.guard(async () => {
+    await this.guard('transactional producer init (InitProducerId)', async () => {
       const probe = await this.producer.beginTransaction();
       await probe.cancel();
     });
@@ -212,24 +194,46 @@ export class TransactionalProducer {
   }
 
   /** Sends records inside the current transaction, opening one if needed. */
-  async send(records: readonly KafkaRecord[]): Promise<void> {
+  /**
+   * Sends records inside the current transaction, opening one if needed. Records go out in order,
+   * in as many Produce requests as needed so no request exceeds max.request.size and no
+   * per-partition record batch exceeds its topic's limit (several requests in one Kafka
+   * transaction commit or abort together). `sizes[i]`, when given, is recordSizeBound(records[i]).
+   */
+  async send(records: readonly KafkaRecord[], sizes?: readonly number[]): Promise<void> {
     if (records.length === 0) return;
-    await this.guard(async () => {
+    const chunks = this.fitsOneRequest(records, sizes) ? [records] : splitBySize(records, this.maxRequestSize, this.batchLimit, sizes);
+    await this.guard('produce', async () => {
       this.tx ??= await this.producer.beginTransaction();
-      const messages: MessageToProduce<string, string, string, string>[] = new Array(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i] as KafkaRecord;
-        messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers && headerMap(r.headers) };
+      for (const chunk of chunks) {
+        const messages: MessageToProduce<string, string, string, string>[] = new Array(chunk.length);
+        for (let i = 0; i < chunk.length; i++) {
+          const r = chunk[i] as KafkaRecord;
+          messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers && headerMap(r.headers) };
+        }
+        this.txHasRecords = true;
+        await this.tx.send({ messages });
       }
-      this.txHasRecords = true;
-      await this.tx.send({ messages });
     });
+  }
+
+  /** Cheap check that `records` need no split: their sizes together stay under the smallest limit. */
+  private fitsOneRequest(records: readonly KafkaRecord[], sizes?: readonly number[]): boolean {
+    let total = 0;
+    const limit = Math.min(this.maxRequestSize - 1024, this.batchLimit(records[0]!.topic) - 1024);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as KafkaRecord;
+      if (r.topic !== records[0]!.topic) return false;
+      total += sizes?.[i] ?? recordSizeBound(r);
+      if (total > limit) return false;
+    }
+    return true;
   }
 
   async commit(): Promise<void> {
     const tx = this.tx;
     if (!tx) return;
-    await this.guard(async () => {
+    await this.guard('transaction commit', async () => {
       if (this.txHasRecords) await tx.commit();
       else await tx.cancel();
       this.tx = null;
@@ -251,7 +255,8 @@ export class TransactionalProducer {
     await new Promise<void>((resolve) => this.producer.close(true, () => resolve()));
   }
 
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs a Kafka operation; a failure becomes ProducerFencedError or a KafkaOperationError naming the broker code and the fix. */
+  private async guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.fenced) throw new ProducerFencedError(this.opts.transactionalId, undefined);
     try {
       return await fn();
@@ -261,7 +266,7 @@ export class TransactionalProducer {
         this.tx = null;
         throw new ProducerFencedError(this.opts.transactionalId, err);
       }
-      throw err;
+      throw new KafkaOperationError(`${operation} (transactional id ${this.opts.transactionalId})`, err);
     }
   }
 }

@@ -23,6 +23,7 @@ export const metrics = {
   sourceEventsRead: new Counter({ name: 'cdc_fanout_source_events_read_total', help: 'Change events decoded from the WAL or snapshot', labelNames: ['pipeline', 'table', 'op'], registers: [registry] }),
   sourceEventsPublished: new Counter({ name: 'cdc_fanout_source_events_published_total', help: 'Change events committed to Kafka', labelNames: ['pipeline'], registers: [registry] }),
   sourceBytesPublished: new Counter({ name: 'cdc_fanout_source_bytes_published_total', help: 'Bytes of record values committed to Kafka', labelNames: ['pipeline'], registers: [registry] }),
+  sourceEventsOversize: new Counter({ name: 'cdc_fanout_source_events_oversize_total', help: 'Events larger than their topic accepts, by action taken (truncated, skipped) per event.oversize.handling.mode', labelNames: ['pipeline', 'table', 'action'], registers: [registry] }),
   sourceTransactionsCommitted: new Counter({ name: 'cdc_fanout_source_kafka_transactions_total', help: 'Kafka transactions committed by the source', labelNames: ['pipeline'], registers: [registry] }),
   sourceCommitLatency: new Histogram({ name: 'cdc_fanout_source_commit_to_kafka_seconds', help: 'Postgres commit time to Kafka transaction commit', labelNames: ['pipeline'], buckets: latencyBuckets, registers: [registry] }),
   slotLagBytes: new Gauge({ name: 'cdc_fanout_slot_lag_bytes', help: 'pg_current_wal_lsn() minus the slot confirmed_flush_lsn', labelNames: ['pipeline'], registers: [registry] }),

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { eventsSpec, type EventsConfig } from '../events/config.js';
 
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;
+export const oversizeHandlingModes = ['fail', 'truncate', 'skip'] as const;
 export const publicationAutocreateModes = ['all_tables', 'filtered', 'disabled'] as const;
 
 /** Source-only fields; `sourceSpec` adds the events options (topic.prefix, type handling, keys, topics). */
@@ -58,6 +59,12 @@ export const sourceOnlySpec = z
     'max.batch.size': z.number().int().positive().default(2048).describe('Events per Kafka send; also the chunk size in which a large Postgres transaction is streamed into an open Kafka transaction (Debezium\'s default).'),
     'max.batch.wait.ms': z.number().int().min(0).default(50).describe('Longest time a committed Postgres transaction waits for more to share its Kafka transaction.'),
     'max.queue.size': z.number().int().positive().default(8192).describe('Events decoded but not yet sent to Kafka; when full, reading from the replication stream pauses (backpressure). Bounds the source\'s memory (Debezium\'s default).'),
+    'event.oversize.handling.mode': z
+      .enum(oversizeHandlingModes)
+      .default('fail')
+      .describe(
+        'What to do with one event larger than its topic accepts (min of kafka max.request.size and the topic\'s max.message.bytes). fail: stop the source with an error naming table, key, size and limit (nothing is skipped; fix the limit and restart); truncate: cut the largest string values of before/after (text, json, bytea …) to fit, each ending in "…[truncated N bytes]", and list them in the record header cdc.truncated; skip: drop the event, log table and key and count it in cdc_fanout_source_events_oversize_total (its position still commits).',
+      ),
     'offsets.topic': z.string().optional().describe('Compacted topic holding the last committed position; default `<topic.prefix>.cdc-fanout.offsets`.'),
     'kafka.transaction.timeout.ms': z.number().int().positive().default(300000).describe('Kafka transaction timeout; must cover streaming the largest Postgres transaction (broker cap transaction.max.timeout.ms).'),
   })

@@ -17,7 +17,7 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { formatLsn, parseLsn, type Position } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
-import { TopicAdmin } from '../kafka/admin.js';
+import { TopicAdmin, topicDefaults } from '../kafka/admin.js';
 import { readStoredOffset, type StoredOffset } from '../kafka/offsets-store.js';
 import { ProducerFencedError, TransactionalProducer } from '../kafka/producer.js';
 import { eventsOptions, offsetsTopic, parseSourceConfig, transactionalId, type SourceConfig } from './config.js';
@@ -35,6 +35,7 @@ import {
 } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
 import { kafkaClient } from '../kafka/client.js';
+import { OversizeGuard } from './oversize.js';
 import { Publisher, type CommittedBatch } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
@@ -119,13 +120,19 @@ export class PostgresSource {
 
       const kafka = kafkaClient(this.kafkaConfig, { logger: log });
       const topic = offsetsTopic(cfg);
-      this.admin = new TopicAdmin(kafka, { partitions: this.kafkaConfig['topic.creation.partitions'], replicationFactor: this.kafkaConfig['topic.creation.replication.factor'] });
+      this.admin = new TopicAdmin(kafka, topicDefaults(this.kafkaConfig));
       await this.admin.connect();
       await this.admin.ensureOffsetsTopic(topic);
       // Check the slot before fencing: a running instance shows up as an active slot.
       let slot = await slotInfo(pgClient, cfg['slot.name']);
       checkSlot(slot, cfg);
-      this.producer = new TransactionalProducer(this.kafkaConfig, { transactionalId: transactionalId(cfg), transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'], logger: log });
+      const admin = this.admin;
+      this.producer = new TransactionalProducer(this.kafkaConfig, {
+        transactionalId: transactionalId(cfg),
+        transactionTimeoutMs: cfg['kafka.transaction.timeout.ms'],
+        logger: log,
+        batchLimit: (t) => admin.batchLimit(t),
+      });
       await this.producer.connect();
       let stored = await readStoredOffset(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       this.lastCommitted = stored;
@@ -139,6 +146,7 @@ export class PostgresSource {
       this.publisher = new Publisher(this.producer, {
         offsetsTopic: topic,
         maxBatchSize: cfg['max.batch.size'],
+        maxBatchBytes: this.kafkaConfig['max.request.size'],
         maxBatchWaitMs: cfg['max.batch.wait.ms'],
         maxQueueSize: cfg['max.queue.size'],
         onCommitted: (b) => this.committed(b),
@@ -177,7 +185,8 @@ export class PostgresSource {
       }
       slot = await slotInfo(pgClient, cfg['slot.name']);
 
-      const deps = { config: cfg, relations, builder, publisher: this.publisher, admin: this.admin, logger: log };
+      const guard = new OversizeGuard(cfg['event.oversize.handling.mode'], admin, this.kafkaConfig['max.request.size'], cfg.name, log);
+      const deps = { config: cfg, relations, builder, publisher: this.publisher, guard, admin, logger: log };
       this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored) });
       const streaming = this.streaming;
       this.heartbeat = new Heartbeat(cfg['heartbeat.interval.ms'], cfg['heartbeat.action.query'], clientConfig(cfg), () => streaming.heartbeat(), log);

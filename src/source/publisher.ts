@@ -30,6 +30,12 @@ export interface CommittedBatch {
 export interface PublisherOptions {
   readonly offsetsTopic: string;
   readonly maxBatchSize: number;
+  /**
+   * Bytes (record size bounds, see src/kafka/record-size.ts) after which buffered records are sent
+   * (kafka max.request.size). The producer still splits every send so no request or record batch
+   * exceeds its limit; this keeps a send to about one request and bounds buffered bytes.
+   */
+  readonly maxBatchBytes?: number;
   readonly maxBatchWaitMs: number;
   readonly maxQueueSize: number;
   readonly onCommitted: (batch: CommittedBatch) => void | Promise<void>;
@@ -39,6 +45,9 @@ export interface PublisherOptions {
 
 export class Publisher {
   private buf: KafkaRecord[] = [];
+  /** Size bounds of the records in `buf`, and of those before `bufBoundary`. */
+  private bufBytes = 0;
+  private boundaryBytes = 0;
   /** Records at the head of `buf` that belong to completed PG transactions. */
   private bufBoundary = 0;
   /** Records of the current, incomplete PG transaction were already sent into the Kafka tx. */
@@ -74,19 +83,26 @@ export class Publisher {
    * queue is full (wait for it: backpressure); otherwise nothing, so the per-change path allocates
    * no promise.
    */
-  push(records: readonly KafkaRecord[]): Promise<void> | undefined {
+  push(records: readonly KafkaRecord[], bytes = 0): Promise<void> | undefined {
     this.throwIfFailed();
+    const maxBytes = this.opts.maxBatchBytes;
+    if (maxBytes !== undefined && this.buf.length > 0 && this.bufBytes + bytes > maxBytes) this.sendBuffered();
     for (const r of records) this.buf.push(r);
+    this.bufBytes += bytes;
     this.eventsSinceCommit += records.length;
-    if (this.buf.length >= this.opts.maxBatchSize) {
-      // Send everything buffered (may include part of the open PG transaction) into the Kafka tx.
-      if (this.buf.length > this.bufBoundary) this.partialSent = true;
-      const chunk = this.buf;
-      this.buf = [];
-      this.bufBoundary = 0;
-      this.enqueue(chunk.length, () => this.producer.send(chunk));
-    }
+    if (this.buf.length >= this.opts.maxBatchSize) this.sendBuffered();
     return this.full ? this.backpressure() : undefined;
+  }
+
+  /** Sends everything buffered (may include part of the open PG transaction) into the Kafka tx. */
+  private sendBuffered(): void {
+    if (this.buf.length > this.bufBoundary) this.partialSent = true;
+    const chunk = this.buf;
+    this.buf = [];
+    this.bufBoundary = 0;
+    this.bufBytes = 0;
+    this.boundaryBytes = 0;
+    this.enqueue(chunk.length, () => this.producer.send(chunk));
   }
 
   private get full(): boolean {
@@ -103,6 +119,7 @@ export class Publisher {
   async endTransaction(offset: StoredOffset, commitTimeMs: number): Promise<void> {
     this.throwIfFailed();
     this.bufBoundary = this.buf.length;
+    this.boundaryBytes = this.bufBytes;
     this.partialSent = false;
     if (this.pendingOffset === null) this.firstPendingAt = Date.now();
     this.pendingOffset = offset;
@@ -152,6 +169,8 @@ export class Publisher {
     if (!offset || this.failure) return;
     const records = this.buf.splice(0, this.bufBoundary);
     this.bufBoundary = 0;
+    this.bufBytes -= this.boundaryBytes;
+    this.boundaryBytes = 0;
     const events = this.eventsSinceCommit - this.buf.length;
     this.eventsSinceCommit = this.buf.length;
     const commitTimes = this.pendingCommitTimes;

@@ -27,6 +27,7 @@ import type { SnapshotCheckpoint } from '../kafka/offsets-store.js';
 import type { TopicAdmin } from '../kafka/admin.js';
 import { clientConfig, qualified, quoteIdent, quoteTable, type CapturedTable } from './connection.js';
 import type { SourceConfig } from './config.js';
+import type { OversizeGuard } from './oversize.js';
 import type { Publisher } from './publisher.js';
 import type { RecordBuilder } from './record-adapter.js';
 import type { RawRelation } from './raw-change.js';
@@ -37,6 +38,8 @@ export interface SnapshotDeps {
   readonly relations: RelationCache;
   readonly builder: RecordBuilder;
   readonly publisher: Publisher;
+  /** Checks each event against its topic's size limit (event.oversize.handling.mode). */
+  readonly guard: OversizeGuard;
   readonly admin: TopicAdmin;
   readonly logger: Logger;
 }
@@ -135,15 +138,16 @@ export class Snapshotter {
           const lastIndex = endsTable && t === lastWithRows ? rows.length - 1 : -1;
           for (let i = 0; i < rows.length; i++) {
             const after = rows[i] as RawTuple;
-            const records = this.deps.builder.build({
+            const guard = this.deps.guard;
+            const records = guard.check(this.deps.builder.build({
               op: 'r',
               relation: info,
               before: null,
               after,
               source: { position: { commitLsn: consistentPoint, seq }, xid: null, commitTimeMs: started, lsn: consistentPoint, snapshot: i === lastIndex ? 'last' : 'true' },
-            });
+            }), info);
             seq++;
-            await publisher.push(records);
+            await publisher.push(records, guard.lastBytes);
           }
           tableRows += rows.length;
           this.progress.rowsDone += rows.length;

@@ -19,6 +19,7 @@ import type { TopicAdmin } from '../kafka/admin.js';
 import { clientConfig } from './connection.js';
 import type { SourceConfig } from './config.js';
 import { PgoutputDecoder, RawPgoutputPlugin } from './decoder.js';
+import type { OversizeGuard } from './oversize.js';
 import type { Publisher } from './publisher.js';
 import type { RecordBuilder, SourceChange, SourceInfo } from './record-adapter.js';
 import type { RelationCache } from './relations.js';
@@ -44,6 +45,8 @@ export interface StreamingDeps {
   readonly relations: RelationCache;
   readonly builder: RecordBuilder;
   readonly publisher: Publisher;
+  /** Checks each event against its topic's size limit (event.oversize.handling.mode). */
+  readonly guard: OversizeGuard;
   readonly admin: TopicAdmin;
   readonly logger: Logger;
   /** Last position committed to Kafka (from the offsets topic), or null. */
@@ -273,10 +276,11 @@ export class StreamingSource {
   }
 
   private publish(change: SourceChange, rel: RelationInfo | null, tx: OpenTx): Promise<void> | undefined {
-    const records = this.deps.builder.build(change);
+    const guard = this.deps.guard;
+    const records = guard.check(this.deps.builder.build(change), rel);
     tx.emitted++;
     if (rel) this.countRead(rel, change.op);
-    return this.deps.publisher.push(records);
+    return this.deps.publisher.push(records, guard.lastBytes);
   }
 
   /**

@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { createSinkConsumer } from '../../kafka/consumer.js';
-import { DlqProducer } from '../../kafka/dlq-producer.js';
+import { DlqProducer, type DlqSizeOptions } from '../../kafka/dlq-producer.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord } from '../sink.js';
@@ -42,6 +42,8 @@ export interface SinkRunnerOptions {
   readonly logger: Logger;
   /** Called after a chunk's offsets are durable in the sink (tests, benchmarks). */
   readonly onCommitted?: (batch: SinkBatch) => void;
+  /** Dead-letter record sizes (kafka max.request.size, topic.creation.max.message.bytes); default 1 MiB. */
+  readonly dlqSize?: DlqSizeOptions;
   /** kafkajs session timeout (ms); default 30 s. Tests use shorter ones for quicker rebalances. */
   readonly sessionTimeoutMs?: number;
 }
@@ -139,7 +141,7 @@ export class SinkRunner extends EventEmitter {
     this.setState('STARTING');
     await this.retrying('open', () => sink.open());
     if (config['errors.tolerance'] === 'dlq') {
-      this.dlq = new DlqProducer(kafka, config.dlqTopic, config.name);
+      this.dlq = new DlqProducer(kafka, config.dlqTopic, config.name, this.opts.dlqSize);
       await this.dlq.start();
     }
     const consumer = createSinkConsumer(kafka, {
