@@ -193,16 +193,15 @@ export class TransactionalProducer {
     return this.tx !== null;
   }
 
-  /** Sends records inside the current transaction, opening one if needed. */
   /**
    * Sends records inside the current transaction, opening one if needed. Records go out in order,
    * in as many Produce requests as needed so no request exceeds max.request.size and no
    * per-partition record batch exceeds its topic's limit (several requests in one Kafka
-   * transaction commit or abort together). `sizes[i]`, when given, is recordSizeBound(records[i]).
+   * transaction commit or abort together). `bytes`, if given, is Σ recordSizeBound(records).
    */
-  async send(records: readonly KafkaRecord[], sizes?: readonly number[]): Promise<void> {
+  async send(records: readonly KafkaRecord[], bytes?: number): Promise<void> {
     if (records.length === 0) return;
-    const chunks = this.fitsOneRequest(records, sizes) ? [records] : splitBySize(records, this.maxRequestSize, this.batchLimit, sizes);
+    const chunks = this.split(records, bytes);
     await this.guard('produce', async () => {
       this.tx ??= await this.producer.beginTransaction();
       for (const chunk of chunks) {
@@ -217,17 +216,36 @@ export class TransactionalProducer {
     });
   }
 
-  /** Cheap check that `records` need no split: their sizes together stay under the smallest limit. */
-  private fitsOneRequest(records: readonly KafkaRecord[], sizes?: readonly number[]): boolean {
+  /**
+   * `records` in request-sized chunks. With `bytes` (Σ recordSizeBound, known to the caller) the
+   * common case — everything fits — costs one pass over the topics and no size computation.
+   */
+  private split(records: readonly KafkaRecord[], bytes?: number): readonly (readonly KafkaRecord[])[] {
+    if (bytes !== undefined) {
+      let limit = this.maxRequestSize;
+      let topic = '';
+      for (const r of records) {
+        if (r.topic === topic) continue;
+        topic = r.topic;
+        limit = Math.min(limit, this.batchLimit(topic));
+      }
+      // Every topic's batch ≤ all records ≤ the smallest limit (with margin for the headers).
+      if (bytes + 1024 <= limit) return [records];
+    }
+    const sizes: number[] = new Array(records.length);
+    const first = (records[0] as KafkaRecord).topic;
+    let oneTopic = true;
     let total = 0;
-    const limit = Math.min(this.maxRequestSize - 1024, this.batchLimit(records[0]!.topic) - 1024);
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as KafkaRecord;
-      if (r.topic !== records[0]!.topic) return false;
-      total += sizes?.[i] ?? recordSizeBound(r);
-      if (total > limit) return false;
+      if (r.topic !== first) oneTopic = false;
+      const size = recordSizeBound(r);
+      sizes[i] = size;
+      total += size;
     }
-    return true;
+    // Margin for batch headers and the request's own fields (REQUEST_OVERHEAD and more).
+    if (oneTopic && total + 1024 <= Math.min(this.maxRequestSize, this.batchLimit(first))) return [records];
+    return splitBySize(records, this.maxRequestSize, this.batchLimit, sizes);
   }
 
   async commit(): Promise<void> {

@@ -79,4 +79,25 @@ describe('Publisher', () => {
     await expect(blocked).rejects.toThrow('kafka down');
     expect(() => p.push([rec('6')])).toThrow('kafka down');
   });
+
+  it('sends buffered records before max.batch.bytes would be passed, still committing at PG boundaries only', async () => {
+    const { producer, calls } = recorder();
+    const committed: CommittedBatch[] = [];
+    const p = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 1000, maxBatchBytes: 250, maxBatchWaitMs: 10_000, maxQueueSize: 1000, onCommitted: (b) => void committed.push(b) });
+    for (let i = 0; i < 5; i++) await p.push([rec(`a${i}`)], 100);
+    await p.drain();
+    // 100 + 100 fit in 250; the third would pass it: two sends of two records so far, no commit.
+    const sends = calls.filter((c): c is { kind: 'send'; records: KafkaRecord[] } => c.kind === 'send').map((c) => c.records.map((r) => r.key));
+    expect(sends).toEqual([
+      ['a0', 'a1'],
+      ['a2', 'a3'],
+    ]);
+    expect(committed).toHaveLength(0);
+    await p.endTransaction(off('0/30', 4), 1);
+    await p.flush();
+    expect(calls.at(-1)?.kind).toBe('commit');
+    const sent = calls.flatMap((c) => (c.kind === 'send' ? c.records.map((r) => r.key) : []));
+    expect(sent).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'c']);
+    expect(committed[0]!.events).toBe(5);
+  });
 });

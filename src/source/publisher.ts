@@ -18,6 +18,7 @@
  */
 import type { KafkaRecord, TransactionalProducer } from '../kafka/producer.js';
 import { offsetRecord, type StoredOffset } from '../kafka/offsets-store.js';
+import { recordSizeBound } from '../kafka/record-size.js';
 
 export interface CommittedBatch {
   readonly offset: StoredOffset;
@@ -45,7 +46,7 @@ export interface PublisherOptions {
 
 export class Publisher {
   private buf: KafkaRecord[] = [];
-  /** Size bounds of the records in `buf`, and of those before `bufBoundary`. */
+  /** Size bounds (recordSizeBound) of the records in `buf`, and of those before `bufBoundary`. */
   private bufBytes = 0;
   private boundaryBytes = 0;
   /** Records at the head of `buf` that belong to completed PG transactions. */
@@ -83,8 +84,12 @@ export class Publisher {
    * queue is full (wait for it: backpressure); otherwise nothing, so the per-change path allocates
    * no promise.
    */
-  push(records: readonly KafkaRecord[], bytes = 0): Promise<void> | undefined {
+  push(records: readonly KafkaRecord[], bytes?: number): Promise<void> | undefined {
     this.throwIfFailed();
+    if (bytes === undefined) {
+      bytes = 0;
+      for (const r of records) bytes += recordSizeBound(r);
+    }
     const maxBytes = this.opts.maxBatchBytes;
     if (maxBytes !== undefined && this.buf.length > 0 && this.bufBytes + bytes > maxBytes) this.sendBuffered();
     for (const r of records) this.buf.push(r);
@@ -98,11 +103,12 @@ export class Publisher {
   private sendBuffered(): void {
     if (this.buf.length > this.bufBoundary) this.partialSent = true;
     const chunk = this.buf;
+    const bytes = this.bufBytes;
     this.buf = [];
     this.bufBoundary = 0;
     this.bufBytes = 0;
     this.boundaryBytes = 0;
-    this.enqueue(chunk.length, () => this.producer.send(chunk));
+    this.enqueue(chunk.length, () => this.producer.send(chunk, bytes));
   }
 
   private get full(): boolean {
@@ -168,6 +174,7 @@ export class Publisher {
     const offset = this.pendingOffset;
     if (!offset || this.failure) return;
     const records = this.buf.splice(0, this.bufBoundary);
+    let bytes = this.boundaryBytes;
     this.bufBoundary = 0;
     this.bufBytes -= this.boundaryBytes;
     this.boundaryBytes = 0;
@@ -177,9 +184,11 @@ export class Publisher {
     this.pendingOffset = null;
     this.pendingEvents = 0;
     this.pendingCommitTimes = [];
-    records.push(offsetRecord(this.opts.offsetsTopic, offset));
+    const offsetsRecord = offsetRecord(this.opts.offsetsTopic, offset);
+    bytes += recordSizeBound(offsetsRecord);
+    records.push(offsetsRecord);
     this.enqueue(records.length, async () => {
-      await this.producer.send(records);
+      await this.producer.send(records, bytes);
       await this.producer.commit();
       await this.opts.onCommitted({ offset, events, commitTimesMs: commitTimes, kafkaCommitMs: Date.now() });
     });
