@@ -72,6 +72,11 @@ export function fitDlqMessage(m: DlqMessage, limit: number): DlqMessage {
     out = { ...out, key: cut(out.key!, out.key!.length - over - reserve) };
     truncated.push('key');
   }
+  if (size(out) > limit && Buffer.byteLength(headers[DLQ_HEADERS.message] ?? '', 'utf8') > 256) {
+    // A tiny topic limit: the error message goes down to its first 256 bytes too.
+    headers[DLQ_HEADERS.message] = cut(Buffer.from(headers[DLQ_HEADERS.message] ?? '', 'utf8'), 256).toString('utf8');
+    if (!truncated.includes(DLQ_HEADERS.message)) truncated.unshift(DLQ_HEADERS.message);
+  }
   headers[DLQ_TRUNCATED_HEADER] = truncated.join(',');
   if (truncated.length === 0) delete headers[DLQ_TRUNCATED_HEADER];
   return { ...out, headers };

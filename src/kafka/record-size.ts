@@ -25,19 +25,20 @@ export interface SizedRecord {
 }
 
 const len = (b: string | Buffer | null | undefined): number => (b == null ? 0 : typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : b.length);
-/** UTF-8 bytes ≤ 3 per UTF-16 code unit: a bound without a native call, for the small fields. */
-const smallLen = (b: string | Buffer | null | undefined): number => (b == null ? 0 : typeof b === 'string' ? 3 * b.length : b.length);
+/** Short strings: UTF-8 bytes ≤ 3 per UTF-16 code unit, a bound without a native call; longer ones measured. */
+const smallLen = (b: string | Buffer | null | undefined): number =>
+  b == null ? 0 : typeof b !== 'string' ? b.length : b.length <= 64 ? 3 * b.length : Buffer.byteLength(b, 'utf8');
 
 /**
  * Upper bound of one record in a batch: length varint (5) + attributes (1) + timestamp delta (10)
  * + offset delta (5) + key and value (5 + bytes each) + header count (5) + per header 10 + bytes.
- * The value is measured exactly; key and headers (short) are bounded at 3 bytes per character,
- * which is cheaper (this runs per event) and over-counts by at most a few hundred bytes.
+ * The value and long strings are measured exactly; short keys and headers are bounded at 3 bytes
+ * per character, which is cheaper (this runs per event) and over-counts by a few hundred bytes at most.
  */
 export function recordSizeBound(r: SizedRecord): number {
   let size = 36 + smallLen(r.key) + len(r.value);
   const h = r.headers;
-  if (h) for (const k in h) size += 10 + 3 * k.length + smallLen(h[k]);
+  if (h) for (const k in h) size += 10 + smallLen(k) + smallLen(h[k]);
   return size;
 }
 
