@@ -5,29 +5,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCEPTED, BASE } from './accepted.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'cdc-fanout.js');
 let dir: string;
 
-const BASE = `name: shop
-source:
-  topic.prefix: shop
-  database.password: \${D7_TEST_PG_PASSWORD:-pw-from-default}
-  snapshot.mode: initial
-kafka:
-  bootstrap.servers: 127.0.0.1:9092
-sinks:
-  - name: cache
-    type: redis
-    url: redis://127.0.0.1:6379/0
-    tables:
-      public.users: { keys: ["user:{id}"] }
-  - name: search
-    type: elasticsearch
-    url: http://127.0.0.1:9200
-    tables: [public.users]
-`;
 
 interface Case {
   readonly name: string;
@@ -195,6 +178,13 @@ describe('cdc-fanout validate (real CLI)', () => {
     const shipped = await run(['validate', '--config', join(root, 'connectors')]);
     expect(shipped.stderr).toBe('');
     expect(shipped.code).toBe(0);
+    // Every accepted variant (merge keys, JSON, routing templates, …), together in one directory.
+    mkdirSync(join(dir, 'accepted'), { recursive: true });
+    for (const a of ACCEPTED) writeFileSync(join(dir, 'accepted', a.file), a.text);
+    const all = await run(['validate', '--config', 'accepted'], Object.assign({}, ...ACCEPTED.map((a) => a.env ?? {})) as Record<string, string>);
+    expect(all.stderr).toBe('');
+    expect(all.stdout.trimEnd().split('\n')).toHaveLength(ACCEPTED.length);
+    expect(all.code).toBe(0);
   });
 
   it('interpolates ${ENV}, ${ENV:-default} and ${file:} (typed when the whole value is a placeholder)', async () => {
