@@ -2,29 +2,89 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { validateCommand } from './validate.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; description: string };
 
+/** Exit code of a command-line usage error (unknown option, missing or invalid argument). */
+export const USAGE_ERROR = 2;
+
 function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, e.g. 30000, got "${v}"`);
   return n;
 }
+
+function port(v: string): number {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port number 0-65535 (0 = any free port), e.g. 8083, got "${v}"`);
+  return n;
+}
+
+function httpUrl(v: string): string {
+  try {
+    const u = new URL(v);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return v;
+  } catch {
+    // fall through
+  }
+  throw new InvalidArgumentError(`expected an http(s) URL, e.g. http://127.0.0.1:8083, got "${v}"`);
+}
+
+/** An env var default for a flag, checked like the flag itself (the message names the variable). */
+function envDefault<T>(env: NodeJS.ProcessEnv, name: string, parse: (v: string) => T, fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  try {
+    return parse(raw);
+  } catch (err) {
+    throw new InvalidArgumentError(`environment variable ${name}: ${(err as Error).message}`);
+  }
+}
+
+const help = (examples: readonly string[], exitCodes: string): string => `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n\nExit codes: ${exitCodes}\n`;
 
 /** `env` supplies the flag defaults (the docs generator passes {} so they are the built-in ones). */
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('cdc-fanout')
     .description(pkg.description)
     .version(pkg.version, '-V, --version')
-    .showHelpAfterError();
+    .showHelpAfterError('(add --help for usage and examples)')
+    // Inherited by every subcommand: usage errors exit 2, distinct from a command's own failure (1).
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? err.exitCode : USAGE_ERROR);
+    })
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout validate -c connectors/demo.yaml', 'cdc-fanout run -c connectors/demo.yaml', 'cdc-fanout status', 'cdc-fanout <command> --help'],
+        `0 success; 1 the command failed (its message says why); ${USAGE_ERROR} usage error (unknown option, missing or invalid argument).`,
+      ),
+    );
+  let adminPort: number;
+  try {
+    adminPort = envDefault(env, 'CDC_ADMIN_PORT', port, 8083);
+  } catch (err) {
+    // Reported when `run` is used; other commands do not need it.
+    adminPort = 8083;
+    program.hook('preAction', (_p, action) => {
+      if (action.name() === 'run') program.error(`error: ${(err as Error).message}`, { exitCode: USAGE_ERROR });
+    });
+  }
 
   program
     .command('validate')
     .description('Validate pipeline config files; prints one located line per error (exit 0 valid, 1 invalid)')
     .requiredOption('-c, --config <file|dir>', 'config file, or a directory of *.yaml|*.yml|*.json files')
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout validate -c connectors/demo.yaml', 'cdc-fanout validate -c connectors/      # every file, plus conflicts between them'],
+        `0 every file is valid (run would start with it); 1 errors, one "file:line:column: field: message" line each on stderr; ${USAGE_ERROR} usage error.`,
+      ),
+    )
     .action(async (opts: { config: string }) => {
       process.exitCode = await validateCommand(opts.config);
     });
@@ -34,12 +94,19 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .description('Run the daemon: every pipeline in the config files, plus the admin HTTP server')
     .requiredOption('-c, --config <file|dir>', 'config file, or a directory of *.yaml|*.yml|*.json files')
     .option('--admin-host <host>', 'admin server bind address (env CDC_ADMIN_HOST)', env.CDC_ADMIN_HOST ?? '127.0.0.1')
-    .option('--admin-port <port>', 'admin server port, 0 = any free port (env CDC_ADMIN_PORT)', (v) => Number(v), Number(env.CDC_ADMIN_PORT ?? 8083))
+    .option('--admin-port <port>', 'admin server port, 0 = any free port (env CDC_ADMIN_PORT)', port, adminPort)
     .option('--admin-token-file <path>', 'file holding a bearer token required on every admin request except /health (env CDC_ADMIN_TOKEN for the token itself)')
     .option('--tls-cert <path>', 'PEM certificate: serve the admin API over HTTPS (with --tls-key)')
     .option('--tls-key <path>', 'PEM private key for --tls-cert')
     .option('--shutdown-timeout-ms <ms>', 'longest graceful shutdown on SIGTERM/SIGINT before forcing exit', positiveInt, 30000)
     .option('--no-admin', 'do not start the admin server')
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout run -c connectors/demo.yaml', 'cdc-fanout run -c connectors/ --admin-port 9000 --admin-token-file admin.token'],
+        `0 stopped cleanly after SIGTERM/SIGINT; 1 config errors, failed start or unclean stop; ${USAGE_ERROR} usage error; 130 a second signal forced the exit.`,
+      ),
+    )
     .action(async (opts: RunFlags) => {
       const { runCommand } = await import('./run.js');
       // Exit explicitly: a client library timer must not keep a stopped daemon alive.
@@ -49,9 +116,16 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   program
     .command('status')
     .description('Show the state of a running daemon (from its admin API)')
-    .option('--admin-url <url>', 'admin API base URL (env CDC_ADMIN_URL)', env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
+    .option('--admin-url <url>', 'admin API base URL (env CDC_ADMIN_URL)', httpUrl, env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
     .option('--token <token>', 'bearer token (env CDC_ADMIN_TOKEN)', env.CDC_ADMIN_TOKEN)
     .option('--json', 'print the raw JSON')
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout status', 'cdc-fanout status --admin-url http://10.0.0.5:8083 --json'],
+        `0 the daemon answered; 1 it could not be reached or refused the request; ${USAGE_ERROR} usage error.`,
+      ),
+    )
     .action(async (opts: { adminUrl: string; token?: string; json?: boolean }) => {
       const { statusCommand } = await import('./status.js');
       process.exitCode = await statusCommand(opts);
@@ -63,6 +137,13 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument('<pipeline>', 'pipeline name')
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .option('-t, --tables <list>', 'comma-separated schema.table list (default: every captured table)')
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout snapshot shop -c connectors/demo.yaml', 'cdc-fanout snapshot shop -c connectors/demo.yaml --tables public.products,public.orders'],
+        `0 the request was written to the signal table; 1 config error, table not captured or database error; ${USAGE_ERROR} usage error.`,
+      ),
+    )
     .action(async (pipeline: string, opts: { config: string; tables?: string }) => {
       const { snapshotCommand } = await import('./snapshot.js');
       process.exitCode = await snapshotCommand(pipeline, opts);
@@ -74,9 +155,16 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument('<pipeline>', 'pipeline name')
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .requiredOption('-s, --sink <name>', 'sink name')
-    .requiredOption('--to <where>', 'earliest | latest')
-    .option('--admin-url <url>', 'admin URL used to check that no daemon is running', env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
+    .addOption(new Option('--to <where>', 'where to move the offsets').choices(['earliest', 'latest']).makeOptionMandatory())
+    .option('--admin-url <url>', 'admin URL used to check that no daemon is running', httpUrl, env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
     .option('--yes', 'confirm: without it nothing is changed')
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout reset-offsets shop -c connectors/demo.yaml --sink search --to earliest        # prints the plan only', 'cdc-fanout reset-offsets shop -c connectors/demo.yaml --sink search --to earliest --yes'],
+        `0 offsets reset (or nothing to reset); 1 refused (no --yes, a daemon is running, the group has live members) or failed; ${USAGE_ERROR} usage error.`,
+      ),
+    )
     .action(async (pipeline: string, opts: ResetFlags) => {
       const { resetOffsetsCommand } = await import('./reset-offsets.js');
       process.exitCode = await resetOffsetsCommand(pipeline, opts);

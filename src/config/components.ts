@@ -6,13 +6,17 @@
  */
 import { z } from 'zod';
 import { eventsSpec } from '../events/config.js';
+import { compileTopicNamer, prefixedTopic } from '../events/topics.js';
 import { kafkaSpec } from '../kafka/config.js';
 import type { SinkPlugin } from '../sinks/plugin.js';
 import { loadSinkPlugin, sinkTypes } from '../sinks/registry.js';
 import { sinkCommonSpec } from '../sinks/runtime/config.js';
 import { sourceSpec } from '../source/config.js';
 
-export type PluginSpec = Pick<SinkPlugin, 'type' | 'description' | 'spec'>;
+export type PluginSpec = Pick<SinkPlugin, 'type' | 'description' | 'spec'> & {
+  /** Set when the plugin module failed to load: every sink of this type is then a config error. */
+  readonly loadError?: string;
+};
 
 export interface ConfigComponents {
   /** Source connector spec (Postgres settings merged with event options). */
@@ -36,7 +40,28 @@ export const signalSpec = z.object({
 });
 
 /** Postgres connector settings, event options and signal settings form one `source` block, as in Debezium. */
-export const sourceConnectorSpec = z.object({ ...sourceSpec.shape, ...eventsSpec.shape, ...signalSpec.shape }).strict();
+export const sourceConnectorSpec = z
+  .object({ ...sourceSpec.shape, ...eventsSpec.shape, ...signalSpec.shape })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s['table.include.list'] !== undefined && s['table.exclude.list'] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['table.exclude.list'], message: 'set table.include.list or table.exclude.list, not both (an include list already leaves out every other table): remove one' });
+    }
+    // The topic templates are compiled when the source starts; the same functions check them here.
+    const prefix = s['topic.prefix'];
+    const checks: [string, () => unknown][] = [
+      ['topic.routing.template', () => compileTopicNamer(s['topic.routing.template'], prefix)('public', 'table')],
+      ['transaction.topic', () => prefixedTopic(s['transaction.topic'], prefix, 'transaction.topic')],
+      ['message.topic', () => prefixedTopic(s['message.topic'], prefix, 'message.topic')],
+    ];
+    for (const [field, check] of checks) {
+      try {
+        check();
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: [field], message: (e as Error).message.replace(`${field}: `, '') });
+      }
+    }
+  });
 
 let cached: Promise<ConfigComponents> | undefined;
 
@@ -49,9 +74,11 @@ export function loadComponents(): Promise<ConfigComponents> {
       try {
         plugins.push(await loadSinkPlugin(type));
       } catch (err) {
-        // A sink folder still under construction: its type stays valid but only common fields are checked.
-        missing.push(`${type}: ${(err as Error).message}`);
-        plugins.push({ type, description: `${type} sink (plugin not loadable: ${(err as Error).message.split('\n')[0] ?? ''})`, spec: z.object({}).catchall(z.unknown()) });
+        // The type stays known (so the message is not "unknown type"), but a sink using it is an
+        // error: its fields cannot be checked and `run` could not create it.
+        const message = (err as Error).message.split('\n')[0] ?? '';
+        missing.push(`${type}: ${message}`);
+        plugins.push({ type, description: `${type} sink (plugin not loadable: ${message})`, spec: z.object({}).catchall(z.unknown()), loadError: message });
       }
     }
     if (missing.length && process.env.CDC_DEBUG_CONFIG) process.stderr.write(`sink plugins not loadable:\n  ${missing.join('\n  ')}\n`);

@@ -34,3 +34,11 @@ describe('interpolation', () => {
     expect(() => interpolateString('${file:/no/such/file}', ctx(), false)).toThrow('cannot read secret file /no/such/file: no such file');
   });
 });
+
+describe('environment variable names', () => {
+  it('treats mixed-case names as env vars and names a set variable that differs only in case', () => {
+    expect(interpolateString('${Ho_Mixed_Case}', ctx({ Ho_Mixed_Case: 'pw' }), true)).toBe('pw');
+    expect(() => interpolateString('${Ho_Mixed_Case}', ctx({ HO_MIXED_CASE: 'pw' }), true)).toThrow('environment variable Ho_Mixed_Case is not set, but HO_MIXED_CASE is (names are case-sensitive): write ${HO_MIXED_CASE}');
+    expect(() => interpolateString('${password}', ctx(), true)).toThrow(/environment variable password is not set .*template placeholder/);
+  });
+});

@@ -4,9 +4,11 @@
  * YAML syntax can never change the structure of the file. When a whole value is a single
  * placeholder and the result reads as a number or boolean (e.g. `database.port: ${PG_PORT}`), the
  * value becomes that number/boolean. `$${` writes a literal `${`.
- * Environment variable names are upper-case (`${PG_PASSWORD}`); any other `${…}` — e.g. the
- * lower-case `${prefix}`/`${table}` placeholders of topic and key templates — passes through
- * untouched for the component that owns the template.
+ * Every `${NAME}` is an environment variable, whatever its case (names are case-sensitive, as in the
+ * shell), except the template placeholders of topic and index templates — `${prefix}`, `${db}`,
+ * `${schema}`, `${table}`, `${topic}` — which pass through untouched for the component that owns
+ * the template. An unset variable is an error (never the literal text, e.g. as a password) that
+ * names a set variable differing only in case.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -28,6 +30,16 @@ export class InterpolationError extends Error {
 
 const PLACEHOLDER = /\$\$\{|\$\{([^}]*)\}/g;
 
+/** Placeholders of topic/index/table-name templates, resolved later by their component. */
+export const TEMPLATE_PLACEHOLDERS: ReadonlySet<string> = new Set(['prefix', 'db', 'schema', 'table', 'topic']);
+
+function unsetMessage(name: string, env: NodeJS.ProcessEnv): string {
+  const other = Object.keys(env).find((k) => k !== name && k.toLowerCase() === name.toLowerCase() && env[k] !== undefined && env[k] !== '');
+  if (other) return `environment variable ${name} is not set, but ${other} is (names are case-sensitive): write \${${other}}`;
+  const template = name === name.toLowerCase() ? `; if this is a template placeholder, the known ones are ${[...TEMPLATE_PLACEHOLDERS].map((p) => `\${${p}}`).join(' ')} (write $\${${name}} for a literal "\${${name}}")` : '';
+  return `environment variable ${name} is not set (set it, or write \${${name}:-default})${template}`;
+}
+
 /** Resolves the placeholders in one string; throws InterpolationError naming what is wrong. */
 export function interpolateString(input: string, ctx: InterpolationContext, secretField: boolean): string | number | boolean {
   let fromFile = false;
@@ -40,8 +52,8 @@ export function interpolateString(input: string, ctx: InterpolationContext, secr
       fromFile = true;
       return readSecretFile(expr.slice(5).trim(), ctx.baseDir);
     }
-    const m = /^([A-Z_][A-Z0-9_]*)(?::-(.*))?$/s.exec(expr);
-    if (!m) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(expr);
+    if (!m || (m[2] === undefined && TEMPLATE_PLACEHOLDERS.has(m[1] as string))) {
       replaced--;
       return match;
     }
@@ -49,7 +61,7 @@ export function interpolateString(input: string, ctx: InterpolationContext, secr
     const value = ctx.env[name];
     if (value !== undefined && value !== '') return value;
     if (m[2] !== undefined) return m[2];
-    throw new InterpolationError(`environment variable ${name} is not set (set it, or write \${${name}:-default})`);
+    throw new InterpolationError(unsetMessage(name, ctx.env));
   });
   if (replaced > 0 && (secretField || fromFile)) ctx.secrets.add(out);
   const whole = replaced === 1 && /^\$\{[^}]*\}$/.test(input.trim());

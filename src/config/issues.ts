@@ -1,6 +1,7 @@
 /**
  * Turns zod issues into one-line, located, actionable messages:
- *   connectors/shop.yaml: sinks[1].index: expected string, got number (line 12)
+ *   connectors/shop.yaml:12:5: sinks[1].index: expected string, got number
+ * (`file:line:column:` as compilers print it, so editors and terminals link to the spot).
  * Unknown keys suggest the closest known key; unknown sink types list the known ones.
  */
 import { closest, distance } from 'fastest-levenshtein';
@@ -17,8 +18,8 @@ export interface ConfigError {
 }
 
 export function formatError(e: ConfigError): string {
-  const where = e.location ? ` (line ${e.location.line})` : '';
-  return `${e.file}: ${e.path ? `${e.path}: ` : ''}${e.message}${where}`;
+  const where = e.location ? `:${e.location.line}:${e.location.col}` : '';
+  return `${e.file}${where}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
 }
 
 export function typeName(v: unknown): string {

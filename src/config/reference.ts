@@ -162,7 +162,9 @@ export function renderReference(c: ConfigComponents, program: Command): string {
   const parts = [
     '_Generated from the config schema by `npm run docs:config` — do not edit by hand._',
     '',
-    'Values may use `${NAME}` / `${NAME:-default}` (environment, upper-case names) and `${file:/path}` (file contents, trailing newline dropped; relative paths resolve from the config file). A value that is exactly one placeholder and reads as a number or boolean becomes one. Other `${…}` (e.g. `${prefix}` in templates) pass through. Secret fields are redacted everywhere.',
+    'Values may use `${NAME}` / `${NAME:-default}` (environment variables; names are case-sensitive and an unset one is an error) and `${file:/path}` (file contents, trailing newline dropped; relative paths resolve from the config file). A value that is exactly one placeholder and reads as a number or boolean becomes one. The template placeholders `${prefix}`, `${db}`, `${schema}`, `${table}`, `${topic}` pass through; `$${` writes a literal `${`. Secret fields are redacted everywhere.',
+    '',
+    'YAML merge keys (`<<: *anchor`) work; top-level keys starting with `x-` are ignored (a place for anchors). What `validate` checks beyond the field types, and its error format: docs/config-validation.md.',
   ];
   for (const s of referenceSections(c)) {
     parts.push('', `### ${s.title}`, '');

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { ConfigComponents, PluginSpec } from './components.js';
-import { sinkTopics } from './sink-topics.js';
+import { sinkTopicProblems, sinkTopics, type SourceTopics } from './sink-topics.js';
 
 export const PIPELINE_NAME = /^[A-Za-z0-9._-]+$/;
 
@@ -58,6 +58,8 @@ export function buildPipelineSchema(c: ConfigComponents) {
           const seen = new Map<string, number>();
           list.forEach((s, i) => {
             const sink = s as Record<string, unknown>;
+            const broken = c.plugins.find((p) => p.type === sink.type)?.loadError;
+            if (broken) ctx.addIssue({ code: 'custom', path: [i, 'type'], message: `the ${String(sink.type)} sink plugin failed to load (${broken}), so this sink's fields cannot be checked and it could not run; reinstall (npm ci) or remove the sink` });
             for (const issue of pluginIssues(c.plugins, sink)) ctx.addIssue({ code: 'custom', path: [i, ...issue.path], message: issue.message });
             if (sinkTopics(sink, '').length === 0) {
               ctx.addIssue({ code: 'custom', path: [i], message: 'set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume' });
@@ -70,7 +72,14 @@ export function buildPipelineSchema(c: ConfigComponents) {
           });
         }),
     })
-    .strict();
+    .strict()
+    .superRefine((p, ctx) => {
+      // Every sink consumes topics this pipeline's source produces (else it would wait forever).
+      const source = p.source as unknown as SourceTopics;
+      p.sinks.forEach((s, i) => {
+        for (const problem of sinkTopicProblems(s as Record<string, unknown>, source)) ctx.addIssue({ code: 'custom', path: ['sinks', i, ...problem.path], message: problem.message });
+      });
+    });
 }
 
 export type PipelineSchema = ReturnType<typeof buildPipelineSchema>;

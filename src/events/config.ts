@@ -3,6 +3,7 @@
  * names and values where Debezium has them; the source/daemon specs merge this object in.
  */
 import { z } from 'zod';
+import { parseMessageKeyColumns } from './keys.js';
 
 export const eventsSpec = z
   .object({
@@ -47,6 +48,14 @@ export const eventsSpec = z
       .describe('Emit a tombstone (same key, null value) after each delete so compacted topics forget the row.'),
     'message.key.columns': z
       .string()
+      .superRefine((spec, ctx) => {
+        try {
+          parseMessageKeyColumns(spec);
+        } catch (e) {
+          const message = (e as Error).message.replace(/^message\.key\.columns: /, '').replace(/Invalid regular expression: \/.*\/[a-z]*: /, '');
+          ctx.addIssue({ code: 'custom', message: `${message}; entries are "<schema>.<table regex>:<column>[,<column>…]" separated by ";"` });
+        }
+      })
       .default('')
       .describe(
         'Key columns per table, overriding the primary key: "<schema>.<table>:<col>[,<col>…]" entries separated by ";" (Debezium syntax; the table part is a regular expression), e.g. "public.orders:tenant_id,id". Tables without primary key and without an entry get a null key.',

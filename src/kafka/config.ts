@@ -1,11 +1,23 @@
 /** Kafka connection settings shared by the source producer and the sink consumers (one spec, documented per field). */
 import { z } from 'zod';
 
+/** Field check of bootstrap.servers: every entry is host:port with a port in 1..65535. */
+function brokerList(list: string, ctx: z.core.$RefinementCtx<string>): void {
+  for (const entry of list.split(',').map((s) => s.trim())) {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d+)$/.exec(entry);
+    const port = m ? Number(m[2]) : NaN;
+    if (m && port >= 1 && port <= 65535) continue;
+    const hint = entry === '' ? 'an empty entry (a stray ",")' : /^[a-z]+:\/\//i.test(entry) ? `"${entry}" is a URL` : !m && !/:\d*$/.test(entry) ? `"${entry}" has no port` : `"${entry}" has no valid port (1-65535)`;
+    ctx.addIssue({ code: 'custom', message: `${hint}; write each broker as host:port, comma-separated, e.g. "${entry && !/^[a-z]+:\/\//i.test(entry) ? entry.replace(/:.*$/, '') : '127.0.0.1'}:9092"` });
+  }
+}
+
 export const kafkaSpec = z
   .object({
     'bootstrap.servers': z
       .string()
       .min(1)
+      .superRefine(brokerList)
       .describe('Comma-separated host:port list of Kafka brokers, e.g. "127.0.0.1:9092".'),
     'client.id': z.string().default('cdc-fanout').describe('Client id sent to the brokers (shows in broker logs and quotas).'),
     'request.timeout.ms': z.number().int().positive().default(30000).describe('Per-request timeout against the brokers.'),

@@ -10,6 +10,22 @@ export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed']
 export const oversizeHandlingModes = ['fail', 'truncate', 'skip'] as const;
 export const publicationAutocreateModes = ['all_tables', 'filtered', 'disabled'] as const;
 
+/**
+ * Field check of table.include.list / table.exclude.list: every comma-separated entry must compile
+ * as a regular expression (the runtime anchors it as `^(?:entry)$` against "schema.table").
+ */
+function tablePatterns(list: string, ctx: z.core.$RefinementCtx<string>): void {
+  for (const entry of list.split(',').map((s) => s.trim())) {
+    if (entry === '') continue;
+    try {
+      new RegExp(`^(?:${entry})$`);
+    } catch (e) {
+      const why = (e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, '');
+      ctx.addIssue({ code: 'custom', message: `entry "${entry}" is not a valid regular expression (${why}); entries are regular expressions over "schema.table" — escape special characters, e.g. "public\\.orders", or fix the pattern` });
+    }
+  }
+}
+
 /** Source-only fields; `sourceSpec` adds the events options (topic.prefix, type handling, keys, topics). */
 export const sourceOnlySpec = z
   .object({
@@ -35,10 +51,12 @@ export const sourceOnlySpec = z
       .describe('all_tables: create the publication FOR ALL TABLES when missing; filtered: create/alter it to exactly the tables matched by the include/exclude lists; disabled: the publication must exist.'),
     'table.include.list': z
       .string()
+      .superRefine(tablePatterns)
       .optional()
       .describe('Comma-separated regular expressions matched against `schema.table` (whole name); only matching tables are captured.'),
     'table.exclude.list': z
       .string()
+      .superRefine(tablePatterns)
       .optional()
       .describe('Comma-separated regular expressions matched against `schema.table`; matching tables are not captured. Not combinable with table.include.list.'),
     'snapshot.mode': z

@@ -5,29 +5,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCEPTED, BASE } from './accepted.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'cdc-fanout.js');
 let dir: string;
 
-const BASE = `name: shop
-source:
-  topic.prefix: shop
-  database.password: \${D7_TEST_PG_PASSWORD:-pw-from-default}
-  snapshot.mode: initial
-kafka:
-  bootstrap.servers: 127.0.0.1:9092
-sinks:
-  - name: cache
-    type: redis
-    url: redis://127.0.0.1:6379/0
-    tables:
-      public.users: { keys: ["user:{id}"] }
-  - name: search
-    type: elasticsearch
-    url: http://127.0.0.1:9200
-    tables: [public.users]
-`;
 
 interface Case {
   readonly name: string;
@@ -35,7 +18,7 @@ interface Case {
   readonly text: string;
   readonly file?: string;
   readonly env?: Record<string, string>;
-  /** Expected stderr lines without the trailing "N errors" line; `@L(text)` = line number of the first line containing text. */
+  /** Expected stderr lines without the trailing "N errors" line; `@L(text)` = line:column where text first occurs. */
   readonly errors: readonly string[];
 }
 
@@ -51,42 +34,114 @@ function edit(from: string, to: string, text = BASE): string {
 
 const cases: Case[] = [
   // every required field missing
-  { name: 'missing name', text: edit('name: shop', ''), errors: ['F: name: missing required field (expected string) (line 1)'] },
-  { name: 'missing source', text: BASE.replace(/source:\n( {2}.*\n)+/, ''), errors: ['F: source: missing required field (expected object) (line 1)'] },
-  { name: 'missing source.topic.prefix', text: edit('topic.prefix:', ''), errors: ['F: source.topic.prefix: missing required field (expected string) (line @L(database.password))'] },
-  { name: 'missing kafka', text: BASE.replace(/kafka:\n( {2}.*\n)+/, ''), errors: ['F: kafka: missing required field (expected object) (line 1)'] },
-  { name: 'missing kafka.bootstrap.servers', text: edit('bootstrap.servers:', 'client.id: x'), errors: ['F: kafka.bootstrap.servers: missing required field (expected string) (line @L(client.id))'] },
-  { name: 'missing sink name', text: edit('- name: cache', '- type: redis', edit('type: redis', '')), errors: ['F: sinks[0].name: missing required field (expected string) (line @L(- type: redis))'] },
-  { name: 'missing sink type', text: edit('type: elasticsearch', ''), errors: ['F: sinks[1].type: missing required field (expected one of elasticsearch | clickhouse | redis) (line @L(- name: search))'] },
-  { name: 'missing elasticsearch url', text: edit('url: http://', ''), errors: ['F: sinks[1].url: missing required field (expected string) (line @L(- name: search))'] },
-  { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F: sinks[0].tables: missing required field (expected record) (line @L(- name: cache))'] },
-  { name: 'missing topics/tables', text: edit('tables: [public.users]', ''), errors: ['F: sinks[1]: set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume (line @L(- name: search))'] },
+  { name: 'missing name', text: edit('name: shop', ''), errors: ['F:1:1: name: missing required field (expected string)'] },
+  { name: 'missing source', text: BASE.replace(/source:\n( {2}.*\n)+/, ''), errors: ['F:1:1: source: missing required field (expected object)'] },
+  { name: 'missing source.topic.prefix', text: edit('topic.prefix:', ''), errors: ['F:@L(database.password): source.topic.prefix: missing required field (expected string)'] },
+  { name: 'missing kafka', text: BASE.replace(/kafka:\n( {2}.*\n)+/, ''), errors: ['F:1:1: kafka: missing required field (expected object)'] },
+  { name: 'missing kafka.bootstrap.servers', text: edit('bootstrap.servers:', 'client.id: x'), errors: ['F:@L(client.id): kafka.bootstrap.servers: missing required field (expected string)'] },
+  { name: 'missing sink name', text: edit('- name: cache', '- type: redis', edit('type: redis', '')), errors: ['F:@L(type: redis): sinks[0].name: missing required field (expected string)'] },
+  { name: 'missing sink type', text: edit('type: elasticsearch', ''), errors: ['F:@L(name: search): sinks[1].type: missing required field (expected one of elasticsearch | clickhouse | redis)'] },
+  { name: 'missing elasticsearch url', text: edit('url: http://', ''), errors: ['F:@L(name: search): sinks[1].url: missing required field (expected string)'] },
+  { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F:@L(name: cache): sinks[0].tables: missing required field (expected record)'] },
+  { name: 'missing topics/tables', text: edit('tables: [public.users]', ''), errors: ['F:@L(name: search): sinks[1]: set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume'] },
   // wrong types
-  { name: 'port is a string', text: edit('snapshot.mode:', 'database.port: fivefourthreetwo'), errors: ['F: source.database.port: expected number, got string (line @L(database.port))'] },
-  { name: 'url is a number', text: edit('url: http://', 'url: 9200'), errors: ['F: sinks[1].url: expected string, got number (line @L(url: 9200))'] },
-  { name: 'boolean is a string', text: edit('snapshot.mode:', 'tombstones.on.delete: "yes"'), errors: ['F: source.tombstones.on.delete: expected boolean, got string (line @L(tombstones.on.delete))'] },
-  { name: 'tables is a string', text: edit('tables: [public.users]', 'tables: public.users'), errors: ['F: sinks[1].tables: expected array, got string (line @L(tables: public.users))'] },
-  { name: 'sinks is a map', text: BASE.replace(/sinks:\n[\s\S]*$/, 'sinks:\n  cache: {}\n'), errors: ['F: sinks: expected array, got object (line @L(cache: {}))'] },
-  { name: 'enum with a typo', text: edit('snapshot.mode:', 'snapshot.mode: intial'), errors: ['F: source.snapshot.mode: expected one of "initial" | "never" | "initial_only" | "when_needed", got "intial"; did you mean "initial"? (line @L(snapshot.mode))'] },
-  { name: 'number out of range', text: edit('snapshot.mode:', 'database.port: 70000'), errors: ['F: source.database.port: expected a number <= 65535, got 70000 (line @L(database.port))'] },
+  { name: 'port is a string', text: edit('snapshot.mode:', 'database.port: fivefourthreetwo'), errors: ['F:@L(fivefourthreetwo): source.database.port: expected number, got string'] },
+  { name: 'url is a number', text: edit('url: http://', 'url: 9200'), errors: ['F:@L(9200): sinks[1].url: expected string, got number'] },
+  { name: 'boolean is a string', text: edit('snapshot.mode:', 'tombstones.on.delete: "yes"'), errors: ['F:@L("yes"): source.tombstones.on.delete: expected boolean, got string'] },
+  { name: 'tables is a string', text: edit('tables: [public.users]', 'tables: public.users'), errors: ['F:@L(public.users\n): sinks[1].tables: expected array, got string'] },
+  { name: 'sinks is a map', text: BASE.replace(/sinks:\n[\s\S]*$/, 'sinks:\n  cache: {}\n'), errors: ['F:@L(cache: {}): sinks: expected array, got object'] },
+  { name: 'enum with a typo', text: edit('snapshot.mode:', 'snapshot.mode: intial'), errors: ['F:@L(intial): source.snapshot.mode: expected one of "initial" | "never" | "initial_only" | "when_needed", got "intial"; did you mean "initial"?'] },
+  { name: 'number out of range', text: edit('snapshot.mode:', 'database.port: 70000'), errors: ['F:@L(70000): source.database.port: expected a number <= 65535, got 70000'] },
   // unknown keys with did-you-mean
-  { name: 'unknown source key', text: edit('snapshot.mode:', 'slot.nmae: x'), errors: ['F: source.slot.nmae: unknown key; did you mean "slot.name"? (line @L(slot.nmae))'] },
-  { name: 'unknown top-level key', text: BASE.replace('sinks:', 'sink:'), errors: ['F: sink: unknown key; did you mean "sinks"? (line @L(sink:))'] },
-  { name: 'unknown sink key', text: edit('url: http://', 'url: http://127.0.0.1:9200\nindex.name.templat: x'), errors: ['F: sinks[1].index.name.templat: unknown key; did you mean "index.name.template"? (line @L(index.name.templat))'] },
-  { name: 'unknown sink type', text: edit('type: elasticsearch', 'type: elastic'), errors: ['F: sinks[1].type: unknown type "elastic"; did you mean "elasticsearch"? (expected one of elasticsearch | clickhouse | redis) (line @L(type: elastic))'] },
-  { name: 'duplicate sink name', text: edit('- name: search', '- name: cache'), errors: ['F: sinks[1].name: duplicate sink name "cache" (also used by sinks[0]) (line @L(- name: cache\n    type: elasticsearch))'] },
+  { name: 'unknown source key', text: edit('snapshot.mode:', 'slot.nmae: x'), errors: ['F:@L(slot.nmae): source.slot.nmae: unknown key; did you mean "slot.name"?'] },
+  { name: 'unknown top-level key', text: BASE.replace('sinks:', 'sink:'), errors: ['F:@L(sink:): sink: unknown key; did you mean "sinks"?'] },
+  { name: 'unknown sink key', text: edit('url: http://', 'url: http://127.0.0.1:9200\nindex.name.templat: x'), errors: ['F:@L(index.name.templat): sinks[1].index.name.templat: unknown key; did you mean "index.name.template"?'] },
+  { name: 'unknown sink type', text: edit('type: elasticsearch', 'type: elastic'), errors: ['F:@L(elastic\n): sinks[1].type: unknown type "elastic"; did you mean "elasticsearch"? (expected one of elasticsearch | clickhouse | redis)'] },
+  { name: 'duplicate sink name', text: edit('- name: search', '- name: cache'), errors: ['F:@L(cache\n    type: elasticsearch): sinks[1].name: duplicate sink name "cache" (also used by sinks[0])'] },
   // bad Redis key templates (validated by the redis sink's spec)
   {
     name: 'unclosed template brace',
     text: BASE.replace('"user:{id}"', '"user:{id"'),
-    errors: ['F: sinks[0].tables.public.users: table public.users: key template "user:{id": "{" at position 5 is never closed (write {column}, or {{ for a literal brace) (line @L(public.users: {))'],
+    errors: ['F:@L({ keys): sinks[0].tables.public.users: table public.users: key template "user:{id": "{" at position 5 is never closed (write {column}, or {{ for a literal brace)'],
   },
   // secrets and interpolation
-  { name: 'unreadable secret file', text: edit('database.password:', 'database.password: ${file:/nonexistent/d7/pg-password}'), errors: ['F: source.database.password: cannot read secret file /nonexistent/d7/pg-password: no such file (line @L(database.password))'] },
-  { name: 'unset environment variable', text: edit('database.password:', 'database.password: ${D7_TEST_UNSET_VAR}'), errors: ['F: source.database.password: environment variable D7_TEST_UNSET_VAR is not set (set it, or write ${D7_TEST_UNSET_VAR:-default}) (line @L(database.password))'] },
-  { name: 'env value of the wrong type', text: edit('snapshot.mode:', 'database.port: ${D7_TEST_PORT}'), env: { D7_TEST_PORT: 'not-a-port' }, errors: ['F: source.database.port: expected number, got string (line @L(database.port))'] },
-  { name: 'yaml syntax error', text: `${BASE}  - name: [oops\n`, errors: ['F: syntax error: Flow sequence in block collection must be sufficiently indented and end with a ] (line 19)'] },
-  { name: 'json file, wrong type', file: 'p.json', text: JSON.stringify({ name: 'j', source: { 'topic.prefix': 'j', 'heartbeat.interval.ms': '10s' }, kafka: { 'bootstrap.servers': 'k:9092' } }, null, 2), errors: ['F: source.heartbeat.interval.ms: expected number, got string (line @L("heartbeat.interval.ms"))'] },
+  { name: 'unreadable secret file', text: edit('database.password:', 'database.password: ${file:/nonexistent/d7/pg-password}'), errors: ['F:@L(${file:/nonexistent): source.database.password: cannot read secret file /nonexistent/d7/pg-password: no such file'] },
+  { name: 'unset environment variable', text: edit('database.password:', 'database.password: ${D7_TEST_UNSET_VAR}'), errors: ['F:@L(${D7_TEST_UNSET_VAR}): source.database.password: environment variable D7_TEST_UNSET_VAR is not set (set it, or write ${D7_TEST_UNSET_VAR:-default})'] },
+  { name: 'env value of the wrong type', text: edit('snapshot.mode:', 'database.port: ${D7_TEST_PORT}'), env: { D7_TEST_PORT: 'not-a-port' }, errors: ['F:@L(${D7_TEST_PORT}): source.database.port: expected number, got string'] },
+  { name: 'yaml syntax error', text: `${BASE}  - name: [oops\n`, errors: ['F:19:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'] },
+  { name: 'json file, wrong type', file: 'p.json', text: JSON.stringify({ name: 'j', source: { 'topic.prefix': 'j', 'heartbeat.interval.ms': '10s' }, kafka: { 'bootstrap.servers': 'k:9092' } }, null, 2), errors: ['F:@L("10s"): source.heartbeat.interval.ms: expected number, got string'] },
+  // static checks of what `run` would otherwise fail on (issue 15)
+  {
+    name: 'include and exclude lists',
+    text: edit('snapshot.mode:', 'table.include.list: public.users\ntable.exclude.list: public.x'),
+    errors: ['F:@L(public.x): source.table.exclude.list: set table.include.list or table.exclude.list, not both (an include list already leaves out every other table): remove one'],
+  },
+  {
+    name: 'invalid include regex',
+    text: edit('snapshot.mode:', 'table.include.list: public.(users'),
+    errors: ['F:@L(public.(users): source.table.include.list: entry "public.(users" is not a valid regular expression (Unterminated group); entries are regular expressions over "schema.table" — escape special characters, e.g. "public\\.orders", or fix the pattern'],
+  },
+  {
+    name: 'invalid message.key.columns regex',
+    text: edit('snapshot.mode:', 'message.key.columns: "public.(x:id"'),
+    errors: ['F:@L("public.(x:id"): source.message.key.columns: "public.(x" is not a valid regular expression (Unterminated group); entries are "<schema>.<table regex>:<column>[,<column>…]" separated by ";"'],
+  },
+  {
+    name: 'broker without port',
+    text: edit('bootstrap.servers:', 'bootstrap.servers: localhost'),
+    errors: ['F:@L(localhost): kafka.bootstrap.servers: "localhost" has no port; write each broker as host:port, comma-separated, e.g. "localhost:9092"'],
+  },
+  {
+    name: 'sink topic under another prefix',
+    text: edit('tables: [public.users]', 'topics: [orders.public.users]'),
+    errors: ['F:@L(orders.public.users): sinks[1].topics[0]: topic "orders.public.users" is not produced by this pipeline: its source writes "shop.<schema>.<table>" (source.topic.prefix "shop"); did you mean "shop.public.users"?'],
+  },
+  {
+    name: 'topics and tables on one sink',
+    text: edit('tables: [public.users]', 'tables: [public.users]\ntopics: [shop.public.users]'),
+    errors: ['F:@L([public.users]): sinks[1].tables: set "topics" or "tables", not both (tables: ["schema.table"] already names the topics "<topic.prefix>.<schema>.<table>"): remove one'],
+  },
+  {
+    name: 'sink table the source does not capture',
+    text: edit('snapshot.mode:', 'table.include.list: public\\.orders'),
+    errors: [
+      'F:@L({ keys): sinks[0].tables.public.users: the source does not capture public.users (not matched by source.table.include.list "public\\.orders"): add it there',
+      'F:@L(public.users]): sinks[1].tables[0]: the source does not capture public.users (not matched by source.table.include.list "public\\.orders"): add it there',
+    ],
+  },
+  {
+    name: 'unknown template placeholder',
+    text: edit('snapshot.mode:', 'topic.routing.template: ${prefix}.${tbl}'),
+    errors: ['F:@L(${prefix}.${tbl}): source.topic.routing.template: environment variable tbl is not set (set it, or write ${tbl:-default}); if this is a template placeholder, the known ones are ${prefix} ${db} ${schema} ${table} ${topic} (write $${tbl} for a literal "${tbl}")'],
+  },
+  {
+    name: 'env var in the wrong case',
+    text: edit('database.password:', 'database.password: ${D7_Mixed_Case}'),
+    env: { D7_MIXED_CASE: 'set-in-upper-case' },
+    errors: ['F:@L(${D7_Mixed_Case}): source.database.password: environment variable D7_Mixed_Case is not set, but D7_MIXED_CASE is (names are case-sensitive): write ${D7_MIXED_CASE}'],
+  },
+  // YAML and JSON
+  {
+    name: 'duplicate key',
+    text: edit('snapshot.mode:', 'snapshot.mode: initial\nsnapshot.mode: never'),
+    errors: ['F:@L(snapshot.mode: never): duplicate key "snapshot.mode" (first at line 5:3): keep one of them'],
+  },
+  {
+    name: 'alias bomb',
+    text: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n',
+    errors: ['F:@L(*a): YAML aliases expand to too many values (more than 100 expansions; an "alias bomb" would exhaust memory): write the repeated values out or nest fewer aliases'],
+  },
+  {
+    name: 'several documents',
+    text: `${BASE}---\nname: other\n`,
+    errors: ['F:@L(---): a second YAML document starts here ("---"): a config file holds one pipeline, so put each pipeline in its own file (a directory of files is one --config)'],
+  },
+  {
+    name: 'json syntax error',
+    file: 'p.json',
+    text: '{\n  "name": "j",\n  "source": { "topic.prefix": "j" }\n  "kafka": {}\n}\n',
+    errors: ['F:@L("kafka"): JSON syntax error: Expected \',\' or \'}\' after property value (JSON allows no comments, trailing commas, single quotes or unquoted keys)'],
+  },
 ];
 
 function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -99,10 +154,11 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 
 function expectedLines(c: Case, file: string): string[] {
   return c.errors.map((e) =>
-    e.replace(/^F:/, `${file}:`).replace(/@L\(([\s\S]*?)\)\)$/, (_m, needle: string) => {
+    e.replace(/^F:/, `${file}:`).replace(/@L\(([\s\S]*?)\)(?=: )/, (_m, needle: string) => {
       const idx = c.text.indexOf(needle);
       if (idx < 0) throw new Error(`test bug: ${needle} not in ${c.name}`);
-      return `${c.text.slice(0, idx).split('\n').length})`;
+      const before = c.text.slice(0, idx);
+      return `${before.split('\n').length}:${idx - before.lastIndexOf('\n')}`;
     }),
   );
 }
@@ -122,6 +178,13 @@ describe('cdc-fanout validate (real CLI)', () => {
     const shipped = await run(['validate', '--config', join(root, 'connectors')]);
     expect(shipped.stderr).toBe('');
     expect(shipped.code).toBe(0);
+    // Every accepted variant (merge keys, JSON, routing templates, …), together in one directory.
+    mkdirSync(join(dir, 'accepted'), { recursive: true });
+    for (const a of ACCEPTED) writeFileSync(join(dir, 'accepted', a.file), a.text);
+    const all = await run(['validate', '--config', 'accepted'], Object.assign({}, ...ACCEPTED.map((a) => a.env ?? {})) as Record<string, string>);
+    expect(all.stderr).toBe('');
+    expect(all.stdout.trimEnd().split('\n')).toHaveLength(ACCEPTED.length);
+    expect(all.code).toBe(0);
   });
 
   it('interpolates ${ENV}, ${ENV:-default} and ${file:} (typed when the whole value is a placeholder)', async () => {
@@ -149,7 +212,7 @@ describe('cdc-fanout validate (real CLI)', () => {
     const want = cases.flatMap((c, i) => expectedLines(c, files[i] as string));
     for (let i = 0; i < cases.length; i++) {
       const f = files[i] as string;
-      expect.soft(got.filter((l) => l.startsWith(`${f}: `)), (cases[i] as Case).name).toEqual(expectedLines(cases[i] as Case, f));
+      expect.soft(got.filter((l) => l.startsWith(`${f}:`)), (cases[i] as Case).name).toEqual(expectedLines(cases[i] as Case, f));
     }
     expect(got).toEqual([...want, `${want.length} errors`]);
     expect(r.code).toBe(1);
@@ -172,7 +235,38 @@ describe('cdc-fanout validate (real CLI)', () => {
     writeFileSync(join(d, 'b.yml'), BASE);
     writeFileSync(join(d, 'notes.txt'), 'ignored');
     const r = await run(['validate', '--config', 'many']);
-    expect(r.stderr.trimEnd().split('\n')).toEqual(['many/b.yml: name: duplicate pipeline name "shop" (also in many/a.yaml)', '1 error']);
+    expect(r.stderr.trimEnd().split('\n')).toEqual(['many/b.yml:1:7: name: duplicate pipeline name "shop" (also in many/a.yaml); pipeline names must be unique', '1 error']);
+    expect(r.code).toBe(1);
+  });
+
+  it('rejects two pipelines sharing a slot, publication, topic prefix, offsets topic, transactional id or consumer group (issue 13)', async () => {
+    const d = join(dir, 'shared');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'a.yaml'), BASE);
+    // Same database and Kafka, only the pipeline name differs: the slot and publication defaults and the prefix collide.
+    writeFileSync(join(d, 'b.yaml'), edit('name: shop', 'name: shop2'));
+    // Own slot, publication and prefix, but the transactional id (source.name), an explicit offsets
+    // topic and a consumer group equal a.yaml's (a's derived ones; localhost = 127.0.0.1).
+    const c = edit('snapshot.mode:', 'snapshot.mode: initial\nname: shop\nslot.name: c_slot\npublication.name: c_pub\noffsets.topic: shop.cdc-fanout.offsets', edit('topic.prefix:', 'topic.prefix: other', edit('name: shop', 'name: shop3', edit('bootstrap.servers:', 'bootstrap.servers: localhost:9092', edit('tables: [public.users]', 'topics: [other.public.users]\ngroup.id: cdc-fanout.shop.cache')))));
+    writeFileSync(join(d, 'c.yaml'), c);
+    const r = await run(['validate', '--config', 'shared']);
+    const lines = r.stderr.trimEnd().split('\n');
+    const b = edit('name: shop', 'name: shop2');
+    const at = (text: string, needle: string): string => {
+      const i = text.indexOf(needle);
+      const before = text.slice(0, i);
+      return `${before.split('\n').length}:${i - before.lastIndexOf('\n')}`;
+    };
+    const aSource = at(BASE, 'topic.prefix'); // a default slot/publication is located at its source block
+    expect(lines).toEqual([
+      `shared/b.yaml:${at(b, 'topic.prefix')}: source.slot.name: replication slot "cdc_fanout" (the default of source.slot.name) in database localhost:5432/postgres is also used by pipeline "shop" at shared/a.yaml:${aSource}: one pipeline would drop, recreate or advance the other's slot and changes would be lost; give each pipeline its own source.slot.name`,
+      `shared/b.yaml:${at(b, 'topic.prefix')}: source.publication.name: publication "cdc_fanout_publication" (the default of source.publication.name) in database localhost:5432/postgres is also used by pipeline "shop" at shared/a.yaml:${aSource}: each pipeline manages its publication's table list, so one would change what the other captures; give each pipeline its own source.publication.name`,
+      `shared/b.yaml:${at(b, 'shop\n  database')}: source.topic.prefix: topic prefix "shop" in Kafka cluster localhost:9092 is also used by pipeline "shop" at shared/a.yaml:${at(BASE, 'shop\n  database')}: both would write the same topics and their sinks could not tell the events apart; give each pipeline its own source.topic.prefix`,
+      `shared/c.yaml:${at(c, 'shop.cdc-fanout.offsets')}: source.offsets.topic: offsets topic "shop.cdc-fanout.offsets" in Kafka cluster localhost:9092 is also used by pipeline "shop" at shared/a.yaml:${at(BASE, 'shop\n  database')}: each would resume from the other's position; set a distinct source.offsets.topic (its default derives from topic.prefix)`,
+      `shared/c.yaml:${at(c, 'shop\n  slot')}: source.name: Kafka transactional id "cdc-fanout-shop" in Kafka cluster localhost:9092 is also used by pipeline "shop" at shared/a.yaml:1:7: their producers would fence each other and both would restart forever; give each pipeline its own source.name (the transactional id is "cdc-fanout-<source.name>")`,
+      `shared/c.yaml:${at(c, 'cdc-fanout.shop.cache')}: sinks[1].group.id: sink consumer group "cdc-fanout.shop.cache" in Kafka cluster localhost:9092 is also used by pipeline "shop" at shared/a.yaml:${at(BASE, 'cache')}: the sinks would split the partitions between them and each would miss the other's share; give each sink its own group.id (default "cdc-fanout.<pipeline>.<sink name>")`,
+      '6 errors',
+    ]);
     expect(r.code).toBe(1);
   });
 });

@@ -1,0 +1,92 @@
+// Configs `validate` must accept — shared by the CLI matrix (validate-matrix.test.ts) and the test
+// that every accepted config gets through the code path `run` uses (accepted-start.test.ts).
+
+export const BASE = `name: shop
+source:
+  topic.prefix: shop
+  database.password: \${D7_TEST_PG_PASSWORD:-pw-from-default}
+  snapshot.mode: initial
+kafka:
+  bootstrap.servers: 127.0.0.1:9092
+sinks:
+  - name: cache
+    type: redis
+    url: redis://127.0.0.1:6379/0
+    tables:
+      public.users: { keys: ["user:{id}"] }
+  - name: search
+    type: elasticsearch
+    url: http://127.0.0.1:9200
+    tables: [public.users]
+`;
+
+export interface AcceptedConfig {
+  readonly name: string;
+  readonly file: string;
+  readonly text: string;
+  readonly env?: Record<string, string>;
+}
+
+export const ACCEPTED: readonly AcceptedConfig[] = [
+  { name: 'base', file: 'base.yaml', text: BASE },
+  {
+    name: 'merge keys, anchors under an x- key',
+    file: 'merge.yaml',
+    text: `x-es: &es
+  type: elasticsearch
+  url: http://127.0.0.1:9200
+  errors.tolerance: dlq
+name: merged
+source:
+  topic.prefix: merged
+  slot.name: merged_slot
+  publication.name: merged_pub
+  table.include.list: public\\.users,public\\.orders
+kafka:
+  bootstrap.servers: 127.0.0.1:9092,127.0.0.1:9093
+sinks:
+  - <<: *es
+    name: users
+    tables: [public.users]
+  - <<: *es
+    name: orders
+    topics: [merged.public.orders]
+    errors.tolerance: skip
+`,
+  },
+  {
+    name: 'json',
+    file: 'json.json',
+    text: JSON.stringify(
+      {
+        name: 'jsonpipe',
+        source: { 'topic.prefix': 'jsonpipe', 'slot.name': 'json_slot', 'publication.name': 'json_pub', 'message.key.columns': 'public\\.log:id,ts' },
+        kafka: { 'bootstrap.servers': '[::1]:9092' },
+        sinks: [{ name: 'wh', type: 'clickhouse', 'connection.url': 'http://127.0.0.1:8123', topics: ['jsonpipe.public.orders'] }],
+      },
+      null,
+      2,
+    ),
+  },
+  {
+    name: 'mixed-case env var that is set; exclude list; custom routing template with topics',
+    file: 'env.yaml',
+    env: { D7_Mixed_Ok: 'mixed-pw' },
+    text: `name: routed
+source:
+  topic.prefix: routed
+  slot.name: routed_slot
+  publication.name: routed_pub
+  database.password: \${D7_Mixed_Ok}
+  table.exclude.list: audit\\..*
+  topic.routing.template: \${prefix}.cdc.\${schema}_\${table}
+kafka:
+  bootstrap.servers: localhost:9092
+sinks:
+  - name: search
+    type: elasticsearch
+    url: http://127.0.0.1:9200
+    topics: [routed.cdc.public_users]
+`,
+  },
+];
