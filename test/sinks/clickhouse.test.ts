@@ -83,7 +83,7 @@ describe('clickhouse sink: tables, types, operations', () => {
       id: 'Int64', i2: 'Nullable(Int16)', i4: 'Int32', i8: 'Nullable(Int64)', n: 'Nullable(Decimal(12, 3))', nu: 'Nullable(String)', f4: 'Nullable(Float32)', f8: 'Nullable(Float64)',
       b: 'Nullable(UInt8)', t: 'Nullable(String)', vc: 'Nullable(String)', u: 'Nullable(String)', e: 'Nullable(String)', j: 'Nullable(String)', d: 'Nullable(Date)', ts, tstz: ts,
       by: 'Nullable(String)', ai: 'Array(Nullable(Int32))', at: 'Array(Nullable(String))', tm: 'Nullable(String)', iv: 'Nullable(String)',
-      _deleted: 'UInt8', _version: 'UInt64', _op: 'String', _lsn: 'UInt64', _synced_at: "DateTime(\\'UTC\\')",
+      _deleted: 'UInt8', _version: 'UInt64', _seq: 'UInt32', _op: 'String', _lsn: 'UInt64', _synced_at: "DateTime(\\'UTC\\')",
     });
     const engine = await tsv(`SELECT engine_full FROM system.tables WHERE database = '${database}' AND name = 'public_${pgTable}'`);
     expect(engine[0]?.engine_full).toMatch(/^ReplacingMergeTree\(_version(, _deleted)?\) ORDER BY id/);

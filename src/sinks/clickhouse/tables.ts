@@ -11,8 +11,15 @@ import type { SourceCatalog } from './catalog.js';
 import type { ServerFeatures } from './server.js';
 import { clickhouseType, inferType, sourceKindOf, type SourceColumn, type SourceKind } from './types.js';
 
-export const META_COLUMNS = ['_deleted', '_version', '_op', '_lsn', '_synced_at'] as const;
+/**
+ * The sink's columns in every upsert table, in the order the sink writes them. `_seq` (the change's
+ * ordinal in its transaction) orders rows of one transaction: a truncate removes only rows at an
+ * earlier position (`_version`, `_seq`), so rows inserted after a TRUNCATE in the same transaction stay.
+ */
+export const META_COLUMNS = ['_deleted', '_version', '_seq', '_op', '_lsn', '_synced_at'] as const;
 const META = new Set<string>(META_COLUMNS);
+/** Meta columns a table must already have; `_seq` (added later) is added by the sink when missing. */
+const REQUIRED_META = META_COLUMNS.filter((m) => m !== '_seq');
 
 export interface ColumnInfo {
   readonly name: string;
@@ -149,6 +156,7 @@ export class TableManager {
           ...dataCols.map((c) => this.columnDdl(c)),
           '`_deleted` UInt8',
           '`_version` UInt64',
+          '`_seq` UInt32',
           '`_op` String',
           '`_lsn` UInt64',
           "`_synced_at` DateTime('UTC')",
@@ -160,15 +168,31 @@ export class TableManager {
       if (!existing) throw new TableError(`table ${this.cfg.database}.${name} vanished right after CREATE`);
     }
     const columns = existing.columns.filter((c) => !META.has(c.name));
-    const missingMeta = META_COLUMNS.filter((m) => !existing.columns.some((c) => c.name === m));
+    const missingMeta = REQUIRED_META.filter((m) => !existing.columns.some((c) => c.name === m));
     if (missingMeta.length > 0) {
       throw new TableError(`ClickHouse table ${this.cfg.database}.${name} lacks the sink's columns ${missingMeta.join(', ')}; add them (see migrations/clickhouse/example.sql)`);
     }
+    if (!existing.columns.some((c) => c.name === '_seq')) await this.addSeqColumn(name);
     let keyColumns = Object.keys(sampleKey(sample));
     if (keyColumns.length === 0) keyColumns = existing.sortingKey.replace(/^\(|\)$/g, '').split(',').map((s) => s.trim().replace(/^`|`$/g, '')).filter(Boolean);
     const unknownKey = keyColumns.filter((k) => !columns.some((c) => c.name === k));
     if (unknownKey.length > 0) throw new TableError(`ClickHouse table ${this.cfg.database}.${name} has no column for key field(s) ${unknownKey.join(', ')} of ${schema}.${table}`);
     return { ref: this.ref(name), name, keyColumns, columns, byName: new Map(columns.map((c) => [c.name, c])) };
+  }
+
+  /**
+   * Tables created before `_seq` existed (or by the user without it) get it here: a metadata-only
+   * ALTER; old rows read 0, which only matters for a truncate in the same transaction as them.
+   */
+  private async addSeqColumn(name: string): Promise<void> {
+    const ddl = `ALTER TABLE ${this.ref(name)} ADD COLUMN \`_seq\` UInt32 DEFAULT 0 AFTER \`_version\``;
+    try {
+      await this.conn.command(ddl, `add column _seq to ${name}`);
+    } catch (e) {
+      const now = await this.readColumns(name);
+      if (now?.columns.some((c) => c.name === '_seq')) return; // another sink process added it
+      throw new TableError(`ClickHouse table ${this.cfg.database}.${name} lacks the sink column _seq and adding it failed (${e instanceof Error ? e.message : String(e)}); run: ${ddl}`, { cause: e });
+    }
   }
 
   private setColumns(t: UpsertTable, all: readonly ColumnInfo[]): void {
