@@ -269,6 +269,28 @@ describe('clickhouse sink: truncate across partitions', () => {
   });
 });
 
+describe('clickhouse sink: truncate stored by another process while a batch is written', () => {
+  it('re-applies the truncate over rows older than it that were inserted after its effects ran (post-insert check)', async () => {
+    const sink = makeSink({ 'source.url': undefined });
+    await sink.open(); // reads the (empty) watermarks now; the pre-insert check then uses them for 5 s
+    await apply(sink, [rec({ table: 'race', op: 'c', after: { id: 1, a: 'x' }, position: pos(100) })], 0);
+    // another process (a partition owned elsewhere) stores a truncate at (500, 3) and runs its
+    // effects: the row above goes; this sink's cached watermarks do not know it yet
+    await admin.command({ query: `INSERT INTO ${database}.cdc_fanout_checkpoints_truncate_marks (\`table\`, version, seq) VALUES ('\`${database}\`.\`public_race\`', 500, 3)` });
+    await admin.command({ query: `ALTER TABLE ${database}.public_race DELETE WHERE _version < 500 OR (_version = 500 AND _seq < 3)` });
+    // this sink's partition delivers rows committed before that truncate, and after it
+    const r = await sink.write(sinkBatch([
+      rec({ table: 'race', op: 'c', after: { id: 2, a: 'older' }, position: pos(400) }),
+      rec({ table: 'race', op: 'c', after: { id: 3, a: 'same tx, before' }, position: pos(500, 1) }),
+      rec({ table: 'race', op: 'c', after: { id: 4, a: 'same tx, after' }, position: pos(500, 4) }),
+      rec({ table: 'race', op: 'c', after: { id: 5, a: 'later' }, position: pos(600) }),
+    ], { partition: 1 }));
+    await sink.close();
+    expect(r.rejected).toEqual([]);
+    expect(await tsv(`SELECT id FROM ${database}.public_race_current ORDER BY id`)).toEqual([{ id: '4' }, { id: '5' }]);
+  });
+});
+
 describe('clickhouse sink: server unavailable', () => {
   it('throws a retriable SinkError when the server cannot be reached', async () => {
     const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });
