@@ -269,6 +269,37 @@ describe('clickhouse sink: truncate across partitions', () => {
   });
 });
 
+describe('clickhouse sink: source column types widen (schema.evolution basic, catalog)', () => {
+  const wide = `ch_widen_${run}`;
+  afterAll(async () => {
+    await pgClient.query(`DROP TABLE IF EXISTS ${wide}`);
+  });
+
+  it('int → bigint, numeric precision/scale, int → text: widens the columns instead of rejecting every later change', async () => {
+    await pgClient.query(`CREATE TABLE ${wide} (id integer PRIMARY KEY, n integer, amount numeric(6,2), label integer, name varchar(5))`);
+    const sink = makeSink();
+    await sink.open();
+    const w = (spec: Omit<ChangeSpec, 'table'>): SinkRecord => sinkRecord({ table: wide, ...spec });
+    const first = await apply(sink, [w({ op: 'c', after: { id: 1, n: 7, amount: '1234.50', label: 42, name: 'abc' }, position: pos(100) }), w({ op: 'c', after: { id: 2, n: 8, amount: '1.00', label: 43, name: 'x' }, position: pos(100, 1) })]);
+    expect(first.rejected).toEqual([]);
+    await pgClient.query(`ALTER TABLE ${wide} ALTER COLUMN n TYPE bigint, ALTER COLUMN amount TYPE numeric(14,4), ALTER COLUMN label TYPE text, ALTER COLUMN name TYPE varchar(50)`);
+    const big = 2 ** 40;
+    const r = await apply(sink, [
+      w({ op: 'u', before: null, after: { id: 1, n: big, amount: '1234567890.1234', label: 'forty-two', name: 'a much longer name' }, position: pos(200) }),
+      w({ op: 'c', after: { id: 3, n: 9, amount: '0.5000', label: 'new', name: 'y' }, position: pos(200, 1) }),
+    ], 2);
+    await sink.close();
+    expect(r.rejected.map((x) => x.error.message)).toEqual([]);
+    const cols = Object.fromEntries((await tsv(`SELECT name, type FROM system.columns WHERE database = '${database}' AND table = 'public_${wide}'`)).map((c) => [c.name, c.type]));
+    expect({ n: cols.n, amount: cols.amount, label: cols.label, name: cols.name }).toEqual({ n: 'Nullable(Int64)', amount: 'Nullable(Decimal(14, 4))', label: 'Nullable(String)', name: 'Nullable(String)' });
+    expect(await tsv(`SELECT id, n, amount, label, name FROM ${database}.public_${wide}_current ORDER BY id`)).toEqual([
+      { id: '1', n: String(big), amount: '1234567890.1234', label: 'forty-two', name: 'a much longer name' },
+      { id: '2', n: '8', amount: '1.0000', label: '43', name: 'x' },
+      { id: '3', n: '9', amount: '0.5000', label: 'new', name: 'y' },
+    ]);
+  });
+});
+
 describe('clickhouse sink: truncate stored by another process while a batch is written', () => {
   it('re-applies the truncate over rows older than it that were inserted after its effects ran (post-insert check)', async () => {
     const sink = makeSink({ 'source.url': undefined });

@@ -309,6 +309,16 @@ export class ClickHouseSink implements Sink {
     const flush = async (): Promise<void> => {
       if (segment.length === 0 || !t.upsert) return;
       const r = await this.writeUpsert(batch, t.upsert, segment, lookups);
+      if (r.rejected.length > 0 && this.cfg['schema.evolution'] === 'basic') {
+        // values that do not fit may come from a widened source column (int → bigint, …): widen
+        // the ClickHouse column and retry just those records (versioned, so order does not matter)
+        const retry = await this.widenAndRetry(batch, schema, table, t.upsert, r.rejected, lookups);
+        if (retry) {
+          r.rejected = retry.rejected;
+          r.staleSkipped += retry.staleSkipped;
+          if (retry.lowest && (!r.lowest || comparePositions(retry.lowest, r.lowest) < 0)) r.lowest = retry.lowest;
+        }
+      }
       rejected.push(...r.rejected);
       staleSkipped += r.staleSkipped;
       if (r.lowest) {
@@ -325,6 +335,30 @@ export class ClickHouseSink implements Sink {
     }
     await flush();
     return { rejected, staleSkipped };
+  }
+
+  /** Widens columns per the source catalog; if any changed, re-writes the rejected records (else null). */
+  private async widenAndRetry(
+    batch: SinkBatch,
+    schema: string,
+    table: string,
+    u: UpsertTable,
+    rejected: readonly RejectedRecord[],
+    lookups: boolean,
+  ): Promise<{ rejected: RejectedRecord[]; staleSkipped: number; lowest: Position | null } | null> {
+    let altered: string[];
+    try {
+      altered = (await this.tables?.widenColumns(schema, table, u)) ?? [];
+    } catch (e) {
+      if (e instanceof TableError || (e instanceof SinkError && !e.retriable)) {
+        const why = e.message;
+        return { rejected: rejected.map((r) => ({ record: r.record, error: new TableError(`${r.error.message} — ${why}`) })), staleSkipped: 0, lowest: null };
+      }
+      throw e;
+    }
+    if (altered.length === 0) return null;
+    this.log.info({ table: u.name, columns: altered }, 'widened columns after a source type change');
+    return this.writeUpsert(batch, u, rejected.map((r) => r.record), lookups);
   }
 
   private async evolve(schema: string, table: string, u: UpsertTable, records: readonly SinkRecord[]): Promise<void> {
@@ -462,7 +496,7 @@ export class ClickHouseSink implements Sink {
     return out;
   }
 
-  private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[], lookups: boolean): Promise<WriteResult & { lowest: Position | null }> {
+  private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[], lookups: boolean): Promise<{ rejected: RejectedRecord[]; staleSkipped: number; lowest: Position | null }> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
     const keyId = (fields: string[]): string => JSON.stringify(fields.map(unescapeTsv));
@@ -594,7 +628,9 @@ export class ClickHouseSink implements Sink {
   }
 
   private explain(u: UpsertTable, e: Error): Error {
-    return new EncodeError(`cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}. If the source column type changed, ALTER the ClickHouse column (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)) and replay from the dead-letter topic.`);
+    return new EncodeError(
+      `cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}. The sink widens columns whose source type grew (int → bigint, numeric precision, number → text) when source.url is set and schema.evolution is basic; for other changes ALTER the ClickHouse column yourself (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)). Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically).`,
+    );
   }
 
   private tokenBase(batch: SinkBatch, table: string): string | undefined {

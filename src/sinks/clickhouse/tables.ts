@@ -10,6 +10,7 @@ import { quoteString } from './encode.js';
 import type { SourceCatalog } from './catalog.js';
 import type { ServerFeatures } from './server.js';
 import { clickhouseType, inferType, sourceKindOf, type SourceColumn, type SourceKind } from './types.js';
+import { widenedType } from './widen.js';
 
 /**
  * The sink's columns in every upsert table, in the order the sink writes them. `_seq` (the change's
@@ -213,6 +214,59 @@ export class TableManager {
       `create changelog table ${name}`,
     );
     return this.ref(name);
+  }
+
+  /**
+   * Widens columns whose source type grew (int → bigint, numeric precision, real → double, a
+   * number → text; rules in ./widen.ts) with ALTER TABLE … MODIFY COLUMN, so later values fit.
+   * Needs the source catalog; returns the altered columns (empty: nothing to widen). A key column
+   * cannot be altered (ORDER BY): that is a TableError naming what to do.
+   */
+  async widenColumns(schema: string, table: string, t: UpsertTable): Promise<string[]> {
+    if (!this.catalog) return [];
+    const prev = this.alterLocks.get(t.name) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.widenLocked(schema, table, t));
+    const done = next.then(() => undefined, () => undefined);
+    this.alterLocks.set(t.name, done);
+    try {
+      return await next;
+    } finally {
+      if (this.alterLocks.get(t.name) === done) this.alterLocks.delete(t.name);
+    }
+  }
+
+  private async widenLocked(schema: string, table: string, t: UpsertTable): Promise<string[]> {
+    const described = await this.catalog?.describe(schema, table);
+    if (!described) return [];
+    const now = await this.readColumns(t.name);
+    if (now) this.setColumns(t, now.columns);
+    const altered: string[] = [];
+    for (const src of described.columns) {
+      const cur = t.byName.get(src.name);
+      if (!cur) continue;
+      const isKey = t.keyColumns.includes(src.name);
+      const target = clickhouseType({ ...src, nullable: true }, this.features, this.cfg['timestamp.fallback'], isKey);
+      const type = widenedType(cur.type, target);
+      if (!type) continue;
+      if (isKey) {
+        throw new TableError(
+          `the source type of key column ${src.name} of ${schema}.${table} widened to ${src.pgType}, but ClickHouse cannot alter a key column of ${this.cfg.database}.${t.name} (${cur.type}); recreate the table (e.g. drop it and re-snapshot ${schema}.${table})`,
+        );
+      }
+      await this.conn.command(`ALTER TABLE ${t.ref} MODIFY COLUMN ${ident(src.name)} ${type}`, `widen column ${src.name} of ${t.name}`);
+      // keep the pg:<type> comment true (the encoder reads it after a restart); older servers may lack COMMENT COLUMN
+      await this.conn.command(`ALTER TABLE ${t.ref} COMMENT COLUMN ${ident(src.name)} ${quoteString(`pg:${src.pgType}`)}`, `comment column ${src.name}`).catch(() => undefined);
+      altered.push(`${src.name}: ${cur.type} → ${type}`);
+    }
+    if (altered.length === 0) return altered;
+    const after = await this.readColumns(t.name);
+    if (after) this.setColumns(t, after.columns);
+    const suffix = this.cfg['current.view.suffix'];
+    if (suffix) {
+      await this.conn.command(`DROP TABLE IF EXISTS ${this.ref(t.name + suffix)}`, 'drop view');
+      await this.createView(t.name);
+    }
+    return altered;
   }
 
   /**
