@@ -300,6 +300,28 @@ describe('clickhouse sink: source column types widen (schema.evolution basic, ca
   });
 });
 
+describe('clickhouse sink: truncate before the table exists', () => {
+  it('stores the watermark when the truncate is the first event seen of its table (nothing to infer the table from)', async () => {
+    const sink = makeSink({ 'source.url': undefined });
+    await sink.open();
+    const t = await sink.write(sinkBatch([rec({ table: 'first_trunc', op: 't', key: null, position: pos(500, 2) })], { partition: 0 }));
+    expect(t.rejected).toEqual([]);
+    await sink.close();
+    // restart; partition 1 delivers rows committed before the truncate and after it
+    const again = makeSink({ 'source.url': undefined });
+    await again.open();
+    const r = await again.write(sinkBatch([
+      rec({ table: 'first_trunc', op: 'c', after: { id: 1, a: 'older' }, position: pos(400) }),
+      rec({ table: 'first_trunc', op: 'c', after: { id: 2, a: 'same tx, before' }, position: pos(500, 1) }),
+      rec({ table: 'first_trunc', op: 'c', after: { id: 3, a: 'same tx, after' }, position: pos(500, 3) }),
+    ], { partition: 1 }));
+    await again.close();
+    expect(r.rejected).toEqual([]);
+    expect(r.staleSkipped).toBe(2);
+    expect(await tsv(`SELECT id FROM ${database}.public_first_trunc_current ORDER BY id`)).toEqual([{ id: '3' }]);
+  });
+});
+
 describe('clickhouse sink: truncate stored by another process while a batch is written', () => {
   it('re-applies the truncate over rows older than it that were inserted after its effects ran (post-insert check)', async () => {
     const sink = makeSink({ 'source.url': undefined });

@@ -241,7 +241,13 @@ export class ClickHouseSink implements Sink {
         targets = await this.tablesFor(g.schema, g.table, sample);
       } catch (e) {
         if (e instanceof TableError || e instanceof DataError) {
-          for (const record of g.records) rejected.push({ record, error: e });
+          for (const record of g.records) {
+            // A truncate of a table the sink cannot prepare yet (e.g. only the truncate was seen, so
+            // there is no row to infer the table from) still sets the watermark (T2/T3): rows
+            // committed before it that other partitions deliver later must stay out.
+            if (record.op === 't' && (await this.storeWatermarkOnly(g.schema, g.table, record))) continue;
+            rejected.push({ record, error: e });
+          }
           continue;
         }
         throw e;
@@ -374,6 +380,15 @@ export class ClickHouseSink implements Sink {
     if (missing.size === 0) return;
     this.log.info({ table: u.name, columns: [...missing.keys()] }, 'adding columns for new source fields');
     await this.tables?.addColumns(schema, table, u, missing);
+  }
+
+  /** The watermark of a truncate whose table does not exist (nothing to remove); false when not applicable. */
+  private async storeWatermarkOnly(schema: string, table: string, r: SinkRecord): Promise<boolean> {
+    if (this.cfg['truncate.mode'] === 'ignore' || !this.tables || this.tables.modeOf(schema, table) === 'changelog') return false;
+    const ref = `${this.db}.${ident(this.tables.targetName(schema, table))}`;
+    this.raiseWatermark(ref, r.position);
+    await this.c().insertTsv(this.truncationsRef, ['table', 'version', 'seq'], [`${escapeTsv(ref)}\t${r.position.commitLsn}\t${r.position.seq}`]);
+    return true;
   }
 
   /** A truncate event: watermark first (T2), then the effects (T1). */
