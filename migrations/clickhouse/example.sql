@@ -1,6 +1,6 @@
 -- Example user-provided target table for the ClickHouse sink (`table.create: false`, or any table
 -- that already exists). The sink maps record fields to columns BY NAME; fields without a column
--- are ignored unless schema.evolution=basic adds them. Required: the five sink columns below and
+-- are ignored unless schema.evolution=basic adds them. Required: the sink columns below and
 -- ORDER BY the source primary key. Timestamps: DateTime64(6, 'UTC') on 20.1+, DateTime('UTC') or
 -- String on older servers. Replace `analytics` with the sink's `database`.
 CREATE DATABASE IF NOT EXISTS analytics;
@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS analytics.customers
     balance     Decimal(18, 2),
     _deleted    UInt8,                -- 1 = the row was deleted at _version
     _version    UInt64,               -- commit LSN of the change (ReplacingMergeTree keeps the highest)
+    _seq        UInt32,               -- ordinal of the change in its transaction (the sink adds it if missing)
     _op         String,               -- c | u | d | r | t
     _lsn        UInt64,               -- LSN of the change itself
     _synced_at  DateTime('UTC')       -- when the sink wrote the row

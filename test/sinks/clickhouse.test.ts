@@ -83,7 +83,7 @@ describe('clickhouse sink: tables, types, operations', () => {
       id: 'Int64', i2: 'Nullable(Int16)', i4: 'Int32', i8: 'Nullable(Int64)', n: 'Nullable(Decimal(12, 3))', nu: 'Nullable(String)', f4: 'Nullable(Float32)', f8: 'Nullable(Float64)',
       b: 'Nullable(UInt8)', t: 'Nullable(String)', vc: 'Nullable(String)', u: 'Nullable(String)', e: 'Nullable(String)', j: 'Nullable(String)', d: 'Nullable(Date)', ts, tstz: ts,
       by: 'Nullable(String)', ai: 'Array(Nullable(Int32))', at: 'Array(Nullable(String))', tm: 'Nullable(String)', iv: 'Nullable(String)',
-      _deleted: 'UInt8', _version: 'UInt64', _op: 'String', _lsn: 'UInt64', _synced_at: "DateTime(\\'UTC\\')",
+      _deleted: 'UInt8', _version: 'UInt64', _seq: 'UInt32', _op: 'String', _lsn: 'UInt64', _synced_at: "DateTime(\\'UTC\\')",
     });
     const engine = await tsv(`SELECT engine_full FROM system.tables WHERE database = '${database}' AND name = 'public_${pgTable}'`);
     expect(engine[0]?.engine_full).toMatch(/^ReplacingMergeTree\(_version(, _deleted)?\) ORDER BY id/);
@@ -266,6 +266,81 @@ describe('clickhouse sink: truncate across partitions', () => {
     await other.close();
     expect(again.staleSkipped).toBe(1);
     expect(await tsv(`SELECT id FROM ${database}.public_trunc_current ORDER BY id`)).toEqual([{ id: '3' }]);
+  });
+});
+
+describe('clickhouse sink: source column types widen (schema.evolution basic, catalog)', () => {
+  const wide = `ch_widen_${run}`;
+  afterAll(async () => {
+    await pgClient.query(`DROP TABLE IF EXISTS ${wide}`);
+  });
+
+  it('int → bigint, numeric precision/scale, int → text: widens the columns instead of rejecting every later change', async () => {
+    await pgClient.query(`CREATE TABLE ${wide} (id integer PRIMARY KEY, n integer, amount numeric(6,2), label integer, name varchar(5))`);
+    const sink = makeSink();
+    await sink.open();
+    const w = (spec: Omit<ChangeSpec, 'table'>): SinkRecord => sinkRecord({ table: wide, ...spec });
+    const first = await apply(sink, [w({ op: 'c', after: { id: 1, n: 7, amount: '1234.50', label: 42, name: 'abc' }, position: pos(100) }), w({ op: 'c', after: { id: 2, n: 8, amount: '1.00', label: 43, name: 'x' }, position: pos(100, 1) })]);
+    expect(first.rejected).toEqual([]);
+    await pgClient.query(`ALTER TABLE ${wide} ALTER COLUMN n TYPE bigint, ALTER COLUMN amount TYPE numeric(14,4), ALTER COLUMN label TYPE text, ALTER COLUMN name TYPE varchar(50)`);
+    const big = 2 ** 40;
+    const r = await apply(sink, [
+      w({ op: 'u', before: null, after: { id: 1, n: big, amount: '1234567890.1234', label: 'forty-two', name: 'a much longer name' }, position: pos(200) }),
+      w({ op: 'c', after: { id: 3, n: 9, amount: '0.5000', label: 'new', name: 'y' }, position: pos(200, 1) }),
+    ], 2);
+    await sink.close();
+    expect(r.rejected.map((x) => x.error.message)).toEqual([]);
+    const cols = Object.fromEntries((await tsv(`SELECT name, type FROM system.columns WHERE database = '${database}' AND table = 'public_${wide}'`)).map((c) => [c.name, c.type]));
+    expect({ n: cols.n, amount: cols.amount, label: cols.label, name: cols.name }).toEqual({ n: 'Nullable(Int64)', amount: 'Nullable(Decimal(14, 4))', label: 'Nullable(String)', name: 'Nullable(String)' });
+    expect(await tsv(`SELECT id, n, amount, label, name FROM ${database}.public_${wide}_current ORDER BY id`)).toEqual([
+      { id: '1', n: String(big), amount: '1234567890.1234', label: 'forty-two', name: 'a much longer name' },
+      { id: '2', n: '8', amount: '1.0000', label: '43', name: 'x' },
+      { id: '3', n: '9', amount: '0.5000', label: 'new', name: 'y' },
+    ]);
+  });
+});
+
+describe('clickhouse sink: truncate before the table exists', () => {
+  it('stores the watermark when the truncate is the first event seen of its table (nothing to infer the table from)', async () => {
+    const sink = makeSink({ 'source.url': undefined });
+    await sink.open();
+    const t = await sink.write(sinkBatch([rec({ table: 'first_trunc', op: 't', key: null, position: pos(500, 2) })], { partition: 0 }));
+    expect(t.rejected).toEqual([]);
+    await sink.close();
+    // restart; partition 1 delivers rows committed before the truncate and after it
+    const again = makeSink({ 'source.url': undefined });
+    await again.open();
+    const r = await again.write(sinkBatch([
+      rec({ table: 'first_trunc', op: 'c', after: { id: 1, a: 'older' }, position: pos(400) }),
+      rec({ table: 'first_trunc', op: 'c', after: { id: 2, a: 'same tx, before' }, position: pos(500, 1) }),
+      rec({ table: 'first_trunc', op: 'c', after: { id: 3, a: 'same tx, after' }, position: pos(500, 3) }),
+    ], { partition: 1 }));
+    await again.close();
+    expect(r.rejected).toEqual([]);
+    expect(r.staleSkipped).toBe(2);
+    expect(await tsv(`SELECT id FROM ${database}.public_first_trunc_current ORDER BY id`)).toEqual([{ id: '3' }]);
+  });
+});
+
+describe('clickhouse sink: truncate stored by another process while a batch is written', () => {
+  it('re-applies the truncate over rows older than it that were inserted after its effects ran (post-insert check)', async () => {
+    const sink = makeSink({ 'source.url': undefined });
+    await sink.open(); // reads the (empty) watermarks now; the pre-insert check then uses them for 5 s
+    await apply(sink, [rec({ table: 'race', op: 'c', after: { id: 1, a: 'x' }, position: pos(100) })], 0);
+    // another process (a partition owned elsewhere) stores a truncate at (500, 3) and runs its
+    // effects: the row above goes; this sink's cached watermarks do not know it yet
+    await admin.command({ query: `INSERT INTO ${database}.cdc_fanout_checkpoints_truncate_marks (\`table\`, version, seq) VALUES ('\`${database}\`.\`public_race\`', 500, 3)` });
+    await admin.command({ query: `ALTER TABLE ${database}.public_race DELETE WHERE _version < 500 OR (_version = 500 AND _seq < 3)` });
+    // this sink's partition delivers rows committed before that truncate, and after it
+    const r = await sink.write(sinkBatch([
+      rec({ table: 'race', op: 'c', after: { id: 2, a: 'older' }, position: pos(400) }),
+      rec({ table: 'race', op: 'c', after: { id: 3, a: 'same tx, before' }, position: pos(500, 1) }),
+      rec({ table: 'race', op: 'c', after: { id: 4, a: 'same tx, after' }, position: pos(500, 4) }),
+      rec({ table: 'race', op: 'c', after: { id: 5, a: 'later' }, position: pos(600) }),
+    ], { partition: 1 }));
+    await sink.close();
+    expect(r.rejected).toEqual([]);
+    expect(await tsv(`SELECT id FROM ${database}.public_race_current ORDER BY id`)).toEqual([{ id: '4' }, { id: '5' }]);
   });
 });
 

@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';
 import { SinkError, type Sink, type SinkRecord } from '../../src/sinks/sink.js';
 import { pos, sinkBatch, sinkRecord, type ChangeSpec } from '../support/records.js';
+import { CheckpointStore } from '../../src/sinks/elasticsearch/checkpoints.js';
 import { CONFORMANCE, describeSinkConformance } from './conformance.js';
 
 const run = randomUUID().slice(0, 8);
@@ -64,10 +65,15 @@ describeSinkConformance('elasticsearch', async () => {
     async reset() {
       // Deleting the index also drops its version tombstones, so tests do not see each other's versions.
       await es.indices.delete({ index, ignore_unavailable: true });
+      // Re-create the checkpoint index right away: the open sink would otherwise re-create it on its
+      // next write by dynamic mapping (truncate_lsn as text), which a later open() cannot fix.
       await es.indices.delete({ index: checkpointIndex, ignore_unavailable: true });
+      await new CheckpointStore(es, checkpointIndex, 'reset', url).ensureIndex();
     },
   };
-});
+  // known limit (see ElasticsearchSink.truncate): a row inserted before the TRUNCATE in its own
+  // transaction, whose partition was applied first, survives
+}, { truncateSameTxBefore: false });
 
 describe('elasticsearch sink specifics', () => {
   let sink: Sink;

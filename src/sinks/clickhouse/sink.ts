@@ -9,8 +9,25 @@
  *   - changelog tables: every change as one row keyed by its position (_lsn, _seq), so replays
  *     collapse in ReplacingMergeTree.
  * commit() appends the offsets to the checkpoint table; loadOffsets reads them back with argMax.
+ *
+ * Truncate invariants (a truncate event has no key, so it reaches the sink on partition 0 while
+ * changes committed after it may arrive first on other partitions, and changes committed before
+ * it may arrive later):
+ *   T1. A truncate at position P (commit LSN, seq) removes or hides only rows at positions < P
+ *       (`_version`, `_seq`): rows written after it — in later transactions or later in the same
+ *       one — stay, whatever order the partitions were applied in. Never a bare TRUNCATE TABLE.
+ *   T2. P is stored as the table's watermark in `<checkpoint.table>_truncate_marks` BEFORE any
+ *       effect and before the offsets, so a crash leaves either nothing (the truncate is replayed)
+ *       or the mark (effects are idempotent and re-run on replay). The mark only grows.
+ *   T3. A change at a position < the watermark is dropped (stale), so a lagging partition cannot
+ *       bring back a row the truncate removed.
+ *   T4. A write checks the watermark before inserting (cached, cheap) and re-reads it from
+ *       ClickHouse AFTER inserting: a truncate that stored its mark meanwhile (another partition
+ *       or process) either ran its effects after our rows landed (they are covered) or its mark is
+ *       seen here, and the effects are re-applied over our rows. So no row older than a stored
+ *       watermark survives, without locks between partitions or processes.
  */
-import { UNAVAILABLE_VALUE, type JsonValue, type Row } from '../../events/change.js';
+import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
@@ -32,6 +49,8 @@ interface RowState {
   /** Encoded TSV fields by column (data columns only). */
   readonly fields: Map<string, string>;
   readonly version: bigint;
+  /** Ordinal of the change in its transaction (`_seq`). */
+  readonly seq: number;
   readonly deleted: boolean;
   readonly op: string;
   readonly lsn: bigint;
@@ -40,6 +59,10 @@ interface RowState {
 }
 
 const KEY_CHUNK = 5000;
+/** How long a truncate waits for its DELETE mutation before going on (the mutation is durable and finishes anyway). */
+const MUTATION_WAIT_MS = 120_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class ClickHouseSink implements Sink {
   private conn: Conn | undefined;
@@ -50,8 +73,8 @@ export class ClickHouseSink implements Sink {
   private readonly cfg: ClickHouseConfig;
   private readonly log: Logger;
   private readonly versions: VersionCache;
-  /** Truncate watermark per target table: rows older than the table's last truncate are dropped. */
-  private truncatedAt = new Map<string, bigint>();
+  /** Truncate watermark per target table (invariants T1–T4 above): rows older than it are dropped. */
+  private truncatedAt = new Map<string, Position>();
   private truncationsReadAt = 0;
   /** Records per partition still to stale-check against ClickHouse (the replay zone after an assignment). */
   private readonly replayZone = new Map<string, number>();
@@ -80,19 +103,40 @@ export class ClickHouseSink implements Sink {
     return ident(this.cfg.database);
   }
 
+  /** Truncate watermarks: one row per truncate applied (table, commit LSN, seq); the maximum counts. */
   private get truncationsRef(): string {
+    return `${this.db}.${ident(`${this.cfg['checkpoint.table']}_truncate_marks`)}`;
+  }
+
+  /** The watermark table of earlier versions (commit LSN only); its rows are copied over on open. */
+  private get legacyTruncationsRef(): string {
     return `${this.db}.${ident(`${this.cfg['checkpoint.table']}_truncations`)}`;
   }
 
-  /** Re-reads the truncate watermarks (other processes may truncate), at most every 5 s. */
+  /**
+   * Re-reads the truncate watermarks (other partitions and processes truncate too): at most every
+   * 5 s for the pre-insert check, always when `force` (the post-insert check, T4).
+   */
   private async refreshTruncations(force = false): Promise<void> {
     if (!force && Date.now() - this.truncationsReadAt < 5000) return;
-    const r = await this.c().queryTsv(`SELECT \`table\`, max(\`version\`) AS v FROM ${this.truncationsRef} GROUP BY \`table\``, 'read truncations');
-    const next = new Map<string, bigint>();
-    for (const row of r.rows) next.set(unescapeTsv(row[0] ?? ''), BigInt(row[1] ?? '0'));
-    for (const [k, v] of this.truncatedAt) if ((next.get(k) ?? -1n) < v) next.set(k, v);
+    const r = await this.c().queryTsv(
+      `SELECT \`table\`, max(\`version\`) AS v, argMax(\`seq\`, (\`version\`, \`seq\`)) AS s FROM ${this.truncationsRef} GROUP BY \`table\``,
+      'read truncate marks',
+    );
+    const next = new Map<string, Position>();
+    for (const row of r.rows) next.set(unescapeTsv(row[0] ?? ''), { commitLsn: BigInt(row[1] ?? '0'), seq: Number(row[2] ?? '0') });
+    for (const [k, v] of this.truncatedAt) {
+      const stored = next.get(k);
+      if (!stored || comparePositions(stored, v) < 0) next.set(k, v);
+    }
     this.truncatedAt = next;
     this.truncationsReadAt = Date.now();
+  }
+
+  /** Raises a table's in-memory watermark (never lowers it). */
+  private raiseWatermark(ref: string, p: Position): void {
+    const cur = this.truncatedAt.get(ref);
+    if (!cur || comparePositions(cur, p) < 0) this.truncatedAt.set(ref, p);
   }
 
   private get checkpointRef(): string {
@@ -116,9 +160,17 @@ export class ClickHouseSink implements Sink {
       'create checkpoint table',
     );
     await this.conn.command(
-      `CREATE TABLE IF NOT EXISTS ${this.truncationsRef} (\`table\` String, \`version\` UInt64) ENGINE = ReplacingMergeTree(\`version\`) ORDER BY \`table\``,
-      'create truncations table',
+      `CREATE TABLE IF NOT EXISTS ${this.truncationsRef} (\`table\` String, \`version\` UInt64, \`seq\` UInt32) ENGINE = ReplacingMergeTree ORDER BY (\`table\`, \`version\`, \`seq\`)`,
+      'create truncate marks table',
     );
+    const legacy = await this.conn.queryTsv(
+      `SELECT count() FROM system.tables WHERE database = ${quoteString(this.cfg.database)} AND name = ${quoteString(`${this.cfg['checkpoint.table']}_truncations`)}`,
+      'look for the old truncations table',
+    );
+    if (legacy.rows[0]?.[0] !== '0') {
+      // identical rows collapse in the marks table (ORDER BY all columns), so copying on every open is harmless
+      await this.conn.command(`INSERT INTO ${this.truncationsRef} SELECT \`table\`, \`version\`, 0 FROM ${this.legacyTruncationsRef}`, 'copy old truncate watermarks');
+    }
     await this.refreshTruncations(true);
     if (!this.catalog && this.cfg['source.url']) this.catalog = postgresCatalog(this.cfg['source.url']);
     this.tables = new TableManager(this.conn, this.cfg, this.features, this.catalog);
@@ -168,6 +220,8 @@ export class ClickHouseSink implements Sink {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
     if (this.cfg['truncate.mode'] !== 'ignore') await this.refreshTruncations();
+    /** Per upsert table written in this batch: the lowest position inserted (for the T4 re-check). */
+    const inserted = new Map<string, { table: UpsertTable; lowest: Position }>();
     const tp = `${batch.topic}\u0000${batch.partition}`;
     const zone = this.replayZone.get(tp) ?? this.cfg['stale.check.replay.records'];
     const lookups = zone > 0;
@@ -187,17 +241,41 @@ export class ClickHouseSink implements Sink {
         targets = await this.tablesFor(g.schema, g.table, sample);
       } catch (e) {
         if (e instanceof TableError || e instanceof DataError) {
-          for (const record of g.records) rejected.push({ record, error: e });
+          for (const record of g.records) {
+            // A truncate of a table the sink cannot prepare yet (e.g. only the truncate was seen, so
+            // there is no row to infer the table from) still sets the watermark (T2/T3): rows
+            // committed before it that other partitions deliver later must stay out.
+            if (record.op === 't' && (await this.storeWatermarkOnly(g.schema, g.table, record))) continue;
+            rejected.push({ record, error: e });
+          }
           continue;
         }
         throw e;
       }
-      const res = await this.writeTable(batch, g.schema, g.table, targets, g.records, lookups);
+      const res = await this.writeTable(batch, g.schema, g.table, targets, g.records, lookups, inserted);
       rejected.push(...res.rejected);
       staleSkipped += res.staleSkipped;
     }
+    await this.recheckTruncations(inserted);
     this.replayZone.set(tp, Math.max(0, zone - batch.records.length));
     return { rejected, staleSkipped };
+  }
+
+  /**
+   * T4: after inserting, re-read the watermarks; where a truncate newer than some row we just
+   * inserted was stored meanwhile (by another partition or process), apply its effects again so
+   * that row goes too. Effects are idempotent; this runs only when such a race happened.
+   */
+  private async recheckTruncations(inserted: ReadonlyMap<string, { table: UpsertTable; lowest: Position }>): Promise<void> {
+    if (this.cfg['truncate.mode'] === 'ignore' || inserted.size === 0) return;
+    await this.refreshTruncations(true);
+    for (const { table, lowest } of inserted.values()) {
+      const mark = this.truncatedAt.get(table.ref);
+      if (mark && comparePositions(lowest, mark) < 0) {
+        this.log.info({ table: table.name, watermark: `${mark.commitLsn}:${mark.seq}` }, 'a truncate was stored while this batch was written; re-applying it');
+        await this.truncateEffects(table, mark);
+      }
+    }
   }
 
   private async tablesFor(schema: string, table: string, sample: SinkRecord | undefined): Promise<TargetTables> {
@@ -210,7 +288,15 @@ export class ClickHouseSink implements Sink {
     }
   }
 
-  private async writeTable(batch: SinkBatch, schema: string, table: string, t: TargetTables, records: SinkRecord[], lookups: boolean): Promise<WriteResult> {
+  private async writeTable(
+    batch: SinkBatch,
+    schema: string,
+    table: string,
+    t: TargetTables,
+    records: SinkRecord[],
+    lookups: boolean,
+    inserted: Map<string, { table: UpsertTable; lowest: Position }>,
+  ): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
     if (t.upsert && this.cfg['schema.evolution'] === 'basic') {
@@ -229,8 +315,22 @@ export class ClickHouseSink implements Sink {
     const flush = async (): Promise<void> => {
       if (segment.length === 0 || !t.upsert) return;
       const r = await this.writeUpsert(batch, t.upsert, segment, lookups);
+      if (r.rejected.length > 0 && this.cfg['schema.evolution'] === 'basic') {
+        // values that do not fit may come from a widened source column (int → bigint, …): widen
+        // the ClickHouse column and retry just those records (versioned, so order does not matter)
+        const retry = await this.widenAndRetry(batch, schema, table, t.upsert, r.rejected, lookups);
+        if (retry) {
+          r.rejected = retry.rejected;
+          r.staleSkipped += retry.staleSkipped;
+          if (retry.lowest && (!r.lowest || comparePositions(retry.lowest, r.lowest) < 0)) r.lowest = retry.lowest;
+        }
+      }
       rejected.push(...r.rejected);
       staleSkipped += r.staleSkipped;
+      if (r.lowest) {
+        const prev = inserted.get(t.upsert.ref);
+        if (!prev || comparePositions(r.lowest, prev.lowest) < 0) inserted.set(t.upsert.ref, { table: t.upsert, lowest: r.lowest });
+      }
       segment = [];
     };
     for (const r of records) {
@@ -241,6 +341,30 @@ export class ClickHouseSink implements Sink {
     }
     await flush();
     return { rejected, staleSkipped };
+  }
+
+  /** Widens columns per the source catalog; if any changed, re-writes the rejected records (else null). */
+  private async widenAndRetry(
+    batch: SinkBatch,
+    schema: string,
+    table: string,
+    u: UpsertTable,
+    rejected: readonly RejectedRecord[],
+    lookups: boolean,
+  ): Promise<{ rejected: RejectedRecord[]; staleSkipped: number; lowest: Position | null } | null> {
+    let altered: string[];
+    try {
+      altered = (await this.tables?.widenColumns(schema, table, u)) ?? [];
+    } catch (e) {
+      if (e instanceof TableError || (e instanceof SinkError && !e.retriable)) {
+        const why = e.message;
+        return { rejected: rejected.map((r) => ({ record: r.record, error: new TableError(`${r.error.message} — ${why}`) })), staleSkipped: 0, lowest: null };
+      }
+      throw e;
+    }
+    if (altered.length === 0) return null;
+    this.log.info({ table: u.name, columns: altered }, 'widened columns after a source type change');
+    return this.writeUpsert(batch, u, rejected.map((r) => r.record), lookups);
   }
 
   private async evolve(schema: string, table: string, u: UpsertTable, records: readonly SinkRecord[]): Promise<void> {
@@ -258,24 +382,69 @@ export class ClickHouseSink implements Sink {
     await this.tables?.addColumns(schema, table, u, missing);
   }
 
+  /** The watermark of a truncate whose table does not exist (nothing to remove); false when not applicable. */
+  private async storeWatermarkOnly(schema: string, table: string, r: SinkRecord): Promise<boolean> {
+    if (this.cfg['truncate.mode'] === 'ignore' || !this.tables || this.tables.modeOf(schema, table) === 'changelog') return false;
+    const ref = `${this.db}.${ident(this.tables.targetName(schema, table))}`;
+    this.raiseWatermark(ref, r.position);
+    await this.c().insertTsv(this.truncationsRef, ['table', 'version', 'seq'], [`${escapeTsv(ref)}\t${r.position.commitLsn}\t${r.position.seq}`]);
+    return true;
+  }
+
+  /** A truncate event: watermark first (T2), then the effects (T1). */
   private async truncate(u: UpsertTable, r: SinkRecord): Promise<void> {
-    const mode = this.cfg['truncate.mode'];
-    if (mode === 'ignore') return;
+    if (this.cfg['truncate.mode'] === 'ignore') return;
+    const p = r.position;
+    // T2: durable mark before any effect; in memory before the effects too, so this process's
+    // other partitions see it at their post-insert check (T4)
+    this.raiseWatermark(u.ref, p);
+    await this.c().insertTsv(this.truncationsRef, ['table', 'version', 'seq'], [`${escapeTsv(u.ref)}\t${p.commitLsn}\t${p.seq}`]);
     this.versions.clear(u.ref);
-    // watermark first: rows older than the truncate that other partitions deliver later are dropped
-    const v0 = r.position.commitLsn;
-    await this.c().insertTsv(this.truncationsRef, ['table', 'version'], [`${escapeTsv(u.ref)}\t${v0}`]);
-    if ((this.truncatedAt.get(u.ref) ?? -1n) < v0) this.truncatedAt.set(u.ref, v0);
-    if (mode === 'delete') {
-      await this.c().command(`TRUNCATE TABLE ${u.ref}`, `truncate ${u.name}`);
+    await this.truncateEffects(u, p);
+  }
+
+  /** SQL condition for "row is older than position p" (T1). */
+  private static olderThan(p: Position): string {
+    return `(_version < ${p.commitLsn} OR (_version = ${p.commitLsn} AND _seq < ${p.seq}))`;
+  }
+
+  /**
+   * Removes (delete) or hides (mark-deleted) every row older than position p. Idempotent.
+   * delete: an `ALTER TABLE … DELETE` mutation (ClickHouse 1.1.54388+, so 18.16 too). A mutation
+   * touches only the parts that exist when it is submitted, so rows inserted afterwards — newer
+   * ones, or older ones that T3/T4 deal with — are not affected; it is persisted on disk before
+   * the ALTER returns and finishes after a server restart. We wait for it (18.16 has no
+   * `mutations_sync`) so readers see the truncate before the offsets move on.
+   */
+  private async truncateEffects(u: UpsertTable, p: Position): Promise<void> {
+    const older = ClickHouseSink.olderThan(p);
+    if (this.cfg['truncate.mode'] === 'delete') {
+      await this.c().command(`ALTER TABLE ${u.ref} DELETE WHERE ${older}`, `delete rows of ${u.name} older than the truncate`);
+      await this.waitForMutations(u);
       return;
     }
-    const v = r.position.commitLsn.toString();
+    const v = p.commitLsn.toString();
     const keys = u.keyColumns.map(ident).join(', ');
     await this.c().command(
-      `INSERT INTO ${u.ref} (${keys}, _deleted, _version, _op, _lsn, _synced_at) SELECT ${keys}, 1, ${v}, 't', ${v}, now() FROM ${u.ref} FINAL WHERE _deleted = 0 AND _version <= ${v}`,
+      `INSERT INTO ${u.ref} (${keys}, _deleted, _version, _seq, _op, _lsn, _synced_at) SELECT ${keys}, 1, ${v}, ${p.seq}, 't', ${v}, now() FROM ${u.ref} FINAL WHERE _deleted = 0 AND ${older}`,
       `mark ${u.name} truncated`,
     );
+  }
+
+  private async waitForMutations(u: UpsertTable): Promise<void> {
+    const until = Date.now() + MUTATION_WAIT_MS;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      const r = await this.c().queryTsv(
+        `SELECT count() FROM system.mutations WHERE database = ${quoteString(this.cfg.database)} AND \`table\` = ${quoteString(u.name)} AND is_done = 0`,
+        `check the truncate of ${u.name}`,
+      );
+      if (r.rows[0]?.[0] === '0') return;
+      if (Date.now() > until) {
+        this.log.warn({ table: u.name, waitedMs: MUTATION_WAIT_MS }, 'the DELETE mutation of a truncate is still running; going on (it is durable and finishes in the background; see system.mutations)');
+        return;
+      }
+      await sleep(delay);
+    }
   }
 
   // ---- upsert ---------------------------------------------------------------------------------
@@ -342,7 +511,7 @@ export class ClickHouseSink implements Sink {
     return out;
   }
 
-  private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[], lookups: boolean): Promise<WriteResult> {
+  private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[], lookups: boolean): Promise<{ rejected: RejectedRecord[]; staleSkipped: number; lowest: Position | null }> {
     const rejected: RejectedRecord[] = [];
     let staleSkipped = 0;
     const keyId = (fields: string[]): string => JSON.stringify(fields.map(unescapeTsv));
@@ -397,7 +566,8 @@ export class ClickHouseSink implements Sink {
     for (const p of planned) {
       const v = p.record.position.commitLsn;
       try {
-        if ((watermark !== undefined && v < watermark) || isStale(p.oldKey, v) || isStale(p.newKey, v)) {
+        // T3: older than the table's last truncate → it was removed by it (or would have been)
+        if ((watermark !== undefined && comparePositions(p.record.position, watermark) < 0) || isStale(p.oldKey, v) || isStale(p.newKey, v)) {
           staleSkipped++;
           continue;
         }
@@ -435,9 +605,9 @@ export class ClickHouseSink implements Sink {
             const col = u.byName.get(k);
             if (col) keyOnly.set(k, encodeField(col.type, col.kind, p.oldRow[k] as JsonValue));
           }
-          state.set(p.oldKey, { fields: keyOnly, version: v, deleted: true, op: p.record.op ?? 'd', lsn: lsnOf(p.record), record: p.record });
+          state.set(p.oldKey, { fields: keyOnly, version: v, seq: p.record.position.seq, deleted: true, op: p.record.op ?? 'd', lsn: lsnOf(p.record), record: p.record });
         }
-        if (p.newKey && fields) state.set(p.newKey, { fields, version: v, deleted: false, op: p.record.op ?? 'u', lsn: lsnOf(p.record), record: p.record });
+        if (p.newKey && fields) state.set(p.newKey, { fields, version: v, seq: p.record.position.seq, deleted: false, op: p.record.op ?? 'u', lsn: lsnOf(p.record), record: p.record });
       } catch (e) {
         if (!(e instanceof EncodeError)) throw e;
         rejected.push({ record: p.record, error: this.explain(u, e) });
@@ -453,6 +623,7 @@ export class ClickHouseSink implements Sink {
         ...u.columns.map((c) => s.fields.get(c.name) ?? defaultField(c.type)),
         s.deleted ? '1' : '0',
         s.version.toString(),
+        String(s.seq),
         escapeTsv(s.op),
         s.lsn.toString(),
         syncedAt,
@@ -461,12 +632,20 @@ export class ClickHouseSink implements Sink {
     const refused = await this.insertRows(u.ref, columns, rows, this.tokenBase(batch, u.name));
     rejected.push(...refused);
     const refusedRecords = new Set(refused.map((r) => r.record));
-    for (const [k, s] of state) if (!refusedRecords.has(s.record)) this.versions.set(u.ref, k, s.version);
-    return { rejected, staleSkipped };
+    let lowest: Position | null = null;
+    for (const [k, s] of state) {
+      if (refusedRecords.has(s.record)) continue;
+      this.versions.set(u.ref, k, s.version);
+      const at = { commitLsn: s.version, seq: s.seq };
+      if (!lowest || comparePositions(at, lowest) < 0) lowest = at;
+    }
+    return { rejected, staleSkipped, lowest };
   }
 
   private explain(u: UpsertTable, e: Error): Error {
-    return new EncodeError(`cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}. If the source column type changed, ALTER the ClickHouse column (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)) and replay from the dead-letter topic.`);
+    return new EncodeError(
+      `cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}. The sink widens columns whose source type grew (int → bigint, numeric precision, number → text) when source.url is set and schema.evolution is basic; for other changes ALTER the ClickHouse column yourself (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)). Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically).`,
+    );
   }
 
   private tokenBase(batch: SinkBatch, table: string): string | undefined {

@@ -20,7 +20,7 @@ function recordingConn(): { conn: Conn; commands: string[] } {
     async queryJson(q: string) {
       if (!created) return [];
       if (q.includes('system.tables')) return [{ sorting_key: 'id' }];
-      return ['id', 'ts', 'amount', 'tags', '_deleted', '_version', '_op', '_lsn', '_synced_at'].map((name) => ({ name, type: 'String', comment: '' }));
+      return ['id', 'ts', 'amount', 'tags', '_deleted', '_version', '_seq', '_op', '_lsn', '_synced_at'].map((name) => ({ name, type: 'String', comment: '' }));
     },
   };
   return { conn: conn as unknown as Conn, commands };

@@ -10,9 +10,17 @@ import { quoteString } from './encode.js';
 import type { SourceCatalog } from './catalog.js';
 import type { ServerFeatures } from './server.js';
 import { clickhouseType, inferType, sourceKindOf, type SourceColumn, type SourceKind } from './types.js';
+import { widenedType } from './widen.js';
 
-export const META_COLUMNS = ['_deleted', '_version', '_op', '_lsn', '_synced_at'] as const;
+/**
+ * The sink's columns in every upsert table, in the order the sink writes them. `_seq` (the change's
+ * ordinal in its transaction) orders rows of one transaction: a truncate removes only rows at an
+ * earlier position (`_version`, `_seq`), so rows inserted after a TRUNCATE in the same transaction stay.
+ */
+export const META_COLUMNS = ['_deleted', '_version', '_seq', '_op', '_lsn', '_synced_at'] as const;
 const META = new Set<string>(META_COLUMNS);
+/** Meta columns a table must already have; `_seq` (added later) is added by the sink when missing. */
+const REQUIRED_META = META_COLUMNS.filter((m) => m !== '_seq');
 
 export interface ColumnInfo {
   readonly name: string;
@@ -149,6 +157,7 @@ export class TableManager {
           ...dataCols.map((c) => this.columnDdl(c)),
           '`_deleted` UInt8',
           '`_version` UInt64',
+          '`_seq` UInt32',
           '`_op` String',
           '`_lsn` UInt64',
           "`_synced_at` DateTime('UTC')",
@@ -160,15 +169,31 @@ export class TableManager {
       if (!existing) throw new TableError(`table ${this.cfg.database}.${name} vanished right after CREATE`);
     }
     const columns = existing.columns.filter((c) => !META.has(c.name));
-    const missingMeta = META_COLUMNS.filter((m) => !existing.columns.some((c) => c.name === m));
+    const missingMeta = REQUIRED_META.filter((m) => !existing.columns.some((c) => c.name === m));
     if (missingMeta.length > 0) {
       throw new TableError(`ClickHouse table ${this.cfg.database}.${name} lacks the sink's columns ${missingMeta.join(', ')}; add them (see migrations/clickhouse/example.sql)`);
     }
+    if (!existing.columns.some((c) => c.name === '_seq')) await this.addSeqColumn(name);
     let keyColumns = Object.keys(sampleKey(sample));
     if (keyColumns.length === 0) keyColumns = existing.sortingKey.replace(/^\(|\)$/g, '').split(',').map((s) => s.trim().replace(/^`|`$/g, '')).filter(Boolean);
     const unknownKey = keyColumns.filter((k) => !columns.some((c) => c.name === k));
     if (unknownKey.length > 0) throw new TableError(`ClickHouse table ${this.cfg.database}.${name} has no column for key field(s) ${unknownKey.join(', ')} of ${schema}.${table}`);
     return { ref: this.ref(name), name, keyColumns, columns, byName: new Map(columns.map((c) => [c.name, c])) };
+  }
+
+  /**
+   * Tables created before `_seq` existed (or by the user without it) get it here: a metadata-only
+   * ALTER; old rows read 0, which only matters for a truncate in the same transaction as them.
+   */
+  private async addSeqColumn(name: string): Promise<void> {
+    const ddl = `ALTER TABLE ${this.ref(name)} ADD COLUMN \`_seq\` UInt32 DEFAULT 0 AFTER \`_version\``;
+    try {
+      await this.conn.command(ddl, `add column _seq to ${name}`);
+    } catch (e) {
+      const now = await this.readColumns(name);
+      if (now?.columns.some((c) => c.name === '_seq')) return; // another sink process added it
+      throw new TableError(`ClickHouse table ${this.cfg.database}.${name} lacks the sink column _seq and adding it failed (${e instanceof Error ? e.message : String(e)}); run: ${ddl}`, { cause: e });
+    }
   }
 
   private setColumns(t: UpsertTable, all: readonly ColumnInfo[]): void {
@@ -189,6 +214,59 @@ export class TableManager {
       `create changelog table ${name}`,
     );
     return this.ref(name);
+  }
+
+  /**
+   * Widens columns whose source type grew (int → bigint, numeric precision, real → double, a
+   * number → text; rules in ./widen.ts) with ALTER TABLE … MODIFY COLUMN, so later values fit.
+   * Needs the source catalog; returns the altered columns (empty: nothing to widen). A key column
+   * cannot be altered (ORDER BY): that is a TableError naming what to do.
+   */
+  async widenColumns(schema: string, table: string, t: UpsertTable): Promise<string[]> {
+    if (!this.catalog) return [];
+    const prev = this.alterLocks.get(t.name) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.widenLocked(schema, table, t));
+    const done = next.then(() => undefined, () => undefined);
+    this.alterLocks.set(t.name, done);
+    try {
+      return await next;
+    } finally {
+      if (this.alterLocks.get(t.name) === done) this.alterLocks.delete(t.name);
+    }
+  }
+
+  private async widenLocked(schema: string, table: string, t: UpsertTable): Promise<string[]> {
+    const described = await this.catalog?.describe(schema, table);
+    if (!described) return [];
+    const now = await this.readColumns(t.name);
+    if (now) this.setColumns(t, now.columns);
+    const altered: string[] = [];
+    for (const src of described.columns) {
+      const cur = t.byName.get(src.name);
+      if (!cur) continue;
+      const isKey = t.keyColumns.includes(src.name);
+      const target = clickhouseType({ ...src, nullable: true }, this.features, this.cfg['timestamp.fallback'], isKey);
+      const type = widenedType(cur.type, target);
+      if (!type) continue;
+      if (isKey) {
+        throw new TableError(
+          `the source type of key column ${src.name} of ${schema}.${table} widened to ${src.pgType}, but ClickHouse cannot alter a key column of ${this.cfg.database}.${t.name} (${cur.type}); recreate the table (e.g. drop it and re-snapshot ${schema}.${table})`,
+        );
+      }
+      await this.conn.command(`ALTER TABLE ${t.ref} MODIFY COLUMN ${ident(src.name)} ${type}`, `widen column ${src.name} of ${t.name}`);
+      // keep the pg:<type> comment true (the encoder reads it after a restart); older servers may lack COMMENT COLUMN
+      await this.conn.command(`ALTER TABLE ${t.ref} COMMENT COLUMN ${ident(src.name)} ${quoteString(`pg:${src.pgType}`)}`, `comment column ${src.name}`).catch(() => undefined);
+      altered.push(`${src.name}: ${cur.type} → ${type}`);
+    }
+    if (altered.length === 0) return altered;
+    const after = await this.readColumns(t.name);
+    if (after) this.setColumns(t, after.columns);
+    const suffix = this.cfg['current.view.suffix'];
+    if (suffix) {
+      await this.conn.command(`DROP TABLE IF EXISTS ${this.ref(t.name + suffix)}`, 'drop view');
+      await this.createView(t.name);
+    }
+    return altered;
   }
 
   /**

@@ -24,10 +24,11 @@ export interface CompiledTable {
 }
 
 export type RedisOp =
-  | { readonly kind: 'write'; readonly key: string; readonly verKey: string; readonly version: string; readonly json: string; readonly toastColumns: readonly string[]; readonly ttlMs: number }
-  | { readonly kind: 'delete'; readonly key: string; readonly verKey: string; readonly version: string }
+  | { readonly kind: 'write'; readonly table: string; readonly key: string; readonly verKey: string; readonly version: string; readonly json: string; readonly toastColumns: readonly string[]; readonly ttlMs: number }
+  | { readonly kind: 'delete'; readonly table: string; readonly key: string; readonly verKey: string; readonly version: string }
   | { readonly kind: 'unlink'; readonly key: string; readonly table: string; readonly channel: string | null }
-  | { readonly kind: 'truncate'; readonly table: string; readonly prefixes: readonly string[]; readonly channel: string | null };
+  /** `version`: the truncate's position (versionString); only keys older than it are removed. */
+  | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly channel: string | null };
 
 export function compileTables(config: RedisSinkConfig): Map<string, CompiledTable> {
   const out = new Map<string, CompiledTable>();
@@ -73,7 +74,10 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
     }
     const channel = t.mode === 'publish' ? t.channel : null;
     if (r.op === 't') {
-      if (truncateMode === 'invalidate-pattern') ops.push({ kind: 'truncate', table: t.table, prefixes: t.templates.map((x) => x.prefix), channel });
+      if (truncateMode === 'invalidate-pattern') {
+        const prefixes = [...new Set([...t.templates, ...(t.writeKey ? [t.writeKey] : [])].map((x) => x.prefix))];
+        ops.push({ kind: 'truncate', table: t.table, version: versionString(r.position), prefixes, channel });
+      }
       continue;
     }
     const before = merged(r.key, r.before);
@@ -92,7 +96,7 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
         rejected.push({ record: r, error: new Error(`table ${t.table}: write.key template "${t.writeKey.source}" cannot be computed from the row (a column is NULL or missing)`) });
         continue;
       }
-      if (oldKey !== null && oldKey !== newKey) ops.push({ kind: 'delete', key: oldKey, verKey: versionKey(oldKey), version });
+      if (oldKey !== null && oldKey !== newKey) ops.push({ kind: 'delete', table: t.table, key: oldKey, verKey: versionKey(oldKey), version });
       if (after && newKey !== null) {
         const toastColumns: string[] = [];
         const row: Row = {};
@@ -102,7 +106,7 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
             toastColumns.push(c);
           } else row[c] = v;
         }
-        ops.push({ kind: 'write', key: newKey, verKey: versionKey(newKey), version, json: JSON.stringify(row), toastColumns, ttlMs: t.ttlMs });
+        ops.push({ kind: 'write', table: t.table, key: newKey, verKey: versionKey(newKey), version, json: JSON.stringify(row), toastColumns, ttlMs: t.ttlMs });
         writeTarget = newKey;
       }
     }

@@ -8,6 +8,10 @@
  * lost, or another process that took the partition over), nothing is executed twice. Either the
  * invalidations and the offsets are both durable, or neither.
  *
+ * TRUNCATE is a watermark by position, never a wholesale delete (invariants in ./truncate.ts): it
+ * removes only keys older than itself, its watermark lives in the offsets hash (same MULTI as its
+ * effects), and writes older than a table's watermark are dropped under the same WATCH.
+ *
  * Redis Cluster (out of scope now, not designed out): a MULTI may only touch keys of one hash slot.
  * Two ways: (a) templates with a hash tag so every key of a batch shares a slot (e.g.
  * "{users}:user:{id}" — then the offsets key would be "{users}:cdc:offsets:<group>"), or (b) split
@@ -20,7 +24,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
-import { DELETE_SCRIPT, WRITE_SCRIPT } from './scripts.js';
+import { DELETE_SCRIPT, WRITE_SCRIPT, versionKey } from './scripts.js';
+import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTables } from './truncate.js';
 import type { RedisSinkConfig } from './spec.js';
 
 const field = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
@@ -140,8 +145,10 @@ export class RedisSink implements Sink {
     if (versioned.length === 0) return 0;
     const verKeys = [...new Set(versioned.map((o) => o.verKey))];
     let stored: (string | null)[];
+    let marks: Map<string, string>;
     try {
       stored = await this.redis('cmd').mget(...verKeys);
+      marks = watermarks(ops, await this.readWatermarks(this.redis('cmd'), watermarkTables(ops)));
     } catch (e) {
       throw wrap(e, 'version read');
     }
@@ -153,10 +160,23 @@ export class RedisSink implements Sink {
     let stale = 0;
     for (const o of versioned) {
       const cur = current.get(o.verKey);
-      if (cur !== undefined && cur >= o.version) stale++;
+      if (belowWatermark(o, marks)) stale++;
+      else if (cur !== undefined && cur >= o.version) stale++;
       else current.set(o.verKey, o.version);
     }
     return stale;
+  }
+
+  /** Stored truncate watermarks of these tables (table → version string). */
+  private async readWatermarks(c: Redis, tables: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (tables.length === 0) return out;
+    const values = await c.hmget(this.offsetsKey, ...tables.map(truncateField));
+    tables.forEach((t, i) => {
+      const v = values[i];
+      if (v) out.set(t, v);
+    });
+    return out;
   }
 
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
@@ -169,21 +189,34 @@ export class RedisSink implements Sink {
   private async commitNow(offsets: readonly PartitionOffset[]): Promise<void> {
     const fields = offsets.map(field);
     const ops = offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat());
+    const markTables = watermarkTables(ops);
     const tx = this.redis('tx');
     try {
       for (let attempt = 0; ; attempt++) {
-        // WATCH + read of the stored offsets in one round trip (same connection, so the WATCH holds).
-        const check = await tx.pipeline().watch(this.offsetsKey).hmget(this.offsetsKey, ...(fields.length ? fields : ['-'])).exec();
+        // WATCH + read of the stored offsets and truncate watermarks in one round trip (same
+        // connection, so the WATCH holds: a commit of another process in between aborts our EXEC).
+        const check = await tx
+          .pipeline()
+          .watch(this.offsetsKey)
+          .hmget(this.offsetsKey, ...(fields.length ? fields : ['-']), ...markTables.map(truncateField))
+          .exec();
         const checkErr = check?.find(([err]) => err)?.[0];
         if (!check || checkErr) throw checkErr ?? new Error('WATCH pipeline returned nothing');
-        const stored = (check[1]![1] as (string | null)[]).slice(0, fields.length);
+        const read = check[1]![1] as (string | null)[];
+        const stored = read.slice(0, fields.length);
         if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
           await tx.unwatch();
           this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
           break;
         }
+        const storedMarks = new Map<string, string>();
+        const markValues = read.slice(Math.max(fields.length, 1));
+        markTables.forEach((t, i) => {
+          const v = markValues[i];
+          if (v) storedMarks.set(t, v);
+        });
         const multi = tx.multi();
-        await this.addOps(multi, ops);
+        await this.addOps(multi, ops, storedMarks);
         const hset: string[] = [];
         offsets.forEach((o) => hset.push(field(o), o.offset));
         if (hset.length) multi.hset(this.offsetsKey, ...hset);
@@ -203,26 +236,27 @@ export class RedisSink implements Sink {
     for (const f of fields) this.pending.delete(f);
   }
 
-  /** Queues the ops on the MULTI. Truncates SCAN first (outside the MULTI) and absorb the earlier ops they cover. */
-  private async addOps(multi: ReturnType<Redis['multi']>, ops: readonly RedisOp[]): Promise<void> {
+  /**
+   * Queues the ops on the MULTI. Versioned ops older than their table's truncate watermark (stored,
+   * or raised by a truncate among these ops) are dropped. A truncate SCANs its prefixes first
+   * (outside the MULTI, after the WATCH) and adds the keys the earlier ops of this MULTI touch; the
+   * TRUNCATE_SCRIPT then removes only those older than the truncate.
+   */
+  private async addOps(multi: ReturnType<Redis['multi']>, ops: readonly RedisOp[], storedMarks: ReadonlyMap<string, string>): Promise<void> {
+    const marks = watermarks(ops, storedMarks);
     const effective: RedisOp[] = [];
-    const truncateUnlinks = new Map<number, string[]>();
+    const truncateKeys = new Map<number, string[]>();
     for (const op of ops) {
+      if ((op.kind === 'write' || op.kind === 'delete') && belowWatermark(op, marks)) continue;
       if (op.kind === 'truncate') {
         const covered = (k: string): boolean => op.prefixes.some((p) => p !== '' && k.startsWith(p));
-        const absorbed: string[] = [];
-        for (let i = effective.length - 1; i >= 0; i--) {
-          const e = effective[i]!;
-          if (e.kind !== 'truncate' && covered(e.key)) {
-            absorbed.push(e.key);
-            effective.splice(i, 1);
-          }
-        }
+        const earlier = effective.flatMap((e) => (e.kind !== 'truncate' && covered(e.key) ? [e.key] : []));
         const scanned = await this.scanPrefixes(op.prefixes);
-        truncateUnlinks.set(effective.length, [...new Set([...scanned, ...absorbed])]);
-        effective.push(op);
-      } else effective.push(op);
+        truncateKeys.set(effective.length, [...new Set([...scanned, ...earlier])]);
+      }
+      effective.push(op);
     }
+    const raised = [...marks].filter(([t, v]) => storedMarks.get(t) !== v);
     const unlinks = new Set<string>();
     const written = new Set<string>();
     const published = new Map<string, Map<string, string[]>>();
@@ -246,13 +280,17 @@ export class RedisSink implements Sink {
           publish(op.channel, op.table, op.key);
           break;
         case 'truncate': {
-          const keys = truncateUnlinks.get(i) ?? [];
-          for (let j = 0; j < keys.length; j += 1000) multi.unlink(...keys.slice(j, j + 1000));
+          const keys = truncateKeys.get(i) ?? [];
+          for (let j = 0; j < keys.length; j += 500) {
+            const pairs = keys.slice(j, j + 500).flatMap((k) => [k, versionKey(k)]);
+            multi.eval(TRUNCATE_SCRIPT, pairs.length, ...pairs, op.version);
+          }
           for (const p of op.prefixes) publish(op.channel, op.table, `${p}*`);
           break;
         }
       }
     });
+    for (const [table, version] of raised) multi.hset(this.offsetsKey, truncateField(table), version);
     const toUnlink = [...unlinks].filter((k) => !written.has(k));
     for (let j = 0; j < toUnlink.length; j += 1000) multi.unlink(...toUnlink.slice(j, j + 1000));
     for (const [channel, byTable] of published) {

@@ -45,7 +45,9 @@ export const redisSinkSpec = z
     'truncate.mode': z
       .enum(['ignore', 'invalidate-pattern'])
       .default('ignore')
-      .describe('On TRUNCATE: "ignore", or "invalidate-pattern" = SCAN+UNLINK every key matching the literal prefix of each of the table\'s templates (e.g. "user:*").'),
+      .describe(
+        'On TRUNCATE: "ignore", or "invalidate-pattern" = SCAN the literal prefix of each of the table\'s templates (e.g. "user:*") and UNLINK the keys older than the truncate (write-through rows written by later changes stay; keys without a version are invalidated); later-arriving older changes of the table are dropped.',
+      ),
     'tombstone.ttl.ms': z
       .number()
       .int()
@@ -64,7 +66,7 @@ export const redisSinkSpec = z
       const templates = t['write.key'] ? [...t.keys, t['write.key']] : t.keys;
       for (const message of validateTemplates(table, templates)) ctx.addIssue({ code: 'custom', path: ['tables', table], message });
       if (cfg['truncate.mode'] === 'invalidate-pattern') {
-        for (const k of t.keys) {
+        for (const k of templates) {
           if (/^\{(?!\{)/.test(k)) {
             ctx.addIssue({ code: 'custom', path: ['tables', table], message: `table ${table}: key template "${k}" starts with a placeholder, so truncate.mode=invalidate-pattern would SCAN every key; give it a literal prefix (e.g. "user:{id}") or use truncate.mode=ignore` });
           }

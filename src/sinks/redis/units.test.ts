@@ -64,13 +64,13 @@ describe('planRecords', () => {
     const other = { ...rec('c', null, { id: 1 }), source: { schema: 'public', table: 'other' } };
     expect(planRecords([rec(null, null, null), other], tables, 'ignore').ops).toEqual([]);
     expect(planRecords([rec('t', null, null, null)], tables, 'ignore').ops).toEqual([]);
-    expect(planRecords([rec('t', null, null, null)], tables, 'invalidate-pattern').ops).toEqual([{ kind: 'truncate', table: 'public.users', prefixes: ['user:', 'user:email:'], channel: null }]);
+    expect(planRecords([rec('t', null, null, null)], tables, 'invalidate-pattern').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:', 'user:email:'], channel: null }]);
   });
   it('write-through: writes the row with TOAST sentinels and a fixed-width version', () => {
     const wt = compileTables(redisSinkSpec.parse({ tables: { 'public.users': { keys: ['user:{id}', 'user:email:{email}'], mode: 'write-through' } } }));
     const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new', bio: UNAVAILABLE_VALUE })], wt, 'ignore');
     expect(plan.ops).toEqual([
-      { kind: 'write', key: 'user:1', verKey: 'cdc:ver:user:1', version: '00000000000000000300:0000000002', json: '{"id":1,"email":"new","bio":"\\u0000cdc-toast:0"}', toastColumns: ['bio'], ttlMs: 0 },
+      { kind: 'write', table: 'public.users', key: 'user:1', verKey: 'cdc:ver:user:1', version: '00000000000000000300:0000000002', json: '{"id":1,"email":"new","bio":"\\u0000cdc-toast:0"}', toastColumns: ['bio'], ttlMs: 0 },
       { kind: 'unlink', key: 'user:email:old', table: 'public.users', channel: null },
       { kind: 'unlink', key: 'user:email:new', table: 'public.users', channel: null },
     ]);
