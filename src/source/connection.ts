@@ -200,7 +200,7 @@ export function checkSlot(info: SlotInfo, cfg: SourceConfig): void {
   if (!info.exists) return;
   if (info.activePid !== null) {
     throw new Error(
-      `replication slot "${cfg['slot.name']}" is active in another process (pid ${info.activePid}, confirmed_flush_lsn ${info.confirmedFlushLsn === null ? 'unknown' : formatLsn(info.confirmedFlushLsn)}); another cdc-fanout (or other client) is streaming it. ` +
+      `replication slot "${cfg['slot.name']}" is active in another process (pid ${info.activePid}) at confirmed_flush_lsn ${info.confirmedFlushLsn === null ? 'unknown' : formatLsn(info.confirmedFlushLsn)}; another cdc-fanout (or other client) is streaming it. ` +
         `Stop it, or give this connector its own slot.name. (SELECT pg_terminate_backend(${info.activePid}) ends it.)`,
     );
   }

@@ -245,7 +245,8 @@ export class PostgresSource {
           log.info('streaming started');
           await streaming.run();
         } catch (caught) {
-          const e = this.pendingFatal ?? caught;
+          // A stream that broke because the slot vanished or was invalidated reports that, with the remedy.
+          const e = this.pendingFatal ?? (caught instanceof ProducerFencedError || this.state === 'stopping' ? null : await this.diagnoseSlot()) ?? caught;
           if (this.state === 'stopping' && !(e instanceof ProducerFencedError)) return;
           this.state = 'failed';
           this.error = e;
@@ -341,6 +342,23 @@ export class PostgresSource {
     this.healthTimer = setInterval(() => void poll(), every);
     this.healthTimer.unref();
     void poll();
+  }
+
+  /** After a stream/snapshot failure: the slot-health verdict when the slot is gone or lost, else null. */
+  private async diagnoseSlot(): Promise<Error | null> {
+    const c = new pg.Client({ ...clientConfig(this.config), connectionTimeoutMillis: 5000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const { health, fatal } = new SlotHealthTracker(this.config['slot.name'], { lagWarnBytes: 0, lagWarnMs: 0 }).observe(await slotSample(c, this.config['slot.name']));
+      if (!fatal) return null;
+      this.slotHealth = health;
+      return new Error(fatal);
+    } catch {
+      return null;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
   }
 
   /** Fails the running snapshot or stream with `e` (it becomes the source's error). */
