@@ -40,6 +40,11 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .option('--tls-key <path>', 'PEM private key for --tls-cert')
     .option('--shutdown-timeout-ms <ms>', 'longest graceful shutdown on SIGTERM/SIGINT before forcing exit', positiveInt, 30000)
     .option('--no-admin', 'do not start the admin server')
+    .option(
+      '--take-over-slot <pipeline>',
+      "let this pipeline take over its existing replication slot although it has no ownership record for it (same as slot.takeover: true; repeatable). Only when the slot's previous owner is gone for good",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .action(async (opts: RunFlags) => {
       const { runCommand } = await import('./run.js');
       // Exit explicitly: a client library timer must not keep a stopped daemon alive.
@@ -94,6 +99,7 @@ export interface RunFlags {
   tlsKey?: string;
   shutdownTimeoutMs: number;
   admin: boolean;
+  takeOverSlot?: string[];
 }
 
 export interface ResetFlags {
