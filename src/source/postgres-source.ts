@@ -108,7 +108,7 @@ export class PostgresSource {
     };
   }
 
-  /** Observe every Kafka commit (latency measurements, tests). */
+  /** Observe every Kafka commit that carries events (latency measurements, tests). */
   onCommitted(fn: (batch: CommittedBatch) => void): void {
     this.listeners.push(fn);
   }
@@ -277,7 +277,8 @@ export class PostgresSource {
     metrics.sourceEventsPublished.inc({ pipeline: this.config.name }, b.events);
     metrics.sourceTransactionsCommitted.inc({ pipeline: this.config.name });
     for (const t of b.commitTimesMs) metrics.sourceCommitLatency.observe({ pipeline: this.config.name }, (b.kafkaCommitMs - t) / 1000);
-    for (const l of this.listeners) l(b);
+    // Idle watermarks (no events) are bookkeeping, not data commits: listeners do not see them.
+    if (b.events > 0) for (const l of this.listeners) l(b);
     // Only now, after the Kafka commit: confirm to Postgres (no-op while snapshotting).
     if (this.state === 'streaming' && !b.offset.snapshot) await this.streaming?.confirm(committedWatermark(b.offset));
   }
@@ -344,16 +345,28 @@ export class PostgresSource {
     void poll();
   }
 
-  /** After a stream/snapshot failure: the slot-health verdict when the slot is gone or lost, else null. */
+  /**
+   * After a stream/snapshot failure: the slot-health verdict when the slot is gone or lost, else
+   * null. Checked a few times over ~2 s: whoever ends a walsender to drop its slot (an operator, a
+   * failover script) drops it a moment after the connection broke.
+   */
   private async diagnoseSlot(): Promise<Error | null> {
     const c = new pg.Client({ ...clientConfig(this.config), connectionTimeoutMillis: 5000 });
     c.on('error', () => undefined);
     try {
       await c.connect();
-      const { health, fatal } = new SlotHealthTracker(this.config['slot.name'], { lagWarnBytes: 0, lagWarnMs: 0 }).observe(await slotSample(c, this.config['slot.name']));
-      if (!fatal) return null;
-      this.slotHealth = health;
-      return new Error(fatal);
+      const tracker = new SlotHealthTracker(this.config['slot.name'], { lagWarnBytes: 0, lagWarnMs: 0 });
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 600));
+        const sample = await slotSample(c, this.config['slot.name']);
+        const { health, fatal } = tracker.observe(sample);
+        if (fatal) {
+          this.slotHealth = health;
+          return new Error(fatal);
+        }
+        if (sample.activePid !== null) return null;
+      }
+      return null;
     } catch {
       return null;
     } finally {
