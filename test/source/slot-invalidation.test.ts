@@ -80,7 +80,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sources) await s.stop().catch(() => undefined);
+  // Bounded: a hung stop must not leave the private cluster running.
+  for (const s of sources) await Promise.race([s.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 10000))]);
   if (!canRun || !dir) return;
   spawnSync('runuser', ['-u', 'postgres', '--', join(bin!, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
   rmSync(dir, { recursive: true, force: true });
