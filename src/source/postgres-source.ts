@@ -326,10 +326,12 @@ export class PostgresSource {
         for (const w of ['reserved', 'extended', 'unreserved', 'lost', 'missing']) {
           metrics.slotWalStatus.set({ ...labels, wal_status: w }, (health.exists ? health.walStatus === w : w === 'missing') ? 1 : 0);
         }
+        // Logged when the kind of warning changes (numbers aside), else once a minute.
         const text = health.warnings.join('; ');
-        if (text && (text !== this.lastWarning.text || Date.now() - this.lastWarning.at > 60000)) {
+        const kind = text.replace(/\d+/g, '#');
+        if (text && (kind !== this.lastWarning.text || Date.now() - this.lastWarning.at > 60000)) {
           log.warn({ slot: health }, text);
-          this.lastWarning = { text, at: Date.now() };
+          this.lastWarning = { text: kind, at: Date.now() };
         } else if (!text) this.lastWarning = { text: '', at: 0 };
         if (fatal && (this.state === 'snapshotting' || this.state === 'streaming')) this.fail(new Error(fatal));
       } catch (e) {
