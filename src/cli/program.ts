@@ -100,10 +100,15 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .option('--tls-key <path>', 'PEM private key for --tls-cert')
     .option('--shutdown-timeout-ms <ms>', 'longest graceful shutdown on SIGTERM/SIGINT before forcing exit', positiveInt, 30000)
     .option('--no-admin', 'do not start the admin server')
+    .option(
+      '--take-over-slot <pipeline>',
+      "let this pipeline take over its existing replication slot although it has no ownership record for it (same as slot.takeover: true; repeatable). Only when the slot's previous owner is gone for good",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout run -c connectors/demo.yaml', 'cdc-fanout run -c connectors/ --admin-port 9000 --admin-token-file admin.token'],
+        ['cdc-fanout run -c connectors/demo.yaml', 'cdc-fanout run -c connectors/ --admin-port 9000 --admin-token-file admin.token', 'cdc-fanout run -c connectors/demo.yaml --take-over-slot demo'],
         `0 stopped cleanly after SIGTERM/SIGINT; 1 config errors, failed start or unclean stop; ${USAGE_ERROR} usage error; 130 a second signal forced the exit.`,
       ),
     )
@@ -182,6 +187,7 @@ export interface RunFlags {
   tlsKey?: string;
   shutdownTimeoutMs: number;
   admin: boolean;
+  takeOverSlot?: string[];
 }
 
 export interface ResetFlags {

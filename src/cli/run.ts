@@ -24,6 +24,15 @@ export async function runCommand(opts: RunFlags): Promise<number> {
     process.stderr.write(`${loaded.errors.length} config error${loaded.errors.length === 1 ? '' : 's'}; not starting (check with: cdc-fanout validate --config ${opts.config})\n`);
     return 1;
   }
+  for (const name of opts.takeOverSlot ?? []) {
+    // The pipeline's name, or its source connector name (the one the ownership error prints).
+    const p = loaded.pipelines.find((x) => x.config.name === name || (x.config.source as Record<string, unknown>).name === name);
+    if (!p) {
+      process.stderr.write(`--take-over-slot ${name}: no such pipeline (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'}); not starting\n`);
+      return 1;
+    }
+    (p.config.source as Record<string, unknown>)['slot.takeover'] = true;
+  }
   const secrets = loaded.secrets;
   let token: string | undefined;
   let tls: { cert: Buffer; key: Buffer } | undefined;

@@ -30,7 +30,14 @@ export async function statusCommand(opts: StatusFlags): Promise<number> {
     return 0;
   }
   for (const p of body.pipelines) {
-    process.stdout.write(`${p.name}  source ${p.source.state}${p.source.reason ? ` (${p.source.reason})` : ''}  lsn ${p.source.lastLsn ?? '-'}\n`);
+    const slot = p.source.slot;
+    const slotText = slot
+      ? slot.exists
+        ? `  slot ${slot.slot} lag ${slot.lagBytes ?? 'unknown'} B / ${slot.lagMs === null ? 'unknown' : `${Math.round(slot.lagMs / 1000)} s`} wal_status ${slot.walStatus ?? 'unknown'}`
+        : `  slot ${slot.slot} MISSING`
+      : '';
+    process.stdout.write(`${p.name}  source ${p.source.state}${p.source.reason ? ` (${p.source.reason})` : ''}  lsn ${p.source.lastLsn ?? '-'}${slotText}\n`);
+    for (const w of slot?.warnings ?? []) process.stdout.write(`  WARNING ${w}\n`);
     for (const s of p.sinks) {
       const lag = s.partitions.reduce((n, x) => n + (x.lag ?? 0), 0);
       process.stdout.write(`  sink ${s.name} [${s.type}]  ${s.state}${s.reason ? ` (${s.reason})` : ''}  lag ${lag}  restarts ${s.restarts}\n`);

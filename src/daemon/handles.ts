@@ -3,7 +3,7 @@
  * depend on the components' internals. src/daemon/adapters.ts wraps PostgresSource and SinkRunner
  * into these.
  */
-import type { ComponentState, PartitionStatus, SnapshotProgress } from './status.js';
+import type { ComponentState, PartitionStatus, SlotStatus, SnapshotProgress } from './status.js';
 
 export interface HandleContext {
   /** Call when the component fails after start() resolved (the supervisor restarts it). */
@@ -21,6 +21,8 @@ export interface SourceRuntimeStatus {
   readonly lastLsn: string | null;
   readonly eventsPublished: number;
   readonly slotLagBytes: number | null;
+  readonly slotLagMs: number | null;
+  readonly slot: SlotStatus | null;
   readonly snapshot: readonly SnapshotProgress[];
   readonly details?: Record<string, unknown>;
 }

@@ -82,6 +82,8 @@ export class Pipeline {
       eventsPublished: src?.eventsPublished ?? 0,
       eventsPerSec: this.sourceRate.update(src?.eventsPublished ?? 0),
       slotLagBytes: src?.slotLagBytes ?? null,
+      slotLagMs: src?.slotLagMs ?? null,
+      slot: src?.slot ?? null,
       snapshot: src?.snapshot ?? [],
       details: src?.details,
     };

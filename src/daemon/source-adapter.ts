@@ -72,7 +72,9 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
         return {
           lastLsn: st.lastCommittedLsn,
           eventsPublished: st.eventsPublished,
-          slotLagBytes: lag[0]?.value ?? null,
+          slotLagBytes: st.slot?.lagBytes ?? lag[0]?.value ?? null,
+          slotLagMs: st.slot?.lagMs ?? null,
+          slot: st.slot,
           snapshot,
           details: { state: st.state, confirmedLsn: st.confirmedLsn, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
         };

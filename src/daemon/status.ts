@@ -34,11 +34,34 @@ export interface ComponentStatus {
   readonly nextRestartAt?: string | undefined;
 }
 
+/** Replication slot health from the source's last poll of pg_replication_slots (see docs/operations-slot.md). */
+export interface SlotStatus {
+  readonly slot: string;
+  readonly checkedAt: string;
+  readonly exists: boolean;
+  readonly activePid: number | null;
+  /** reserved | extended | unreserved | lost */
+  readonly walStatus: string | null;
+  readonly currentWalLsn: string;
+  readonly confirmedFlushLsn: string | null;
+  readonly restartLsn: string | null;
+  readonly lagBytes: number | null;
+  readonly lagMs: number | null;
+  readonly retainedBytes: number | null;
+  readonly safeWalSize: number | null;
+  /** Thresholds passed, wal_status unreserved. */
+  readonly warnings: readonly string[];
+}
+
 export interface SourceStatus extends ComponentStatus {
   readonly lastLsn: string | null;
   readonly eventsPublished: number;
   readonly eventsPerSec: number;
+  /** pg_current_wal_lsn() − confirmed_flush_lsn; null = not measured yet. */
   readonly slotLagBytes: number | null;
+  /** How long ago the server had written what the slot confirmed (ms); null = not measured yet. */
+  readonly slotLagMs: number | null;
+  readonly slot: SlotStatus | null;
   readonly snapshot: readonly SnapshotProgress[];
   readonly details?: Record<string, unknown> | undefined;
 }

@@ -1,8 +1,12 @@
 /**
- * The source's committed position in Kafka: a compacted, single-partition topic holding one record
- * per connector `{connector, last_commit_lsn, last_seq, snapshot}` (key = connector name). The
- * record is written inside the same Kafka transaction as the events it covers, so it is exactly as
- * durable as they are; it is read back with read_committed.
+ * The source's durable state in Kafka: a compacted, single-partition topic holding, per connector,
+ *  - its committed position `{connector, last_commit_lsn, last_seq, snapshot, flushed_lsn}`
+ *    (key = connector name), written inside the same Kafka transaction as the events it covers, so
+ *    it is exactly as durable as they are;
+ *  - its slot ownership record (key = `<connector>:slot-owner`; ":" cannot occur in a connector
+ *    name), written in its own Kafka transaction right after the pipeline created (or adopted /
+ *    took over) the slot, before any data of that slot is published.
+ * Both are read back with read_committed.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
@@ -29,6 +33,41 @@ export interface StoredOffset {
   /** Seq of the last event of that transaction committed (-1: none). */
   readonly last_seq: number;
   readonly snapshot: SnapshotCheckpoint | null;
+  /**
+   * Idle watermark `X/Y`: every change at or below it is in Kafka (or was not ours). Written when
+   * the slot is confirmed past the last data transaction while captured tables are idle, in its own
+   * Kafka transaction *before* that LSN is confirmed to Postgres — so the slot's confirmed_flush_lsn
+   * never passes max(last_commit_lsn, flushed_lsn) and a slot that did is provably ahead of us.
+   */
+  readonly flushed_lsn?: string;
+}
+
+/** Who created (or adopted / took over) the replication slot this pipeline streams from. */
+export interface SlotOwnership {
+  readonly pipeline: string;
+  readonly slot: string;
+  /** Database system identifier (IDENTIFY_SYSTEM), decimal string; a restored or other cluster differs. */
+  readonly system_id: string;
+  readonly database: string;
+  /** `X/Y`: the slot's consistent point when created, or its confirmed_flush_lsn when adopted / taken over. */
+  readonly created_lsn: string;
+  /** ISO timestamp. */
+  readonly created_at: string;
+  readonly how: 'created' | 'adopted' | 'taken_over';
+}
+
+export const ownershipKey = (connector: string): string => `${connector}:slot-owner`;
+
+export function ownershipRecord(topic: string, owner: SlotOwnership): KafkaRecord {
+  return { topic, key: ownershipKey(owner.pipeline), value: JSON.stringify(owner) };
+}
+
+/** Everything the offsets topic holds for one connector, plus other pipelines' slot claims in it. */
+export interface PipelineState {
+  readonly offset: StoredOffset | null;
+  readonly owner: SlotOwnership | null;
+  /** Latest ownership record of every *other* connector in the same topic. */
+  readonly otherOwners: readonly SlotOwnership[];
 }
 
 export function offsetRecord(topic: string, offset: StoredOffset): KafkaRecord {
@@ -42,9 +81,17 @@ export function offsetRecord(topic: string, offset: StoredOffset): KafkaRecord {
  * of the topic (high watermark) is stable and committed.
  */
 export async function readStoredOffset(kafka: Kafka, topic: string, connector: string, highWatermark: bigint, timeoutMs = 60000): Promise<StoredOffset | null> {
-  if (highWatermark === 0n) return null;
+  return (await readPipelineState(kafka, topic, connector, highWatermark, timeoutMs)).offset;
+}
+
+/** Like readStoredOffset, and also the slot ownership records (see the module comment). */
+export async function readPipelineState(kafka: Kafka, topic: string, connector: string, highWatermark: bigint, timeoutMs = 60000): Promise<PipelineState> {
+  if (highWatermark === 0n) return { offset: null, owner: null, otherOwners: [] };
   const consumer = kafka.consumer({ groupId: `cdc-fanout-offsets-reader-${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false });
   let latest: StoredOffset | null = null;
+  let owner: SlotOwnership | null = null;
+  const others = new Map<string, SlotOwnership | null>();
+  const ownKey = ownershipKey(connector);
   let reached = false;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -61,8 +108,13 @@ export async function readStoredOffset(kafka: Kafka, topic: string, connector: s
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
-        if (message.key?.toString() === connector && message.value) {
+        const key = message.key?.toString();
+        if (key === connector && message.value) {
           latest = JSON.parse(message.value.toString()) as StoredOffset;
+        } else if (key === ownKey) {
+          owner = message.value ? (JSON.parse(message.value.toString()) as SlotOwnership) : null;
+        } else if (key?.endsWith(':slot-owner')) {
+          others.set(key, message.value ? (JSON.parse(message.value.toString()) as SlotOwnership) : null);
         }
         seen(message.offset);
       },
@@ -71,7 +123,7 @@ export async function readStoredOffset(kafka: Kafka, topic: string, connector: s
     await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
     if (!reached) throw new Error(`could not read the offsets topic "${topic}" to its end within ${timeoutMs} ms; is Kafka healthy?`);
-    return latest;
+    return { offset: latest, owner, otherOwners: [...others.values()].filter((o): o is SlotOwnership => o !== null) };
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }

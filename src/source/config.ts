@@ -43,6 +43,30 @@ export const sourceOnlySpec = z
       .regex(/^[a-z0-9_]{1,63}$/, 'replication slot names allow lower-case letters, digits and "_" (max 63)')
       .default('cdc_fanout')
       .describe('Logical replication slot (created with the pgoutput plugin when missing).'),
+    'slot.takeover': z
+      .boolean()
+      .default(false)
+      .describe(
+        'Take over an existing slot this pipeline has no ownership record for (created by another pipeline or tool, or state reset). Only when its previous owner is gone for good; remove it after the first start. CLI: `run --take-over-slot <pipeline>`.',
+      ),
+    'slot.health.interval.ms': z
+      .number()
+      .int()
+      .min(0)
+      .default(10000)
+      .describe('How often to poll pg_replication_slots for slot lag, wal_status and safe_wal_size (metrics, status, warnings; a lost or vanished slot fails the source). 0 disables.'),
+    'slot.lag.warn.bytes': z
+      .number()
+      .int()
+      .min(0)
+      .default(1024 ** 3)
+      .describe('Warn (log + status) when the slot holds back more WAL than this: pg_current_wal_lsn() − confirmed_flush_lsn. 0 disables.'),
+    'slot.lag.warn.ms': z
+      .number()
+      .int()
+      .min(0)
+      .default(300000)
+      .describe('Warn (log + status) when the slot time lag exceeds this (see cdc_fanout_slot_lag_ms). 0 disables.'),
     'slot.drop.on.stop': z.boolean().default(false).describe('Drop the slot on a clean stop (tests/demos only: the next start loses changes made meanwhile).'),
     'publication.name': z.string().default('cdc_fanout_publication').describe('Publication read by pgoutput.'),
     'publication.autocreate.mode': z

@@ -5,8 +5,9 @@
  */
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
-import { parseLsn } from '../events/change.js';
+import { formatLsn, parseLsn } from '../events/change.js';
 import type { SourceConfig } from './config.js';
+import type { SlotState } from './slot-ownership.js';
 
 export type PgClientConfig = pg.ClientConfig;
 
@@ -142,29 +143,56 @@ export async function ensurePublication(client: pg.Client, cfg: SourceConfig, ta
   }
 }
 
-export interface SlotInfo {
-  readonly exists: boolean;
-  readonly activePid: number | null;
-  readonly confirmedFlushLsn: bigint | null;
-  readonly plugin: string | null;
-  readonly database: string | null;
+export interface SlotInfo extends SlotState {
+  /** Bytes of WAL that can still be written before the slot is in danger of invalidation (null: unlimited/unknown). */
+  readonly safeWalSize: number | null;
 }
+
+const noSlot: SlotInfo = { exists: false, activePid: null, confirmedFlushLsn: null, restartLsn: null, walStatus: null, safeWalSize: null, plugin: null, database: null };
 
 export async function slotInfo(client: pg.Client, slot: string): Promise<SlotInfo> {
   const r = (
-    await client.query<{ active_pid: number | null; confirmed_flush_lsn: string | null; plugin: string; database: string }>(
-      'SELECT active_pid, confirmed_flush_lsn::text, plugin, database FROM pg_replication_slots WHERE slot_name = $1',
+    await client.query<{ active_pid: number | null; confirmed_flush_lsn: string | null; restart_lsn: string | null; wal_status: string | null; safe_wal_size: string | null; plugin: string; database: string }>(
+      `SELECT active_pid, confirmed_flush_lsn::text, restart_lsn::text, wal_status, safe_wal_size::text, plugin, database
+         FROM pg_replication_slots WHERE slot_name = $1`,
       [slot],
     )
   ).rows[0];
-  if (!r) return { exists: false, activePid: null, confirmedFlushLsn: null, plugin: null, database: null };
+  if (!r) return noSlot;
   return {
     exists: true,
     activePid: r.active_pid,
     confirmedFlushLsn: r.confirmed_flush_lsn ? parseLsn(r.confirmed_flush_lsn) : null,
+    restartLsn: r.restart_lsn ? parseLsn(r.restart_lsn) : null,
+    walStatus: r.wal_status,
+    safeWalSize: r.safe_wal_size === null ? null : Number(r.safe_wal_size),
     plugin: r.plugin,
     database: r.database,
   };
+}
+
+/** One poll of the slot against the server's current WAL position (slot health). */
+export interface SlotSample extends SlotInfo {
+  readonly currentWalLsn: bigint;
+}
+
+export async function slotSample(client: pg.Client, slot: string): Promise<SlotSample> {
+  const [info, wal] = await Promise.all([slotInfo(client, slot), client.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')]);
+  return { ...info, currentWalLsn: parseLsn(wal.rows[0]!.l) };
+}
+
+/** The database system identifier (IDENTIFY_SYSTEM on a replication connection; any REPLICATION user may run it). */
+export async function identifySystem(cfg: SourceConfig): Promise<string> {
+  const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
+  await conn.connect();
+  try {
+    const r = await conn.query<{ systemid: string }>('IDENTIFY_SYSTEM');
+    const id = r.rows[0]?.systemid;
+    if (!id) throw new Error('IDENTIFY_SYSTEM returned no system identifier');
+    return String(id);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
 }
 
 /** Fails with a clear message when the slot is unusable (active elsewhere, wrong plugin or db). */
@@ -172,7 +200,7 @@ export function checkSlot(info: SlotInfo, cfg: SourceConfig): void {
   if (!info.exists) return;
   if (info.activePid !== null) {
     throw new Error(
-      `replication slot "${cfg['slot.name']}" is active in another process (pid ${info.activePid}); another cdc-fanout (or other client) is streaming it. ` +
+      `replication slot "${cfg['slot.name']}" is active in another process (pid ${info.activePid}) at confirmed_flush_lsn ${info.confirmedFlushLsn === null ? 'unknown' : formatLsn(info.confirmedFlushLsn)}; another cdc-fanout (or other client) is streaming it. ` +
         `Stop it, or give this connector its own slot.name. (SELECT pg_terminate_backend(${info.activePid}) ends it.)`,
     );
   }

@@ -18,7 +18,7 @@ import { metrics } from '../observability/metrics.js';
 import { formatLsn, parseLsn, type Position } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
 import { TopicAdmin, topicDefaults } from '../kafka/admin.js';
-import { readStoredOffset, type StoredOffset } from '../kafka/offsets-store.js';
+import { ownershipRecord, readPipelineState, type SlotOwnership, type StoredOffset } from '../kafka/offsets-store.js';
 import { ProducerFencedError, TransactionalProducer } from '../kafka/producer.js';
 import { eventsOptions, offsetsTopic, parseSourceConfig, transactionalId, type SourceConfig } from './config.js';
 import {
@@ -29,10 +29,14 @@ import {
   createSlotExportingSnapshot,
   dropSlot,
   ensurePublication,
+  identifySystem,
   resolveTables,
   slotInfo,
+  slotSample,
   type ExportedSlot,
 } from './connection.js';
+import { SlotHealthTracker, type SlotHealth } from './slot-health.js';
+import { committedWatermark, planSlot } from './slot-ownership.js';
 import { Heartbeat } from './heartbeat.js';
 import { kafkaClient } from '../kafka/client.js';
 import { OversizeGuard } from './oversize.js';
@@ -55,6 +59,8 @@ export interface SourceStatus {
   readonly kafkaTransactions: number;
   readonly snapshot: SnapshotProgress | null;
   readonly error: string | null;
+  /** Last slot health poll (slot-health.ts), null before the first one or when disabled. */
+  readonly slot: SlotHealth | null;
 }
 
 export class PostgresSource {
@@ -71,6 +77,14 @@ export class PostgresSource {
   private publisher: Publisher | null = null;
   private heartbeat: Heartbeat | null = null;
   private running: Promise<void> = Promise.resolve();
+  private slotHealth: SlotHealth | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private healthClient: pg.Client | null = null;
+  private healthBusy = false;
+  private lastWarning = { text: '', at: 0 };
+  /** A fatal condition found outside the snapshot/stream loops (slot health), reported as the failure. */
+  private pendingFatal: Error | null = null;
+  private watermarkAt = 0;
   private readonly listeners: ((batch: CommittedBatch) => void)[] = [];
 
   constructor(
@@ -91,10 +105,11 @@ export class PostgresSource {
       kafkaTransactions: this.kafkaTransactions,
       snapshot: this.snapshotter ? { ...this.snapshotter.progress } : null,
       error: this.error ? String((this.error as Error).message ?? this.error) : null,
+      slot: this.slotHealth,
     };
   }
 
-  /** Observe every Kafka commit (latency measurements, tests). */
+  /** Observe every Kafka commit that carries events (latency measurements, tests). */
   onCommitted(fn: (batch: CommittedBatch) => void): void {
     this.listeners.push(fn);
   }
@@ -124,8 +139,9 @@ export class PostgresSource {
       await this.admin.connect();
       await this.admin.ensureOffsetsTopic(topic);
       // Check the slot before fencing: a running instance shows up as an active slot.
-      let slot = await slotInfo(pgClient, cfg['slot.name']);
+      const slot = await slotInfo(pgClient, cfg['slot.name']);
       checkSlot(slot, cfg);
+      const systemId = await identifySystem(cfg);
       const admin = this.admin;
       this.producer = new TransactionalProducer(this.kafkaConfig, {
         transactionalId: transactionalId(cfg),
@@ -134,9 +150,37 @@ export class PostgresSource {
         batchLimit: (t) => admin.batchLimit(t),
       });
       await this.producer.connect();
-      let stored = await readStoredOffset(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
+      const state = await readPipelineState(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
+      let stored = state.offset;
       this.lastCommitted = stored;
-      log.info({ stored, slot: { exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) } }, 'recovered position');
+      log.info(
+        { stored, owner: state.owner, slot: { exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn), walStatus: slot.walStatus } },
+        'recovered position',
+      );
+
+      // Ownership and gap checks (slot-ownership.ts): throws when the slot is not provably ours or
+      // changes were lost; otherwise says whether to use the slot or (re)create it.
+      const plan = planSlot({
+        pipeline: cfg.name,
+        slotName: cfg['slot.name'],
+        database: cfg['database.dbname'],
+        systemId,
+        snapshotMode: cfg['snapshot.mode'],
+        takeover: cfg['slot.takeover'],
+        dropOnStop: cfg['slot.drop.on.stop'],
+        slot,
+        stored,
+        owner: state.owner,
+        otherOwners: state.otherOwners,
+      });
+      for (const note of plan.notes) log.warn({ slot: cfg['slot.name'] }, note);
+      const own = async (how: SlotOwnership['how'], lsn: bigint): Promise<void> => {
+        const owner: SlotOwnership = { pipeline: cfg.name, slot: cfg['slot.name'], system_id: systemId, database: cfg['database.dbname'], created_lsn: formatLsn(lsn), created_at: new Date().toISOString(), how };
+        // Own Kafka transaction, committed before any data of this slot is published.
+        await this.producer!.send([ownershipRecord(topic, owner)]);
+        await this.producer!.commit();
+        log.info({ owner }, 'recorded slot ownership');
+      };
 
       const builder = createRecordBuilder(eventsOptions(cfg), cfg['database.dbname']);
       // Data topics of every captured table up front (tables added later: on their first Relation message).
@@ -157,43 +201,35 @@ export class PostgresSource {
       const mode = cfg['snapshot.mode'];
       const wantsSnapshot = mode !== 'never';
       let snapshot: { cp: bigint; name: string | null; resume: StoredOffset['snapshot'] } | null = null;
-      if (stored?.snapshot && !stored.snapshot.completed && slot.exists) {
-        snapshot = { cp: parseLsn(stored.snapshot.consistent_lsn), name: null, resume: stored.snapshot };
-      } else if (!slot.exists || (!stored && wantsSnapshot)) {
-        if (slot.exists) {
-          // Slot without any committed offset: nothing was published from it; recreate it to get an
-          // exported snapshot consistent with it.
-          log.warn({ slot: cfg['slot.name'] }, 'slot exists but no offsets were committed; recreating it for the initial snapshot');
-          await dropSlot(pgClient, cfg['slot.name']);
-        }
-        const needSnapshot = wantsSnapshot && (!stored || mode === 'when_needed');
-        if (needSnapshot) {
+      if (plan.kind === 'use') {
+        if (plan.record) await own(plan.record, slot.confirmedFlushLsn ?? 0n);
+        if (stored?.snapshot && !stored.snapshot.completed) snapshot = { cp: parseLsn(stored.snapshot.consistent_lsn), name: null, resume: stored.snapshot };
+      } else {
+        // Only reached for a missing slot or one this pipeline provably owns (planSlot).
+        if (plan.drop) await dropSlot(pgClient, cfg['slot.name']);
+        if (plan.resetOffsets) stored = null;
+        if (wantsSnapshot && !stored) {
           exported = await createSlotExportingSnapshot(cfg);
+          await own('created', exported.consistentPoint);
           snapshot = { cp: exported.consistentPoint, name: exported.snapshotName, resume: null };
-          stored = null;
           log.info({ slot: cfg['slot.name'], consistentPoint: formatLsn(exported.consistentPoint) }, 'created slot with exported snapshot');
         } else {
           const lsn = await createSlot(pgClient, cfg);
-          if (stored) {
-            log.error(
-              { slot: cfg['slot.name'] },
-              'the replication slot was missing although offsets exist: changes made while it was missing are lost. Use snapshot.mode=when_needed to re-snapshot in this case.',
-            );
-          }
+          await own('created', lsn);
           log.info({ slot: cfg['slot.name'], lsn: formatLsn(lsn) }, 'created slot');
         }
       }
-      slot = await slotInfo(pgClient, cfg['slot.name']);
 
       const guard = new OversizeGuard(cfg['event.oversize.handling.mode'], admin, this.kafkaConfig['max.request.size'], cfg.name, log);
       const deps = { config: cfg, relations, builder, publisher: this.publisher, guard, admin, logger: log };
-      this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored) });
+      this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored), onIdle: (walEnd) => this.idlePoint(walEnd) });
       const streaming = this.streaming;
       this.heartbeat = new Heartbeat(cfg['heartbeat.interval.ms'], cfg['heartbeat.action.query'], clientConfig(cfg), () => streaming.heartbeat(), log);
 
       const snap = snapshot;
       const exportedSlot = exported;
       exported = null;
+      this.startHealth(log);
       this.running = (async () => {
         try {
           if (snap) {
@@ -217,7 +253,9 @@ export class PostgresSource {
           this.heartbeat?.start();
           log.info('streaming started');
           await streaming.run();
-        } catch (e) {
+        } catch (caught) {
+          // A stream that broke because the slot vanished or was invalidated reports that, with the remedy.
+          const e = this.pendingFatal ?? (caught instanceof ProducerFencedError || this.state === 'stopping' ? null : await this.diagnoseSlot()) ?? caught;
           if (this.state === 'stopping' && !(e instanceof ProducerFencedError)) return;
           this.state = 'failed';
           this.error = e;
@@ -248,9 +286,111 @@ export class PostgresSource {
     metrics.sourceEventsPublished.inc({ pipeline: this.config.name }, b.events);
     metrics.sourceTransactionsCommitted.inc({ pipeline: this.config.name });
     for (const t of b.commitTimesMs) metrics.sourceCommitLatency.observe({ pipeline: this.config.name }, (b.kafkaCommitMs - t) / 1000);
-    for (const l of this.listeners) l(b);
+    // Idle watermarks (no events) are bookkeeping, not data commits: listeners do not see them.
+    if (b.events > 0) for (const l of this.listeners) l(b);
     // Only now, after the Kafka commit: confirm to Postgres (no-op while snapshotting).
-    if (this.state === 'streaming' && !b.offset.snapshot) await this.streaming?.confirm(parseLsn(b.offset.last_commit_lsn));
+    if (this.state === 'streaming' && !b.offset.snapshot) await this.streaming?.confirm(committedWatermark(b.offset));
+  }
+
+  /**
+   * Idle point from the stream (streaming.ts onKeepalive): record it in the offsets topic as
+   * `flushed_lsn`, and confirm it to Postgres only after that Kafka commit (committed()). So the
+   * slot never gets ahead of the durable state, which is what lets start-up tell an idle slot from
+   * one someone else advanced. At most one in flight, at most once per heartbeat interval.
+   */
+  private idlePoint(walEnd: bigint): void {
+    if (this.state !== 'streaming' || !this.publisher) return;
+    const last = this.lastCommitted;
+    if (last && walEnd <= committedWatermark(last)) {
+      void this.streaming?.confirm(walEnd).catch(() => undefined);
+      return;
+    }
+    const every = this.config['heartbeat.interval.ms'] > 0 ? this.config['heartbeat.interval.ms'] : 10000;
+    if (Date.now() - this.watermarkAt < every) return;
+    const offset: StoredOffset = { connector: this.config.name, last_commit_lsn: last?.last_commit_lsn ?? '0/0', last_seq: last?.last_seq ?? -1, snapshot: null, flushed_lsn: formatLsn(walEnd) };
+    if (this.publisher.commitWatermark(offset)) this.watermarkAt = Date.now();
+  }
+
+  /** Polls the slot every slot.health.interval.ms: metrics, status, warnings; a lost or vanished slot fails the source. */
+  private startHealth(log: Logger): void {
+    const every = this.config['slot.health.interval.ms'];
+    if (every <= 0 || this.healthTimer) return;
+    const tracker = new SlotHealthTracker(this.config['slot.name'], { lagWarnBytes: this.config['slot.lag.warn.bytes'], lagWarnMs: this.config['slot.lag.warn.ms'] });
+    const labels = { pipeline: this.config.name };
+    const poll = async (): Promise<void> => {
+      if (this.healthBusy || (this.state !== 'snapshotting' && this.state !== 'streaming' && this.state !== 'starting')) return;
+      this.healthBusy = true;
+      try {
+        if (!this.healthClient) {
+          const c = new pg.Client(clientConfig(this.config));
+          c.on('error', () => undefined);
+          await c.connect();
+          this.healthClient = c;
+        }
+        const { health, fatal } = tracker.observe(await slotSample(this.healthClient, this.config['slot.name']));
+        this.slotHealth = health;
+        if (health.lagBytes !== null) metrics.slotLagBytes.set(labels, health.lagBytes);
+        if (health.lagMs !== null) metrics.slotLagMs.set(labels, health.lagMs);
+        if (health.retainedBytes !== null) metrics.slotRetainedBytes.set(labels, health.retainedBytes);
+        for (const w of ['reserved', 'extended', 'unreserved', 'lost', 'missing']) {
+          metrics.slotWalStatus.set({ ...labels, wal_status: w }, (health.exists ? health.walStatus === w : w === 'missing') ? 1 : 0);
+        }
+        // Logged when the kind of warning changes (numbers aside), else once a minute.
+        const text = health.warnings.join('; ');
+        const kind = text.replace(/\d+/g, '#');
+        if (text && (kind !== this.lastWarning.text || Date.now() - this.lastWarning.at > 60000)) {
+          log.warn({ slot: health }, text);
+          this.lastWarning = { text: kind, at: Date.now() };
+        } else if (!text) this.lastWarning = { text: '', at: 0 };
+        if (fatal && (this.state === 'snapshotting' || this.state === 'streaming')) this.fail(new Error(fatal));
+      } catch (e) {
+        log.warn({ err: e }, 'slot health poll failed (will retry next interval)');
+        await this.healthClient?.end().catch(() => undefined);
+        this.healthClient = null;
+      } finally {
+        this.healthBusy = false;
+      }
+    };
+    this.healthTimer = setInterval(() => void poll(), every);
+    this.healthTimer.unref();
+    void poll();
+  }
+
+  /**
+   * After a stream/snapshot failure: the slot-health verdict when the slot is gone or lost, else
+   * null. Checked a few times over ~2 s: whoever ends a walsender to drop its slot (an operator, a
+   * failover script) drops it a moment after the connection broke.
+   */
+  private async diagnoseSlot(): Promise<Error | null> {
+    const c = new pg.Client({ ...clientConfig(this.config), connectionTimeoutMillis: 5000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const tracker = new SlotHealthTracker(this.config['slot.name'], { lagWarnBytes: 0, lagWarnMs: 0 });
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 600));
+        const sample = await slotSample(c, this.config['slot.name']);
+        const { health, fatal } = tracker.observe(sample);
+        if (fatal) {
+          this.slotHealth = health;
+          return new Error(fatal);
+        }
+        if (sample.activePid !== null) return null;
+      }
+      return null;
+    } catch {
+      return null;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  /** Fails the running snapshot or stream with `e` (it becomes the source's error). */
+  private fail(e: Error): void {
+    if (this.pendingFatal) return;
+    this.pendingFatal = e;
+    this.snapshotter?.stop();
+    this.streaming?.abort(e);
   }
 
   /** Stops reading, commits what is complete, aborts a partial transaction, closes everything. */
@@ -274,6 +414,10 @@ export class PostgresSource {
   }
 
   private async shutdown(): Promise<void> {
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
+    await this.healthClient?.end().catch(() => undefined);
+    this.healthClient = null;
     this.publisher?.close();
     await this.heartbeat?.stop();
     await this.producer?.close();

@@ -143,6 +143,22 @@ export class Publisher {
     await this.backpressure();
   }
 
+  /**
+   * Idle watermark: commits a Kafka transaction holding only `offset` (with `flushed_lsn`) when
+   * nothing is buffered or in flight; returns false (nothing done) otherwise. onCommitted runs after
+   * the commit, like for data — only then may the caller confirm `flushed_lsn` to Postgres.
+   */
+  commitWatermark(offset: StoredOffset): boolean {
+    if (!this.idle || this.failure) return false;
+    const record = offsetRecord(this.opts.offsetsTopic, offset);
+    this.enqueue(1, async () => {
+      await this.producer.send([record]);
+      await this.producer.commit();
+      await this.opts.onCommitted({ offset, events: 0, commitTimesMs: [], kafkaCommitMs: Date.now() });
+    });
+    return true;
+  }
+
   /** Commits everything pending now and waits for the chain (clean stop, snapshot chunks). */
   async flush(): Promise<void> {
     if (!this.partialSent) this.commitPending();

@@ -51,6 +51,12 @@ export interface StreamingDeps {
   readonly logger: Logger;
   /** Last position committed to Kafka (from the offsets topic), or null. */
   readonly stored: Position | null;
+  /**
+   * Idle point reached: every change up to `walEnd` is in Kafka or not ours. The owner commits it
+   * to the offsets topic (idle watermark) and confirms it after that commit; confirming it here
+   * directly would let the slot pass the stored position (see slot-ownership.ts).
+   */
+  readonly onIdle: (walEnd: bigint) => void;
 }
 
 export class StreamingSource {
@@ -149,19 +155,17 @@ export class StreamingSource {
    * Keepalive from the walsender, carrying its WAL end. When nothing is open or in flight — no PG
    * transaction being decoded, nothing buffered or unsent in the Publisher — every transaction that
    * committed before that WAL end was already received and committed to Kafka (or had nothing for
-   * us), so confirming it is safe and lets the slot advance while captured tables are idle. A
-   * transaction still running on the server commits later, at a higher LSN, and will be sent then.
-   * Otherwise answer with the last confirmed LSN.
+   * us), so that WAL end is an idle point: handed to `onIdle`, which records it in Kafka and then
+   * confirms it, letting the slot advance while captured tables are idle. A transaction still
+   * running on the server commits later, at a higher LSN, and will be sent then. A keepalive that
+   * asks for a reply gets the last confirmed LSN.
    */
   private async onKeepalive(walEnd: bigint, shouldRespond: boolean): Promise<void> {
     // Keepalives are emitted on receipt, data messages may still wait in the service's queue:
     // require every parsed message to be handled.
     const drained = this.handled === this.plugin.parsed;
-    if (drained && this.tx === null && this.deps.publisher.idle && walEnd >= this.receivedLsn) {
-      await this.confirm(walEnd);
-    } else if (shouldRespond) {
-      await this.confirm(this.confirmedLsn);
-    }
+    if (drained && this.tx === null && this.deps.publisher.idle && walEnd >= this.receivedLsn && walEnd > this.confirmedLsn) this.deps.onIdle(walEnd);
+    if (shouldRespond) await this.confirm(this.confirmedLsn);
   }
 
   /** Periodic status update (heartbeat): same rule as a keepalive, using the last received LSN. */

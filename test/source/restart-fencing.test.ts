@@ -17,9 +17,11 @@ const topic = `${prefix}.public.${id}`;
 const pub = `${id}_pub`;
 const sources: PostgresSource[] = [];
 
+// The slots are created by the test (pg_create_logical_replication_slot), not by a pipeline: the
+// pipelines take them over (slot.takeover) — without it they would refuse a slot they do not own.
 function make(name: string, slot: string): PostgresSource {
   const s = new PostgresSource(
-    { ...pgConfig(), name, 'topic.prefix': prefix, 'slot.name': slot, 'publication.name': pub, 'publication.autocreate.mode': 'disabled', 'snapshot.mode': 'never' },
+    { ...pgConfig(), name, 'topic.prefix': prefix, 'slot.name': slot, 'publication.name': pub, 'publication.autocreate.mode': 'disabled', 'snapshot.mode': 'never', 'slot.takeover': true },
     kafkaConfig,
     process.env.CDC_TEST_LOG ? createLogger().child({ instance: sources.length }) : silentLogger,
   );
@@ -81,7 +83,9 @@ describe('restart and fencing', () => {
 
   it('a second instance with the same connector name fences the first; an active slot is a clear error', async () => {
     const c = await pgClient();
-    for (const s of [`${id}_f1`, `${id}_f2`]) await c.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [s]);
+    // Same position for both (a copy): the second instance's slot must not be ahead of what the first published (that would be a gap).
+    await c.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`${id}_f1`]);
+    await c.query(`SELECT pg_copy_logical_replication_slot($1, $2)`, [`${id}_f1`, `${id}_f2`]);
     const first = make(`${id}_fence`, `${id}_f1`);
     await first.start();
     const firstDone = first.whenStopped().then(

@@ -68,7 +68,8 @@ export const PAGE_HTML = `<!doctype html>
     const s = p.source;
     return h('div', { class: 'box source', 'data-testid': 'source' },
       h('h3', {}, h('span', {}, 'Postgres source'), state(s.state, s.reason)),
-      kv([['events', fmt(s.eventsPublished), 'source-events'], ['events/s', fmt(s.eventsPerSec), 'source-rate'], ['last LSN', s.lastLsn || '–', 'source-lsn'], ['slot lag', s.slotLagBytes === null ? '–' : fmt(s.slotLagBytes) + ' B', 'source-slot-lag'], ['restarts', fmt(s.restarts)]]),
+      kv([['events', fmt(s.eventsPublished), 'source-events'], ['events/s', fmt(s.eventsPerSec), 'source-rate'], ['last LSN', s.lastLsn || '–', 'source-lsn'], ['slot lag', s.slotLagBytes === null ? '–' : fmt(s.slotLagBytes) + ' B' + (s.slotLagMs === null ? '' : ' / ' + fmt(Math.round(s.slotLagMs / 1000)) + ' s'), 'source-slot-lag'], ['WAL status', s.slot ? (s.slot.exists ? s.slot.walStatus || '–' : 'slot missing') : '–', 'source-wal-status'], ['restarts', fmt(s.restarts)]]),
+      s.slot && s.slot.warnings.length ? h('div', { class: 'err', 'data-testid': 'source-slot-warning' }, s.slot.warnings.join('; ')) : null,
       s.snapshot.length ? h('div', { class: 'snap', 'data-testid': 'snapshot' }, s.snapshot.map((t) => {
         const pct = t.finished ? 100 : t.total ? Math.min(100, Math.round(100 * t.done / t.total)) : 0;
         return [h('div', {}, t.table + ': ' + fmt(t.done) + (t.total ? ' / ' + fmt(t.total) : '') + (t.finished ? ' ✓' : '')), h('div', { class: 'bar' }, h('div', { style: 'width:' + pct + '%' }))];
