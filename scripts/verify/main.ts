@@ -95,7 +95,18 @@ for (const k of kinds) {
   }
 }
 
+// Ctrl-C / SIGTERM: stop at the next step and still remove the run's slot, database, topics, …
+const abort = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.error(`verify: ${sig}: stopping and cleaning up (again to exit at once)`);
+    abort.abort(new Error(`interrupted by ${sig}`));
+    process.once(sig, () => process.exit(130));
+  });
+}
+
 const report = await runVerify({
+  signal: abort.signal,
   seed,
   faults: positive('faults', a.faults),
   kinds: kinds as FaultKind[],

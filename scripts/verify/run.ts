@@ -51,6 +51,8 @@ export interface VerifyOptions {
   /** Leave the database, topics, indices and keys in place after the run. */
   readonly keep: boolean;
   readonly log: (msg: string) => void;
+  /** Aborting stops the run at the next step; what it created is still removed (unless keep). */
+  readonly signal?: AbortSignal;
 }
 
 export interface FaultRecord extends PlannedFault {
@@ -65,7 +67,7 @@ export interface VerifyReport {
   readonly id: string;
   readonly startedAt: string;
   readonly durationS: number;
-  readonly options: Omit<VerifyOptions, 'services' | 'log' | 'endpoints'>;
+  readonly options: Omit<VerifyOptions, 'services' | 'log' | 'endpoints' | 'signal'>;
   readonly endpoints: Endpoints;
   readonly faults: FaultRecord[];
   readonly load: LoadStats;
@@ -78,6 +80,11 @@ export interface VerifyReport {
   readonly stale: number;
   readonly ok: boolean;
   readonly examples: string[];
+}
+
+/** The command that replays a run's fault schedule and load (timings still depend on the machine). */
+export function replayCommand(o: Pick<VerifyOptions, 'seed' | 'faults' | 'kinds' | 'gapMs' | 'seedRows' | 'txPerSec'>): string {
+  return `npm run verify -- --seed ${o.seed} --faults ${o.faults} --kinds ${o.kinds.join(',')} --gap ${o.gapMs[0] / 1000}-${o.gapMs[1] / 1000} --seed-rows ${o.seedRows} --rate ${o.txPerSec}`;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -204,7 +211,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
   for (const k of o.kinds) {
     if (k.endsWith('-kill') && k !== 'daemon-kill' && !o.services) throw new Error(`fault kind ${k} needs the stack's service control (run through scripts/verify/main.ts)`);
   }
-  log(`seed ${o.seed} (replay: npm run verify -- --seed ${o.seed} --faults ${o.faults}); run id ${id}; ${plan.length} faults planned: ${plan.map((f) => f.kind).join(', ')}`);
+  log(`seed ${o.seed} (replay: ${replayCommand(o)}); run id ${id}; ${plan.length} faults planned: ${plan.map((f) => f.kind).join(', ')}`);
 
   const admin = new pg.Client({ connectionString: ep.postgresUrl });
   await admin.connect();
@@ -267,6 +274,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     const faults: FaultRecord[] = [];
     for (const [i, f] of plan.entries()) {
       await sleep(f.gapMs);
+      o.signal?.throwIfAborted();
       const at = (Date.now() - t0) / 1000;
       const t = Date.now();
       const detail = await inject(f);
@@ -290,7 +298,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     const lost = final.result.lost + kc.missingChangeEvents;
     const duplicated = final.result.duplicated + kc.duplicates;
     const stale = final.result.stale;
-    const { services: _s, log: _l, endpoints: _e, ...options } = o;
+    const { services: _s, log: _l, endpoints: _e, signal: _g, ...options } = o;
     return {
       seed: o.seed,
       id,
@@ -419,6 +427,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
         last = sig;
         since = Date.now();
       }
+      o.signal?.throwIfAborted();
       if (result && (Date.now() > deadline || (settleMs > 0 && Date.now() - since > settleMs))) return { result };
       if (!result && Date.now() > deadline) throw new Error('the checker could not read the sinks before the deadline');
       await sleep(3000);

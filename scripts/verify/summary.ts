@@ -1,7 +1,7 @@
 /** The readable summary of a verify report (printed, and written next to the JSON). */
 import { TABLES } from './load.js';
 import type { SinkTableCheck } from './checker.js';
-import type { VerifyReport } from './run.js';
+import { replayCommand, type VerifyReport } from './run.js';
 
 function cell(s: SinkTableCheck): string {
   const bad = s.missing + s.extra + s.stale + s.duplicated;
@@ -12,7 +12,7 @@ export function summary(r: VerifyReport): string {
   const lines: string[] = [];
   const byKind = new Map<string, number>();
   for (const f of r.faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
-  lines.push(`cdc-fanout verify — seed ${r.seed} (replay: npm run verify -- --seed ${r.seed} --faults ${r.options.faults}), run ${r.id}, ${r.startedAt}, ${r.durationS} s`);
+  lines.push(`cdc-fanout verify — seed ${r.seed} (replay: ${replayCommand(r.options)}), run ${r.id}, ${r.startedAt}, ${r.durationS} s`);
   lines.push(`faults: ${r.faults.length} — ${[...byKind].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
   const l = r.load;
   lines.push(`load: ${l.transactions} transactions, ${l.expectedChangeEvents} change events (${l.inserts} inserts, ${l.updates} updates of which ${l.toastUnchangedUpdates} left the TOASTed body unchanged, ${l.pkUpdates} primary-key updates, ${l.deletes} deletes)`);
