@@ -367,7 +367,18 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
         if (alive(pid)) signalGroup(pid, 'SIGKILL');
         while (alive(pid)) await sleep(100);
         await sleep(f.holdMs);
-        const note = await o.services!.up(svc);
+        // A JVM restart on a busy 2-core machine can outlast the stack's start timeout: wait again
+        // (up() on a process that is ours but not yet healthy only waits), three times at most.
+        let note = '';
+        for (let attempt = 1; ; attempt++) {
+          try {
+            note = await o.services!.up(svc);
+            break;
+          } catch (err) {
+            if (attempt >= 3) throw err;
+            log(`${svc} not healthy yet (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`);
+          }
+        }
         if (svc === 'redis' && redis) {
           redis.close();
           redis = await RawRedis.open(ep.redisUrl);
