@@ -16,7 +16,7 @@ export function summary(r: VerifyReport): string {
   lines.push(`faults: ${r.faults.length} — ${[...byKind].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
   const l = r.load;
   lines.push(`load: ${l.transactions} transactions, ${l.expectedChangeEvents} change events (${l.inserts} inserts, ${l.updates} updates of which ${l.toastUnchangedUpdates} left the TOASTed body unchanged, ${l.pkUpdates} primary-key updates, ${l.deletes} deletes)`);
-  lines.push(`daemon: ${r.daemon.starts} starts, ${r.daemon.unexpectedExits} unexpected exits; caught up ${r.catchUpS} s after the load stopped`);
+  lines.push(`daemon: ${r.daemon.starts} starts, ${r.daemon.unexpectedExits} unexpected exits; ${r.sinks.ok ? 'caught up' : 'gave up waiting (nothing changed for 90 s or timeout)'} ${r.catchUpS} s after the load stopped`);
   lines.push('table          postgres   elasticsearch            clickhouse (FINAL)');
   for (const t of TABLES) lines.push(`${t.padEnd(14)} ${String(r.sinks.postgres[t]).padStart(8)}   ${cell(r.sinks.elasticsearch[t]).padEnd(24)} ${cell(r.sinks.clickhouse[t])}`);
   lines.push(`redis          write-through items ${cell(r.sinks.redisWriteThrough)}; invalidation: ${r.sinks.redisInvalidation.checked - r.sinks.redisInvalidation.stillCached}/${r.sinks.redisInvalidation.checked} changed-row keys gone`);
