@@ -104,9 +104,12 @@ export class Snapshotter {
         await this.deps.admin.ensureTopics([this.deps.builder.topicFor(info)]);
         const keys = t.keyColumns;
         let lastKey: readonly string[] | null = resume?.table === name && keys.length > 0 ? resume.last_key : null;
-        const cols = rel.columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ');
+        // Invariant: each value is the type's text output, exactly what pgoutput sends when streaming
+        // (this client parses no types). Not `col::text`: that is a cast, not the output function, for
+        // some types (boolean::text is 'true', inet::text adds the netmask, char(n)::text drops padding).
+        const cols = rel.columns.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
         const keyIdx = keys.map((k) => rel.columns.findIndex((c) => c.name === k));
-        // Qualified with the alias: a bare name would resolve to the ::text output column (text order).
+        // Qualified with the alias, so the order is the column's own, never an output column's.
         const order = keys.map((k) => `t.${quoteIdent(k)}`).join(', ');
         let tableRows = 0;
         let lastCtid: string | null = null;
