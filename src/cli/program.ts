@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import type { StatusFlags } from './status.js';
 import { validateCommand } from './validate.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -13,6 +14,24 @@ function positiveInt(v: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
   return n;
 }
+
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number ≥ 0, got "${v}"`);
+  return n;
+}
+
+function url(v: string): string {
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new InvalidArgumentError(`expected the admin API's base URL, e.g. http://127.0.0.1:8083, got "${v}"`);
+  }
+  return v;
+}
+
+const ADMIN_HELP = 'admin API base URL of the daemon (env CDC_ADMIN_URL); default: from the record of the daemon running --config, else http://127.0.0.1:8083';
 
 /** `env` supplies the flag defaults (the docs generator passes {} so they are the built-in ones). */
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
@@ -49,10 +68,15 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   program
     .command('status')
     .description('Show the state of a running daemon (from its admin API)')
-    .option('--admin-url <url>', 'admin API base URL (env CDC_ADMIN_URL)', env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
+    .option('--admin <url>', ADMIN_HELP, url)
+    .option('--admin-url <url>', 'same as --admin', url)
+    .option('-c, --config <file|dir>', 'the config the daemon was started with (finds its admin address)')
     .option('--token <token>', 'bearer token (env CDC_ADMIN_TOKEN)', env.CDC_ADMIN_TOKEN)
     .option('--json', 'print the raw JSON')
-    .action(async (opts: { adminUrl: string; token?: string; json?: boolean }) => {
+    .option('--max-lag <records>', 'exit 2 when a sink is more than this many records behind (or its lag is unknown)', nonNegativeInt)
+    .option('--max-lag-ms <ms>', 'exit 2 when a sink\'s oldest unapplied event is older than this (or unknown)', nonNegativeInt)
+    .addHelpText('after', '\nExit status: 0 every component RUNNING or PAUSED (and within --max-lag/--max-lag-ms), 2 a component is not (FAILED, STARTING, RESTARTING, STOPPED) or past a lag threshold, 1 the daemon could not be asked.')
+    .action(async (opts: StatusFlags) => {
       const { statusCommand } = await import('./status.js');
       process.exitCode = await statusCommand(opts);
     });
@@ -63,7 +87,8 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument('<pipeline>', 'pipeline name')
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .option('-t, --tables <list>', 'comma-separated schema.table list (default: every captured table)')
-    .action(async (pipeline: string, opts: { config: string; tables?: string }) => {
+    .option('--admin <url>', `${ADMIN_HELP}; the request is refused when no daemon answers (a signal is only picked up by a running daemon)`, url)
+    .action(async (pipeline: string, opts: { config: string; tables?: string; admin?: string }) => {
       const { snapshotCommand } = await import('./snapshot.js');
       process.exitCode = await snapshotCommand(pipeline, opts);
     });
@@ -75,7 +100,8 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .requiredOption('-s, --sink <name>', 'sink name')
     .requiredOption('--to <where>', 'earliest | latest')
-    .option('--admin-url <url>', 'admin URL used to check that no daemon is running', env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
+    .option('--admin <url>', `${ADMIN_HELP}; used to check that no daemon is running`, url)
+    .option('--admin-url <url>', 'same as --admin', url)
     .option('--yes', 'confirm: without it nothing is changed')
     .action(async (pipeline: string, opts: ResetFlags) => {
       const { resetOffsetsCommand } = await import('./reset-offsets.js');
@@ -100,7 +126,8 @@ export interface ResetFlags {
   config: string;
   sink: string;
   to: string;
-  adminUrl: string;
+  admin?: string;
+  adminUrl?: string;
   yes?: boolean;
 }
 
