@@ -487,6 +487,10 @@ export class SinkRunner extends EventEmitter {
     const { sink } = this.opts;
     let staleSkipped = 0;
     let rejectedCount = 0;
+    // Heartbeats go on while the sink writes (a bulk request may take up to its timeout): the
+    // consumer's session timeout is short so that a crashed daemon's partitions move quickly.
+    const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+    keepAlive.unref();
     const done = await this.retrying(
       `batch ${chunk.topic}/${chunk.partition}@${next}`,
       async () => {
@@ -505,7 +509,7 @@ export class SinkRunner extends EventEmitter {
         if (!this.stopping && !(e instanceof AbandonedError)) void this.fail(e instanceof Error ? e : new Error(String(e)));
         return false;
       },
-    );
+    ).finally(() => clearInterval(keepAlive));
     if (!done) return false;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const applied = chunk.records.length - rejectedCount + decodeRejected.length;
