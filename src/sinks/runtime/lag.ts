@@ -51,7 +51,7 @@ export class LagTracker {
   /** undefined: still loading; null: the sink never stored one (it starts at the earliest offset). */
   private readonly stored = new Map<string, bigint | null>();
   private readonly ends = new Map<string, Ends>();
-  private endsAt = 0;
+  private endsAt: number | undefined;
   private readonly pending = new Map<string, number>();
   private readonly behind = new Map<string, { readonly offset: bigint | null; readonly since: number }>();
 
@@ -113,7 +113,7 @@ export class LagTracker {
   }
 
   snapshot(now = Date.now()): LagSnapshot {
-    const fresh = this.endsAt > 0 && now - this.endsAt <= this.maxAgeMs;
+    const fresh = this.endsAt !== undefined && now - this.endsAt <= this.maxAgeMs;
     const partitions: PartitionLag[] = [];
     let total = 0;
     let totalKnown = this.assignedOnce && fresh;
@@ -150,7 +150,7 @@ export class LagTracker {
       partitions,
       lag: totalKnown ? total : null,
       timeLagMs: oldestKnown ? oldest : null,
-      updatedAt: this.endsAt > 0 ? new Date(this.endsAt).toISOString() : null,
+      updatedAt: this.endsAt !== undefined ? new Date(this.endsAt).toISOString() : null,
     };
   }
 }
