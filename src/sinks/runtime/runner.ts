@@ -96,6 +96,9 @@ interface PartitionState {
   next: bigint | null;
 }
 
+/** A write in flight this long shows the sink as not RUNNING (with the reason) although nothing failed yet. */
+const STALL_AFTER_MS = 10_000;
+
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -489,7 +492,18 @@ export class SinkRunner extends EventEmitter {
     let rejectedCount = 0;
     // Heartbeats go on while the sink writes (a bulk request may take up to its timeout): the
     // consumer's session timeout is short so that a crashed daemon's partitions move quickly.
-    const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+    // A server that accepts connections but does not answer (frozen, overloaded) only fails after
+    // the sink's request timeout; the state says so before that.
+    const since = Date.now();
+    let stalled = false;
+    const keepAlive = setInterval(() => {
+      void heartbeat().catch(() => undefined);
+      const waited = Date.now() - since;
+      if (waited >= STALL_AFTER_MS && this.current.name === 'RUNNING') {
+        stalled = true;
+        this.setState('RESTARTING', `batch ${chunk.topic}/${chunk.partition}@${next}: no answer from the sink for ${Math.round(waited / 1000)} s (still waiting; it is retried if the request times out)`);
+      }
+    }, 1000);
     keepAlive.unref();
     const done = await this.retrying(
       `batch ${chunk.topic}/${chunk.partition}@${next}`,
@@ -511,6 +525,7 @@ export class SinkRunner extends EventEmitter {
       },
     ).finally(() => clearInterval(keepAlive));
     if (!done) return false;
+    if (stalled && this.current.name === 'RESTARTING') this.setState('RUNNING');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const applied = chunk.records.length - rejectedCount + decodeRejected.length;
     this.m.records.inc(Math.max(0, applied));
