@@ -16,6 +16,7 @@ import type { KafkaConfig } from '../kafka/config.js';
 import { createLogger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import type { PartitionOffset } from '../sinks/sink.js';
+import { daemonRecordsFor } from '../daemon/record.js';
 import { resolveAdmin } from './admin-address.js';
 import type { ResetFlags } from './program.js';
 
@@ -36,6 +37,9 @@ async function answers(adminUrl: string): Promise<boolean> {
 
 /** Why the reset must not run now (a daemon runs this config), or undefined. */
 async function runningDaemon(opts: ResetFlags): Promise<string | undefined> {
+  // A daemon recorded for this config counts whatever --admin says.
+  const [rec] = daemonRecordsFor(opts.config);
+  if (rec) return `a daemon is running ${rec.config} (pid ${rec.pid}, admin ${rec.url ?? 'off'}): stop it first — a running sink would overwrite the reset`;
   const target = resolveAdmin(opts);
   if (target.kind === 'ambiguous') return `${target.message.split('\n')[0]}: stop them first — a running sink would overwrite the reset`;
   if (target.kind === 'no-admin') return `a daemon runs ${target.record.config} (pid ${target.record.pid}, no admin server): stop it first — a running sink would overwrite the reset`;
