@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
 import { freePort } from '../support/ports.js';
 import { parsePrometheus, pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
@@ -221,6 +221,12 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
+    // the writer must not outlive a failed assertion (it would load every later test)
+    const stopWriter = async (): Promise<void> => {
+      writing = false;
+      await writer.catch(() => undefined);
+    };
+    onTestFinished(stopWriter);
     // /health stays fast while the pipeline is busy (bar: p99 < 50 ms)
     const lat: number[] = [];
     for (let i = 0; i < 300; i++) {
