@@ -272,6 +272,11 @@ export class SinkRunner extends EventEmitter {
           if (!this.lagAdmin) {
             const admin = this.opts.kafka.admin({ retry: { retries: 1 } });
             await admin.connect();
+            if (this.stopping || !this.lagTimer) {
+              // stopped while connecting: stopLagPoller() has already run
+              await admin.disconnect().catch(() => undefined);
+              return;
+            }
             this.lagAdmin = admin;
           }
           for (const topic of topics) this.lagTracker.setEnds(topic, await this.lagAdmin.fetchTopicOffsets(topic));
