@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { StatusFlags } from './status.js';
 import { validateCommand } from './validate.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -14,6 +15,12 @@ export const USAGE_ERROR = 2;
 function positiveInt(v: string): number {
   const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, e.g. 30000, got "${v}"`);
+  return n;
+}
+
+function nonNegativeInt(v: string): number {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number ≥ 0, e.g. 1000, got "${v}"`);
   return n;
 }
 
@@ -45,6 +52,8 @@ function envDefault<T>(env: NodeJS.ProcessEnv, name: string, parse: (v: string) 
 }
 
 const help = (examples: readonly string[], exitCodes: string): string => `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n\nExit codes: ${exitCodes}\n`;
+
+const ADMIN_HELP = 'admin API base URL of the daemon (env CDC_ADMIN_URL); default: from the record of the daemon running --config, else http://127.0.0.1:8083';
 
 /** `env` supplies the flag defaults (the docs generator passes {} so they are the built-in ones). */
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
@@ -121,17 +130,21 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   program
     .command('status')
     .description('Show the state of a running daemon (from its admin API)')
-    .option('--admin-url <url>', 'admin API base URL (env CDC_ADMIN_URL)', httpUrl, env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
+    .option('--admin <url>', ADMIN_HELP, httpUrl)
+    .option('--admin-url <url>', 'same as --admin', httpUrl)
+    .option('-c, --config <file|dir>', 'the config the daemon was started with (finds its admin address)')
     .option('--token <token>', 'bearer token (env CDC_ADMIN_TOKEN)', env.CDC_ADMIN_TOKEN)
     .option('--json', 'print the raw JSON')
+    .option('--max-lag <records>', 'exit 2 when a sink is more than this many records behind (or its lag is unknown)', nonNegativeInt)
+    .option('--max-lag-ms <ms>', "exit 2 when a sink's oldest unapplied event is older than this (or unknown)", nonNegativeInt)
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout status', 'cdc-fanout status --admin-url http://10.0.0.5:8083 --json'],
-        `0 the daemon answered; 1 it could not be reached or refused the request; ${USAGE_ERROR} usage error.`,
+        ['cdc-fanout status -c connectors/demo.yaml', 'cdc-fanout status --admin http://10.0.0.5:8083 --json', 'cdc-fanout status -c connectors/demo.yaml --max-lag 10000 --max-lag-ms 60000'],
+        `0 every component RUNNING or PAUSED (and within --max-lag/--max-lag-ms); 1 the daemon could not be asked; ${USAGE_ERROR} usage error, or a component is not RUNNING/PAUSED (FAILED, STARTING, RESTARTING, STOPPED) or past a lag threshold.`,
       ),
     )
-    .action(async (opts: { adminUrl: string; token?: string; json?: boolean }) => {
+    .action(async (opts: StatusFlags) => {
       const { statusCommand } = await import('./status.js');
       process.exitCode = await statusCommand(opts);
     });
@@ -142,14 +155,15 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument('<pipeline>', 'pipeline name')
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .option('-t, --tables <list>', 'comma-separated schema.table list (default: every captured table)')
+    .option('--admin <url>', `${ADMIN_HELP}; the request is refused when no daemon answers (a signal is only picked up by a running daemon)`, httpUrl)
     .addHelpText(
       'after',
       help(
         ['cdc-fanout snapshot shop -c connectors/demo.yaml', 'cdc-fanout snapshot shop -c connectors/demo.yaml --tables public.products,public.orders'],
-        `0 the request was written to the signal table; 1 config error, table not captured or database error; ${USAGE_ERROR} usage error.`,
+        `0 the request was written to the signal table; 1 config error, no daemon answers, table not captured or database error; ${USAGE_ERROR} usage error.`,
       ),
     )
-    .action(async (pipeline: string, opts: { config: string; tables?: string }) => {
+    .action(async (pipeline: string, opts: { config: string; tables?: string; admin?: string }) => {
       const { snapshotCommand } = await import('./snapshot.js');
       process.exitCode = await snapshotCommand(pipeline, opts);
     });
@@ -161,7 +175,8 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .requiredOption('-s, --sink <name>', 'sink name')
     .addOption(new Option('--to <where>', 'where to move the offsets').choices(['earliest', 'latest']).makeOptionMandatory())
-    .option('--admin-url <url>', 'admin URL used to check that no daemon is running', httpUrl, env.CDC_ADMIN_URL ?? 'http://127.0.0.1:8083')
+    .option('--admin <url>', `${ADMIN_HELP}; used to check that no daemon is running`, httpUrl)
+    .option('--admin-url <url>', 'same as --admin', httpUrl)
     .option('--yes', 'confirm: without it nothing is changed')
     .addHelpText(
       'after',
@@ -194,7 +209,8 @@ export interface ResetFlags {
   config: string;
   sink: string;
   to: string;
-  adminUrl: string;
+  admin?: string;
+  adminUrl?: string;
   yes?: boolean;
 }
 

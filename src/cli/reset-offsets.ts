@@ -2,8 +2,9 @@
  * `cdc-fanout reset-offsets <pipeline> --sink <name> --to earliest|latest --yes`
  * Moves a sink's consumed offsets — in the sink's own store, which is where it resumes from, and in
  * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics.
- * Guarded: does nothing without --yes, and refuses while a daemon answers on --admin-url or while
- * the sink's consumer group has live members (a running sink would overwrite the reset).
+ * Guarded: does nothing without --yes, and refuses while a daemon runs the config (its record, see
+ * src/daemon/record.ts), answers on --admin, or while the sink's consumer group has live members
+ * (a running sink would overwrite the reset).
  */
 import type { Kafka } from 'kafkajs';
 import { formatError } from '../config/issues.js';
@@ -15,6 +16,8 @@ import type { KafkaConfig } from '../kafka/config.js';
 import { createLogger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import type { PartitionOffset } from '../sinks/sink.js';
+import { daemonRecordsFor } from '../daemon/record.js';
+import { resolveAdmin } from './admin-address.js';
 import type { ResetFlags } from './program.js';
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -23,13 +26,26 @@ const fail = (s: string): number => {
   return 1;
 };
 
-async function daemonRunning(adminUrl: string): Promise<boolean> {
+async function answers(adminUrl: string): Promise<boolean> {
   try {
     const res = await fetch(new URL('/health', adminUrl), { signal: AbortSignal.timeout(2000) });
     return res.ok;
   } catch {
     return false;
   }
+}
+
+/** Why the reset must not run now (a daemon runs this config), or undefined. */
+async function runningDaemon(opts: ResetFlags): Promise<string | undefined> {
+  // A daemon recorded for this config counts whatever --admin says.
+  const [rec] = daemonRecordsFor(opts.config);
+  if (rec) return `a daemon is running ${rec.config} (pid ${rec.pid}, admin ${rec.url ?? 'off'}): stop it first — a running sink would overwrite the reset`;
+  const target = resolveAdmin(opts);
+  if (target.kind === 'ambiguous') return `${target.message.split('\n')[0]}: stop them first — a running sink would overwrite the reset`;
+  if (target.kind === 'no-admin') return `a daemon runs ${target.record.config} (pid ${target.record.pid}, no admin server): stop it first — a running sink would overwrite the reset`;
+  if (await answers(target.url)) return `a daemon is running (${target.url}/health answers; found from ${target.how}): stop it first — a running sink would overwrite the reset`;
+  if (target.record) return `a daemon runs ${target.record.config} (pid ${target.record.pid}) although ${target.url} does not answer: stop it first — a running sink would overwrite the reset`;
+  return undefined;
 }
 
 export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags): Promise<number> {
@@ -45,7 +61,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
   const topics = sinkTopics(sinkCfg, prefix);
   const groupId = sinkCfg['group.id'] ?? `cdc-fanout.${pipelineName}.${sinkCfg.name}`;
 
-  if (await daemonRunning(opts.adminUrl)) return fail(`a daemon is running (${opts.adminUrl}/health answers): stop it first — a running sink would overwrite the reset`);
+  const running = await runningDaemon(opts);
+  if (running) return fail(running);
   const kafkaCfg = p.config.kafka as KafkaConfig;
   const kafka: Kafka = kafkaClient(kafkaCfg, { clientIdSuffix: 'reset-offsets' });
   const admin = kafka.admin();

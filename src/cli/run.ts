@@ -1,11 +1,13 @@
 /** `cdc-fanout run`: the daemon. Exit 0 after a graceful stop, 1 on invalid config or unclean stop. */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { maskString, redact } from '../config/secret.js';
 import { Daemon } from '../daemon/daemon.js';
 import { buildDefinitions } from '../daemon/definitions.js';
 import { defaultRestartPolicy } from '../daemon/supervisor.js';
+import { removeDaemonRecord, writeDaemonRecord, type DaemonRecord } from '../daemon/record.js';
 import { createLogger } from '../observability/logger.js';
 import type { RunFlags } from './program.js';
 
@@ -58,13 +60,37 @@ export async function runCommand(opts: RunFlags): Promise<number> {
     },
   });
   const defs = await buildDefinitions(loaded.pipelines, { logger });
+  // The record tells the CLI where this daemon's admin API is (src/daemon/record.ts).
+  let recordFile: string | undefined;
+  const writeRecord = (url: string | null): void => {
+    const record: DaemonRecord = {
+      pid: process.pid,
+      url,
+      config: resolve(opts.config),
+      files: loaded.pipelines.map((p) => resolve(p.file)),
+      pipelines: loaded.pipelines.map((p) => p.config.name),
+      auth: Boolean(token),
+      startedAt: new Date().toISOString(),
+    };
+    try {
+      recordFile = writeDaemonRecord(record);
+      logger.info({ record: recordFile }, 'daemon record written (the CLI finds the admin address there)');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'cannot write the daemon record; CLI commands need --admin <url> to find this daemon');
+    }
+  };
+  process.on('exit', () => {
+    if (recordFile) removeDaemonRecord(recordFile);
+  });
   const daemon = new Daemon(defs, {
     admin: opts.admin ? { host: opts.adminHost, port: opts.adminPort, token, tls } : false,
     shutdownTimeoutMs: opts.shutdownTimeoutMs,
     policy: defaultRestartPolicy,
     logger,
     secrets,
+    onAdminListening: (url) => writeRecord(url),
   });
+  if (!opts.admin) writeRecord(null);
 
   let signals = 0;
   const stopped = new Promise<number>((resolve) => {

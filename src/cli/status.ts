@@ -1,23 +1,94 @@
-/** `cdc-fanout status`: asks a running daemon's admin API for /pipelines and prints a summary. */
-import type { PipelineStatus } from '../daemon/status.js';
+/**
+ * `cdc-fanout status`: asks a running daemon's admin API for /pipelines and prints a summary.
+ * Exit codes (for scripts and probes): 0 every component RUNNING or PAUSED and within the lag
+ * thresholds; 2 a component is FAILED, STARTING, RESTARTING or STOPPED, or a sink is past
+ * --max-lag / --max-lag-ms (an unknown lag counts as past a threshold: it cannot be shown to be
+ * within it); 1 the status could not be read at all.
+ */
+import type { PipelineStatus, SinkStatus } from '../daemon/status.js';
+import { ADMIN_HINT, resolveAdmin, type AdminFlags } from './admin-address.js';
 
-export interface StatusFlags {
-  adminUrl: string;
+export interface StatusFlags extends AdminFlags {
   token?: string;
   json?: boolean;
+  maxLag?: number;
+  maxLagMs?: number;
+}
+
+export const EXIT_UNHEALTHY = 2;
+
+const fmtInt = (n: number): string => n.toLocaleString('en-US');
+const fmtLag = (s: SinkStatus): string => (s.lag === null ? 'unknown' : fmtInt(s.lag));
+const fmtAge = (ms: number | null): string => (ms === null ? 'unknown' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+const healthy = (state: string): boolean => state === 'RUNNING' || state === 'PAUSED';
+
+/** Problems that make the exit code non-zero, one line each. */
+export function problems(list: readonly PipelineStatus[], flags: Pick<StatusFlags, 'maxLag' | 'maxLagMs'>): string[] {
+  const out: string[] = [];
+  for (const p of list) {
+    if (!healthy(p.source.state)) out.push(`${p.name}/source is ${p.source.state}${p.source.reason ? `: ${p.source.reason}` : ''}`);
+    for (const s of p.sinks) {
+      const id = `${p.name}/sink:${s.name}`;
+      if (!healthy(s.state)) out.push(`${id} is ${s.state}${s.reason ? `: ${s.reason}` : ''}`);
+      if (flags.maxLag !== undefined) {
+        if (s.lag === null) out.push(`${id} lag is unknown (--max-lag ${flags.maxLag})`);
+        else if (s.lag > flags.maxLag) out.push(`${id} lag ${fmtInt(s.lag)} > --max-lag ${flags.maxLag}`);
+      }
+      if (flags.maxLagMs !== undefined) {
+        if (s.timeLagMs === null) out.push(`${id} time lag is unknown (--max-lag-ms ${flags.maxLagMs})`);
+        else if (s.timeLagMs > flags.maxLagMs) out.push(`${id} time lag ${fmtAge(s.timeLagMs)} > --max-lag-ms ${flags.maxLagMs}`);
+      }
+    }
+  }
+  return out;
+}
+
+export function formatStatus(list: readonly PipelineStatus[]): string {
+  const lines: string[] = [];
+  const err = (e: { message: string; at: string } | undefined, indent: string): void => {
+    if (e) lines.push(`${indent}last error ${e.at}: ${e.message}`);
+  };
+  for (const p of list) {
+    const src = p.source;
+    const slot = src.slot;
+    const slotText = slot
+      ? slot.exists
+        ? `  slot ${slot.slot} lag ${slot.lagBytes === null ? 'unknown' : `${fmtInt(slot.lagBytes)} B`} / ${fmtAge(slot.lagMs)} wal_status ${slot.walStatus ?? 'unknown'}`
+        : `  slot ${slot.slot} MISSING`
+      : '';
+    lines.push(`${p.name}  source ${src.state}${src.reason ? ` (${src.reason})` : ''}  lsn ${src.lastLsn ?? '-'}  events ${fmtInt(src.eventsPublished)}  restarts ${src.restarts}${slotText}`);
+    for (const w of slot?.warnings ?? []) lines.push(`    WARNING ${w}`);
+    err(src.lastError, '    ');
+    for (const s of p.sinks) {
+      const latency = s.latencyMs === null ? '' : `  commit→applied ${fmtAge(s.latencyMs)}`;
+      lines.push(`  sink ${s.name} [${s.type}]  ${s.state}${s.reason ? ` (${s.reason})` : ''}  lag ${fmtLag(s)} (${fmtAge(s.timeLagMs)})  records ${fmtInt(s.records)}${latency}  restarts ${s.restarts}`);
+      err(s.lastError, '      ');
+    }
+  }
+  return lines.join('\n');
 }
 
 export async function statusCommand(opts: StatusFlags): Promise<number> {
-  const url = new URL('/pipelines', opts.adminUrl);
+  const target = resolveAdmin(opts);
+  if (target.kind === 'ambiguous') {
+    process.stderr.write(`${target.message}\n`);
+    return 1;
+  }
+  if (target.kind === 'no-admin') {
+    process.stderr.write(`the daemon running ${target.record.config} (pid ${target.record.pid}) has no admin server (started with --no-admin); restart it with an admin port to query its status\n`);
+    return 1;
+  }
+  const url = new URL('/pipelines', target.url);
   let res: Response;
   try {
     res = await fetch(url, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {}, signal: AbortSignal.timeout(5000) });
   } catch (err) {
-    process.stderr.write(`cannot reach the daemon at ${opts.adminUrl}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (is \`cdc-fanout run\` running? pass --admin-url)\n`);
+    const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+    process.stderr.write(`cannot reach the daemon at ${target.url} (from ${target.how}): ${cause} — is \`cdc-fanout run\` running? ${ADMIN_HINT}\n`);
     return 1;
   }
   if (res.status === 401) {
-    process.stderr.write(`the daemon at ${opts.adminUrl} requires a bearer token (pass --token or set CDC_ADMIN_TOKEN)\n`);
+    process.stderr.write(`the daemon at ${target.url} requires a bearer token (pass --token or set CDC_ADMIN_TOKEN)\n`);
     return 1;
   }
   if (!res.ok) {
@@ -25,23 +96,9 @@ export async function statusCommand(opts: StatusFlags): Promise<number> {
     return 1;
   }
   const body = (await res.json()) as { pipelines: PipelineStatus[] };
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-    return 0;
-  }
-  for (const p of body.pipelines) {
-    const slot = p.source.slot;
-    const slotText = slot
-      ? slot.exists
-        ? `  slot ${slot.slot} lag ${slot.lagBytes ?? 'unknown'} B / ${slot.lagMs === null ? 'unknown' : `${Math.round(slot.lagMs / 1000)} s`} wal_status ${slot.walStatus ?? 'unknown'}`
-        : `  slot ${slot.slot} MISSING`
-      : '';
-    process.stdout.write(`${p.name}  source ${p.source.state}${p.source.reason ? ` (${p.source.reason})` : ''}  lsn ${p.source.lastLsn ?? '-'}${slotText}\n`);
-    for (const w of slot?.warnings ?? []) process.stdout.write(`  WARNING ${w}\n`);
-    for (const s of p.sinks) {
-      const lag = s.partitions.reduce((n, x) => n + (x.lag ?? 0), 0);
-      process.stdout.write(`  sink ${s.name} [${s.type}]  ${s.state}${s.reason ? ` (${s.reason})` : ''}  lag ${lag}  restarts ${s.restarts}\n`);
-    }
-  }
-  return 0;
+  process.stdout.write(opts.json ? `${JSON.stringify(body, null, 2)}\n` : `${formatStatus(body.pipelines)}\n`);
+  const bad = problems(body.pipelines, opts);
+  if (bad.length === 0) return 0;
+  process.stderr.write(`not healthy (${bad.length}):\n${bad.map((b) => `  ${b}`).join('\n')}\n`);
+  return EXIT_UNHEALTHY;
 }

@@ -11,7 +11,7 @@ import { daemonMetrics } from '../observability/daemon-metrics.js';
 import { redact } from '../config/secret.js';
 import { startAdminServer, type AdminServer, type SinkAction } from './admin/server.js';
 import { Pipeline, type PipelineDefinition } from './pipeline.js';
-import type { PipelineStatus } from './status.js';
+import type { DaemonHistory, PipelineStatus } from './status.js';
 import type { RestartPolicy } from './supervisor.js';
 
 export interface AdminSettings {
@@ -28,12 +28,17 @@ export interface DaemonOptions {
   readonly logger: Logger;
   /** Resolved secret values, masked wherever they could show. */
   readonly secrets: ReadonlySet<string>;
+  /** Called once the admin server listens (before the pipelines have started), with its URL. */
+  readonly onAdminListening?: (url: string) => void;
+  /** History sample interval for the live page's charts (ms); default 5000. */
+  readonly historyIntervalMs?: number;
 }
 
 export class Daemon {
   private readonly pipelines: Pipeline[];
   private admin: AdminServer | undefined;
   private stopping: Promise<boolean> | undefined;
+  private sampler: NodeJS.Timeout | undefined;
 
   constructor(
     defs: readonly PipelineDefinition[],
@@ -52,8 +57,17 @@ export class Daemon {
     return redact(await Promise.all(this.pipelines.map((p) => p.status())), this.opts.secrets);
   }
 
-  ready(): boolean {
-    return this.pipelines.every((p) => p.ready());
+  ready(): { ready: boolean; notReady: string[] } {
+    const notReady = this.pipelines.flatMap((p) => p.notReady().map((x) => `${p.name}/${x}`));
+    return redact({ ready: notReady.length === 0, notReady }, this.opts.secrets);
+  }
+
+  history(): DaemonHistory {
+    return redact({ intervalMs: this.historyIntervalMs, pipelines: this.pipelines.map((p) => p.history()) }, this.opts.secrets);
+  }
+
+  private get historyIntervalMs(): number {
+    return this.opts.historyIntervalMs ?? 5000;
   }
 
   async start(): Promise<void> {
@@ -62,11 +76,24 @@ export class Daemon {
         {
           pipelines: () => this.status(),
           ready: () => this.ready(),
+          history: () => this.history(),
           sinkAction: (p, s, a) => this.sinkAction(p, s, a),
         },
         { ...this.opts.admin, logger: this.opts.logger },
       );
+      this.opts.onAdminListening?.(this.admin.url);
     }
+    let sampling = false;
+    this.sampler = setInterval(() => {
+      if (sampling) return;
+      sampling = true;
+      void Promise.all(this.pipelines.map((p) => p.sample()))
+        .catch((err: unknown) => this.opts.logger.debug({ err: String(err) }, 'history sample failed'))
+        .finally(() => {
+          sampling = false;
+        });
+    }, this.historyIntervalMs);
+    this.sampler.unref();
     await Promise.all(this.pipelines.map((p) => p.start()));
   }
 
@@ -87,6 +114,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       const log = this.opts.logger;
       log.info({ timeoutMs: this.opts.shutdownTimeoutMs }, 'shutting down');
+      if (this.sampler) clearInterval(this.sampler);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), this.opts.shutdownTimeoutMs);

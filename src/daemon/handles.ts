@@ -32,18 +32,29 @@ export interface SourceHandle extends ComponentHandle {
 }
 
 export interface SinkRuntimeStatus {
-  /** The component's own view (e.g. a runner retrying a batch reports RESTARTING). */
-  readonly state?: ComponentState;
-  readonly reason?: string;
-  readonly records: number;
   readonly partitions: readonly PartitionStatus[];
+  /** null = unknown. */
+  readonly lag: number | null;
+  readonly timeLagMs: number | null;
+  readonly lagUpdatedAt: string | null;
   readonly details?: Record<string, unknown>;
 }
 
 export interface SinkHandle extends ComponentHandle {
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** The component's own view, synchronously (e.g. a runner retrying a batch reports RESTARTING with the error). */
+  state(): { readonly state: ComponentState; readonly reason?: string | undefined };
   status(): Promise<SinkRuntimeStatus>;
+}
+
+/** Counters of a sink that survive its restarts (the sink adapter owns them; see SinkRunnerStats). */
+export interface SinkCounters {
+  readonly records: number;
+  readonly dlq: number;
+  readonly latencySumMs: number;
+  readonly latencyCount: number;
+  readonly lastError: { readonly message: string; readonly at: string } | undefined;
 }
 
 export type SourceFactory = (ctx: HandleContext) => SourceHandle;

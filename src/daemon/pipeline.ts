@@ -4,9 +4,10 @@
  * batch in hand, commit offsets, close) in parallel.
  */
 import type { Logger } from '../observability/logger.js';
-import type { SinkFactory, SinkHandle, SourceFactory, SourceHandle } from './handles.js';
+import type { SinkCounters, SinkFactory, SinkHandle, SourceFactory, SourceHandle } from './handles.js';
+import { rateBetween, SeriesRing } from './history.js';
 import { RateMeter } from './rate.js';
-import type { PipelineStatus, SinkStatus, SourceStatus } from './status.js';
+import type { ComponentState, ErrorInfo, PipelineHistory, PipelineStatus, SinkStatus, SourceStatus } from './status.js';
 import { Supervisor, type RestartPolicy } from './supervisor.js';
 
 export interface PipelineDefinition {
@@ -15,27 +16,45 @@ export interface PipelineDefinition {
   readonly topicPrefix: string;
   readonly bootstrapServers: string;
   readonly source: SourceFactory;
-  readonly sinks: readonly { readonly name: string; readonly type: string; readonly factory: SinkFactory }[];
+  readonly sinks: readonly { readonly name: string; readonly type: string; readonly factory: SinkFactory; readonly counters?: SinkCounters }[];
 }
+
+/** How many history samples each component keeps (with the daemon's 5 s interval: 10 minutes). */
+export const HISTORY_SAMPLES = 120;
 
 interface SinkEntry {
   readonly name: string;
   readonly type: string;
   readonly sup: Supervisor<SinkHandle>;
   readonly rate: RateMeter;
+  readonly counters: SinkCounters | undefined;
+  readonly history: SeriesRing;
+  prevRecords?: { at: number; count: number };
+  prevLatency?: { sum: number; count: number };
+  latencyMs: number | null;
+}
+
+const noCounters: SinkCounters = { records: 0, dlq: 0, latencySumMs: 0, latencyCount: 0, lastError: undefined };
+
+function latest(a: ErrorInfo | undefined, b: ErrorInfo | undefined): ErrorInfo | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return a.at >= b.at ? a : b;
 }
 
 export class Pipeline {
   readonly name: string;
   private readonly source: Supervisor<SourceHandle>;
   private readonly sourceRate = new RateMeter();
+  private readonly sourceHistory = new SeriesRing(['eventsPerSec', 'slotLagBytes'], HISTORY_SAMPLES);
+  private prevEvents: { at: number; count: number } | undefined;
   private readonly sinkEntries: SinkEntry[];
 
   constructor(
     private readonly def: PipelineDefinition,
     policy: RestartPolicy,
     logger: Logger,
-    mask: (s: string) => string,
+    private readonly mask: (s: string) => string,
   ) {
     this.name = def.name;
     const log = logger.child({ pipeline: def.name });
@@ -45,6 +64,9 @@ export class Pipeline {
       type: s.type,
       sup: new Supervisor(s.factory, { pipeline: def.name, component: `sink:${s.name}`, policy, logger: log, mask }),
       rate: new RateMeter(),
+      counters: s.counters,
+      history: new SeriesRing(['recordsPerSec', 'lag', 'timeLagMs', 'latencyMs'], HISTORY_SAMPLES),
+      latencyMs: null,
     }));
   }
 
@@ -65,9 +87,60 @@ export class Pipeline {
     return this.sinkEntries.map((s) => s.name);
   }
 
-  /** True when the source and every sink are RUNNING or PAUSED. */
-  ready(): boolean {
-    return [this.source, ...this.sinkEntries.map((s) => s.sup)].every((s) => s.state === 'RUNNING' || s.state === 'PAUSED');
+  /**
+   * A sink's state as an operator needs it: the supervisor's, unless the supervisor thinks the sink
+   * starts or runs — then the runner's own view wins (waiting for topics, joining the group, or
+   * retrying a batch against a server that is down: RESTARTING with the error and the next retry).
+   */
+  private sinkState(e: SinkEntry): { state: ComponentState; reason: string | undefined } {
+    const sup = e.sup.state;
+    const h = e.sup.handle;
+    if ((sup === 'RUNNING' || sup === 'STARTING') && h) {
+      const own = h.state();
+      if (own.state !== 'STOPPED') return { state: own.state, reason: own.state === 'RUNNING' ? undefined : own.reason ?? e.sup.reason };
+    }
+    return { state: sup, reason: sup === 'RUNNING' ? undefined : e.sup.reason };
+  }
+
+  /**
+   * Components that keep the pipeline from being ready: ready means the source and every sink are
+   * RUNNING or PAUSED (a sink retrying against a down server is RESTARTING, so not ready).
+   */
+  notReady(): string[] {
+    const ok = (s: ComponentState): boolean => s === 'RUNNING' || s === 'PAUSED';
+    const out: string[] = [];
+    if (!ok(this.source.state)) out.push(`source: ${this.source.state}${this.source.reason ? ` (${this.mask(this.source.reason)})` : ''}`);
+    for (const e of this.sinkEntries) {
+      const { state, reason } = this.sinkState(e);
+      if (!ok(state)) out.push(`sink:${e.name}: ${state}${reason ? ` (${this.mask(reason)})` : ''}`);
+    }
+    return out;
+  }
+
+  /** Takes one history sample of every component (the daemon calls this every few seconds). */
+  async sample(now = Date.now()): Promise<void> {
+    const src = await this.source.handle?.status().catch(() => undefined);
+    const events = src?.eventsPublished;
+    this.sourceHistory.push(now, {
+      eventsPerSec: events === undefined ? null : rateBetween(this.prevEvents, now, events),
+      slotLagBytes: src?.slotLagBytes ?? null,
+    });
+    this.prevEvents = events === undefined ? undefined : { at: now, count: events };
+    await Promise.all(
+      this.sinkEntries.map(async (e) => {
+        const c = e.counters ?? noCounters;
+        const st = await e.sup.handle?.status().catch(() => undefined);
+        const prev = e.prevLatency;
+        e.latencyMs = prev && c.latencyCount > prev.count ? Math.round((c.latencySumMs - prev.sum) / (c.latencyCount - prev.count)) : null;
+        e.prevLatency = { sum: c.latencySumMs, count: c.latencyCount };
+        e.history.push(now, { recordsPerSec: rateBetween(e.prevRecords, now, c.records), lag: st?.lag ?? null, timeLagMs: st?.timeLagMs ?? null, latencyMs: e.latencyMs });
+        e.prevRecords = { at: now, count: c.records };
+      }),
+    );
+  }
+
+  history(): PipelineHistory {
+    return { name: this.def.name, source: this.sourceHistory.view(), sinks: this.sinkEntries.map((e) => ({ name: e.name, ...e.history.view() })) };
   }
 
   async status(): Promise<PipelineStatus> {
@@ -87,27 +160,31 @@ export class Pipeline {
       snapshot: src?.snapshot ?? [],
       details: src?.details,
     };
-    const sinks: SinkStatus[] = await Promise.all(this.sinkEntries.map(async (e) => {
-      const st = await e.sup.handle?.status().catch(() => undefined);
-      // The supervisor's state wins unless it is RUNNING and the sink reports trouble itself.
-      const own = e.sup.state === 'RUNNING' && st?.state && st.state !== 'RUNNING' ? st.state : undefined;
-      const partitions = st?.partitions ?? [];
-      const lags = partitions.map((p) => p.lag).filter((l): l is number => l !== null);
-      return {
-        name: e.name,
-        type: e.type,
-        state: own ?? e.sup.state,
-        reason: own ? st?.reason : e.sup.reason,
-        restarts: e.sup.restarts,
-        lastError: e.sup.lastError,
-        nextRestartAt: e.sup.nextRestartAt,
-        records: st?.records ?? 0,
-        recordsPerSec: e.rate.update(st?.records ?? 0),
-        lag: lags.length ? lags.reduce((a, b) => a + b, 0) : null,
-        partitions,
-        details: st?.details,
-      };
-    }));
+    const sinks: SinkStatus[] = await Promise.all(
+      this.sinkEntries.map(async (e) => {
+        const st = await e.sup.handle?.status().catch(() => undefined);
+        const { state, reason } = this.sinkState(e);
+        const c = e.counters ?? noCounters;
+        const own = c.lastError ? { message: this.mask(c.lastError.message), at: c.lastError.at } : undefined;
+        return {
+          name: e.name,
+          type: e.type,
+          state,
+          reason: reason === undefined ? undefined : this.mask(reason),
+          restarts: e.sup.restarts,
+          lastError: latest(e.sup.lastError, own),
+          nextRestartAt: e.sup.nextRestartAt,
+          records: c.records,
+          recordsPerSec: e.rate.update(c.records),
+          lag: st?.lag ?? null,
+          timeLagMs: st?.timeLagMs ?? null,
+          lagUpdatedAt: st?.lagUpdatedAt ?? null,
+          latencyMs: e.latencyMs,
+          partitions: st?.partitions ?? [],
+          details: st?.details,
+        };
+      }),
+    );
     return { name: this.def.name, file: this.def.file, topicPrefix: this.def.topicPrefix, kafka: { bootstrapServers: this.def.bootstrapServers }, source, sinks };
   }
 }

@@ -5,14 +5,12 @@
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
-import { metrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
-import { SinkRunner } from '../sinks/runtime/runner.js';
+import { newSinkRunnerStats, SinkRunner } from '../sinks/runtime/runner.js';
 import { sinkTopics } from '../config/sink-topics.js';
-import type { SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
-import { metricSum, metricValues } from './metric-values.js';
+import type { SinkCounters, SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
 import type { PartitionStatus } from './status.js';
 
 export interface SinkAdapterInput {
@@ -33,7 +31,13 @@ function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<str
   return out;
 }
 
-export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactory> {
+export interface SinkFactoryResult {
+  readonly factory: SinkFactory;
+  /** Shared by every runner the factory builds, so counts survive restarts. */
+  readonly counters: SinkCounters;
+}
+
+export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
   const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
   const common = sinkCommonSpec.parse({
@@ -43,9 +47,9 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactory>
     topics: sinkTopics(input.sink, input.topicPrefix),
   }) as SinkCommonConfig;
   const resolved = resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix });
-  const labels = { pipeline: input.pipeline, sink: input.sink.name };
+  const stats = newSinkRunnerStats();
 
-  return (ctx): SinkHandle => {
+  const factory: SinkFactory = (ctx): SinkHandle => {
     const logger = input.logger.child({ sink: input.sink.name });
     const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
     const runner = new SinkRunner({
@@ -55,6 +59,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactory>
       pipeline: input.pipeline,
       logger,
       dlqSize: { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) },
+      stats,
       ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
     });
     runner.on('failed', (err: Error) => ctx.onFailure(err));
@@ -63,27 +68,19 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactory>
       stop: () => runner.stop(),
       pause: () => Promise.resolve(runner.pause()),
       resume: () => Promise.resolve(runner.resume()),
-      async status(): Promise<SinkRuntimeStatus> {
-        const lags = await metricValues(metrics.sinkLag, labels);
-        const offsets = new Map(runner.offsets().map((o) => [`${o.topic}:${o.partition}`, o.offset]));
-        const partitions: PartitionStatus[] = lags.map((l) => {
-          const topic = l.labels.topic ?? '';
-          const partition = Number(l.labels.partition);
-          return { topic, partition, offset: offsets.get(`${topic}:${partition}`) ?? null, highWatermark: null, lag: l.value };
-        });
-        for (const o of runner.offsets()) {
-          if (!partitions.some((p) => p.topic === o.topic && p.partition === o.partition)) partitions.push({ topic: o.topic, partition: o.partition, offset: o.offset, highWatermark: null, lag: null });
-        }
-        partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-        const st = runner.state;
-        return {
-          state: st.name,
-          ...(st.reason ? { reason: st.reason } : {}),
-          records: await metricSum(metrics.sinkRecords, labels),
+      state: () => ({ state: runner.state.name, reason: runner.state.reason }),
+      status(): Promise<SinkRuntimeStatus> {
+        const lag = runner.lag();
+        const partitions: PartitionStatus[] = lag.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, highWatermark: p.endOffset, lag: p.lag, timeLagMs: p.timeLagMs }));
+        return Promise.resolve({
           partitions,
-          details: { groupId: resolved.groupId, topics: resolved.topicList, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: await metricSum(metrics.sinkDlq, labels) },
-        };
+          lag: lag.lag,
+          timeLagMs: lag.timeLagMs,
+          lagUpdatedAt: lag.updatedAt,
+          details: { groupId: resolved.groupId, topics: resolved.topicList, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: stats.dlq },
+        });
       },
     };
   };
+  return { factory, counters: stats };
 }

@@ -11,10 +11,14 @@ export interface ErrorInfo {
 export interface PartitionStatus {
   readonly topic: string;
   readonly partition: number;
-  /** Next offset the sink will read (its own store), decimal string. */
+  /** Next offset the sink will apply (its own store), decimal string; null while unknown. */
   readonly offset: string | null;
+  /** End offset a read_committed reader can reach (last stable offset) at the last poll; null before it. */
   readonly highWatermark: string | null;
+  /** highWatermark − offset; null = unknown (never shown as 0). */
   readonly lag: number | null;
+  /** Age of the oldest unapplied event (ms); 0 when caught up, null = unknown. */
+  readonly timeLagMs: number | null;
 }
 
 export interface SnapshotProgress {
@@ -26,7 +30,7 @@ export interface SnapshotProgress {
 
 export interface ComponentStatus {
   readonly state: ComponentState;
-  /** Why FAILED / RESTARTING. */
+  /** Why the component is not RUNNING (set for every other state): what it waits for, or the error and the next retry. */
   readonly reason?: string | undefined;
   readonly restarts: number;
   readonly lastError?: ErrorInfo | undefined;
@@ -71,7 +75,14 @@ export interface SinkStatus extends ComponentStatus {
   readonly type: string;
   readonly records: number;
   readonly recordsPerSec: number;
+  /** Sum of the partitions' offset lag; null = unknown (not yet fetched, not assigned, sink down). */
   readonly lag: number | null;
+  /** Age of the oldest unapplied event over the partitions (ms); null = unknown. */
+  readonly timeLagMs: number | null;
+  /** When the end offsets behind `lag` were fetched (ISO); null before the first fetch. */
+  readonly lagUpdatedAt: string | null;
+  /** Mean commit→applied latency (Postgres commit → sink commit, ms) over the last history interval; null when nothing was applied. */
+  readonly latencyMs: number | null;
   readonly partitions: readonly PartitionStatus[];
   readonly details?: Record<string, unknown> | undefined;
 }
@@ -83,4 +94,24 @@ export interface PipelineStatus {
   readonly kafka: { readonly bootstrapServers: string };
   readonly source: SourceStatus;
   readonly sinks: readonly SinkStatus[];
+}
+
+/** The last minutes of one component, sampled every `intervalMs` (oldest first). */
+export interface ComponentHistory {
+  /** Sample times (epoch ms). */
+  readonly t: readonly number[];
+  /** Named series, each as long as `t`; null where the value was unknown. */
+  readonly series: Readonly<Record<string, readonly (number | null)[]>>;
+}
+
+export interface PipelineHistory {
+  readonly name: string;
+  readonly source: ComponentHistory;
+  readonly sinks: readonly ({ readonly name: string } & ComponentHistory)[];
+}
+
+/** GET /history. */
+export interface DaemonHistory {
+  readonly intervalMs: number;
+  readonly pipelines: readonly PipelineHistory[];
 }

@@ -27,8 +27,11 @@ function scripted(failStarts: number) {
       async resume() {
         me.paused = false;
       },
+      state() {
+        return { state: 'RUNNING' as const };
+      },
       async status() {
-        return { records: 0, partitions: [] };
+        return { partitions: [], lag: null, timeLagMs: null, lagUpdatedAt: null };
       },
     };
   };

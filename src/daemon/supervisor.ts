@@ -25,6 +25,8 @@ export function restartDelay(attempt: number, p: RestartPolicy, random: () => nu
   return Math.round(exp * (0.8 + 0.4 * random()));
 }
 
+const PAUSED_REASON = 'paused through the admin API (resume to continue)';
+
 export interface SupervisorOptions {
   readonly pipeline: string;
   /** `source` or `sink:<name>`. */
@@ -89,7 +91,7 @@ export class Supervisor<H extends ComponentHandle> {
   private async launch(initial: 'STARTING' | 'RESTARTING'): Promise<void> {
     const gen = ++this.generation;
     this.nextAt = undefined;
-    this.setState(initial, initial === 'RESTARTING' ? this.reasonValue : undefined);
+    this.setState(initial, initial === 'RESTARTING' ? (this.reasonValue?.startsWith('restart') ? this.reasonValue : `restarting after: ${this.reasonValue ?? 'a failure'}`) : 'starting');
     let handle: H;
     try {
       handle = this.factory({ onFailure: (err) => this.fail(gen, err) });
@@ -103,7 +105,7 @@ export class Supervisor<H extends ComponentHandle> {
     this.runningSince = Date.now();
     if (this.pausedByUser && 'pause' in handle && typeof handle.pause === 'function') {
       await (handle.pause as () => Promise<void>)();
-      this.setState('PAUSED');
+      this.setState('PAUSED', PAUSED_REASON);
     } else this.setState('RUNNING');
   }
 
@@ -128,6 +130,7 @@ export class Supervisor<H extends ComponentHandle> {
     }
     const delay = restartDelay(this.attempt, this.opts.policy);
     this.nextAt = Date.now() + delay;
+    // The reason is the error itself (nextRestartAt says when the next attempt is).
     this.setState('FAILED', message);
     const myGen = this.generation;
     this.timer = setTimeout(() => {
@@ -145,7 +148,7 @@ export class Supervisor<H extends ComponentHandle> {
     const h = this.current;
     if (h && 'pause' in h && typeof h.pause === 'function' && this.stateValue === 'RUNNING') {
       await (h.pause as () => Promise<void>)();
-      this.setState('PAUSED');
+      this.setState('PAUSED', PAUSED_REASON);
     }
   }
 
@@ -180,6 +183,6 @@ export class Supervisor<H extends ComponentHandle> {
     const h = this.current;
     this.current = undefined;
     if (h) await h.stop();
-    this.setState('STOPPED');
+    this.setState('STOPPED', 'stopped (daemon shutting down)');
   }
 }

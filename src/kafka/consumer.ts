@@ -26,8 +26,12 @@ export function createSinkConsumer(kafka: Kafka, opts: SinkConsumerOptions): Con
     maxBytesPerPartition: opts.maxBytesPerPartition,
     maxBytes: opts.maxBytes,
     maxWaitTimeInMs: opts.maxWaitTimeInMs,
-    sessionTimeout: opts.sessionTimeout ?? 30_000,
-    heartbeatInterval: opts.heartbeatInterval ?? 3_000,
+    // A daemon that crashed (kill -9, OOM) cannot leave its groups; after a restart its sinks wait
+    // in STARTING until the broker expires the dead member — up to this session timeout (kafkajs has
+    // no static membership). 10 s (the broker's minimum is 6 s) instead of kafkajs' 30 s; the runner
+    // keeps heartbeating while a slow batch is written, so a slow sink is not taken for a dead one.
+    sessionTimeout: opts.sessionTimeout ?? 10_000,
+    heartbeatInterval: opts.heartbeatInterval ?? 1_000,
     rebalanceTimeout: opts.rebalanceTimeout ?? 60_000,
     // A sink decides where to read from (its own stored offsets); never auto-create topics.
     allowAutoTopicCreation: false,

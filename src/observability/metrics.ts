@@ -40,8 +40,10 @@ export const metrics = {
   sinkRecords: new Counter({ name: 'cdc_fanout_sink_records_total', help: 'Records applied by a sink', labelNames: ['pipeline', 'sink'], registers: [registry] }),
   sinkBatchSize: new Histogram({ name: 'cdc_fanout_sink_batch_records', help: 'Records per sink batch', labelNames: ['pipeline', 'sink'], buckets: [1, 10, 50, 100, 500, 1000, 5000, 10000], registers: [registry] }),
   sinkBatchLatency: new Histogram({ name: 'cdc_fanout_sink_batch_seconds', help: 'Time to write and commit one sink batch', labelNames: ['pipeline', 'sink'], buckets: latencyBuckets, registers: [registry] }),
-  sinkEndToEnd: new Histogram({ name: 'cdc_fanout_sink_commit_to_applied_seconds', help: 'Postgres commit time to sink commit', labelNames: ['pipeline', 'sink'], buckets: latencyBuckets, registers: [registry] }),
-  sinkLag: new Gauge({ name: 'cdc_fanout_sink_consumer_lag', help: 'High watermark minus sink offset, per partition', labelNames: ['pipeline', 'sink', 'topic', 'partition'], registers: [registry] }),
+  // Up to 10 min: an outage of a sink server shows in this histogram, not only in its +Inf bucket.
+  sinkEndToEnd: new Histogram({ name: 'cdc_fanout_sink_commit_to_applied_seconds', help: 'Postgres commit time (source ts_ms) to the sink commit of the record, per sink', labelNames: ['pipeline', 'sink'], buckets: [...latencyBuckets, 30, 60, 120, 300, 600], registers: [registry] }),
+  sinkLag: new Gauge({ name: 'cdc_fanout_sink_consumer_lag', help: 'Last stable offset minus the sink\'s stored offset, per assigned partition (absent while unknown)', labelNames: ['pipeline', 'sink', 'topic', 'partition'], registers: [registry] }),
+  sinkTimeLag: new Gauge({ name: 'cdc_fanout_sink_lag_seconds', help: 'Age of the oldest event the sink has not applied yet (0 when caught up; absent while unknown)', labelNames: ['pipeline', 'sink'], registers: [registry] }),
   sinkStale: new Counter({ name: 'cdc_fanout_sink_stale_skipped_total', help: 'Writes a sink refused because it holds a newer version (replays)', labelNames: ['pipeline', 'sink'], registers: [registry] }),
   sinkErrors: new Counter({ name: 'cdc_fanout_sink_errors_total', help: 'Sink errors by kind (retriable, rejected)', labelNames: ['pipeline', 'sink', 'kind'], registers: [registry] }),
   sinkDlq: new Counter({ name: 'cdc_fanout_sink_dlq_total', help: 'Records sent to the dead-letter topic', labelNames: ['pipeline', 'sink'], registers: [registry] }),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
 import { freePort } from '../support/ports.js';
 import { parsePrometheus, pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
@@ -221,6 +221,12 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
+    // the writer must not outlive a failed assertion (it would load every later test)
+    const stopWriter = async (): Promise<void> => {
+      writing = false;
+      await writer.catch(() => undefined);
+    };
+    onTestFinished(stopWriter);
     // /health stays fast while the pipeline is busy (bar: p99 < 50 ms)
     const lat: number[] = [];
     for (let i = 0; i < 300; i++) {
@@ -303,6 +309,17 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
       await waitFor('page shows the new events', async () => (await eventsOf()) >= before + 50, 60_000, 500);
       await waitFor('page shows the sink applying them', async () => (await recordsOf()) >= recBefore + 50, 60_000, 500);
       expect(await page.locator('[data-testid=conn]').innerText()).toContain('updated');
+      // the charts: one per series and component, drawn from /history once it has samples
+      const sinkCharts = pa.locator('[data-sink=cache] [data-testid=chart]');
+      expect(await sinkCharts.evaluateAll((els) => els.map((e) => e.getAttribute('data-series')))).toEqual(['recordsPerSec', 'lag', 'timeLagMs', 'latencyMs']);
+      expect(await pa.locator('[data-testid=source] [data-testid=chart]').count()).toBe(2);
+      await insertRows(A, 1051, 1100);
+      const rateChart = pa.locator('[data-sink=cache] [data-testid=chart][data-series=recordsPerSec]');
+      await waitFor('a records/s chart with a line', async () => Number(await rateChart.getAttribute('data-points')) >= 2 && (await rateChart.locator('svg path').count()) === 1, 60_000, 500);
+      const d = (await rateChart.locator('svg path').getAttribute('d')) ?? '';
+      expect(d).toMatch(/^M[0-9.]+ [0-9.]+( L[0-9.]+ [0-9.]+)+$/);
+      const lagChart = pa.locator('[data-sink=cache] [data-testid=chart][data-series=lag]');
+      await waitFor('a lag chart with known values', async () => Number(await lagChart.getAttribute('data-points')) >= 1, 30_000, 500);
       expect(await page.content()).not.toContain(PASSWORD);
     } finally {
       await browser.close();

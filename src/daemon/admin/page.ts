@@ -1,7 +1,9 @@
 /**
  * The live pipeline page served at GET /: static HTML + vanilla JS, no build step. It polls
- * /pipelines every second and draws source → Kafka → sinks with throughput, lag, state, snapshot
- * progress and last errors. All data is inserted with textContent (never as HTML).
+ * /pipelines every second and draws source → Kafka → sinks with throughput, lag, state (with its
+ * reason), snapshot progress and last errors, and /history every 5 s for small inline-SVG charts of
+ * the last minutes (throughput, lag, time lag, commit→applied latency) per component. All data is
+ * inserted with textContent / SVG attributes (never as HTML).
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -35,6 +37,11 @@ export const PAGE_HTML = `<!doctype html>
   .snap { font-size: .8rem; }
   button { font-size: .75rem; margin-right: .25rem; }
   #auth { display:none; gap:.5rem; align-items:center; }
+  .charts { display:flex; flex-wrap: wrap; gap: .25rem .75rem; margin-top: .35rem; }
+  .chart { font-size: .7rem; color: var(--muted); }
+  .chart svg { display:block; background: var(--bg); border-radius: 3px; }
+  .chart path { fill: none; stroke: #0969da; stroke-width: 1.5; }
+  .chart .area { fill: #0969da22; stroke: none; }
 </style>
 </head>
 <body>
@@ -57,6 +64,28 @@ export const PAGE_HTML = `<!doctype html>
     return el;
   }
   const fmt = (n) => n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
+  const fmtLag = (n) => n === null || n === undefined ? 'unknown' : Number(n).toLocaleString('en-US');
+  const fmtMs = (n) => n === null || n === undefined ? 'unknown' : n < 1000 ? Math.round(n) + ' ms' : (n / 1000).toFixed(1) + ' s';
+  const NS = 'http://www.w3.org/2000/svg';
+  let hist = {};
+  function svg(tag, attrs) { const el = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v)); return el; }
+  // A sparkline of one series (nulls = unknown leave gaps), scaled to its own maximum.
+  function chart(label, series, values, show) {
+    const W = 120, H = 28, P = 2;
+    const box = svg('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' });
+    const vals = values || [];
+    const known = vals.filter((v) => v !== null);
+    const max = Math.max(1e-9, ...known);
+    const x = (i) => P + (vals.length > 1 ? (i * (W - 2 * P)) / (vals.length - 1) : 0);
+    const y = (v) => H - P - (v / max) * (H - 2 * P);
+    let d = '', pen = false;
+    vals.forEach((v, i) => { if (v === null) { pen = false; return; } d += (pen ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1) + ' '; pen = true; });
+    if (d) box.append(svg('path', { d: d.trim(), 'data-testid': 'chart-line' }));
+    const title = svg('title', {}); title.textContent = label + ' (last ' + vals.length + ' samples, max ' + show(known.length ? max : null) + ')'; box.append(title);
+    const last = vals.length ? vals[vals.length - 1] : null;
+    return h('div', { class: 'chart', 'data-testid': 'chart', 'data-series': series, 'data-points': String(known.length) }, label + ' ' + show(last), box);
+  }
+  const charts = (hc, specs) => h('div', { class: 'charts', 'data-testid': 'charts' }, specs.map(([label, key, show]) => chart(label, key, hc ? hc.series[key] : [], show)));
   const headers = () => { const t = sessionStorage.getItem('cdcToken'); return t ? { authorization: 'Bearer ' + t } : {}; };
   const state = (s, reason) => h('span', { class: 'state s-' + s, 'data-testid': 'state', title: reason || '' }, s);
   const kv = (pairs) => h('dl', { class: 'kv' }, pairs.map(([k, v, id]) => [h('dt', {}, k), h('dd', { 'data-testid': id }, v)]));
@@ -68,20 +97,23 @@ export const PAGE_HTML = `<!doctype html>
     const s = p.source;
     return h('div', { class: 'box source', 'data-testid': 'source' },
       h('h3', {}, h('span', {}, 'Postgres source'), state(s.state, s.reason)),
-      kv([['events', fmt(s.eventsPublished), 'source-events'], ['events/s', fmt(s.eventsPerSec), 'source-rate'], ['last LSN', s.lastLsn || '–', 'source-lsn'], ['slot lag', s.slotLagBytes === null ? '–' : fmt(s.slotLagBytes) + ' B' + (s.slotLagMs === null ? '' : ' / ' + fmt(Math.round(s.slotLagMs / 1000)) + ' s'), 'source-slot-lag'], ['WAL status', s.slot ? (s.slot.exists ? s.slot.walStatus || '–' : 'slot missing') : '–', 'source-wal-status'], ['restarts', fmt(s.restarts)]]),
+      kv([['events', fmt(s.eventsPublished), 'source-events'], ['events/s', fmt(s.eventsPerSec), 'source-rate'], ['last LSN', s.lastLsn || '–', 'source-lsn'], ['slot lag', s.slotLagBytes === null ? 'unknown' : fmt(s.slotLagBytes) + ' B' + (s.slotLagMs === null ? '' : ' / ' + fmt(Math.round(s.slotLagMs / 1000)) + ' s'), 'source-slot-lag'], ['WAL status', s.slot ? (s.slot.exists ? s.slot.walStatus || '–' : 'slot missing') : '–', 'source-wal-status'], ['restarts', fmt(s.restarts)]]),
       s.slot && s.slot.warnings.length ? h('div', { class: 'err', 'data-testid': 'source-slot-warning' }, s.slot.warnings.join('; ')) : null,
+      s.reason && s.state !== 'RUNNING' ? h('div', { class: 'err', 'data-testid': 'source-reason' }, s.reason) : null,
+      charts(hist[p.name] && hist[p.name].source, [['events/s', 'eventsPerSec', fmt], ['slot lag B', 'slotLagBytes', fmtLag]]),
       s.snapshot.length ? h('div', { class: 'snap', 'data-testid': 'snapshot' }, s.snapshot.map((t) => {
         const pct = t.finished ? 100 : t.total ? Math.min(100, Math.round(100 * t.done / t.total)) : 0;
         return [h('div', {}, t.table + ': ' + fmt(t.done) + (t.total ? ' / ' + fmt(t.total) : '') + (t.finished ? ' ✓' : '')), h('div', { class: 'bar' }, h('div', { style: 'width:' + pct + '%' }))];
       })) : null,
-      s.lastError ? h('div', { class: 'err', 'data-testid': 'source-error' }, s.lastError.at.slice(11, 19) + ' ' + s.lastError.message) : null);
+      s.lastError ? h('div', { class: 'err', 'data-testid': 'source-error' }, 'last error ' + s.lastError.at.slice(11, 19) + ' UTC: ' + s.lastError.message) : null);
   }
   function sinkBox(p, s) {
     return h('div', { class: 'box sink', 'data-testid': 'sink', 'data-sink': s.name },
       h('h3', {}, h('span', {}, s.name + ' ', h('small', {}, '(' + s.type + ')')), state(s.state, s.reason)),
-      kv([['records', fmt(s.records), 'sink-records'], ['records/s', fmt(s.recordsPerSec), 'sink-rate'], ['lag', fmt(s.lag), 'sink-lag'], ['restarts', fmt(s.restarts)]]),
+      kv([['records', fmt(s.records), 'sink-records'], ['records/s', fmt(s.recordsPerSec), 'sink-rate'], ['lag', fmtLag(s.lag), 'sink-lag'], ['time lag', fmtMs(s.timeLagMs), 'sink-time-lag'], ['commit→applied', s.latencyMs === null ? '–' : fmtMs(s.latencyMs), 'sink-latency'], ['restarts', fmt(s.restarts)]]),
       s.reason && s.state !== 'RUNNING' ? h('div', { class: 'err', 'data-testid': 'sink-reason' }, s.reason) : null,
-      s.lastError ? h('div', { class: 'err', 'data-testid': 'sink-error' }, s.lastError.at.slice(11, 19) + ' ' + s.lastError.message) : null,
+      s.lastError ? h('div', { class: 'err', 'data-testid': 'sink-error' }, 'last error ' + s.lastError.at.slice(11, 19) + ' UTC: ' + s.lastError.message) : null,
+      charts(hist[p.name] && (hist[p.name].sinks.find((x) => x.name === s.name)), [['records/s', 'recordsPerSec', fmt], ['lag', 'lag', fmtLag], ['time lag', 'timeLagMs', fmtMs], ['commit→applied', 'latencyMs', fmtMs]]),
       h('div', {}, s.state === 'PAUSED'
         ? h('button', { onclick: () => act(p.name, s.name, 'resume') }, 'resume')
         : h('button', { onclick: () => act(p.name, s.name, 'pause') }, 'pause'),
@@ -99,6 +131,15 @@ export const PAGE_HTML = `<!doctype html>
         h('div', { class: 'sinks' }, p.sinks.length ? p.sinks.map((s) => sinkBox(p, s)) : h('div', { class: 'box' }, 'no sinks'))))));
     if (!list.length) root.replaceChildren(h('p', {}, 'No pipelines configured.'));
   }
+  let htimer;
+  async function pollHistory() {
+    clearTimeout(htimer);
+    try {
+      const res = await fetch('history', { headers: headers(), cache: 'no-store' });
+      if (res.ok) { const body = await res.json(); hist = Object.fromEntries(body.pipelines.map((p) => [p.name, p])); }
+    } catch (e) { /* the /pipelines poll reports the connection */ }
+    finally { htimer = setTimeout(pollHistory, 5000); }
+  }
   let timer;
   async function poll() {
     clearTimeout(timer);
@@ -115,8 +156,9 @@ export const PAGE_HTML = `<!doctype html>
       timer = setTimeout(poll, 1000);
     }
   }
-  $('#auth').addEventListener('submit', (e) => { e.preventDefault(); sessionStorage.setItem('cdcToken', $('#token').value); $('#auth').style.display = 'none'; poll(); });
+  $('#auth').addEventListener('submit', (e) => { e.preventDefault(); sessionStorage.setItem('cdcToken', $('#token').value); $('#auth').style.display = 'none'; poll(); pollHistory(); });
   poll();
+  pollHistory();
 })();
 </script>
 </body>

@@ -14,7 +14,7 @@ const status: PipelineStatus = {
   topicPrefix: 'shop',
   kafka: { bootstrapServers: '127.0.0.1:9092' },
   source: { state: 'RUNNING', restarts: 0, lastLsn: '0/1', eventsPublished: 1, eventsPerSec: 0, slotLagBytes: 0, slotLagMs: 0, slot: null, snapshot: [] },
-  sinks: [{ name: 'cache', type: 'redis', state: 'RUNNING', restarts: 0, records: 1, recordsPerSec: 0, lag: 0, partitions: [] }],
+  sinks: [{ name: 'cache', type: 'redis', state: 'RUNNING', restarts: 0, records: 1, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [] }],
 };
 
 function backend(): AdminBackend & { actions: string[] } {
@@ -22,7 +22,8 @@ function backend(): AdminBackend & { actions: string[] } {
   return {
     actions,
     pipelines: async () => [status],
-    ready: () => true,
+    ready: () => ({ ready: true, notReady: [] }),
+    history: () => ({ intervalMs: 5000, pipelines: [{ name: 'shop', source: { t: [1, 2], series: { eventsPerSec: [0, 1] } }, sinks: [] }] }),
     async sinkAction(p, s, a) {
       if (p !== 'shop') return { ok: false, status: 404, error: `no pipeline "${p}"` };
       actions.push(`${p}/${s}/${a}`);
@@ -39,6 +40,7 @@ describe('admin server', () => {
       expect(srv.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(await (await fetch(`${srv.url}/health`)).json()).toEqual({ status: 'ok' });
       expect((await fetch(`${srv.url}/ready`)).status).toBe(200);
+      expect(((await (await fetch(`${srv.url}/history`)).json()) as { intervalMs: number }).intervalMs).toBe(5000);
       expect(await (await fetch(`${srv.url}/metrics`)).text()).toContain('# TYPE cdc_fanout_component_state gauge');
       expect(await (await fetch(`${srv.url}/pipelines`)).json()).toEqual({ pipelines: [status] });
       expect((await fetch(`${srv.url}/pipelines/shop`)).status).toBe(200);

@@ -1,5 +1,6 @@
 /**
- * The admin HTTP(S) server (node:http, no framework): /health, /ready, /metrics, /pipelines,
+ * The admin HTTP(S) server (node:http, no framework): /health (liveness: the process answers),
+ * /ready (readiness: every component RUNNING or PAUSED, else 503), /metrics, /pipelines, /history,
  * POST /pipelines/:p/sinks/:s/{pause,resume,restart} and the live page at /. Loopback by default;
  * with a token, every route except /health and the static page needs `Authorization: Bearer <token>`.
  * Everything it returns has been through redact().
@@ -11,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { registry } from '../../observability/metrics.js';
 import { daemonMetrics } from '../../observability/daemon-metrics.js';
 import type { Logger } from '../../observability/logger.js';
-import type { ComponentState, PipelineStatus } from '../status.js';
+import type { ComponentState, DaemonHistory, PipelineStatus } from '../status.js';
 import { PAGE_HTML } from './page.js';
 
 export type SinkAction = 'pause' | 'resume' | 'restart';
@@ -19,7 +20,10 @@ export type SinkAction = 'pause' | 'resume' | 'restart';
 export interface AdminBackend {
   /** Status of every pipeline, already redacted. */
   pipelines(): Promise<PipelineStatus[]>;
-  ready(): boolean;
+  /** Readiness, and which components keep it from being ready ("pipeline/component: STATE (reason)"). */
+  ready(): { ready: boolean; notReady: string[] };
+  /** The last minutes of every component (GET /history, for the live page's charts), already redacted. */
+  history(): DaemonHistory;
   sinkAction(pipeline: string, sink: string, action: SinkAction): Promise<{ ok: true; state: ComponentState } | { ok: false; status: number; error: string }>;
 }
 
@@ -78,8 +82,13 @@ export async function startAdminServer(backend: AdminBackend, opts: AdminOptions
     }
     if (path === '/ready' && method === 'GET') {
       route = '/ready';
-      const ready = backend.ready();
-      send(res, ready ? 200 : 503, { ready });
+      const r = backend.ready();
+      send(res, r.ready ? 200 : 503, r);
+      return;
+    }
+    if (path === '/history' && method === 'GET') {
+      route = '/history';
+      send(res, 200, backend.history());
       return;
     }
     if (path === '/metrics' && method === 'GET') {

@@ -25,13 +25,33 @@ import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type S
 import { backoffDelay } from './backoff.js';
 import type { ResolvedSinkConfig } from './config.js';
 import { decodeMessage } from './decode.js';
+import { LagTracker, type LagSnapshot } from './lag.js';
 
 export type RunnerStateName = 'STARTING' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
 
 export interface RunnerState {
   readonly name: RunnerStateName;
-  /** Why the runner failed (FAILED) or last retried (RUNNING/RESTARTING). */
+  /** Why the runner is not RUNNING: what it waits for, or the error it retries and when next. */
   readonly reason?: string;
+}
+
+/**
+ * Counters that outlive one runner instance (the daemon starts a fresh runner on every restart and
+ * hands each the same object), read by the daemon's status and history.
+ */
+export interface SinkRunnerStats {
+  /** Records applied (or routed by the error policy) and committed. */
+  records: number;
+  dlq: number;
+  /** Sum and count of commit→applied latencies (Postgres commit ts_ms → sink commit), ms. */
+  latencySumMs: number;
+  latencyCount: number;
+  /** Last error seen (retried or fatal), with its time. */
+  lastError: { message: string; at: string } | undefined;
+}
+
+export function newSinkRunnerStats(): SinkRunnerStats {
+  return { records: 0, dlq: 0, latencySumMs: 0, latencyCount: 0, lastError: undefined };
 }
 
 export interface SinkRunnerOptions {
@@ -44,8 +64,12 @@ export interface SinkRunnerOptions {
   readonly onCommitted?: (batch: SinkBatch) => void;
   /** Dead-letter record sizes (kafka max.request.size, topic.creation.max.message.bytes); default 1 MiB. */
   readonly dlqSize?: DlqSizeOptions;
-  /** kafkajs session timeout (ms); default 30 s. Tests use shorter ones for quicker rebalances. */
+  /** kafkajs session timeout (ms); default: createSinkConsumer's. Tests use shorter ones for quicker rebalances. */
   readonly sessionTimeoutMs?: number;
+  /** Shared counters (see SinkRunnerStats); a private set when omitted. */
+  readonly stats?: SinkRunnerStats;
+  /** How often end offsets are fetched for the lag (ms); default 2000. */
+  readonly lagIntervalMs?: number;
 }
 
 /** A record that cannot be applied and errors.tolerance=none: the sink stops. */
@@ -73,6 +97,9 @@ interface PartitionState {
   /** Next offset to process (guards against re-delivery). */
   next: bigint | null;
 }
+
+/** A write in flight this long shows the sink as not RUNNING (with the reason) although nothing failed yet. */
+const STALL_AFTER_MS = 10_000;
 
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -102,11 +129,22 @@ export class SinkRunner extends EventEmitter {
   };
   /** Last time the Kafka group offset was committed, per partition (throttled: it is only for lag tools). */
   private readonly kafkaCommittedAt = new Map<string, number>();
+  readonly stats: SinkRunnerStats;
+  private readonly lagTracker: LagTracker;
+  private readonly lagIntervalMs: number;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private lagAdmin: ReturnType<Kafka['admin']> | undefined;
+  private lagPolling = false;
+  /** Label sets of the lag gauges this runner set (removed when unknown or revoked). */
+  private readonly lagSeries = new Set<string>();
 
   constructor(private readonly opts: SinkRunnerOptions) {
     super();
     this.labels = { pipeline: opts.pipeline, sink: opts.config.name };
     this.log = opts.logger.child({ sink: opts.config.name });
+    this.stats = opts.stats ?? newSinkRunnerStats();
+    this.lagIntervalMs = opts.lagIntervalMs ?? 2000;
+    this.lagTracker = new LagTracker(this.lagIntervalMs * 3 + 5000);
     const l = this.labels;
     this.m = {
       records: metrics.sinkRecords.labels(l),
@@ -130,6 +168,16 @@ export class SinkRunner extends EventEmitter {
     return [...this.committed.values()];
   }
 
+  /** Offset and time lag of the assigned partitions (see lag.ts); cheap, computed from the last poll. */
+  lag(): LagSnapshot {
+    return this.lagTracker.snapshot();
+  }
+
+  private noteError(e: Error): void {
+    this.lastErr = e;
+    this.stats.lastError = { message: e.message.replace(/\s*\n\s*/g, ' '), at: new Date().toISOString() };
+  }
+
   private setState(name: RunnerStateName, reason?: string): void {
     this.current = reason === undefined ? { name } : { name, reason };
     this.emit('state', this.current);
@@ -138,7 +186,7 @@ export class SinkRunner extends EventEmitter {
   async start(): Promise<void> {
     const { config, kafka, sink } = this.opts;
     this.stopping = false;
-    this.setState('STARTING');
+    this.setState('STARTING', 'opening the sink');
     await this.retrying('open', () => sink.open());
     if (config['errors.tolerance'] === 'dlq') {
       this.dlq = new DlqProducer(kafka, config.dlqTopic, config.name, this.opts.dlqSize);
@@ -160,6 +208,8 @@ export class SinkRunner extends EventEmitter {
     });
     await this.waitForTopics(config.topicList);
     if (this.stopping) return;
+    this.startLagPoller();
+    this.setState('STARTING', `joining consumer group ${config.groupId}`);
     await consumer.connect();
     await consumer.subscribe({ topics: [...config.topicList], fromBeginning: true });
     await consumer.run({
@@ -208,10 +258,85 @@ export class SinkRunner extends EventEmitter {
     }
   }
 
+  /**
+   * Fetches the end offsets (last stable offsets: the admin client lists offsets read_committed) of
+   * the assigned partitions' topics every lagIntervalMs and publishes the lag gauges. One fetch at a
+   * time; a failed fetch leaves the lag to turn unknown once the last one is too old.
+   */
+  private startLagPoller(): void {
+    if (this.lagTimer) return;
+    const poll = async (): Promise<void> => {
+      if (this.lagPolling || this.stopping) return;
+      this.lagPolling = true;
+      try {
+        const topics = this.lagTracker.topics();
+        if (topics.length > 0) {
+          if (!this.lagAdmin) {
+            const admin = this.opts.kafka.admin({ retry: { retries: 1 } });
+            await admin.connect();
+            if (this.stopping || !this.lagTimer) {
+              // stopped while connecting: stopLagPoller() has already run
+              await admin.disconnect().catch(() => undefined);
+              return;
+            }
+            this.lagAdmin = admin;
+          }
+          for (const topic of topics) this.lagTracker.setEnds(topic, await this.lagAdmin.fetchTopicOffsets(topic));
+        }
+      } catch (e) {
+        this.log.debug({ err: e }, 'end offsets fetch failed; lag turns unknown if this persists');
+        const admin = this.lagAdmin;
+        this.lagAdmin = undefined;
+        await admin?.disconnect().catch(() => undefined);
+      } finally {
+        this.lagPolling = false;
+      }
+      this.publishLag();
+    };
+    this.lagTimer = setInterval(() => void poll(), this.lagIntervalMs);
+    this.lagTimer.unref();
+  }
+
+  private publishLag(): void {
+    const snap = this.lagTracker.snapshot();
+    const seen = new Set<string>();
+    for (const p of snap.partitions) {
+      const labels = { ...this.labels, topic: p.topic, partition: String(p.partition) };
+      const k = tpKey(p.topic, p.partition);
+      if (p.lag === null) continue;
+      seen.add(k);
+      this.lagSeries.add(k);
+      metrics.sinkLag.set(labels, p.lag);
+    }
+    for (const k of [...this.lagSeries]) {
+      if (seen.has(k)) continue;
+      const [topic, partition] = k.split('\u0000') as [string, string];
+      metrics.sinkLag.remove({ ...this.labels, topic, partition });
+      this.lagSeries.delete(k);
+    }
+    if (snap.timeLagMs === null) metrics.sinkTimeLag.remove(this.labels);
+    else metrics.sinkTimeLag.set(this.labels, snap.timeLagMs / 1000);
+  }
+
+  private async stopLagPoller(): Promise<void> {
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    this.lagTimer = undefined;
+    const admin = this.lagAdmin;
+    this.lagAdmin = undefined;
+    await admin?.disconnect().catch(() => undefined);
+    for (const k of this.lagSeries) {
+      const [topic, partition] = k.split('\u0000') as [string, string];
+      metrics.sinkLag.remove({ ...this.labels, topic, partition });
+    }
+    this.lagSeries.clear();
+    metrics.sinkTimeLag.remove(this.labels);
+  }
+
   /** Graceful stop: the in-flight chunk finishes and commits, the consumer leaves the group. */
   async stop(): Promise<void> {
     if (this.current.name === 'STOPPED' && !this.consumer) return;
     this.stopping = true;
+    await this.stopLagPoller();
     try {
       // Leave Kafka's group offsets at the sink's (for lag tools) before leaving the group.
       if (this.consumer && this.committed.size > 0) await this.consumer.commitOffsets(this.offsets()).catch(() => undefined);
@@ -228,7 +353,7 @@ export class SinkRunner extends EventEmitter {
   pause(): void {
     if (!this.consumer || this.current.name !== 'RUNNING') return;
     this.consumer.pause(this.opts.config.topicList.map((topic) => ({ topic })));
-    this.setState('PAUSED');
+    this.setState('PAUSED', 'paused through the admin API (resume to continue)');
   }
 
   resume(): void {
@@ -239,7 +364,8 @@ export class SinkRunner extends EventEmitter {
 
   private async fail(error: Error): Promise<void> {
     if (this.current.name === 'FAILED') return;
-    this.lastErr = error;
+    this.noteError(error);
+    void this.stopLagPoller();
     this.log.error({ err: error }, 'sink stopped');
     this.setState('FAILED', error.message);
     this.stopping = true;
@@ -267,6 +393,7 @@ export class SinkRunner extends EventEmitter {
     }
     for (const key of [...this.partitions.keys()]) if (!assigned.has(key)) this.partitions.delete(key);
     for (const key of [...this.committed.keys()]) if (!assigned.has(key)) this.committed.delete(key);
+    this.lagTracker.assign(Object.entries(assignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition }))));
     this.log.info({ assignment, generation }, 'partitions assigned');
   }
 
@@ -277,6 +404,7 @@ export class SinkRunner extends EventEmitter {
       next: null,
       loaded: this.retrying('loadOffsets', () => this.opts.sink.loadOffsets([{ topic, partition }])).then((found) => {
         const offset = found.find((o) => o.topic === topic && o.partition === partition)?.offset ?? null;
+        if (this.generation === generation) this.lagTracker.setStored(topic, partition, offset);
         if (offset !== null) {
           state.next = BigInt(offset);
           try {
@@ -320,6 +448,8 @@ export class SinkRunner extends EventEmitter {
     let i = 0;
     while (i < messages.length) {
       if (!isRunning() || isStale() || this.stopping) return;
+      // The oldest record fetched but not applied yet: its age is the partition's time lag.
+      this.lagTracker.setPending(topic, partition, Number(messages[i]!.timestamp));
       const records: SinkRecord[] = [];
       const rejected: RejectedRecord[] = [];
       let bytes = 0;
@@ -346,11 +476,12 @@ export class SinkRunner extends EventEmitter {
       p.next = BigInt(next);
       resolveOffset((BigInt(next) - 1n).toString());
       this.committed.set(tpKey(topic, partition), { topic, partition, offset: next });
+      this.lagTracker.setStored(topic, partition, next);
+      this.lagTracker.setPending(topic, partition, i < messages.length ? Number(messages[i]!.timestamp) : null);
       await heartbeat().catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
     }
     const done = this.committed.get(tpKey(topic, partition));
     if (done) {
-      metrics.sinkLag.set({ ...this.labels, topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(done.offset))));
       // Kafka's group offset is for lag tools only (the sink's store is authoritative): at most once a second per partition.
       const key = tpKey(topic, partition);
       if (Date.now() - (this.kafkaCommittedAt.get(key) ?? 0) >= 1000) {
@@ -366,6 +497,21 @@ export class SinkRunner extends EventEmitter {
     const { sink } = this.opts;
     let staleSkipped = 0;
     let rejectedCount = 0;
+    // Heartbeats go on while the sink writes (a bulk request may take up to its timeout): the
+    // consumer's session timeout is short so that a crashed daemon's partitions move quickly.
+    // A server that accepts connections but does not answer (frozen, overloaded) only fails after
+    // the sink's request timeout; the state says so before that.
+    const since = Date.now();
+    let stalled = false;
+    const keepAlive = setInterval(() => {
+      void heartbeat().catch(() => undefined);
+      const waited = Date.now() - since;
+      if (waited >= STALL_AFTER_MS && this.current.name === 'RUNNING') {
+        stalled = true;
+        this.setState('RESTARTING', `batch ${chunk.topic}/${chunk.partition}@${next}: no answer from the sink for ${Math.round(waited / 1000)} s (still waiting; it is retried if the request times out)`);
+      }
+    }, 1000);
+    keepAlive.unref();
     const done = await this.retrying(
       `batch ${chunk.topic}/${chunk.partition}@${next}`,
       async () => {
@@ -384,18 +530,25 @@ export class SinkRunner extends EventEmitter {
         if (!this.stopping && !(e instanceof AbandonedError)) void this.fail(e instanceof Error ? e : new Error(String(e)));
         return false;
       },
-    );
+    ).finally(() => clearInterval(keepAlive));
     if (!done) return false;
+    if (stalled && this.current.name === 'RESTARTING') this.setState('RUNNING');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const applied = chunk.records.length - rejectedCount + decodeRejected.length;
     this.m.records.inc(Math.max(0, applied));
+    this.stats.records += Math.max(0, applied);
     this.m.batchSize.observe(chunk.records.length + decodeRejected.length);
     this.m.batchLatency.observe(seconds);
     if (staleSkipped > 0) this.m.stale.inc(staleSkipped);
     const now = Date.now();
     for (const r of chunk.records) {
       const ts = r.source?.ts_ms;
-      if (typeof ts === 'number') this.m.endToEnd.observe(Math.max(0, now - ts) / 1000);
+      if (typeof ts === 'number') {
+        const ms = Math.max(0, now - ts);
+        this.m.endToEnd.observe(ms / 1000);
+        this.stats.latencySumMs += ms;
+        this.stats.latencyCount++;
+      }
     }
     this.opts.onCommitted?.(chunk);
     return true;
@@ -420,6 +573,7 @@ export class SinkRunner extends EventEmitter {
         throw new SinkError(`dead-letter produce to ${this.opts.config.dlqTopic} failed: ${(e as Error).message}`, { retriable: true, cause: e });
       }
       metrics.sinkDlq.inc(this.labels, rejected.length);
+      this.stats.dlq += rejected.length;
     }
     for (const r of rejected) {
       this.log.warn({ topic: r.record.topic, partition: r.record.partition, offset: r.record.offset, error: r.error.message, policy }, 'record rejected');
@@ -448,11 +602,15 @@ export class SinkRunner extends EventEmitter {
       } catch (e) {
         const retriable = e instanceof SinkError && e.retriable;
         if (!retriable || this.stopping) throw e;
-        this.lastErr = e;
+        this.noteError(e);
         metrics.sinkErrors.inc({ ...this.labels, kind: 'retriable' });
         const delay = backoffDelay(attempt, cfg);
         this.log.warn({ what, attempt, delayMs: delay, err: e.message }, 'retriable sink error; retrying');
-        if (this.current.name === 'RUNNING') this.setState('RESTARTING', e.message);
+        // The state says so at once (the daemon's /ready turns not-ready): RUNNING → RESTARTING; a
+        // start that cannot open the sink stays STARTING, with the reason.
+        const reason = `${e.message.replace(/\s*\n\s*/g, ' ')} — retry ${attempt} at ${new Date(Date.now() + delay).toISOString().slice(11, 19)} UTC`;
+        if (this.current.name === 'RUNNING' || this.current.name === 'RESTARTING') this.setState('RESTARTING', reason);
+        else if (this.current.name === 'STARTING') this.setState('STARTING', reason);
         const until = Date.now() + delay;
         while (Date.now() < until) {
           if (this.stopping) throw e;
