@@ -16,7 +16,7 @@ import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type S
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
 import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
-import { EncodeError, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
+import { EncodeError, RAW_SUFFIX, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
@@ -411,7 +411,7 @@ export class ClickHouseSink implements Sink {
           })();
           fields = new Map();
           for (const col of u.columns) {
-            const value = p.newRow[col.name];
+            const value = p.newRow[col.source];
             if (value === UNAVAILABLE_VALUE) {
               const old = prevFields?.get(col.name);
               if (old === undefined) {
@@ -421,9 +421,9 @@ export class ClickHouseSink implements Sink {
             } else if (value === undefined) fields.set(col.name, defaultField(col.type));
             else {
               try {
-                fields.set(col.name, encoderFor(col.type, col.kind)(value));
+                fields.set(col.name, encoderFor(col.type, col.kind, col.mode, col.typedType)(value));
               } catch (e) {
-                if (e instanceof EncodeError) throw new EncodeError(`column ${col.name}: ${e.message}`);
+                if (e instanceof EncodeError) throw new EncodeError(`column ${col.name}: ${e.message}`, e.typeMismatch);
                 throw e;
               }
             }
@@ -466,7 +466,13 @@ export class ClickHouseSink implements Sink {
   }
 
   private explain(u: UpsertTable, e: Error): Error {
-    return new EncodeError(`cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}. If the source column type changed, ALTER the ClickHouse column (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)) and replay from the dead-letter topic.`);
+    const head = `cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}.`;
+    if (e instanceof EncodeError && !e.typeMismatch) {
+      // a value of the right type the column's range cannot hold (the column's type did not change)
+      const col = /^column (\S+): /.exec(e.message)?.[1] ?? '<column>';
+      return new EncodeError(`${head} Let the sink keep such values exactly in a companion column: ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN ${col} Nullable(<its type>), ADD COLUMN ${col}${RAW_SUFFIX} Nullable(String) COMMENT 'raw:${col}' (then replay from the dead-letter topic).`, false);
+    }
+    return new EncodeError(`${head} If the source column type changed, ALTER the ClickHouse column (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)) and replay from the dead-letter topic.`);
   }
 
   private tokenBase(batch: SinkBatch, table: string): string | undefined {
