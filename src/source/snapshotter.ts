@@ -101,9 +101,11 @@ export class Snapshotter {
         await this.deps.admin.ensureTopics([this.deps.builder.topicFor(info)]);
         const keys = t.keyColumns;
         let lastKey: readonly string[] | null = resume?.table === name && keys.length > 0 ? resume.last_key : null;
-        const cols = rel.columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ');
+        // Plain columns in text mode, with this client's type parsers disabled: the wire text is the
+        // type's output function, exactly what pgoutput sends (`::text` is a cast, which differs,
+        // e.g. inet '::1' → '::1/128'). Invariant: snapshot `after` == streamed `after`, byte for byte.
+        const cols = rel.columns.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
         const keyIdx = keys.map((k) => rel.columns.findIndex((c) => c.name === k));
-        // Qualified with the alias: a bare name would resolve to the ::text output column (text order).
         const order = keys.map((k) => `t.${quoteIdent(k)}`).join(', ');
         let tableRows = 0;
         let lastCtid: string | null = null;
