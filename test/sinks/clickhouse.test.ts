@@ -84,7 +84,7 @@ describe('clickhouse sink: tables, types, operations', () => {
       b: 'Nullable(UInt8)', t: 'Nullable(String)', vc: 'Nullable(String)', u: 'Nullable(String)', e: 'Nullable(String)', j: 'Nullable(String)', d: 'Nullable(Date)', ts, tstz: ts,
       by: 'Nullable(String)', ai: 'Array(Nullable(Int32))', at: 'Array(Nullable(String))', tm: 'Nullable(String)', iv: 'Nullable(String)',
       // companions of the range-limited columns (exact text of what the typed column cannot hold)
-      n__raw: 'Nullable(String)', d__raw: 'Nullable(String)', ai__raw: 'Nullable(String)', at__raw: 'Nullable(String)',
+      n__raw: 'Nullable(String)', f4__raw: 'Nullable(String)', f8__raw: 'Nullable(String)', d__raw: 'Nullable(String)', ai__raw: 'Nullable(String)', at__raw: 'Nullable(String)',
       ...(dt64 ? { ts__raw: 'Nullable(String)', tstz__raw: 'Nullable(String)' } : {}),
       _deleted: 'UInt8', _version: 'UInt64', _op: 'String', _lsn: 'UInt64', _synced_at: "DateTime(\\'UTC\\')",
     });
@@ -182,7 +182,7 @@ describe('clickhouse sink: tables, types, operations', () => {
     const own = makeSink({ 'table.create': false, 'source.url': undefined, 'table.overrides': { [`public.${pgTable}`]: { 'table.name': `strict_${run}` } } });
     await own.open();
     try {
-      const r = await own.write(sinkBatch([rec({ op: 'c', after: { id: 1, d: -719162 }, position: pos(100) }), rec({ op: 'c', after: { id: 2, d: 0 }, position: pos(100, 1) })]));
+      const r = await own.write(sinkBatch([rec({ op: 'c', after: { id: 1, d: -719162 }, position: pos(100) }), rec({ op: 'c', after: { id: 2, d: 19000 }, position: pos(100, 1) })]));
       expect(r.rejected).toHaveLength(1);
       expect(r.rejected[0]?.error.message).toMatch(/column d: date 0001-01-01 is outside ClickHouse Date's range.*ADD COLUMN d__raw Nullable\(String\) COMMENT 'raw:d'/);
       expect(r.rejected[0]?.error.message).not.toMatch(/type changed/);

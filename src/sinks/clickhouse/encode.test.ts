@@ -47,7 +47,7 @@ describe('clickhouse value encoding (TSV)', () => {
   it('encodes arrays as ClickHouse array literals (not TSV-escaped twice)', () => {
     expect(encodeField('Array(Nullable(Int32))', 'other', [1, null, 3])).toBe('[1,NULL,3]');
     expect(encodeField('Array(Nullable(String))', 'other', ["b'c", 'tab\there'])).toBe("['b\\'c','tab\\there']");
-    expect(encodeField('Array(Nullable(Date))', 'date', [0])).toBe("['1970-01-01']");
+    expect(encodeField('Array(Nullable(Date))', 'date', [1])).toBe("['1970-01-02']");
     expect(encodeField('Array(Nullable(Int32))', 'other', null)).toBe('[]');
     expect(() => encodeField('Array(Nullable(Int32))', 'other', 'x')).toThrow(/expected an array/);
   });
@@ -101,6 +101,19 @@ describe('values Postgres emits that a typed column cannot hold (issue 14)', () 
     expect(pair('Nullable(Decimal(5, 2))', 'other', 'Infinity')).toEqual(['\\N', 'Infinity']);
     expect(pair('Nullable(Decimal(5, 2))', 'other', 'AeI=')).toEqual(['\\N', 'AeI=']); // decimal.handling.mode=precise
     expect(pair('Nullable(Date)', 'date', null)).toEqual(['\\N', '\\N']);
+    expect(pair('Nullable(Date)', 'date', 0)).toEqual(['\\N', '1970-01-01']); // 18.16 prints day 0 as 0000-00-00
+    // floats: the typed column keeps the server's parse; the exact text where 18.16 could round it
+    expect(pair('Nullable(Float64)', 'other', 0.1)).toEqual(['0.1', '\\N']);
+    expect(pair('Nullable(Float64)', 'other', 'NaN')).toEqual(['nan', '\\N']);
+    expect(pair('Nullable(Float64)', 'other', 5e-324)).toEqual(['5e-324', '5e-324']);
+    expect(pair('Nullable(Float64)', 'other', 4.500643473222406e-178)).toEqual(['4.500643473222406e-178', '4.500643473222406e-178']);
+    expect(pair('Nullable(Float64)', 'other', 0.30000000000000004)).toEqual(['0.30000000000000004', '0.30000000000000004']);
+    expect(pair('Nullable(Float64)', 'other', 123456789012345)).toEqual(['123456789012345', '\\N']);
+    expect(pair('Nullable(Float64)', 'other', 1e22)).toEqual(['1e+22', '\\N']);
+    expect(pair('Nullable(Float64)', 'other', 1e23)).toEqual(['1e+23', '1e+23']);
+    expect(pair('Nullable(Float32)', 'other', 1.5)).toEqual(['1.5', '\\N']);
+    expect(pair('Nullable(Float32)', 'other', -1.0244164e24)).toEqual(['-1.0244164e+24', '-1.0244164e+24']);
+    expect(pair('Nullable(Float32)', 'other', 8.0902265e-7)).toEqual(['8.0902265e-7', '8.0902265e-7']);
     const arr = (v: unknown): [string, string] => [encoderFor('Array(Nullable(Int32))', 'other', 'typed')(v as never), encoderFor('Nullable(String)', 'other', 'raw', 'Array(Nullable(Int32))')(v as never)];
     expect(arr([1, null])).toEqual(['[1,NULL]', '\\N']);
     expect(arr([[1, 2], [3, null]])).toEqual(['[]', '[[1,2],[3,null]]']);

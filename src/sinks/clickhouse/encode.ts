@@ -201,7 +201,8 @@ export function daysToDate(days: number): string {
 
 // Ranges the typed columns hold on every server version the sink supports (DateTime64 is
 // 1925-01-01..2283-11-11 before 22.8 and 1900..2299 since: the narrower one is used).
-const DATE_MIN = '1970-01-01';
+// 1970-01-01 is day 0, which 18.16 prints as the "zero date" 0000-00-00.
+const DATE_MIN = '1970-01-02';
 const DATE_MAX = '2105-12-31';
 const DT64_MIN = daysFromCivil(1925n, 1, 1) * DAY_US;
 const DT64_MAX = daysFromCivil(2283n, 11, 11) * DAY_US + DAY_US - 1n;
@@ -355,6 +356,27 @@ export function encodeField(chType: string, kind: SourceKind, v: JsonValue | und
   return escapeTsv(scalar(base, kind, v).text);
 }
 
+/**
+ * Whether every ClickHouse version parses the shortest decimal text of `n` to exactly `n`. 18.16's
+ * float parser is not correctly rounded (4.500643473222406e-178 → …064e-178, 5e-324 → 0); it is exact
+ * on Clinger's fast path: at most 15 significant digits and a decimal exponent within ±22 (both the
+ * integer mantissa and the power of ten are exact doubles, one rounding; Float32: 7 digits, ±10, as it
+ * parses in single precision: -1.0244164e+24 → -1.02441644e24). Other values also go to the
+ * `__raw` companion of a float column.
+ */
+export function parsedExactly(n: number, float32 = false): boolean {
+  if (!Number.isFinite(n) || n === 0) return true;
+  const m = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(Math.abs(n)));
+  if (!m) return false;
+  const int = m[1] ?? '';
+  const frac = m[2] ?? '';
+  const digits = (int + frac).replace(/^0+/, '');
+  const trimmed = digits.replace(/0+$/, '');
+  const exp = Number(m[3] ?? 0) - frac.length + (digits.length - trimmed.length);
+  // Float32 is parsed in single precision: mantissa < 2^24 (7 digits) and 10^|exp| exact in it (≤ 10)
+  return float32 ? trimmed.length <= 7 && Math.abs(exp) <= 10 : trimmed.length <= 15 && Math.abs(exp) <= 22;
+}
+
 /** The strict encoding, or undefined when the column cannot hold the value. */
 function strictOr(chType: string, kind: SourceKind, v: JsonValue | undefined): string | undefined {
   if (v === null || v === undefined) return undefined;
@@ -394,6 +416,7 @@ function encodeRaw(typedType: string, kind: SourceKind, v: JsonValue | undefined
     return strictOr(typedType, kind, v) === undefined ? escapeTsv(JSON.stringify(v)) : TSV_NULL;
   }
   if (v === null || v === undefined) return TSV_NULL;
+  if (/^Float(32|64)$/.test(base)) return typeof v === 'number' && !parsedExactly(v, base === 'Float32') ? String(v) : TSV_NULL;
   try {
     if (!(scalarOrRange(base, kind, v) instanceof OutOfRange)) return TSV_NULL;
   } catch (e) {

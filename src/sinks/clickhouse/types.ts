@@ -8,7 +8,7 @@
  * | smallint / integer / bigint           | Int16 / Int32 / Int64                                   |
  * | numeric(p,s), p ≤ 38                  | Nullable(Decimal(p,s)) + `<col>__raw` (NaN, ±Infinity)  |
  * | numeric (unconstrained or p > 38)     | String (exact text)                                     |
- * | real / double precision               | Float32 / Float64 (NaN/±Infinity kept)                  |
+ * | real / double precision               | Float32 / Float64 (NaN/±Infinity kept) + `<col>__raw` (exact text when 18.16's float parser could round it) |
  * | boolean                               | UInt8 (0/1; 18.16 has no Bool)                          |
  * | text, varchar, char, uuid, enum, json(b), bytea (base64), inet, interval, money, … | String |
  * | date                                  | Nullable(Date) + `<col>__raw`                           |
@@ -18,7 +18,8 @@
  * Nullable(T) where the source column is nullable (never for key columns, never for arrays).
  *
  * Range-limited types (Date, DateTime, DateTime64, Decimal) cannot hold every value Postgres emits
- * (year 0001, ±infinity, numeric NaN). Invariant: such a column is never a key (keys use the exact
+ * (year 0001, ±infinity, numeric NaN); 18.16 parses some floats inexactly (the Float column keeps
+ * its parse, the companion the exact text). Invariant: such a column is never a key (keys use the exact
  * String text, so distinct source keys stay distinct) and, when the sink creates it, is Nullable and
  * paired with a `<col>__raw Nullable(String)` companion (`COMMENT 'raw:<col>'`) that holds the exact
  * text exactly when the typed column cannot (then the typed column is NULL): `coalesce(<col>__raw,
@@ -88,7 +89,7 @@ const RANGE_LIMITED = /^(Date(Time(64)?)?|Decimal(32|64|128|256)?)\b/;
 /** Whether the sink pairs a column of this (unwrapped) ClickHouse type with a `__raw` companion. */
 export function needsRawCompanion(chType: string): boolean {
   const { base } = unwrapType(chType);
-  return RANGE_LIMITED.test(base) || base.startsWith('Array(');
+  return RANGE_LIMITED.test(base) || base.startsWith('Array(') || /^Float(32|64)$/.test(base);
 }
 
 /** ClickHouse type for a source column. Key columns are never Nullable (ORDER BY needs values). */
