@@ -361,6 +361,10 @@ describe('type fidelity across all sinks (property test)', () => {
 
     daemon = await startDaemon(join(dir, 'connectors'), { CDC_LOG_LEVEL: 'info' });
     await applyEdits(edits, 100_000);
+    // at least one unchanged-TOAST update in every run, whatever the seed: c_big stored out of line
+    await db.query(`INSERT INTO ${name} (id, c_big, c_float8) VALUES (999999, repeat('toast ', 2000), 0.30000000000000004)`);
+    await db.query(`UPDATE ${name} SET c_int4 = 7 WHERE id = 999999`);
+    expect((await db.query<{ n: number }>(`SELECT pg_column_size(c_big) AS n FROM ${name} WHERE id = 999999`)).rows[0]?.n).toBeGreaterThan(8000);
     const rel = await relation();
     const exp = await expected(rel);
     expect(exp.rows.size).toBeGreaterThan(0);
