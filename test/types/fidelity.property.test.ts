@@ -170,7 +170,11 @@ async function applyEdits(edits: readonly Edit[], firstId: number): Promise<void
       else if (e.kind === 'update') {
         const set = e.cols.map((ci, j) => `${cols[ci]?.col} = $${j + 2}::${cols[ci]?.sql}`).join(', ');
         await db.query(`UPDATE ${name} SET ${set} WHERE id = $1`, [target, ...e.cols.map((ci) => e.row[ci] ?? null)]);
-      } else if (e.kind === 'move') await db.query(`UPDATE ${name} SET id = $2 WHERE id = $1`, [target, next++]);
+      } else if (e.kind === 'move') {
+        // c_big is rewritten with the move: a key change of a row whose TOASTed value is unchanged
+        // needs REPLICA IDENTITY FULL (README "Guarantees"; the new key's event has no old value)
+        await db.query(`UPDATE ${name} SET id = $2, c_big = c_big || '' WHERE id = $1`, [target, next++]);
+      }
       else if (e.kind === 'delete') await db.query(`DELETE FROM ${name} WHERE id = $1`, [target]);
       else {
         const bi = cols.findIndex((c) => c.col === 'c_big');
