@@ -106,7 +106,36 @@ export async function resolveTables(client: pg.Client, cfg: SourceConfig, logger
       );
     }
   }
+  await warnGeneratedColumns(client, tables, logger);
   return tables;
+}
+
+/**
+ * Generated columns are not captured: pgoutput before PG 18 never sends them, and the snapshot reads
+ * the same column list as the stream (snapshotter `describe`) so both paths agree. Say so, naming them,
+ * rather than let them vanish silently from events and sinks.
+ */
+async function warnGeneratedColumns(client: pg.Client, tables: readonly CapturedTable[], logger: Logger): Promise<void> {
+  if (tables.length === 0) return;
+  const res = await client.query<{ oid: number; cols: string[] }>(
+    `SELECT attrelid::int AS oid, array_agg(attname::text ORDER BY attnum) AS cols FROM pg_attribute
+      WHERE attrelid = ANY($1::oid[]) AND attnum > 0 AND NOT attisdropped AND attgenerated <> '' GROUP BY attrelid`,
+    [tables.map((t) => String(t.oid))],
+  );
+  if (res.rows.length === 0) return;
+  const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v ?? 0);
+  for (const r of res.rows) {
+    const t = tables.find((x) => x.oid === r.oid);
+    if (!t) continue;
+    logger.warn(
+      { table: qualified(t), generatedColumns: r.cols, serverVersionNum: version },
+      `table ${qualified(t)} has generated column(s) ${r.cols.join(', ')}: they are NOT captured (absent from events and sinks). ` +
+        (version < 180000
+          ? 'Postgres before 18 cannot publish generated columns over logical replication. '
+          : 'cdc-fanout does not enable the publication option publish_generated_columns. ') +
+        'Recompute them downstream from the captured columns, or use a trigger-maintained ordinary column instead.',
+    );
+  }
 }
 
 /** Creates or updates the publication according to publication.autocreate.mode. */

@@ -83,6 +83,9 @@ describe('clickhouse sink: tables, types, operations', () => {
       id: 'Int64', i2: 'Nullable(Int16)', i4: 'Int32', i8: 'Nullable(Int64)', n: 'Nullable(Decimal(12, 3))', nu: 'Nullable(String)', f4: 'Nullable(Float32)', f8: 'Nullable(Float64)',
       b: 'Nullable(UInt8)', t: 'Nullable(String)', vc: 'Nullable(String)', u: 'Nullable(String)', e: 'Nullable(String)', j: 'Nullable(String)', d: 'Nullable(Date)', ts, tstz: ts,
       by: 'Nullable(String)', ai: 'Array(Nullable(Int32))', at: 'Array(Nullable(String))', tm: 'Nullable(String)', iv: 'Nullable(String)',
+      // companions of the range-limited columns (exact text of what the typed column cannot hold)
+      n__raw: 'Nullable(String)', f4__raw: 'Nullable(String)', f8__raw: 'Nullable(String)', d__raw: 'Nullable(String)', ai__raw: 'Nullable(String)', at__raw: 'Nullable(String)',
+      ...(dt64 ? { ts__raw: 'Nullable(String)', tstz__raw: 'Nullable(String)' } : {}),
       _deleted: 'UInt8', _version: 'UInt64', _seq: 'UInt32', _op: 'String', _lsn: 'UInt64', _synced_at: "DateTime(\\'UTC\\')",
     });
     const engine = await tsv(`SELECT engine_full FROM system.tables WHERE database = '${database}' AND name = 'public_${pgTable}'`);
@@ -150,20 +153,42 @@ describe('clickhouse sink: tables, types, operations', () => {
     expect(await tsv(`SELECT note FROM ${target}_current WHERE id = 4`)).toEqual([{ note: 'new' }]);
   });
 
-  it('rejects poison rows with a clear message and applies the rest of the batch', async () => {
+  it('rejects poison rows with a clear message, keeps values the typed columns cannot hold in __raw, applies the rest', async () => {
     const r = await apply(sink, [
       rec({ op: 'c', after: { ...fullRow, id: 5, ai: [], at: [], i4: 'not a number' }, position: pos(400, 0) }),
-      rec({ op: 'c', after: { ...fullRow, id: 6, ai: [], at: [], d: -1 }, position: pos(400, 1) }),
-      rec({ op: 'c', after: { ...fullRow, id: 7, ai: [], at: [], n: '1234567890123.5' }, position: pos(400, 2) }),
+      rec({ op: 'c', after: { ...fullRow, id: 6, ai: [[1, 2], [3, null]], at: [], d: -1, ts: '-62135596800000000', tstz: 'infinity' }, position: pos(400, 1) }),
+      rec({ op: 'c', after: { ...fullRow, id: 7, ai: null, at: [], n: '1234567890123.5', d: 2147483647 }, position: pos(400, 2) }),
       rec({ op: 'u', before: null, after: { ...fullRow, id: 99, ai: [], at: [], t: UNAVAILABLE_VALUE }, position: pos(400, 3) }),
-      rec({ op: 'c', after: { ...fullRow, id: 8, ai: [], at: [] }, position: pos(400, 4) }),
+      rec({ op: 'c', after: { ...fullRow, id: 8, ai: [], at: [], n: 'NaN' }, position: pos(400, 4) }),
     ], 7);
-    expect(r.rejected.map((x) => (x.record.after as Row).id)).toEqual([5, 6, 7, 99]);
-    expect(r.rejected[0]?.error.message).toMatch(/column i4: expected an integer for Int32, got "not a number"/);
-    expect(r.rejected[1]?.error.message).toMatch(/column d: date 1969-12-31 is outside/);
-    expect(r.rejected[2]?.error.message).toMatch(/does not fit Decimal\(12, 3\)/);
-    expect(r.rejected[3]?.error.message).toMatch(/unchanged TOAST value .* REPLICA IDENTITY FULL/);
-    expect(await tsv(`SELECT id FROM ${target} FINAL WHERE id IN (5, 6, 7, 8, 99) ORDER BY id`)).toEqual([{ id: '8' }]);
+    expect(r.rejected.map((x) => (x.record.after as Row).id)).toEqual([5, 99]);
+    // a wrong-shaped value (the source column's type changed) → the ALTER hint
+    expect(r.rejected[0]?.error.message).toMatch(/column i4: expected an integer for Int32, got "not a number".*ALTER the ClickHouse column yourself/);
+    expect(r.rejected[1]?.error.message).toMatch(/unchanged TOAST value .* REPLICA IDENTITY FULL/);
+    const rows = await tsv(`SELECT id, d, d__raw, n, n__raw, ai, ai__raw FROM ${target} FINAL WHERE id IN (5, 6, 7, 8, 99) ORDER BY id`);
+    expect(rows).toEqual([
+      { id: '6', d: '\\N', d__raw: '1969-12-31', n: '123456789.123', n__raw: '\\N', ai: '[]', ai__raw: '[[1,2],[3,null]]' },
+      { id: '7', d: '\\N', d__raw: 'infinity', n: '\\N', n__raw: '1234567890123.5', ai: '[]', ai__raw: 'null' },
+      { id: '8', d: '2022-01-08', d__raw: '\\N', n: '\\N', n__raw: 'NaN', ai: '[]', ai__raw: '\\N' },
+    ]);
+    // year 0001 and infinity (issue 14: "not an integer number of microseconds" / "not an ISO-8601 timestamp")
+    const ts = await tsv(`SELECT ${dt64 ? 'ts, ts__raw, tstz, tstz__raw' : 'ts, tstz'} FROM ${target} FINAL WHERE id = 6`);
+    expect(ts).toEqual([dt64 ? { ts: '\\N', ts__raw: '0001-01-01 00:00:00.000000', tstz: '\\N', tstz__raw: 'infinity' } : { ts: '0001-01-01 00:00:00.000000', tstz: 'infinity' }]);
+  });
+
+  it('a range-limited column without a __raw companion rejects with a range hint, not an ALTER-type hint', async () => {
+    const strict = `${database}.strict_${run}`;
+    await admin.command({ query: `CREATE TABLE ${strict} (id Int64, d Date COMMENT 'pg:date', _deleted UInt8, _version UInt64, _op String, _lsn UInt64, _synced_at DateTime('UTC')) ENGINE = ReplacingMergeTree(_version) ORDER BY id` });
+    const own = makeSink({ 'table.create': false, 'source.url': undefined, 'table.overrides': { [`public.${pgTable}`]: { 'table.name': `strict_${run}` } } });
+    await own.open();
+    try {
+      const r = await own.write(sinkBatch([rec({ op: 'c', after: { id: 1, d: -719162 }, position: pos(100) }), rec({ op: 'c', after: { id: 2, d: 19000 }, position: pos(100, 1) })]));
+      expect(r.rejected).toHaveLength(1);
+      expect(r.rejected[0]?.error.message).toMatch(/column d: date 0001-01-01 is outside ClickHouse Date's range.*ADD COLUMN d__raw Nullable\(String\) COMMENT 'raw:d'/);
+      expect(r.rejected[0]?.error.message).not.toMatch(/type changed/);
+    } finally {
+      await own.close();
+    }
   });
 
   it('truncate: mark-deleted marks every live row deleted at the truncate version; ignore keeps them', async () => {
@@ -171,13 +196,13 @@ describe('clickhouse sink: tables, types, operations', () => {
     await ignore.open();
     await apply(ignore, [rec({ op: 't', key: null, position: pos(500) })], 12);
     await ignore.close();
-    expect((await tsv(`SELECT count() AS n FROM ${target}_current`))[0]?.n).toBe('4');
+    expect((await tsv(`SELECT count() AS n FROM ${target}_current`))[0]?.n).toBe('6');
     const mark = makeSink({ 'truncate.mode': 'mark-deleted' });
     await mark.open();
     await apply(mark, [rec({ op: 't', key: null, position: pos(600) }), rec({ op: 'c', after: { ...fullRow, id: 9, ai: [], at: [] }, position: pos(700) })], 13);
     await mark.close();
     expect(await tsv(`SELECT id FROM ${target}_current ORDER BY id`)).toEqual([{ id: '9' }]);
-    expect((await tsv(`SELECT uniqExact(_version) AS v, count() AS n FROM ${target} FINAL WHERE _deleted = 1 AND _op = 't'`))[0]).toEqual({ v: '1', n: '4' });
+    expect((await tsv(`SELECT uniqExact(_version) AS v, count() AS n FROM ${target} FINAL WHERE _deleted = 1 AND _op = 't'`))[0]).toEqual({ v: '1', n: '6' });
   });
 
   it('stores offsets per group in the checkpoint table (argMax of updated_at)', async () => {

@@ -119,14 +119,17 @@ describe('elasticsearch sink specifics', () => {
       rec(t, { op: 'c', after: { id: 4, n: 4 }, position: pos(20, 2) }),
       // collapse fallback: the last change of id 5 is poison, its earlier valid change must land
       rec(t, { op: 'c', after: { id: 5, n: 5 }, position: pos(30, 0) }),
-      rec(t, { op: 'u', after: { id: 5, n: 'not a number' }, position: pos(31, 0) }),
+      rec(t, { op: 'u', after: { id: 5, n: { nested: 5 } }, position: pos(31, 0) }),
+      // default mappings: a value the numeric field cannot index is kept in _source, not rejected
+      rec(t, { op: 'c', after: { id: 6, n: 'NaN' }, position: pos(32, 0) }),
     ]);
     expect(r.rejected.map((x) => x.record.after?.id)).toEqual([3, 5]);
     expect(r.rejected[0]?.error.message).toMatch(/parsing_exception|mapper_parsing/);
     expect(r.rejected[0]?.error.message).toContain(`${indexOf(t)}/3`);
     const d = await docs(indexOf(t));
-    expect([...d.keys()].sort()).toEqual(['1', '2', '4', '5']);
+    expect([...d.keys()].sort()).toEqual(['1', '2', '4', '5', '6']);
     expect(d.get('5')).toEqual({ id: 5, n: 5 });
+    expect(d.get('6')).toEqual({ id: 6, n: 'NaN' });
   });
 
   it('replays a mixed batch twice to an identical index, with and without collapsing', async () => {

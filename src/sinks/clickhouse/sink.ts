@@ -33,7 +33,7 @@ import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type S
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
 import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
-import { EncodeError, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
+import { EncodeError, RAW_SUFFIX, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
@@ -581,7 +581,7 @@ export class ClickHouseSink implements Sink {
           })();
           fields = new Map();
           for (const col of u.columns) {
-            const value = p.newRow[col.name];
+            const value = p.newRow[col.source];
             if (value === UNAVAILABLE_VALUE) {
               const old = prevFields?.get(col.name);
               if (old === undefined) {
@@ -591,9 +591,9 @@ export class ClickHouseSink implements Sink {
             } else if (value === undefined) fields.set(col.name, defaultField(col.type));
             else {
               try {
-                fields.set(col.name, encoderFor(col.type, col.kind)(value));
+                fields.set(col.name, encoderFor(col.type, col.kind, col.mode, col.typedType)(value));
               } catch (e) {
-                if (e instanceof EncodeError) throw new EncodeError(`column ${col.name}: ${e.message}`);
+                if (e instanceof EncodeError) throw new EncodeError(`column ${col.name}: ${e.message}`, e.typeMismatch);
                 throw e;
               }
             }
@@ -643,8 +643,15 @@ export class ClickHouseSink implements Sink {
   }
 
   private explain(u: UpsertTable, e: Error): Error {
+    const head = `cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}.`;
+    const after = 'Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically).';
+    if (e instanceof EncodeError && !e.typeMismatch) {
+      // a value of the right type the column's range cannot hold (the column's type did not change)
+      const col = /^column (\S+): /.exec(e.message)?.[1] ?? '<column>';
+      return new EncodeError(`${head} Let the sink keep such values exactly in a companion column: ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN ${col} Nullable(<its type>), ADD COLUMN ${col}${RAW_SUFFIX} Nullable(String) COMMENT 'raw:${col}'. ${after}`, false);
+    }
     return new EncodeError(
-      `cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}. The sink widens columns whose source type grew (int → bigint, numeric precision, number → text) when source.url is set and schema.evolution is basic; for other changes ALTER the ClickHouse column yourself (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)). Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically).`,
+      `${head} The sink widens columns whose source type grew (int → bigint, numeric precision, number → text) when source.url is set and schema.evolution is basic; for other changes ALTER the ClickHouse column yourself (e.g. ALTER TABLE ${this.cfg.database}.${u.name} MODIFY COLUMN … Nullable(String)). ${after}`,
     );
   }
 

@@ -6,10 +6,10 @@
 import type { Row } from '../../events/change.js';
 import type { ClickHouseConfig, TableMode } from './config.js';
 import { Conn, ident } from './conn.js';
-import { quoteString } from './encode.js';
+import { RAW_SUFFIX, quoteString, type EncodeMode } from './encode.js';
 import type { SourceCatalog } from './catalog.js';
 import type { ServerFeatures } from './server.js';
-import { clickhouseType, inferType, sourceKindOf, type SourceColumn, type SourceKind } from './types.js';
+import { clickhouseType, inferType, needsRawCompanion, sourceKindOf, type SourceColumn, type SourceKind } from './types.js';
 import { widenedType } from './widen.js';
 
 /**
@@ -26,6 +26,12 @@ export interface ColumnInfo {
   readonly name: string;
   readonly type: string;
   readonly kind: SourceKind;
+  /** The row field this column is written from (the column's own name, except for `__raw` companions). */
+  readonly source: string;
+  /** `typed`/`raw`: the two columns of a range-limited pair (see types.ts); `strict` otherwise. */
+  readonly mode: EncodeMode;
+  /** For a `raw` companion: the type of its typed column (decides when the companion is needed). */
+  readonly typedType: string;
 }
 
 export interface UpsertTable {
@@ -114,10 +120,7 @@ export class TableManager {
       `SELECT sorting_key FROM system.tables WHERE database = ${quoteString(this.cfg.database)} AND name = ${quoteString(name)}`,
       'read table key',
     );
-    return {
-      columns: cols.map((c) => ({ name: c.name, type: c.type, kind: sourceKindOf(/^pg:(.*)$/.exec(c.comment)?.[1]) })),
-      sortingKey: t[0]?.sorting_key ?? '',
-    };
+    return { columns: columnInfos(cols), sortingKey: t[0]?.sorting_key ?? '' };
   }
 
   private async sourceColumns(schema: string, table: string, sample: { key: Row | null; row: Row | null }): Promise<{ columns: { col: SourceColumn | null; name: string; type: string }[]; key: string[] }> {
@@ -135,8 +138,11 @@ export class TableManager {
     return { key, columns: names.map((n) => ({ col: null, name: n, type: inferType(row[n] ?? sample.key?.[n] ?? null, key.includes(n)) })) };
   }
 
-  private columnDdl(c: { col: SourceColumn | null; name: string; type: string }): string {
-    return `${ident(c.name)} ${c.type}${c.col ? ` COMMENT ${quoteString(`pg:${c.col.pgType}`)}` : ''}`;
+  /** A column's DDL, plus its `__raw` companion when the type is range-limited (see types.ts). */
+  private columnDdl(c: { col: SourceColumn | null; name: string; type: string }): string[] {
+    const ddl = [`${ident(c.name)} ${c.type}${c.col ? ` COMMENT ${quoteString(`pg:${c.col.pgType}`)}` : ''}`];
+    if (c.col && needsRawCompanion(c.type)) ddl.push(`${ident(c.name + RAW_SUFFIX)} Nullable(String) COMMENT ${quoteString(`raw:${c.name}`)}`);
+    return ddl;
   }
 
   private async prepareUpsert(schema: string, table: string, name: string, sample: { key: Row | null; row: Row | null }): Promise<UpsertTable> {
@@ -154,7 +160,7 @@ export class TableManager {
       const settings = this.features.dedupToken && this.cfg['dedup.window'] > 0 ? ` SETTINGS non_replicated_deduplication_window = ${this.cfg['dedup.window']}` : '';
       await this.conn.command(
         `CREATE TABLE IF NOT EXISTS ${this.ref(name)} (${[
-          ...dataCols.map((c) => this.columnDdl(c)),
+          ...dataCols.flatMap((c) => this.columnDdl(c)),
           '`_deleted` UInt8',
           '`_version` UInt64',
           '`_seq` UInt32',
@@ -294,13 +300,16 @@ export class TableManager {
     for (const [field, value] of pending) {
       const src = described?.columns.find((c) => c.name === field);
       const type = src ? clickhouseType({ ...src, nullable: true }, this.features, this.cfg['timestamp.fallback']) : inferType(value, false);
-      const def = `${ident(field)} ${type}${src ? ` COMMENT ${quoteString(`pg:${src.pgType}`)}` : ''}`;
-      try {
-        await this.conn.command(`ALTER TABLE ${t.ref} ADD COLUMN ${def}`, `add column ${field} to ${t.name}`);
-      } catch (e) {
-        // another sink process may have added it meanwhile
-        const now = await this.readColumns(t.name);
-        if (!now?.columns.some((c) => c.name === field)) throw e;
+      // the companion first: a typed column never exists without it (a concurrent writer would reject)
+      for (const def of this.columnDdl({ col: src ?? null, name: field, type }).reverse()) {
+        const name = /^`((?:[^`]|``)*)`/.exec(def)?.[1]?.replace(/``/g, '`') ?? field;
+        try {
+          await this.conn.command(`ALTER TABLE ${t.ref} ADD COLUMN ${def}`, `add column ${name} to ${t.name}`);
+        } catch (e) {
+          // another sink process may have added it meanwhile
+          const now = await this.readColumns(t.name);
+          if (!now?.columns.some((c) => c.name === name)) throw e;
+        }
       }
     }
     const after = await this.readColumns(t.name);
@@ -311,6 +320,27 @@ export class TableManager {
       await this.createView(t.name);
     }
   }
+}
+
+/**
+ * Column infos from system.columns rows: `pg:<type>` comments give the source kind, `raw:<col>`
+ * comments mark the companion of `<col>` (which then encodes in `typed` mode).
+ */
+export function columnInfos(cols: readonly { name: string; type: string; comment: string }[]): ColumnInfo[] {
+  const companions = new Map<string, string>();
+  for (const c of cols) {
+    const of = /^raw:(.*)$/s.exec(c.comment)?.[1];
+    if (of !== undefined && cols.some((x) => x.name === of)) companions.set(of, c.name);
+  }
+  const kinds = new Map(cols.map((c) => [c.name, sourceKindOf(/^pg:(.*)$/s.exec(c.comment)?.[1])]));
+  const types = new Map(cols.map((c) => [c.name, c.type]));
+  return cols.map((c) => {
+    const of = /^raw:(.*)$/s.exec(c.comment)?.[1];
+    if (of !== undefined && companions.get(of) === c.name) {
+      return { name: c.name, type: c.type, kind: kinds.get(of) ?? 'other', source: of, mode: 'raw', typedType: types.get(of) ?? 'String' };
+    }
+    return { name: c.name, type: c.type, kind: kinds.get(c.name) ?? 'other', source: c.name, mode: companions.has(c.name) ? 'typed' : 'strict', typedType: '' };
+  });
 }
 
 function sampleKey(sample: { key: Row | null }): Row {

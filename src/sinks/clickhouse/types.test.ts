@@ -36,7 +36,16 @@ describe('PG → ClickHouse types', () => {
     expect(t('date')).toBe('Nullable(Date)');
     expect(t('timestamp without time zone')).toBe('Nullable(String)');
     expect(t('timestamp with time zone', true, modern)).toBe("Nullable(DateTime64(6, 'UTC'))");
-    expect(clickhouseType({ name: 'c', pgType: 'timestamp(3) without time zone', nullable: false }, old, 'datetime')).toBe("DateTime('UTC')");
+    // range-limited types: Nullable even for NOT NULL columns (the __raw companion holds what they cannot)
+    expect(clickhouseType({ name: 'c', pgType: 'timestamp(3) without time zone', nullable: false }, old, 'datetime')).toBe("Nullable(DateTime('UTC'))");
+    expect(t('numeric(12,3)', false)).toBe('Nullable(Decimal(12, 3))');
+    expect(t('date', false)).toBe('Nullable(Date)');
+    // … never keys (exact text keeps distinct keys distinct), never array elements
+    expect(clickhouseType({ name: 'id', pgType: 'date', nullable: false }, old, 'string', true)).toBe('String');
+    expect(clickhouseType({ name: 'id', pgType: 'timestamp with time zone', nullable: false }, modern, 'string', true)).toBe('String');
+    expect(t('date[]')).toBe('Array(Nullable(String))');
+    expect(t('numeric(6,2)[]')).toBe('Array(Nullable(String))');
+    expect(t('timestamp without time zone[]', true, modern)).toBe('Array(Nullable(String))');
     expect(t('integer[]')).toBe('Array(Nullable(Int32))');
     expect(t('text[]', false)).toBe('Array(Nullable(String))');
     expect(clickhouseType({ name: 'id', pgType: 'bigint', nullable: true }, old, 'string', true)).toBe('Int64');
@@ -50,6 +59,9 @@ describe('PG → ClickHouse types', () => {
   });
   it('knows the source kinds that need value conversion', () => {
     expect(sourceKindOf('timestamp(6) without time zone')).toBe('timestamp');
+    expect(sourceKindOf('timestamp(3) without time zone')).toBe('timestamp-ms');
+    expect(sourceKindOf('timestamp(0) without time zone[]')).toBe('timestamp-ms');
+    expect(sourceKindOf('timestamp(3) with time zone')).toBe('timestamptz');
     expect(sourceKindOf('timestamp with time zone[]')).toBe('timestamptz');
     expect(sourceKindOf(undefined)).toBe('other');
     expect(unwrapType('LowCardinality(Nullable(String))')).toEqual({ base: 'String', nullable: true });

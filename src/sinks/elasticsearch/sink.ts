@@ -26,6 +26,24 @@ interface Outcome {
   rejected: Map<SinkRecord, Error>;
 }
 
+/**
+ * Mappings of an index the sink creates without a mappings file: dynamic, so new columns flow in, but
+ * so that no value the source emits is rejected (the type table in src/events/README.md):
+ * - `date_detection: false`: a text column whose first value looks like a date (timestamptz ISO text)
+ *   would otherwise become a `date` field that rejects `infinity`, year 0 or any later non-date text;
+ * - numbers are `long` / `double` with `ignore_malformed`: float `"NaN"`/`"Infinity"` strings (and
+ *   any later value the field cannot parse) are left out of that field's index instead of rejecting
+ *   the document. `_source` always keeps the exact event value.
+ */
+export const DEFAULT_MAPPINGS: Record<string, unknown> = {
+  date_detection: false,
+  numeric_detection: false,
+  dynamic_templates: [
+    { cdc_long: { match_mapping_type: 'long', mapping: { type: 'long', ignore_malformed: true } } },
+    { cdc_double: { match_mapping_type: 'double', mapping: { type: 'double', ignore_malformed: true } } },
+  ],
+};
+
 export class ElasticsearchSink implements Sink {
   private readonly client: Client;
   private readonly url: string;
@@ -52,7 +70,7 @@ export class ElasticsearchSink implements Sink {
     const settingsFile = config['index.settings.file'];
     const settings = { 'index.gc_deletes': config['index.gc.deletes'], ...(settingsFile ? readJsonObject(settingsFile, 'index.settings.file', 'settings') : {}) };
     const mappingsFile = config['index.mappings.file'];
-    const defaultMappings = mappingsFile ? readJsonObject(mappingsFile, 'index.mappings.file', 'mappings') : undefined;
+    const defaultMappings = mappingsFile ? readJsonObject(mappingsFile, 'index.mappings.file', 'mappings') : DEFAULT_MAPPINGS;
     const tableMappings = new Map(
       Object.entries(config['index.mappings.files']).map(([table, path]) => [table, readJsonObject(path, `index.mappings.files["${table}"]`, 'mappings')]),
     );

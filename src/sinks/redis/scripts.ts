@@ -20,7 +20,12 @@ export const toastSentinel = (i: number): string => `\u0000cdc-toast:${i}`;
  * ARGV[1] = version, ARGV[2] = row JSON, ARGV[3] = ttl ms (0 = none), ARGV[4] = marker ttl ms,
  * ARGV[5..] = names of unchanged-TOAST columns (their sentinel i = position - 5).
  * Returns 1 written, 0 stale (stored version >= this one), 2 invalidated (TOAST columns but no stored
- * row to take them from: the key is removed rather than cached incomplete).
+ * row, or a stored row without that column or not a JSON object: the key is removed rather than
+ * cached incomplete).
+ *
+ * Invariant: the merge copies each stored column's value as its exact JSON *text*. It never decodes
+ * and re-encodes values through cjson, which would round numbers to 14 significant digits, turn []
+ * into {} and re-escape strings. Only the (string) member names are decoded, to match column names.
  */
 export const WRITE_SCRIPT = `
 local cur = redis.call('GET', KEYS[2])
@@ -28,21 +33,86 @@ if cur and cur >= ARGV[1] then return 0 end
 local json = ARGV[2]
 local ttl = tonumber(ARGV[3])
 local marker = tonumber(ARGV[4])
+
+local function ws(s, i)
+  local _, e = string.find(s, '^[ \\t\\r\\n]*', i)
+  return e + 1
+end
+-- index just past the JSON string that starts at i
+local function strend(s, i)
+  local j = i + 1
+  while true do
+    local c = string.find(s, '["\\\\]', j)
+    if not c then error('unterminated string') end
+    if string.sub(s, c, c) == '"' then return c + 1 end
+    j = c + 2
+  end
+end
+-- index just past the JSON value that starts at i
+local function valend(s, i)
+  local c = string.sub(s, i, i)
+  if c == '"' then return strend(s, i) end
+  if c == '{' or c == '[' then
+    local depth = 0
+    local j = i
+    while true do
+      local k = string.find(s, '["{}%[%]]', j)
+      if not k then error('unterminated value') end
+      local ch = string.sub(s, k, k)
+      if ch == '"' then
+        j = strend(s, k)
+      else
+        if ch == '{' or ch == '[' then depth = depth + 1 else depth = depth - 1 end
+        j = k + 1
+        if depth == 0 then return j end
+      end
+    end
+  end
+  local _, e = string.find(s, '^[^,}%]%s]+', i)
+  if not e then error('bad value') end
+  return e + 1
+end
+-- top-level members of a JSON object: name -> exact value text
+local function members(s)
+  local out = {}
+  local i = ws(s, 1)
+  if string.sub(s, i, i) ~= '{' then error('not an object') end
+  i = ws(s, i + 1)
+  if string.sub(s, i, i) == '}' then return out end
+  while true do
+    local ke = strend(s, i)
+    local name = cjson.decode(string.sub(s, i, ke - 1))
+    i = ws(s, ke)
+    if string.sub(s, i, i) ~= ':' then error('expected :') end
+    i = ws(s, i + 1)
+    local ve = valend(s, i)
+    out[name] = string.sub(s, i, ve - 1)
+    i = ws(s, ve)
+    local c = string.sub(s, i, i)
+    if c == '}' then return out end
+    if c ~= ',' then error('expected ,') end
+    i = ws(s, i + 1)
+  end
+end
+
 if #ARGV > 4 then
   local stored = redis.call('GET', KEYS[1])
-  if not stored then
+  local ok, obj = false, nil
+  if stored then ok, obj = pcall(members, stored) end
+  if ok then
+    for i = 5, #ARGV do
+      if obj[ARGV[i]] == nil then ok = false end
+    end
+  end
+  if not ok then
     redis.call('UNLINK', KEYS[1])
     redis.call('SET', KEYS[2], ARGV[1], 'PX', marker)
     return 2
   end
-  local obj = cjson.decode(stored)
   for i = 5, #ARGV do
-    local v = obj[ARGV[i]]
-    local enc = 'null'
-    if v ~= nil then enc = cjson.encode(v) end
     local needle = '"\\\\u0000cdc-toast:' .. (i - 5) .. '"'
     local s, e = string.find(json, needle, 1, true)
-    if s then json = string.sub(json, 1, s - 1) .. enc .. string.sub(json, e + 1) end
+    if s then json = string.sub(json, 1, s - 1) .. obj[ARGV[i]] .. string.sub(json, e + 1) end
   end
 end
 if ttl > 0 then
