@@ -270,11 +270,7 @@ describe('clickhouse e2e: server outage', () => {
       const before = await reconcile(server.url, database, w.expected).catch(() => undefined);
       await server.stop();
       down = true;
-      const t0 = Date.now();
       await sleep(30_000);
-      // (Timers run on libuv's millisecond loop clock and Date.now() on the wall clock: a 30 s timer
-      // was once measured as 29,999 ms.)
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(29_990);
       down = false;
       await server.start();
       await sleep(3000);
