@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: runs the compiled CLI when built (npm run build), otherwise the TypeScript source through tsx.
 import { existsSync } from 'node:fs';
+import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
