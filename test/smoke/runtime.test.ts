@@ -72,6 +72,16 @@ describe('runtime', () => {
     expect(viaNpx).toBe(process.version);
   });
 
+  it('scripts/node.sh names a Node 24+ (the one npm test and npm run demo switch to)', () => {
+    // Already installed (or a system Node 24+) here, so this is the quick path: no download.
+    const out = execFileSync('bash', [join(root, 'scripts', 'node.sh')], { encoding: 'utf8', timeout: 120_000 }).trim();
+    const m = /^(\/\S+\/node) v(\d+\.\d+\.\d+)$/m.exec(out);
+    expect(m, out).not.toBeNull();
+    const [, path, version] = m as RegExpExecArray;
+    expect(parse(version as string)[0]).toBeGreaterThanOrEqual(24);
+    expect(execFileSync(path as string, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()).toBe(version);
+  });
+
   it.skipIf(!older)(`cdc-fanout refuses an older Node with a clear message (${older?.path ?? 'none found'} ${older?.version ?? ''})`, () => {
     const r = spawnSync(older?.path as string, [join(root, 'bin', 'cdc-fanout.js'), '--help'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(1);
