@@ -9,7 +9,10 @@
 #     the native modules it builds, tsx, vitest and every child a test spawns (`process.execPath` or
 #     `node`/`npx` from PATH).
 # Idempotent; when the pinned Node is already installed it costs no process start.
-# `bash scripts/node.sh` on its own installs if needed and prints the node that would be used.
+# `bash scripts/node.sh` on its own installs if needed and prints the node that would be used;
+# `bash scripts/node.sh <command…>` runs the command on it (the npm scripts that run project code,
+# e.g. bench:*, stack:*, use this, so `npm run bench:source` measures on Node 24 too).
+# Progress goes to stderr: stdout stays the command's (e.g. `stack:status --json`).
 # Bump CDC_NODE_PINNED to move the pin (`npm view node versions`); the old folder is removed.
 CDC_NODE_PINNED=24.21.0
 
@@ -28,7 +31,7 @@ cdc_use_node() {
       echo "cdc-fanout needs Node.js 24 (found: ${have:-no node}) and npm to fetch it; install Node.js 24 from https://nodejs.org and rerun." >&2
       return 1
     fi
-    echo "Node.js ${have:-(none)} on PATH; the project runs on Node 24: installing Node.js $CDC_NODE_PINNED from the npm registry into ${dir#"$root"/}"
+    echo "Node.js ${have:-(none)} on PATH; the project runs on Node 24: installing Node.js $CDC_NODE_PINNED from the npm registry into ${dir#"$root"/}" >&2
     mkdir -p "$root/.tools"
     # Installed into a temporary folder and renamed into place, so the folder only exists complete
     # (a concurrent or interrupted run never sees half a Node).
@@ -37,7 +40,7 @@ cdc_use_node() {
     # and hard-links its binary to node_modules/node/bin/node; allowScripts lets exactly that one run.
     printf '{ "private": true, "dependencies": { "node": "%s" }, "allowScripts": { "node@%s": true } }\n' \
       "$CDC_NODE_PINNED" "$CDC_NODE_PINNED" >"$tmp/package.json"
-    if ! (cd "$tmp" && npm install --ignore-scripts=false --no-audit --no-fund --no-package-lock --loglevel=error) ||
+    if ! (cd "$tmp" && npm install --ignore-scripts=false --no-audit --no-fund --no-package-lock --loglevel=error >&2) ||
       [[ $("$tmp/node_modules/node/bin/node" -p 'process.versions.node' 2>/dev/null) != "$CDC_NODE_PINNED" ]]; then
       rm -rf "$tmp"
       echo "Could not install Node.js $CDC_NODE_PINNED from the npm registry (package \`node\`, output above)." \
@@ -67,6 +70,7 @@ cdc_use_node() {
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   set -euo pipefail
   cdc_use_node
+  if (($#)); then exec "$@"; fi
   echo "$(command -v node) $(node --version)"
 else
   cdc_use_node || { echo "scripts/node.sh: no usable Node.js (see above)" >&2; return 1 2>/dev/null || exit 1; }
