@@ -2,7 +2,7 @@
 # Stage 1 compiles src/ with tsc; the daemon then runs compiled JS (bin/cdc-fanout.js prefers dist/):
 # no TypeScript compiler in the process, ~40 MB less RSS than running the sources through tsx, and
 # the configuration bench:source measures. The demo scripts (scripts/demo) still run through tsx.
-FROM node:22-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
 
-FROM node:22-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 # Cap V8's old generation like a JVM -Xmx: without it Node sizes the heap from the host's RAM and
 # lets garbage pile up (README → Operations → Memory; bench/results/daemon-heap256.json).

@@ -1,8 +1,21 @@
 #!/usr/bin/env node
 // Entry point: runs the compiled CLI when built (npm run build), otherwise the TypeScript source through tsx.
 import { existsSync } from 'node:fs';
+import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+
+// Supported Node.js: 22.22+ and 24+ (package.json engines; @platformatic/kafka 2.x needs 22.22).
+// Checked before anything else is loaded, so an older Node gets this line, not a failure deep inside.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 22)) {
+  process.stderr.write(
+    `cdc-fanout needs Node.js 22.22 or newer (24 LTS recommended); this is Node.js ${process.versions.node} (${process.execPath}).\n` +
+      `Install Node.js 24 (https://nodejs.org, or the image node:24-slim) and run cdc-fanout with it. In this repository, ` +
+      `\`bash scripts/node.sh\` installs a pinned Node 24 into .tools/ and prints its path.\n`,
+  );
+  process.exit(1);
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');

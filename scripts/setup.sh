@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # What the tests and the demo need on a fresh machine, idempotent (quick when all is present):
+#   0. Node.js 24 first on PATH (scripts/node.sh: the system's if it is 24+, else a pinned one
+#      from the npm registry in .tools/); the callers (test.sh, demo.sh) source it themselves too
 #   1. apt packages that are missing (JDK, Maven, ClickHouse, PostgreSQL, Redis; Chromium with
 #      --with-browser) — one apt-get update
-#   2. npm ci when node_modules is missing or out of step with package-lock.json
+#   2. npm ci when node_modules is missing, out of step with package-lock.json, or was installed
+#      by another Node (native modules are built for the Node that installs them)
 #   3. npm run stack:up (resolves the Kafka/Elasticsearch jars via stack/pom.xml on first run)
 # Runs unattended (CI=true, no stdin, as root or with passwordless sudo).
 set -euo pipefail
@@ -11,6 +14,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 started=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "node"
+. scripts/node.sh
+echo "$(command -v node) $(node --version), npm $(npm --version)"
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -45,8 +52,10 @@ fi
 
 step "npm dependencies"
 # Stale = some non-optional package of package-lock.json is missing from node_modules or at another
-# version (npm's own record, node_modules/.package-lock.json). Compared by content, not mtime, so a
-# tree that is already in sync is left alone.
+# version (npm's own record, node_modules/.package-lock.json), or the tree was installed by a Node
+# with another native-module ABI (our record, node_modules/.cdc-fanout-node). Compared by content,
+# not mtime, so a tree that is already in sync is left alone.
+abi=$(node -p 'process.versions.modules + " " + process.platform + "-" + process.arch')
 stale=$(node -e '
   const fs = require("fs");
   const want = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages ?? {};
@@ -54,11 +63,14 @@ stale=$(node -e '
   try { have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json", "utf8")).packages ?? {}; } catch {}
   const stale = Object.entries(want).filter(([k, v]) => k !== "" && !v.optional && have[k]?.version !== v.version);
   console.log(stale.length);')
-if [[ $stale != 0 ]]; then
-  echo "$stale package(s) missing or out of date: npm ci"
+installed_abi=$(cat node_modules/.cdc-fanout-node 2>/dev/null || true)
+if [[ $stale != 0 || $installed_abi != "$abi" ]]; then
+  if [[ $stale != 0 ]]; then echo "$stale package(s) missing or out of date: npm ci"
+  else echo "node_modules was installed by another Node (ABI ${installed_abi:-unknown}, now $abi): npm ci"; fi
   npm ci --no-audit --no-fund
+  echo "$abi" >node_modules/.cdc-fanout-node
 else
-  echo "node_modules matches package-lock.json"
+  echo "node_modules matches package-lock.json (node ABI $abi)"
 fi
 
 step "stack:up"

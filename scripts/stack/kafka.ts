@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { kafkajsRequestQueuePatched } from '../../src/kafka/kafkajs-request-queue.js';
 import { DEFAULT_PORTS, endpoints } from '../../src/config/endpoints.js';
 import { mavenEnsure } from './install.js';
 import { managedDown, managedUp, type ManagedSpec } from './managed.js';
@@ -89,6 +90,8 @@ function javaArgs(main: string, ...rest: string[]): string[] {
 
 async function health(): Promise<Health> {
   const { host, port } = brokerAddress();
+  // Without it kafkajs prints a TimeoutNegativeWarning on Node 24 into `status --json`'s output.
+  kafkajsRequestQueuePatched();
   const kafka = new Kafka({
     clientId: 'stack-health',
     brokers: [`${host}:${port}`],

@@ -6,6 +6,7 @@
 import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
+import { kafkajsRequestQueuePatched } from './kafkajs-request-queue.js';
 
 export interface KafkaClientOptions {
   /** Appended to `client.id` (e.g. the sink name) so broker logs tell the clients apart. */
@@ -17,6 +18,8 @@ export interface KafkaClientOptions {
 }
 
 export function kafkaClient(config: KafkaConfig, options: KafkaClientOptions = {}): Kafka {
+  // Stops kafkajs' 1 ms idle timer loop per connection (and Node 24's warning about it); once per process.
+  kafkajsRequestQueuePatched();
   const log = options.logger?.child({ component: 'kafkajs' });
   const settings: KafkaJsConfig = {
     clientId: options.clientIdSuffix ? `${config['client.id']}-${options.clientIdSuffix}` : config['client.id'],

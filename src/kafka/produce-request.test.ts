@@ -99,17 +99,31 @@ describe('fastProduceApi', () => {
     expect(fast.key).toBe(0);
   });
 
-  it('leaves compressed batches to the library encoder', () => {
+  it('sends uncompressed batches through this encoder', async () => {
     const api = fastProduceApi(produceV11.api as unknown as ProduceApi);
-    const sent: Buffer[] = [];
-    const connection = { send: (_k: number, _v: number, payload: () => { buffer: Buffer }) => void sent.push(payload().buffer) };
+    const sent: Promise<{ buffer: Buffer }>[] = [];
+    const connection = { send: (_k: number, _v: number, payload: () => { buffer: Buffer } | Promise<{ buffer: Buffer }>) => void sent.push(Promise.resolve(payload())) };
+    const options = { producerId: 3n, producerEpoch: 0, transactionalId: 'tx' };
+    (api as unknown as (...a: unknown[]) => void)(connection, -1, 10, [{ topic: 't', partition: 1, timestamp: T0, key: 'k', value: 'v', headers: new Map() }], options);
+    expect(sent).toHaveLength(1);
+    const expected = encodeProduceRequest(11, -1, 10, [{ topic: 't', partition: 1, timestamp: T0, key: 'k', value: 'v', headers: new Map() }], options);
+    expect((await sent[0])?.buffer.equals(expected)).toBe(true);
+  });
+
+  it('leaves compressed batches to the library encoder', async () => {
+    const api = fastProduceApi(produceV11.api as unknown as ProduceApi);
+    // The library's API may build a compressed request asynchronously (2.x: gzip), so the payload may be a promise.
+    const sent: Promise<{ buffer: Buffer }>[] = [];
+    const connection = { send: (_k: number, _v: number, payload: () => { buffer: Buffer } | Promise<{ buffer: Buffer }>) => void sent.push(Promise.resolve(payload())) };
     const options = { compression: 'gzip' as const, producerId: 3n, producerEpoch: 0, transactionalId: 'tx' };
     const asStrings: OutgoingMessage[] = [{ topic: 't', partition: 0, timestamp: T0, key: 'k', value: 'v'.repeat(100), headers: new Map() }];
     (api as unknown as (...a: unknown[]) => void)(connection, -1, 10, asStrings, options);
+    expect(sent).toHaveLength(1);
+    const request = (await sent[0])?.buffer;
     const expected = produceV11.createRequest(-1, 10, [{ topic: 't', partition: 0, timestamp: T0, key: Buffer.from('k'), value: Buffer.from('v'.repeat(100)), headers: new Map() }], options).buffer;
-    expect(sent[0]?.equals(expected)).toBe(true);
+    expect(request?.equals(expected)).toBe(true);
     // and it is compressed: the 100 'v's are not in the request as they are
-    expect(sent[0]?.includes(Buffer.from('v'.repeat(100)))).toBe(false);
+    expect(request?.includes(Buffer.from('v'.repeat(100)))).toBe(false);
   });
 
   it('hands versions it does not encode to the library, with strings turned into Buffers', () => {

@@ -296,34 +296,38 @@ export function withBuffers(topicData: readonly OutgoingMessage[]): MessageRecor
 
 /**
  * The Produce API to use in place of the library's `libraryApi`: same version, same response
- * parser, this file's encoder. Compressed requests, and versions this file does not know, go
- * through the library's encoder after string keys/values are turned into Buffers.
+ * parser, this file's encoder. Compressed requests, and versions this file does not know, go to
+ * the library's own API after string keys/values are turned into Buffers (so they get whatever the
+ * library does there, e.g. since 2.x gzip off the main thread).
  */
 export function fastProduceApi(libraryApi: ProduceApi): ProduceApi {
   const version = libraryApi.version;
   let api = fastApis.get(version);
   if (api) return api;
   const lib = PRODUCE_VERSIONS.get(version);
-  if (!lib) {
-    const call = (connection: Parameters<ProduceApi>[0], acks: number | undefined, timeout: number | undefined, topicData: OutgoingMessage[], ...rest: unknown[]): void =>
-      (libraryApi as unknown as (...args: unknown[]) => void)(connection, acks, timeout, withBuffers(topicData), ...rest);
-    api = Object.assign(call, { async: promisify(call), key: libraryApi.key, version }) as unknown as ProduceApi;
-  } else {
-    const flexible = version >= 9;
-    api = createAPI(
-      0,
-      version,
-      (acks: number | undefined, timeout: number | undefined, topicData: OutgoingMessage[], options: ProduceOptions = {}): Writer => {
-        if (options.compression && options.compression !== 'none') return lib.createRequest(acks, timeout, withBuffers(topicData), options as Parameters<typeof lib.createRequest>[3]);
-        const writer = Writer.create().append(encodeProduceRequest(version, acks ?? 1, timeout ?? 0, topicData, options));
-        if (acks === 0) writer.context.noResponse = true;
-        return writer;
-      },
-      lib.parseResponse,
-      flexible,
-      flexible,
-    );
-  }
+  const flexible = version >= 9;
+  const encoded = lib
+    ? createAPI(
+        0,
+        version,
+        (acks: number | undefined, timeout: number | undefined, topicData: OutgoingMessage[], options: ProduceOptions = {}): Writer => {
+          const writer = Writer.create().append(encodeProduceRequest(version, acks ?? 1, timeout ?? 0, topicData, options));
+          if (acks === 0) writer.context.noResponse = true;
+          return writer;
+        },
+        lib.parseResponse,
+        flexible,
+        flexible,
+      )
+    : null;
+  // (connection, acks, timeout, topicData, options?, callback?) as the library calls it.
+  const call = (connection: Parameters<ProduceApi>[0], acks: number | undefined, timeout: number | undefined, topicData: OutgoingMessage[], ...rest: unknown[]): void => {
+    const options = rest[0] as ProduceOptions | undefined;
+    const compressed = typeof options === 'object' && options !== null && options.compression !== undefined && options.compression !== 'none';
+    if (encoded && !compressed) (encoded as unknown as (...args: unknown[]) => void)(connection, acks, timeout, topicData, ...rest);
+    else (libraryApi as unknown as (...args: unknown[]) => void)(connection, acks, timeout, withBuffers(topicData), ...rest);
+  };
+  api = Object.assign(call, { async: promisify(call), key: libraryApi.key, version }) as unknown as ProduceApi;
   fastApis.set(version, api);
   return api;
 }
