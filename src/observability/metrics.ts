@@ -43,6 +43,6 @@ export const metrics = {
   sinkEndToEnd: new Histogram({ name: 'cdc_fanout_sink_commit_to_applied_seconds', help: 'Postgres commit time to sink commit', labelNames: ['pipeline', 'sink'], buckets: latencyBuckets, registers: [registry] }),
   sinkLag: new Gauge({ name: 'cdc_fanout_sink_consumer_lag', help: 'High watermark minus sink offset, per partition', labelNames: ['pipeline', 'sink', 'topic', 'partition'], registers: [registry] }),
   sinkStale: new Counter({ name: 'cdc_fanout_sink_stale_skipped_total', help: 'Writes a sink refused because it holds a newer version (replays)', labelNames: ['pipeline', 'sink'], registers: [registry] }),
-  sinkErrors: new Counter({ name: 'cdc_fanout_sink_errors_total', help: 'Sink errors by kind (retriable, rejected)', labelNames: ['pipeline', 'sink', 'kind'], registers: [registry] }),
+  sinkErrors: new Counter({ name: 'cdc_fanout_sink_errors_total', help: 'Sink errors by kind (retriable, rejected, offsets_regressed)', labelNames: ['pipeline', 'sink', 'kind'], registers: [registry] }),
   sinkDlq: new Counter({ name: 'cdc_fanout_sink_dlq_total', help: 'Records sent to the dead-letter topic', labelNames: ['pipeline', 'sink'], registers: [registry] }),
 } as const;

@@ -8,6 +8,15 @@
  * lost, or another process that took the partition over), nothing is executed twice. Either the
  * invalidations and the offsets are both durable, or neither.
  *
+ * Redis can LOSE acknowledged writes: without `appendonly yes` + `appendfsync always` a kill -9 or
+ * crash rolls it back to the last RDB snapshot (or to empty), offsets hash included. Invariant: the
+ * stored offset of a partition never goes below what this process last stored or loaded for it
+ * (`known`); commit() checks that under the same WATCH, and if it did go below (or vanished) it
+ * throws OffsetsRegressedError instead of committing — the runner re-reads the stored offsets and
+ * replays the lost range (from the earliest offset when the hash is gone; for a write-through cache
+ * the compacted topic rebuilds it). Without the check the sink would keep writing from its in-memory
+ * position and the rolled-back window would stay lost (deleted rows back, rows missing or stale).
+ *
  * TRUNCATE is a watermark by position, never a wholesale delete (invariants in ./truncate.ts): it
  * removes only keys older than itself, its watermark lives in the offsets hash (same MULTI as its
  * effects), and writes older than a table's watermark are dropped under the same WATCH.
@@ -22,7 +31,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
-import { SinkError, type PartitionOffset, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
+import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
 import { DELETE_SCRIPT, WRITE_SCRIPT, versionKey } from './scripts.js';
 import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTables } from './truncate.js';
@@ -61,6 +70,8 @@ export class RedisSink implements Sink {
   /** Plans queued by write(), per partition and batch (first offset; a retried write replaces its plan), executed by commit(). */
   private readonly pending = new Map<string, Map<string, RedisOp[]>>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Per partition field: the offset this process last stored (EXEC) or loaded — the floor the stored offset must not go below. */
+  private readonly known = new Map<string, string>();
   /** ioredis reports AUTH failures as an 'error' event and then just "Connection is closed". */
   private lastConnectionError: Error | undefined;
 
@@ -102,6 +113,7 @@ export class RedisSink implements Sink {
     }
     this.cmd = this.tx = undefined;
     this.pending.clear();
+    this.known.clear();
   }
 
   private redis(which: 'cmd' | 'tx'): Redis {
@@ -124,7 +136,12 @@ export class RedisSink implements Sink {
     const out: PartitionOffset[] = [];
     partitions.forEach((tp, i) => {
       const v = values[i];
-      if (v !== null && v !== undefined) out.push({ topic: tp.topic, partition: tp.partition, offset: v });
+      if (v !== null && v !== undefined) {
+        out.push({ topic: tp.topic, partition: tp.partition, offset: v });
+        this.known.set(field(tp), v);
+      } else {
+        this.known.delete(field(tp));
+      }
     });
     return out;
   }
@@ -204,9 +221,20 @@ export class RedisSink implements Sink {
         if (!check || checkErr) throw checkErr ?? new Error('WATCH pipeline returned nothing');
         const read = check[1]![1] as (string | null)[];
         const stored = read.slice(0, fields.length);
+        const regressed: RegressedPartition[] = [];
+        offsets.forEach((o, i) => {
+          const floor = this.known.get(fields[i]!);
+          const now = stored[i] ?? null;
+          if (floor !== undefined && (now === null || BigInt(now) < BigInt(floor))) regressed.push({ topic: o.topic, partition: o.partition, stored: now, expected: floor });
+        });
+        if (regressed.length > 0) {
+          await tx.unwatch();
+          throw await this.regressedError(regressed);
+        }
         if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
           await tx.unwatch();
           this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
+          offsets.forEach((o, i) => this.known.set(fields[i]!, stored[i]!));
           break;
         }
         const storedMarks = new Map<string, string>();
@@ -227,13 +255,42 @@ export class RedisSink implements Sink {
         }
         const failed = result.filter(([err]) => err);
         if (failed.length) this.logger.error({ errors: failed.map(([err]) => err?.message) }, 'redis commands failed inside the transaction (wrong key type?)');
+        offsets.forEach((o, i) => this.known.set(fields[i]!, o.offset));
         break;
       }
     } catch (e) {
+      if (e instanceof OffsetsRegressedError) {
+        // The queued plans belong to the lost position; the replay plans them again.
+        for (const r of e.partitions) {
+          this.pending.delete(field(r));
+          this.known.delete(field(r));
+        }
+        throw e;
+      }
       await tx.unwatch().catch(() => undefined);
       throw wrap(e, 'commit');
     }
     for (const f of fields) this.pending.delete(f);
+  }
+
+  /** The error for offsets that went backwards, naming the likely cause (Redis restarted without durable persistence). */
+  private async regressedError(regressed: readonly RegressedPartition[]): Promise<OffsetsRegressedError> {
+    let server = '';
+    try {
+      const info = await this.redis('cmd').info('server');
+      const uptime = /uptime_in_seconds:(\d+)/.exec(info)?.[1];
+      const runId = /run_id:(\w+)/.exec(info)?.[1];
+      if (uptime !== undefined) server = ` Redis uptime is ${uptime} s (run_id ${runId ?? '?'}).`;
+    } catch {
+      // informational only
+    }
+    const parts = regressed.map((r) => `${r.topic}/${r.partition}: stored ${r.stored ?? 'missing'}, last committed ${r.expected}`).join('; ');
+    return new OffsetsRegressedError(
+      `redis offsets hash "${this.offsetsKey}" went backwards (${parts}): Redis lost acknowledged writes — most likely it restarted ` +
+        `without durable persistence (RDB only or none) or was flushed.${server} Replaying the lost range from Kafka. ` +
+        'For a write-through cache set `appendonly yes` and `appendfsync always` on the Redis server.',
+      regressed,
+    );
   }
 
   /**
