@@ -7,7 +7,9 @@
  * rows lost in the rollback are not simply overwritten. The sink must notice that its stored offsets
  * went behind what it last committed, and the runner must re-seek (to the stored offsets, or the
  * earliest offset when none) and replay: Redis ends equal to the expected state (every live row at
- * its latest value, every deleted row absent).
+ * its latest value, every deleted row absent). Third case: the daemon is down while Redis comes back
+ * empty — a new runner finds no stored offsets although its Kafka group consumed the partitions, and
+ * must replay from the earliest offset instead of resuming at Kafka's group offset.
  * The shared Redis on 6379 is never touched.
  */
 import { execFileSync } from 'node:child_process';
@@ -56,7 +58,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it.each(['snapshot', 'empty'] as const)('converges after Redis restarts from an older state (kill -9, restart %s)', async (restart) => {
+it.each(['snapshot', 'empty', 'empty-while-stopped'] as const)('converges after Redis restarts from an older state (kill -9, restart %s)', async (restart) => {
   const topic = `rrb-${restart}-${run}`;
   topics.push(topic);
   rmSync(join(dir, 'dump.rdb'), { force: true });
@@ -71,13 +73,16 @@ it.each(['snapshot', 'empty'] as const)('converges after Redis restarts from an 
   await createTopic(admin, topic, 2);
   producer ??= await txProducer();
   const offsetsKey = `cdc:offsets:rollback-${restart}-${run}`;
-  const sink = new RedisSink(
-    redisSinkSpec.parse({ host: '127.0.0.1', port: PORT, db: 2, tables: { 'public.rb': { keys: ['rb:{id}'], mode: 'write-through' }, 'public.inv': { keys: ['inv:{id}'] } } }),
-    offsetsKey,
-    logger,
-  );
+  const newRunner = (): SinkRunner => {
+    const sink = new RedisSink(
+      redisSinkSpec.parse({ host: '127.0.0.1', port: PORT, db: 2, tables: { 'public.rb': { keys: ['rb:{id}'], mode: 'write-through' }, 'public.inv': { keys: ['inv:{id}'] } } }),
+      offsetsKey,
+      logger,
+    );
+    return new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'rollback', topics: [topic], 'group.id': `rrb-${restart}-${run}`, 'batch.max.records': 50 }), pipeline: 'rt', logger });
+  };
   await runner?.stop();
-  runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'rollback', topics: [topic], 'group.id': `rrb-${restart}-${run}`, 'batch.max.records': 50 }), pipeline: 'rt', logger });
+  runner = newRunner();
   await runner.start();
 
   // Expected final state: id → latest value (null = deleted).
@@ -116,10 +121,15 @@ it.each(['snapshot', 'empty'] as const)('converges after Redis restarts from an 
   await waitFor('progress before the kill', async () => Object.keys(await db.hgetall(offsetsKey).catch(() => ({}))).length === 2, 30_000);
   if (restart === 'snapshot') await db.save(); // the state Redis will come back with
   await sleep(1500); // acknowledged changes after the snapshot: lost by the kill
+  if (restart === 'empty-while-stopped') await runner.stop(); // leaves Kafka's group offsets at the sink's
   killRedis();
   ids = 10;
-  if (restart === 'empty') rmSync(join(dir, 'dump.rdb'), { force: true });
+  if (restart !== 'snapshot') rmSync(join(dir, 'dump.rdb'), { force: true });
   startRedis();
+  if (restart === 'empty-while-stopped') {
+    runner = newRunner();
+    await runner.start();
+  }
   await sleep(3000);
   producing = false;
   await production;

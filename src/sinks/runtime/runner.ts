@@ -277,9 +277,12 @@ export class SinkRunner extends EventEmitter {
   }
 
   /**
-   * Loads the partition's stored offset and seeks there. `earliestIfMissing` (after a regression):
-   * no stored offset means the store lost everything, so replay from the partition's earliest offset
-   * rather than continue where the consumer is (for a compacted topic this rebuilds the store).
+   * Loads the partition's stored offset and seeks there. No stored offset means "never consumed"
+   * (start where Kafka says: the earliest offset for a new group) — unless the store lost it:
+   * after a regression (`earliestIfMissing`), or when the Kafka group has a committed offset (this
+   * sink consumed the partition before, so its checkpoint was wiped while the daemon was down).
+   * Then replay from the partition's earliest offset rather than continue where Kafka's group offset
+   * is (for a compacted topic this rebuilds the store).
    */
   private loadPartition(topic: string, partition: number, generation: number, earliestIfMissing = false): PartitionState {
     const state: PartitionState = {
@@ -289,7 +292,17 @@ export class SinkRunner extends EventEmitter {
       loaded: this.retrying('loadOffsets', async () => {
         const found = await this.opts.sink.loadOffsets([{ topic, partition }]);
         const stored = found.find((o) => o.topic === topic && o.partition === partition)?.offset ?? null;
-        return stored === null && earliestIfMissing ? this.earliestOffset(topic, partition) : stored;
+        if (stored !== null) return stored;
+        if (earliestIfMissing) return this.earliestOffset(topic, partition);
+        const group = await this.groupOffset(topic, partition);
+        if (group === null) return null;
+        const earliest = await this.earliestOffset(topic, partition);
+        this.log.error(
+          { topic, partition, kafkaGroupOffset: group, replayFrom: earliest },
+          'the sink store has no offset for a partition this consumer group already consumed (checkpoint deleted, store wiped or restarted without persistence); replaying from the earliest offset',
+        );
+        metrics.sinkErrors.inc({ ...this.labels, kind: 'offsets_regressed' });
+        return earliest;
       }).then((offset) => {
         if (offset !== null) {
           state.next = BigInt(offset);
@@ -303,6 +316,21 @@ export class SinkRunner extends EventEmitter {
       }),
     };
     return state;
+  }
+
+  /** The consumer group's committed Kafka offset for a partition, null when none. */
+  private async groupOffset(topic: string, partition: number): Promise<string | null> {
+    const admin = this.opts.kafka.admin();
+    try {
+      await admin.connect();
+      const [t] = await admin.fetchOffsets({ groupId: this.opts.config.groupId, topics: [topic] });
+      const off = t?.partitions.find((p) => p.partition === partition)?.offset;
+      return off === undefined || BigInt(off) < 0n ? null : off;
+    } catch (e) {
+      throw new SinkError(`reading the Kafka group offset of ${topic}/${partition} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   /** Low watermark of a partition (the earliest offset still in Kafka). */
