@@ -70,6 +70,7 @@ export class RedisSink implements Sink {
   /** Plans queued by write(), per partition and batch (first offset; a retried write replaces its plan), executed by commit(). */
   private readonly pending = new Map<string, Map<string, RedisOp[]>>();
   private chain: Promise<unknown> = Promise.resolve();
+  private txEpoch = 0;
   /** Per partition field: the offset this process last stored (EXEC) or loaded — the floor the stored offset must not go below. */
   private readonly known = new Map<string, string>();
   /** ioredis reports AUTH failures as an 'error' event and then just "Connection is closed". */
@@ -83,9 +84,19 @@ export class RedisSink implements Sink {
     this.tables = compileTables(config);
   }
 
-  private client(): Redis {
-    const { url, options } = redisOptions(this.config);
+  /**
+   * The tx connection never queues or resends commands across a reconnect: a MULTI/EXEC replayed on a
+   * new connection would run without the WATCH (and without the regression check) made on the old
+   * one — after a Redis restart it would write offsets past the loss unnoticed. Its commands fail
+   * instead (retriable) and the commit starts over with a fresh WATCH. `txEpoch` counts its
+   * connections so a reconnect between WATCH and EXEC is caught too. (ioredis leaves commands that
+   * were in flight at the drop pending forever when it does not resend them: `onTx` rejects them.)
+   */
+  private client(which: 'cmd' | 'tx'): Redis {
+    const { url, options: base } = redisOptions(this.config);
+    const options: RedisOptions = which === 'tx' ? { ...base, enableOfflineQueue: false, autoResendUnfulfilledCommands: false } : base;
     const c = url ? new Redis(url, options) : new Redis(options);
+    if (which === 'tx') c.on('ready', () => this.txEpoch++);
     c.on('error', (e: Error) => {
       this.lastConnectionError = e;
       this.logger.debug({ err: e.message }, 'redis connection error');
@@ -95,8 +106,8 @@ export class RedisSink implements Sink {
 
   async open(): Promise<void> {
     try {
-      this.cmd ??= this.client();
-      this.tx ??= this.client();
+      this.cmd ??= this.client('cmd');
+      this.tx ??= this.client('tx');
       for (const c of [this.cmd, this.tx]) {
         if (c.status === 'wait') await c.connect();
         await c.ping();
@@ -212,11 +223,14 @@ export class RedisSink implements Sink {
       for (let attempt = 0; ; attempt++) {
         // WATCH + read of the stored offsets and truncate watermarks in one round trip (same
         // connection, so the WATCH holds: a commit of another process in between aborts our EXEC).
-        const check = await tx
-          .pipeline()
-          .watch(this.offsetsKey)
-          .hmget(this.offsetsKey, ...(fields.length ? fields : ['-']), ...markTables.map(truncateField))
-          .exec();
+        const epoch = this.txEpoch;
+        const check = await this.onTx(
+          tx
+            .pipeline()
+            .watch(this.offsetsKey)
+            .hmget(this.offsetsKey, ...(fields.length ? fields : ['-']), ...markTables.map(truncateField))
+            .exec(),
+        );
         const checkErr = check?.find(([err]) => err)?.[0];
         if (!check || checkErr) throw checkErr ?? new Error('WATCH pipeline returned nothing');
         const read = check[1]![1] as (string | null)[];
@@ -228,11 +242,11 @@ export class RedisSink implements Sink {
           if (floor !== undefined && (now === null || BigInt(now) < BigInt(floor))) regressed.push({ topic: o.topic, partition: o.partition, stored: now, expected: floor });
         });
         if (regressed.length > 0) {
-          await tx.unwatch();
+          await this.onTx(tx.unwatch());
           throw await this.regressedError(regressed);
         }
         if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
-          await tx.unwatch();
+          await this.onTx(tx.unwatch());
           this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
           offsets.forEach((o, i) => this.known.set(fields[i]!, stored[i]!));
           break;
@@ -248,7 +262,9 @@ export class RedisSink implements Sink {
         const hset: string[] = [];
         offsets.forEach((o) => hset.push(field(o), o.offset));
         if (hset.length) multi.hset(this.offsetsKey, ...hset);
-        const result = await multi.exec();
+        // No await between this check and exec(): the EXEC goes out on the connection that holds the WATCH.
+        if (this.txEpoch !== epoch || tx.status !== 'ready') throw new Error('connection re-established between WATCH and EXEC; the commit starts over');
+        const result = await this.onTx(multi.exec());
         if (result === null) {
           if (attempt > 50) throw new Error('offsets hash kept changing under WATCH (another process committing the same partitions?)');
           continue; // WATCH tripped: re-check the stored offsets and retry
@@ -267,13 +283,32 @@ export class RedisSink implements Sink {
         }
         throw e;
       }
-      await tx.unwatch().catch(() => undefined);
+      await this.onTx(tx.unwatch()).catch(() => undefined);
       throw wrap(e, 'commit');
     }
     for (const f of fields) this.pending.delete(f);
   }
 
   /** The error for offsets that went backwards, naming the likely cause (Redis restarted without durable persistence). */
+  /** Awaits a tx-connection reply, failing (retriable) if the connection closes first. */
+  private onTx<T>(p: Promise<T>): Promise<T> {
+    const tx = this.redis('tx');
+    return new Promise<T>((resolve, reject) => {
+      const onClose = (): void => reject(new Error('connection closed during the commit'));
+      tx.once('close', onClose);
+      p.then(
+        (v) => {
+          tx.off('close', onClose);
+          resolve(v);
+        },
+        (e: unknown) => {
+          tx.off('close', onClose);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
   private async regressedError(regressed: readonly RegressedPartition[]): Promise<OffsetsRegressedError> {
     let server = '';
     try {
