@@ -17,6 +17,11 @@
  * On start and on every partition assignment the runtime calls `loadOffsets` and seeks there.
  * Throw a `SinkError` with `retriable: true` for transient failures (server down, 429, timeouts):
  * the runtime retries the same batch with backoff; nothing is skipped.
+ * Throw an `OffsetsRegressedError` from `commit` when the stored offsets are BEHIND what this sink
+ * last stored or loaded (or missing after having been present): the store lost acknowledged writes
+ * (Redis restarted without AOF, checkpoint index deleted, table recreated). The runtime then drops
+ * the batch, re-reads `loadOffsets` for those partitions and seeks there (earliest offset when
+ * missing), so the lost range is applied again.
  */
 import type { Op, Position, Row } from '../events/change.js';
 
@@ -101,5 +106,26 @@ export class SinkError extends Error {
     super(message, { cause: options.cause });
     this.name = 'SinkError';
     this.retriable = options.retriable;
+  }
+}
+
+/** One partition whose stored offset went backwards: `stored` (null = missing) < `expected`. */
+export interface RegressedPartition extends TopicPartition {
+  /** Offset found in the store now (null: the checkpoint is gone). */
+  readonly stored: string | null;
+  /** Offset this process last stored or loaded for the partition. */
+  readonly expected: string;
+}
+
+/**
+ * The sink's store lost acknowledged writes: its offsets are behind what this process committed.
+ * Not retried as is — the runtime re-seeks the partitions to the stored offsets and replays.
+ */
+export class OffsetsRegressedError extends SinkError {
+  readonly partitions: readonly RegressedPartition[];
+  constructor(message: string, partitions: readonly RegressedPartition[]) {
+    super(message, { retriable: true });
+    this.name = 'OffsetsRegressedError';
+    this.partitions = partitions;
   }
 }

@@ -15,7 +15,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
-import type { Sink, SinkBatch, SinkRecord, WriteResult } from '../../src/sinks/sink.js';
+import { OffsetsRegressedError, type Sink, type SinkBatch, type SinkRecord, type WriteResult } from '../../src/sinks/sink.js';
 import { nextOffset, pos, sinkBatch, sinkRecord, tombstoneRecord, topicFor, type ChangeSpec } from '../support/records.js';
 
 export const CONFORMANCE = {
@@ -54,6 +54,11 @@ export interface ConformanceOptions {
    * its documents and documents this as a known limit.
    */
   readonly truncateSameTxBefore?: boolean;
+  /**
+   * commit() throws OffsetsRegressedError when the stored offsets went behind what the sink last
+   * stored or loaded (the store lost writes) — default false (the sink leaves that undetected).
+   */
+  readonly detectsRegression?: boolean;
 }
 
 type Spec = Omit<ChangeSpec, 'table' | 'prefix' | 'schema'>;
@@ -70,6 +75,9 @@ export function describeSinkConformance(name: string, factory: () => Promise<Con
   const truncate = options.truncate ?? 'delete';
   const countsStale = options.countsStale ?? true;
   const sameTxBefore = options.truncateSameTxBefore ?? true;
+  const detectsRegression = options.detectsRegression ?? false;
+  /** Every partition the tests commit to (reset() wipes their offsets). */
+  const allPartitions = [0, 1, 2, 3].map((partition) => ({ topic: CONFORMANCE.topic, partition })).concat([{ topic: topicFor('conf_other', CONFORMANCE.schema, CONFORMANCE.prefix), partition: 0 }]);
 
   describe(`sink conformance: ${name}`, () => {
     let h: ConformanceHarness;
@@ -115,6 +123,9 @@ export function describeSinkConformance(name: string, factory: () => Promise<Con
     });
     beforeEach(async () => {
       await h.reset();
+      // Like the runtime on assignment: load the (now empty) offsets before committing. A sink may
+      // take offsets that went backwards WITHOUT a reload for lost writes (detectsRegression).
+      await sink.loadOffsets(allPartitions);
       nextFirst = 0;
       partitionOffsets.clear();
     });
@@ -307,6 +318,20 @@ export function describeSinkConformance(name: string, factory: () => Promise<Con
       sink = h.newSink();
       await sink.open();
       expect(sortTp(await sink.loadOffsets(parts))).toEqual(sortTp(expected));
+    });
+
+    it.runIf(detectsRegression)('reports stored offsets that went backwards (store wiped under it) instead of committing past the loss', async () => {
+      await apply([rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) })], 10);
+      await h.reset(); // the store loses the row and the offset; the sink is not told
+      const batch = sinkBatch([rec({ op: 'c', after: row(2, 'b'), position: pos(101, 0) })], { topic: CONFORMANCE.topic, partition: 0, firstOffset: 11 });
+      await sink.write(batch);
+      const err = await sink.commit([{ topic: batch.topic, partition: 0, offset: nextOffset(batch) }]).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(OffsetsRegressedError);
+      expect((err as OffsetsRegressedError).partitions).toEqual([{ topic: CONFORMANCE.topic, partition: 0, stored: null, expected: '11' }]);
+      // Nothing committed past the loss; this load is also the reload the runtime does before replaying.
+      expect(await sink.loadOffsets([{ topic: CONFORMANCE.topic, partition: 0 }])).toEqual([]);
+      await apply([rec({ op: 'c', after: row(1, 'a'), position: pos(100, 0) })], 10);
+      expect(await sink.loadOffsets([{ topic: CONFORMANCE.topic, partition: 0 }])).toEqual([{ topic: CONFORMANCE.topic, partition: 0, offset: '11' }]);
     });
 
     it.runIf(withState)('stores the batch effects together with its offsets', async () => {

@@ -73,7 +73,7 @@ describeSinkConformance('elasticsearch', async () => {
   };
   // known limit (see ElasticsearchSink.truncate): a row inserted before the TRUNCATE in its own
   // transaction, whose partition was applied first, survives
-}, { truncateSameTxBefore: false });
+}, { truncateSameTxBefore: false, detectsRegression: true });
 
 describe('elasticsearch sink specifics', () => {
   let sink: Sink;

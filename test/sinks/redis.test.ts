@@ -74,8 +74,8 @@ function conformanceHarness(mode: 'write-through' | 'invalidate') {
   };
 }
 
-describeSinkConformance('redis (write-through)', conformanceHarness('write-through'), { truncate: 'delete' });
-describeSinkConformance('redis (invalidate)', conformanceHarness('invalidate'), { state: false });
+describeSinkConformance('redis (write-through)', conformanceHarness('write-through'), { truncate: 'delete', detectsRegression: true });
+describeSinkConformance('redis (invalidate)', conformanceHarness('invalidate'), { state: false, detectsRegression: true });
 
 describe('redis sink: invalidation', () => {
   const offsetsKey = `${P}offsets:inv`;

@@ -2,10 +2,17 @@
  * Offsets in Elasticsearch: one document per (consumer group, topic, partition) in the checkpoint index,
  * written by commit() after the batch's bulk was acknowledged (an acknowledged write is durable:
  * the translog is fsynced per request by default), read back with a realtime mget on assignment.
+ *
+ * Invariant: a checkpoint never goes below what this process last stored or loaded for it. Each
+ * write is conditional on the `_seq_no`/`_primary_term` last seen for the doc (optimistic
+ * concurrency, no extra round trip); a conflict means someone else changed it — or it is gone
+ * (checkpoint index deleted or restored from an older snapshot). The doc is then read: behind or
+ * missing → OffsetsRegressedError (the runner re-seeks and replays the lost range); ahead (another
+ * owner of the partition) → the write is retried unconditionally, as before.
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { Position } from '../../events/change.js';
-import { SinkError, type PartitionOffset, type TopicPartition } from '../sink.js';
+import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type TopicPartition } from '../sink.js';
 import { responseErrorType, toSinkError } from './errors.js';
 
 interface CheckpointDoc {
@@ -31,6 +38,21 @@ interface TruncateMarkDoc {
 
 const markId = (index: string): string => `truncate|${index}`;
 
+/** What this process last stored or loaded for a checkpoint doc. */
+interface Known {
+  readonly offset: string;
+  readonly seqNo: number | undefined;
+  readonly primaryTerm: number | undefined;
+}
+
+interface BulkItem {
+  _id?: string;
+  status: number;
+  _seq_no?: number;
+  _primary_term?: number;
+  error?: { type?: string; reason?: string };
+}
+
 export class CheckpointStore {
   constructor(
     private readonly client: Client,
@@ -39,6 +61,8 @@ export class CheckpointStore {
     private readonly group: string,
     private readonly url: string,
   ) {}
+
+  private readonly known = new Map<string, Known>();
 
   private id(tp: TopicPartition): string {
     return `${this.group}|${tp.topic}|${tp.partition}`;
@@ -128,35 +152,84 @@ export class CheckpointStore {
       for (const doc of response.docs) {
         if ('found' in doc && doc.found && doc._source) {
           out.push({ topic: doc._source.topic, partition: doc._source.partition, offset: doc._source.offset });
+          this.known.set(doc._id, { offset: doc._source.offset, seqNo: doc._seq_no, primaryTerm: doc._primary_term });
+        } else {
+          this.known.delete(doc._id);
         }
       }
       return out;
     } catch (error) {
-      // No checkpoint index (deleted since open): nothing was ever stored, start where Kafka says.
-      if (responseErrorType(error) === 'index_not_found_exception') return [];
+      // No checkpoint index (deleted since open): nothing stored, start where Kafka says (the runner
+      // replays from the earliest offset if its group consumed the partition before).
+      if (responseErrorType(error) === 'index_not_found_exception') {
+        for (const tp of partitions) this.known.delete(this.id(tp));
+        return [];
+      }
       throw toSinkError(error, `reading offsets from ${this.index}`, this.url);
     }
   }
 
-  async store(offsets: readonly PartitionOffset[]): Promise<void> {
+  async store(offsets: readonly PartitionOffset[], unconditional = false): Promise<void> {
     if (offsets.length === 0) return;
     const now = new Date().toISOString();
-    const operations = offsets.flatMap((o) => [
-      { index: { _index: this.index, _id: this.id(o) } },
-      { group: this.group, topic: o.topic, partition: o.partition, offset: o.offset, updated_at: now } satisfies CheckpointDoc,
-    ]);
-    let response;
+    const operations = offsets.flatMap((o) => {
+      const k = unconditional ? undefined : this.known.get(this.id(o));
+      const cond = k?.seqNo !== undefined && k.primaryTerm !== undefined ? { if_seq_no: k.seqNo, if_primary_term: k.primaryTerm } : {};
+      return [
+        { index: { _index: this.index, _id: this.id(o), ...cond } },
+        { group: this.group, topic: o.topic, partition: o.partition, offset: o.offset, updated_at: now } satisfies CheckpointDoc,
+      ];
+    });
+    let response: { errors: boolean; items: { index?: BulkItem }[] };
     try {
-      response = await this.client.bulk({ operations, filter_path: 'errors,items.*.status,items.*.error' });
+      response = (await this.client.bulk({ operations, filter_path: 'errors,items.*._id,items.*.status,items.*.error,items.*._seq_no,items.*._primary_term' })) as typeof response;
     } catch (error) {
       throw toSinkError(error, `writing offsets to ${this.index}`, this.url);
     }
-    if (response.errors) {
-      const item = response.items.find((i) => i.index?.error)?.index;
+    const conflicts: PartitionOffset[] = [];
+    offsets.forEach((o, i) => {
+      const item = response.items[i]?.index;
+      if (item && !item.error) this.known.set(this.id(o), { offset: o.offset, seqNo: item._seq_no, primaryTerm: item._primary_term });
+      else if (item?.status === 409 && !unconditional) conflicts.push(o);
+    });
+    if (conflicts.length > 0) await this.resolveConflicts(conflicts);
+    if (response.errors && response.items.some((i) => i.index?.error && i.index.status !== 409)) {
+      const item = response.items.find((i) => i.index?.error && i.index.status !== 409)?.index;
       const status = item?.status ?? 0;
       throw new SinkError(`Elasticsearch writing offsets to ${this.index} failed: ${item?.error?.type ?? 'error'}: ${item?.error?.reason ?? 'unknown'}`, {
         retriable: status === 429 || status >= 500,
       });
+    }
+  }
+
+  /** A conditional checkpoint write conflicted: regressed (behind/missing) → OffsetsRegressedError; ahead → write anyway. */
+  private async resolveConflicts(conflicts: readonly PartitionOffset[]): Promise<void> {
+    const expected = new Map(conflicts.map((o) => [this.id(o), this.known.get(this.id(o))?.offset]));
+    let stored: Map<string, string>;
+    try {
+      const response = await this.client.mget<CheckpointDoc>({ index: this.index, ids: conflicts.map((o) => this.id(o)), realtime: true });
+      stored = new Map(response.docs.flatMap((d) => ('found' in d && d.found && d._source ? [[d._id, d._source.offset] as const] : [])));
+    } catch (error) {
+      if (responseErrorType(error) !== 'index_not_found_exception') throw toSinkError(error, `reading offsets from ${this.index}`, this.url);
+      stored = new Map();
+    }
+    const regressed: RegressedPartition[] = [];
+    const ahead: PartitionOffset[] = [];
+    for (const o of conflicts) {
+      const id = this.id(o);
+      const was = expected.get(id);
+      const now = stored.get(id) ?? null;
+      if (was !== undefined && (now === null || BigInt(now) < BigInt(was))) regressed.push({ topic: o.topic, partition: o.partition, stored: now, expected: was });
+      else ahead.push(o);
+    }
+    for (const r of regressed) this.known.delete(this.id(r));
+    if (ahead.length > 0) await this.store(ahead, true);
+    if (regressed.length > 0) {
+      throw new OffsetsRegressedError(
+        `Elasticsearch checkpoint index ${this.index} lost offsets (${regressed.map((r) => `${r.topic}/${r.partition}: stored ${r.stored ?? 'missing'}, last committed ${r.expected}`).join('; ')}): ` +
+          'the index or its documents were deleted, or restored from an older snapshot. Replaying the lost range from Kafka.',
+        regressed,
+      );
     }
   }
 }

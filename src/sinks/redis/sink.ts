@@ -8,6 +8,15 @@
  * lost, or another process that took the partition over), nothing is executed twice. Either the
  * invalidations and the offsets are both durable, or neither.
  *
+ * Redis can LOSE acknowledged writes: without `appendonly yes` + `appendfsync always` a kill -9 or
+ * crash rolls it back to the last RDB snapshot (or to empty), offsets hash included. Invariant: the
+ * stored offset of a partition never goes below what this process last stored or loaded for it
+ * (`known`); commit() checks that under the same WATCH, and if it did go below (or vanished) it
+ * throws OffsetsRegressedError instead of committing — the runner re-reads the stored offsets and
+ * replays the lost range (from the earliest offset when the hash is gone; for a write-through cache
+ * the compacted topic rebuilds it). Without the check the sink would keep writing from its in-memory
+ * position and the rolled-back window would stay lost (deleted rows back, rows missing or stale).
+ *
  * TRUNCATE is a watermark by position, never a wholesale delete (invariants in ./truncate.ts): it
  * removes only keys older than itself, its watermark lives in the offsets hash (same MULTI as its
  * effects), and writes older than a table's watermark are dropped under the same WATCH.
@@ -22,7 +31,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
-import { SinkError, type PartitionOffset, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
+import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
 import { DELETE_SCRIPT, WRITE_SCRIPT, versionKey } from './scripts.js';
 import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTables } from './truncate.js';
@@ -61,6 +70,9 @@ export class RedisSink implements Sink {
   /** Plans queued by write(), per partition and batch (first offset; a retried write replaces its plan), executed by commit(). */
   private readonly pending = new Map<string, Map<string, RedisOp[]>>();
   private chain: Promise<unknown> = Promise.resolve();
+  private txEpoch = 0;
+  /** Per partition field: the offset this process last stored (EXEC) or loaded — the floor the stored offset must not go below. */
+  private readonly known = new Map<string, string>();
   /** ioredis reports AUTH failures as an 'error' event and then just "Connection is closed". */
   private lastConnectionError: Error | undefined;
 
@@ -72,9 +84,19 @@ export class RedisSink implements Sink {
     this.tables = compileTables(config);
   }
 
-  private client(): Redis {
-    const { url, options } = redisOptions(this.config);
+  /**
+   * The tx connection never queues or resends commands across a reconnect: a MULTI/EXEC replayed on a
+   * new connection would run without the WATCH (and without the regression check) made on the old
+   * one — after a Redis restart it would write offsets past the loss unnoticed. Its commands fail
+   * instead (retriable) and the commit starts over with a fresh WATCH. `txEpoch` counts its
+   * connections so a reconnect between WATCH and EXEC is caught too. (ioredis leaves commands that
+   * were in flight at the drop pending forever when it does not resend them: `onTx` rejects them.)
+   */
+  private client(which: 'cmd' | 'tx'): Redis {
+    const { url, options: base } = redisOptions(this.config);
+    const options: RedisOptions = which === 'tx' ? { ...base, enableOfflineQueue: false, autoResendUnfulfilledCommands: false } : base;
     const c = url ? new Redis(url, options) : new Redis(options);
+    if (which === 'tx') c.on('ready', () => this.txEpoch++);
     c.on('error', (e: Error) => {
       this.lastConnectionError = e;
       this.logger.debug({ err: e.message }, 'redis connection error');
@@ -84,8 +106,8 @@ export class RedisSink implements Sink {
 
   async open(): Promise<void> {
     try {
-      this.cmd ??= this.client();
-      this.tx ??= this.client();
+      this.cmd ??= this.client('cmd');
+      this.tx ??= this.client('tx');
       for (const c of [this.cmd, this.tx]) {
         if (c.status === 'wait') await c.connect();
         await c.ping();
@@ -102,6 +124,7 @@ export class RedisSink implements Sink {
     }
     this.cmd = this.tx = undefined;
     this.pending.clear();
+    this.known.clear();
   }
 
   private redis(which: 'cmd' | 'tx'): Redis {
@@ -124,7 +147,12 @@ export class RedisSink implements Sink {
     const out: PartitionOffset[] = [];
     partitions.forEach((tp, i) => {
       const v = values[i];
-      if (v !== null && v !== undefined) out.push({ topic: tp.topic, partition: tp.partition, offset: v });
+      if (v !== null && v !== undefined) {
+        out.push({ topic: tp.topic, partition: tp.partition, offset: v });
+        this.known.set(field(tp), v);
+      } else {
+        this.known.delete(field(tp));
+      }
     });
     return out;
   }
@@ -195,18 +223,32 @@ export class RedisSink implements Sink {
       for (let attempt = 0; ; attempt++) {
         // WATCH + read of the stored offsets and truncate watermarks in one round trip (same
         // connection, so the WATCH holds: a commit of another process in between aborts our EXEC).
-        const check = await tx
-          .pipeline()
-          .watch(this.offsetsKey)
-          .hmget(this.offsetsKey, ...(fields.length ? fields : ['-']), ...markTables.map(truncateField))
-          .exec();
+        const epoch = this.txEpoch;
+        const check = await this.onTx(
+          tx
+            .pipeline()
+            .watch(this.offsetsKey)
+            .hmget(this.offsetsKey, ...(fields.length ? fields : ['-']), ...markTables.map(truncateField))
+            .exec(),
+        );
         const checkErr = check?.find(([err]) => err)?.[0];
         if (!check || checkErr) throw checkErr ?? new Error('WATCH pipeline returned nothing');
         const read = check[1]![1] as (string | null)[];
         const stored = read.slice(0, fields.length);
+        const regressed: RegressedPartition[] = [];
+        offsets.forEach((o, i) => {
+          const floor = this.known.get(fields[i]!);
+          const now = stored[i] ?? null;
+          if (floor !== undefined && (now === null || BigInt(now) < BigInt(floor))) regressed.push({ topic: o.topic, partition: o.partition, stored: now, expected: floor });
+        });
+        if (regressed.length > 0) {
+          await this.onTx(tx.unwatch());
+          throw await this.regressedError(regressed);
+        }
         if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
-          await tx.unwatch();
+          await this.onTx(tx.unwatch());
           this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
+          offsets.forEach((o, i) => this.known.set(fields[i]!, stored[i]!));
           break;
         }
         const storedMarks = new Map<string, string>();
@@ -220,20 +262,70 @@ export class RedisSink implements Sink {
         const hset: string[] = [];
         offsets.forEach((o) => hset.push(field(o), o.offset));
         if (hset.length) multi.hset(this.offsetsKey, ...hset);
-        const result = await multi.exec();
+        // No await between this check and exec(): the EXEC goes out on the connection that holds the WATCH.
+        if (this.txEpoch !== epoch || tx.status !== 'ready') throw new Error('connection re-established between WATCH and EXEC; the commit starts over');
+        const result = await this.onTx(multi.exec());
         if (result === null) {
           if (attempt > 50) throw new Error('offsets hash kept changing under WATCH (another process committing the same partitions?)');
           continue; // WATCH tripped: re-check the stored offsets and retry
         }
         const failed = result.filter(([err]) => err);
         if (failed.length) this.logger.error({ errors: failed.map(([err]) => err?.message) }, 'redis commands failed inside the transaction (wrong key type?)');
+        offsets.forEach((o, i) => this.known.set(fields[i]!, o.offset));
         break;
       }
     } catch (e) {
-      await tx.unwatch().catch(() => undefined);
+      if (e instanceof OffsetsRegressedError) {
+        // The queued plans belong to the lost position; the replay plans them again.
+        for (const r of e.partitions) {
+          this.pending.delete(field(r));
+          this.known.delete(field(r));
+        }
+        throw e;
+      }
+      await this.onTx(tx.unwatch()).catch(() => undefined);
       throw wrap(e, 'commit');
     }
     for (const f of fields) this.pending.delete(f);
+  }
+
+  /** The error for offsets that went backwards, naming the likely cause (Redis restarted without durable persistence). */
+  /** Awaits a tx-connection reply, failing (retriable) if the connection closes first. */
+  private onTx<T>(p: Promise<T>): Promise<T> {
+    const tx = this.redis('tx');
+    return new Promise<T>((resolve, reject) => {
+      const onClose = (): void => reject(new Error('connection closed during the commit'));
+      tx.once('close', onClose);
+      p.then(
+        (v) => {
+          tx.off('close', onClose);
+          resolve(v);
+        },
+        (e: unknown) => {
+          tx.off('close', onClose);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
+  private async regressedError(regressed: readonly RegressedPartition[]): Promise<OffsetsRegressedError> {
+    let server = '';
+    try {
+      const info = await this.redis('cmd').info('server');
+      const uptime = /uptime_in_seconds:(\d+)/.exec(info)?.[1];
+      const runId = /run_id:(\w+)/.exec(info)?.[1];
+      if (uptime !== undefined) server = ` Redis uptime is ${uptime} s (run_id ${runId ?? '?'}).`;
+    } catch {
+      // informational only
+    }
+    const parts = regressed.map((r) => `${r.topic}/${r.partition}: stored ${r.stored ?? 'missing'}, last committed ${r.expected}`).join('; ');
+    return new OffsetsRegressedError(
+      `redis offsets hash "${this.offsetsKey}" went backwards (${parts}): Redis lost acknowledged writes — most likely it restarted ` +
+        `without durable persistence (RDB only or none) or was flushed.${server} Replaying the lost range from Kafka. ` +
+        'For a write-through cache set `appendonly yes` and `appendfsync always` on the Redis server.',
+      regressed,
+    );
   }
 
   /**

@@ -12,6 +12,12 @@
  *      (only for lag tools; failure there is harmless) → metrics.
  *   3. A retriable SinkError retries the same chunk (write + commit) with exponential backoff and
  *      jitter, forever: the partition waits, nothing is skipped. Any other error fails the sink.
+ *   4. The sink's store is authoritative and may LOSE acknowledged writes (Redis restarted without
+ *      AOF fsync, a checkpoint index deleted, a table recreated). A sink that sees its stored offsets
+ *      behind what it last stored throws OffsetsRegressedError from commit(); the chunk is dropped
+ *      (not committed) and the partition goes through step 1 again — offsets re-read from the store,
+ *      the earliest offset of the partition when none is stored — so the lost range is replayed.
+ *      Invariant: the runner never consumes past a store position it did not see committed.
  * Memory stays bounded: kafkajs fetches at most batch.max.bytes per partition and a partition's next
  * fetch waits for its current batch.
  */
@@ -21,7 +27,7 @@ import { createSinkConsumer } from '../../kafka/consumer.js';
 import { DlqProducer, type DlqSizeOptions } from '../../kafka/dlq-producer.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
-import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord } from '../sink.js';
+import { OffsetsRegressedError, SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord } from '../sink.js';
 import { backoffDelay } from './backoff.js';
 import type { ResolvedSinkConfig } from './config.js';
 import { decodeMessage } from './decode.js';
@@ -397,13 +403,34 @@ export class SinkRunner extends EventEmitter {
     this.log.info({ assignment, generation }, 'partitions assigned');
   }
 
-  private loadPartition(topic: string, partition: number, generation: number): PartitionState {
+  /**
+   * Loads the partition's stored offset and seeks there. No stored offset means "never consumed"
+   * (start where Kafka says: the earliest offset for a new group) — unless the store lost it:
+   * after a regression (`earliestIfMissing`), or when the Kafka group has a committed offset (this
+   * sink consumed the partition before, so its checkpoint was wiped while the daemon was down).
+   * Then replay from the partition's earliest offset rather than continue where Kafka's group offset
+   * is (for a compacted topic this rebuilds the store).
+   */
+  private loadPartition(topic: string, partition: number, generation: number, earliestIfMissing = false): PartitionState {
     const state: PartitionState = {
       generation,
       synced: false,
       next: null,
-      loaded: this.retrying('loadOffsets', () => this.opts.sink.loadOffsets([{ topic, partition }])).then((found) => {
-        const offset = found.find((o) => o.topic === topic && o.partition === partition)?.offset ?? null;
+      loaded: this.retrying('loadOffsets', async () => {
+        const found = await this.opts.sink.loadOffsets([{ topic, partition }]);
+        const stored = found.find((o) => o.topic === topic && o.partition === partition)?.offset ?? null;
+        if (stored !== null) return stored;
+        if (earliestIfMissing) return this.earliestOffset(topic, partition);
+        const group = await this.groupOffset(topic, partition);
+        if (group === null) return null;
+        const earliest = await this.earliestOffset(topic, partition);
+        this.log.error(
+          { topic, partition, kafkaGroupOffset: group, replayFrom: earliest },
+          'the sink store has no offset for a partition this consumer group already consumed (checkpoint deleted, store wiped or restarted without persistence); replaying from the earliest offset',
+        );
+        metrics.sinkErrors.inc({ ...this.labels, kind: 'offsets_regressed' });
+        return earliest;
+      }).then((offset) => {
         if (this.generation === generation) this.lagTracker.setStored(topic, partition, offset);
         if (offset !== null) {
           state.next = BigInt(offset);
@@ -417,6 +444,56 @@ export class SinkRunner extends EventEmitter {
       }),
     };
     return state;
+  }
+
+  /** The consumer group's committed Kafka offset for a partition, null when none. */
+  private async groupOffset(topic: string, partition: number): Promise<string | null> {
+    const admin = this.opts.kafka.admin();
+    try {
+      await admin.connect();
+      const [t] = await admin.fetchOffsets({ groupId: this.opts.config.groupId, topics: [topic] });
+      const off = t?.partitions.find((p) => p.partition === partition)?.offset;
+      return off === undefined || BigInt(off) < 0n ? null : off;
+    } catch (e) {
+      throw new SinkError(`reading the Kafka group offset of ${topic}/${partition} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Low watermark of a partition (the earliest offset still in Kafka). */
+  private async earliestOffset(topic: string, partition: number): Promise<string> {
+    const admin = this.opts.kafka.admin();
+    try {
+      await admin.connect();
+      const offs = await admin.fetchTopicOffsets(topic);
+      const low = offs.find((o) => o.partition === partition)?.low;
+      if (low === undefined) throw new Error(`partition ${partition} not found`);
+      return low;
+    } catch (e) {
+      throw new SinkError(`reading the earliest offset of ${topic}/${partition} failed: ${(e as Error).message}`, { retriable: true, cause: e });
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** The sink's store lost committed offsets: re-load and re-seek those partitions (invariant 4). */
+  private reseek(e: OffsetsRegressedError): void {
+    this.log.error(
+      {
+        sink: this.opts.config.name,
+        partitions: e.partitions.map((p) => ({ topic: p.topic, partition: p.partition, stored: p.stored, lastCommitted: p.expected, lostRange: `[${p.stored ?? 'earliest'}, ${p.expected})` })),
+        cause: e.message,
+      },
+      'sink store lost committed offsets (it was rolled back or wiped); re-seeking the partitions to the stored offsets and replaying the lost range',
+    );
+    metrics.sinkErrors.inc({ ...this.labels, kind: 'offsets_regressed' });
+    for (const p of e.partitions) {
+      const key = tpKey(p.topic, p.partition);
+      if (!this.partitions.has(key)) continue; // revoked meanwhile: the next owner loads from the store anyway
+      this.committed.delete(key);
+      this.partitions.set(key, this.loadPartition(p.topic, p.partition, this.generation, true));
+    }
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -527,7 +604,8 @@ export class SinkRunner extends EventEmitter {
     ).then(
       () => true,
       (e: unknown) => {
-        if (!this.stopping && !(e instanceof AbandonedError)) void this.fail(e instanceof Error ? e : new Error(String(e)));
+        if (e instanceof OffsetsRegressedError && !this.stopping) this.reseek(e);
+        else if (!this.stopping && !(e instanceof AbandonedError)) void this.fail(e instanceof Error ? e : new Error(String(e)));
         return false;
       },
     ).finally(() => clearInterval(keepAlive));
@@ -594,13 +672,13 @@ export class SinkRunner extends EventEmitter {
     for (let attempt = 1; ; attempt++) {
       try {
         const out = await fn();
-        if (attempt > 1) {
-          this.log.info({ what, attempts: attempt }, 'recovered after retries');
-          if (this.current.name === 'RESTARTING') this.setState('RUNNING');
-        }
+        if (attempt > 1) this.log.info({ what, attempts: attempt }, 'recovered after retries');
+        // Also after a re-seek (the failed chunk was dropped, its replacement succeeds at once).
+        if (this.current.name === 'RESTARTING') this.setState('RUNNING');
         return out;
       } catch (e) {
-        const retriable = e instanceof SinkError && e.retriable;
+        // A regression is not retried as is: the chunk is dropped and the partition re-seeked.
+        const retriable = e instanceof SinkError && e.retriable && !(e instanceof OffsetsRegressedError);
         if (!retriable || this.stopping) throw e;
         this.noteError(e);
         metrics.sinkErrors.inc({ ...this.labels, kind: 'retriable' });
