@@ -1,4 +1,5 @@
 /** Shapes of the daemon's status, served by GET /pipelines (always redacted before it leaves). */
+import type { SlotHealth } from '../source/slot-health.js';
 
 export type ComponentState = 'STARTING' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
 
@@ -39,23 +40,7 @@ export interface ComponentStatus {
 }
 
 /** Replication slot health from the source's last poll of pg_replication_slots (see docs/operations-slot.md). */
-export interface SlotStatus {
-  readonly slot: string;
-  readonly checkedAt: string;
-  readonly exists: boolean;
-  readonly activePid: number | null;
-  /** reserved | extended | unreserved | lost */
-  readonly walStatus: string | null;
-  readonly currentWalLsn: string;
-  readonly confirmedFlushLsn: string | null;
-  readonly restartLsn: string | null;
-  readonly lagBytes: number | null;
-  readonly lagMs: number | null;
-  readonly retainedBytes: number | null;
-  readonly safeWalSize: number | null;
-  /** Thresholds passed, wal_status unreserved. */
-  readonly warnings: readonly string[];
-}
+export type SlotStatus = SlotHealth;
 
 export interface SourceStatus extends ComponentStatus {
   readonly lastLsn: string | null;
