@@ -96,12 +96,15 @@ export async function consume(topics: readonly string[], until: (recs: readonly 
   }
 }
 
-/** Drops the slot (if inactive), the publication and the topics with the given prefix. */
-export async function cleanup(opts: { slot?: string; publication?: string; topicPrefix?: string; tables?: readonly string[] }): Promise<void> {
+/**
+ * Drops the slot (once inactive: waits up to `slotWaitTries` × 250 ms for its walsender to go), the
+ * publication and the topics with the given prefix.
+ */
+export async function cleanup(opts: { slot?: string; slotWaitTries?: number; publication?: string; topicPrefix?: string; tables?: readonly string[] }): Promise<void> {
   const c = await pgClient();
   try {
     if (opts.slot) {
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < (opts.slotWaitTries ?? 20); i++) {
         const r = await c.query('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [opts.slot]);
         if (r.rows.length === 0) break;
         if (r.rows[0].active_pid) {

@@ -31,6 +31,7 @@ import { TypeRegistry } from '../../src/events/type-registry.js';
 import type { Column, RelationInfo } from '../../src/events/types.js';
 import { startDaemon, type DaemonProcess } from '../daemon/helpers.js';
 import { insertSql, matrixFor, matrixTableSql, MATRIX_SETUP, rowArb, type MatrixColumn } from '../support/type-matrix.js';
+import { cleanup } from '../source/helpers.js';
 
 const ep = endpoints();
 const run = Date.now().toString(36);
@@ -116,12 +117,7 @@ sinks:
 afterAll(async () => {
   await daemon?.stop();
   await db?.end();
-  for (let i = 0; i < 40; i++) {
-    const r = await admin.query('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [name]);
-    if (r.rows.length === 0) break;
-    if (r.rows[0].active_pid) await new Promise((res) => setTimeout(res, 250));
-    else await admin.query('SELECT pg_drop_replication_slot($1)', [name]).catch(() => undefined);
-  }
+  await cleanup({ slot: name, slotWaitTries: 40 });
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
   await admin.end();
   await es.indices.delete({ index: esIndex }, { ignore: [404] }).catch(() => undefined);

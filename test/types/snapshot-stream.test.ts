@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSource } from '../../src/source/postgres-source.js';
 import { consume, ep, kafkaConfig, oneTableSource, uniq, waitFor } from '../source/helpers.js';
 import { edgeRows, insertSql, matrixFor, matrixTableSql, MATRIX_SETUP, rowArb, type MatrixColumn } from '../support/type-matrix.js';
+import { cleanup } from '../source/helpers.js';
 
 const id = uniq('types_ss');
 const dbName = id;
@@ -51,12 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await source?.stop();
   await db?.end();
-  for (let i = 0; i < 20; i++) {
-    const r = await admin.query('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [id]);
-    if (r.rows.length === 0) break;
-    if (r.rows[0].active_pid) await new Promise((res) => setTimeout(res, 250));
-    else await admin.query('SELECT pg_drop_replication_slot($1)', [id]).catch(() => undefined);
-  }
+  await cleanup({ slot: id, slotWaitTries: 20 });
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   await admin.end();
 });
