@@ -265,6 +265,12 @@ export class TableManager {
       altered.push(`${src.name}: ${cur.type} → ${type}`);
     }
     if (altered.length === 0) return altered;
+    await this.columnsChanged(t);
+    return altered;
+  }
+
+  /** After an ALTER: re-read the table's columns and recreate its current view (it lists them). */
+  private async columnsChanged(t: UpsertTable): Promise<void> {
     const after = await this.readColumns(t.name);
     if (after) this.setColumns(t, after.columns);
     const suffix = this.cfg['current.view.suffix'];
@@ -272,7 +278,6 @@ export class TableManager {
       await this.conn.command(`DROP TABLE IF EXISTS ${this.ref(t.name + suffix)}`, 'drop view');
       await this.createView(t.name);
     }
-    return altered;
   }
 
   /**
@@ -312,13 +317,7 @@ export class TableManager {
         }
       }
     }
-    const after = await this.readColumns(t.name);
-    if (after) this.setColumns(t, after.columns);
-    const suffix = this.cfg['current.view.suffix'];
-    if (suffix) {
-      await this.conn.command(`DROP TABLE IF EXISTS ${this.ref(t.name + suffix)}`, 'drop view');
-      await this.createView(t.name);
-    }
+    await this.columnsChanged(t);
   }
 }
 
