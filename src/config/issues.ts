@@ -28,7 +28,8 @@ export function typeName(v: unknown): string {
   return typeof v;
 }
 
-function valueAt(data: unknown, path: ConfigPath): unknown {
+/** The value at `path` in parsed config data, or undefined where the path does not exist. */
+export function valueAt(data: unknown, path: ConfigPath): unknown {
   let v = data;
   for (const seg of path) {
     if (!v || typeof v !== 'object') return undefined;

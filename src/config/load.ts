@@ -9,7 +9,7 @@ import { isScalar, LineCounter, parseDocument, visit, type Document, type Node }
 import { loadComponents, type ConfigComponents } from './components.js';
 import { findConflicts, type PipelineForConflicts } from './conflicts.js';
 import { interpolateString, InterpolationError, type InterpolationContext } from './interpolate.js';
-import { describeIssue, formatError, type ConfigError } from './issues.js';
+import { describeIssue, formatError, valueAt, type ConfigError } from './issues.js';
 import { formatPath, locate, type ConfigPath, type Location } from './locate.js';
 import { buildPipelineSchema, type PipelineConfig, type PipelineSchema } from './schema.js';
 import { isSecretKey } from './secret.js';
@@ -321,15 +321,6 @@ function loadFile(path: string, file: string, schema: PipelineSchema, ctx: Inter
     }
   }
   return { errors, at };
-}
-
-function valueAt(data: unknown, path: ConfigPath): unknown {
-  let v = data;
-  for (const seg of path) {
-    if (!v || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[seg];
-  }
-  return v;
 }
 
 function interpolateTree(value: unknown, path: ConfigPath, ctx: InterpolationContext, onError: (p: ConfigPath, m: string) => void): unknown {
