@@ -1,16 +1,13 @@
 /**
  * Renders the config reference (Markdown) from the schema: every field with its name, type,
  * default and description, plus the `run` command's daemon flags. scripts/gen-config-reference.ts
- * writes it into README.md (between markers) and docs/config-reference.md.
+ * writes it to docs/config-reference.md (the README links there).
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ConfigComponents } from './components.js';
 import { defOf } from './describe-schema.js';
 import { isSecretKey, isSecretSchema } from './secret.js';
-
-export const REFERENCE_START = '<!-- config-reference:start -->';
-export const REFERENCE_END = '<!-- config-reference:end -->';
 
 export interface FieldDoc {
   readonly path: string;
@@ -182,10 +179,3 @@ export function renderReference(c: ConfigComponents, program: Command): string {
   return parts.join('\n');
 }
 
-/** Replaces the block between the markers; throws when the markers are missing. */
-export function spliceReference(readme: string, body: string): string {
-  const a = readme.indexOf(REFERENCE_START);
-  const b = readme.indexOf(REFERENCE_END);
-  if (a < 0 || b < a) throw new Error(`README.md lacks the markers ${REFERENCE_START} … ${REFERENCE_END}`);
-  return `${readme.slice(0, a + REFERENCE_START.length)}\n${body}\n${readme.slice(b)}`;
-}
