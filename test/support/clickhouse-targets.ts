@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createClient } from '@clickhouse/client';
+import { createClient, type ClickHouseSettings } from '@clickhouse/client';
 import { endpoints } from '../../src/config/endpoints.js';
 
 export interface ClickHouseTarget {
@@ -24,6 +24,11 @@ export interface ClickHouseTarget {
   readonly tag: string;
   readonly url: string;
   readonly version: string;
+  /**
+   * Settings for the tests' own reads so values print as on 18.16: since 21.9 Decimals print
+   * without trailing zeros (`12.5` for a Decimal(8,2) 12.50) unless output_format_decimal_trailing_zeros.
+   */
+  readonly readSettings: ClickHouseSettings;
   /** Stops what this helper started (nothing for an external server). */
   stop(): Promise<void>;
 }
@@ -40,6 +45,11 @@ async function versionOf(url: string): Promise<string> {
 }
 
 const tagOf = (kind: 's' | 'm', version: string): string => `${kind}${version.split('.')[0] ?? ''}`;
+
+function readSettingsOf(version: string): ClickHouseSettings {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 21 || (major === 21 && minor >= 9) ? { output_format_decimal_trailing_zeros: 1 } : {};
+}
 
 /** Starts the chdb front in a child process; resolves once it serves. It exits when this process does (its stdin closes). */
 export async function startChdbFrontProcess(): Promise<ClickHouseTarget> {
@@ -68,6 +78,7 @@ export async function startChdbFrontProcess(): Promise<ClickHouseTarget> {
     tag: tagOf('m', info.version),
     url: info.url,
     version: info.version,
+    readSettings: readSettingsOf(info.version),
     async stop() {
       if (proc.exitCode !== null) return;
       proc.kill('SIGTERM');
@@ -84,13 +95,13 @@ export async function clickhouseTargets(env: NodeJS.ProcessEnv = process.env): P
   if (wanted.has('server')) {
     const url = endpoints(env).clickhouseUrl;
     const version = await versionOf(url);
-    out.push({ name: `server ${version}`, tag: tagOf('s', version), url, version, stop: async () => undefined });
+    out.push({ name: `server ${version}`, tag: tagOf('s', version), url, version, readSettings: readSettingsOf(version), stop: async () => undefined });
   }
   if (wanted.has('modern')) {
     const external = env.CDC_CLICKHOUSE_MODERN_URL;
     if (external) {
       const version = await versionOf(external);
-      out.push({ name: `server ${version}`, tag: tagOf('m', version), url: external, version, stop: async () => undefined });
+      out.push({ name: `server ${version}`, tag: tagOf('m', version), url: external, version, readSettings: readSettingsOf(version), stop: async () => undefined });
     } else out.push(await startChdbFrontProcess());
   }
   return out;
