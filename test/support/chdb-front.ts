@@ -9,7 +9,7 @@
  * - `GET /ping`, `GET /` → `Ok.`
  * - the query from the `query` URL parameter and/or the POST body (`query` + "\n" + body, so an
  *   `INSERT … FORMAT X` in `query` takes the body as its data), gzip/deflate/br/zstd request bodies;
- * - `database`, `default_format`, `query_id`, `param_<name>` (server-side binding), and every other
+ * - `database`, `default_format`, `query_id`, `param_<name>` (query parameters), and every other
  *   URL parameter as a setting of this query only (applied with SET, reset to DEFAULT afterwards);
  * - the result in the query's FORMAT (else `default_format`, else TabSeparated) with
  *   `X-ClickHouse-Format`, `X-ClickHouse-Query-Id`, `X-ClickHouse-Timezone`,
@@ -24,9 +24,11 @@
  *
  * Known differences from a real server (none matter to the sink): no authentication (any user is
  * `default`), no HTTP sessions (`session_id` is refused), no multipart query parameters, no
- * ClickHouse-native `compress`/`decompress`, request bodies are read as UTF-8 text (text formats
- * only), several statements in one request are run instead of refused, and requests run one at a
- * time (the session is single-threaded; SET/USE of one request must not leak into the next).
+ * ClickHouse-native `compress`/`decompress`; query parameters (`param_x`, applied with
+ * `SET param_x`) stay set for later requests that use `{x:T}` without passing it (a server refuses
+ * those); request bodies are read as UTF-8 text (text formats only); several statements in one
+ * request are run instead of refused; requests run one at a time (one session: the SET/USE of one
+ * request must not leak into the next).
  *
  * Run standalone: `npx tsx test/support/chdb-front.ts [--port 8124] [--path DIR] [--exit-with-stdin]`
  * prints one JSON line `{"url":…,"version":…,"path":…}` on stdout and serves until SIGTERM/SIGINT
@@ -138,8 +140,7 @@ export async function startChdbFront(opts: ChdbFrontOptions = {}): Promise<ChdbF
   const ownDir = opts.path === undefined;
   const path = opts.path ?? mkdtempSync(join(tmpdir(), 'cdc-chdb-'));
   const session = new Session(path);
-  const run = async (sql: string, format = 'TabSeparated', params?: Record<string, string>) =>
-    params && Object.keys(params).length > 0 ? session.queryBindAsync(sql, params, { format }) : session.queryAsync(sql, { format });
+  const run = async (sql: string, format = 'TabSeparated') => session.queryAsync(sql, { format });
 
   const version = (await run('SELECT version()')).text().trim();
   const timezone = (await run('SELECT timezone()')).text().trim();
@@ -166,17 +167,20 @@ export async function startChdbFront(opts: ChdbFrontOptions = {}): Promise<ChdbF
     return [Number(m.get('InsertedRows') ?? 0), Number(m.get('InsertedBytes') ?? 0)];
   };
 
-  async function execute(sql: string, database: string, settings: [string, string][], params: Record<string, string>, format: string) {
+  async function execute(sql: string, database: string, settings: [string, string][], params: [string, string][], format: string) {
     if (database !== current) {
       await run(`USE ${'`' + database.replace(/`/g, '\\`') + '`'}`);
       current = database;
     }
     if (settings.length > 0) await run(`SET ${settings.map(([k, v]) => `${k} = ${quote(v)}`).join(', ')}`);
+    // query parameters go in verbatim (the HTTP value is already the type's Escaped text, which
+    // chdb's own binding would escape again); they cannot be unset afterwards (see the header)
+    if (params.length > 0) await run(`SET ${params.map(([k, v]) => `param_${k} = ${quote(v)}`).join(', ')}`);
     try {
       const first = head(sql);
       const isInsert = /^INSERT\b/i.test(first);
       const before = isInsert ? await insertedCounters() : undefined;
-      const result = await run(sql, format, params);
+      const result = await run(sql, format);
       const after = before ? await insertedCounters() : undefined;
       if (/^USE\b/i.test(first)) current = '';
       if (/^SET\b/i.test(first)) {
@@ -209,14 +213,13 @@ export async function startChdbFront(opts: ChdbFrontOptions = {}): Promise<ChdbF
       if (url.pathname !== '/') throw new FrontError('BAD_ARGUMENTS', `There is no handler ${url.pathname} in the chdb front (only /, /ping)`);
       if (/^multipart\//i.test(req.headers['content-type'] ?? '')) throw new FrontError('NOT_IMPLEMENTED', 'multipart/form-data query parameters are not supported by the chdb front');
       const settings: [string, string][] = [];
-      const params: Record<string, string> = {};
+      const params: [string, string][] = [];
       for (const [k, v] of url.searchParams) {
         if (UNSUPPORTED_PARAMS[k]) throw new FrontError('NOT_IMPLEMENTED', UNSUPPORTED_PARAMS[k]);
-        if (k.startsWith('param_')) params[k.slice(6)] = v;
-        else if (!HTTP_PARAMS.has(k)) {
-          if (!/^\w+$/.test(k)) throw new FrontError('BAD_ARGUMENTS', `Invalid setting name ${JSON.stringify(k)} in the URL`);
-          settings.push([k, v]);
-        }
+        if (HTTP_PARAMS.has(k)) continue;
+        if (!/^\w+$/.test(k)) throw new FrontError('BAD_ARGUMENTS', `Invalid setting or parameter name ${JSON.stringify(k)} in the URL`);
+        if (k.startsWith('param_')) params.push([k.slice(6), v]);
+        else settings.push([k, v]);
       }
       const data = (await body(req)).toString('utf8');
       const fromUrl = url.searchParams.get('query') ?? '';
