@@ -27,6 +27,7 @@
  *       seen here, and the effects are re-applied over our rows. So no row older than a stored
  *       watermark survives, without locks between partitions or processes.
  */
+import { createHash } from 'node:crypto';
 import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
@@ -655,6 +656,12 @@ export class ClickHouseSink implements Sink {
     );
   }
 
+  /**
+   * The INSERT's deduplication token (22.2+): the batch's place in the topic plus, per chunk, a
+   * digest of the changes it carries (changesDigest). Invariant: two INSERTs share a token only
+   * when they write the same changes — an identical retry is dropped by the server, while other
+   * changes at the same offsets (a re-created topic, offsets reused) are never dropped.
+   */
   private tokenBase(batch: SinkBatch, table: string): string | undefined {
     if (!this.features?.dedupToken || this.cfg['dedup.window'] === 0) return undefined;
     const first = batch.records[0]?.offset ?? '';
@@ -669,7 +676,7 @@ export class ClickHouseSink implements Sink {
     const run = async (part: readonly { record: SinkRecord; line: string }[], tag: string): Promise<void> => {
       if (part.length === 0) return;
       try {
-        await this.c().insertTsv(ref, columns, part.map((r) => r.line), token ? { insert_deduplication_token: `${token}:${tag}` } : {});
+        await this.c().insertTsv(ref, columns, part.map((r) => r.line), token ? { insert_deduplication_token: `${token}:${tag}:${changesDigest(part)}` } : {});
       } catch (e) {
         if (!(e instanceof DataError)) throw e;
         if (part.length === 1) {
@@ -714,3 +721,15 @@ export class ClickHouseSink implements Sink {
 
 /** Parses TSV query output (exported for tests). */
 export { parseTsvWithNames };
+
+/**
+ * Digest of the changes behind a chunk of rows: their positions (commit LSN, seq) and operations,
+ * in order. A change's position identifies its content (the WAL never rewrites it), so equal
+ * digests mean the same changes; `_synced_at` and TOAST values filled from stored rows are left
+ * out, so a retry of the same changes keeps its token.
+ */
+function changesDigest(rows: readonly { record: SinkRecord }[]): string {
+  const h = createHash('sha256');
+  for (const { record } of rows) h.update(`${record.position.commitLsn}/${record.position.seq}/${record.op ?? ''};`);
+  return h.digest('hex').slice(0, 16);
+}
