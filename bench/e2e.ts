@@ -27,10 +27,11 @@ import { parseArgs } from 'node:util';
 import { createClient as createClickHouse } from '@clickhouse/client';
 import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { endpoints } from '../src/config/endpoints.js';
+import { kafkaClient } from '../src/kafka/client.js';
+import { kafkaSpec } from '../src/kafka/config.js';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -512,7 +513,7 @@ try {
     } while (cursor !== '0');
   }
   await redis.quit();
-  const kafka = new Kafka({ clientId: 'bench-e2e', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  const kafka = kafkaClient(kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') })).admin();
   await kafka.connect();
   const topics = (await kafka.listTopics()).filter((t) => t.startsWith(PREFIX));
   if (topics.length) await kafka.deleteTopics({ topics }).catch(() => undefined);
