@@ -147,7 +147,7 @@ const header = (msg: RawMessage, name: string): string | undefined => {
 const tableOf = (r: SinkRecord): string => (r.source ? `${r.source.schema}.${r.source.table}` : r.topic);
 
 /** Checks the sink can have a DLQ and the table filter names one of its tables. */
-function checkRequest(t: DlqTarget, table: string | undefined): void {
+export function checkDlqRequest(t: DlqTarget, table: string | undefined): void {
   const c = t.config;
   if (c['errors.tolerance'] !== 'dlq') {
     throw new DlqUsageError(
@@ -255,7 +255,7 @@ async function scan(t: DlqTarget, ranges: ReadonlyMap<number, { from: bigint; to
 
 /** Summary of the sink's DLQ: counts per table, pending (not replayed yet) and the first errors. Reads only. */
 export async function listDlq(t: DlqTarget, opts: { table?: string | undefined } = {}): Promise<DlqListing> {
-  checkRequest(t, opts.table);
+  checkDlqRequest(t, opts.table);
   const base = { pipeline: t.pipeline, sink: t.config.name, dlqTopic: t.config.dlqTopic };
   const pos = await positions(t);
   if (!pos) return { ...base, exists: false, total: 0, pending: 0, partitions: [], tables: [], first: [] };
@@ -300,7 +300,7 @@ export async function listDlq(t: DlqTarget, opts: { table?: string | undefined }
 
 /** Replays the sink's DLQ from its stored replay position to the end taken at start (see the module comment). */
 export async function replayDlq(t: DlqTarget, req: ReplayRequest = {}): Promise<DlqReplayReport> {
-  checkRequest(t, req.table);
+  checkDlqRequest(t, req.table);
   const dlqTopic = t.config.dlqTopic;
   const log = t.logger.child({ sink: t.config.name, dlqTopic });
   const counts = { read: 0, replayed: 0, applied: 0, stale: 0, failedAgain: 0, keptOtherTables: 0, otherSinks: 0 };
