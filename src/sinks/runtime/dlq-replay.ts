@@ -382,9 +382,18 @@ export async function replayDlq(t: DlqTarget, req: ReplayRequest = {}): Promise<
   const admin = t.kafka.admin();
   await admin.connect();
   try {
-    const [group] = (await admin.describeGroups([replayGroup])).groups;
-    if (group && group.members.length > 0) {
-      throw new DlqUsageError(`a replay of sink "${t.config.name}" is already running (consumer group ${replayGroup} has ${group.members.length} member(s)); wait for it to finish`);
+    // A member left by a replay that was killed stays until its session times out: wait that long
+    // before calling it a replay that is still running.
+    const deadline = Date.now() + (t.sessionTimeoutMs ?? 10_000) + 5_000;
+    for (let waited = false; ; waited = true) {
+      const [group] = (await admin.describeGroups([replayGroup])).groups;
+      const members = group?.members.length ?? 0;
+      if (members === 0) break;
+      if (Date.now() > deadline) {
+        throw new DlqUsageError(`a replay of sink "${t.config.name}" is already running (consumer group ${replayGroup} has ${members} member(s)); wait for it to finish`);
+      }
+      if (!waited) log.info({ group: replayGroup, members }, 'the replay consumer group has members (a replay running, or one that was killed whose session has not expired yet); waiting');
+      await new Promise((r) => setTimeout(r, 1000));
     }
   } finally {
     await admin.disconnect();
