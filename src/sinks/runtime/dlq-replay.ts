@@ -156,8 +156,11 @@ export function checkDlqRequest(t: DlqTarget, table: string | undefined): void {
   }
   if (table !== undefined) {
     if (!/^[^.\s]+\.[^.\s]+$/.test(table)) throw new DlqUsageError(`--table must be "schema.table", e.g. public.users; got "${table}"`);
-    if (!c.topicList.includes(`${t.topicPrefix}.${table}`)) {
-      const tables = c.topicList.map((x) => (x.startsWith(`${t.topicPrefix}.`) ? x.slice(t.topicPrefix.length + 1) : x));
+    // Topics named "<topic.prefix>.<schema>.<table>" say which tables the sink consumes; a sink with
+    // other topic names (routed topics, several tables per topic) may get any table.
+    const tableOfTopic = (x: string): string | null => (x.startsWith(`${t.topicPrefix}.`) && /^[^.]+\.[^.]+$/.test(x.slice(t.topicPrefix.length + 1)) ? x.slice(t.topicPrefix.length + 1) : null);
+    const tables = c.topicList.map(tableOfTopic);
+    if (tables.every((x) => x !== null) && !tables.includes(table)) {
       throw new DlqUsageError(`sink "${c.name}" does not consume table "${table}" (its tables: ${tables.join(', ')})`);
     }
   }
