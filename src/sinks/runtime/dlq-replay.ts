@@ -422,6 +422,7 @@ export async function replayDlq(t: DlqTarget, req: ReplayRequest = {}): Promise<
     kafka: t.kafka,
     sink: t.createSink(),
     config: { ...t.config, groupId: replayGroup, topicList: [dlqTopic] },
+    metricsSinkLabel: `${t.config.name}.dlq-replay`,
     pipeline: t.pipeline,
     logger: t.logger,
     ...(t.dlqSize ? { dlqSize: t.dlqSize } : {}),

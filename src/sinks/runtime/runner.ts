@@ -75,6 +75,8 @@ export interface SinkRunnerOptions {
    * policy — is the live path's.
    */
   readonly replay?: ReplayHooks;
+  /** `sink` label of this runner's metrics; default the sink's name (a replay uses its own, so it never overwrites the live sink's lag gauges). */
+  readonly metricsSinkLabel?: string;
   /** Dead-letter record sizes (kafka max.request.size, topic.creation.max.message.bytes); default 1 MiB. */
   readonly dlqSize?: DlqSizeOptions;
   /** kafkajs session timeout (ms); default: createSinkConsumer's. Tests use shorter ones for quicker rebalances. */
@@ -177,7 +179,7 @@ export class SinkRunner extends EventEmitter {
 
   constructor(private readonly opts: SinkRunnerOptions) {
     super();
-    this.labels = { pipeline: opts.pipeline, sink: opts.config.name };
+    this.labels = { pipeline: opts.pipeline, sink: opts.metricsSinkLabel ?? opts.config.name };
     this.log = opts.logger.child({ sink: opts.config.name });
     this.stats = opts.stats ?? newSinkRunnerStats();
     this.lagIntervalMs = opts.lagIntervalMs ?? 2000;
