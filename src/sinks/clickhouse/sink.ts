@@ -27,6 +27,7 @@
  *       seen here, and the effects are re-applied over our rows. So no row older than a stored
  *       watermark survives, without locks between partitions or processes.
  */
+import { createHash } from 'node:crypto';
 import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
@@ -659,7 +660,12 @@ export class ClickHouseSink implements Sink {
     if (!this.features?.dedupToken || this.cfg['dedup.window'] === 0) return undefined;
     const first = batch.records[0]?.offset ?? '';
     const last = batch.records[batch.records.length - 1]?.offset ?? '';
-    return `${batch.topic}:${batch.partition}:${first}-${last}:${table}`;
+    // A DLQ replay batch (topic = the DLQ topic) holds records of other topics/partitions with their
+    // original offsets: first-last alone does not identify its content there, so a digest of every
+    // record's coordinates joins the token (two different batches must never share a token).
+    const foreign = batch.records.some((r) => r.topic !== batch.topic || r.partition !== batch.partition);
+    const digest = foreign ? `:${createHash('sha256').update(batch.records.map((r) => `${r.topic}/${r.partition}@${r.offset}`).join('\n')).digest('hex').slice(0, 32)}` : '';
+    return `${batch.topic}:${batch.partition}:${first}-${last}${digest}:${table}`;
   }
 
   /** Inserts rows in chunks; rows the server refuses are isolated by bisection and rejected. */
