@@ -284,7 +284,9 @@ export async function listDlq(t: DlqTarget, opts: { table?: string | undefined }
     const p = pos.parts.find((x) => x.partition === partition)!;
     if (BigInt(msg.offset) < startOf(p.low, pos.stored.get(partition))) return;
     s.pending++;
-    const error = header(msg, DLQ_HEADERS.message) ?? '(no error header)';
+    // Bounded memory: messages may differ per record (they quote values); past 1000 distinct ones the rest are lumped together.
+    let error = header(msg, DLQ_HEADERS.message) ?? '(no error header)';
+    if (!s.errors.has(error) && s.errors.size >= 1000) error = '(other error messages)';
     s.errors.set(error, (s.errors.get(error) ?? 0) + 1);
     if (first.length < 10) first.push({ dlq: `${partition}@${msg.offset}`, origin: record ? `${record.topic}/${record.partition}@${record.offset}` : '?', table, error });
   });
