@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { DlqFlags } from './dlq.js';
 import type { StatusFlags } from './status.js';
 import { validateCommand } from './validate.js';
 
@@ -188,6 +189,63 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async (pipeline: string, opts: ResetFlags) => {
       const { resetOffsetsCommand } = await import('./reset-offsets.js');
       process.exitCode = await resetOffsetsCommand(pipeline, opts);
+    });
+
+  const dlq = program
+    .command('dlq')
+    .description("Inspect and replay a sink's dead-letter topic (errors.tolerance: dlq); see docs/dlq.md")
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout dlq list shop -c connectors/demo.yaml --sink search', 'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --dry-run', 'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --table public.orders'],
+        `see the subcommands' help.`,
+      ),
+    );
+  const dlqCommon = (c: Command): Command =>
+    c
+      .argument('<pipeline>', 'pipeline name')
+      .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
+      .requiredOption('-s, --sink <name>', 'sink name (its errors.tolerance must be dlq)')
+      .option('-t, --table <schema.table>', 'only records of this table')
+      .option('--json', 'print the raw JSON');
+  dlqCommon(dlq.command('list'))
+    .description("Summarize a sink's dead-letter topic: records per table, how many are not replayed yet, the most frequent errors (reads only)")
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout dlq list shop -c connectors/demo.yaml --sink search', 'cdc-fanout dlq list shop -c connectors/demo.yaml --sink search --table public.orders --json'],
+        `0 listed; 1 config error, unknown pipeline/sink/table, the sink has no DLQ (errors.tolerance is not dlq), or Kafka/the sink store could not be read; ${USAGE_ERROR} usage error.`,
+      ),
+    )
+    .action(async (pipeline: string, opts: DlqFlags) => {
+      const { dlqListCommand } = await import('./dlq.js');
+      process.exitCode = await dlqListCommand(pipeline, opts);
+      process.exit();
+    });
+  dlqCommon(dlq.command('replay'))
+    .description(
+      "Re-apply a sink's dead-lettered records after fixing the cause, exactly once: a record older than what the sink holds for its row is skipped as stale, one that fails again goes back to the DLQ. The running daemon applies it when one runs the config; otherwise this process does",
+    )
+    .option('--dry-run', 'count what a replay would read, per table; change nothing')
+    .option('--admin <url>', `${ADMIN_HELP}; when a daemon answers, it applies the replay`, httpUrl)
+    .option('--admin-url <url>', 'same as --admin', httpUrl)
+    .option('--token <token>', 'bearer token of the admin API (env CDC_ADMIN_TOKEN)', env.CDC_ADMIN_TOKEN)
+    .addHelpText(
+      'after',
+      help(
+        [
+          'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --dry-run',
+          'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search',
+          'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --table public.orders   # the other tables stay dead-lettered',
+        ],
+        `0 replayed (nothing failed again), or nothing to replay; 1 config error, unknown pipeline/sink/table, no DLQ configured, daemon recorded but unreachable, a replay of the sink already running, or the replay failed/was interrupted (rerun continues); ${USAGE_ERROR} usage error; 3 replayed, but some records failed again and are back in the DLQ (listed).`,
+      ),
+    )
+    .action(async (pipeline: string, opts: DlqFlags) => {
+      const { dlqReplayCommand } = await import('./dlq.js');
+      process.exitCode = await dlqReplayCommand(pipeline, opts);
+      // Exit explicitly: a client library timer must not keep the command alive.
+      process.exit();
     });
 
   return program;

@@ -27,8 +27,8 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
         sinks: await Promise.all(
           config.sinks.map(async (s) => {
             const sink = s as Record<string, unknown> & { name: string; type: string };
-            const { factory, counters } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
-            return { name: sink.name, type: sink.type, factory, counters };
+            const { factory, counters, dlq } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
+            return { name: sink.name, type: sink.type, factory, counters, dlq };
           }),
         ),
       };

@@ -645,7 +645,7 @@ export class ClickHouseSink implements Sink {
 
   private explain(u: UpsertTable, e: Error): Error {
     const head = `cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}.`;
-    const after = 'Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically).';
+    const after = 'Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically: after fixing, run cdc-fanout dlq replay <pipeline> --sink <name>).';
     if (e instanceof EncodeError && !e.typeMismatch) {
       // a value of the right type the column's range cannot hold (the column's type did not change)
       const col = /^column (\S+): /.exec(e.message)?.[1] ?? '<column>';
@@ -666,6 +666,8 @@ export class ClickHouseSink implements Sink {
     if (!this.features?.dedupToken || this.cfg['dedup.window'] === 0) return undefined;
     const first = batch.records[0]?.offset ?? '';
     const last = batch.records[batch.records.length - 1]?.offset ?? '';
+    // A DLQ replay batch (topic = the DLQ topic) holds records of other topics/partitions with their
+    // original offsets; first-last alone does not identify its content, changesDigest per chunk does.
     return `${batch.topic}:${batch.partition}:${first}-${last}:${table}`;
   }
 

@@ -30,7 +30,7 @@ import { metrics } from '../../observability/metrics.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord } from '../sink.js';
 import { backoffDelay } from './backoff.js';
 import type { ResolvedSinkConfig } from './config.js';
-import { decodeMessage } from './decode.js';
+import { decodeMessage, type DecodeResult, type RawMessage } from './decode.js';
 import { LagTracker, type LagSnapshot } from './lag.js';
 
 export type RunnerStateName = 'STARTING' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
@@ -66,8 +66,17 @@ export interface SinkRunnerOptions {
   readonly config: ResolvedSinkConfig;
   readonly pipeline: string;
   readonly logger: Logger;
-  /** Called after a chunk's offsets are durable in the sink (tests, benchmarks). */
-  readonly onCommitted?: (batch: SinkBatch) => void;
+  /** Called after a chunk's offsets are durable in the sink (tests, benchmarks, the DLQ replay's report). */
+  readonly onCommitted?: (batch: SinkBatch, outcome: ChunkOutcome) => void;
+  /**
+   * Bounded replay of a dead-letter topic (src/sinks/runtime/dlq-replay.ts): messages are decoded by
+   * `decode` instead of decodeMessage, and a partition stops at `until` (exclusive). Everything else —
+   * offsets loaded from and committed to the sink's own store with the effects, retries, the error
+   * policy — is the live path's.
+   */
+  readonly replay?: ReplayHooks;
+  /** `sink` label of this runner's metrics; default the sink's name (a replay uses its own, so it never overwrites the live sink's lag gauges). */
+  readonly metricsSinkLabel?: string;
   /** Dead-letter record sizes (kafka max.request.size, topic.creation.max.message.bytes); default 1 MiB. */
   readonly dlqSize?: DlqSizeOptions;
   /** kafkajs session timeout (ms); default: createSinkConsumer's. Tests use shorter ones for quicker rebalances. */
@@ -76,6 +85,28 @@ export interface SinkRunnerOptions {
   readonly stats?: SinkRunnerStats;
   /** How often end offsets are fetched for the lag (ms); default 2000. */
   readonly lagIntervalMs?: number;
+}
+
+/** What happened to a committed chunk, for callers that report per record (the DLQ replay). */
+export interface ChunkOutcome {
+  /** Records routed by the error policy (rejected by the sink or undecodable). */
+  readonly rejected: readonly RejectedRecord[];
+  /** Writes the store refused as older than what it holds (the sink's staleness check). */
+  readonly staleSkipped: number;
+  /** Messages passed over without being handed to the sink (ReplayHooks.decode returned skip). */
+  readonly skipped: number;
+  /** Next offset stored for the chunk's partition. */
+  readonly next: string;
+}
+
+/** See SinkRunnerOptions.replay. */
+export interface ReplayHooks {
+  /** Stop offset (exclusive) per partition of the consumed topic; partitions not listed are not read. */
+  readonly until: ReadonlyMap<number, bigint>;
+  /** A message → a record to apply, a record to route by the error policy, or `skip` (passed over). */
+  decode(topic: string, partition: number, msg: RawMessage): DecodeResult | { readonly ok: 'skip' };
+  /** A partition reached `until` (its stored offset is at or past it). Called once per partition. */
+  onPartitionDone(partition: number): void;
 }
 
 /** A record that cannot be applied and errors.tolerance=none: the sink stops. */
@@ -119,6 +150,8 @@ export class SinkRunner extends EventEmitter {
   private dlq: DlqProducer | undefined;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly committed = new Map<string, PartitionOffset>();
+  /** Replay mode: partitions that reached their stop offset (reported once). */
+  private readonly replayDone = new Set<number>();
   private generation = 0;
   private stopping = false;
   private current: RunnerState = { name: 'STOPPED' };
@@ -146,7 +179,7 @@ export class SinkRunner extends EventEmitter {
 
   constructor(private readonly opts: SinkRunnerOptions) {
     super();
-    this.labels = { pipeline: opts.pipeline, sink: opts.config.name };
+    this.labels = { pipeline: opts.pipeline, sink: opts.metricsSinkLabel ?? opts.config.name };
     this.log = opts.logger.child({ sink: opts.config.name });
     this.stats = opts.stats ?? newSinkRunnerStats();
     this.lagIntervalMs = opts.lagIntervalMs ?? 2000;
@@ -432,6 +465,7 @@ export class SinkRunner extends EventEmitter {
         return earliest;
       }).then((offset) => {
         if (this.generation === generation) this.lagTracker.setStored(topic, partition, offset);
+        if (offset !== null) this.replayProgress(partition, offset);
         if (offset !== null) {
           state.next = BigInt(offset);
           try {
@@ -444,6 +478,17 @@ export class SinkRunner extends EventEmitter {
       }),
     };
     return state;
+  }
+
+  /** Replay mode: tells the driver once a partition's stored offset reached its stop offset. */
+  private replayProgress(partition: number, next: string): void {
+    const replay = this.opts.replay;
+    if (!replay || this.replayDone.has(partition)) return;
+    const until = replay.until.get(partition);
+    if (until === undefined || BigInt(next) >= until) {
+      this.replayDone.add(partition);
+      replay.onPartitionDone(partition);
+    }
   }
 
   /** The consumer group's committed Kafka offset for a partition, null when none. */
@@ -519,7 +564,15 @@ export class SinkRunner extends EventEmitter {
         return;
       }
     }
-    const messages = batch.messages.filter((m) => p.next === null || BigInt(m.offset) >= p.next);
+    let messages = batch.messages.filter((m) => p.next === null || BigInt(m.offset) >= p.next);
+    // Replay mode: nothing at or past the stop offset is processed — nor stored as consumed.
+    const until = this.opts.replay ? (this.opts.replay.until.get(partition) ?? 0n) : undefined;
+    let cut = false;
+    if (until !== undefined) {
+      const before = messages.length;
+      messages = messages.filter((m) => BigInt(m.offset) < until);
+      cut = messages.length < before;
+    }
     const maxRecords = this.opts.config['batch.max.records'];
     const maxBytes = this.opts.config['batch.max.bytes'];
     let i = 0;
@@ -529,15 +582,18 @@ export class SinkRunner extends EventEmitter {
       this.lagTracker.setPending(topic, partition, Number(messages[i]!.timestamp));
       const records: SinkRecord[] = [];
       const rejected: RejectedRecord[] = [];
+      let skipped = 0;
       let bytes = 0;
       let lastOffset = '';
-      while (i < messages.length && records.length + rejected.length < maxRecords) {
+      while (i < messages.length && records.length + rejected.length + skipped < maxRecords) {
         const m = messages[i]!;
         const size = recordBytes(m);
         if (bytes > 0 && bytes + size > maxBytes) break;
         bytes += size;
-        const decoded = decodeMessage(topic, partition, { key: m.key, value: m.value, offset: m.offset, headers: m.headers });
-        if (decoded.ok) records.push(decoded.record);
+        const raw = { key: m.key, value: m.value, offset: m.offset, headers: m.headers };
+        const decoded = this.opts.replay ? this.opts.replay.decode(topic, partition, raw) : decodeMessage(topic, partition, raw);
+        if (decoded.ok === 'skip') skipped++;
+        else if (decoded.ok) records.push(decoded.record);
         else rejected.push(decoded.rejected);
         lastOffset = m.offset;
         i++;
@@ -546,9 +602,10 @@ export class SinkRunner extends EventEmitter {
       // The last chunk also covers what trails the data in the fetched batch (transaction markers,
       // aborted records): without it a caught-up partition would stay one marker behind, show lag 1,
       // and re-fetch the marker after every restart.
-      const tail = i === messages.length ? BigInt(batch.lastOffset()) : -1n;
+      // (Not when the replay cut the batch at its stop offset: what trails is unprocessed records.)
+      const tail = i === messages.length && !cut ? BigInt(batch.lastOffset()) : -1n;
       const next = ((tail > BigInt(lastOffset) ? tail : BigInt(lastOffset)) + 1n).toString();
-      const ok = await this.processChunk(chunk, rejected, next, heartbeat, () => !isRunning() || isStale());
+      const ok = await this.processChunk(chunk, rejected, skipped, next, heartbeat, () => !isRunning() || isStale());
       if (!ok) return;
       p.next = BigInt(next);
       resolveOffset((BigInt(next) - 1n).toString());
@@ -556,7 +613,9 @@ export class SinkRunner extends EventEmitter {
       this.lagTracker.setStored(topic, partition, next);
       this.lagTracker.setPending(topic, partition, i < messages.length ? Number(messages[i]!.timestamp) : null);
       await heartbeat().catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
+      this.replayProgress(partition, next);
     }
+    if (p.next !== null) this.replayProgress(partition, p.next.toString());
     const done = this.committed.get(tpKey(topic, partition));
     if (done) {
       // Kafka's group offset is for lag tools only (the sink's store is authoritative): at most once a second per partition.
@@ -569,11 +628,12 @@ export class SinkRunner extends EventEmitter {
   }
 
   /** write → route rejected → commit, retried on retriable errors. Returns false when the runner stops or fails. */
-  private async processChunk(chunk: SinkBatch, decodeRejected: RejectedRecord[], next: string, heartbeat: () => Promise<void>, abandoned: () => boolean): Promise<boolean> {
+  private async processChunk(chunk: SinkBatch, decodeRejected: RejectedRecord[], skipped: number, next: string, heartbeat: () => Promise<void>, abandoned: () => boolean): Promise<boolean> {
     const started = process.hrtime.bigint();
     const { sink } = this.opts;
     let staleSkipped = 0;
     let rejectedCount = 0;
+    let routed: readonly RejectedRecord[] = [];
     // Heartbeats go on while the sink writes (a bulk request may take up to its timeout): the
     // consumer's session timeout is short so that a crashed daemon's partitions move quickly.
     // A server that accepts connections but does not answer (frozen, overloaded) only fails after
@@ -598,6 +658,7 @@ export class SinkRunner extends EventEmitter {
         await sink.commit([{ topic: chunk.topic, partition: chunk.partition, offset: next }]);
         staleSkipped = result.staleSkipped;
         rejectedCount = rejected.length;
+        routed = rejected;
       },
       heartbeat,
       abandoned,
@@ -628,7 +689,7 @@ export class SinkRunner extends EventEmitter {
         this.stats.latencyCount++;
       }
     }
-    this.opts.onCommitted?.(chunk);
+    this.opts.onCommitted?.(chunk, { rejected: routed, staleSkipped, skipped, next });
     return true;
   }
 
