@@ -130,8 +130,8 @@ export function networkReason(err: unknown): string {
     ENETUNREACH: 'network unreachable',
     ECONNRESET: 'connection reset by the server (wrong protocol or TLS setting?)',
   };
+  if (err instanceof CheckTimeoutError) return 'no answer';
   for (const c of codes) if (words[c]) return words[c] as string;
-  if (err instanceof CheckTimeoutError) return err.message;
   const message = err instanceof Error ? err.message : String(err);
   return message.split('\n')[0] ?? message;
 }

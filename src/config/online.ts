@@ -7,7 +7,7 @@
  * sink consumes exists in the source database and is a table.
  */
 import type { z } from 'zod';
-import { type CheckPath, type ComponentReport, type Finding, type SourceCatalogView, DEFAULT_CHECK_TIMEOUT_MS, networkReason, withDeadline } from '../check/online.js';
+import { type CheckPath, type ComponentReport, type Finding, type SourceCatalogView, CheckTimeoutError, DEFAULT_CHECK_TIMEOUT_MS, networkReason, seconds, withDeadline } from '../check/online.js';
 import { compileTopicNamer, prefixedTopic } from '../events/topics.js';
 import { checkKafka } from '../kafka/check.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -52,7 +52,8 @@ async function guarded(component: string, target: string, ms: number, run: () =>
     // Each step inside is bounded by `ms`; this bounds the whole component (several sequential steps).
     return await withDeadline(component, ms * 8, run());
   } catch (err) {
-    return { component, target, version: null, notes: [], findings: [{ severity: 'error', message: `${component} check failed: ${networkReason(err)}` }] };
+    const why = err instanceof CheckTimeoutError ? `did not finish within ${seconds(ms * 8)}` : `failed: ${networkReason(err)}`;
+    return { component, target, version: null, notes: [], findings: [{ severity: 'error', message: `${component} check ${why}` }] };
   }
 }
 
@@ -112,6 +113,7 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
       timeoutMs: ms,
       sourceTopics,
       offsetsTopic: offsetsTopic(source),
+      offsetsTopicPath: source['offsets.topic'] ? ['source', 'offsets.topic'] : ['source', 'topic.prefix'],
       transactionTimeoutMs: source['kafka.transaction.timeout.ms'],
       sinks: sinks.map((s) => ({ path: s.path, name: s.sink.name, topics: s.topics, groupId: s.groupId })),
     }),

@@ -18,6 +18,8 @@ export interface KafkaCheckInput {
   /** Data topics the source writes (one per captured table) and the message/transaction topics. */
   readonly sourceTopics: readonly string[];
   readonly offsetsTopic: string;
+  /** Where the offsets topic is set: source.offsets.topic, or source.topic.prefix it derives from. */
+  readonly offsetsTopicPath: readonly (string | number)[];
   readonly transactionTimeoutMs: number;
   /** Each sink's config path, topics and consumer group. */
   readonly sinks: readonly { readonly path: readonly (string | number)[]; readonly name: string; readonly topics: readonly string[]; readonly groupId: string }[];
@@ -141,12 +143,12 @@ async function checkTopics(admin: Admin, input: KafkaCheckInput, findings: Findi
   }
   if (existing.has(input.offsetsTopic)) {
     const n = partitions.get(input.offsetsTopic) ?? 1;
-    if (n !== 1) findings.push({ severity: 'error', path: ['source', 'offsets.topic'], message: `offsets topic "${input.offsetsTopic}" has ${n} partitions; the source's position needs one total order (1 partition)`, fix: 'recreate it with 1 partition and cleanup.policy=compact, or point source.offsets.topic at a new name' });
+    if (n !== 1) findings.push({ severity: 'error', path: input.offsetsTopicPath, message: `offsets topic "${input.offsetsTopic}" has ${n} partitions; the source's position needs one total order (1 partition)`, fix: 'recreate it with 1 partition and cleanup.policy=compact, or point source.offsets.topic at a new name' });
     try {
       const res = await withDeadline('Kafka', ms, admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: input.offsetsTopic, configNames: ['cleanup.policy'] }] }));
       const policy = res.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
       if (policy !== undefined && !policy.includes('compact')) {
-        findings.push({ severity: 'error', path: ['source', 'offsets.topic'], message: `offsets topic "${input.offsetsTopic}" has cleanup.policy=${policy}: retention would delete the source's committed position and slot ownership record`, fix: `kafka-configs --alter --entity-type topics --entity-name ${input.offsetsTopic} --add-config cleanup.policy=compact` });
+        findings.push({ severity: 'error', path: input.offsetsTopicPath, message: `offsets topic "${input.offsetsTopic}" has cleanup.policy=${policy}: retention would delete the source's committed position and slot ownership record`, fix: `kafka-configs --alter --entity-type topics --entity-name ${input.offsetsTopic} --add-config cleanup.policy=compact` });
       }
     } catch {
       // No DescribeConfigs permission: not checked.

@@ -335,7 +335,7 @@ async function checkPublication(q: Query, cfg: SourceConfig, captured: readonly 
         findings.push({
           severity: 'error',
           path,
-          message: `publication "${name}" does not include ${list(missing)} (publication.autocreate.mode=${mode} leaves an existing publication as it is): the snapshot reads them, but their later changes never reach Kafka`,
+          message: `publication "${name}" does not include ${list(missing)} (publication.autocreate.mode=${mode} leaves an existing publication as it is): the snapshot reads ${missing.length === 1 ? 'it, but its' : 'them, but their'} later changes never reach Kafka`,
           fix: `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.slice(0, 3).map((t) => quoteTable({ schema: t.split('.')[0] as string, table: t.split('.').slice(1).join('.') })).join(', ')}${missing.length > 3 ? ', ...' : ''}; or set publication.autocreate.mode: filtered`,
         });
       }

@@ -32,11 +32,12 @@ export async function checkElasticsearch(config: ElasticsearchConfig, ctx: SinkC
     } else if (status === 403) {
       findings.push({ severity: 'error', path: [...ctx.path, 'url'], message: `Elasticsearch at ${target} refused the request (403): the user lacks the monitor privilege`, fix: 'grant the sink\'s user the cluster "monitor" privilege and "write", "create_index", "read" on its indices' });
     } else {
-      const reason = networkReason(err);
+      // The client's own request timeout and the check's deadline both mean: connected, no answer.
+      const reason = err instanceof errors.TimeoutError ? 'no answer' : networkReason(err);
       findings.push({
         severity: 'error',
         path: [...ctx.path, 'url'],
-        message: isUnreachable(err) ? `Elasticsearch at ${target} unreachable within ${seconds(ctx.timeoutMs)} (${reason})` : `Elasticsearch at ${target} failed: ${reason}`,
+        message: isUnreachable(err) || err instanceof errors.TimeoutError ? `Elasticsearch at ${target} unreachable within ${seconds(ctx.timeoutMs)} (${reason})` : `Elasticsearch at ${target} failed: ${reason}`,
         fix: 'check the sink\'s url, and that Elasticsearch runs and is reachable from here',
       });
     }
