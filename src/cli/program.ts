@@ -104,7 +104,7 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
           'cdc-fanout validate -c connectors/demo.yaml',
           'cdc-fanout validate -c connectors/      # every file, plus conflicts between them',
           'cdc-fanout validate -c connectors/demo.yaml --online --timeout 3000',
-          'cdc-fanout validate -c connectors/demo.yaml --online --json | jq .errors',
+          'cdc-fanout validate -c connectors/demo.yaml --online --json   # the same as JSON on stdout',
         ],
         validateExit,
       ),
