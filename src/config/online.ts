@@ -13,7 +13,7 @@ import { checkKafka } from '../kafka/check.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { checkSource } from '../source/check.js';
-import { offsetsTopic, sourceSpec, type SourceConfig } from '../source/config.js';
+import { offsetsTopic, sourceSpec, transactionalId, type SourceConfig } from '../source/config.js';
 import { didYouMean } from './issues.js';
 import type { LoadedPipeline } from './load.js';
 import { sinkTableRefs, sinkTopics, type SourceTopics } from './sink-topics.js';
@@ -115,6 +115,9 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
       offsetsTopic: offsetsTopic(source),
       offsetsTopicPath: source['offsets.topic'] ? ['source', 'offsets.topic'] : ['source', 'topic.prefix'],
       transactionTimeoutMs: source['kafka.transaction.timeout.ms'],
+      transactionalId: transactionalId(source),
+      // source.name defaults to the pipeline name
+      transactionalIdPath: rawSource.name !== p.config.name ? ['source', 'name'] : ['name'],
       sinks: sinks.map((s) => ({ path: s.path, name: s.sink.name, topics: s.topics, groupId: s.groupId })),
     }),
   );

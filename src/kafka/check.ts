@@ -7,10 +7,13 @@
  * group descriptions; it never initialises a transactional id (that would fence a running source).
  */
 import { Socket } from 'node:net';
+import { Admin as CoordinatorClient, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import type { Admin } from 'kafkajs';
 import { type ComponentReport, type Finding, networkReason, seconds, withDeadline } from '../check/online.js';
 import { kafkaClient } from './client.js';
 import type { KafkaConfig } from './config.js';
+import { brokerCode } from './errors.js';
+import { producerOptions } from './producer.js';
 
 export interface KafkaCheckInput {
   readonly config: KafkaConfig;
@@ -21,6 +24,9 @@ export interface KafkaCheckInput {
   /** Where the offsets topic is set: source.offsets.topic, or source.topic.prefix it derives from. */
   readonly offsetsTopicPath: readonly (string | number)[];
   readonly transactionTimeoutMs: number;
+  /** The source's transactional id (`cdc-fanout-<source.name>`) and where it comes from in the config. */
+  readonly transactionalId: string;
+  readonly transactionalIdPath: readonly (string | number)[];
   /** Each sink's config path, topics and consumer group. */
   readonly sinks: readonly { readonly path: readonly (string | number)[]; readonly name: string; readonly topics: readonly string[]; readonly groupId: string }[];
 }
@@ -75,6 +81,7 @@ export async function checkKafka(input: KafkaCheckInput): Promise<ComponentRepor
     const cluster = await withDeadline('Kafka', ms, admin.describeCluster());
     const version = `Kafka cluster ${cluster.clusterId} (${cluster.brokers.length} broker${cluster.brokers.length === 1 ? '' : 's'})`;
     await checkTransactions(admin, input, cluster.brokers.length, cluster.controller ?? cluster.brokers[0]?.nodeId ?? 0, findings);
+    await checkTransactionalId(input, findings, notes);
     await checkTopics(admin, input, findings, notes);
     await checkGroups(admin, input, findings);
     return report(version);
@@ -119,6 +126,31 @@ async function checkTransactions(admin: Admin, input: KafkaCheckInput, brokerCou
   }
   if (input.config['topic.creation.replication.factor'] > brokerCount) {
     findings.push({ severity: 'error', path: P('topic.creation.replication.factor'), message: `kafka.topic.creation.replication.factor is ${input.config['topic.creation.replication.factor']} but the cluster has ${brokerCount} broker${brokerCount === 1 ? '' : 's'}: creating topics would fail`, fix: `set it to at most ${brokerCount}` });
+  }
+}
+
+/**
+ * FindCoordinator for the transactional id (the producer's own client, so its TLS/SASL settings):
+ * read-only, unlike InitProducerId. Fails when the id is not authorised or no transaction
+ * coordinator is available.
+ */
+async function checkTransactionalId(input: KafkaCheckInput, findings: Finding[], notes: string[]): Promise<void> {
+  const { clientId, bootstrapBrokers, tls, sasl, connectTimeout } = producerOptions(input.config, { transactionalId: input.transactionalId, transactionTimeoutMs: input.transactionTimeoutMs });
+  const client = new CoordinatorClient({ clientId, bootstrapBrokers, ...(tls ? { tls } : {}), ...(sasl ? { sasl } : {}), connectTimeout: Math.min(connectTimeout ?? input.timeoutMs, input.timeoutMs), timeout: input.timeoutMs, retries: 0 });
+  try {
+    await withDeadline('Kafka', input.timeoutMs, client.findCoordinator({ keyType: FindCoordinatorKeyTypes.TRANSACTION, keys: [input.transactionalId] }), () => client.close());
+    notes.push(`transaction coordinator found for ${input.transactionalId}`);
+  } catch (err) {
+    const code = brokerCode(err);
+    if (code === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED') {
+      findings.push({ severity: 'error', path: input.transactionalIdPath, message: `Kafka does not authorise the source's transactional id "${input.transactionalId}" (TRANSACTIONAL_ID_AUTHORIZATION_FAILED): its producer could not start`, fix: `allow Describe and Write on TransactionalId "${input.transactionalId}" (and IdempotentWrite on the cluster) for the source's user` });
+    } else if (code === 'COORDINATOR_NOT_AVAILABLE') {
+      findings.push({ severity: 'error', message: `Kafka has no transaction coordinator for "${input.transactionalId}" (COORDINATOR_NOT_AVAILABLE): the __transaction_state topic cannot be created or has no leader`, fix: 'check transaction.state.log.replication.factor and min.isr against the live brokers' });
+    } else {
+      findings.push({ severity: 'warning', path: input.transactionalIdPath, message: `could not check the transactional id "${input.transactionalId}" (${networkReason(err)})` });
+    }
+  } finally {
+    await client.close().catch(() => undefined);
   }
 }
 

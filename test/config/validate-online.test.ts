@@ -174,6 +174,7 @@ describe('validate --online', () => {
     expect(lines[0]).toBe(`good.yaml: pipeline "${prefix}-g" checked online (3 sinks)`);
     expect(lines[1]).toMatch(new RegExp(`^  postgres: ok — PostgreSQL \\d+\\.\\d+ at ${pgUrl.hostname}:\\d+/${db}; wal_level=logical; 2 tables captured; slot ${id}_good will be created$`));
     expect(lines[2]).toMatch(/^ {2}kafka: ok — Kafka cluster \S+ \(\d+ brokers?\) at /);
+    expect(lines[2]).toContain(`transaction coordinator found for cdc-fanout-${prefix}-g`);
     expect(lines[3]).toMatch(/^ {2}sink search \(elasticsearch\): ok — Elasticsearch \d+\.\d+\.\d+ at http:\/\/\S+; 1 table$/);
     expect(lines[4]).toMatch(/^ {2}sink cache \(redis\): ok — Redis \d+\.\d+\.\d+ at \S+; 1 table$/);
     expect(lines[5]).toMatch(new RegExp(`^  sink analytics \\(clickhouse\\): ok — ClickHouse \\d+\\.\\d+\\.\\d+ at http://\\S+; database ${id} will be created; 1 table$`));
