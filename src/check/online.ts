@@ -105,7 +105,7 @@ export async function withDeadline<T>(what: string, ms: number, work: Promise<T>
   }
 }
 
-export const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
+export const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(1))} s`);
 
 /** Node's network error codes in words (ECONNREFUSED → "connection refused"). */
 export function networkReason(err: unknown): string {
