@@ -245,7 +245,7 @@ describe('validate --online', () => {
     expect(redis?.findings[0]).toMatchObject({ severity: 'error', path: 'sinks[1].tables.public.users', line, column });
   }, 180_000);
 
-  it('service state: a slot it does not own, a publication missing a table, Kafka topics and limits, a silent server, a missing ClickHouse table', async () => {
+  it('service state: a slot it does not own, a publication missing a table, Kafka topics and limits, a silent server, a missing ClickHouse table, a refused password', async () => {
     const text = `${source(`${prefix}-b`, `  slot.name: ${id}_other
   publication.name: ${id}_pub
   publication.autocreate.mode: all_tables
@@ -262,6 +262,12 @@ sinks:
     database: ${id}
     table.create: false
     topics: [${prefix}-b.public.orders]
+  - name: wrongpw
+    type: clickhouse
+    connection.url: ${ep.clickhouseUrl}
+    connection.password: not-the-password
+    database: ${id}
+    topics: [${prefix}-b.public.orders]
 `;
     writeFileSync(join(dir, 'state.yaml'), text);
     const L = (key: string): string => value(text, key);
@@ -269,7 +275,7 @@ sinks:
     expect(r.code).toBe(1);
     const F = 'state.yaml';
     const out = problems(r);
-    expect(out).toHaveLength(8);
+    expect(out).toHaveLength(9);
     expect(out).toContain(
       `${F}:${L('slot.name')}: error: [postgres] source.slot.name: replication slot "${id}_other" exists (active pid none, confirmed_flush_lsn ${/confirmed_flush_lsn (\S+)\)/.exec(out.join('\n'))?.[1]}) but is not owned by pipeline "${prefix}-b": pipeline "${prefix}-b" has no record of creating it (another pipeline or tool made it, or this pipeline's offsets topic was reset). Streaming from it would steal changes from its owner, and dropping it would lose them. Ways forward: give this pipeline its own slot.name (and publication.name); or, if the slot really is this pipeline's and its owner is gone, take it over with \`slot.takeover: true\` in the source config or \`cdc-fanout run --take-over-slot ${prefix}-b\` (the slot is then this pipeline's; remove the option afterwards).`,
     );
@@ -289,6 +295,10 @@ sinks:
     expect(out).toContain(`${F}:${L('url')}: error: [sink search (elasticsearch)] sinks[0].url: Elasticsearch at http://127.0.0.1:${silentPort} unreachable within 2 s (no answer) Fix: check the sink's url, and that Elasticsearch runs and is reachable from here`);
     expect(out).toContain(
       `${F}:${L('table.create')}: error: [sink analytics (clickhouse)] sinks[1].table.create: ClickHouse table ${id}.public_orders for public.orders does not exist and table.create is false; create it (see migrations/clickhouse/example.sql) or set table.create: true`,
+    );
+    const url = ep.clickhouseUrl.replace(/\/$/, '').replace(/[.]/g, '\\.');
+    expect(out.find((l) => l.includes('[sink wrongpw'))).toMatch(
+      new RegExp(`^${F}:${L('connection.password')}: error: \\[sink wrongpw \\(clickhouse\\)\\] sinks\\[2\\]\\.connection\\.password: ClickHouse at ${url} refused user "default": .*(password|Authentication).* Fix: check connection\\.username and connection\\.password$`, 'i'),
     );
   }, 180_000);
 });
