@@ -124,10 +124,16 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
   const sinkTasks = sinks.map(async (s): Promise<ComponentReport> => {
     const component = `sink ${s.sink.name} (${s.sink.type})`;
     const common = sinkTableFindings(s.refs, s.path, cat, source['database.dbname']);
-    const plugin = await loadSinkPlugin(s.sink.type);
+    let plugin: Awaited<ReturnType<typeof loadSinkPlugin>>;
+    let config: z.infer<typeof plugin.spec>;
+    try {
+      plugin = await loadSinkPlugin(s.sink.type);
+      config = plugin.spec.parse(pick(s.sink, Object.keys(plugin.spec.shape)));
+    } catch (err) {
+      return { component, target: '', version: null, notes: [], findings: [...common, { severity: 'error', path: [...s.path, 'type'], message: `the ${s.sink.type} sink plugin could not be loaded or its config read: ${networkReason(err)}` }] };
+    }
     if (!plugin.check) return { component, target: '', version: null, notes: ['this sink type has no online check'], findings: common };
     const check = plugin.check.bind(plugin);
-    const config: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(s.sink, Object.keys(plugin.spec.shape)));
     const report = await guarded(component, '', ms, () =>
       check(config, {
         pipeline: p.config.name,
@@ -146,7 +152,7 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
         timeoutMs: ms,
       }),
     );
-    return { ...report, findings: [...common, ...report.findings] };
+    return { ...report, notes: cat ? report.notes : [...report.notes, 'tables and columns not checked (the source database could not be read)'], findings: [...common, ...report.findings] };
   });
   const [kafkaReport, ...sinkReports] = await Promise.all([kafkaTask, ...sinkTasks]);
   return { file: p.file, pipeline: p.config.name, components: [pgReport, kafkaReport as ComponentReport, ...sinkReports] };

@@ -130,6 +130,8 @@ function eventKeyOf(t: RelationRow, rules: ReturnType<typeof parseMessageKeyColu
   const name = `${t.schema}.${t.table}`;
   const rule = rules.find((r) => r.table.test(name));
   if (rule) return [...rule.columns];
+  // As pgoutput flags key columns (relations.ts): the identity's columns, the primary key for FULL.
+  if (t.ident === 'n') return [];
   if (t.ident === 'i') return t.ident_cols ?? [];
   if (t.pk?.length) return t.pk;
   if (t.ident === 'f') return (t.columns ?? []).map((c) => c.name);
