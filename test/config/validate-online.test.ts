@@ -2,7 +2,7 @@
 // ClickHouse, Redis): a config that is fine exits 0; configs with many problems at once report every
 // one of them (each message asserted, located in the file) and exit 1. Each run gets its own
 // database, role, slot, topics and ClickHouse database, dropped afterwards.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -29,6 +29,13 @@ let closedPort: number;
 let silent: Server;
 let silentPort: number;
 const silentSockets = new Set<Socket>();
+
+/** libpq URL of the test database (for pg_recvlogical). */
+function pgDbUrl(): string {
+  const u = new URL(ep.postgresUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
 
 function admin(database = pgUrl.pathname.slice(1) || 'postgres'): pg.Client {
   const u = new URL(ep.postgresUrl);
@@ -116,7 +123,19 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const socket of silentSockets) socket.destroy();
   await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
-  await sql(db, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('${id}_td', '${id}_other')`).catch(() => undefined);
+  // A killed pg_recvlogical releases its slot a moment later: retry until both slots are gone.
+  for (let i = 0; i < 50; i++) {
+    const c = admin(db);
+    const left = await c
+      .connect()
+      .then(() => c.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('${id}_td', '${id}_other') AND active_pid IS NULL`))
+      .then(() => c.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name IN ('${id}_td', '${id}_other')`))
+      .then((res) => (res.rows[0] as { n: number }).n)
+      .catch(() => 0)
+      .finally(() => c.end().catch(() => undefined));
+    if (left === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await sql(undefined, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, `DROP ROLE IF EXISTS ${user}`).catch(() => undefined);
   const a = kafka.admin();
   await a.connect();
@@ -245,7 +264,7 @@ describe('validate --online', () => {
     expect(redis?.findings[0]).toMatchObject({ severity: 'error', path: 'sinks[1].tables.public.users', line, column });
   }, 180_000);
 
-  it('service state: a slot it does not own, a publication missing a table, Kafka topics and limits, a silent server, a missing ClickHouse table, a refused password', async () => {
+  it('service state: a slot another process streams and this pipeline does not own, a publication missing a table, Kafka topics and limits, a silent server, a missing ClickHouse table, a refused password', async () => {
     const text = `${source(`${prefix}-b`, `  slot.name: ${id}_other
   publication.name: ${id}_pub
   publication.autocreate.mode: all_tables
@@ -271,13 +290,32 @@ sinks:
 `;
     writeFileSync(join(dir, 'state.yaml'), text);
     const L = (key: string): string => value(text, key);
-    const r = await run(['validate', '-c', 'state.yaml', '--online', '--timeout', '2000']);
+    // Another client streams the slot (pg_recvlogical, as a stray consumer would).
+    const recv = spawn('pg_recvlogical', ['-d', pgDbUrl(), '--slot', `${id}_other`, '--start', '-o', 'proto_version=1', '-o', `publication_names=${id}_pub`, '-f', '/dev/null'], { stdio: 'ignore' });
+    let pid: number | undefined;
+    try {
+      for (let i = 0; i < 100 && pid === undefined; i++) {
+        const c = admin(db);
+        await c.connect();
+        pid = (await c.query<{ p: number | null }>(`SELECT active_pid AS p FROM pg_replication_slots WHERE slot_name = '${id}_other'`)).rows[0]?.p ?? undefined;
+        await c.end();
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+    } catch (err) {
+      recv.kill();
+      throw err;
+    }
+    expect(pid, 'pg_recvlogical streams the slot').toBeTypeOf('number');
+    const r = await run(['validate', '-c', 'state.yaml', '--online', '--timeout', '2000']).finally(() => recv.kill());
     expect(r.code).toBe(1);
     const F = 'state.yaml';
     const out = problems(r);
-    expect(out).toHaveLength(9);
+    expect(out).toHaveLength(10);
     expect(out).toContain(
-      `${F}:${L('slot.name')}: error: [postgres] source.slot.name: replication slot "${id}_other" exists (active pid none, confirmed_flush_lsn ${/confirmed_flush_lsn (\S+)\)/.exec(out.join('\n'))?.[1]}) but is not owned by pipeline "${prefix}-b": pipeline "${prefix}-b" has no record of creating it (another pipeline or tool made it, or this pipeline's offsets topic was reset). Streaming from it would steal changes from its owner, and dropping it would lose them. Ways forward: give this pipeline its own slot.name (and publication.name); or, if the slot really is this pipeline's and its owner is gone, take it over with \`slot.takeover: true\` in the source config or \`cdc-fanout run --take-over-slot ${prefix}-b\` (the slot is then this pipeline's; remove the option afterwards).`,
+      `${F}:${L('slot.name')}: error: [postgres] source.slot.name: replication slot "${id}_other" exists (active pid ${pid}, confirmed_flush_lsn ${/confirmed_flush_lsn (\S+)\)/.exec(out.join('\n'))?.[1]}) but is not owned by pipeline "${prefix}-b": pipeline "${prefix}-b" has no record of creating it (another pipeline or tool made it, or this pipeline's offsets topic was reset). Streaming from it would steal changes from its owner, and dropping it would lose them. Ways forward: give this pipeline its own slot.name (and publication.name); or, if the slot really is this pipeline's and its owner is gone, take it over with \`slot.takeover: true\` in the source config or \`cdc-fanout run --take-over-slot ${prefix}-b\` (the slot is then this pipeline's; remove the option afterwards).`,
+    );
+    expect(out).toContain(
+      `${F}:${L('slot.name')}: error: [postgres] source.slot.name: replication slot "${id}_other" is active in another process (pid ${pid}) at confirmed_flush_lsn ${/confirmed_flush_lsn (\S+)\)/.exec(out.join('\n'))?.[1]}; another cdc-fanout (or other client) is streaming it. Stop it, or give this connector its own slot.name. (SELECT pg_terminate_backend(${pid}) ends it.)`,
     );
     expect(out).toContain(
       `${F}:${L('publication.name')}: error: [postgres] source.publication.name: publication "${id}_pub" does not include public.orders (publication.autocreate.mode=all_tables leaves an existing publication as it is): the snapshot reads it, but its later changes never reach Kafka Fix: ALTER PUBLICATION "${id}_pub" ADD TABLE "public"."orders"; or set publication.autocreate.mode: filtered`,
