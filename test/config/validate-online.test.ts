@@ -201,6 +201,10 @@ describe('validate --online', () => {
     const c = await run(['check', '-c', 'good.yaml']);
     expect(c.code).toBe(0);
     expect(c.stdout).toBe(r.stdout);
+    // usage errors exit 2, as for validate
+    const usage = await run(['check', '-c', 'good.yaml', '--timeout', 'soon']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain(`option '--timeout <ms>' argument 'soon' is invalid. expected a positive whole number, e.g. 30000, got "soon"`);
   }, 120_000);
 
   it('a config with many problems: every one reported at once, located, with its fix; exit 1', async () => {
