@@ -4,9 +4,9 @@
  * the source (src/source/check.ts), Kafka (src/kafka/check.ts) and each sink (src/sinks/<type>/check.ts)
  * declare their own check against it; src/config/online.ts runs them and the CLI prints the result.
  *
- * Online checks only read: they never create, alter or drop anything, never join a consumer group
- * that owns partitions and never initialise a transactional producer (that would fence a running
- * daemon).
+ * Online checks only read: they never create, alter or drop anything, commit no consumer offsets
+ * (the offsets topic is read by a throwaway consumer group with a random id, as the source reads it
+ * at start) and never initialise a transactional producer (that would fence a running daemon).
  */
 
 /** error: `run` would fail, lose or corrupt data, or break the application; warning: worth fixing, `run` works. */
