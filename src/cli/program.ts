@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DlqFlags } from './dlq.js';
 import type { StatusFlags } from './status.js';
-import { validateCommand } from './validate.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; description: string };
@@ -84,20 +83,43 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     });
   }
 
+  const validateExit = `0 every file is valid (run would start with it) and, with --online, no service check found an error (warnings do not fail); 1 errors: one "file:line:column: field: message" line each on stderr (--online: "file:line:column: error|warning: [component] field: message Fix: ..."); ${USAGE_ERROR} usage error.`;
+  const validateAction = (online: boolean) => async (opts: { config: string; online?: boolean; json?: boolean; timeout: number }) => {
+    const { validateCommand } = await import('./validate.js');
+    // Exit explicitly after an online check: a client library's timer must not keep the process alive.
+    const code = await validateCommand(opts.config, { online: online || opts.online === true, json: opts.json === true, timeoutMs: opts.timeout });
+    if (online || opts.online) process.exit(code);
+    process.exitCode = code;
+  };
   program
     .command('validate')
-    .description('Validate pipeline config files; prints one located line per error (exit 0 valid, 1 invalid)')
+    .description('Validate pipeline config files; prints one located line per error (exit 0 valid, 1 invalid). --online also checks the services')
     .requiredOption('-c, --config <file|dir>', 'config file, or a directory of *.yaml|*.yml|*.json files')
+    .option('--online', 'also connect (read-only) to Postgres, Kafka and every sink and report every problem found there: tables, keys, privileges, slot, publication, topics, sink columns, server versions')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--timeout <ms>', '--online: longest wait for each connection or request', positiveInt, 5000)
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout validate -c connectors/demo.yaml', 'cdc-fanout validate -c connectors/      # every file, plus conflicts between them'],
-        `0 every file is valid (run would start with it); 1 errors, one "file:line:column: field: message" line each on stderr; ${USAGE_ERROR} usage error.`,
+        [
+          'cdc-fanout validate -c connectors/demo.yaml',
+          'cdc-fanout validate -c connectors/      # every file, plus conflicts between them',
+          'cdc-fanout validate -c connectors/demo.yaml --online --timeout 3000',
+          'cdc-fanout validate -c connectors/demo.yaml --online --json   # the same as JSON on stdout',
+        ],
+        validateExit,
       ),
     )
-    .action(async (opts: { config: string }) => {
-      process.exitCode = await validateCommand(opts.config);
-    });
+    .action(validateAction(false));
+
+  program
+    .command('check')
+    .description('Same as validate --online: check the config files and every service they name (read-only)')
+    .requiredOption('-c, --config <file|dir>', 'config file, or a directory of *.yaml|*.yml|*.json files')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--timeout <ms>', 'longest wait for each connection or request', positiveInt, 5000)
+    .addHelpText('after', help(['cdc-fanout check -c connectors/demo.yaml', 'cdc-fanout check -c connectors/ --json'], validateExit))
+    .action(validateAction(true));
 
   program
     .command('run')

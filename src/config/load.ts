@@ -20,6 +20,8 @@ export interface LoadedPipeline {
   /** File as shown in messages (relative to the working directory when inside it). */
   readonly file: string;
   readonly config: PipelineConfig;
+  /** Line and column of a config path in the file (for messages about it, e.g. `validate --online`). */
+  readonly at?: (path: ConfigPath, key?: string) => Location | undefined;
 }
 
 export interface LoadResult {
@@ -87,7 +89,7 @@ export async function loadConfig(target: string, options: LoadOptions = {}): Pro
       if (other) errors.push({ file: shown(f), path: 'name', message: `duplicate pipeline name "${r.config.name}" (also in ${other}); pipeline names must be unique`, location: r.at(['name']) });
       else {
         names.set(r.config.name, shown(f));
-        pipelines.push({ file: shown(f), config: r.config });
+        pipelines.push({ file: shown(f), config: r.config, at: r.at });
         located.push({ file: shown(f), config: r.config, at: r.at, ...(r.written ? { written: r.written } : {}) });
       }
     }

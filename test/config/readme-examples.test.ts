@@ -100,7 +100,8 @@ async function parseOnly(args: string[]): Promise<{ command: string; opts: Recor
   return got;
 }
 
-const isLive = (args: readonly string[]): boolean => args[0] === 'validate' || args.includes('--help') || args.includes('-h') || args.includes('--version');
+// `validate --online` and `check` need the services and the demo's database: parsed only, like the daemon commands.
+const isLive = (args: readonly string[]): boolean => (args[0] === 'validate' && !args.includes('--online')) || args.includes('--help') || args.includes('-h') || args.includes('--version');
 
 describe('README and help-screen examples', () => {
   const fromReadme = readmeExamples();

@@ -1,12 +1,14 @@
 /** ClickHouse sink plugin (`type: clickhouse`). */
 import { groupIdOf, type SinkPlugin } from '../plugin.js';
 import { clickhouseSpec } from './config.js';
+import { checkClickHouse } from './check.js';
 import { ClickHouseSink } from './sink.js';
 
 export const plugin: SinkPlugin<typeof clickhouseSpec> = {
   type: 'clickhouse',
   description: 'ClickHouse warehouse tables: current state (ReplacingMergeTree by commit LSN) and/or an append-only changelog, exactly once.',
   spec: clickhouseSpec,
+  check: checkClickHouse,
   create(config, ctx) {
     return new ClickHouseSink({
       config: config['source.url'] || !ctx.sourceDatabaseUrl ? config : { ...config, 'source.url': ctx.sourceDatabaseUrl },

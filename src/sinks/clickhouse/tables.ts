@@ -20,7 +20,7 @@ import { widenedType } from './widen.js';
 export const META_COLUMNS = ['_deleted', '_version', '_seq', '_op', '_lsn', '_synced_at'] as const;
 const META = new Set<string>(META_COLUMNS);
 /** Meta columns a table must already have; `_seq` (added later) is added by the sink when missing. */
-const REQUIRED_META = META_COLUMNS.filter((m) => m !== '_seq');
+export const REQUIRED_META = META_COLUMNS.filter((m) => m !== '_seq');
 
 export interface ColumnInfo {
   readonly name: string;
@@ -56,6 +56,14 @@ export interface TargetTables {
 export class TableError extends Error {
   override readonly name = 'TableError';
 }
+
+// Messages shared with the online check (./check.ts), so `validate --online` says what `run` would.
+export const missingTableMessage = (db: string, name: string, source: string): string =>
+  `ClickHouse table ${db}.${name} for ${source} does not exist and table.create is false; create it (see migrations/clickhouse/example.sql) or set table.create: true`;
+export const keylessUpsertMessage = (source: string): string =>
+  `${source} has no primary key (records carry no key), so it cannot be kept as current state; give it a primary key or set table.overrides."${source}".mode: changelog`;
+export const missingMetaMessage = (db: string, name: string, missing: readonly string[]): string =>
+  `ClickHouse table ${db}.${name} lacks the sink's columns ${missing.join(', ')}; add them (see migrations/clickhouse/example.sql)`;
 
 export const CHANGELOG_COLUMNS = ['_lsn', '_seq', '_op', '_ts_ms', '_source_lsn', '_topic', '_partition', '_offset', '_key', '_before', '_after', '_synced_at'] as const;
 
@@ -149,11 +157,11 @@ export class TableManager {
     let existing = await this.readColumns(name);
     if (!existing) {
       if (!this.cfg['table.create']) {
-        throw new TableError(`ClickHouse table ${this.cfg.database}.${name} for ${schema}.${table} does not exist and table.create is false; create it (see migrations/clickhouse/example.sql) or set table.create: true`);
+        throw new TableError(missingTableMessage(this.cfg.database, name, `${schema}.${table}`));
       }
       const src = await this.sourceColumns(schema, table, sample);
       if (src.key.length === 0) {
-        throw new TableError(`${schema}.${table} has no primary key (records carry no key), so it cannot be kept as current state; give it a primary key or set table.overrides."${schema}.${table}".mode: changelog`);
+        throw new TableError(keylessUpsertMessage(`${schema}.${table}`));
       }
       const dataCols = src.columns.filter((c) => !META.has(c.name));
       const version = this.features.isDeletedColumn ? 'ReplacingMergeTree(_version, _deleted)' : 'ReplacingMergeTree(_version)';
@@ -177,7 +185,7 @@ export class TableManager {
     const columns = existing.columns.filter((c) => !META.has(c.name));
     const missingMeta = REQUIRED_META.filter((m) => !existing.columns.some((c) => c.name === m));
     if (missingMeta.length > 0) {
-      throw new TableError(`ClickHouse table ${this.cfg.database}.${name} lacks the sink's columns ${missingMeta.join(', ')}; add them (see migrations/clickhouse/example.sql)`);
+      throw new TableError(missingMetaMessage(this.cfg.database, name, missingMeta));
     }
     if (!existing.columns.some((c) => c.name === '_seq')) await this.addSeqColumn(name);
     let keyColumns = Object.keys(sampleKey(sample));

@@ -44,6 +44,14 @@ export const DEFAULT_MAPPINGS: Record<string, unknown> = {
   ],
 };
 
+/** Client options from the sink config (URL, timeout, auth); shared with the online check (./check.ts). */
+export function clientOptions(config: ElasticsearchConfig): ClientOptions {
+  const options: ClientOptions = { node: config.url, requestTimeout: config['request.timeout.ms'], maxRetries: 0 };
+  if (config['auth.api.key'] !== undefined) options.auth = { apiKey: config['auth.api.key'] };
+  else if (config['auth.username'] !== undefined) options.auth = { username: config['auth.username'], password: config['auth.password'] ?? '' };
+  return options;
+}
+
 export class ElasticsearchSink implements Sink {
   private readonly client: Client;
   private readonly url: string;
@@ -61,10 +69,7 @@ export class ElasticsearchSink implements Sink {
   ) {
     this.url = config.url;
     this.log = ctx.logger.child({ sink: ctx.sinkName, type: 'elasticsearch' });
-    const options: ClientOptions = { node: config.url, requestTimeout: config['request.timeout.ms'], maxRetries: 0 };
-    if (config['auth.api.key'] !== undefined) options.auth = { apiKey: config['auth.api.key'] };
-    else if (config['auth.username'] !== undefined) options.auth = { username: config['auth.username'], password: config['auth.password'] ?? '' };
-    this.client = new Client(options);
+    this.client = new Client(clientOptions(config));
 
     // Files are read once, here, so a missing or malformed file fails at start with its path.
     const settingsFile = config['index.settings.file'];
