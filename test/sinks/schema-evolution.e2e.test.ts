@@ -1,0 +1,200 @@
+/**
+ * Schema evolution per sink on the real stack (issue 20, deliverable 3): Postgres → the real source →
+ * Kafka (3 partitions per table) → the real SinkRunner → the sinks, reconciled row by row against
+ * Postgres. Each scenario is a row of docs/schema-evolution.md.
+ *
+ * One table's bad mapping never stops the other tables of the sink: two tables into one
+ * Elasticsearch sink (errors.tolerance: none); table A's index maps `n` as integer (a per-table
+ * mappings file), then `ALTER COLUMN n TYPE text` and text values. A stops at the first record its
+ * index refuses and is reported (status: table, column, remedy); B keeps converging row by row
+ * while A is stopped; after the fix (ignore_malformed on the field) a resume re-applies A from
+ * where it stopped and A converges too — nothing of A was skipped.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Row } from '../../src/events/change.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { plugin as esPlugin } from '../../src/sinks/elasticsearch/index.js';
+import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
+import { SinkRunner } from '../../src/sinks/runtime/runner.js';
+import { PostgresSource } from '../../src/source/postgres-source.js';
+import { cleanup, ep, kafkaConfig, pgClient, pgConfig, uniq, waitFor } from '../source/helpers.js';
+import { kafka } from './runtime-support.js';
+
+const es = new Client({ node: ep.elasticsearchUrl });
+const cleanups: (() => Promise<void>)[] = [];
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch((e: unknown) => console.error('cleanup failed', e));
+  await es.close();
+}, 120_000);
+
+/** A source capturing `tables` (public schema), streaming only (no snapshot); stopped and cleaned up after the file. */
+async function startSource(id: string, tables: readonly string[]): Promise<{ source: PostgresSource; prefix: string }> {
+  const prefix = id.replace(/_/g, '-');
+  const source = new PostgresSource(
+    {
+      ...pgConfig(),
+      name: id,
+      'topic.prefix': prefix,
+      'slot.name': id,
+      'publication.name': `${id}_pub`,
+      'publication.autocreate.mode': 'filtered',
+      'table.include.list': tables.map((t) => `public\\.${t}`).join(','),
+      'snapshot.mode': 'never',
+    },
+    kafkaConfig,
+    silentLogger,
+  );
+  cleanups.push(async () => {
+    await source.stop();
+    await cleanup({ slot: id, publication: `${id}_pub`, topicPrefix: prefix, tables: tables.map((t) => `public.${t}`) });
+  });
+  await source.start();
+  await waitFor(() => source.status().state === 'streaming', 30_000, 'streaming');
+  return { source, prefix };
+}
+
+async function pgRows(table: string): Promise<Map<string, Row>> {
+  const c = await pgClient();
+  try {
+    const rows = (await c.query(`SELECT * FROM public.${table} ORDER BY id`)).rows as Row[];
+    return new Map(rows.map((r) => [String(r.id), r]));
+  } finally {
+    await c.end();
+  }
+}
+
+async function sql(...statements: string[]): Promise<void> {
+  const c = await pgClient();
+  try {
+    for (const s of statements) await c.query(s);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Row-by-row differences between Postgres and a sink (id → row); empty when equal. Values compare as text. */
+function diff(want: Map<string, Row>, actual: Map<string, Row>): { missing: string[]; extra: string[]; differing: string[] } {
+  const text = (v: unknown): string => (v === null || v === undefined ? 'null' : String(v));
+  return {
+    missing: [...want.keys()].filter((k) => !actual.has(k)).slice(0, 10),
+    extra: [...actual.keys()].filter((k) => !want.has(k)).slice(0, 10),
+    differing: [...want]
+      .filter(([k, row]) => actual.has(k) && Object.entries(row).some(([c, v]) => text(actual.get(k)![c]) !== text(v)))
+      .map(([k, row]) => `${k}: pg ${JSON.stringify(row)} sink ${JSON.stringify(actual.get(k))}`)
+      .slice(0, 5),
+  };
+}
+
+const equal = (d: ReturnType<typeof diff>): boolean => d.missing.length + d.extra.length + d.differing.length === 0;
+
+/** Waits until the sink equals Postgres row by row; on timeout fails with the differences. */
+async function converge(what: string, table: string, read: () => Promise<Map<string, Row>>, timeoutMs = 90_000): Promise<void> {
+  let last = diff(new Map(), new Map());
+  try {
+    await waitFor(async () => equal((last = diff(await pgRows(table), await read()))), timeoutMs, what);
+  } catch {
+    expect({ what, ...last }).toEqual({ what, missing: [], extra: [], differing: [] });
+  }
+}
+
+async function esDocs(index: string): Promise<Map<string, Row>> {
+  const exists = await es.indices.exists({ index });
+  if (!exists) return new Map();
+  await es.indices.refresh({ index });
+  const res = await es.search<Row>({ index, size: 10_000, query: { match_all: {} } });
+  return new Map(res.hits.hits.map((h) => [h._id!, h._source!]));
+}
+
+describe('Elasticsearch: one table\'s bad mapping never stops the other tables of the sink', () => {
+  it('the broken table stops and is reported, the other converges row by row; after the fix it re-applies from where it stopped', async () => {
+    const id = uniq('schema_es');
+    const A = `${id}_a`;
+    const B = `${id}_b`;
+    await sql(`CREATE TABLE public.${A} (id int PRIMARY KEY, n int, v text)`, `CREATE TABLE public.${B} (id int PRIMARY KEY, v text)`);
+    const { prefix } = await startSource(id, [A, B]);
+    const [topicA, topicB] = [`${prefix}.public.${A}`, `${prefix}.public.${B}`];
+    const [indexA, indexB] = [topicA.toLowerCase(), topicB.toLowerCase()];
+    const dir = mkdtempSync(join(tmpdir(), 'schema-es-'));
+    const mappingA = join(dir, 'a.json');
+    writeFileSync(mappingA, JSON.stringify({ properties: { id: { type: 'integer' }, n: { type: 'integer' }, v: { type: 'keyword' } } }));
+    const checkpointIndex = `cdc-fanout-checkpoints-${prefix}`;
+    cleanups.push(async () => {
+      await es.indices.delete({ index: [indexA, indexB, checkpointIndex], ignore_unavailable: true });
+    });
+
+    // Both tables are written before the sink starts, so their topics exist when it subscribes.
+    await sql(
+      `INSERT INTO public.${A} SELECT g, g, 'a' || g FROM generate_series(1, 30) g`,
+      `INSERT INTO public.${B} SELECT g, 'b' || g FROM generate_series(1, 30) g`,
+    );
+    const config = resolveSinkConfig(
+      sinkCommonSpec.parse({ name: 'search', type: 'elasticsearch', topics: [topicA, topicB], 'batch.max.records': 20, 'batch.max.wait.ms': 20, 'errors.retry.initial.backoff.ms': 50, 'errors.retry.max.backoff.ms': 500 }),
+      { pipeline: id, topicPrefix: prefix },
+    );
+    expect(config['errors.tolerance']).toBe('none');
+    const sink = esPlugin.create(esPlugin.spec.parse({ url: ep.elasticsearchUrl, 'checkpoint.index': checkpointIndex, 'index.mappings.files': { [`public.${A}`]: mappingA } }), {
+      pipeline: id,
+      sinkName: 'search',
+      topicPrefix: prefix,
+      groupId: config.groupId,
+      logger: silentLogger,
+    });
+    const runner = new SinkRunner({ kafka, sink, config, pipeline: id, logger: silentLogger, sessionTimeoutMs: 6000 });
+    cleanups.push(() => runner.stop());
+    let failure: Error | undefined;
+    runner.on('failed', (e: Error) => (failure = e));
+    await runner.start();
+    await converge('A before the type change', A, () => esDocs(indexA));
+    await converge('B before the type change', B, () => esDocs(indexB));
+
+    // integer → text; text values the index (n: integer) refuses, on every partition of A
+    await sql(
+      `ALTER TABLE public.${A} ALTER COLUMN n TYPE text`,
+      `UPDATE public.${A} SET n = 'x' || id WHERE id % 3 = 0`,
+      `INSERT INTO public.${A} SELECT g, 'y' || g, 'a' || g FROM generate_series(31, 40) g`,
+    );
+    // B goes on changing, in rounds, while A is stopped: it converges after each round.
+    for (let round = 1; round <= 3; round++) {
+      await sql(
+        `INSERT INTO public.${B} SELECT g, 'b' || g FROM generate_series(${round * 100}, ${round * 100 + 49}) g`,
+        `UPDATE public.${B} SET v = v || '-r${round}' WHERE id % ${round + 1} = 0`,
+        `DELETE FROM public.${B} WHERE id % 11 = ${round}`,
+      );
+      await converge(`B after round ${round} (A stopped)`, B, () => esDocs(indexB));
+    }
+    expect(failure).toBeUndefined();
+    expect(runner.state.name).toBe('RUNNING');
+
+    // A is reported: table, column, the mapped type, the remedy; it waits at the record that failed.
+    await waitFor(() => runner.failedTables().length > 0, 30_000, 'A reported as failed');
+    const failed = runner.failedTables();
+    expect(failed.map((t) => [t.table, t.topic])).toEqual([[`public.${A}`, topicA]]);
+    const [f] = failed;
+    expect(f!.error).toContain(`table public.${A}`);
+    expect(f!.error).toContain('column (field) "n"');
+    expect(f!.error).toContain('maps it as integer');
+    expect(f!.error).toContain('Remedy');
+    expect(f!.error).toContain(`POST /pipelines/${id}/sinks/search/resume`);
+    expect(BigInt(f!.resumeFrom ?? '0')).toBeLessThanOrEqual(BigInt(f!.offset));
+    // nothing of A past the failure: the stored offset of the failed partition is still at resumeFrom
+    const stored = await sink.loadOffsets([{ topic: topicA, partition: f!.partition }]);
+    expect(stored[0]?.offset ?? null).toBe(f!.resumeFrom);
+    const a = await esDocs(indexA);
+    expect([...a.values()].filter((d) => typeof d.n === 'string' && /^[xy]/.test(d.n))).toEqual([]);
+
+    // The fix: the field skips values it cannot parse (they stay in _source); then resume.
+    await es.indices.putMapping({ index: indexA, properties: { n: { type: 'integer', ignore_malformed: true } } });
+    runner.resume();
+    await converge('A after the fix and resume', A, () => esDocs(indexA));
+    expect(runner.failedTables()).toEqual([]);
+    await sql(`UPDATE public.${A} SET v = 'after' WHERE id <= 5`, `UPDATE public.${B} SET v = 'after' WHERE id <= 5`);
+    await converge('A after more changes', A, () => esDocs(indexA));
+    await converge('B after more changes', B, () => esDocs(indexB));
+    expect(runner.state.name).toBe('RUNNING');
+  }, 300_000);
+});
