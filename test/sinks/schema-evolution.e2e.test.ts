@@ -13,10 +13,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { plugin as chPlugin } from '../../src/sinks/clickhouse/index.js';
 import { plugin as esPlugin } from '../../src/sinks/elasticsearch/index.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
@@ -25,11 +27,13 @@ import { cleanup, ep, kafkaConfig, pgClient, pgConfig, uniq, waitFor } from '../
 import { kafka } from './runtime-support.js';
 
 const es = new Client({ node: ep.elasticsearchUrl });
+const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch((e: unknown) => console.error('cleanup failed', e));
   await es.close();
+  await ch.close();
 }, 120_000);
 
 /** A source capturing `tables` (public schema), streaming only (no snapshot); stopped and cleaned up after the file. */
@@ -79,7 +83,13 @@ async function sql(...statements: string[]): Promise<void> {
 
 /** Row-by-row differences between Postgres and a sink (id → row); empty when equal. Values compare as text. */
 function diff(want: Map<string, Row>, actual: Map<string, Row>): { missing: string[]; extra: string[]; differing: string[] } {
-  const text = (v: unknown): string => (v === null || v === undefined ? 'null' : String(v));
+  // sinks differ in representation only: booleans as 1/0 (ClickHouse UInt8), numeric text as numbers
+  const text = (v: unknown): string => {
+    if (v === null || v === undefined) return 'null';
+    if (typeof v === 'boolean') return v ? '1' : '0';
+    const s = String(v);
+    return /^-?\d+(\.\d+)?$/.test(s) ? String(Number(s)) : s;
+  };
   return {
     missing: [...want.keys()].filter((k) => !actual.has(k)).slice(0, 10),
     extra: [...actual.keys()].filter((k) => !want.has(k)).slice(0, 10),
@@ -92,13 +102,25 @@ function diff(want: Map<string, Row>, actual: Map<string, Row>): { missing: stri
 
 const equal = (d: ReturnType<typeof diff>): boolean => d.missing.length + d.extra.length + d.differing.length === 0;
 
-/** Waits until the sink equals Postgres row by row; on timeout fails with the differences. */
+/** Waits until the sink equals Postgres row by row; on timeout fails with the differences (or the last read error). */
 async function converge(what: string, table: string, read: () => Promise<Map<string, Row>>, timeoutMs = 90_000): Promise<void> {
-  let last = diff(new Map(), new Map());
+  let last: ReturnType<typeof diff> | string = 'not read yet';
   try {
-    await waitFor(async () => equal((last = diff(await pgRows(table), await read()))), timeoutMs, what);
+    await waitFor(
+      async () => {
+        try {
+          last = diff(await pgRows(table), await read());
+        } catch (e) {
+          last = `read failed: ${(e as Error).message}`;
+          return false;
+        }
+        return equal(last);
+      },
+      timeoutMs,
+      what,
+    );
   } catch {
-    expect({ what, ...last }).toEqual({ what, missing: [], extra: [], differing: [] });
+    expect({ what, last }).toEqual({ what, last: { missing: [], extra: [], differing: [] } });
   }
 }
 
@@ -196,5 +218,93 @@ describe('Elasticsearch: one table\'s bad mapping never stops the other tables o
     await converge('A after more changes', A, () => esDocs(indexA));
     await converge('B after more changes', B, () => esDocs(indexB));
     expect(runner.state.name).toBe('RUNNING');
+  }, 300_000);
+});
+
+async function chRows(database: string, table: string): Promise<Map<string, Row>> {
+  const rs = await ch.query({
+    query: `SELECT * FROM ${database}.public_${table} FINAL WHERE _deleted = 0`,
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  });
+  return new Map((await rs.json<Row>()).map((r) => [String(r.id), r]));
+}
+
+async function chColumns(database: string, table: string): Promise<string[]> {
+  const rs = await ch.query({ query: `SELECT name FROM system.columns WHERE database = '${database}' AND table = 'public_${table}'`, format: 'JSONEachRow' });
+  return (await rs.json<{ name: string }>()).map((r) => r.name).filter((n) => !n.startsWith('_')).sort();
+}
+
+/** Postgres → source → Kafka → runner → ClickHouse sink (catalog from the source database), for one table. */
+async function clickhouseStack(what: string, ddl: string): Promise<{ T: string; database: string; runner: SinkRunner }> {
+  const id = uniq(what);
+  const T = id;
+  await sql(`CREATE TABLE public.${T} ${ddl}`);
+  const { prefix } = await startSource(id, [T]);
+  const topic = `${prefix}.public.${T}`;
+  const database = `cdc_${id}`;
+  await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+  cleanups.push(async () => {
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+  });
+  return { T, database, runner: await startClickhouseRunner(id, prefix, topic, database) };
+}
+
+async function startClickhouseRunner(id: string, prefix: string, topic: string, database: string): Promise<SinkRunner> {
+  // the topic must exist before the sink subscribes: the caller inserts first
+  const config = resolveSinkConfig(
+    sinkCommonSpec.parse({ name: 'warehouse', type: 'clickhouse', topics: [topic], 'batch.max.records': 25, 'batch.max.wait.ms': 20, 'errors.retry.initial.backoff.ms': 50, 'errors.retry.max.backoff.ms': 500 }),
+    { pipeline: id, topicPrefix: prefix },
+  );
+  const sink = chPlugin.create(chPlugin.spec.parse({ 'connection.url': ep.clickhouseUrl, database }), {
+    pipeline: id,
+    sinkName: 'warehouse',
+    topicPrefix: prefix,
+    groupId: config.groupId,
+    logger: silentLogger,
+    sourceDatabaseUrl: ep.postgresUrl,
+  });
+  const runner = new SinkRunner({ kafka, sink, config, pipeline: id, logger: silentLogger, sessionTimeoutMs: 6000 });
+  cleanups.push(() => runner.stop());
+  return runner;
+}
+
+describe('ClickHouse: RENAME COLUMN and ADD COLUMN … DEFAULT', () => {
+  it('RENAME COLUMN (same attnum) becomes a rename: every row has its value under the new name, no second column', async () => {
+    const { T, database, runner } = await clickhouseStack('schema_chr', '(id int PRIMARY KEY, a text, n int)');
+    await sql(`INSERT INTO public.${T} SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'a' || g END, g FROM generate_series(1, 60) g`);
+    await runner.start();
+    await converge('before the rename', T, () => chRows(database, T));
+    expect(await chColumns(database, T)).toEqual(['a', 'id', 'n']);
+
+    await sql(
+      `ALTER TABLE public.${T} RENAME COLUMN a TO b`,
+      `UPDATE public.${T} SET b = 'renamed' || id WHERE id % 5 = 0`,
+      `UPDATE public.${T} SET b = NULL WHERE id = 3`,
+      `INSERT INTO public.${T} SELECT g, 'b' || g, g FROM generate_series(61, 80) g`,
+    );
+    await converge('after the rename', T, () => chRows(database, T));
+    expect(await chColumns(database, T)).toEqual(['b', 'id', 'n']);
+    expect(runner.failedTables()).toEqual([]);
+    await sql(`UPDATE public.${T} SET b = b || '-later', n = n + 1 WHERE id % 3 = 0`);
+    await converge('later changes', T, () => chRows(database, T));
+  }, 300_000);
+
+  it('ADD COLUMN … DEFAULT: rows not changed since read the default; a NULL written later stays NULL', async () => {
+    const { T, database, runner } = await clickhouseStack('schema_chd', '(id int PRIMARY KEY, v text)');
+    await sql(`INSERT INTO public.${T} SELECT g, 'v' || g FROM generate_series(1, 60) g`);
+    await runner.start();
+    await converge('before the ADD COLUMN', T, () => chRows(database, T));
+
+    await sql(
+      `ALTER TABLE public.${T} ADD COLUMN d int DEFAULT 7, ADD COLUMN e text DEFAULT 'x y', ADD COLUMN f numeric(6,2) DEFAULT 1.5, ADD COLUMN g boolean DEFAULT true`,
+      `UPDATE public.${T} SET v = v || '-u' WHERE id % 10 = 0`,
+      `UPDATE public.${T} SET d = NULL, e = NULL WHERE id = 4`,
+      `UPDATE public.${T} SET d = 8 WHERE id = 5`,
+      `INSERT INTO public.${T} (id, v, d) VALUES (61, 'new', NULL), (62, 'new', 9)`,
+      `INSERT INTO public.${T} (id, v) VALUES (63, 'default')`,
+    );
+    await converge('after the ADD COLUMN … DEFAULT', T, () => chRows(database, T));
+    expect(runner.failedTables()).toEqual([]);
   }, 300_000);
 });
