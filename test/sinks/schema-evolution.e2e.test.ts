@@ -24,6 +24,7 @@ import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/confi
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
 import { cleanup, ep, kafkaConfig, pgClient, pgConfig, uniq, waitFor } from '../source/helpers.js';
+import { sinkBatch, sinkRecord } from '../support/records.js';
 import { kafka } from './runtime-support.js';
 
 const es = new Client({ node: ep.elasticsearchUrl });
@@ -307,4 +308,41 @@ describe('ClickHouse: RENAME COLUMN and ADD COLUMN … DEFAULT', () => {
     await converge('after the ADD COLUMN … DEFAULT', T, () => chRows(database, T));
     expect(runner.failedTables()).toEqual([]);
   }, 300_000);
+
+  it('an older change applied after the rename and the ADD COLUMN … DEFAULT (a lagging partition) lands in the new column and gets the default', async () => {
+    // Partitions are ordered only within themselves: the sink applies them here by hand, the older
+    // change last, to pin what a lagging partition does. The Postgres side runs the same changes.
+    const T = uniq('schema_chl');
+    const database = `cdc_${T}`;
+    await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    cleanups.push(async () => {
+      await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+      await sql(`DROP TABLE IF EXISTS public.${T}`);
+    });
+    await sql(`CREATE TABLE public.${T} (id int PRIMARY KEY, a text)`, `INSERT INTO public.${T} VALUES (1, 'x'), (2, 'old')`);
+    const sink = chPlugin.create(chPlugin.spec.parse({ 'connection.url': ep.clickhouseUrl, database }), {
+      pipeline: T,
+      sinkName: 'warehouse',
+      topicPrefix: 'test',
+      logger: silentLogger,
+      sourceDatabaseUrl: ep.postgresUrl,
+    });
+    await sink.open();
+    cleanups.push(() => sink.close());
+    const apply = async (partition: number, records: ReturnType<typeof sinkRecord>[]): Promise<void> => {
+      const result = await sink.write(sinkBatch(records, { partition }));
+      expect(result.rejected.map((r) => r.error.message)).toEqual([]);
+    };
+    // partition 0: id 1 inserted before the DDL
+    await apply(0, [sinkRecord({ table: T, op: 'c', after: { id: 1, a: 'x' }, position: 100 })]);
+    await sql(`ALTER TABLE public.${T} RENAME COLUMN a TO b`, `ALTER TABLE public.${T} ADD COLUMN d int DEFAULT 7`, `UPDATE public.${T} SET b = 'y', d = NULL WHERE id = 1`);
+    // partition 0 again: the change after the DDL (new names, d NULL on purpose)
+    await apply(0, [sinkRecord({ table: T, op: 'u', after: { id: 1, b: 'y', d: null }, position: 300 })]);
+    // partition 1, lagging: id 2's insert from before the DDL (old name, no d)
+    await apply(1, [sinkRecord({ table: T, op: 'c', after: { id: 2, a: 'old' }, position: 200 })]);
+    expect(await chColumns(database, T)).toEqual(['b', 'd', 'id']);
+    const want = await pgRows(T);
+    expect(want.get('2')).toEqual({ id: 2, b: 'old', d: 7 });
+    expect(diff(want, await chRows(database, T))).toEqual({ missing: [], extra: [], differing: [] });
+  }, 120_000);
 });
