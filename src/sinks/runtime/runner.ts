@@ -459,6 +459,8 @@ export class SinkRunner extends EventEmitter {
       { table: entry.table, topic: entry.topic, partition: entry.partition, offset: entry.offset, resumeFrom: entry.resumeFrom, err: entry.error },
       `table ${entry.table ?? entry.topic} stopped (the other tables of the sink go on): ${entry.error}`,
     );
+    // a stall of the failed chunk showed the sink RESTARTING; the sink itself runs on
+    if (this.current.name === 'RESTARTING') this.setState('RUNNING');
     this.emit('table-failed', entry);
   }
 
