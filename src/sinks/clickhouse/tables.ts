@@ -127,8 +127,10 @@ export class TableManager {
       'read table columns',
     );
     if (cols.length === 0) return null;
-    // DEFAULT expressions of data columns, evaluated once to the TSV field an INSERT writes for a row lacking the field
-    const defaults = cols.filter((c) => c.default_kind === 'DEFAULT' && c.default_expression && !META.has(c.name));
+    // DEFAULT expressions of the columns the sink created from a source default (ADD COLUMN … DEFAULT),
+    // evaluated once to the TSV field an INSERT writes for a row lacking the field. Not a user's own
+    // DEFAULT (no `pg:` comment): `DEFAULT now()` evaluated once would be wrong.
+    const defaults = cols.filter((c) => c.default_kind === 'DEFAULT' && c.default_expression && !META.has(c.name) && c.comment.startsWith('pg:'));
     const defaultTsv = new Map<string, string>();
     if (defaults.length > 0) {
       const r = await this.conn.queryTsv(`SELECT ${defaults.map((c, i) => `${c.default_expression!} AS d${i}`).join(', ')}`, `evaluate column defaults of ${name}`);
