@@ -19,7 +19,8 @@
  *      the earliest offset of the partition when none is stored — so the lost range is replayed.
  *      Invariant: the runner never consumes past a store position it did not see committed.
  *   5. errors.tolerance=none and a chunk has a record that can never be applied: only that chunk's
- *      topic (= one table) stops. The chunk is NOT committed, the topic is paused (all its
+ *      topic stops (one table per topic as the source writes them; a topic configured by hand
+ *      that carries several tables stops as a whole). The chunk is NOT committed, the topic is paused (all its
  *      partitions held by this runner), and the table is listed in failedTables() with the error;
  *      every other topic goes on. A chunk carries one topic-partition, so no other table's offset
  *      is touched. Invariant: a failed table's stored offsets never move past the record that
