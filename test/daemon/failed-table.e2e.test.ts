@@ -72,7 +72,17 @@ sinks:
 
 afterAll(async () => {
   await daemon?.stop('SIGKILL');
-  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]).catch(() => undefined);
+  // the killed daemon's walsender lets go of the slot a moment later
+  for (let i = 0; i < 40; i++) {
+    const r = await db.query(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [`${T}_slot`]);
+    if (r.rows.length === 0) break;
+    if (r.rows[0].active) {
+      await new Promise((res) => setTimeout(res, 250));
+      continue;
+    }
+    await db.query(`SELECT pg_drop_replication_slot($1)`, [`${T}_slot`]).catch(() => undefined);
+    break;
+  }
   await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
   await db.query(`DROP TABLE IF EXISTS public.${A}, public.${B}`).catch(() => undefined);
   await db.end();
