@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PipelineStatus, SinkStatus } from '../daemon/status.js';
 import { formatStatus, problems } from './status.js';
 
-const sink = (over: Partial<SinkStatus>): SinkStatus => ({ name: 's', type: 'redis', state: 'RUNNING', restarts: 0, records: 5, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [], ...over });
+const sink = (over: Partial<SinkStatus>): SinkStatus => ({ name: 's', type: 'redis', state: 'RUNNING', restarts: 0, records: 5, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [], failedTables: [], ...over });
 const pipeline = (sinks: SinkStatus[]): PipelineStatus => ({
   name: 'p',
   file: 'p.yaml',
@@ -26,5 +26,12 @@ describe('status command output and exit decision', () => {
     expect(problems([pipeline([sink({ lag: 11 })])], { maxLag: 10 })).toEqual(['p/sink:s lag 11 > --max-lag 10']);
     expect(problems([pipeline([sink({ lag: null })])], { maxLag: 10 })).toEqual(['p/sink:s lag is unknown (--max-lag 10)']);
     expect(problems([pipeline([sink({ timeLagMs: 5000 })])], { maxLagMs: 1000 })).toEqual(['p/sink:s time lag 5.0 s > --max-lag-ms 1000']);
+  });
+
+  it('a failed table of a running sink is printed and makes the status unhealthy', () => {
+    const failedTables = [{ state: 'FAILED' as const, topic: 'p.public.a', table: 'public.a', partition: 0, offset: '7', resumeFrom: '6', error: 'column n: bad value', since: '2026-01-01T10:00:00.000Z' }];
+    const list = [pipeline([sink({ failedTables })])];
+    expect(formatStatus(list)).toContain('    table public.a FAILED since 2026-01-01T10:00:00.000Z at p.public.a/0@7 (re-applies from offset 6): column n: bad value');
+    expect(problems(list, {})).toEqual(['p/sink:s table public.a is FAILED: column n: bad value']);
   });
 });

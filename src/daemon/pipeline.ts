@@ -187,6 +187,7 @@ export class Pipeline {
           lagUpdatedAt: st?.lagUpdatedAt ?? null,
           latencyMs: e.latencyMs,
           partitions: st?.partitions ?? [],
+          failedTables: (st?.failedTables ?? []).map((t) => ({ ...t, error: this.mask(t.error) })),
           details: st?.details,
         };
       }),

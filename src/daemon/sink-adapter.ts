@@ -85,6 +85,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
           lag: lag.lag,
           timeLagMs: lag.timeLagMs,
           lagUpdatedAt: lag.updatedAt,
+          failedTables: runner.failedTables().map((t) => ({ state: 'FAILED' as const, ...t })),
           details: { groupId: resolved.groupId, topics: resolved.topicList, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: stats.dlq },
         });
       },

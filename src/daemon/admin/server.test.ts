@@ -14,7 +14,7 @@ const status: PipelineStatus = {
   topicPrefix: 'shop',
   kafka: { bootstrapServers: '127.0.0.1:9092' },
   source: { state: 'RUNNING', restarts: 0, lastLsn: '0/1', eventsPublished: 1, eventsPerSec: 0, slotLagBytes: 0, slotLagMs: 0, slot: null, snapshot: [] },
-  sinks: [{ name: 'cache', type: 'redis', state: 'RUNNING', restarts: 0, records: 1, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [] }],
+  sinks: [{ name: 'cache', type: 'redis', state: 'RUNNING', restarts: 0, records: 1, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [], failedTables: [] }],
 };
 
 function backend(): AdminBackend & { actions: string[] } {

@@ -374,7 +374,7 @@ export class ClickHouseSink implements Sink {
       const row = r.after;
       if (!row) continue;
       for (const [k, v] of Object.entries(row)) {
-        if (u.byName.has(k)) continue;
+        if (u.byName.has(k) || u.aliases.has(k)) continue;
         if (!missing.has(k) || (missing.get(k) === null && v !== null)) missing.set(k, v === UNAVAILABLE_VALUE ? null : v);
       }
     }
@@ -582,14 +582,16 @@ export class ClickHouseSink implements Sink {
           })();
           fields = new Map();
           for (const col of u.columns) {
-            const value = p.newRow[col.source];
+            let value = p.newRow[col.source];
+            // a renamed column: an older change carries the value under an earlier name
+            for (let w = 0; value === undefined && w < col.was.length; w++) value = p.newRow[col.was[w]!];
             if (value === UNAVAILABLE_VALUE) {
               const old = prevFields?.get(col.name);
               if (old === undefined) {
                 throw new EncodeError(`column ${col.name} is an unchanged TOAST value (${UNAVAILABLE_VALUE}) and no previous state of this row is stored; set REPLICA IDENTITY FULL on the source table or re-snapshot it`);
               }
               fields.set(col.name, old);
-            } else if (value === undefined) fields.set(col.name, defaultField(col.type));
+            } else if (value === undefined) fields.set(col.name, col.defaultTsv ?? defaultField(col.type));
             else {
               try {
                 fields.set(col.name, encoderFor(col.type, col.kind, col.mode, col.typedType)(value));

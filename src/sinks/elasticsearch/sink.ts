@@ -10,7 +10,7 @@ import type { Logger } from '../../observability/logger.js';
 import { groupIdOf, type SinkContext } from '../plugin.js';
 import { comparePositions, type Position } from '../../events/change.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
-import { chunkBodies, classifyItem, itemResults, type BulkResponseBody } from './bulk.js';
+import { chunkBodies, classifyItem, explainMappingRejection, itemResults, type BulkResponseBody } from './bulk.js';
 import { CheckpointStore } from './checkpoints.js';
 import type { Doc, FieldRules } from './document.js';
 import { toSinkError } from './errors.js';
@@ -243,7 +243,9 @@ export class ElasticsearchSink implements Sink {
         else if (result.kind === 'retriable') transient ??= result.message;
         else if (result.kind === 'rejected') {
           rejectedOps.push(op);
-          outcome.rejected.set(op.record, new Error(`${op.kind} ${op.index}/${op.id}: ${result.message}`));
+          const source = op.record.source;
+          const mapping = explainMappingRejection(results[i]!, op.index, source ? `${source.schema}.${source.table}` : null);
+          outcome.rejected.set(op.record, new Error(`${op.kind} ${op.index}/${op.id}: ${mapping ?? result.message}`));
         }
       });
       if (transient !== undefined) {

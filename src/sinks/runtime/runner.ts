@@ -8,7 +8,7 @@
  *      (from Kafka's group offset) before the seek. Records below the stored offset are dropped too.
  *   2. A fetched batch is split into bounded chunks (batch.max.records / batch.max.bytes). Per chunk:
  *      sink.write → rejected records routed (dlq: produced and acknowledged BEFORE step 3; skip:
- *      counted; none: the sink stops, nothing committed) → sink.commit(next offset) → Kafka commit
+ *      counted; none: the chunk's TABLE stops, step 5) → sink.commit(next offset) → Kafka commit
  *      (only for lag tools; failure there is harmless) → metrics.
  *   3. A retriable SinkError retries the same chunk (write + commit) with exponential backoff and
  *      jitter, forever: the partition waits, nothing is skipped. Any other error fails the sink.
@@ -18,6 +18,16 @@
  *      (not committed) and the partition goes through step 1 again — offsets re-read from the store,
  *      the earliest offset of the partition when none is stored — so the lost range is replayed.
  *      Invariant: the runner never consumes past a store position it did not see committed.
+ *   5. errors.tolerance=none and a chunk has a record that can never be applied: only that chunk's
+ *      topic stops (one table per topic as the source writes them; a topic configured by hand
+ *      that carries several tables stops as a whole). The chunk is NOT committed, the topic is paused (all its
+ *      partitions held by this runner), and the table is listed in failedTables() with the error;
+ *      every other topic goes on. A chunk carries one topic-partition, so no other table's offset
+ *      is touched. Invariant: a failed table's stored offsets never move past the record that
+ *      failed — its partitions are re-loaded from the store (step 1) when the table is retried
+ *      (resume()) or the runner restarts, so the table re-applies from exactly where it stopped
+ *      (writes are idempotent and versioned, so the chunk's records that were already written are
+ *      harmless to re-apply).
  * Memory stays bounded: kafkajs fetches at most batch.max.bytes per partition and a partition's next
  * fetch waits for its current batch.
  */
@@ -109,12 +119,37 @@ export interface ReplayHooks {
   onPartitionDone(partition: number): void;
 }
 
-/** A record that cannot be applied and errors.tolerance=none: the sink stops. */
-export class SinkStoppedError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+/**
+ * A record that cannot be applied and errors.tolerance=none: its table (topic) stops at that record;
+ * the other tables of the sink go on (see SinkRunner.failTable).
+ */
+export class TableStoppedError extends Error {
+  constructor(
+    message: string,
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: string,
+    readonly table: string | null,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
-    this.name = 'SinkStoppedError';
+    this.name = 'TableStoppedError';
   }
+}
+
+/** A table (its topic) stopped at a record it cannot apply (errors.tolerance=none); the rest of the sink runs on. */
+export interface FailedTable {
+  readonly topic: string;
+  /** "schema.table" from the record's source block; null when the record has none (undecodable). */
+  readonly table: string | null;
+  readonly partition: number;
+  /** Offset of the record that cannot be applied. */
+  readonly offset: string;
+  /** Offset in the sink's store the table re-applies from when it is retried (null: none stored yet). */
+  readonly resumeFrom: string | null;
+  readonly error: string;
+  /** ISO time the table stopped. */
+  readonly since: string;
 }
 
 /** A retried batch given up because the partition moved or the runner stops (not a failure). */
@@ -152,6 +187,8 @@ export class SinkRunner extends EventEmitter {
   private readonly committed = new Map<string, PartitionOffset>();
   /** Replay mode: partitions that reached their stop offset (reported once). */
   private readonly replayDone = new Set<number>();
+  /** Topics stopped at a record they cannot apply (invariant 5), by topic. */
+  private readonly failed = new Map<string, FailedTable>();
   private generation = 0;
   private stopping = false;
   private current: RunnerState = { name: 'STOPPED' };
@@ -205,6 +242,11 @@ export class SinkRunner extends EventEmitter {
   /** Offsets (next to read) this runner committed to the sink, per partition. */
   offsets(): PartitionOffset[] {
     return [...this.committed.values()];
+  }
+
+  /** Tables stopped at a record they cannot apply (errors.tolerance=none), oldest first. */
+  failedTables(): FailedTable[] {
+    return [...this.failed.values()];
   }
 
   /** Offset and time lag of the assigned partitions (see lag.ts); cheap, computed from the last poll. */
@@ -395,10 +437,65 @@ export class SinkRunner extends EventEmitter {
     this.setState('PAUSED', 'paused through the admin API (resume to continue)');
   }
 
+  /**
+   * Resumes a paused sink, and retries every failed table: its partitions re-load their offsets
+   * from the sink's store (invariant 5) and the table re-applies from the record that failed.
+   */
   resume(): void {
-    if (!this.consumer || this.current.name !== 'PAUSED') return;
-    this.consumer.resume(this.opts.config.topicList.map((topic) => ({ topic })));
-    this.setState('RUNNING');
+    if (!this.consumer) return;
+    const paused = this.current.name === 'PAUSED';
+    if (!paused && this.current.name !== 'RUNNING' && this.current.name !== 'RESTARTING') return;
+    const retry = [...this.failed.keys()];
+    for (const topic of retry) {
+      this.failed.delete(topic);
+      for (const key of [...this.partitions.keys()]) {
+        const [t, part] = key.split('\u0000') as [string, string];
+        if (t !== topic) continue;
+        this.committed.delete(key);
+        this.partitions.set(key, this.loadPartition(t, Number(part), this.generation));
+      }
+      this.log.info({ topic }, 'retrying a failed table from its stored offset');
+    }
+    if (paused) {
+      this.consumer.resume(this.opts.config.topicList.map((topic) => ({ topic })));
+      this.setState('RUNNING');
+    } else if (retry.length > 0) {
+      this.consumer.resume(retry.map((topic) => ({ topic })));
+    }
+  }
+
+  /**
+   * Stops one table (invariant 5): its topic is paused and listed with the error; nothing of the
+   * failing chunk is committed. The other topics of the sink go on.
+   */
+  private failTable(e: TableStoppedError): void {
+    if (this.failed.has(e.topic)) return;
+    const stored = this.partitions.get(tpKey(e.topic, e.partition))?.next;
+    const entry: FailedTable = {
+      topic: e.topic,
+      table: e.table,
+      partition: e.partition,
+      offset: e.offset,
+      resumeFrom: stored === undefined || stored === null ? null : stored.toString(),
+      error: e.message.replace(/\s*\n\s*/g, ' '),
+      since: new Date().toISOString(),
+    };
+    this.failed.set(e.topic, entry);
+    this.noteError(e);
+    metrics.sinkErrors.inc({ ...this.labels, kind: 'table_failed' });
+    try {
+      this.consumer?.pause([{ topic: e.topic }]);
+    } catch (err) {
+      // Only before consumer.run(); eachBatch drops the topic's batches anyway (it checks `failed`).
+      this.log.warn({ err, topic: e.topic }, 'pausing the failed table\'s topic failed; its batches are dropped uncommitted');
+    }
+    this.log.error(
+      { table: entry.table, topic: entry.topic, partition: entry.partition, offset: entry.offset, resumeFrom: entry.resumeFrom, err: entry.error },
+      `table ${entry.table ?? entry.topic} stopped (the other tables of the sink go on): ${entry.error}`,
+    );
+    // a stall of the failed chunk showed the sink RESTARTING; the sink itself runs on
+    if (this.current.name === 'RESTARTING') this.setState('RUNNING');
+    this.emit('table-failed', entry);
   }
 
   private async fail(error: Error): Promise<void> {
@@ -434,6 +531,14 @@ export class SinkRunner extends EventEmitter {
     for (const key of [...this.committed.keys()]) if (!assigned.has(key)) this.committed.delete(key);
     this.lagTracker.assign(Object.entries(assignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition }))));
     this.log.info({ assignment, generation }, 'partitions assigned');
+    // A failed table stays stopped across rebalances (invariant 5).
+    if (this.failed.size > 0) {
+      try {
+        this.consumer?.pause([...this.failed.keys()].map((topic) => ({ topic })));
+      } catch (err) {
+        this.log.debug({ err }, 're-pausing failed tables after a rebalance failed; their batches are dropped uncommitted');
+      }
+    }
   }
 
   /**
@@ -544,7 +649,8 @@ export class SinkRunner extends EventEmitter {
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
-    if (this.stopping) return;
+    // A failed table's batches are left unresolved and uncommitted (invariant 5).
+    if (this.stopping || this.failed.has(topic)) return;
     let p = this.partitions.get(tpKey(topic, partition));
     if (!p) {
       // A batch before our GROUP_JOIN handler ran (should not happen): load now.
@@ -577,7 +683,7 @@ export class SinkRunner extends EventEmitter {
     const maxBytes = this.opts.config['batch.max.bytes'];
     let i = 0;
     while (i < messages.length) {
-      if (!isRunning() || isStale() || this.stopping) return;
+      if (!isRunning() || isStale() || this.stopping || this.failed.has(topic)) return;
       // The oldest record fetched but not applied yet: its age is the partition's time lag.
       this.lagTracker.setPending(topic, partition, Number(messages[i]!.timestamp));
       const records: SinkRecord[] = [];
@@ -666,6 +772,7 @@ export class SinkRunner extends EventEmitter {
       () => true,
       (e: unknown) => {
         if (e instanceof OffsetsRegressedError && !this.stopping) this.reseek(e);
+        else if (e instanceof TableStoppedError && !this.stopping) this.failTable(e);
         else if (!this.stopping && !(e instanceof AbandonedError)) void this.fail(e instanceof Error ? e : new Error(String(e)));
         return false;
       },
@@ -699,9 +806,18 @@ export class SinkRunner extends EventEmitter {
     const policy = this.opts.config['errors.tolerance'];
     if (policy === 'none') {
       const first = rejected[0]!;
-      throw new SinkStoppedError(
-        `sink "${this.opts.config.name}" cannot apply ${first.record.topic}/${first.record.partition}@${first.record.offset}: ${first.error.message}` +
-          ` (errors.tolerance=none stops the sink; set errors.tolerance to "dlq" or "skip" to route such records and continue)`,
+      const { topic, partition, offset, source } = first.record;
+      const table = source ? `${source.schema}.${source.table}` : null;
+      const { name } = this.opts.config;
+      throw new TableStoppedError(
+        `sink "${name}" cannot apply ${table === null ? `topic ${topic}` : `table ${table}`} at ${topic}/${partition}@${offset}: ${first.error.message}` +
+          ` — errors.tolerance=none stops this table at that record (nothing past it is applied; the other tables go on).` +
+          ` Fix the cause, then resume the sink (POST /pipelines/${this.opts.pipeline}/sinks/${name}/resume) or restart it: the table re-applies from where it stopped.` +
+          ` Or set errors.tolerance to "dlq" or "skip" to route such records and continue`,
+        topic,
+        partition,
+        offset,
+        table,
         { cause: first.error },
       );
     }
