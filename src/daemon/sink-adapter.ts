@@ -2,6 +2,7 @@
  * The seam to the sink runtime: a configured sink (common fields + plugin fields) becomes a
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
+import type { TlsSettings } from '../config/tls.js';
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -21,6 +22,8 @@ export interface SinkAdapterInput {
   readonly logger: Logger;
   /** The source database as a libpq URL, handed to sinks that read the source catalog. */
   readonly sourceDatabaseUrl?: string;
+  /** The source's `database.tls` group (applies to sourceDatabaseUrl). */
+  readonly sourceDatabaseTls?: TlsSettings;
   /** Overrides for tests (shorter kafkajs session timeout → quicker rebalances). */
   readonly sessionTimeoutMs?: number;
 }
@@ -51,7 +54,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
 
   const factory: SinkFactory = (ctx): SinkHandle => {
     const logger = input.logger.child({ sink: input.sink.name });
-    const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
+    const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}), ...(input.sourceDatabaseTls ? { sourceDatabaseTls: input.sourceDatabaseTls } : {}) });
     const runner = new SinkRunner({
       kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}` }),
       sink,

@@ -17,6 +17,7 @@
 import { compatibilityPartitioner, kGetApi, Producer, stringSerializers, type API, type Callback, type MessageToProduce, type ProducerOptions, type Serializer } from '@platformatic/kafka';
 import { keyHash } from './murmur2.js';
 import { fastProduceApi, type ProduceApi } from './produce-request.js';
+import { nodeTlsOptions } from '../config/tls.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
 import { brokerCode, findInError, KafkaOperationError } from './errors.js';
@@ -144,11 +145,16 @@ export function producerOptions(config: KafkaConfig, opts: TransactionalProducer
       else if (attempt === 3 || attempt % 30 === 0) log?.warn(fields, 'Kafka request keeps failing; retrying (replication waits meanwhile)');
       return retryDelayMs(attempt);
     },
-    ...(config.ssl ? { tls: {} } : {}),
+    ...tlsOption(config),
     ...(config.sasl
       ? { sasl: { mechanism: ({ plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const)[config.sasl.mechanism], username: config.sasl.username, password: config.sasl.password } }
       : {}),
   };
+}
+
+function tlsOption(config: KafkaConfig): Pick<ProducerOptions<string, string, string, string>, 'tls'> {
+  const tls = nodeTlsOptions(config.tls);
+  return tls ? { tls } : {};
 }
 
 /** Headers as the Map the client uses as is (from a plain object it builds one via Object.entries). */

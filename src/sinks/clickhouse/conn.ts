@@ -3,8 +3,10 @@
  * and error classification — transport failures and overload codes are retriable `SinkError`s, data
  * errors are reported as `DataError` so the sink can isolate the bad rows.
  */
+import https from 'node:https';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { nodeTlsOptions, type TlsSettings } from '../../config/tls.js';
 import { SinkError } from '../sink.js';
 import { unescapeTsv } from './encode.js';
 
@@ -59,6 +61,8 @@ export interface ConnOptions {
   readonly url: string;
   readonly username: string;
   readonly password: string;
+  /** The sink's `tls` group; an https URL without it verifies against the system CAs. */
+  readonly tls?: TlsSettings | undefined;
   readonly requestTimeoutMs: number;
 }
 
@@ -66,7 +70,11 @@ export class Conn {
   readonly client: ClickHouseClient;
 
   constructor(o: ConnOptions) {
+    // The client's own `tls` option has no verify modes or SNI name, so TLS goes through an https
+    // agent built from the shared group (mode, CA, client cert/key, servername).
+    const tls = nodeTlsOptions(o.tls);
     this.client = createClient({
+      ...(tls ? { http_agent: new https.Agent({ ...tls, keepAlive: true, maxSockets: 4 }), set_basic_auth_header: true } : {}),
       url: o.url,
       username: o.username,
       password: o.password,
