@@ -167,3 +167,28 @@ export function nodeTlsOptions(t: TlsSettings | undefined): ConnectionOptions | 
   }
   return o;
 }
+
+/** Node's codes for a peer certificate that does not verify: a settings problem retrying cannot fix. */
+const VERIFY_CODES: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The message of the certificate-verification failure inside `err` (its cause chain), if that is what it is. */
+export function certificateVerifyFailure(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const o = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof o.code === 'string' && VERIFY_CODES.has(o.code)) return String(o.message);
+    e = o.cause;
+  }
+  return undefined;
+}

@@ -4,6 +4,7 @@
  * message that names the broker's error code and what to do about it. Every producer error path
  * goes through `KafkaOperationError`, so an operator never sees only the library's generic text.
  */
+import { certificateVerifyFailure } from '../config/tls.js';
 
 interface ErrorLike {
   type?: unknown;
@@ -102,18 +103,6 @@ export class KafkaOperationError extends Error {
   }
 }
 
-/** Node's codes for a server certificate that does not verify (a config problem: retrying cannot help). */
-const TLS_VERIFY_CODES = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /**
  * When a connection failed because of the client's own TLS or SASL settings (the broker refused the
  * credentials, or its certificate does not verify against kafka.tls), the message saying which
@@ -126,7 +115,8 @@ export function connectionSettingsProblem(err: unknown): string | undefined {
       return `the broker refused the SASL credentials (${String(o.serverErrorMessage ?? o.message)}): check kafka.sasl (mechanism, username, password)`;
     }
     if (o.apiId === 'UNSUPPORTED_SASL_MECHANISM' || o.apiId === 'ILLEGAL_SASL_STATE') return `the broker does not accept this SASL mechanism: check kafka.sasl.mechanism against the listener's sasl.enabled.mechanisms`;
-    if (typeof o.code === 'string' && TLS_VERIFY_CODES.has(o.code)) return `the broker's TLS certificate does not verify (${String(o.message)}): check kafka.tls (ca, servername, mode)`;
+    const unverified = certificateVerifyFailure(o);
+    if (unverified) return `the broker's TLS certificate does not verify (${unverified}): check kafka.tls (ca, servername, mode)`;
     return undefined;
   });
 }

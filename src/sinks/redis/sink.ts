@@ -30,7 +30,7 @@
  * Version keys would become "{<key>}:cdc:ver" so a row and its version share a slot.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { nodeTlsOptions } from '../../config/tls.js';
+import { certificateVerifyFailure, nodeTlsOptions } from '../../config/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
@@ -62,6 +62,8 @@ export function redisOptions(config: RedisSinkConfig): { url: string | undefined
 
 function wrap(e: unknown, what: string): SinkError {
   if (e instanceof SinkError) return e;
+  const unverified = certificateVerifyFailure(e);
+  if (unverified) return new SinkError(`redis ${what} failed: the server's TLS certificate does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: e });
   const message = e instanceof Error ? e.message : String(e);
   const fatal = FATAL_REPLY.test(message);
   return new SinkError(`redis ${what} failed: ${message}${fatal ? ' (check the sink\'s url and auth.username/auth.password)' : ''}`, { retriable: !fatal, cause: e });
@@ -117,8 +119,10 @@ export class RedisSink implements Sink {
         await c.ping();
       }
     } catch (e) {
-      const auth = this.lastConnectionError && FATAL_REPLY.test(this.lastConnectionError.message) ? this.lastConnectionError : undefined;
-      throw wrap(auth ?? e, 'connect');
+      // The connection's own error says more than "Connection is closed": refused credentials, a certificate that does not verify.
+      const last = this.lastConnectionError;
+      const cause = last && (FATAL_REPLY.test(last.message) || certificateVerifyFailure(last)) ? last : undefined;
+      throw wrap(cause ?? e, 'connect');
     }
   }
 
