@@ -182,12 +182,18 @@ const VERIFY_CODES: ReadonlySet<string> = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** Node's messages for those codes, for clients that keep only the message (@elastic/transport). */
+const VERIFY_MESSAGE =
+  /self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate|certificate signature failure|certificate not trusted|certificate has expired|certificate is not yet valid|Hostname\/IP does not match certificate's altnames[^-]*/;
+
 /** The message of the certificate-verification failure inside `err` (its cause chain), if that is what it is. */
 export function certificateVerifyFailure(err: unknown): string | undefined {
   let e: unknown = err;
   for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
     const o = e as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof o.code === 'string' && VERIFY_CODES.has(o.code)) return String(o.message);
+    const m = typeof o.message === 'string' ? VERIFY_MESSAGE.exec(o.message) : null;
+    if (m) return m[0].trim();
     e = o.cause;
   }
   return undefined;
