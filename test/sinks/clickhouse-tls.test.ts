@@ -7,9 +7,7 @@
  * password are refused with errors naming what to check. Certificates: test/support/certs.ts.
  * Skipped without openssl or clickhouse-server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,98 +15,27 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
 import { SinkError } from '../../src/sinks/sink.js';
 import { hasOpenssl, makePki, type TestPki } from '../support/certs.js';
-import { freePort } from '../support/ports.js';
 import { nextOffset, pos, sinkBatch, sinkRecord } from '../support/records.js';
+import { canRunClickHouse, CH_PASSWORD as PASSWORD, CH_USER as USER, startTlsClickHouse, type TlsClickHouse } from '../support/tls-services.js';
 
-const BINARY = ['/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server'].find((b) => existsSync(b));
-const canRun = hasOpenssl && BINARY !== undefined;
-const USER = 'cdc';
-const PASSWORD = 'cdc-ch-pass';
+const canRun = hasOpenssl && canRunClickHouse;
 
 let dir = '';
 let httpsPort = 0;
 let pki: TestPki;
-let server: ChildProcess | undefined;
-
-function configXml(tcpPort: number): string {
-  return `<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/err.log</errorlog><size>10M</size><count>1</count></logger>
-  <https_port>${httpsPort}</https_port>
-  <tcp_port>${tcpPort}</tcp_port>
-  <listen_host>127.0.0.1</listen_host>
-  <openSSL><server>
-    <certificateFile>${pki.serverCert}</certificateFile>
-    <privateKeyFile>${pki.serverKey}</privateKeyFile>
-    <caConfig>${pki.caCert}</caConfig>
-    <verificationMode>strict</verificationMode>
-    <loadDefaultCAFile>false</loadDefaultCAFile>
-    <cacheSessions>true</cacheSessions>
-    <disableProtocols>sslv2,sslv3</disableProtocols>
-    <preferServerCiphers>true</preferServerCiphers>
-  </server></openSSL>
-  <path>${dir}/data/</path><tmp_path>${dir}/data/tmp/</tmp_path>
-  <users_config>${dir}/users.xml</users_config>
-  <default_profile>default</default_profile><default_database>default</default_database>
-  <mark_cache_size>67108864</mark_cache_size><uncompressed_cache_size>33554432</uncompressed_cache_size>
-  <timezone>UTC</timezone><mlock_executable>false</mlock_executable>
-</yandex>
-`;
-}
-
-const USERS_XML = `<?xml version="1.0"?>
-<yandex>
-  <profiles><default><max_memory_usage>1000000000</max_memory_usage></default></profiles>
-  <users><${USER}><password>${PASSWORD}</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></${USER}></users>
-  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-`;
-
-/** A query over https with the test CA and client certificate (independent of the sink's code). */
-function query(sql: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port: httpsPort, path: `/?query=${encodeURIComponent(sql)}`, method: 'GET', auth: `${USER}:${PASSWORD}`, ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+let server: TlsClickHouse | undefined;
+const query = (sql: string): Promise<string> => server!.query(sql);
 
 beforeAll(async () => {
   if (!canRun) return;
   dir = mkdtempSync(join(tmpdir(), 'cdc-ch-tls-'));
   pki = makePki(join(dir, 'pki'));
-  httpsPort = await freePort();
-  mkdirSync(join(dir, 'data', 'tmp'), { recursive: true });
-  writeFileSync(join(dir, 'config.xml'), configXml(await freePort()));
-  writeFileSync(join(dir, 'users.xml'), USERS_XML);
-  const out = openSync(join(dir, 'stdout.log'), 'a');
-  server = spawn(BINARY as string, [`--config-file=${join(dir, 'config.xml')}`], { cwd: dir, stdio: ['ignore', out, out] });
-  for (let i = 0; ; i++) {
-    try {
-      await query('SELECT 1');
-      return;
-    } catch (err) {
-      if (i > 120 || server.exitCode !== null) throw new Error(`private ClickHouse did not come up: ${(err as Error).message}\n${existsSync(join(dir, 'err.log')) ? readFileSync(join(dir, 'err.log'), 'utf8').slice(-2000) : ''}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  server = await startTlsClickHouse(join(dir, 'clickhouse'), pki);
+  httpsPort = server.httpsPort;
 }, 90_000);
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    const timer = setTimeout(() => server!.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 

@@ -6,8 +6,7 @@
  * are refused with non-retriable errors that name what to check. The shared Redis is not touched.
  * Certificates: a throwaway CA (test/support/certs.ts). Skipped without openssl or redis-server.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -18,40 +17,24 @@ import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
 import { SinkError } from '../../src/sinks/sink.js';
 import { hasOpenssl, makePki, type TestPki } from '../support/certs.js';
-import { freePort } from '../support/ports.js';
 import { nextOffset, pos, sinkBatch, sinkRecord } from '../support/records.js';
+import { canRunRedis, REDIS_PASSWORD as PASSWORD, REDIS_USER as USER, startTlsRedis, type TlsRedis } from '../support/tls-services.js';
 
-const canRun = hasOpenssl && spawnSync('redis-server', ['--version']).status === 0;
-const USER = 'cdc';
-const PASSWORD = 'cdc-acl-pass';
+const canRun = hasOpenssl && canRunRedis;
 const tables = { 'public.users': { keys: ['user:{id}'] } };
 
 let dir = '';
 let port = 0;
 let pki: TestPki;
+let server: TlsRedis | undefined;
 let check: Redis | undefined;
 
 beforeAll(async () => {
   if (!canRun) return;
   dir = mkdtempSync(join(tmpdir(), 'cdc-redis-tls-'));
   pki = makePki(join(dir, 'pki'));
-  port = await freePort();
-  execFileSync('redis-server', [
-    '--port', '0',
-    '--tls-port', String(port),
-    '--bind', '127.0.0.1',
-    '--tls-cert-file', pki.serverCert,
-    '--tls-key-file', pki.serverKey,
-    '--tls-ca-cert-file', pki.caCert,
-    '--tls-auth-clients', 'yes',
-    '--user', 'default', 'off',
-    '--user', USER, 'on', `>${PASSWORD}`, '~*', '&*', '+@all',
-    '--save', '',
-    '--dir', dir,
-    '--daemonize', 'yes',
-    '--pidfile', join(dir, 'redis.pid'),
-    '--logfile', join(dir, 'redis.log'),
-  ]);
+  server = await startTlsRedis(join(dir, 'redis'), pki);
+  port = server.port;
   check = new Redis({ port, username: USER, password: PASSWORD, tls: nodeTlsOptions({ mode: 'verify-full', ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey }), lazyConnect: true, maxRetriesPerRequest: 1 });
   for (let i = 0; ; i++) {
     try {
@@ -66,11 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await check?.quit().catch(() => undefined);
-  try {
-    process.kill(Number(readFileSync(join(dir, 'redis.pid'), 'utf8').trim()), 'SIGKILL');
-  } catch {
-    // not started or already gone
-  }
+  server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

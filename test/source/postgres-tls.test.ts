@@ -7,8 +7,7 @@
  * with the server's or the TLS layer's reason. Certificates: a throwaway CA (test/support/certs.ts).
  * Skipped when no initdb/runuser/openssl is available.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -19,17 +18,10 @@ import { parseSourceConfig } from '../../src/source/config.js';
 import { clientConfig } from '../../src/source/connection.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
 import { hasOpenssl, makePki, type TestPki } from '../support/certs.js';
-import { freePort } from '../support/ports.js';
+import { canRunPostgres, chownForPostgres, startTlsPostgres, type TlsPostgres } from '../support/tls-services.js';
 import { cleanup, consume, kafkaConfig, uniq, waitFor } from './helpers.js';
 
-function pgBin(): string | null {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return null;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? join(root, versions[0], 'bin') : null;
-}
-const bin = pgBin();
-const canRun = hasOpenssl && bin !== null && spawnSync('runuser', ['--help']).status === 0 && spawnSync('id', ['postgres']).status === 0;
+const canRun = hasOpenssl && canRunPostgres;
 
 const id = uniq('src_tls');
 const prefix = id.replace(/_/g, '-');
@@ -38,19 +30,9 @@ const sources: PostgresSource[] = [];
 let dir = '';
 let port = 0;
 let pki: TestPki;
+let server: TlsPostgres | undefined;
 
-const asPostgres = (cmd: string, args: string[]): string => execFileSync('runuser', ['-u', 'postgres', '--', join(bin!, cmd), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-/** Setup queries over the Unix socket (trust): TCP only takes TLS with a client certificate. */
-async function sql(text: string): Promise<Record<string, unknown>[]> {
-  const c = new pg.Client({ host: dir, port, user: 'postgres', database: 'postgres' });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows as Record<string, unknown>[];
-  } finally {
-    await c.end();
-  }
-}
+const sql = (text: string): Promise<Record<string, unknown>[]> => server!.sql(text);
 
 function connector(tls: Partial<TlsSettings> | undefined, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -85,43 +67,20 @@ async function tryConnect(tls: Partial<TlsSettings> | undefined): Promise<boolea
 beforeAll(async () => {
   if (!canRun) return;
   dir = mkdtempSync(join(tmpdir(), 'cdc-pgtls-'));
-  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-  chownSync(dir, uid, gid);
+  chownForPostgres(dir);
   // Client certificate CN = the database user: pg_hba's `cert` method maps it.
   pki = makePki(join(dir, 'pki'), 'postgres');
-  port = await freePort();
-  const data = join(dir, 'data');
-  asPostgres('initdb', ['-D', data, '--auth=trust', '-U', 'postgres', '--no-sync']);
-  for (const f of ['server.crt', 'server.key', 'ca.crt']) {
-    copyFileSync(join(pki.dir, f), join(data, f));
-    chownSync(join(data, f), uid, gid);
-    chmodSync(join(data, f), 0o600);
-  }
-  writeFileSync(
-    join(data, 'pg_hba.conf'),
-    [
-      'local all all trust',
-      'hostssl all postgres 127.0.0.1/32 cert',
-      'hostssl replication postgres 127.0.0.1/32 cert',
-      'hostnossl all all 127.0.0.1/32 reject',
-      'hostnossl replication all 127.0.0.1/32 reject',
-      '',
-    ].join('\n'),
-  );
-  chownSync(join(data, 'pg_hba.conf'), uid, gid);
-  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c wal_level=logical -c fsync=off -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key -c ssl_ca_file=ca.crt`;
-  asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', opts, '-w', 'start']);
+  server = await startTlsPostgres(dir, pki);
+  port = server.port;
   await sql('CREATE TABLE t (id int PRIMARY KEY, v text)');
   await sql(`INSERT INTO t VALUES (1, 'snapshot row')`);
 });
 
 afterAll(async () => {
   for (const s of sources) await Promise.race([s.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 10000))]);
-  if (!canRun || !dir) return;
-  spawnSync('runuser', ['-u', 'postgres', '--', join(bin!, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
-  rmSync(dir, { recursive: true, force: true });
-  await cleanup({ topicPrefix: prefix });
+  server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (canRun) await cleanup({ topicPrefix: prefix });
 });
 
 describe.skipIf(!canRun)('Postgres source over TLS (private cluster: ssl=on, hostssl + client certificate only)', () => {
