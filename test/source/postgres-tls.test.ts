@@ -112,6 +112,10 @@ describe.skipIf(!canRun)('Postgres source over TLS (private cluster: ssl=on, hos
 
   it('verify-full refuses a server whose certificate does not chain to ca', async () => {
     await expect(tryConnect({ mode: 'verify-full', ca: pki.otherCaCert, cert: pki.clientCert, key: pki.clientKey })).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
+    // The source says which settings to check.
+    const s = new PostgresSource(connector({ mode: 'verify-full', ca: pki.otherCaCert, cert: pki.clientCert, key: pki.clientKey }), kafkaConfig, logger);
+    sources.push(s);
+    await expect(s.start()).rejects.toThrow(/Postgres TLS: the server's certificate does not verify \(.+\); check source\.database\.tls \(ca, servername, mode\)/);
   });
 
   it('servername: verify-full checks the configured name (wrong name refused, right name accepted); verify-ca skips the name', async () => {
