@@ -2,6 +2,7 @@
  * The seam to the sink runtime: a configured sink (common fields + plugin fields) becomes a
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
+import type { TlsSettings } from '../config/tls.js';
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -23,6 +24,8 @@ export interface SinkAdapterInput {
   readonly logger: Logger;
   /** The source database as a libpq URL, handed to sinks that read the source catalog. */
   readonly sourceDatabaseUrl?: string;
+  /** The source's `database.tls` group (applies to sourceDatabaseUrl). */
+  readonly sourceDatabaseTls?: TlsSettings;
   /** Overrides for tests (shorter kafkajs session timeout → quicker rebalances). */
   readonly sessionTimeoutMs?: number;
 }
@@ -54,7 +57,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
   const stats = newSinkRunnerStats();
 
   const createSink = (logger: Logger): Sink =>
-    plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
+    plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}), ...(input.sourceDatabaseTls ? { sourceDatabaseTls: input.sourceDatabaseTls } : {}) });
   const dlqSize = { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) };
 
   const factory: SinkFactory = (ctx): SinkHandle => {

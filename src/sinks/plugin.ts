@@ -4,6 +4,7 @@
  * config `type` to a plugin; the config schema, validation errors and README reference all derive
  * from the specs.
  */
+import type { TlsSettings } from '../config/tls.js';
 import type { z } from 'zod';
 import type { CheckPath, ComponentReport, SourceCatalogView } from '../check/online.js';
 import type { Logger } from '../observability/logger.js';
@@ -27,6 +28,8 @@ export interface SinkContext {
    * derive target schemas from the source catalog (ClickHouse) use it when not configured otherwise.
    */
   readonly sourceDatabaseUrl?: string;
+  /** The source's `database.tls` group, for connections made with `sourceDatabaseUrl`. */
+  readonly sourceDatabaseTls?: TlsSettings;
 }
 
 export interface SinkPlugin<Spec extends z.ZodObject = z.ZodObject> {

@@ -4,6 +4,7 @@
  * failure the user can fix says what is wrong and how to fix it.
  */
 import pg from 'pg';
+import { nodeTlsOptions } from '../config/tls.js';
 import type { Logger } from '../observability/logger.js';
 import { formatLsn, parseLsn } from '../events/change.js';
 import type { SourceConfig } from './config.js';
@@ -11,7 +12,9 @@ import type { SlotState } from './slot-ownership.js';
 
 export type PgClientConfig = pg.ClientConfig;
 
+/** Connection settings of every Postgres connection of the source (replication, snapshot, heartbeat, catalog). */
 export function clientConfig(cfg: SourceConfig): pg.ClientConfig {
+  const ssl = nodeTlsOptions(cfg['database.tls']);
   return {
     host: cfg['database.hostname'],
     port: cfg['database.port'],
@@ -19,6 +22,7 @@ export function clientConfig(cfg: SourceConfig): pg.ClientConfig {
     password: cfg['database.password'],
     database: cfg['database.dbname'],
     application_name: `cdc-fanout:${cfg.name}`,
+    ...(ssl ? { ssl } : {}),
   };
 }
 

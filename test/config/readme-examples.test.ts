@@ -30,8 +30,10 @@ function example(line: string): string[] | undefined {
 function readmeExamples(): string[][] {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const out: string[][] = [];
-  for (const block of readme.matchAll(/```(?:bash|sh|shell|console)?\n([\s\S]*?)```/g)) {
-    for (const line of (block[1] ?? '').split('\n')) {
+  // Every fenced block is consumed (so a yaml block's closing fence never opens one); shell ones are read.
+  for (const block of readme.matchAll(/```([a-z]*)\n([\s\S]*?)```/g)) {
+    if (!['', 'bash', 'sh', 'shell', 'console'].includes(block[1] ?? '')) continue;
+    for (const line of (block[2] ?? '').split('\n')) {
       const args = example(line);
       if (args) out.push(args);
     }

@@ -290,7 +290,8 @@ sinks:
   - name: wrongpw
     type: clickhouse
     connection.url: ${ep.clickhouseUrl}
-    connection.password: not-the-password
+    auth:
+      password: not-the-password
     database: ${id}
     topics: [${prefix}-b.public.orders]
 `;
@@ -342,7 +343,7 @@ sinks:
     );
     const url = ep.clickhouseUrl.replace(/\/$/, '').replace(/[.]/g, '\\.');
     expect(out.find((l) => l.includes('[sink wrongpw'))).toMatch(
-      new RegExp(`^${F}:${L('connection.password')}: error: \\[sink wrongpw \\(clickhouse\\)\\] sinks\\[2\\]\\.connection\\.password: ClickHouse at ${url} refused user "default": .*(password|Authentication).* Fix: check connection\\.username and connection\\.password$`, 'i'),
+      new RegExp(`^${F}:${L('password')}: error: \\[sink wrongpw \\(clickhouse\\)\\] sinks\\[2\\]\\.auth\\.password: ClickHouse at ${url} refused user "default": .*(password|Authentication).* Fix: check auth\\.username and auth\\.password$`, 'i'),
     );
   }, 180_000);
 });

@@ -4,6 +4,7 @@
  * column types; with the catalog the sink creates exact ClickHouse types (Decimal(p,s), Int32, Date,
  * DateTime64 …). Without it, types are inferred from the first record's values (see README).
  */
+import { nodeTlsOptions, type TlsSettings } from '../../config/tls.js';
 import pg from 'pg';
 import type { SourceColumn } from './types.js';
 
@@ -43,8 +44,10 @@ function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
-export function postgresCatalog(url: string): SourceCatalog {
-  const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000 });
+/** `tls`: the source's `database.tls` group (TLS settings in the URL itself, e.g. sslmode, work too). */
+export function postgresCatalog(url: string, tls?: TlsSettings): SourceCatalog {
+  const ssl = nodeTlsOptions(tls);
+  const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000, ...(ssl ? { ssl } : {}) });
   return {
     async describe(schema, table) {
       const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;

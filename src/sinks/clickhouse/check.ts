@@ -18,7 +18,7 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
   const notes: string[] = [];
   const u = new URL(config['connection.url']);
   const target = `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-  const conn = new Conn({ url: config['connection.url'], username: config['connection.username'], password: config['connection.password'], requestTimeoutMs: ctx.timeoutMs });
+  const conn = new Conn({ url: config['connection.url'], username: config.auth?.username ?? 'default', password: config.auth?.password ?? '', tls: config.tls, requestTimeoutMs: ctx.timeoutMs });
   let version: string | null = null;
   let tables: TableManager | undefined;
   try {
@@ -30,7 +30,7 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
   } catch (err) {
     const text = networkReason((err as { cause?: unknown }).cause ?? err);
     if (/\b(516|192|193)\b|Authentication failed|password is incorrect|Unknown user/i.test(text + String((err as Error).message))) {
-      findings.push({ severity: 'error', path: [...ctx.path, 'connection.password'], message: `ClickHouse at ${target} refused user "${config['connection.username']}": ${text}`, fix: 'check connection.username and connection.password' });
+      findings.push({ severity: 'error', path: [...ctx.path, 'auth', 'password'], message: `ClickHouse at ${target} refused user "${config.auth?.username ?? 'default'}": ${text}`, fix: 'check auth.username and auth.password' });
     } else {
       const unreachable = isUnreachable(err) || isUnreachable((err as { cause?: unknown }).cause) || /ECONNREFUSED|timeout/i.test(String((err as Error).message));
       findings.push({

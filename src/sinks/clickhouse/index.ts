@@ -10,8 +10,11 @@ export const plugin: SinkPlugin<typeof clickhouseSpec> = {
   spec: clickhouseSpec,
   check: checkClickHouse,
   create(config, ctx) {
+    // The pipeline's own source connection (with its TLS) unless source.url names another.
+    const own = !config['source.url'] && ctx.sourceDatabaseUrl !== undefined;
     return new ClickHouseSink({
-      config: config['source.url'] || !ctx.sourceDatabaseUrl ? config : { ...config, 'source.url': ctx.sourceDatabaseUrl },
+      config: own ? { ...config, 'source.url': ctx.sourceDatabaseUrl } : config,
+      ...(own && ctx.sourceDatabaseTls ? { sourceTls: ctx.sourceDatabaseTls } : {}),
       group: config['checkpoint.group'] ?? groupIdOf(ctx),
       logger: ctx.logger.child({ sink: ctx.sinkName, type: 'clickhouse' }),
     });

@@ -29,6 +29,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
+import type { TlsSettings } from '../../config/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
@@ -44,6 +45,8 @@ export interface ClickHouseSinkOptions {
   /** Group under which offsets are stored. */
   readonly group: string;
   readonly logger: Logger;
+  /** TLS of the source catalog connection (`source.url`), when it is the pipeline's own source. */
+  readonly sourceTls?: TlsSettings;
 }
 
 interface RowState {
@@ -151,7 +154,7 @@ export class ClickHouseSink implements Sink {
 
   async open(): Promise<void> {
     if (!this.conn) {
-      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg['connection.username'], password: this.cfg['connection.password'], requestTimeoutMs: this.cfg['request.timeout.ms'] });
+      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
     }
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
@@ -173,7 +176,7 @@ export class ClickHouseSink implements Sink {
       await this.conn.command(`INSERT INTO ${this.truncationsRef} SELECT \`table\`, \`version\`, 0 FROM ${this.legacyTruncationsRef}`, 'copy old truncate watermarks');
     }
     await this.refreshTruncations(true);
-    if (!this.catalog && this.cfg['source.url']) this.catalog = postgresCatalog(this.cfg['source.url']);
+    if (!this.catalog && this.cfg['source.url']) this.catalog = postgresCatalog(this.cfg['source.url'], this.opts.sourceTls);
     this.tables = new TableManager(this.conn, this.cfg, this.features, this.catalog);
     this.log.info({ server: this.features.version, database: this.cfg.database }, 'clickhouse sink open');
   }

@@ -27,8 +27,8 @@ export async function checkElasticsearch(config: ElasticsearchConfig, ctx: SinkC
   } catch (err) {
     const status = err instanceof errors.ResponseError ? err.statusCode : undefined;
     if (status === 401) {
-      const field = config['auth.api.key'] !== undefined ? 'auth.api.key' : config['auth.username'] !== undefined ? 'auth.password' : 'url';
-      findings.push({ severity: 'error', path: [...ctx.path, field], message: `Elasticsearch at ${target} refused the credentials (401)`, fix: 'set auth.username/auth.password or auth.api.key to a user the cluster knows' });
+      const field = config.auth?.['api.key'] !== undefined ? ['auth', 'api.key'] : config.auth?.username !== undefined ? ['auth', 'password'] : ['url'];
+      findings.push({ severity: 'error', path: [...ctx.path, ...field], message: `Elasticsearch at ${target} refused the credentials (401)`, fix: 'set auth.username/auth.password or auth.api.key to a user the cluster knows' });
     } else if (status === 403) {
       findings.push({ severity: 'error', path: [...ctx.path, 'url'], message: `Elasticsearch at ${target} refused the request (403): the user lacks the monitor privilege`, fix: 'grant the sink\'s user the cluster "monitor" privilege and "write", "create_index", "read" on its indices' });
     } else {

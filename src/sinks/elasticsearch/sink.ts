@@ -5,6 +5,7 @@
  * or an out-of-order duplicate is refused (409, counted as stale) and never rolls a document back;
  * retrying a whole batch after a transient error is therefore always safe.
  */
+import { nodeTlsOptions } from '../../config/tls.js';
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Logger } from '../../observability/logger.js';
 import { groupIdOf, type SinkContext } from '../plugin.js';
@@ -47,8 +48,11 @@ export const DEFAULT_MAPPINGS: Record<string, unknown> = {
 /** Client options from the sink config (URL, timeout, auth); shared with the online check (./check.ts). */
 export function clientOptions(config: ElasticsearchConfig): ClientOptions {
   const options: ClientOptions = { node: config.url, requestTimeout: config['request.timeout.ms'], maxRetries: 0 };
-  if (config['auth.api.key'] !== undefined) options.auth = { apiKey: config['auth.api.key'] };
-  else if (config['auth.username'] !== undefined) options.auth = { username: config['auth.username'], password: config['auth.password'] ?? '' };
+  const auth = config.auth;
+  if (auth?.['api.key'] !== undefined) options.auth = { apiKey: auth['api.key'] };
+  else if (auth?.username !== undefined) options.auth = { username: auth.username, password: auth.password ?? '' };
+  const tls = nodeTlsOptions(config.tls);
+  if (tls) options.tls = tls;
   return options;
 }
 

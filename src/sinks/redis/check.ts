@@ -32,7 +32,7 @@ export async function checkRedis(config: RedisSinkConfig, ctx: SinkCheckContext)
     const e = lastError ?? err;
     const text = e instanceof Error ? e.message : String(e);
     if (/WRONGPASS|NOAUTH|invalid password|invalid username/i.test(text)) {
-      findings.push({ severity: 'error', path: [...ctx.path, config.password !== undefined ? 'password' : 'url'], message: `Redis at ${target} refused the credentials: ${text.split('\n')[0]}`, fix: 'check the sink\'s username/password (or the user:password in url)' });
+      findings.push({ severity: 'error', path: [...ctx.path, ...(config.auth?.password !== undefined ? ['auth', 'password'] : ['url'])], message: `Redis at ${target} refused the credentials: ${text.split('\n')[0]}`, fix: 'check the sink\'s auth.username/auth.password (or the user:password in url)' });
     } else {
       const unreachable = isUnreachable(e) || isUnreachable(err);
       findings.push({
