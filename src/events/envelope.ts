@@ -1,7 +1,11 @@
 /**
- * The Debezium value envelope {before, after, source, op, ts_ms, transaction}, serialized by
- * string concatenation around JSON.stringify of the rows: the constant parts of `source` are
+ * The Debezium value envelope {before, after, source, transaction, op, ts_ms, ts_us, ts_ns}, serialized
+ * by string concatenation around JSON.stringify of the rows: the constant parts of `source` are
  * escaped once per relation, so the hot path does no per-event object building for them.
+ * Invariant: field names and order are those of Debezium 3.6's PostgreSQL connector (checked against
+ * its output by test/events/debezium-differential.test.ts). ts_us/ts_ns are written as the ms value
+ * followed by zeros (exact text, no float arithmetic): the commit time and processing time are
+ * known to the millisecond here.
  */
 import type { Op, Position, Row } from './change.js';
 
@@ -66,11 +70,17 @@ export function sequenceOf(info: SourceInfo): string {
   return `[${last},"${info.lsn}"]`;
 }
 
-/** JSON text of the `source` block. */
+/** `ms` scaled to µs (`zeros` = '000') or ns ('000000') as exact JSON number text; ms is an integer. */
+function scaled(ms: number, zeros: string): string {
+  return ms === 0 ? '0' : `${Math.trunc(ms)}${zeros}`;
+}
+
+/** JSON text of the `source` block (Debezium 3.6 order; origin/origin_lsn always null: no replication origins). */
 export function serializeSource(t: SourceTemplate, info: SourceInfo): string {
+  const ms = info.commitTimeMs;
   return (
-    `${t.head}${info.commitTimeMs},"snapshot":"${info.snapshot}"${t.db}${JSON.stringify(sequenceOf(info))}` +
-    `${t.table}${info.xid === null ? 'null' : info.xid},"lsn":${Number(info.lsn)},"xmin":null}`
+    `${t.head}${ms},"snapshot":"${info.snapshot}"${t.db}${JSON.stringify(sequenceOf(info))},"ts_us":${scaled(ms, '000')},"ts_ns":${scaled(ms, '000000')}` +
+    `${t.table}${info.xid === null ? 'null' : info.xid},"lsn":${Number(info.lsn)},"xmin":null,"origin":null,"origin_lsn":null}`
   );
 }
 
@@ -90,7 +100,7 @@ export function serializeEnvelope(
 ): string {
   return (
     `{"before":${before === null ? 'null' : JSON.stringify(before)},"after":${after === null ? 'null' : JSON.stringify(after)}` +
-    `,"source":${sourceJson},"op":"${op}","ts_ms":${tsMs},"transaction":${serializeTransactionBlock(tx)}}`
+    `,"source":${sourceJson},"transaction":${serializeTransactionBlock(tx)},"op":"${op}","ts_ms":${tsMs},"ts_us":${scaled(tsMs, '000')},"ts_ns":${scaled(tsMs, '000000')}}`
   );
 }
 

@@ -26,7 +26,7 @@ import {
 } from './envelope.js';
 import { compileKeyBuilder, keyColumnIndices, parseMessageKeyColumns, type KeyBuilder, type KeyColumnsRule } from './keys.js';
 import { compileRowConverter, type RowConverter } from './row.js';
-import { envelopeSchema, keySchema, SOURCE_SCHEMA, type ConnectSchema } from './schema.js';
+import { envelopeSchema, inConverterOrder, keySchema, SOURCE_SCHEMA, type ConnectSchema } from './schema.js';
 import { compileTopicNamer, prefixedTopic, type TopicNamer } from './topics.js';
 import { TransactionTracker, type TransactionStart, type TransactionValue } from './transaction.js';
 import { effectiveTypmod, type Column, type RawTuple, type RelationInfo } from './types.js';
@@ -302,8 +302,8 @@ export class RecordBuilder {
     let key = `{"prefix":${JSON.stringify(prefix)}}`;
     let value = `{"op":"m","ts_ms":${this.now()},"source":${src},"message":{"prefix":${JSON.stringify(prefix)},"content":"${content.toString('base64')}"}}`;
     if (this.config['schemas.enable']) {
-      key = wrapWithSchema(JSON.stringify(MESSAGE_KEY_SCHEMA), key);
-      value = wrapWithSchema(JSON.stringify(MESSAGE_VALUE_SCHEMA), value);
+      key = wrapWithSchema(JSON.stringify(inConverterOrder(MESSAGE_KEY_SCHEMA)), key);
+      value = wrapWithSchema(JSON.stringify(inConverterOrder(MESSAGE_VALUE_SCHEMA)), value);
     }
     return { topic: this.messageTopic, key, value, headers };
   }
