@@ -151,6 +151,9 @@ describe('timestamp (MicroTimestamp)', () => {
   it('infinity like Debezium (JDBC DATE_POSITIVE/NEGATIVE_INFINITY)', () => {
     expect(convertValue('infinity', t('timestamp'))).toBe('9223372036825200000');
     expect(convertValue('-infinity', t('timestamp'))).toBe('-9223372036832400000');
+    // millisecond columns (timestamp(3), adaptive): Debezium's value / 1000 (seen in its output)
+    expect(convertValue('infinity', t('timestamp'), DEFAULT_CONVERT_OPTIONS, 3)).toBe('9223372036825200');
+    expect(convertValue('-infinity', t('timestamp'), DEFAULT_CONVERT_OPTIONS, 0)).toBe('-9223372036832400');
   });
 });
 
