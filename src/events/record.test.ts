@@ -70,9 +70,15 @@ describe('RecordBuilder envelope', () => {
       ['{"id":8}', 'c'],
     ]);
     expect(recs[0]?.headers[PK_UPDATE_HEADERS.newKey]).toBe('{"id":8}');
+    expect(recs[1]?.headers[PK_UPDATE_HEADERS.newKey]).toBe('{"id":8}'); // the tombstone too, like Debezium
     expect(recs[2]?.headers[PK_UPDATE_HEADERS.oldKey]).toBe('{"id":7}');
     expect(parse(recs[2]?.value ?? null)).toMatchObject({ before: null, after: { id: 8, note: 'x' } });
     for (const r of recs) expect(r.headers[HEADERS.seq]).toBe('3');
+    // schemas.enable: keys are wrapped, the header values stay bare (Connect's SimpleHeaderConverter)
+    const wrapped = builder({ 'schemas.enable': true }).build({ op: 'u', relation: rel, before: ['7', null, null], after: ['8', 'x', null], source: src });
+    expect(JSON.parse(wrapped[0]?.key ?? 'null')).toMatchObject({ payload: { id: 7 } });
+    expect(wrapped[0]?.headers[PK_UPDATE_HEADERS.newKey]).toBe('{"id":8}');
+    expect(wrapped[2]?.headers[PK_UPDATE_HEADERS.oldKey]).toBe('{"id":7}');
   });
 
   it('tables without key get a null key (no PK split); message.key.columns gives them one', () => {

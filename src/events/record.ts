@@ -3,7 +3,7 @@
  *
  *  - c / r / u: one record keyed by the row's key.
  *  - u whose key changed (the old tuple's key differs): like Debezium, a `d` at the old key
- *    (header __debezium.newkey), its tombstone (unless tombstones.on.delete=false), then a `c` at
+ *    (header __debezium.newkey), its tombstone (same header; unless tombstones.on.delete=false), then a `c` at
  *    the new key (header __debezium.oldkey).
  *  - d: the delete event, then a tombstone (same key, null value) unless tombstones.on.delete=false.
  *  - t: one `t` event (null key) per truncated table; m: a logical decoding message on the message topic.
@@ -228,18 +228,18 @@ export class RecordBuilder {
       const beforeRow = plan.row(before);
       const oldKey = plan.key ? this.keyJson(plan, before, null) : null;
       if (oldKey !== key) {
-        out.push({
-          topic: plan.topic,
-          key: oldKey,
-          value: this.value(plan, beforeRow, null, src, 'd', ts, s),
-          headers: key === null ? headers : { ...headers, [PK_UPDATE_HEADERS.newKey]: key },
-        });
-        if (this.config['tombstones.on.delete']) out.push({ topic: plan.topic, key: oldKey, value: null, headers });
+        // Like Debezium: the header values are the bare key structs (Connect's SimpleHeaderConverter
+        // writes no {schema, payload} wrapper), and the tombstone carries the newkey header too.
+        const newKeyHeader = key === null || !plan.key ? null : JSON.stringify(plan.key(after, before));
+        const oldKeyHeader = oldKey === null || !plan.key ? null : JSON.stringify(plan.key(before, null));
+        const deleteHeaders = newKeyHeader === null ? headers : { ...headers, [PK_UPDATE_HEADERS.newKey]: newKeyHeader };
+        out.push({ topic: plan.topic, key: oldKey, value: this.value(plan, beforeRow, null, src, 'd', ts, s), headers: deleteHeaders });
+        if (this.config['tombstones.on.delete']) out.push({ topic: plan.topic, key: oldKey, value: null, headers: deleteHeaders });
         out.push({
           topic: plan.topic,
           key,
           value: this.value(plan, null, afterRow, src, 'c', ts, s),
-          headers: oldKey === null ? headers : { ...headers, [PK_UPDATE_HEADERS.oldKey]: oldKey },
+          headers: oldKeyHeader === null ? headers : { ...headers, [PK_UPDATE_HEADERS.oldKey]: oldKeyHeader },
         });
         return;
       }
