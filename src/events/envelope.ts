@@ -23,7 +23,7 @@ export interface SourceInfo {
   readonly lsn: bigint;
   readonly snapshot: SnapshotMarker;
   /**
-   * Commit LSN of the previous transaction (first element of source.sequence, like Debezium);
+   * End LSN of the previous transaction's commit record (first element of source.sequence, like Debezium);
    * null/undefined → `null` in the sequence.
    */
   readonly lastCommitLsn?: bigint | null;

@@ -63,7 +63,10 @@ export class StreamingSource {
   private readonly service: LogicalReplicationService;
   private readonly decoder = new PgoutputDecoder();
   private tx: OpenTx | null = null;
-  /** Commit LSN of the previous transaction (source.sequence[0]). */
+  /**
+   * End LSN of the previous transaction's commit record (source.sequence[0]): what Debezium reports
+   * there (the LSN of pgoutput's Commit message), checked by test/events/debezium-differential.test.ts.
+   */
   private lastCommitLsn: bigint | null = null;
   private stored: Position | null;
   /** Highest LSN confirmed to Postgres (flush position). */
@@ -196,7 +199,7 @@ export class StreamingSource {
         const tx = this.tx;
         this.tx = null;
         if (!tx) return undefined;
-        this.lastCommitLsn = tx.commitLsn;
+        this.lastCommitLsn = ch.endLsn;
         this.flushReadCounts();
         const end = this.deps.builder.endTransaction(tx.commitLsn);
         if (tx.emitted === 0) return undefined;
