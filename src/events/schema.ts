@@ -123,6 +123,9 @@ export function valueSchema(type: ColumnType, typmod: number, optional: boolean,
     }
     case 'text':
     case 'string':
+      // Debezium's semantic names for the string-valued types that have one
+      if (type.name === 'xml') return named('string', 'io.debezium.data.Xml', optional);
+      if (type.name === 'tsvector') return named('string', 'io.debezium.data.Tsvector', optional);
       return { type: 'string', optional };
   }
 }
