@@ -157,6 +157,11 @@ export class ConnectWorker {
     }
   }
 
+  /** Deletes the run directory (configs, offsets file, log); only once stopped. */
+  removeDir(): void {
+    if (this.exited) rmSync(this.dir, { recursive: true, force: true });
+  }
+
   /** SIGTERM (Connect stops its connectors and flushes offsets), SIGKILL after `graceMs`. */
   async stop(graceMs = 20_000): Promise<void> {
     if (this.exited || this.child.pid === undefined) return;
