@@ -3,9 +3,9 @@
  * by string concatenation around JSON.stringify of the rows: the constant parts of `source` are
  * escaped once per relation, so the hot path does no per-event object building for them.
  * Invariant: field names and order are those of Debezium 3.6's PostgreSQL connector (checked against
- * its output by test/events/debezium-differential.test.ts). ts_us/ts_ns are written as the ms value
- * followed by zeros (exact text, no float arithmetic): the commit time and processing time are
- * known to the millisecond here.
+ * its output by test/events/debezium-differential.test.ts). ts_us/ts_ns are written as the µs (or ms)
+ * value followed by zeros (exact text, no float arithmetic): streamed commit times are known to the
+ * µs (pgoutput), snapshot and processing times to the ms.
  */
 import type { Op, Position, Row } from './change.js';
 
@@ -19,6 +19,8 @@ export interface SourceInfo {
   readonly xid: number | null;
   /** Commit time of the transaction (snapshot: the snapshot's time), ms since epoch → source.ts_ms. */
   readonly commitTimeMs: number;
+  /** The same in µs when known (streaming: pgoutput's commit time) → source.ts_us / ts_ns; else ms scaled. */
+  readonly commitTimeUs?: number;
   /** The change's own LSN (source.lsn); the commit LSN when unknown. */
   readonly lsn: bigint;
   readonly snapshot: SnapshotMarker;
@@ -78,8 +80,9 @@ function scaled(ms: number, zeros: string): string {
 /** JSON text of the `source` block (Debezium 3.6 order; origin/origin_lsn always null: no replication origins). */
 export function serializeSource(t: SourceTemplate, info: SourceInfo): string {
   const ms = info.commitTimeMs;
+  const us = info.commitTimeUs === undefined ? scaled(ms, '000') : String(info.commitTimeUs);
   return (
-    `${t.head}${ms},"snapshot":"${info.snapshot}"${t.db}${JSON.stringify(sequenceOf(info))},"ts_us":${scaled(ms, '000')},"ts_ns":${scaled(ms, '000000')}` +
+    `${t.head}${ms},"snapshot":"${info.snapshot}"${t.db}${JSON.stringify(sequenceOf(info))},"ts_us":${us},"ts_ns":${scaled(Number(us), '000')}` +
     `${t.table}${info.xid === null ? 'null' : info.xid},"lsn":${Number(info.lsn)},"xmin":null,"origin":null,"origin_lsn":null}`
   );
 }

@@ -39,6 +39,11 @@ describe('RecordBuilder envelope', () => {
     );
   });
 
+  it('source.ts_us / ts_ns carry the commit µs when the source knows them', () => {
+    const [r] = builder().build({ op: 'c', relation: rel, before: null, after: ['7', 'hi', null], source: { ...src, commitTimeUs: 1_700_000_000_000_123 } });
+    expect(r?.value).toContain('"ts_us":1700000000000123,"ts_ns":1700000000000123000,');
+  });
+
   it('snapshot rows: op r, snapshot marker, null txId, null first sequence element', () => {
     const [r] = builder().build({ op: 'r', relation: rel, before: null, after: ['1', null, null], source: { ...src, xid: null, snapshot: 'last', lastCommitLsn: null } });
     const v = parse(r?.value ?? null);

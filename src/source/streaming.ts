@@ -34,6 +34,8 @@ interface OpenTx {
   readonly xid: number;
   readonly commitLsn: bigint;
   readonly commitTimeMs: number;
+  /** The commit time in µs when pgoutput gave it (source.ts_us / ts_ns). */
+  readonly commitTimeUs?: number;
   seq: number;
   emitted: number;
   readonly skipAll: boolean;
@@ -185,6 +187,7 @@ export class StreamingSource {
           xid: ch.xid,
           commitLsn: ch.commitLsn,
           commitTimeMs: ch.commitTimeMs,
+          ...(ch.commitTimeUs === undefined ? {} : { commitTimeUs: ch.commitTimeUs }),
           seq: 0,
           emitted: 0,
           skipAll: s !== null && ch.commitLsn < s.commitLsn,
@@ -269,6 +272,7 @@ export class StreamingSource {
       position: { commitLsn: tx.commitLsn, seq },
       xid: tx.xid,
       commitTimeMs: tx.commitTimeMs,
+      ...(tx.commitTimeUs === undefined ? {} : { commitTimeUs: tx.commitTimeUs }),
       lsn: this.receivedLsn,
       snapshot: 'false',
       lastCommitLsn: this.lastCommitLsn,
