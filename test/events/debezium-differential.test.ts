@@ -289,13 +289,6 @@ const DEVIATIONS: readonly Deviation[] = [
     match: (p, o, t) => colOf(p) === 'c_hstore' && typeof o === 'string' && typeof t === 'string' && JSON.stringify(Object.entries(JSON.parse(o) as object).sort()) === JSON.stringify(Object.entries(JSON.parse(t) as object).sort()),
   },
   {
-    id: 'source-ts-microseconds',
-    readme: '`source.ts_us`/`ts_ns` have millisecond precision',
-    reason: 'the commit time is carried in ms: the µs/ns fields are it scaled (Debezium has the commit µs)',
-    always: true,
-    match: (p, o, t) => (p === 'value.source.ts_us' || p === 'value.source.ts_ns') && o instanceof Num && t instanceof Num && BigInt(o.text) === (BigInt(t.text) / (p.endsWith('us') ? 1000n : 1_000_000n)) * (p.endsWith('us') ? 1000n : 1_000_000n),
-  },
-  {
     id: 'not-null-optional',
     readme: 'NOT NULL columns are `optional: true`',
     reason: 'Postgres sends no value for them in the `before` of the default replica identity; Debezium fills in the column default or a zero value there, which cdc-fanout does not (yet) know, and a null in a required field is rejected by JsonConverter readers',
