@@ -9,7 +9,8 @@
  */
 import type { Op, Position, Row } from './change.js';
 
-export type SnapshotMarker = 'true' | 'last' | 'false' | 'incremental';
+/** Debezium's source.snapshot values (io.debezium.connector.SnapshotRecord, lower case). */
+export type SnapshotMarker = 'true' | 'first' | 'first_in_data_collection' | 'last_in_data_collection' | 'last' | 'false' | 'incremental';
 
 /** Where an event comes from (the `source` block's per-event fields). */
 export interface SourceInfo {

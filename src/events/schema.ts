@@ -173,7 +173,7 @@ export const SOURCE_SCHEMA: ConnectSchema = {
     str('connector'),
     str('name'),
     i64('ts_ms'),
-    { type: 'string', optional: true, name: 'io.debezium.data.Enum', version: 1, parameters: { allowed: 'true,last,false,incremental' }, default: 'false', field: 'snapshot' },
+    { type: 'string', optional: true, name: 'io.debezium.data.Enum', version: 1, parameters: { allowed: 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental' }, default: 'false', field: 'snapshot' },
     str('db'),
     str('sequence', true),
     i64('ts_us', true),

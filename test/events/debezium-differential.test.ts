@@ -334,15 +334,6 @@ const DEVIATIONS: readonly Deviation[] = [
     match: (p, _o, t) => (colOf(p) === 'c_pair' || colOf(p) === 'c_box') && t === undefined,
   },
   {
-    id: 'snapshot-markers',
-    readme: 'snapshot markers',
-    reason: 'snapshot rows are marked true / last; no first, first_in_data_collection, last_in_data_collection',
-    always: true,
-    match: (p, o, t) =>
-      (p === 'value.source.snapshot' && (o === 'true' || o === 'last') && typeof t === 'string') ||
-      (p === 'value.schema.fields[source].fields[snapshot].parameters.allowed' && o === 'true,last,false,incremental'),
-  },
-  {
     id: 'context-headers',
     readme: '`__debezium.context.*` headers',
     reason: "Debezium's per-record observability headers (connector name, task, run id) are not written; cdc-fanout writes its cdc.* position headers",
