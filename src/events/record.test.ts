@@ -31,7 +31,7 @@ describe('RecordBuilder envelope', () => {
     expect(r?.headers).toEqual({ [HEADERS.commitLsn]: String(0x1_0000_0100n), [HEADERS.seq]: '3' });
     // byte for byte: field names and order as Debezium 3.6 writes them (test/events/debezium-differential.test.ts)
     expect(r?.value).toBe(
-      '{"before":null,"after":{"id":7,"note":"hi","at":"2024-01-02T03:04:05.5Z"},' +
+      '{"before":null,"after":{"id":7,"note":"hi","at":"2024-01-02T03:04:05.500000Z"},' +
         '"source":{"version":"9.9.9","connector":"postgresql","name":"shop","ts_ms":1700000000000,"snapshot":"false","db":"app",' +
         `"sequence":"[\\"${0x1_0000_0000n}\\",\\"${0x1_0000_00f0n}\\"]","ts_us":1700000000000000,"ts_ns":1700000000000000000,` +
         `"schema":"public","table":"orders","txId":742,"lsn":${0x1_0000_00f0},"xmin":null,"origin":null,"origin_lsn":null},` +

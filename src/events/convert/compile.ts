@@ -82,9 +82,16 @@ function timestampConverter(typmod: number, options: ConvertOptions): TextConver
   };
 }
 
-function timestamptzConverter(text: string): JsonValue {
-  const t = parseTimestamp(text);
-  return typeof t === 'string' ? t : formatIsoInstant(t.days, t.micros);
+/**
+ * Debezium 3.6's ZonedTimestamp: exactly as many fraction digits as the column's precision
+ * (timestamptz = 6, so `…05.500000Z`); precision 0 → no fraction.
+ */
+function timestamptzConverter(typmod: number): TextConverter {
+  const digits = temporalPrecision(typmod);
+  return (text) => {
+    const t = parseTimestamp(text);
+    return typeof t === 'string' ? t : formatIsoInstant(t.days, t.micros, digits);
+  };
 }
 
 function byteaConverter(options: ConvertOptions): TextConverter {
@@ -157,7 +164,7 @@ function build(type: ColumnType, typmod: number, options: ConvertOptions): TextC
     case 'timestamp':
       return timestampConverter(typmod, options);
     case 'timestamptz':
-      return timestamptzConverter;
+      return timestamptzConverter(typmod);
     case 'interval':
       // 'infinity'/'-infinity' (Postgres 17+) have no duration form: passed through as strings.
       if (options['interval.handling.mode'] === 'string') return (text) => (isInfinite(text) ? text : intervalIso(parseInterval(text)));
