@@ -124,6 +124,8 @@ describe('transaction metadata', () => {
     const [begin] = b.beginTransaction({ xid: 742, commitLsn: 500n, commitTimeMs: 99 });
     expect(begin?.topic).toBe('shop.transaction');
     expect(parse(begin?.value ?? null)).toEqual({ status: 'BEGIN', id: '742:500', event_count: null, data_collections: null, ts_ms: 99 });
+    // with the Begin message's LSN the id uses it, like Debezium
+    expect(parse(builder({ 'provide.transaction.metadata': true }).beginTransaction({ xid: 742, commitLsn: 500n, beginLsn: 460n, commitTimeMs: 99 })[0]?.value ?? null)).toMatchObject({ id: '742:460' });
     const a = b.build({ op: 'c', relation: rel, before: null, after: ['1', null, null], source: src });
     const c = b.build({ op: 'd', relation: noPk, before: ['1', null, null], source: src });
     const d = b.build({ op: 'c', relation: rel, before: null, after: ['2', null, null], source: src });

@@ -193,7 +193,8 @@ export class StreamingSource {
           skipAll: s !== null && ch.commitLsn < s.commitLsn,
           skipUpTo: s !== null && ch.commitLsn === s.commitLsn ? s.seq : -1,
         };
-        const begin = this.deps.builder.beginTransaction({ xid: ch.xid, commitLsn: ch.commitLsn, commitTimeMs: ch.commitTimeMs });
+        // receivedLsn: the Begin message's own LSN (the transaction's first record), Debezium's id part
+        const begin = this.deps.builder.beginTransaction({ xid: ch.xid, commitLsn: ch.commitLsn, beginLsn: this.receivedLsn, commitTimeMs: ch.commitTimeMs });
         // BEGIN goes out with the transaction's first event (not for a skipped or resumed one).
         this.pendingBegin = !this.tx.skipAll && this.tx.skipUpTo < 0 ? begin : [];
         return undefined;
