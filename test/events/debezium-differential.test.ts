@@ -4,9 +4,10 @@
  * the same WAL of a table covering the whole type matrix — a snapshot of edge-value rows, then
  * inserts, updates (incl. unchanged TOAST and a full-row rewrite), a primary-key change, deletes, a
  * TRUNCATE and an insert after it — once with JsonConverter `schemas.enable=false` and once with
- * `true` on both sides. Keys, values and key/value schemas are compared field by field; every
- * difference must match an entry of DEVIATIONS (each named in README's deviations), and every entry
- * must still be seen (a fixed deviation fails the test until its entry is removed).
+ * `true` (plus provide.transaction.metadata) on both sides. Keys, values, key/value schemas, the
+ * transaction block and the `__debezium.*` headers are compared field by field; every difference
+ * must match an entry of DEVIATIONS (each named in README's deviations), and every entry marked
+ * `always` must still be seen (a fixed deviation fails the test until its entry is removed).
  *
  * Debezium runs with cdc-fanout's converter defaults where Debezium has the option
  * (decimal.handling.mode=string instead of Debezium's precise; the rest are Debezium's defaults),
