@@ -88,7 +88,7 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     const plugin = await loadSinkPlugin(sinkCfg.type);
     const own: Record<string, unknown> = {};
     for (const k of Object.keys(plugin.spec.shape)) if (sinkCfg[k] !== undefined) own[k] = sinkCfg[k];
-    const sink = plugin.create(plugin.spec.parse(own), { pipeline: pipelineName, sinkName: sinkCfg.name, topicPrefix: prefix, groupId, logger: createLogger({ level: 'warn' }) });
+    const sink = plugin.create(plugin.spec.parse(own), { pipeline: pipelineName, sinkName: sinkCfg.name, topicPrefix: prefix, groupId, kafka: kafkaCfg, logger: createLogger({ level: 'warn' }) });
     await sink.open();
     let refused: PartitionOffset[] = [];
     try {

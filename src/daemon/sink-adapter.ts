@@ -57,7 +57,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
   const stats = newSinkRunnerStats();
 
   const createSink = (logger: Logger): Sink =>
-    plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}), ...(input.sourceDatabaseTls ? { sourceDatabaseTls: input.sourceDatabaseTls } : {}) });
+    plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, kafka: input.kafka, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}), ...(input.sourceDatabaseTls ? { sourceDatabaseTls: input.sourceDatabaseTls } : {}) });
   const dlqSize = { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) };
 
   const factory: SinkFactory = (ctx): SinkHandle => {

@@ -7,6 +7,7 @@
 import type { TlsSettings } from '../config/tls.js';
 import type { z } from 'zod';
 import type { CheckPath, ComponentReport, SourceCatalogView } from '../check/online.js';
+import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Sink } from './sink.js';
 
@@ -30,6 +31,12 @@ export interface SinkContext {
   readonly sourceDatabaseUrl?: string;
   /** The source's `database.tls` group, for connections made with `sourceDatabaseUrl`. */
   readonly sourceDatabaseTls?: TlsSettings;
+  /**
+   * The pipeline's Kafka settings, for sinks that keep their offsets in Kafka through the runtime's
+   * default store (src/sinks/runtime/kafka-group-offsets.ts) because their target has no
+   * transactional place of its own (webhook).
+   */
+  readonly kafka?: KafkaConfig;
 }
 
 export interface SinkPlugin<Spec extends z.ZodObject = z.ZodObject> {
