@@ -10,12 +10,14 @@ const modules = {
   elasticsearch: './elasticsearch/index.js',
   clickhouse: './clickhouse/index.js',
   redis: './redis/index.js',
+  webhook: './webhook/index.js',
 } as const;
 
 const loaders: Record<keyof typeof modules, () => Promise<{ plugin: SinkPlugin }>> = {
   elasticsearch: () => import(modules.elasticsearch) as Promise<{ plugin: SinkPlugin }>,
   clickhouse: () => import(modules.clickhouse) as Promise<{ plugin: SinkPlugin }>,
   redis: () => import(modules.redis) as Promise<{ plugin: SinkPlugin }>,
+  webhook: () => import(modules.webhook) as Promise<{ plugin: SinkPlugin }>,
 };
 
 export type SinkType = keyof typeof modules;
