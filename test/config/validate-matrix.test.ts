@@ -40,7 +40,7 @@ const cases: Case[] = [
   { name: 'missing kafka', text: BASE.replace(/kafka:\n( {2}.*\n)+/, ''), errors: ['F:1:1: kafka: missing required field (expected object)'] },
   { name: 'missing kafka.bootstrap.servers', text: edit('bootstrap.servers:', 'client.id: x'), errors: ['F:@L(client.id): kafka.bootstrap.servers: missing required field (expected string)'] },
   { name: 'missing sink name', text: edit('- name: cache', '- type: redis', edit('type: redis', '')), errors: ['F:@L(type: redis): sinks[0].name: missing required field (expected string)'] },
-  { name: 'missing sink type', text: edit('type: elasticsearch', ''), errors: ['F:@L(name: search): sinks[1].type: missing required field (expected one of elasticsearch | clickhouse | redis)'] },
+  { name: 'missing sink type', text: edit('type: elasticsearch', ''), errors: ['F:@L(name: search): sinks[1].type: missing required field (expected one of elasticsearch | clickhouse | redis | webhook)'] },
   { name: 'missing elasticsearch url', text: edit('url: http://', ''), errors: ['F:@L(name: search): sinks[1].url: missing required field (expected string)'] },
   { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F:@L(name: cache): sinks[0].tables: missing required field (expected record)'] },
   { name: 'missing topics/tables', text: edit('tables: [public.users]', ''), errors: ['F:@L(name: search): sinks[1]: set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume'] },
@@ -56,7 +56,7 @@ const cases: Case[] = [
   { name: 'unknown source key', text: edit('snapshot.mode:', 'slot.nmae: x'), errors: ['F:@L(slot.nmae): source.slot.nmae: unknown key; did you mean "slot.name"?'] },
   { name: 'unknown top-level key', text: BASE.replace('sinks:', 'sink:'), errors: ['F:@L(sink:): sink: unknown key; did you mean "sinks"?'] },
   { name: 'unknown sink key', text: edit('url: http://', 'url: http://127.0.0.1:9200\nindex.name.templat: x'), errors: ['F:@L(index.name.templat): sinks[1].index.name.templat: unknown key; did you mean "index.name.template"?'] },
-  { name: 'unknown sink type', text: edit('type: elasticsearch', 'type: elastic'), errors: ['F:@L(elastic\n): sinks[1].type: unknown type "elastic"; did you mean "elasticsearch"? (expected one of elasticsearch | clickhouse | redis)'] },
+  { name: 'unknown sink type', text: edit('type: elasticsearch', 'type: elastic'), errors: ['F:@L(elastic\n): sinks[1].type: unknown type "elastic"; did you mean "elasticsearch"? (expected one of elasticsearch | clickhouse | redis | webhook)'] },
   { name: 'duplicate sink name', text: edit('- name: search', '- name: cache'), errors: ['F:@L(cache\n    type: elasticsearch): sinks[1].name: duplicate sink name "cache" (also used by sinks[0])'] },
   // bad Redis key templates (validated by the redis sink's spec)
   {

@@ -11,7 +11,7 @@ export const sinkCommonSpec = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "." or "-" (it becomes part of the group id and topic names)')
       .describe('Sink name, unique within the pipeline; part of the default consumer group id and dead-letter topic name.'),
-    type: z.string().min(1).describe('Sink type: one of the registered plugins (elasticsearch, clickhouse, redis).'),
+    type: z.string().min(1).describe('Sink type: one of the registered plugins (elasticsearch, clickhouse, redis, webhook).'),
     topics: z
       .array(z.string().min(1))
       .min(1)
