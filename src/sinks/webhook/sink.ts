@@ -105,15 +105,27 @@ export class WebhookSink implements Sink {
     let tls: AgentOptions | undefined;
     if (/^https:/i.test(c.url)) {
       try {
+        const pem = (k: 'tls.ca' | 'tls.cert' | 'tls.key'): string | undefined => {
+          const v = c[k];
+          if (v === undefined) return undefined;
+          try {
+            return readPem(v, k);
+          } catch (e) {
+            throw new Error(`${k}: ${(e as Error).message}`, { cause: e });
+          }
+        };
+        const ca = pem('tls.ca');
+        const cert = pem('tls.cert');
+        const key = pem('tls.key');
         tls = {
           rejectUnauthorized: c['tls.reject.unauthorized'],
-          ...(c['tls.ca'] !== undefined ? { ca: readPem(c['tls.ca'], 'tls.ca') } : {}),
-          ...(c['tls.cert'] !== undefined ? { cert: readPem(c['tls.cert'], 'tls.cert') } : {}),
-          ...(c['tls.key'] !== undefined ? { key: readPem(c['tls.key'], 'tls.key') } : {}),
+          ...(ca !== undefined ? { ca } : {}),
+          ...(cert !== undefined ? { cert } : {}),
+          ...(key !== undefined ? { key } : {}),
           ...(c['tls.key.password'] !== undefined ? { passphrase: c['tls.key.password'] } : {}),
         };
       } catch (e) {
-        // A file that vanished or was replaced by garbage: retried (it may be rotated back), loudly.
+        // A file that vanished or was replaced by garbage since validate: retried (it may be rotated back), loudly.
         throw new SinkError(`webhook TLS material: ${(e as Error).message}`, { retriable: true, cause: e });
       }
     }

@@ -11,33 +11,28 @@ import { secret } from '../../config/secret.js';
 
 const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
 
-/** PEM text of a field: the value itself when inline PEM, else the file at that absolute path. */
-export function readPem(value: string, what: string): string {
+/** PEM text of a field: the value itself when inline PEM, else the file at that absolute path (errors name the problem, not the field). */
+export function readPem(value: string, what: 'tls.ca' | 'tls.cert' | 'tls.key'): string {
   if (PEM.test(value)) return value;
   // A key's value is a secret: never echo it.
   const shown = what === 'tls.key' ? 'the value' : `"${value}"`;
-  if (!isAbsolute(value)) throw new Error(`${what}: ${shown} is neither PEM text nor an absolute path; write an absolute path, or \${file:…} to inline a file`);
+  if (!isAbsolute(value)) throw new Error(`${shown} is neither PEM text nor an absolute path; write an absolute path, or \${file:…} to inline a file`);
   let text: string;
   try {
     text = readFileSync(value, 'utf8');
   } catch (e) {
-    throw new Error(`${what}: cannot read ${value} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? (e as Error).message);
+    throw new Error(`cannot read ${value}: ${why}`);
   }
-  if (!PEM.test(text)) throw new Error(`${what}: ${value} is not a PEM file (no "-----BEGIN …-----" line)`);
+  if (!PEM.test(text)) throw new Error(`${value} is not a PEM file (no "-----BEGIN …-----" line)`);
   return text;
 }
 
-const pemField = (what: string, description: string) =>
+const pemField = (description: string) =>
   z
     .string()
     .min(1)
-    .superRefine((v, ctx) => {
-      try {
-        readPem(v, what);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      }
-    })
     .optional()
     .describe(`${description}: PEM text (e.g. \${file:certs/x.pem}) or an absolute path to a PEM file (read when the sink opens, so a restart picks up a rotated file).`);
 
@@ -80,8 +75,8 @@ export const webhookSinkSpec = z
     'retry.backoff.max.ms': z.number().int().positive().default(10_000).describe('Longest backoff between attempts (Retry-After may ask for longer; it is honoured up to retry.after.max.ms).'),
     'retry.jitter': z.number().min(0).max(1).default(0.2).describe('Random fraction (0..1) added to/subtracted from each backoff.'),
     'retry.after.max.ms': z.number().int().positive().default(300_000).describe('Longest Retry-After honoured (a larger value is waited this long).'),
-    'tls.ca': pemField('tls.ca', 'CA certificate(s) the receiver\'s certificate must chain to; default the system CAs'),
-    'tls.cert': pemField('tls.cert', 'Client certificate for mutual TLS (with tls.key)'),
+    'tls.ca': pemField('CA certificate(s) the receiver\'s certificate must chain to; default the system CAs'),
+    'tls.cert': pemField('Client certificate for mutual TLS (with tls.key)'),
     'tls.key': secret(z.string().min(1))
       .optional()
       .describe('Client private key (with tls.cert): PEM text (e.g. ${file:certs/client.key}) or an absolute path to a PEM file.'),
@@ -101,11 +96,14 @@ export const webhookSinkSpec = z
     }
     if (c['tls.cert'] !== undefined && c['tls.key'] === undefined) ctx.addIssue({ code: 'custom', path: ['tls.key'], message: 'tls.cert is set but tls.key is not: a client certificate needs its private key' });
     if (c['tls.key'] !== undefined && c['tls.cert'] === undefined) ctx.addIssue({ code: 'custom', path: ['tls.cert'], message: 'tls.key is set but tls.cert is not: give the client certificate too' });
-    if (c['tls.key'] !== undefined) {
+    // The files are checked here (not per field) so each problem is reported once.
+    for (const k of ['tls.ca', 'tls.cert', 'tls.key'] as const) {
+      const v = c[k];
+      if (v === undefined) continue;
       try {
-        readPem(c['tls.key'], 'tls.key');
+        readPem(v, k);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', path: ['tls.key'], message: (e as Error).message });
+        ctx.addIssue({ code: 'custom', path: [k], message: (e as Error).message });
       }
     }
   });
