@@ -8,7 +8,7 @@ describe('sink registry', () => {
     expect(p.spec.shape).toHaveProperty('tables');
   });
   it('lists the known types for an unknown one', async () => {
-    await expect(loadSinkPlugin('mongo')).rejects.toThrow('unknown sink type "mongo"; known types: elasticsearch, clickhouse, redis');
-    expect(sinkTypes).toEqual(['elasticsearch', 'clickhouse', 'redis']);
+    await expect(loadSinkPlugin('mongo')).rejects.toThrow('unknown sink type "mongo"; known types: elasticsearch, clickhouse, redis, webhook');
+    expect(sinkTypes).toEqual(['elasticsearch', 'clickhouse', 'redis', 'webhook']);
   });
 });
