@@ -1,9 +1,9 @@
 /**
  * The webhook sink over HTTPS against a real local node:https receiver that demands a client
  * certificate (mutual TLS), with a throwaway PKI made by openssl: tls.ca + tls.cert/tls.key deliver;
- * the receiver's certificate not verifiable (no tls.ca) and a missing client certificate are
- * retriable failures naming the problem, nothing delivered; TLS fields on an http:// URL are refused
- * by the spec with the fix.
+ * the receiver's certificate not verifiable (no tls.ca: system CAs) and a missing client certificate are
+ * retriable failures naming the problem, nothing delivered; `tls` on an http:// URL is refused by the
+ * spec with the fix.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,7 +66,7 @@ const batch = sinkBatch([sinkRecord({ table: 'tls', op: 'c', after: { id: 1 }, p
 
 describe('webhook over TLS', () => {
   it('delivers with tls.ca and a client certificate (mutual TLS); the receiver sees the client certificate', async () => {
-    const s = sink({ 'tls.ca': f('ca.pem'), 'tls.cert': readFileSync(f('client.pem'), 'utf8'), 'tls.key': f('client.key') });
+    const s = sink({ tls: { ca: f('ca.pem'), cert: readFileSync(f('client.pem'), 'utf8'), key: f('client.key') } });
     await s.open();
     const before = seen.length;
     expect((await s.write(batch)).rejected).toEqual([]);
@@ -74,8 +74,8 @@ describe('webhook over TLS', () => {
     expect(seen.slice(before)).toEqual([{ events: 2, clientCn: 'cdc-fanout-client' }]);
   });
 
-  it('a receiver certificate that does not verify (no tls.ca) is a retriable error naming it; nothing delivered', async () => {
-    const s = sink({ 'tls.cert': f('client.pem'), 'tls.key': f('client.key') });
+  it('a receiver certificate that does not verify (no tls.ca: system CAs) is a retriable error naming it; nothing delivered', async () => {
+    const s = sink({ tls: { cert: f('client.pem'), key: f('client.key') } });
     await s.open();
     const before = seen.length;
     const err = await s.write(batch).then(() => null, (e: unknown) => e);
@@ -87,7 +87,7 @@ describe('webhook over TLS', () => {
   });
 
   it('without the client certificate the receiver refuses the handshake: retriable, nothing delivered', async () => {
-    const s = sink({ 'tls.ca': f('ca.pem') });
+    const s = sink({ tls: { ca: f('ca.pem') } });
     await s.open();
     const before = seen.length;
     const err = await s.write(batch).then(() => null, (e: unknown) => e);
@@ -97,14 +97,11 @@ describe('webhook over TLS', () => {
     expect(seen.length).toBe(before);
   });
 
-  it('the spec refuses TLS fields on an http:// URL and a certificate without its key, saying what to write', () => {
-    const r = webhookSinkSpec.safeParse({ url: 'http://hooks.example.com/x', 'tls.ca': f('ca.pem'), 'tls.cert': f('client.pem') });
+  it('the spec (shared tls group) refuses tls on an http:// URL and a certificate without its key, saying what to write', () => {
+    const r = webhookSinkSpec.safeParse({ url: 'http://hooks.example.com/x', tls: { ca: f('ca.pem') } });
     expect(r.success).toBe(false);
-    const messages = r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    expect(messages).toContain('tls.ca: tls.ca is set but url is http:// (plaintext); write https://hooks.example.com/x or remove tls.ca');
-    expect(messages).toContain('tls.key: tls.cert is set but tls.key is not: a client certificate needs its private key');
-    const bad = webhookSinkSpec.safeParse({ url: 'https://x.example/', 'tls.key': 'not a key and not a path' });
-    expect(bad.error!.issues.map((i) => i.message).join('\n')).toContain('the value is neither PEM text nor an absolute path');
-    expect(bad.error!.issues.map((i) => i.message).join('\n')).not.toContain('not a key and not a path');
+    expect(r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['url: the URL is http:// (plaintext) but tls is set; write https://hooks.example.com/x (or remove tls)']);
+    const noKey = webhookSinkSpec.safeParse({ url: 'https://hooks.example.com/x', tls: { cert: f('client.pem') } });
+    expect(noKey.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toContain('tls.key: cert is set but key is not: a client certificate needs its private key (key: /path/client.key)');
   });
 });

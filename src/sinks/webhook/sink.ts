@@ -27,13 +27,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
+import { nodeTlsOptions } from '../../config/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { backoffDelay } from '../runtime/backoff.js';
 import type { OffsetStore } from '../runtime/kafka-group-offsets.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { createPoster, PostFailed, retryAfterMs, type PostAnswer, type Poster } from './http.js';
 import { signBody } from './signature.js';
-import { readPem, type WebhookSinkConfig } from './spec.js';
+import type { WebhookSinkConfig } from './spec.js';
 
 /** One change event as the receiver gets it (inside `{"events": [...]}`). */
 export interface WebhookEvent {
@@ -105,28 +106,11 @@ export class WebhookSink implements Sink {
     let tls: AgentOptions | undefined;
     if (/^https:/i.test(c.url)) {
       try {
-        const pem = (k: 'tls.ca' | 'tls.cert' | 'tls.key'): string | undefined => {
-          const v = c[k];
-          if (v === undefined) return undefined;
-          try {
-            return readPem(v, k);
-          } catch (e) {
-            throw new Error(`${k}: ${(e as Error).message}`, { cause: e });
-          }
-        };
-        const ca = pem('tls.ca');
-        const cert = pem('tls.cert');
-        const key = pem('tls.key');
-        tls = {
-          rejectUnauthorized: c['tls.reject.unauthorized'],
-          ...(ca !== undefined ? { ca } : {}),
-          ...(cert !== undefined ? { cert } : {}),
-          ...(key !== undefined ? { key } : {}),
-          ...(c['tls.key.password'] !== undefined ? { passphrase: c['tls.key.password'] } : {}),
-        };
+        // Files are read here, i.e. at every (re)start, so a rotated certificate is picked up.
+        tls = nodeTlsOptions(c.tls ?? { mode: 'verify-full' });
       } catch (e) {
         // A file that vanished or was replaced by garbage since validate: retried (it may be rotated back), loudly.
-        throw new SinkError(`webhook TLS material: ${(e as Error).message}`, { retriable: true, cause: e });
+        throw new SinkError(`webhook tls: ${(e as Error).message}`, { retriable: true, cause: e });
       }
     }
     this.poster = createPoster(c.url, tls);
