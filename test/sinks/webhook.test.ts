@@ -4,7 +4,8 @@
  * daemon builds it, POSTing to a real local HTTP receiver (test/support/webhook-receiver.ts).
  * Checks: every change delivered in per-key order with valid signatures and offsets stored in the
  * Kafka group store; 5xx and 429 retried, Retry-After waited; a 400 dead-lettered alone while the
- * rest of its POST is delivered; a receiver down for 30 s caught up afterwards.
+ * rest of its POST is delivered, and replayed (`dlq replay`) under its original id once the receiver
+ * accepts it; a receiver down for 30 s caught up afterwards.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Admin, Producer } from 'kafkajs';
@@ -13,8 +14,10 @@ import { endpoints } from '../../src/config/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { loadSinkPlugin } from '../../src/sinks/registry.js';
+import { replayDlq } from '../../src/sinks/runtime/dlq-replay.js';
 import { KafkaGroupOffsetStore, offsetsGroupOf } from '../../src/sinks/runtime/kafka-group-offsets.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
+import type { Sink } from '../../src/sinks/sink.js';
 import { debeziumMessage, pos } from '../support/records.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { createTopic, highWatermarks, kafka, logger, sendTx, sinkConfig, txProducer, waitFor } from './runtime-support.js';
@@ -58,20 +61,27 @@ async function newReceiver(): Promise<WebhookReceiver> {
   return r;
 }
 
-/** A runner + webhook sink built through the registered plugin, as the daemon builds them. */
-async function startSink(name: string, topic: string, fields: Record<string, unknown>, common: Record<string, unknown> = {}): Promise<SinkRunner> {
+/** A webhook sink built through the registered plugin, as the daemon builds it. */
+async function makeSink(name: string, fields: Record<string, unknown>): Promise<Sink> {
   const plugin = await loadSinkPlugin('webhook');
-  const groupId = `wh-${run}-${name}`;
-  groups.push(groupId);
-  const sink = plugin.create(plugin.spec.parse({ 'signature.secret': SECRET, 'retry.backoff.initial.ms': 10, 'retry.backoff.max.ms': 200, ...fields }), {
+  return plugin.create(plugin.spec.parse({ 'signature.secret': SECRET, 'retry.backoff.initial.ms': 10, 'retry.backoff.max.ms': 200, ...fields }), {
     pipeline: 'wh',
     sinkName: name,
     topicPrefix: 'wh',
-    groupId,
+    groupId: `wh-${run}-${name}`,
     logger,
     kafka: kafkaConfig,
   });
-  const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name, type: 'webhook', topics: [topic], 'group.id': groupId, ...common }), pipeline: 'wh', logger, sessionTimeoutMs: 6_000 });
+}
+
+const commonConfig = (name: string, topic: string, common: Record<string, unknown>): ReturnType<typeof sinkConfig> =>
+  sinkConfig({ name, type: 'webhook', topics: [topic], 'group.id': `wh-${run}-${name}`, ...common });
+
+/** A runner + webhook sink, as the daemon builds them. */
+async function startSink(name: string, topic: string, fields: Record<string, unknown>, common: Record<string, unknown> = {}): Promise<SinkRunner> {
+  groups.push(`wh-${run}-${name}`);
+  const sink = await makeSink(name, fields);
+  const runner = new SinkRunner({ kafka, sink, config: commonConfig(name, topic, common), pipeline: 'wh', logger, sessionTimeoutMs: 6_000 });
   runners.push(runner);
   await runner.start();
   return runner;
@@ -162,7 +172,7 @@ describe('webhook sink through the runner', () => {
     expect(receiver.requests[0]!.body.equals(receiver.requests[2]!.body)).toBe(true);
   });
 
-  it('a 400 for one event sends that event (alone) to the dead-letter topic; the rest of its POST is delivered', async () => {
+  it('a 400 for one event sends that event (alone) to the dead-letter topic; the rest of its POST is delivered; dlq replay re-sends it under its original id', async () => {
     const topic = await newTopic('dlq', 1);
     const dlqTopic = `wh-${run}-dlq-out`;
     topics.push(dlqTopic);
@@ -190,6 +200,23 @@ describe('webhook sink through the runner', () => {
     expect(got[0]!.headers[DLQ_HEADERS.offset]).toBe('2');
     expect(got[0]!.headers[DLQ_HEADERS.className]).toBe('WebhookRejectedError');
     expect(got[0]!.headers[DLQ_HEADERS.message]).toContain('receiver answered 400: field "id" must not be 13');
+
+    // The receiver is fixed: `dlq replay` re-sends the event through the same sink, under its original id.
+    receiver.respond = () => ({ status: 200 });
+    groups.push(`wh-${run}-dlq.dlq-replay`);
+    const sink = await makeSink('dlq', { url: receiver.url });
+    const report = await replayDlq({
+      kafka,
+      config: commonConfig('dlq', topic, { 'errors.tolerance': 'dlq', 'errors.deadletterqueue.topic.name': dlqTopic }),
+      pipeline: 'wh',
+      topicPrefix: 'wh',
+      logger,
+      createSink: () => sink,
+      sessionTimeoutMs: 6_000,
+    });
+    expect(report).toMatchObject({ replayed: 1, applied: 1, failedAgain: 0 });
+    expect(receiver.state('public.dlq').get(JSON.stringify({ id: 13 }))).toEqual({ id: 13 });
+    expect(receiver.delivered.filter((e) => (e.after as { id: number }).id === 13).map((e) => e.id)).toEqual([`${topic}/0/2`]);
   });
 
   it('catches up after the receiver was down for 30 s, nothing lost, order kept', async () => {
