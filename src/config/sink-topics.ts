@@ -43,6 +43,54 @@ const patterns = (list: string | undefined): RegExp[] =>
       }
     });
 
+/** The routing template as a regex over topic names, with the order of its schema/table groups. */
+function producedPattern(source: SourceTopics): { re: RegExp; order: string[] } {
+  let re = '^';
+  const order: string[] = [];
+  for (const part of source['topic.routing.template'].split(/(\$\{(?:prefix|schema|table)\})/)) {
+    if (part === '${prefix}') re += escapeRe(source['topic.prefix']);
+    else if (part === '${schema}' || part === '${table}') {
+      re += '(.+?)';
+      order.push(part);
+    } else re += escapeRe(part);
+  }
+  return { re: new RegExp(`${re}$`), order };
+}
+
+/** What a sink following the source needs to know about it, besides its table selection. */
+export interface FollowedSource extends SourceTopics {
+  readonly 'offsets.topic'?: string | undefined;
+  readonly 'transaction.topic'?: string | undefined;
+  readonly 'message.topic'?: string | undefined;
+}
+
+/**
+ * The data topics of the source's table selection, as a predicate over topic names: for a sink
+ * with neither `topics` nor `tables` (it follows the source). A topic matches when the routing
+ * template produces it and its schema.table is selected by the include/exclude lists (the same
+ * rules as the source's). The source's own topics (offsets, ad-hoc snapshot checkpoints, dead-letter
+ * topics, messages, transaction metadata) never match.
+ */
+export function sourceTopicMatcher(source: FollowedSource): (topic: string) => boolean {
+  const prefix = source['topic.prefix'];
+  const { re, order } = producedPattern(source);
+  const include = patterns(source['table.include.list']);
+  const exclude = patterns(source['table.exclude.list']);
+  const own = new Set([
+    source['offsets.topic'] ?? `${prefix}.cdc-fanout.offsets`,
+    (source['transaction.topic'] ?? '${prefix}.transaction').replaceAll('${prefix}', prefix),
+    (source['message.topic'] ?? '${prefix}.message').replaceAll('${prefix}', prefix),
+  ]);
+  return (topic) => {
+    if (own.has(topic) || topic.startsWith(`${prefix}.cdc-fanout.`) || topic.startsWith(`${prefix}.dlq.`)) return false;
+    const m = re.exec(topic);
+    if (!m) return false;
+    if (order.length !== 2) return true;
+    const table = `${m[order.indexOf('${schema}') + 1]}.${m[order.indexOf('${table}') + 1]}`;
+    return (include.length === 0 || include.some((r) => r.test(table))) && !exclude.some((r) => r.test(table));
+  };
+}
+
 /**
  * Static consistency of a sink with its pipeline's source: a sink names its input by `topics` or by
  * `tables`, not both; every topic must be one the source produces (`topic.routing.template` with
@@ -54,17 +102,7 @@ export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, sourc
   const prefix = source['topic.prefix'];
   const template = source['topic.routing.template'];
   const defaultShape = template === '${prefix}.${schema}.${table}';
-  // The routing template as a regex with the schema and table as groups.
-  let re = '^';
-  const order: string[] = [];
-  for (const part of template.split(/(\$\{(?:prefix|schema|table)\})/)) {
-    if (part === '${prefix}') re += escapeRe(prefix);
-    else if (part === '${schema}' || part === '${table}') {
-      re += '(.+?)';
-      order.push(part);
-    } else re += escapeRe(part);
-  }
-  const produced = new RegExp(`${re}$`);
+  const { re: produced, order } = producedPattern(source);
   const shown = template.replaceAll('${prefix}', prefix).replaceAll('${schema}', '<schema>').replaceAll('${table}', '<table>');
   const include = patterns(source['table.include.list']);
   const exclude = patterns(source['table.exclude.list']);

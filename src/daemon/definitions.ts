@@ -1,6 +1,7 @@
 /** Turns validated pipeline configs into runtime definitions (source + sink factories). */
 import type { KafkaConfig } from '../kafka/config.js';
 import type { LoadedPipeline } from '../config/load.js';
+import type { FollowedSource } from '../config/sink-topics.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineDefinition } from './pipeline.js';
 import { sinkFactory } from './sink-adapter.js';
@@ -27,7 +28,7 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
         sinks: await Promise.all(
           config.sinks.map(async (s) => {
             const sink = s as Record<string, unknown> & { name: string; type: string };
-            const { factory, counters } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
+            const { factory, counters } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), source: source as unknown as FollowedSource, ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
             return { name: sink.name, type: sink.type, factory, counters };
           }),
         ),

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import { newSinkRunnerStats, SinkRunner } from '../sinks/runtime/runner.js';
-import { sinkTopics } from '../config/sink-topics.js';
+import { sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
 import type { PartitionStatus } from './status.js';
 
@@ -23,6 +23,8 @@ export interface SinkAdapterInput {
   readonly sourceDatabaseUrl?: string;
   /** Overrides for tests (shorter kafkajs session timeout → quicker rebalances). */
   readonly sessionTimeoutMs?: number;
+  /** The pipeline's source block: a sink with neither `topics` nor `tables` follows its table selection. */
+  readonly source?: FollowedSource;
 }
 
 function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
@@ -40,32 +42,65 @@ export interface SinkFactoryResult {
 export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
   const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
+  const own = sinkTopics(input.sink, input.topicPrefix);
   const common = sinkCommonSpec.parse({
     ...pick(input.sink, Object.keys(sinkCommonSpec.shape)),
     // `tables` may be the plugin's per-table map; the runtime gets the topic list instead.
     tables: undefined,
-    topics: sinkTopics(input.sink, input.topicPrefix),
+    topics: own.length > 0 ? own : undefined,
   }) as SinkCommonConfig;
-  const resolved = resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix });
+  // Precedence: the sink's own `topics`/`tables` (a list, or a plugin's per-table map) replace the
+  // source's table selection; with neither, the sink follows the selection, new tables included.
+  const follow = own.length === 0 && input.source ? sourceTopicMatcher(input.source) : undefined;
+  const resolved = resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix, follow: follow !== undefined });
   const stats = newSinkRunnerStats();
 
   const factory: SinkFactory = (ctx): SinkHandle => {
     const logger = input.logger.child({ sink: input.sink.name });
-    const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
-    const runner = new SinkRunner({
-      kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}` }),
-      sink,
-      config: resolved,
-      pipeline: input.pipeline,
-      logger,
-      dlqSize: { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) },
-      stats,
-      ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
-    });
-    runner.on('failed', (err: Error) => ctx.onFailure(err));
+    const create = (): SinkRunner => {
+      const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
+      return new SinkRunner({
+        kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}` }),
+        sink,
+        config: resolved,
+        pipeline: input.pipeline,
+        logger,
+        dlqSize: { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) },
+        stats,
+        ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
+        ...(follow ? { discoverTopics: { match: follow, intervalMs: resolved['topics.discovery.interval.ms'] } } : {}),
+      });
+    };
+    let stopped = false;
+    let restarting: Promise<void> = Promise.resolve();
+    // A topic of a table that joined the source's selection: a fresh runner (and sink instance)
+    // subscribes to it too — kafkajs resolves a subscription once. Offsets come from the sink's own
+    // store on every assignment, so nothing is re-applied or skipped across the switch.
+    const onTopics = (): void => {
+      restarting = restarting
+        .then(async () => {
+          if (stopped) return;
+          await runner.stop();
+          if (stopped) return;
+          runner = build();
+          await runner.start();
+        })
+        .catch((err: unknown) => ctx.onFailure(err instanceof Error ? err : new Error(String(err))));
+    };
+    const build = (): SinkRunner => {
+      const r = create();
+      r.on('topics', onTopics);
+      r.on('failed', (err: Error) => ctx.onFailure(err));
+      return r;
+    };
+    let runner = build();
     return {
       start: () => runner.start(),
-      stop: () => runner.stop(),
+      stop: async () => {
+        stopped = true;
+        await restarting;
+        await runner.stop();
+      },
       pause: () => Promise.resolve(runner.pause()),
       resume: () => Promise.resolve(runner.resume()),
       state: () => ({ state: runner.state.name, reason: runner.state.reason }),
@@ -77,7 +112,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
           lag: lag.lag,
           timeLagMs: lag.timeLagMs,
           lagUpdatedAt: lag.updatedAt,
-          details: { groupId: resolved.groupId, topics: resolved.topicList, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: stats.dlq },
+          details: { groupId: resolved.groupId, topics: follow ? runner.subscribedTopics : resolved.topicList, followsSource: follow !== undefined, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: stats.dlq },
         });
       },
     };
