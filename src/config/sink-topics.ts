@@ -10,6 +10,16 @@ export function sinkTables(sink: Readonly<Record<string, unknown>>): string[] {
   return [];
 }
 
+/**
+ * Whether a sink follows the source's table selection (consumes every captured table's topic, new
+ * tables included): it names no `topics` and no `tables` list — and has no per-table map, unless
+ * that map comes with a `table.default` (Redis), which makes the map per-table overrides.
+ */
+export function followsSource(sink: Readonly<Record<string, unknown>>): boolean {
+  if (sink.topics !== undefined || Array.isArray(sink.tables)) return false;
+  return sink.tables === undefined || sink['table.default'] !== undefined;
+}
+
 export function sinkTopics(sink: Readonly<Record<string, unknown>>, topicPrefix: string): string[] {
   const topics = Array.isArray(sink.topics) ? sink.topics.filter((x): x is string => typeof x === 'string') : [];
   return [...new Set([...topics, ...sinkTables(sink).map((t) => `${topicPrefix}.${t}`)])];

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import { newSinkRunnerStats, SinkRunner } from '../sinks/runtime/runner.js';
-import { sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
+import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
 import type { PartitionStatus } from './status.js';
 
@@ -42,16 +42,17 @@ export interface SinkFactoryResult {
 export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
   const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
-  const own = sinkTopics(input.sink, input.topicPrefix);
+  // Precedence: the sink's own `topics`/`tables` (a list, or a plugin's per-table map) replace the
+  // source's table selection; with neither (or a map with a `table.default`), the sink follows the
+  // selection, tables that join it later included.
+  const follow = followsSource(input.sink) && input.source ? sourceTopicMatcher(input.source) : undefined;
+  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix);
   const common = sinkCommonSpec.parse({
     ...pick(input.sink, Object.keys(sinkCommonSpec.shape)),
     // `tables` may be the plugin's per-table map; the runtime gets the topic list instead.
     tables: undefined,
     topics: own.length > 0 ? own : undefined,
   }) as SinkCommonConfig;
-  // Precedence: the sink's own `topics`/`tables` (a list, or a plugin's per-table map) replace the
-  // source's table selection; with neither, the sink follows the selection, new tables included.
-  const follow = own.length === 0 && input.source ? sourceTopicMatcher(input.source) : undefined;
   const resolved = resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix, follow: follow !== undefined });
   const stats = newSinkRunnerStats();
 

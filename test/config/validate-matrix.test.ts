@@ -42,7 +42,7 @@ const cases: Case[] = [
   { name: 'missing sink name', text: edit('- name: cache', '- type: redis', edit('type: redis', '')), errors: ['F:@L(type: redis): sinks[0].name: missing required field (expected string)'] },
   { name: 'missing sink type', text: edit('type: elasticsearch', ''), errors: ['F:@L(name: search): sinks[1].type: missing required field (expected one of elasticsearch | clickhouse | redis)'] },
   { name: 'missing elasticsearch url', text: edit('url: http://', ''), errors: ['F:@L(name: search): sinks[1].url: missing required field (expected string)'] },
-  { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F:@L(name: cache): sinks[0].tables: missing required field (expected record)'] },
+  { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F:@L(name: cache): sinks[0].tables: set "tables" (key templates per "schema.table") or "table.default" (templates for every table the source captures)'] },
   // Neither topics nor tables is valid (the sink follows the source's table selection); its discovery interval is checked.
   { name: 'following sink, bad discovery interval', text: edit('tables: [public.users]', 'topics.discovery.interval.ms: -5'), errors: ['F:@L(-5): sinks[1].topics.discovery.interval.ms: expected a number > 0, got -5'] },
   // wrong types
