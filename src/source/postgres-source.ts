@@ -424,9 +424,12 @@ export class PostgresSource {
     }
     if (this.state !== 'failed') this.state = 'stopping';
     this.snapshotter?.stop();
-    await this.lifecycle?.stop().catch(() => undefined);
+    // The stream is told to stop first, with no await before it: a stop racing the stream's start
+    // must reach it before it starts replicating. The lifecycle (own producer) stops alongside.
+    const lifecycle = this.lifecycle?.stop().catch(() => undefined);
     await this.streaming?.stop().catch(() => undefined);
     await this.running.catch(() => undefined);
+    await lifecycle;
     if (this.publisher && !this.publisher.failed && !this.publisher.hasPartial) await this.publisher.flush().catch(() => undefined);
     await this.shutdown();
     if (this.config['slot.drop.on.stop']) {
