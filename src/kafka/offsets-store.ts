@@ -79,6 +79,8 @@ export interface TablesRecord extends StoredOffset {
   readonly pending: readonly string[];
   /** Tables of the snapshot run the `snapshot` checkpoint belongs to; null when none is running. */
   readonly run: readonly string[] | null;
+  /** Tables that left the selection whose TRUNCATE event (table.removal.mode=truncate) is not published yet. */
+  readonly removing?: readonly string[];
 }
 
 export const tablesKey = (connector: string): string => `${connector}:tables`;

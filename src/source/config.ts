@@ -93,6 +93,12 @@ export const sourceOnlySpec = z
       .describe(
         'Snapshot a table that starts matching the include/exclude lists (a new table, one the lists now match, or a dropped and recreated one), at start-up or at run time (table.discovery.interval.ms), while streaming continues: its existing rows reach Kafka and every sink. false: such a table is only streamed from when it joins (its earlier rows are not published; logged). See docs/table-lifecycle.md.',
       ),
+    'table.removal.mode': z
+      .enum(['keep', 'truncate'])
+      .default('keep')
+      .describe(
+        'When a captured table is dropped or stops matching the include/exclude lists (noticed at start-up or by the run-time check): keep = the sinks keep what they derived from it; truncate = publish a TRUNCATE event (op "t") for it at a position after its last change, so every sink removes its rows per its own truncate.mode. See docs/table-lifecycle.md.',
+      ),
     'table.discovery.interval.ms': z
       .number()
       .int()

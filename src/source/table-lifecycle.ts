@@ -59,6 +59,7 @@ export interface TableLifecycleStatus {
 interface LifecycleState {
   captured: TrackedTable[];
   pending: string[];
+  removing: string[];
   run: string[] | null;
   checkpoint: { readonly cp: string; readonly snapshot: SnapshotCheckpoint } | null;
 }
@@ -70,7 +71,7 @@ export class TableLifecycle {
   private readonly producer: TransactionalProducer;
   private readonly log: Logger;
   private readonly key: string;
-  private state: LifecycleState = { captured: [], pending: [], run: null, checkpoint: null };
+  private state: LifecycleState = { captured: [], pending: [], removing: [], run: null, checkpoint: null };
   private stopped = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -122,7 +123,7 @@ export class TableLifecycle {
     const now = selected.map(track);
     const names = new Set(now.map((t) => t.table));
     if (fresh) {
-      this.state = { captured: now, pending: [], run: null, checkpoint: null };
+      this.state = { captured: now, pending: [], removing: [], run: null, checkpoint: null };
     } else {
       let known: readonly TrackedTable[];
       if (stored) known = stored.captured;
@@ -139,10 +140,16 @@ export class TableLifecycle {
       const pending = [...new Set([...(stored?.pending ?? []), ...(this.config['snapshot.new.tables'] ? added.map((t) => t.table) : [])])].filter((t) => names.has(t));
       const run = stored?.run ? [...stored.run] : null;
       const checkpoint = run && stored?.snapshot && !stored.snapshot.completed ? { cp: stored.snapshot.consistent_lsn, snapshot: stored.snapshot } : null;
-      this.state = { captured: now, pending, run: checkpoint ? run : null, checkpoint };
+      const removing = this.removals(stored?.removing ?? [], removed);
+      this.state = { captured: now, pending, removing, run: checkpoint ? run : null, checkpoint };
       if (pending.length > 0) this.log.info({ pending, resume: checkpoint ? { tables: run, table: checkpoint.snapshot.table, consistentPoint: checkpoint.cp } : null }, `tables to snapshot while streaming: ${pending.join(', ')}`);
     }
-    const changed = !stored || JSON.stringify(stored.captured) !== JSON.stringify(this.state.captured) || JSON.stringify(stored.pending) !== JSON.stringify(this.state.pending) || (stored.run !== null) !== (this.state.run !== null);
+    const changed =
+      !stored ||
+      JSON.stringify(stored.captured) !== JSON.stringify(this.state.captured) ||
+      JSON.stringify(stored.pending) !== JSON.stringify(this.state.pending) ||
+      JSON.stringify(stored.removing ?? []) !== JSON.stringify(this.state.removing) ||
+      (stored.run !== null) !== (this.state.run !== null);
     if (changed) await this.writeState();
   }
 
@@ -166,6 +173,9 @@ export class TableLifecycle {
     const every = this.config['table.discovery.interval.ms'];
     try {
       while (!this.stopped) {
+        // Removals first: a table dropped and re-created under its name gets its TRUNCATE before the
+        // new table's snapshot (whose consistent point is then later, so its rows survive it).
+        if (this.state.removing.length > 0) await this.publishRemovals();
         if (this.state.pending.length > 0) await this.snapshotPending();
         if (this.stopped || every <= 0) {
           if (this.state.pending.length === 0) return;
@@ -236,7 +246,12 @@ export class TableLifecycle {
     this.logChanges(added, removed, 'while streaming');
     const names = new Set(now.map((t) => t.table));
     const newly = this.config['snapshot.new.tables'] ? added.map((t) => t.table) : [];
-    this.state = { ...this.state, captured: now, pending: [...new Set([...this.state.pending, ...newly])].filter((t) => names.has(t)) };
+    this.state = {
+      ...this.state,
+      captured: now,
+      pending: [...new Set([...this.state.pending, ...newly])].filter((t) => names.has(t)),
+      removing: this.removals(this.state.removing, removed),
+    };
     // Durable first (see the module comment), then the publication.
     await this.writeState();
     if (added.length > 0) await warnTables(client, tables.filter((t) => added.some((a) => a.oid === t.oid)), this.log);
@@ -246,6 +261,43 @@ export class TableLifecycle {
     } else if (this.config['publication.autocreate.mode'] === 'disabled' && added.length > 0) {
       this.log.warn({ publication: this.config['publication.name'], added: added.map((t) => t.table) }, 'publication.autocreate.mode=disabled: add the new tables to the publication yourself (ALTER PUBLICATION … ADD TABLE …), else their changes are not streamed');
     }
+  }
+
+  /** Tables whose TRUNCATE is still to be published (table.removal.mode=truncate): a re-added one is not. */
+  private removals(before: readonly string[], removed: readonly TrackedTable[]): string[] {
+    if (this.config['table.removal.mode'] !== 'truncate') return [];
+    // A name that left and came back (dropped and re-created: another oid) is truncated too: the
+    // old table's rows must go; the new table's snapshot follows the truncate.
+    return [...new Set([...before, ...removed.map((t) => t.table)])];
+  }
+
+  /**
+   * table.removal.mode=truncate: publishes one TRUNCATE event per table that left the selection, in
+   * one Kafka transaction with the record that clears them from `removing` (so a crash before it
+   * publishes them again; sinks apply a truncate idempotently). Invariant: its position is the
+   * server's current WAL LSN, read after the table left the publication (or was dropped) — later
+   * than the commit of every change of the table that was streamed — so each sink removes exactly
+   * what it holds from the old table; a table re-created under the name is snapshotted afterwards
+   * at a later consistent point, so its rows are newer than the truncate.
+   */
+  private async publishRemovals(): Promise<void> {
+    const client = await this.pg();
+    const lsn = parseLsn((await client.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
+    const builder = createRecordBuilder(eventsOptions(this.config), this.config['database.dbname']);
+    const relations = new RelationCache(new TypeRegistry(client), client);
+    const records = [];
+    for (const name of this.state.removing) {
+      const dot = name.indexOf('.');
+      const info = await relations.update({ oid: 0, schema: name.slice(0, dot), table: name.slice(dot + 1), replicaIdentity: 'default', keyColumns: [], columns: [] });
+      builder.prepare(info);
+      await this.admin.ensureTopics([builder.topicFor(info)]);
+      records.push(...builder.build({ op: 't', relation: info, source: { position: { commitLsn: lsn, seq: 0 }, xid: null, commitTimeMs: Date.now(), lsn, snapshot: 'false' } }));
+    }
+    const done = this.state.removing;
+    this.state = { ...this.state, removing: [] };
+    await this.producer.send([...records, tablesRecord(this.offsetsTopic, this.record(null))]);
+    await this.producer.commit();
+    this.log.info({ tables: done, position: formatLsn(lsn) }, `table.removal.mode=truncate: published a TRUNCATE for ${done.join(', ')}; each sink removes its rows per its truncate.mode`);
   }
 
   private logChanges(added: readonly TrackedTable[], removed: readonly TrackedTable[], when: string): void {
@@ -260,7 +312,9 @@ export class TableLifecycle {
     for (const t of removed) {
       this.log.warn(
         { table: t.table, oid: t.oid },
-        `table ${t.table} no longer matches the table selection or was dropped (${when}): no longer captured; what the sinks hold for it is kept (see docs/table-lifecycle.md)`,
+        this.config['table.removal.mode'] === 'truncate'
+          ? `table ${t.table} no longer matches the table selection or was dropped (${when}): no longer captured; a TRUNCATE event for it is published (table.removal.mode=truncate)`
+          : `table ${t.table} no longer matches the table selection or was dropped (${when}): no longer captured; what the sinks hold for it is kept (table.removal.mode=keep; see docs/table-lifecycle.md)`,
       );
     }
   }
@@ -275,6 +329,7 @@ export class TableLifecycle {
       captured: s.captured,
       pending: s.pending,
       run: s.run,
+      removing: s.removing,
     };
   }
 

@@ -44,6 +44,7 @@ source:
   max.batch.wait.ms: 20
   snapshot.fetch.size: 50
   table.discovery.interval.ms: 1000
+  table.removal.mode: truncate
 kafka:
   bootstrap.servers: ${ep.kafkaBrokers.join(',')}
 sinks:
@@ -60,6 +61,7 @@ sinks:
     type: redis
     url: ${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}
     topics.discovery.interval.ms: 1000
+    truncate.mode: invalidate-pattern
     table.default: { keys: ["${run}:\${table}:{id}"], mode: write-through }
 `;
 
@@ -313,6 +315,25 @@ describe('table lifecycle: tables that start matching reach Kafka and every sink
     expect(logged(again, 'resuming the snapshot of new tables')).toBe(true);
     await reconciled(T.d);
     for (const t of [T.a, T.b, T.c]) await reconciled(t);
-    expect(await daemon.stop()).toBe(0);
+  }, 600_000);
+
+  it('DROP TABLE with table.removal.mode=truncate: every sink removes the table\'s rows; the other tables stay', async () => {
+    const d = daemon!;
+    const sinks: [string, (t: string) => Promise<Rows>][] = [
+      ['elasticsearch', esRows],
+      ['clickhouse', chRows],
+      ['redis', redisRows],
+    ];
+    // The sinks hold the table's rows before the DROP (else "empty afterwards" proves nothing).
+    for (const [name, read] of sinks) expect((await read(T.c)).size, name).toBeGreaterThan(0);
+    await db.query(`DROP TABLE public.${T.c}`);
+    await waitFor('the truncate of the dropped table', async () => logged(d, `published a TRUNCATE for public.${T.c}`), 120_000, 200);
+    expect(logged(d, `table public.${T.c} no longer matches the table selection or was dropped (while streaming)`)).toBe(true);
+    const empty = new Map<number, number>();
+    for (const [name, read] of sinks) {
+      await waitFor(`${name} to hold no row of the dropped table`, async () => diff(empty, await read(T.c)).length === 0, 180_000, 1000);
+    }
+    for (const t of [T.a, T.b, T.d]) await reconciled(t);
+    expect(await daemon!.stop()).toBe(0);
   }, 600_000);
 });
