@@ -10,7 +10,7 @@ import type { Kafka } from 'kafkajs';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { maskString } from '../config/secret.js';
-import { sinkTopics } from '../config/sink-topics.js';
+import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { createLogger } from '../observability/logger.js';
@@ -58,7 +58,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
   if (!sinkCfg) return fail(`pipeline "${pipelineName}" has no sink "${opts.sink}" (have: ${p.config.sinks.map((s) => (s as { name: string }).name).join(', ') || 'none'})`);
   const source = p.config.source as Record<string, unknown>;
   const prefix = String(source['topic.prefix']);
-  const topics = sinkTopics(sinkCfg, prefix);
+  const follows = followsSource(sinkCfg);
+  let topics = follows ? [] : sinkTopics(sinkCfg, prefix);
   const groupId = sinkCfg['group.id'] ?? `cdc-fanout.${pipelineName}.${sinkCfg.name}`;
 
   const running = await runningDaemon(opts);
@@ -70,6 +71,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
   try {
     const [group] = (await admin.describeGroups([groupId])).groups;
     if (group && group.members.length > 0) return fail(`consumer group ${groupId} has ${group.members.length} live member(s) (state ${group.state}): stop the daemon running this sink first`);
+    // A sink that follows the source's selection: the existing topics of the selected tables.
+    if (follows) topics = (await admin.listTopics()).filter(sourceTopicMatcher(source as unknown as FollowedSource)).sort();
     const offsets: PartitionOffset[] = [];
     for (const topic of topics) {
       const parts = await admin.fetchTopicOffsets(topic).catch(() => []);

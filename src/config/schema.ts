@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { ConfigComponents, PluginSpec } from './components.js';
-import { sinkTopicProblems, sinkTopics, type SourceTopics } from './sink-topics.js';
+import { sinkTopicProblems, type SourceTopics } from './sink-topics.js';
 
 export const PIPELINE_NAME = /^[A-Za-z0-9._-]+$/;
 
@@ -68,9 +68,7 @@ export function buildPipelineSchema(c: ConfigComponents) {
             const broken = c.plugins.find((p) => p.type === sink.type)?.loadError;
             if (broken) ctx.addIssue({ code: 'custom', path: [i, 'type'], message: `the ${String(sink.type)} sink plugin failed to load (${broken}), so this sink's fields cannot be checked and it could not run; reinstall (npm ci) or remove the sink` });
             for (const issue of pluginIssues(c.plugins, sink)) ctx.addIssue({ code: 'custom', path: [i, ...issue.path], message: issue.message });
-            if (sinkTopics(sink, '').length === 0) {
-              ctx.addIssue({ code: 'custom', path: [i], message: 'set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume' });
-            }
+            // Neither "topics" nor "tables": the sink follows the source's table selection (docs/table-lifecycle.md).
             const name = sink.name;
             if (typeof name !== 'string') return;
             const first = seen.get(name);

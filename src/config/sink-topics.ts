@@ -10,6 +10,16 @@ export function sinkTables(sink: Readonly<Record<string, unknown>>): string[] {
   return [];
 }
 
+/**
+ * Whether a sink follows the source's table selection (consumes every captured table's topic, new
+ * tables included): it names no `topics` and no `tables` list — and has no per-table map, unless
+ * that map comes with a `table.default` (Redis), which makes the map per-table overrides.
+ */
+export function followsSource(sink: Readonly<Record<string, unknown>>): boolean {
+  if (sink.topics !== undefined || Array.isArray(sink.tables)) return false;
+  return sink.tables === undefined || sink['table.default'] !== undefined;
+}
+
 export function sinkTopics(sink: Readonly<Record<string, unknown>>, topicPrefix: string): string[] {
   const topics = Array.isArray(sink.topics) ? sink.topics.filter((x): x is string => typeof x === 'string') : [];
   return [...new Set([...topics, ...sinkTables(sink).map((t) => `${topicPrefix}.${t}`)])];
@@ -43,6 +53,54 @@ const patterns = (list: string | undefined): RegExp[] =>
       }
     });
 
+/** The routing template as a regex over topic names, with the order of its schema/table groups. */
+function producedPattern(source: SourceTopics): { re: RegExp; order: string[] } {
+  let re = '^';
+  const order: string[] = [];
+  for (const part of source['topic.routing.template'].split(/(\$\{(?:prefix|schema|table)\})/)) {
+    if (part === '${prefix}') re += escapeRe(source['topic.prefix']);
+    else if (part === '${schema}' || part === '${table}') {
+      re += '(.+?)';
+      order.push(part);
+    } else re += escapeRe(part);
+  }
+  return { re: new RegExp(`${re}$`), order };
+}
+
+/** What a sink following the source needs to know about it, besides its table selection. */
+export interface FollowedSource extends SourceTopics {
+  readonly 'offsets.topic'?: string | undefined;
+  readonly 'transaction.topic'?: string | undefined;
+  readonly 'message.topic'?: string | undefined;
+}
+
+/**
+ * The data topics of the source's table selection, as a predicate over topic names: for a sink
+ * with neither `topics` nor `tables` (it follows the source). A topic matches when the routing
+ * template produces it and its schema.table is selected by the include/exclude lists (the same
+ * rules as the source's). The source's own topics (offsets, ad-hoc snapshot checkpoints, dead-letter
+ * topics, messages, transaction metadata) never match.
+ */
+export function sourceTopicMatcher(source: FollowedSource): (topic: string) => boolean {
+  const prefix = source['topic.prefix'];
+  const { re, order } = producedPattern(source);
+  const include = patterns(source['table.include.list']);
+  const exclude = patterns(source['table.exclude.list']);
+  const own = new Set([
+    source['offsets.topic'] ?? `${prefix}.cdc-fanout.offsets`,
+    (source['transaction.topic'] ?? '${prefix}.transaction').replaceAll('${prefix}', prefix),
+    (source['message.topic'] ?? '${prefix}.message').replaceAll('${prefix}', prefix),
+  ]);
+  return (topic) => {
+    if (own.has(topic) || topic.startsWith(`${prefix}.cdc-fanout.`) || topic.startsWith(`${prefix}.dlq.`)) return false;
+    const m = re.exec(topic);
+    if (!m) return false;
+    if (order.length !== 2) return true;
+    const table = `${m[order.indexOf('${schema}') + 1]}.${m[order.indexOf('${table}') + 1]}`;
+    return (include.length === 0 || include.some((r) => r.test(table))) && !exclude.some((r) => r.test(table));
+  };
+}
+
 /**
  * The tables a sink consumes, each with where the sink names it: its `tables` (list or per-table
  * map) and the tables behind its `topics` (by the routing template).
@@ -66,17 +124,7 @@ export function topicMatcher(source: SourceTopics): { readonly produced: RegExp;
   const prefix = source['topic.prefix'];
   const template = source['topic.routing.template'];
   const defaultShape = template === '${prefix}.${schema}.${table}';
-  // The routing template as a regex with the schema and table as groups.
-  let re = '^';
-  const order: string[] = [];
-  for (const part of template.split(/(\$\{(?:prefix|schema|table)\})/)) {
-    if (part === '${prefix}') re += escapeRe(prefix);
-    else if (part === '${schema}' || part === '${table}') {
-      re += '(.+?)';
-      order.push(part);
-    } else re += escapeRe(part);
-  }
-  const produced = new RegExp(`${re}$`);
+  const { re: produced, order } = producedPattern(source);
   const shown = template.replaceAll('${prefix}', prefix).replaceAll('${schema}', '<schema>').replaceAll('${table}', '<table>');
   return {
     produced,

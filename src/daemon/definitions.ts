@@ -2,6 +2,7 @@
 import type { TlsSettings } from '../config/tls.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { LoadedPipeline } from '../config/load.js';
+import type { FollowedSource } from '../config/sink-topics.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineDefinition } from './pipeline.js';
 import { sinkFactory } from './sink-adapter.js';
@@ -28,7 +29,7 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
         sinks: await Promise.all(
           config.sinks.map(async (s) => {
             const sink = s as Record<string, unknown> & { name: string; type: string };
-            const { factory, counters, dlq } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] as TlsSettings } : {}), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
+            const { factory, counters, dlq } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), source: source as unknown as FollowedSource, ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] as TlsSettings } : {}), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
             return { name: sink.name, type: sink.type, factory, counters, dlq };
           }),
         ),

@@ -12,7 +12,7 @@ import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sin
 import { newSinkRunnerStats, SinkRunner } from '../sinks/runtime/runner.js';
 import type { DlqTarget } from '../sinks/runtime/dlq-replay.js';
 import type { Sink } from '../sinks/sink.js';
-import { sinkTopics } from '../config/sink-topics.js';
+import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
 import type { PartitionStatus } from './status.js';
 
@@ -28,6 +28,8 @@ export interface SinkAdapterInput {
   readonly sourceDatabaseTls?: TlsSettings;
   /** Overrides for tests (shorter kafkajs session timeout → quicker rebalances). */
   readonly sessionTimeoutMs?: number;
+  /** The pipeline's source block: a sink with neither `topics` nor `tables` follows its table selection. */
+  readonly source?: FollowedSource;
 }
 
 function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
@@ -47,13 +49,18 @@ export interface SinkFactoryResult {
 export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
   const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
+  // Precedence: the sink's own `topics`/`tables` (a list, or a plugin's per-table map) replace the
+  // source's table selection; with neither (or a map with a `table.default`), the sink follows the
+  // selection, tables that join it later included.
+  const follow = followsSource(input.sink) && input.source ? sourceTopicMatcher(input.source) : undefined;
+  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix);
   const common = sinkCommonSpec.parse({
     ...pick(input.sink, Object.keys(sinkCommonSpec.shape)),
     // `tables` may be the plugin's per-table map; the runtime gets the topic list instead.
     tables: undefined,
-    topics: sinkTopics(input.sink, input.topicPrefix),
+    topics: own.length > 0 ? own : undefined,
   }) as SinkCommonConfig;
-  const resolved = resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix });
+  const resolved = resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix, follow: follow !== undefined });
   const stats = newSinkRunnerStats();
 
   const createSink = (logger: Logger): Sink =>
@@ -62,21 +69,50 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
 
   const factory: SinkFactory = (ctx): SinkHandle => {
     const logger = input.logger.child({ sink: input.sink.name });
-    const sink = createSink(logger);
-    const runner = new SinkRunner({
-      kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}` }),
-      sink,
-      config: resolved,
-      pipeline: input.pipeline,
-      logger,
-      dlqSize,
-      stats,
-      ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
-    });
-    runner.on('failed', (err: Error) => ctx.onFailure(err));
+    const create = (): SinkRunner => {
+      const sink = createSink(logger);
+      return new SinkRunner({
+        kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}` }),
+        sink,
+        config: resolved,
+        pipeline: input.pipeline,
+        logger,
+        dlqSize,
+        stats,
+        ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
+        ...(follow ? { discoverTopics: { match: follow, intervalMs: resolved['topics.discovery.interval.ms'] } } : {}),
+      });
+    };
+    let stopped = false;
+    let restarting: Promise<void> = Promise.resolve();
+    // A topic of a table that joined the source's selection: a fresh runner (and sink instance)
+    // subscribes to it too — kafkajs resolves a subscription once. Offsets come from the sink's own
+    // store on every assignment, so nothing is re-applied or skipped across the switch.
+    const onTopics = (): void => {
+      restarting = restarting
+        .then(async () => {
+          if (stopped) return;
+          await runner.stop();
+          if (stopped) return;
+          runner = build();
+          await runner.start();
+        })
+        .catch((err: unknown) => ctx.onFailure(err instanceof Error ? err : new Error(String(err))));
+    };
+    const build = (): SinkRunner => {
+      const r = create();
+      r.on('topics', onTopics);
+      r.on('failed', (err: Error) => ctx.onFailure(err));
+      return r;
+    };
+    let runner = build();
     return {
       start: () => runner.start(),
-      stop: () => runner.stop(),
+      stop: async () => {
+        stopped = true;
+        await restarting;
+        await runner.stop();
+      },
       pause: () => Promise.resolve(runner.pause()),
       resume: () => Promise.resolve(runner.resume()),
       state: () => ({ state: runner.state.name, reason: runner.state.reason }),
@@ -89,7 +125,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
           timeLagMs: lag.timeLagMs,
           lagUpdatedAt: lag.updatedAt,
           failedTables: runner.failedTables().map((t) => ({ state: 'FAILED' as const, ...t })),
-          details: { groupId: resolved.groupId, topics: resolved.topicList, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: stats.dlq },
+          details: { groupId: resolved.groupId, topics: follow ? runner.subscribedTopics : resolved.topicList, followsSource: follow !== undefined, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: stats.dlq },
         });
       },
     };

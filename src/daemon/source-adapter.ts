@@ -76,7 +76,7 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
           slotLagMs: st.slot?.lagMs ?? null,
           slot: st.slot,
           snapshot,
-          details: { state: st.state, confirmedLsn: st.confirmedLsn, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
+          details: { state: st.state, confirmedLsn: st.confirmedLsn, tables: st.tables, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
         };
       },
     };

@@ -5,8 +5,12 @@
  *    it is exactly as durable as they are;
  *  - its slot ownership record (key = `<connector>:slot-owner`; ":" cannot occur in a connector
  *    name), written in its own Kafka transaction right after the pipeline created (or adopted /
- *    took over) the slot, before any data of that slot is published.
- * Both are read back with read_committed.
+ *    took over) the slot, before any data of that slot is published;
+ *  - its table lifecycle record (key = `<connector>:tables`, see src/source/table-lifecycle.ts): the
+ *    tables it captures and those that joined the selection and still need their snapshot, plus
+ *    that snapshot's chunk checkpoint — written before a table is added to the publication, and
+ *    with every chunk of the snapshot in the same Kafka transaction as the chunk's rows.
+ * All are read back with read_committed.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
@@ -56,6 +60,35 @@ export interface SlotOwnership {
   readonly how: 'created' | 'adopted' | 'taken_over';
 }
 
+/** A captured table as the lifecycle record knows it: name and oid (a dropped and recreated table has a new oid). */
+export interface TrackedTable {
+  /** `schema.table`. */
+  readonly table: string;
+  readonly oid: number;
+}
+
+/**
+ * The table lifecycle record (key `<connector>:tables`). It is a StoredOffset too (its
+ * `connector` is the key), so the source's Snapshotter/Publisher write it as a chunk checkpoint
+ * without knowing about it: `snapshot` is the checkpoint of the run over `run`.
+ */
+export interface TablesRecord extends StoredOffset {
+  /** Tables the pipeline captures (selected by the include/exclude lists), as of this record. */
+  readonly captured: readonly TrackedTable[];
+  /** Tables that joined the selection and whose existing rows are not (all) in Kafka yet. */
+  readonly pending: readonly string[];
+  /** Tables of the snapshot run the `snapshot` checkpoint belongs to; null when none is running. */
+  readonly run: readonly string[] | null;
+  /** Tables that left the selection whose TRUNCATE event (table.removal.mode=truncate) is not published yet. */
+  readonly removing?: readonly string[];
+}
+
+export const tablesKey = (connector: string): string => `${connector}:tables`;
+
+export function tablesRecord(topic: string, record: TablesRecord): KafkaRecord {
+  return { topic, key: record.connector, value: JSON.stringify(record) };
+}
+
 export const ownershipKey = (connector: string): string => `${connector}:slot-owner`;
 
 export function ownershipRecord(topic: string, owner: SlotOwnership): KafkaRecord {
@@ -68,6 +101,8 @@ export interface PipelineState {
   readonly owner: SlotOwnership | null;
   /** Latest ownership record of every *other* connector in the same topic. */
   readonly otherOwners: readonly SlotOwnership[];
+  /** The table lifecycle record (null: none written yet, e.g. a pipeline from before it existed). */
+  readonly tables: TablesRecord | null;
 }
 
 export function offsetRecord(topic: string, offset: StoredOffset): KafkaRecord {
@@ -86,10 +121,12 @@ export async function readStoredOffset(kafka: Kafka, topic: string, connector: s
 
 /** Like readStoredOffset, and also the slot ownership records (see the module comment). */
 export async function readPipelineState(kafka: Kafka, topic: string, connector: string, highWatermark: bigint, timeoutMs = 60000): Promise<PipelineState> {
-  if (highWatermark === 0n) return { offset: null, owner: null, otherOwners: [] };
+  if (highWatermark === 0n) return { offset: null, owner: null, otherOwners: [], tables: null };
   const consumer = kafka.consumer({ groupId: `cdc-fanout-offsets-reader-${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false });
   let latest: StoredOffset | null = null;
   let owner: SlotOwnership | null = null;
+  let tables: TablesRecord | null = null;
+  const tKey = tablesKey(connector);
   const others = new Map<string, SlotOwnership | null>();
   const ownKey = ownershipKey(connector);
   let reached = false;
@@ -111,6 +148,8 @@ export async function readPipelineState(kafka: Kafka, topic: string, connector: 
         const key = message.key?.toString();
         if (key === connector && message.value) {
           latest = JSON.parse(message.value.toString()) as StoredOffset;
+        } else if (key === tKey) {
+          tables = message.value ? (JSON.parse(message.value.toString()) as TablesRecord) : null;
         } else if (key === ownKey) {
           owner = message.value ? (JSON.parse(message.value.toString()) as SlotOwnership) : null;
         } else if (key?.endsWith(':slot-owner')) {
@@ -123,7 +162,7 @@ export async function readPipelineState(kafka: Kafka, topic: string, connector: 
     await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
     if (!reached) throw new Error(`could not read the offsets topic "${topic}" to its end within ${timeoutMs} ms; is Kafka healthy?`);
-    return { offset: latest, owner, otherOwners: [...others.values()].filter((o): o is SlotOwnership => o !== null) };
+    return { offset: latest, owner, otherOwners: [...others.values()].filter((o): o is SlotOwnership => o !== null), tables };
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }

@@ -408,7 +408,7 @@ async function checkOwnership(cfg: SourceConfig, kafkaConfig: KafkaConfig, slot:
   try {
     await withDeadline('Kafka', ms, admin.connect(), () => admin.disconnect());
     const topics = await withDeadline('Kafka', ms, admin.listTopics());
-    let state = { offset: null, owner: null, otherOwners: [] } as Awaited<ReturnType<typeof readPipelineState>>;
+    let state = { offset: null, owner: null, otherOwners: [], tables: null } as Awaited<ReturnType<typeof readPipelineState>>;
     if (topics.includes(topic)) {
       const offsets = await withDeadline('Kafka', ms, admin.fetchTopicOffsets(topic));
       const high = offsets.reduce((m, p) => (BigInt(p.high) > m ? BigInt(p.high) : m), 0n);

@@ -89,6 +89,26 @@ export const sourceOnlySpec = z
       .enum(snapshotModes)
       .default('initial')
       .describe('initial: snapshot when no offsets exist, then stream; never: stream only; initial_only: snapshot then stop; when_needed: snapshot when no offsets exist or the slot was lost.'),
+    'snapshot.new.tables': z
+      .boolean()
+      .default(true)
+      .describe(
+        'Snapshot a table that starts matching the include/exclude lists (a new table, one the lists now match, or a dropped and recreated one), at start-up or at run time (table.discovery.interval.ms), while streaming continues: its existing rows reach Kafka and every sink. false: such a table is only streamed from when it joins (its earlier rows are not published; logged). See docs/table-lifecycle.md.',
+      ),
+    'table.removal.mode': z
+      .enum(['keep', 'truncate'])
+      .default('keep')
+      .describe(
+        'When a captured table is dropped or stops matching the include/exclude lists (noticed at start-up or by the run-time check): keep = the sinks keep what they derived from it; truncate = publish a TRUNCATE event (op "t") for it at a position after its last change, so every sink removes its rows per its own truncate.mode. See docs/table-lifecycle.md.',
+      ),
+    'table.discovery.interval.ms': z
+      .number()
+      .int()
+      .min(0)
+      .default(30000)
+      .describe(
+        'How often the running source checks the catalog for tables that start or stop matching the include/exclude lists; a new one is added to the publication (filtered mode) and snapshotted (snapshot.new.tables), one that left is removed from it. 0: only at start-up.',
+      ),
     'snapshot.fetch.size': z.number().int().positive().default(10000).describe('Rows per snapshot chunk (keyset pagination by primary key); bounds memory.'),
     'heartbeat.interval.ms': z
       .number()

@@ -78,8 +78,26 @@ export async function checkServer(client: pg.Client, cfg: SourceConfig): Promise
   if (roleProblem) throw new Error(roleProblem);
 }
 
-/** Tables matched by the include/exclude lists, with their key columns. */
+/** Tables matched by the include/exclude lists, with their key columns (start-up: checks and warnings). */
 export async function resolveTables(client: pg.Client, cfg: SourceConfig, logger: Logger): Promise<CapturedTable[]> {
+  const { tables, unmatched } = await selectTables(client, cfg);
+  const [p] = unmatched;
+  if (p !== undefined) {
+    throw new Error(
+      `table.include.list entry "${p}" matches no table in database "${cfg['database.dbname']}". ` +
+        `Entries are regular expressions over "schema.table", e.g. "public.orders" or "public\\..*".`,
+    );
+  }
+  await warnTables(client, tables, logger);
+  return tables;
+}
+
+/**
+ * The tables the include/exclude lists select right now, without failing or logging: start-up
+ * (resolveTables) and the run-time check for tables that start or stop matching (table-lifecycle.ts)
+ * share it. `unmatched` lists the include entries that match no table.
+ */
+export async function selectTables(client: pg.Client, cfg: SourceConfig): Promise<{ tables: CapturedTable[]; unmatched: string[] }> {
   const res = await client.query<{ schema: string; table: string; oid: number; ident: string; keys: string[] | null }>(`
     SELECT n.nspname AS schema, c.relname AS table, c.oid::int AS oid, c.relreplident AS ident,
            (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey, a.attnum))
@@ -98,21 +116,18 @@ export async function resolveTables(client: pg.Client, cfg: SourceConfig, logger
     keyColumns: r.keys ?? [],
     replicaIdentity: ({ d: 'default', n: 'nothing', f: 'full', i: 'index' } as const)[r.ident as 'd' | 'n' | 'f' | 'i'] ?? 'default',
   }));
-  for (const p of include) {
-    if (!all.some((t) => p.test(qualified(t)))) {
-      throw new Error(
-        `table.include.list entry "${p.source.slice(4, -2)}" matches no table in database "${cfg['database.dbname']}". ` +
-          `Entries are regular expressions over "schema.table", e.g. "public.orders" or "public\\..*".`,
-      );
-    }
-  }
+  const unmatched = include.filter((p) => !all.some((t) => p.test(qualified(t)))).map((p) => p.source.slice(4, -2));
   const tables = all.filter((t) => (include.length === 0 || include.some((p) => p.test(qualified(t)))) && !exclude.some((p) => p.test(qualified(t))));
+  return { tables, unmatched };
+}
+
+/** Warnings about captured tables a user should fix (no key, generated columns). */
+export async function warnTables(client: pg.Client, tables: readonly CapturedTable[], logger: Logger): Promise<void> {
   for (const t of tables) {
     const problem = replicaIdentityProblem(t);
     if (problem) logger.warn({ table: qualified(t) }, `${problem.message} Fix: ${problem.fix}`);
   }
   await warnGeneratedColumns(client, tables, logger);
-  return tables;
 }
 
 export interface IdentityProblem {
@@ -184,6 +199,14 @@ export const missingPublicationProblem = (name: string): string =>
 
 export const allTablesPublicationProblem = (name: string): string =>
   `publication "${name}" is FOR ALL TABLES but publication.autocreate.mode=filtered; drop it or use another publication.name`;
+
+/** The tables a publication holds now ("schema.table"), or null when it does not exist. */
+export async function publishedTables(client: pg.Client, publication: string): Promise<string[] | null> {
+  const exists = (await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication])).rows.length > 0;
+  if (!exists) return null;
+  const r = await client.query<{ t: string }>(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [publication]);
+  return r.rows.map((x) => x.t);
+}
 
 /** Creates or updates the publication according to publication.autocreate.mode. */
 export async function ensurePublication(client: pg.Client, cfg: SourceConfig, tables: readonly CapturedTable[], logger: Logger): Promise<void> {

@@ -31,6 +31,7 @@ import {
   dropSlot,
   ensurePublication,
   identifySystem,
+  publishedTables,
   resolveTables,
   slotInfo,
   slotSample,
@@ -46,6 +47,7 @@ import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
 import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
 import { StreamingSource, storedPosition } from './streaming.js';
+import { TableLifecycle, type TableLifecycleStatus } from './table-lifecycle.js';
 
 export type SourceState = 'created' | 'starting' | 'snapshotting' | 'streaming' | 'stopping' | 'stopped' | 'failed';
 
@@ -62,6 +64,8 @@ export interface SourceStatus {
   readonly error: string | null;
   /** Last slot health poll (slot-health.ts), null before the first one or when disabled. */
   readonly slot: SlotHealth | null;
+  /** Tables that joined the selection and wait for (or are in) their snapshot (table-lifecycle.ts). */
+  readonly tables: TableLifecycleStatus | null;
 }
 
 export class PostgresSource {
@@ -77,6 +81,7 @@ export class PostgresSource {
   private admin: TopicAdmin | null = null;
   private publisher: Publisher | null = null;
   private heartbeat: Heartbeat | null = null;
+  private lifecycle: TableLifecycle | null = null;
   private running: Promise<void> = Promise.resolve();
   private slotHealth: SlotHealth | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -107,6 +112,7 @@ export class PostgresSource {
       snapshot: this.snapshotter ? { ...this.snapshotter.progress } : null,
       error: this.error ? String((this.error as Error).message ?? this.error) : null,
       slot: this.slotHealth,
+      tables: this.lifecycle?.status() ?? null,
     };
   }
 
@@ -132,7 +138,8 @@ export class PostgresSource {
       await pgClient.connect();
       await checkServer(pgClient, cfg);
       const tables = await resolveTables(pgClient, cfg, log);
-      await ensurePublication(pgClient, cfg, tables, log);
+      // What the publication held before this start (the lifecycle's fallback when it has no record yet).
+      const publicationTables = await publishedTables(pgClient, cfg['publication.name']);
 
       const kafka = kafkaClient(this.kafkaConfig, { logger: log });
       const topic = offsetsTopic(cfg);
@@ -151,6 +158,10 @@ export class PostgresSource {
         batchLimit: (t) => admin.batchLimit(t),
       });
       await this.producer.connect();
+      // Initialised before the offsets topic is read: aborts a crashed instance's open transaction of
+      // this id, which would otherwise hold back the read_committed read below.
+      this.lifecycle = new TableLifecycle(cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
+      await this.lifecycle.connect();
       const state = await readPipelineState(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       let stored = state.offset;
       this.lastCommitted = stored;
@@ -175,6 +186,15 @@ export class PostgresSource {
         otherOwners: state.otherOwners,
       });
       for (const note of plan.notes) log.warn({ slot: cfg['slot.name'] }, note);
+      // Invariant: the lifecycle record naming the tables that still need a snapshot is committed
+      // before the publication gains them (table-lifecycle.ts), and the publication exists before
+      // any slot is created (pgoutput fails on changes decoded before its publication existed).
+      // `fresh`: no stream position survives, so the initial snapshot (run or resumed now over
+      // `tables`) covers every selected table.
+      const survives = plan.kind === 'use' || !plan.resetOffsets ? stored : null;
+      const fresh = plan.kind === 'use' ? !stored || Boolean(stored.snapshot && !stored.snapshot.completed) : !survives;
+      await this.lifecycle.prepare(state.tables, tables, fresh, publicationTables);
+      await ensurePublication(pgClient, cfg, tables, log);
       const own = async (how: SlotOwnership['how'], lsn: bigint): Promise<void> => {
         const owner: SlotOwnership = { pipeline: cfg.name, slot: cfg['slot.name'], system_id: systemId, database: cfg['database.dbname'], created_lsn: formatLsn(lsn), created_at: new Date().toISOString(), how };
         // Own Kafka transaction, committed before any data of this slot is published.
@@ -253,6 +273,9 @@ export class PostgresSource {
           this.state = 'streaming';
           this.heartbeat?.start();
           log.info('streaming started');
+          // New tables are snapshotted and the catalog checked while the stream runs (its own slot,
+          // producer and record: table-lifecycle.ts).
+          this.lifecycle?.start();
           await streaming.run();
         } catch (caught) {
           // A stream that broke because the slot vanished or was invalidated reports that, with the remedy.
@@ -405,8 +428,12 @@ export class PostgresSource {
     }
     if (this.state !== 'failed') this.state = 'stopping';
     this.snapshotter?.stop();
+    // The stream is told to stop first, with no await before it: a stop racing the stream's start
+    // must reach it before it starts replicating. The lifecycle (own producer) stops alongside.
+    const lifecycle = this.lifecycle?.stop().catch(() => undefined);
     await this.streaming?.stop().catch(() => undefined);
     await this.running.catch(() => undefined);
+    await lifecycle;
     if (this.publisher && !this.publisher.failed && !this.publisher.hasPartial) await this.publisher.flush().catch(() => undefined);
     await this.shutdown();
     if (this.config['slot.drop.on.stop']) {
@@ -418,6 +445,7 @@ export class PostgresSource {
   }
 
   private async shutdown(): Promise<void> {
+    await this.lifecycle?.stop().catch(() => undefined);
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = null;
     await this.healthClient?.end().catch(() => undefined);

@@ -24,7 +24,7 @@ import { metrics } from '../observability/metrics.js';
 import { formatLsn } from '../events/change.js';
 import type { SnapshotMarker } from '../events/envelope.js';
 import type { RawTuple } from '../events/types.js';
-import type { SnapshotCheckpoint } from '../kafka/offsets-store.js';
+import type { SnapshotCheckpoint, StoredOffset } from '../kafka/offsets-store.js';
 import type { TopicAdmin } from '../kafka/admin.js';
 import { clientConfig, qualified, quoteIdent, quoteTable, type CapturedTable } from './connection.js';
 import type { SourceConfig } from './config.js';
@@ -43,6 +43,11 @@ export interface SnapshotDeps {
   readonly guard: OversizeGuard;
   readonly admin: TopicAdmin;
   readonly logger: Logger;
+  /**
+   * Turns each checkpoint into the record written with its chunk (default: the source's own
+   * offsets record). The table lifecycle writes its own record this way (table-lifecycle.ts).
+   */
+  readonly checkpointRecord?: (offset: StoredOffset) => StoredOffset;
 }
 
 export interface SnapshotProgress {
@@ -169,7 +174,7 @@ export class Snapshotter {
           const last = rows[rows.length - 1]!;
           lastKey = keys.length > 0 ? keyIdx.map((i) => String(last[i])) : null;
           const checkpoint: SnapshotCheckpoint = { consistent_lsn: cp, tables_done: [...done], table: name, last_key: lastKey, next_seq: seq, completed: false };
-          await publisher.endTransaction({ connector: config.name, last_commit_lsn: cp, last_seq: seq - 1, snapshot: checkpoint }, started);
+          await publisher.endTransaction(this.record({ connector: config.name, last_commit_lsn: cp, last_seq: seq - 1, snapshot: checkpoint }), started);
           metrics.snapshotRowsDone.set({ pipeline: config.name, table: name }, tableRows);
           const secs = (Date.now() - started) / 1000;
           logger.info(
@@ -182,7 +187,7 @@ export class Snapshotter {
       }
       await client.query('COMMIT');
       const final: SnapshotCheckpoint = { consistent_lsn: cp, tables_done: [...done], table: null, last_key: null, next_seq: seq, completed: true };
-      await publisher.endTransaction({ connector: config.name, last_commit_lsn: cp, last_seq: seq - 1, snapshot: final }, started);
+      await publisher.endTransaction(this.record({ connector: config.name, last_commit_lsn: cp, last_seq: seq - 1, snapshot: final }), started);
       await publisher.flush();
       logger.info({ rows: this.progress.rowsDone, seconds: (Date.now() - started) / 1000 }, 'snapshot completed');
       this.progress.table = null;
@@ -190,6 +195,10 @@ export class Snapshotter {
     } finally {
       await client.end().catch(() => undefined);
     }
+  }
+
+  private record(offset: StoredOffset): StoredOffset {
+    return this.deps.checkpointRecord ? this.deps.checkpointRecord(offset) : offset;
   }
 
   /** Column list of a table in attribute order (the order pgoutput uses: no dropped/generated columns). */

@@ -133,6 +133,11 @@ export class StreamingSource {
         }
       });
       this.service.on('error', (e: Error) => fail(e));
+      // A stop() that came while subscribe() was still connecting found no connection to end:
+      // end it once replication starts, or the stream would run on after its stop.
+      this.service.on('start', () => {
+        if (this.stopping) void this.service.stop();
+      });
       this.service
         .subscribe(plugin, this.deps.config['slot.name'])
         .then(() => {

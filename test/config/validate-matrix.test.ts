@@ -42,8 +42,9 @@ const cases: Case[] = [
   { name: 'missing sink name', text: edit('- name: cache', '- type: redis', edit('type: redis', '')), errors: ['F:@L(type: redis): sinks[0].name: missing required field (expected string)'] },
   { name: 'missing sink type', text: edit('type: elasticsearch', ''), errors: ['F:@L(name: search): sinks[1].type: missing required field (expected one of elasticsearch | clickhouse | redis | webhook)'] },
   { name: 'missing elasticsearch url', text: edit('url: http://', ''), errors: ['F:@L(name: search): sinks[1].url: missing required field (expected string)'] },
-  { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F:@L(name: cache): sinks[0].tables: missing required field (expected record)'] },
-  { name: 'missing topics/tables', text: edit('tables: [public.users]', ''), errors: ['F:@L(name: search): sinks[1]: set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume'] },
+  { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F:@L(name: cache): sinks[0].tables: set "tables" (key templates per "schema.table") or "table.default" (templates for every table the source captures)'] },
+  // Neither topics nor tables is valid (the sink follows the source's table selection); its discovery interval is checked.
+  { name: 'following sink, bad discovery interval', text: edit('tables: [public.users]', 'topics.discovery.interval.ms: -5'), errors: ['F:@L(-5): sinks[1].topics.discovery.interval.ms: expected a number > 0, got -5'] },
   // wrong types
   { name: 'port is a string', text: edit('snapshot.mode:', 'database.port: fivefourthreetwo'), errors: ['F:@L(fivefourthreetwo): source.database.port: expected number, got string'] },
   { name: 'url is a number', text: edit('url: http://', 'url: 9200'), errors: ['F:@L(9200): sinks[1].url: expected string, got number'] },

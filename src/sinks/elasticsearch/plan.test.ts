@@ -64,6 +64,15 @@ describe('collapse', () => {
     expect(kept.map((o) => `${o.kind}:${o.id}@${o.version}`)).toEqual(['index:1@2', 'index:2@4']);
     expect(superseded.get(kept[1]!)?.map((o) => `${o.kind}:${o.id}@${o.version}`)).toEqual(['index:2@1', 'delete:2@3']);
   });
+
+  it('never lets a snapshot row at a lower version replace a newer change that precedes it in the partition', () => {
+    // A table's snapshot (version = its consistent point 5) lands after a change streamed at 7.
+    const plan = planBatch([rec('u', 7, { id: 1, v: 'new' }), rec('r', 5, { id: 1, v: 'snapshot' }), rec('r', 5, { id: 2, v: 's' })], ctx);
+    const ops = plan.steps[0]?.kind === 'ops' ? plan.steps[0].ops : [];
+    const { kept, superseded } = collapse(ops);
+    expect(kept.map((o) => `${o.kind}:${o.id}@${o.version}`)).toEqual(['index:1@7', 'index:2@5']);
+    expect(superseded.get(kept[0]!)?.map((o) => `${o.kind}:${o.id}@${o.version}`)).toEqual(['index:1@5']);
+  });
 });
 
 describe('resolvePlaceholders (unchanged TOAST)', () => {

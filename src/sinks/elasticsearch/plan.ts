@@ -205,10 +205,14 @@ export async function resolvePlaceholders(
 }
 
 /**
- * Keeps only the last op per document of a step, in their original order. Safe because every op
- * carries its version and `index` replaces the whole document: delete-then-index keeps the index,
- * index-then-delete keeps the delete. Returns the kept ops and, per kept op, the ones it superseded
- * (needed to fall back when the kept op is rejected).
+ * Keeps only the newest op per document of a step, in their original order: the one with the
+ * highest version, and among equal versions (one transaction) the last by offset. Safe because every
+ * op carries its version and `index` replaces the whole document: delete-then-index keeps the index,
+ * index-then-delete keeps the delete. Invariant: offset order is NOT version order — a snapshot row
+ * (initial, ad-hoc or a table that joined the selection) is versioned at its snapshot's consistent
+ * point and may land in the partition after changes streamed with higher versions; Elasticsearch
+ * would refuse it (external_gte), so it must never replace them here either. Returns the kept ops
+ * and, per kept op, the ones it superseded (needed to fall back when the kept op is rejected).
  */
 export function collapse(ops: readonly DocOp[]): { kept: DocOp[]; superseded: Map<DocOp, DocOp[]> } {
   const last = new Map<string, DocOp>();
@@ -216,6 +220,12 @@ export function collapse(ops: readonly DocOp[]): { kept: DocOp[]; superseded: Ma
   for (const op of ops) {
     const key = opKey(op.index, op.id);
     const prev = last.get(key);
+    if (prev && op.version < prev.version) {
+      const list = earlier.get(key) ?? [];
+      list.push(op);
+      earlier.set(key, list);
+      continue;
+    }
     if (prev) {
       const list = earlier.get(key) ?? [];
       list.push(prev);

@@ -47,7 +47,7 @@ export async function checkRedis(config: RedisSinkConfig, ctx: SinkCheckContext)
   }
 
   // Templates against the captured columns (the catalog), whether or not Redis answered.
-  for (const [table, t] of Object.entries(config.tables)) {
+  for (const [table, t] of Object.entries(config.tables ?? {})) {
     const rel = ctx.catalog?.relations.get(table);
     if (!rel) continue;
     const columns = rel.columns.map((c) => c.name);
@@ -73,6 +73,6 @@ export async function checkRedis(config: RedisSinkConfig, ctx: SinkCheckContext)
       });
     }
   }
-  notes.push(`${Object.keys(config.tables).length} table${Object.keys(config.tables).length === 1 ? '' : 's'}`);
+  notes.push(`${Object.keys(config.tables ?? {}).length} table${Object.keys(config.tables ?? {}).length === 1 ? '' : 's'}`);
   return { component: `sink ${ctx.sinkName} (redis)`, target, version, notes, findings };
 }

@@ -10,7 +10,7 @@
 import { UNAVAILABLE_VALUE, type Row } from '../../events/change.js';
 import type { RejectedRecord, SinkRecord } from '../sink.js';
 import { toastSentinel, versionKey, versionString } from './scripts.js';
-import type { RedisSinkConfig } from './spec.js';
+import type { RedisSinkConfig, RedisTableConfig } from './spec.js';
 import { parseTemplate, renderKey, type KeyTemplate } from './templates.js';
 
 export interface CompiledTable {
@@ -30,19 +30,46 @@ export type RedisOp =
   /** `version`: the truncate's position (versionString); only keys older than it are removed. */
   | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly channel: string | null };
 
-export function compileTables(config: RedisSinkConfig): Map<string, CompiledTable> {
-  const out = new Map<string, CompiledTable>();
-  for (const [table, t] of Object.entries(config.tables)) {
-    const templates = t.keys.map(parseTemplate);
-    out.set(table, {
-      table,
-      mode: t.mode,
-      templates,
-      writeKey: t.mode === 'write-through' ? (t['write.key'] ? parseTemplate(t['write.key']) : templates[0]!) : null,
-      ttlMs: t['ttl.ms'] ?? 0,
-      channel: t['publish.channel'],
-    });
+function compileTable(table: string, t: RedisTableConfig): CompiledTable {
+  const templates = t.keys.map(parseTemplate);
+  return {
+    table,
+    mode: t.mode,
+    templates,
+    writeKey: t.mode === 'write-through' ? (t['write.key'] ? parseTemplate(t['write.key']) : templates[0]!) : null,
+    ttlMs: t['ttl.ms'] ?? 0,
+    channel: t['publish.channel'],
+  };
+}
+
+/** `table.default` for one table: `${schema}` and `${table}` in its templates become the table's names. */
+export function defaultFor(table: string, t: RedisTableConfig): RedisTableConfig {
+  const [schema = '', name = ''] = table.split('.');
+  const fill = (s: string): string => s.replaceAll('${schema}', schema).replaceAll('${table}', name);
+  return { ...t, keys: t.keys.map(fill), ...(t['write.key'] ? { 'write.key': fill(t['write.key']) } : {}) };
+}
+
+/**
+ * The configured tables; with `table.default`, any other table (the sink then follows the source's
+ * table selection) is compiled from the default on first sight.
+ */
+class CompiledTables extends Map<string, CompiledTable> {
+  constructor(private readonly fallback: RedisTableConfig | undefined) {
+    super();
   }
+
+  override get(table: string): CompiledTable | undefined {
+    const have = super.get(table);
+    if (have || !this.fallback) return have;
+    const t = compileTable(table, defaultFor(table, this.fallback));
+    this.set(table, t);
+    return t;
+  }
+}
+
+export function compileTables(config: RedisSinkConfig): Map<string, CompiledTable> {
+  const out = new CompiledTables(config['table.default']);
+  for (const [table, t] of Object.entries(config.tables ?? {})) out.set(table, compileTable(table, t));
   return out;
 }
 

@@ -42,7 +42,13 @@ export const redisSinkSpec = z
     tables: z
       .record(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write tables as "schema.table", e.g. "public.users"'), redisTableSpec)
       .refine((t) => Object.keys(t).length > 0, 'configure at least one table')
-      .describe('Per table ("schema.table"): its key templates and mode. Changes of other tables are ignored.'),
+      .optional()
+      .describe('Per table ("schema.table"): its key templates and mode. Without `table.default` the sink consumes exactly these tables (changes of others are ignored); with it, these entries override the default for their table.'),
+    'table.default': redisTableSpec
+      .optional()
+      .describe(
+        'Key templates and mode for every table of the source\'s selection that has no entry in `tables`: with it (and no `topics`) the sink follows the source\'s table selection, so a table that joins it is cached with no sink edit. `${schema}` and `${table}` in the templates are the table\'s names, e.g. {keys: ["${schema}.${table}:{id}"], mode: write-through}; a `{column}` the table lacks yields no key (write-through: the record is rejected per errors.tolerance).',
+      ),
     'truncate.mode': z
       .enum(['ignore', 'invalidate-pattern'])
       .default('ignore')
@@ -65,7 +71,15 @@ export const redisSinkSpec = z
   .superRefine((cfg, ctx) => {
     const urlProblem = urlTlsProblem(cfg.url, cfg.tls, 'rediss');
     if (urlProblem) ctx.addIssue({ code: 'custom', path: [urlProblem.field], message: urlProblem.message });
-    for (const [table, t] of Object.entries(cfg.tables)) {
+    if (cfg.tables === undefined && cfg['table.default'] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tables'], message: 'set "tables" (key templates per "schema.table") or "table.default" (templates for every table the source captures)' });
+    }
+    const def = cfg['table.default'];
+    if (def) {
+      const filled = [...def.keys, ...(def['write.key'] ? [def['write.key']] : [])].map((k) => k.replaceAll('${schema}', 's').replaceAll('${table}', 't'));
+      for (const message of validateTemplates('table.default', filled)) ctx.addIssue({ code: 'custom', path: ['table.default'], message });
+    }
+    for (const [table, t] of Object.entries(cfg.tables ?? {})) {
       const templates = t['write.key'] ? [...t.keys, t['write.key']] : t.keys;
       for (const message of validateTemplates(table, templates)) ctx.addIssue({ code: 'custom', path: ['tables', table], message });
       if (cfg['truncate.mode'] === 'invalidate-pattern') {

@@ -16,12 +16,18 @@ export const sinkCommonSpec = z
       .array(z.string().min(1))
       .min(1)
       .optional()
-      .describe('Kafka topics to consume. Give either `topics` or `tables`.'),
+      .describe('Kafka topics to consume. Give either `topics` or `tables`, or neither: then the sink follows the source\'s table selection (every captured table, including tables that join it later; see docs/table-lifecycle.md).'),
     tables: z
       .array(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write tables as "schema.table", e.g. "public.users"'))
       .min(1)
       .optional()
-      .describe('Tables to consume, as "schema.table"; mapped to topics "<topic.prefix>.<schema>.<table>". Give either `topics` or `tables`.'),
+      .describe('Tables to consume, as "schema.table"; mapped to topics "<topic.prefix>.<schema>.<table>". Overrides the source\'s table selection for this sink. Give either `topics` or `tables`, or neither (follow the source).'),
+    'topics.discovery.interval.ms': z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('Sinks that follow the source\'s table selection (no `topics`/`tables`): how often to look for the topic of a table that joined it; a new one makes the sink re-subscribe (a short restart of its consumer).'),
     'group.id': z
       .string()
       .min(1)
@@ -64,11 +70,15 @@ export interface ResolvedSinkConfig extends SinkCommonConfig {
   readonly dlqTopic: string;
 }
 
-/** Fills the derived values (topics from tables, group id, DLQ topic); throws a clear error when neither topics nor tables is set. */
-export function resolveSinkConfig(config: SinkCommonConfig, ctx: { pipeline: string; topicPrefix: string }): ResolvedSinkConfig {
+/**
+ * Fills the derived values (topics from tables, group id, DLQ topic). Neither topics nor tables:
+ * an empty topicList, allowed only when the sink follows the source's selection (`follow`: its
+ * topics are discovered at run time); otherwise a clear error.
+ */
+export function resolveSinkConfig(config: SinkCommonConfig, ctx: { pipeline: string; topicPrefix: string; follow?: boolean }): ResolvedSinkConfig {
   const fromTables = (config.tables ?? []).map((t) => `${ctx.topicPrefix}.${t}`);
   const topicList = [...new Set([...(config.topics ?? []), ...fromTables])];
-  if (topicList.length === 0) {
+  if (topicList.length === 0 && !ctx.follow) {
     throw new Error(`sink "${config.name}": set "topics" (Kafka topic names) or "tables" (["schema.table", ...]) so the sink knows what to consume`);
   }
   return {

@@ -95,6 +95,13 @@ export interface SinkRunnerOptions {
   readonly stats?: SinkRunnerStats;
   /** How often end offsets are fetched for the lag (ms); default 2000. */
   readonly lagIntervalMs?: number;
+  /**
+   * A sink that follows the source's table selection (no `topics`/`tables` of its own): it consumes
+   * every existing topic `match` accepts (config.topicList is empty), and emits `topics` with the
+   * new list when a matching topic appears — the owner restarts it then (kafkajs resolves a
+   * subscription once), so a table that joins the selection reaches the sink with no config edit.
+   */
+  readonly discoverTopics?: { readonly match: (topic: string) => boolean; readonly intervalMs: number };
 }
 
 /** What happened to a committed chunk, for callers that report per record (the DLQ replay). */
@@ -213,6 +220,9 @@ export class SinkRunner extends EventEmitter {
   private lagPolling = false;
   /** Label sets of the lag gauges this runner set (removed when unknown or revoked). */
   private readonly lagSeries = new Set<string>();
+  /** The topics subscribed to: config.topicList, or the discovered ones (discoverTopics). */
+  private topics: readonly string[] = [];
+  private discoveryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SinkRunnerOptions) {
     super();
@@ -237,6 +247,11 @@ export class SinkRunner extends EventEmitter {
 
   get lastError(): Error | undefined {
     return this.lastErr;
+  }
+
+  /** The topics this runner subscribed to (config.topicList, or the discovered ones). */
+  get subscribedTopics(): readonly string[] {
+    return this.topics;
   }
 
   /** Offsets (next to read) this runner committed to the sink, per partition. */
@@ -287,12 +302,13 @@ export class SinkRunner extends EventEmitter {
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart && !this.stopping) void this.fail(e.payload.error);
     });
-    await this.waitForTopics(config.topicList);
+    this.topics = this.opts.discoverTopics ? await this.waitForMatchingTopics(this.opts.discoverTopics.match) : config.topicList;
+    await this.waitForTopics(this.topics);
     if (this.stopping) return;
     this.startLagPoller();
     this.setState('STARTING', `joining consumer group ${config.groupId}`);
     await consumer.connect();
-    await consumer.subscribe({ topics: [...config.topicList], fromBeginning: true });
+    await consumer.subscribe({ topics: [...this.topics], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -300,6 +316,53 @@ export class SinkRunner extends EventEmitter {
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.setState('RUNNING');
+    if (this.opts.discoverTopics) this.startDiscovery(this.opts.discoverTopics);
+  }
+
+  /** Lists the topics `match` accepts; waits (STARTING, with the reason) until there is one. */
+  private async waitForMatchingTopics(match: (topic: string) => boolean): Promise<string[]> {
+    const admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      let logged = false;
+      for (;;) {
+        const found = (await admin.listTopics()).filter(match).sort();
+        if (found.length > 0 || this.stopping) return found;
+        if (!logged) this.log.info('following the source\'s table selection: waiting for its first table topic');
+        logged = true;
+        this.setState('STARTING', 'waiting for topics: none of the source\'s tables has a topic yet');
+        await sleep(1000);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Every intervalMs: a new topic of the source's selection → emit `topics` (the owner restarts this runner). */
+  private startDiscovery(d: { readonly match: (topic: string) => boolean; readonly intervalMs: number }): void {
+    let busy = false;
+    this.discoveryTimer = setInterval(() => {
+      if (busy || this.stopping) return;
+      busy = true;
+      void (async () => {
+        const admin = this.opts.kafka.admin();
+        try {
+          await admin.connect();
+          const found = (await admin.listTopics()).filter(d.match).sort();
+          const added = found.filter((t) => !this.topics.includes(t));
+          if (added.length > 0 && !this.stopping) {
+            this.log.info({ added }, `new topics of the source's table selection: ${added.join(', ')}; re-subscribing`);
+            this.emit('topics', found);
+          }
+        } catch (e) {
+          this.log.debug({ err: String(e) }, 'topic discovery failed; retrying next interval');
+        } finally {
+          busy = false;
+          await admin.disconnect().catch(() => undefined);
+        }
+      })();
+    }, d.intervalMs);
+    this.discoveryTimer.unref();
   }
 
   /**
@@ -417,6 +480,8 @@ export class SinkRunner extends EventEmitter {
   async stop(): Promise<void> {
     if (this.current.name === 'STOPPED' && !this.consumer) return;
     this.stopping = true;
+    if (this.discoveryTimer) clearInterval(this.discoveryTimer);
+    this.discoveryTimer = undefined;
     await this.stopLagPoller();
     try {
       // Leave Kafka's group offsets at the sink's (for lag tools) before leaving the group.
@@ -433,7 +498,7 @@ export class SinkRunner extends EventEmitter {
 
   pause(): void {
     if (!this.consumer || this.current.name !== 'RUNNING') return;
-    this.consumer.pause(this.opts.config.topicList.map((topic) => ({ topic })));
+    this.consumer.pause(this.topics.map((topic) => ({ topic })));
     this.setState('PAUSED', 'paused through the admin API (resume to continue)');
   }
 
@@ -457,7 +522,7 @@ export class SinkRunner extends EventEmitter {
       this.log.info({ topic }, 'retrying a failed table from its stored offset');
     }
     if (paused) {
-      this.consumer.resume(this.opts.config.topicList.map((topic) => ({ topic })));
+      this.consumer.resume(this.topics.map((topic) => ({ topic })));
       this.setState('RUNNING');
     } else if (retry.length > 0) {
       this.consumer.resume(retry.map((topic) => ({ topic })));
