@@ -27,4 +27,11 @@ describe('status command output and exit decision', () => {
     expect(problems([pipeline([sink({ lag: null })])], { maxLag: 10 })).toEqual(['p/sink:s lag is unknown (--max-lag 10)']);
     expect(problems([pipeline([sink({ timeLagMs: 5000 })])], { maxLagMs: 1000 })).toEqual(['p/sink:s time lag 5.0 s > --max-lag-ms 1000']);
   });
+
+  it('a STANDBY source (another daemon runs it) is healthy and shown with its reason', () => {
+    const p = pipeline([sink({})]);
+    const standby: PipelineStatus = { ...p, source: { ...p.source, state: 'STANDBY', reason: 'standby: another daemon runs this pipeline\'s source', lastLsn: null } };
+    expect(problems([standby], {})).toEqual([]);
+    expect(formatStatus([standby])).toContain("p  source STANDBY (standby: another daemon runs this pipeline's source)");
+  });
 });
