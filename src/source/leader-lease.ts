@@ -104,6 +104,8 @@ export class LeaderLease {
     c.on('error', broke('failed'));
     c.on('end', broke('closed'));
     await c.connect();
+    // A server-wide idle_session_timeout (PG 14+) must not end the lease of an idle active source.
+    await c.query('SET idle_session_timeout = 0').catch(() => undefined);
     this.client = c;
     return c;
   }
