@@ -71,6 +71,8 @@ export interface Takeover {
   readonly takeoverMs: number | null;
   /** restart of the killed daemon → its source STANDBY (ms); null = not seen within 60 s. */
   readonly standbyMs: number | null;
+  /** Its /metrics then said cdc_fanout_component_state{component="source",state="STANDBY"} 1. */
+  readonly standbyMetric: boolean;
 }
 
 export interface HaReport {
@@ -146,6 +148,16 @@ class Daemon {
 
   get running(): boolean {
     return this.proc !== undefined;
+  }
+
+  /** This daemon's Prometheus text (empty when not answering). */
+  async metrics(): Promise<string> {
+    if (!this.admin || !this.proc) return '';
+    try {
+      return await (await fetch(`http://127.0.0.1:${this.admin.port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    } catch {
+      return '';
+    }
   }
 
   /** This daemon's source state from its admin API (undefined: not answering). */
@@ -483,9 +495,10 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       }
       await sleep(200);
     }
+    const standbyMetric = standbyMs !== null && /cdc_fanout_component_state\{[^}]*component="source"[^}]*state="STANDBY"[^}]*\} 1\b/.test(await victim.metrics());
     const a = victim.admin!.label;
     const b = other.admin!.label;
-    takeovers.push({ killed: a, tookOverBy: b, takeoverMs, standbyMs });
+    takeovers.push({ killed: a, tookOverBy: b, takeoverMs, standbyMs, standbyMetric });
     return `kill -9 daemon ${a} (running the source); daemon ${b} took over ${takeoverMs === null ? 'NOT within 120 s' : `after ${takeoverMs} ms`}; ${a} restarted after ${f.holdMs} ms, STANDBY ${standbyMs === null ? 'NOT seen within 60 s' : `after ${standbyMs} ms`}`;
   }
 

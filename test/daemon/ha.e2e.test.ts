@@ -2,7 +2,8 @@
  * Daemon HA end to end (issue 19.6): two daemons run the same pipeline file (source + ES,
  * ClickHouse and Redis sinks) under a write load; kill -9 of the daemon that runs the source, four
  * times — so the kills alternate between the two. After each kill the other daemon's source must
- * take over (RUNNING), and the killed one, restarted, must come back as STANDBY, never FAILED. At the
+ * take over (RUNNING), and the killed one, restarted, must come back as STANDBY (admin API and
+ * metrics), never FAILED. At the
  * end every sink is reconciled with Postgres row by row and Kafka read_committed holds every change
  * event exactly once (scripts/verify: checker.ts, kafka-check.ts). The long run:
  * `npm run verify -- --ha --kinds daemon-kill,proxy-cut`.
@@ -40,6 +41,7 @@ describe('daemon HA (two daemons, same config)', () => {
     for (const t of ha.takeovers) {
       expect(t.takeoverMs, text).not.toBeNull();
       expect(t.standbyMs, text).not.toBeNull();
+      expect(t.standbyMetric, text).toBe(true);
     }
     expect(ha.standbySeen, text).toBe(4);
     expect(Object.values(ha.sourceFailures), text).toEqual([0, 0]);
