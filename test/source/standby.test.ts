@@ -2,7 +2,8 @@
  * Daemon HA at the source level: two instances of the same pipeline (same config). The second waits
  * as `standby` (start() pending, the reason names the lease holder) while the first snapshots and
  * streams — it does not fence it, does not fail; when the first stops, the standby takes over from
- * the committed position: every row exactly once in Kafka. A standby stops promptly when asked.
+ * the committed position: every row exactly once in Kafka. A standby stops promptly when asked. An
+ * active source that loses its lease (its connection ended) fails instead of running on unleased.
  * (kill -9 takeover with two daemons: test/daemon/ha.e2e.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,4 +93,30 @@ describe('standby source (daemon HA)', () => {
     expect(b.status().state).toBe('streaming');
     await c.end();
   }, 180_000);
+
+  it('an active source whose lease connection is ended fails loudly; the next instance takes over without loss', async () => {
+    const b = sources.find((s) => s.status().state === 'streaming');
+    expect(b).toBeDefined();
+    const failed = b!.whenStopped().then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    const c = await pgClient();
+    const ended = await c.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1`, [`cdc-fanout:${id}:lease`]);
+    expect(ended.rows).toHaveLength(1);
+    expect(String((await failed)?.message)).toMatch(/lost the leadership lease of slot ".*": its Postgres connection/);
+    expect(b!.status().state).toBe('failed');
+
+    const d = make();
+    await d.start();
+    await waitFor(() => d.status().state === 'streaming', 60000, 'D streaming');
+    await c.query(`INSERT INTO ${table} SELECT g, 'by-d' FROM generate_series(701, 750) g`);
+    await waitFor(() => d.status().eventsPublished >= 50, 30000, 'D published 50');
+    const recs = await consume([topic], (r) => r.length >= 760, 60000);
+    const keys = recs.map((r) => `${String(r.json!.op)}:${(r.json!.after as { id: number }).id}`);
+    expect(keys.length).toBe(760);
+    expect(new Set(keys).size).toBe(760);
+    for (let i = 701; i <= 750; i++) expect(keys).toContain(`c:${i}`);
+    await c.end();
+  }, 120_000);
 });
