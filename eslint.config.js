@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.stack/', 'stack/target/', 'bench/results/', 'coverage/', '.tools/'] },
+  { ignores: ['dist/', 'node_modules/', '.stack/', 'stack/target/', 'bench/results/', 'coverage/', '.tools/', '.bench-build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -4,7 +4,10 @@
  *  1. throughput: a backlog of insert/update/delete transactions (100 rows each) is written while
  *     the source is stopped; then the source drains it — events/s committed to Kafka. The same WAL
  *     is decoded by Postgres alone through a second pgoutput slot with
- *     pg_logical_slot_peek_binary_changes: the raw decode ceiling, reported as a ratio.
+ *     pg_logical_slot_peek_binary_changes (the server's decode ceiling), and streamed by
+ *     `pg_recvlogical` through a third slot to /dev/null: the most one slot can deliver over the
+ *     replication protocol — the physical limit. Both are reported as ratios (issue 16: ≥ 0.60 of
+ *     pg_recvlogical with defaults, ≥ 0.35 with --schemas).
  *  2. latency: a steady 5,000 events/s load; p50/p99 from PG commit timestamp to Kafka commit.
  *  3. large transaction: one 1,000,000-row INSERT through the compiled daemon itself (built with
  *     tsc first, run as `node .bench-build/cli/main.js run` with a source-only pipeline: compiled JS,
@@ -15,6 +18,7 @@
  *
  *   npm run bench:source [-- --runs=3 --backlog=300000 --steady-seconds=20 --large=1000000 --out=<file>]
  *   npm run bench:source -- --only-large --out=<file>     (phase 3 alone)
+ *   npm run bench:source -- --schemas --out=bench/results/source-schemas.json   (schemas.enable: true)
  *   NODE_OPTIONS=--max-old-space-size=256 npm run bench:source -- --out=bench/results/source-heap256.json
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -46,6 +50,7 @@ const LARGE = arg('large', 1_000_000);
 // The connector's defaults unless given.
 const BATCH = arg('batch', sourceSpec.shape['max.batch.size'].parse(undefined));
 const QUEUE = arg('queue', sourceSpec.shape['max.queue.size'].parse(undefined));
+const SCHEMAS = process.argv.includes('--schemas');
 const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
 const OUT = process.argv.find((x) => x.startsWith('--out='))?.split('=')[1] ?? new URL('./results/source.json', import.meta.url).pathname;
 
@@ -56,6 +61,7 @@ const name = `bench_src_${run}`;
 const table = `public.${name}`;
 const prefix = `bench-src-${run}`;
 const rawSlot = `${name}_raw`;
+const recvSlot = `${name}_recv`;
 
 const db = new pg.Client({ connectionString: ep.postgresUrl });
 await db.connect();
@@ -65,6 +71,11 @@ let peakRss = 0;
 const rssTimer = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 50);
+
+function median3(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -88,6 +99,7 @@ function benchSourceConfig(id: string, topicPrefix: string): Record<string, unkn
     'max.batch.size': BATCH,
     'max.batch.wait.ms': 50,
     'max.queue.size': QUEUE,
+    'schemas.enable': SCHEMAS,
   };
 }
 
@@ -239,12 +251,30 @@ interface ThroughputRun {
   processCpuSeconds: number;
   peakRssMB: number;
   rawDecode: { changes: number; messages: number; seconds: number; eventsPerSecond: number };
+  recvlogical: { seconds: number; eventsPerSecond: number };
   profile: ProfileSummary;
+}
+
+/**
+ * The slot's physical limit: `pg_recvlogical` streams the backlog through its own pgoutput slot
+ * (same protocol version and publication as the source) to /dev/null and stops at the WAL end
+ * written so far. Seconds, wall clock.
+ */
+function recvlogicalDrain(): number {
+  const endpos = execFileSync('psql', [ep.postgresUrl, '-Atc', 'SELECT pg_current_wal_lsn()'], { encoding: 'utf8' }).trim();
+  const t = Date.now();
+  execFileSync(
+    'pg_recvlogical',
+    ['-d', ep.postgresUrl, '-S', recvSlot, '--start', '--no-loop', '-f', '/dev/null', `--endpos=${endpos}`, '-o', 'proto_version=1', '-o', `publication_names=${name}_pub`],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return (Date.now() - t) / 1000;
 }
 
 /** Writes BACKLOG changes while the source is stopped, measures Postgres' own decode of them, then drains them with a fresh source. */
 async function throughputRun(startId: number): Promise<ThroughputRun> {
   await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [rawSlot]);
+  await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [recvSlot]);
   const tWrite = Date.now();
   const nextId = await writeBacklog(BACKLOG, startId);
   const writeSeconds = (Date.now() - tWrite) / 1000;
@@ -262,6 +292,8 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   const rawSecs = (Date.now() - tRaw) / 1000;
   const rawChanges = Number(raw.rows[0].changes);
   await db.query(`SELECT pg_drop_replication_slot($1)`, [rawSlot]);
+  const recvSecs = recvlogicalDrain();
+  await db.query(`SELECT pg_drop_replication_slot($1)`, [recvSlot]);
 
   const source = makeSource();
   let committed = 0;
@@ -288,6 +320,7 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
     processCpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakRssMB: Math.round(peakRss / 1048576),
     rawDecode: { changes: rawChanges, messages: Number(raw.rows[0].messages), seconds: rawSecs, eventsPerSecond: Math.round(rawChanges / rawSecs) },
+    recvlogical: { seconds: recvSecs, eventsPerSecond: Math.round(rawChanges / recvSecs) },
     profile,
   };
 }
@@ -304,7 +337,7 @@ async function main(): Promise<Record<string, unknown>> {
     const r = await throughputRun(nextId);
     nextId = r.nextId;
     runs.push(r);
-    console.log(`throughput run ${i + 1}/${RUNS}: ${r.committed} events in ${r.drainSeconds.toFixed(1)} s = ${r.eventsPerSecond}/s, ${r.processCpuSeconds.toFixed(1)} CPU s (raw decode ${r.rawDecode.eventsPerSecond}/s)`);
+    console.log(`throughput run ${i + 1}/${RUNS}: ${r.committed} events in ${r.drainSeconds.toFixed(1)} s = ${r.eventsPerSecond}/s, ${r.processCpuSeconds.toFixed(1)} CPU s (raw decode ${r.rawDecode.eventsPerSecond}/s, pg_recvlogical ${r.recvlogical.eventsPerSecond}/s → ${(r.eventsPerSecond / r.recvlogical.eventsPerSecond).toFixed(2)})`);
   }
   const median = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond)[Math.floor(runs.length / 2)] as ThroughputRun;
   source = makeSource();
@@ -377,6 +410,10 @@ async function main(): Promise<Record<string, unknown>> {
       peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
       rawDecode: median.rawDecode,
       ratioToRawDecode: Number((median.eventsPerSecond / median.rawDecode.eventsPerSecond).toFixed(3)),
+      recvlogical: median.recvlogical,
+      // Each run's own ratio (both drains in that run), then their median: robust to this VM's drift.
+      ratioToRecvlogical: Number(median3(runs.map((r) => r.eventsPerSecond / r.recvlogical.eventsPerSecond)).toFixed(3)),
+      ratioToRecvlogicalBar: SCHEMAS ? 0.35 : 0.6,
       mainThreadProfile: median.profile,
     },
     latency: {
@@ -399,7 +436,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
     when: new Date().toISOString(),
     machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
     versions: { ...versions(), postgres: pgVersion },
-    config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)' },
+    config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)' },
     ...results,
   };
   writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');
@@ -422,7 +459,7 @@ try {
   await report(process.argv.includes('--only-large') ? { largeTransaction: await largeInDaemon() } : await main());
 } finally {
   clearInterval(rssTimer);
-  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2) AND NOT active`, [name, rawSlot]).catch(() => undefined);
+  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2, $3) AND NOT active`, [name, rawSlot, recvSlot]).catch(() => undefined);
   await db.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
   await db.query(`DROP PUBLICATION IF EXISTS ${name}_pub`).catch(() => undefined);
   await db.end();

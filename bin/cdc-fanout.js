@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point: runs the compiled CLI when built (npm run build), otherwise the TypeScript source through tsx.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -19,10 +19,35 @@ if (major < 22 || (major === 22 && minor < 22)) {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(built)) {
+const sources = join(root, 'src');
+
+/** Newest modification time (ms) of any file under `dir`, or 0 when it does not exist. */
+function newest(dir) {
+  let max = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return max;
+}
+
+// dist/ only when it is at least as new as every source file: a checkout that was built once and
+// edited since (or a test spawning this CLI) must never run stale compiled code. The image builds
+// dist/ after copying src/, so it runs dist/.
+const distFresh = existsSync(built) && statSync(built).mtimeMs >= newest(sources);
+if (distFresh) {
   await import(pathToFileURL(built).href);
 } else {
+  if (existsSync(built)) {
+    process.stderr.write('cdc-fanout: dist/ is older than src/ — running the TypeScript sources (run `npm run build` to refresh dist/)\n');
+  }
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  await import(pathToFileURL(join(sources, 'cli', 'main.ts')).href);
 }

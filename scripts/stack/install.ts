@@ -56,7 +56,8 @@ function pomHash(): string {
   const h = createHash('sha256');
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.name === 'lib' || e.name === 'target') continue;
+      // debezium/: resolved on demand by scripts/stack/debezium.ts with its own stamp, never by stack:up
+      if (e.name === 'lib' || e.name === 'target' || e.name === 'debezium') continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name === 'pom.xml' || e.name.endsWith('.java')) h.update(p).update(readFileSync(p));

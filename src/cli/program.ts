@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { DlqFlags } from './dlq.js';
 import type { StatusFlags } from './status.js';
-import { validateCommand } from './validate.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; description: string };
@@ -83,20 +83,43 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     });
   }
 
+  const validateExit = `0 every file is valid (run would start with it) and, with --online, no service check found an error (warnings do not fail); 1 errors: one "file:line:column: field: message" line each on stderr (--online: "file:line:column: error|warning: [component] field: message Fix: ..."); ${USAGE_ERROR} usage error.`;
+  const validateAction = (online: boolean) => async (opts: { config: string; online?: boolean; json?: boolean; timeout: number }) => {
+    const { validateCommand } = await import('./validate.js');
+    // Exit explicitly after an online check: a client library's timer must not keep the process alive.
+    const code = await validateCommand(opts.config, { online: online || opts.online === true, json: opts.json === true, timeoutMs: opts.timeout });
+    if (online || opts.online) process.exit(code);
+    process.exitCode = code;
+  };
   program
     .command('validate')
-    .description('Validate pipeline config files; prints one located line per error (exit 0 valid, 1 invalid)')
+    .description('Validate pipeline config files; prints one located line per error (exit 0 valid, 1 invalid). --online also checks the services')
     .requiredOption('-c, --config <file|dir>', 'config file, or a directory of *.yaml|*.yml|*.json files')
+    .option('--online', 'also connect (read-only) to Postgres, Kafka and every sink and report every problem found there: tables, keys, privileges, slot, publication, topics, sink columns, server versions')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--timeout <ms>', '--online: longest wait for each connection or request', positiveInt, 5000)
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout validate -c connectors/demo.yaml', 'cdc-fanout validate -c connectors/      # every file, plus conflicts between them'],
-        `0 every file is valid (run would start with it); 1 errors, one "file:line:column: field: message" line each on stderr; ${USAGE_ERROR} usage error.`,
+        [
+          'cdc-fanout validate -c connectors/demo.yaml',
+          'cdc-fanout validate -c connectors/      # every file, plus conflicts between them',
+          'cdc-fanout validate -c connectors/demo.yaml --online --timeout 3000',
+          'cdc-fanout validate -c connectors/demo.yaml --online --json   # the same as JSON on stdout',
+        ],
+        validateExit,
       ),
     )
-    .action(async (opts: { config: string }) => {
-      process.exitCode = await validateCommand(opts.config);
-    });
+    .action(validateAction(false));
+
+  program
+    .command('check')
+    .description('Same as validate --online: check the config files and every service they name (read-only)')
+    .requiredOption('-c, --config <file|dir>', 'config file, or a directory of *.yaml|*.yml|*.json files')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--timeout <ms>', 'longest wait for each connection or request', positiveInt, 5000)
+    .addHelpText('after', help(['cdc-fanout check -c connectors/demo.yaml', 'cdc-fanout check -c connectors/ --json'], validateExit))
+    .action(validateAction(true));
 
   program
     .command('run')
@@ -188,6 +211,63 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async (pipeline: string, opts: ResetFlags) => {
       const { resetOffsetsCommand } = await import('./reset-offsets.js');
       process.exitCode = await resetOffsetsCommand(pipeline, opts);
+    });
+
+  const dlq = program
+    .command('dlq')
+    .description("Inspect and replay a sink's dead-letter topic (errors.tolerance: dlq); see docs/dlq.md")
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout dlq list shop -c connectors/demo.yaml --sink search', 'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --dry-run', 'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --table public.orders'],
+        `see the subcommands' help.`,
+      ),
+    );
+  const dlqCommon = (c: Command): Command =>
+    c
+      .argument('<pipeline>', 'pipeline name')
+      .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
+      .requiredOption('-s, --sink <name>', 'sink name (its errors.tolerance must be dlq)')
+      .option('-t, --table <schema.table>', 'only records of this table')
+      .option('--json', 'print the raw JSON');
+  dlqCommon(dlq.command('list'))
+    .description("Summarize a sink's dead-letter topic: records per table, how many are not replayed yet, the most frequent errors (reads only)")
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout dlq list shop -c connectors/demo.yaml --sink search', 'cdc-fanout dlq list shop -c connectors/demo.yaml --sink search --table public.orders --json'],
+        `0 listed; 1 config error, unknown pipeline/sink/table, the sink has no DLQ (errors.tolerance is not dlq), or Kafka/the sink store could not be read; ${USAGE_ERROR} usage error.`,
+      ),
+    )
+    .action(async (pipeline: string, opts: DlqFlags) => {
+      const { dlqListCommand } = await import('./dlq.js');
+      process.exitCode = await dlqListCommand(pipeline, opts);
+      process.exit();
+    });
+  dlqCommon(dlq.command('replay'))
+    .description(
+      "Re-apply a sink's dead-lettered records after fixing the cause, exactly once: a record older than what the sink holds for its row is skipped as stale, one that fails again goes back to the DLQ. The running daemon applies it when one runs the config; otherwise this process does",
+    )
+    .option('--dry-run', 'count what a replay would read, per table; change nothing')
+    .option('--admin <url>', `${ADMIN_HELP}; when a daemon answers, it applies the replay`, httpUrl)
+    .option('--admin-url <url>', 'same as --admin', httpUrl)
+    .option('--token <token>', 'bearer token of the admin API (env CDC_ADMIN_TOKEN)', env.CDC_ADMIN_TOKEN)
+    .addHelpText(
+      'after',
+      help(
+        [
+          'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --dry-run',
+          'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search',
+          'cdc-fanout dlq replay shop -c connectors/demo.yaml --sink search --table public.orders   # the other tables stay dead-lettered',
+        ],
+        `0 replayed (nothing failed again), or nothing to replay; 1 config error, unknown pipeline/sink/table, no DLQ configured, daemon recorded but unreachable, a replay of the sink already running, or the replay failed/was interrupted (rerun continues); ${USAGE_ERROR} usage error; 3 replayed, but some records failed again and are back in the DLQ (listed).`,
+      ),
+    )
+    .action(async (pipeline: string, opts: DlqFlags) => {
+      const { dlqReplayCommand } = await import('./dlq.js');
+      process.exitCode = await dlqReplayCommand(pipeline, opts);
+      // Exit explicitly: a client library timer must not keep the command alive.
+      process.exit();
     });
 
   return program;

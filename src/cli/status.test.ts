@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PipelineStatus, SinkStatus } from '../daemon/status.js';
 import { formatStatus, problems } from './status.js';
 
-const sink = (over: Partial<SinkStatus>): SinkStatus => ({ name: 's', type: 'redis', state: 'RUNNING', restarts: 0, records: 5, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [], ...over });
+const sink = (over: Partial<SinkStatus>): SinkStatus => ({ name: 's', type: 'redis', state: 'RUNNING', restarts: 0, records: 5, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [], failedTables: [], ...over });
 const pipeline = (sinks: SinkStatus[]): PipelineStatus => ({
   name: 'p',
   file: 'p.yaml',
@@ -33,5 +33,12 @@ describe('status command output and exit decision', () => {
     const standby: PipelineStatus = { ...p, source: { ...p.source, state: 'STANDBY', reason: 'standby: another daemon runs this pipeline\'s source', lastLsn: null } };
     expect(problems([standby], {})).toEqual([]);
     expect(formatStatus([standby])).toContain("p  source STANDBY (standby: another daemon runs this pipeline's source)");
+  });
+
+  it('a failed table of a running sink is printed and makes the status unhealthy', () => {
+    const failedTables = [{ state: 'FAILED' as const, topic: 'p.public.a', table: 'public.a', partition: 0, offset: '7', resumeFrom: '6', error: 'column n: bad value', since: '2026-01-01T10:00:00.000Z' }];
+    const list = [pipeline([sink({ failedTables })])];
+    expect(formatStatus(list)).toContain('    table public.a FAILED since 2026-01-01T10:00:00.000Z at p.public.a/0@7 (re-applies from offset 6): column n: bad value');
+    expect(problems(list, {})).toEqual(['p/sink:s table public.a is FAILED: column n: bad value']);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * `cdc-fanout status`: asks a running daemon's admin API for /pipelines and prints a summary.
  * Exit codes (for scripts and probes): 0 every component RUNNING, PAUSED or STANDBY and within the lag
- * thresholds; 2 a component is FAILED, STARTING, RESTARTING or STOPPED, or a sink is past
+ * thresholds; 2 a component is FAILED, STARTING, RESTARTING or STOPPED, a sink has a failed table
+ * (stopped at a record it cannot apply while the sink's other tables go on), or a sink is past
  * --max-lag / --max-lag-ms (an unknown lag counts as past a threshold: it cannot be shown to be
  * within it); 1 the status could not be read at all.
  */
@@ -31,6 +32,7 @@ export function problems(list: readonly PipelineStatus[], flags: Pick<StatusFlag
     for (const s of p.sinks) {
       const id = `${p.name}/sink:${s.name}`;
       if (!healthy(s.state)) out.push(`${id} is ${s.state}${s.reason ? `: ${s.reason}` : ''}`);
+      for (const t of s.failedTables ?? []) out.push(`${id} table ${t.table ?? t.topic} is FAILED: ${t.error}`);
       if (flags.maxLag !== undefined) {
         if (s.lag === null) out.push(`${id} lag is unknown (--max-lag ${flags.maxLag})`);
         else if (s.lag > flags.maxLag) out.push(`${id} lag ${fmtInt(s.lag)} > --max-lag ${flags.maxLag}`);
@@ -64,6 +66,9 @@ export function formatStatus(list: readonly PipelineStatus[]): string {
       const latency = s.latencyMs === null ? '' : `  commit→applied ${fmtAge(s.latencyMs)}`;
       lines.push(`  sink ${s.name} [${s.type}]  ${s.state}${s.reason ? ` (${s.reason})` : ''}  lag ${fmtLag(s)} (${fmtAge(s.timeLagMs)})  records ${fmtInt(s.records)}${latency}  restarts ${s.restarts}`);
       err(s.lastError, '      ');
+      for (const t of s.failedTables ?? []) {
+        lines.push(`    table ${t.table ?? t.topic} FAILED since ${t.since} at ${t.topic}/${t.partition}@${t.offset} (re-applies from offset ${t.resumeFrom ?? 'earliest'}): ${t.error}`);
+      }
     }
   }
   return lines.join('\n');

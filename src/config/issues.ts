@@ -7,6 +7,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
 import { schemaAt, shapeOf } from './describe-schema.js';
+import { movedKeyHint } from './groups.js';
 import { formatPath, type ConfigPath, type Location } from './locate.js';
 import { isSecretKey, maskString } from './secret.js';
 
@@ -78,8 +79,11 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, data: un
       return [{ path, message: `expected ${issue.expected}, got ${typeName(got)}` }];
     }
     case 'unrecognized_keys': {
-      const known = Object.keys(shapeOf(schemaAt(root, path, data) ?? root) ?? {});
+      const shape = shapeOf(schemaAt(root, path, data) ?? root) ?? {};
+      const known = Object.keys(shape);
       return issue.keys.map((key) => {
+        const moved = movedKeyHint(key, shape);
+        if (moved) return { path: [...path, key], key, message: `unknown key; ${moved}` };
         const hint = didYouMean(key, known);
         return { path: [...path, key], key, message: `unknown key${hint ? `; did you mean "${hint}"?` : known.length ? ` (known keys: ${known.join(', ')})` : ''}` };
       });
@@ -98,7 +102,9 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, data: un
       const options = issue.values.map((v) => JSON.stringify(v));
       const hint = typeof got === 'string' ? didYouMean(got, issue.values.map(String)) : undefined;
       if (got === undefined) return [{ path, message: `missing required field (expected one of ${options.join(' | ')})` }];
-      return [{ path, message: `expected one of ${options.join(' | ')}, got ${show(got, secrets)}${hint ? `; did you mean "${hint}"?` : ''}` }];
+      // A field's own error message (e.g. why `prefer` is not a TLS mode) replaces the did-you-mean.
+      const own = issue.message && !issue.message.startsWith('Invalid') ? `: ${oneLine(issue.message, secrets)}` : hint ? `; did you mean "${hint}"?` : '';
+      return [{ path, message: `expected one of ${options.join(' | ')}, got ${show(got, secrets)}${own}` }];
     }
     case 'too_small':
     case 'too_big': {

@@ -12,7 +12,8 @@ import { interpolateString, InterpolationError, type InterpolationContext } from
 import { describeIssue, formatError, valueAt, type ConfigError } from './issues.js';
 import { formatPath, locate, type ConfigPath, type Location } from './locate.js';
 import { buildPipelineSchema, type PipelineConfig, type PipelineSchema } from './schema.js';
-import { isSecretKey } from './secret.js';
+import { schemaAt } from './describe-schema.js';
+import { isSecretKey, isSecretSchema } from './secret.js';
 
 export const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -20,6 +21,8 @@ export interface LoadedPipeline {
   /** File as shown in messages (relative to the working directory when inside it). */
   readonly file: string;
   readonly config: PipelineConfig;
+  /** Line and column of a config path in the file (for messages about it, e.g. `validate --online`). */
+  readonly at?: (path: ConfigPath, key?: string) => Location | undefined;
 }
 
 export interface LoadResult {
@@ -87,7 +90,7 @@ export async function loadConfig(target: string, options: LoadOptions = {}): Pro
       if (other) errors.push({ file: shown(f), path: 'name', message: `duplicate pipeline name "${r.config.name}" (also in ${other}); pipeline names must be unique`, location: r.at(['name']) });
       else {
         names.set(r.config.name, shown(f));
-        pipelines.push({ file: shown(f), config: r.config });
+        pipelines.push({ file: shown(f), config: r.config, at: r.at });
         located.push({ file: shown(f), config: r.config, at: r.at, ...(r.written ? { written: r.written } : {}) });
       }
     }
@@ -300,7 +303,9 @@ function loadFile(path: string, file: string, schema: PipelineSchema, ctx: Inter
   }
   // Top-level x-… keys hold anchors for merge keys (`x-defaults: &d …`, then `<<: *d`); not config.
   const visible = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith(EXTENSION_PREFIX)));
-  const data = interpolateTree(visible, [], ctx, (p, message) => errors.push({ file, path: formatPath(p), message, location: at(p) }));
+  // A value is secret when its field is marked secret() in the schema (e.g. tls.key) or its name says so.
+  const secretAt = (p: ConfigPath): boolean => isSecretSchema(schemaAt(schema, p, visible));
+  const data = interpolateTree(visible, [], ctx, (p, message) => errors.push({ file, path: formatPath(p), message, location: at(p) }), secretAt);
   if (errors.length) return { errors, at };
 
   // source.name defaults to the pipeline name.
@@ -323,12 +328,12 @@ function loadFile(path: string, file: string, schema: PipelineSchema, ctx: Inter
   return { errors, at };
 }
 
-function interpolateTree(value: unknown, path: ConfigPath, ctx: InterpolationContext, onError: (p: ConfigPath, m: string) => void): unknown {
+function interpolateTree(value: unknown, path: ConfigPath, ctx: InterpolationContext, onError: (p: ConfigPath, m: string) => void, secretAt: (p: ConfigPath) => boolean): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
     const last = path[path.length - 1];
     try {
-      return interpolateString(value, ctx, typeof last === 'string' && isSecretKey(last));
+      return interpolateString(value, ctx, (typeof last === 'string' && isSecretKey(last)) || secretAt(path));
     } catch (err) {
       if (err instanceof InterpolationError) {
         onError(path, err.message);
@@ -337,10 +342,10 @@ function interpolateTree(value: unknown, path: ConfigPath, ctx: InterpolationCon
       throw err;
     }
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateTree(v, [...path, i], ctx, onError));
+  if (Array.isArray(value)) return value.map((v, i) => interpolateTree(v, [...path, i], ctx, onError, secretAt));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolateTree(v, [...path, k], ctx, onError);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateTree(v, [...path, k], ctx, onError, secretAt);
     return out;
   }
   return value;

@@ -1,16 +1,14 @@
 /**
  * Renders the config reference (Markdown) from the schema: every field with its name, type,
  * default and description, plus the `run` command's daemon flags. scripts/gen-config-reference.ts
- * writes it into README.md (between markers) and docs/config-reference.md.
+ * writes it to docs/config-reference.md (the README links there).
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ConfigComponents } from './components.js';
 import { defOf } from './describe-schema.js';
+import { authGroup, fieldGroups, tlsGroup } from './groups.js';
 import { isSecretKey, isSecretSchema } from './secret.js';
-
-export const REFERENCE_START = '<!-- config-reference:start -->';
-export const REFERENCE_END = '<!-- config-reference:end -->';
 
 export interface FieldDoc {
   readonly path: string;
@@ -60,6 +58,8 @@ function unwrapField(schema: z.ZodType): Unwrapped {
   return { core: s, optional, hasDefault, default: dflt };
 }
 
+const GROUPS = { tls: tlsGroup, auth: authGroup } as const;
+
 export function typeOf(schema: z.ZodType): string {
   const { core } = unwrapField(schema);
   const d = defOf(core) as ReturnType<typeof defOf> & { valueType?: z.ZodType; checks?: { _zod: { def: { check: string; format?: string } } }[]; format?: string };
@@ -97,14 +97,21 @@ export function fieldsOf(schema: z.ZodObject, prefix = ''): FieldDoc[] {
   for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
     const path = prefix ? `${prefix}.${key}` : key;
     const u = unwrapField(field);
+    // A shared group is documented once, in its own section; a use shows only what a variant adds.
+    const group = fieldGroups.get(u.core);
     out.push({
       path,
-      type: typeOf(field),
+      type: group ? `${group.group} group` : typeOf(field),
       default: u.hasDefault ? JSON.stringify(u.default) : undefined,
       required: !u.optional && !u.hasDefault,
-      description: descriptionOf(field),
+      description: group?.variant ? `${descriptionOf(field) ?? ''} This use: ${group.variant}.` : descriptionOf(field),
       secret: isSecretSchema(field) || isSecretKey(key),
     });
+    if (group) {
+      const base = Object.keys(GROUPS[group.group].shape);
+      out.push(...fieldsOf(u.core as z.ZodObject, path).filter((f) => !base.includes(f.path.slice(path.length + 1))));
+      continue;
+    }
     const d = defOf(u.core) as ReturnType<typeof defOf> & { valueType?: z.ZodType };
     if (d.type === 'object') out.push(...fieldsOf(u.core as z.ZodObject, path));
     if (d.type === 'record' && d.valueType && defOf(unwrapField(d.valueType).core).type === 'object') out.push(...fieldsOf(unwrapField(d.valueType).core as z.ZodObject, `${path}.<key>`));
@@ -135,6 +142,18 @@ export function referenceSections(c: ConfigComponents): { title: string; intro: 
   const common = fieldsOf(c.sinkCommon).filter((f) => f.path !== 'type');
   return [
     { title: 'Pipeline file', intro: 'One file (YAML or JSON) describes one pipeline. `cdc-fanout run --config <dir>` runs every `*.yaml`, `*.yml` and `*.json` file of a directory.', fields: top },
+    {
+      title: 'Shared field groups: `tls`',
+      intro:
+        'TLS of one connection, the same fields for every service: `source.database.tls` (Postgres), `kafka.tls`, and `tls` of the elasticsearch, clickhouse and redis sinks. Absent: plaintext; `tls: {}`: TLS verified against the system CAs. Certificates and keys are PEM text (e.g. `${file:certs/ca.pem}`, relative to the config file) or an absolute path to a PEM file; `validate` reads and parses them, checks that `cert` and `key` belong together, and names the field when one is missing, unreadable or not PEM.',
+      fields: fieldsOf(tlsGroup),
+    },
+    {
+      title: 'Shared field groups: `auth`',
+      intro:
+        'User name and password: `auth` of the elasticsearch (plus `api.key`), clickhouse and redis sinks, and `kafka.sasl` (both required, plus `mechanism`). Postgres keeps Debezium\'s `database.user` / `database.password`. Use `${ENV}` or `${file:/path}` for the password.',
+      fields: fieldsOf(authGroup),
+    },
     {
       title: '`source`',
       intro: 'Postgres connection, slot, publication, tables, snapshot and event format (Debezium property names).',
@@ -182,10 +201,3 @@ export function renderReference(c: ConfigComponents, program: Command): string {
   return parts.join('\n');
 }
 
-/** Replaces the block between the markers; throws when the markers are missing. */
-export function spliceReference(readme: string, body: string): string {
-  const a = readme.indexOf(REFERENCE_START);
-  const b = readme.indexOf(REFERENCE_END);
-  if (a < 0 || b < a) throw new Error(`README.md lacks the markers ${REFERENCE_START} … ${REFERENCE_END}`);
-  return `${readme.slice(0, a + REFERENCE_START.length)}\n${body}\n${readme.slice(b)}`;
-}

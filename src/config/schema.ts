@@ -36,7 +36,14 @@ function pluginIssues(plugins: readonly PluginSpec[], sink: Record<string, unkno
   const own: Record<string, unknown> = {};
   for (const k of Object.keys(p.spec.shape)) if (k in sink) own[k] = sink[k];
   const r = p.spec.safeParse(own);
-  return r.success ? [] : r.error.issues.filter((i) => i.code === 'custom');
+  if (r.success) return [];
+  // Field-level checks survive the merge and are reported already: keep only the spec-level ones.
+  const fieldLevel = new Set<string>();
+  for (const [k, v] of Object.entries(own)) {
+    const f = p.spec.shape[k]?.safeParse(v);
+    if (f && !f.success) for (const i of f.error.issues) fieldLevel.add(JSON.stringify([k, ...i.path, i.message]));
+  }
+  return r.error.issues.filter((i) => i.code === 'custom' && !fieldLevel.has(JSON.stringify([...i.path, i.message])));
 }
 
 export function buildPipelineSchema(c: ConfigComponents) {

@@ -44,13 +44,25 @@ const patterns = (list: string | undefined): RegExp[] =>
     });
 
 /**
- * Static consistency of a sink with its pipeline's source: a sink names its input by `topics` or by
- * `tables`, not both; every topic must be one the source produces (`topic.routing.template` with
- * this pipeline's prefix); every table must be captured (include/exclude lists). A sink waiting for
- * a topic nobody writes would sit in STARTING forever, so these are config errors.
+ * The tables a sink consumes, each with where the sink names it: its `tables` (list or per-table
+ * map) and the tables behind its `topics` (by the routing template).
  */
-export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, source: SourceTopics): TopicProblem[] {
-  const problems: TopicProblem[] = [];
+export function sinkTableRefs(sink: Readonly<Record<string, unknown>>, source: SourceTopics): { readonly table: string; readonly path: readonly (string | number)[] }[] {
+  const out = new Map<string, readonly (string | number)[]>();
+  const list = Array.isArray(sink.tables);
+  sinkTables(sink).forEach((t, i) => out.has(t) || out.set(t, list ? ['tables', i] : ['tables', t]));
+  if (Array.isArray(sink.topics)) {
+    const { tableOf } = topicMatcher(source);
+    sink.topics.forEach((topic, i) => {
+      const t = typeof topic === 'string' ? tableOf(topic) : null;
+      if (t && !out.has(`${t.schema}.${t.table}`)) out.set(`${t.schema}.${t.table}`, ['topics', i]);
+    });
+  }
+  return [...out].map(([table, path]) => ({ table, path }));
+}
+
+/** The routing template as a matcher: topic → its schema and table (null for a topic the source does not produce). */
+export function topicMatcher(source: SourceTopics): { readonly produced: RegExp; readonly shown: string; readonly defaultShape: boolean; tableOf(topic: string): { schema: string; table: string } | null | undefined } {
   const prefix = source['topic.prefix'];
   const template = source['topic.routing.template'];
   const defaultShape = template === '${prefix}.${schema}.${table}';
@@ -66,6 +78,32 @@ export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, sourc
   }
   const produced = new RegExp(`${re}$`);
   const shown = template.replaceAll('${prefix}', prefix).replaceAll('${schema}', '<schema>').replaceAll('${table}', '<table>');
+  return {
+    produced,
+    shown,
+    defaultShape,
+    /** null: not produced by the source; undefined: produced, but the template does not name both schema and table. */
+    tableOf(topic) {
+      const m = produced.exec(topic);
+      if (!m) return null;
+      const schema = m[order.indexOf('${schema}') + 1];
+      const table = m[order.indexOf('${table}') + 1];
+      return schema !== undefined && table !== undefined && order.length === 2 ? { schema, table } : undefined;
+    },
+  };
+}
+
+/**
+ * Static consistency of a sink with its pipeline's source: a sink names its input by `topics` or by
+ * `tables`, not both; every topic must be one the source produces (`topic.routing.template` with
+ * this pipeline's prefix); every table must be captured (include/exclude lists). A sink waiting for
+ * a topic nobody writes would sit in STARTING forever, so these are config errors.
+ */
+export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, source: SourceTopics): TopicProblem[] {
+  const problems: TopicProblem[] = [];
+  const prefix = source['topic.prefix'];
+  const template = source['topic.routing.template'];
+  const { shown, defaultShape, tableOf } = topicMatcher(source);
   const include = patterns(source['table.include.list']);
   const exclude = patterns(source['table.exclude.list']);
   const captured = (table: string): string | undefined => {
@@ -82,17 +120,15 @@ export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, sourc
   if (Array.isArray(sink.topics)) {
     sink.topics.forEach((topic, i) => {
       if (typeof topic !== 'string') return;
-      const m = produced.exec(topic);
-      if (!m) {
+      const t = tableOf(topic);
+      if (t === null) {
         const parts = topic.split('.');
         const guess = defaultShape && parts.length >= 3 ? `; did you mean "${[prefix, ...parts.slice(-2)].join('.')}"?` : '';
         problems.push({ path: ['topics', i], message: `topic "${topic}" is not produced by this pipeline: its source writes "${shown}" (source.topic.prefix "${prefix}")${guess}` });
         return;
       }
-      const schema = m[order.indexOf('${schema}') + 1];
-      const table = m[order.indexOf('${table}') + 1];
-      if (schema !== undefined && table !== undefined && order.length === 2) {
-        const why = captured(`${schema}.${table}`);
+      if (t) {
+        const why = captured(`${t.schema}.${t.table}`);
         if (why) problems.push({ path: ['topics', i], message: `topic "${topic}": ${why}` });
       }
     });

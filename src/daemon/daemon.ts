@@ -11,6 +11,8 @@ import { daemonMetrics } from '../observability/daemon-metrics.js';
 import { redact } from '../config/secret.js';
 import { startAdminServer, type AdminServer, type SinkAction } from './admin/server.js';
 import { Pipeline, type PipelineDefinition } from './pipeline.js';
+import { DlqJobs, type DlqReplayJob, type DlqResult } from './dlq-jobs.js';
+import type { DlqListing, DlqTarget } from '../sinks/runtime/dlq-replay.js';
 import type { DaemonHistory, PipelineStatus } from './status.js';
 import type { RestartPolicy } from './supervisor.js';
 
@@ -39,6 +41,7 @@ export class Daemon {
   private admin: AdminServer | undefined;
   private stopping: Promise<boolean> | undefined;
   private sampler: NodeJS.Timeout | undefined;
+  private readonly dlqJobs: DlqJobs;
 
   constructor(
     defs: readonly PipelineDefinition[],
@@ -46,6 +49,7 @@ export class Daemon {
   ) {
     const mask = (s: string): string => redact(s, opts.secrets);
     this.pipelines = defs.map((d) => new Pipeline(d, opts.policy, opts.logger, mask));
+    this.dlqJobs = new DlqJobs(opts.logger);
     daemonMetrics.pipelines.set(this.pipelines.length);
   }
 
@@ -78,6 +82,22 @@ export class Daemon {
           ready: () => this.ready(),
           history: () => this.history(),
           sinkAction: (p, s, a) => this.sinkAction(p, s, a),
+          dlqList: async (p, s, table) => {
+            const t = this.dlqTarget(p, s);
+            return t.ok ? this.masked(await this.dlqJobs.list(t.value, table)) : t;
+          },
+          dlqReplay: (p, s, req) => {
+            const t = this.dlqTarget(p, s);
+            if (!t.ok) return t;
+            if (this.stopping) return { ok: false, status: 503, error: 'the daemon is shutting down' };
+            return this.masked(this.dlqJobs.start(t.value, req));
+          },
+          dlqReplayStatus: (p, s) => {
+            const t = this.dlqTarget(p, s);
+            if (!t.ok) return t;
+            const job = this.dlqJobs.last(p, s);
+            return job ? this.masked({ ok: true, value: job }) : { ok: false, status: 404, error: `no dead-letter replay of sink "${s}" since the daemon started` };
+          },
         },
         { ...this.opts.admin, logger: this.opts.logger },
       );
@@ -109,6 +129,18 @@ export class Daemon {
     return { ok: true, state: s.state };
   }
 
+  private dlqTarget(pipeline: string, sink: string): DlqResult<DlqTarget> {
+    const p = this.pipelines.find((x) => x.name === pipeline);
+    if (!p) return { ok: false, status: 404, error: `no pipeline "${pipeline}" (have: ${this.pipelines.map((x) => x.name).join(', ')})` };
+    const t = p.dlq(sink);
+    if (!t) return { ok: false, status: 404, error: `pipeline "${pipeline}" has no sink "${sink}" (have: ${p.sinkNames().join(', ') || 'none'})` };
+    return { ok: true, value: t };
+  }
+
+  private masked<T extends DlqListing | DlqReplayJob>(r: DlqResult<T>): DlqResult<T> {
+    return r.ok ? { ok: true, value: redact(r.value, this.opts.secrets) } : { ...r, error: redact(r.error, this.opts.secrets) };
+  }
+
   /** Graceful stop; resolves true when everything stopped within the timeout. */
   stop(): Promise<boolean> {
     this.stopping ??= (async () => {
@@ -119,7 +151,7 @@ export class Daemon {
       const timeout = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), this.opts.shutdownTimeoutMs);
       });
-      const all = Promise.allSettled(this.pipelines.map((p) => p.stop())).then((rs) => {
+      const all = Promise.allSettled([this.dlqJobs.stop(), ...this.pipelines.map((p) => p.stop())]).then((rs) => {
         for (const r of rs) if (r.status === 'rejected') log.error({ err: redact(String(r.reason), this.opts.secrets) }, 'pipeline stop failed');
         return rs.every((r) => r.status === 'fulfilled');
       });

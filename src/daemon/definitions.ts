@@ -1,4 +1,5 @@
 /** Turns validated pipeline configs into runtime definitions (source + sink factories). */
+import type { TlsSettings } from '../config/tls.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { LoadedPipeline } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
@@ -27,8 +28,8 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
         sinks: await Promise.all(
           config.sinks.map(async (s) => {
             const sink = s as Record<string, unknown> & { name: string; type: string };
-            const { factory, counters } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
-            return { name: sink.name, type: sink.type, factory, counters };
+            const { factory, counters, dlq } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] as TlsSettings } : {}), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
+            return { name: sink.name, type: sink.type, factory, counters, dlq };
           }),
         ),
       };

@@ -3,7 +3,7 @@
  * depend on the components' internals. src/daemon/adapters.ts wraps PostgresSource and SinkRunner
  * into these.
  */
-import type { ComponentState, PartitionStatus, SlotStatus, SnapshotProgress } from './status.js';
+import type { ComponentState, FailedTableStatus, PartitionStatus, SlotStatus, SnapshotProgress } from './status.js';
 
 export interface HandleContext {
   /** Call when the component fails after start() resolved (the supervisor restarts it). */
@@ -42,11 +42,14 @@ export interface SinkRuntimeStatus {
   readonly lag: number | null;
   readonly timeLagMs: number | null;
   readonly lagUpdatedAt: string | null;
+  /** Tables stopped at a record they cannot apply (errors.tolerance=none). */
+  readonly failedTables: readonly FailedTableStatus[];
   readonly details?: Record<string, unknown>;
 }
 
 export interface SinkHandle extends ComponentHandle {
   pause(): Promise<void>;
+  /** Continues a paused sink; also retries its failed tables from their stored offsets. */
   resume(): Promise<void>;
   /** The component's own view, synchronously (e.g. a runner retrying a batch reports RESTARTING with the error). */
   state(): { readonly state: ComponentState; readonly reason?: string | undefined };

@@ -4,6 +4,7 @@
  * batch in hand, commit offsets, close) in parallel.
  */
 import type { Logger } from '../observability/logger.js';
+import type { DlqTarget } from '../sinks/runtime/dlq-replay.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SourceFactory, SourceHandle } from './handles.js';
 import { rateBetween, SeriesRing } from './history.js';
 import { RateMeter } from './rate.js';
@@ -16,7 +17,7 @@ export interface PipelineDefinition {
   readonly topicPrefix: string;
   readonly bootstrapServers: string;
   readonly source: SourceFactory;
-  readonly sinks: readonly { readonly name: string; readonly type: string; readonly factory: SinkFactory; readonly counters?: SinkCounters }[];
+  readonly sinks: readonly { readonly name: string; readonly type: string; readonly factory: SinkFactory; readonly counters?: SinkCounters; readonly dlq?: DlqTarget }[];
 }
 
 /** How many history samples each component keeps (with the daemon's 5 s interval: 10 minutes). */
@@ -81,6 +82,11 @@ export class Pipeline {
 
   sink(name: string): Supervisor<SinkHandle> | undefined {
     return this.sinkEntries.find((s) => s.name === name)?.sup;
+  }
+
+  /** The dead-letter target of a sink (undefined: no such sink, or built without one in tests). */
+  dlq(name: string): DlqTarget | undefined {
+    return this.def.sinks.find((s) => s.name === name)?.dlq;
   }
 
   sinkNames(): string[] {
@@ -183,6 +189,7 @@ export class Pipeline {
           lagUpdatedAt: st?.lagUpdatedAt ?? null,
           latencyMs: e.latencyMs,
           partitions: st?.partitions ?? [],
+          failedTables: (st?.failedTables ?? []).map((t) => ({ ...t, error: this.mask(t.error) })),
           details: st?.details,
         };
       }),

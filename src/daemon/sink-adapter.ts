@@ -2,6 +2,7 @@
  * The seam to the sink runtime: a configured sink (common fields + plugin fields) becomes a
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
+import type { TlsSettings } from '../config/tls.js';
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -9,6 +10,8 @@ import type { Logger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import { newSinkRunnerStats, SinkRunner } from '../sinks/runtime/runner.js';
+import type { DlqTarget } from '../sinks/runtime/dlq-replay.js';
+import type { Sink } from '../sinks/sink.js';
 import { sinkTopics } from '../config/sink-topics.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
 import type { PartitionStatus } from './status.js';
@@ -21,6 +24,8 @@ export interface SinkAdapterInput {
   readonly logger: Logger;
   /** The source database as a libpq URL, handed to sinks that read the source catalog. */
   readonly sourceDatabaseUrl?: string;
+  /** The source's `database.tls` group (applies to sourceDatabaseUrl). */
+  readonly sourceDatabaseTls?: TlsSettings;
   /** Overrides for tests (shorter kafkajs session timeout → quicker rebalances). */
   readonly sessionTimeoutMs?: number;
 }
@@ -35,6 +40,8 @@ export interface SinkFactoryResult {
   readonly factory: SinkFactory;
   /** Shared by every runner the factory builds, so counts survive restarts. */
   readonly counters: SinkCounters;
+  /** The sink's dead-letter topic: list and replay it (src/sinks/runtime/dlq-replay.ts) with this sink's config. */
+  readonly dlq: DlqTarget;
 }
 
 export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
@@ -49,16 +56,20 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
   const resolved = resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix });
   const stats = newSinkRunnerStats();
 
+  const createSink = (logger: Logger): Sink =>
+    plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}), ...(input.sourceDatabaseTls ? { sourceDatabaseTls: input.sourceDatabaseTls } : {}) });
+  const dlqSize = { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) };
+
   const factory: SinkFactory = (ctx): SinkHandle => {
     const logger = input.logger.child({ sink: input.sink.name });
-    const sink = plugin.create(pluginConfig, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: resolved.groupId, logger, ...(input.sourceDatabaseUrl ? { sourceDatabaseUrl: input.sourceDatabaseUrl } : {}) });
+    const sink = createSink(logger);
     const runner = new SinkRunner({
       kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}` }),
       sink,
       config: resolved,
       pipeline: input.pipeline,
       logger,
-      dlqSize: { maxRequestSize: input.kafka['max.request.size'], ...(input.kafka['topic.creation.max.message.bytes'] ? { topicMaxMessageBytes: input.kafka['topic.creation.max.message.bytes'] } : {}) },
+      dlqSize,
       stats,
       ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
     });
@@ -77,10 +88,22 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
           lag: lag.lag,
           timeLagMs: lag.timeLagMs,
           lagUpdatedAt: lag.updatedAt,
+          failedTables: runner.failedTables().map((t) => ({ state: 'FAILED' as const, ...t })),
           details: { groupId: resolved.groupId, topics: resolved.topicList, errorsTolerance: resolved['errors.tolerance'], dlqTopic: resolved.dlqTopic, dlq: stats.dlq },
         });
       },
     };
   };
-  return { factory, counters: stats };
+  const dlqLogger = input.logger.child({ sink: input.sink.name, dlq: true });
+  const dlq: DlqTarget = {
+    kafka: kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}.dlq` }),
+    config: resolved,
+    pipeline: input.pipeline,
+    topicPrefix: input.topicPrefix,
+    logger: dlqLogger,
+    createSink: () => createSink(dlqLogger),
+    dlqSize,
+    ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
+  };
+  return { factory, counters: stats, dlq };
 }

@@ -26,6 +26,26 @@ export interface PartitionStatus {
   readonly timeLagMs: number | null;
 }
 
+/**
+ * A table of a sink stopped at a record it cannot apply (errors.tolerance=none); the sink's other
+ * tables go on. Retried by the sink's resume action or a restart, from `resumeFrom`.
+ */
+export interface FailedTableStatus {
+  readonly state: 'FAILED';
+  readonly topic: string;
+  /** "schema.table"; null when the record had no source block. */
+  readonly table: string | null;
+  readonly partition: number;
+  /** Offset of the record that cannot be applied. */
+  readonly offset: string;
+  /** Offset in the sink's store the table re-applies from (null: none stored yet). */
+  readonly resumeFrom: string | null;
+  /** What is wrong (table, column, value where the sink knows them) and what to do. */
+  readonly error: string;
+  /** ISO time the table stopped. */
+  readonly since: string;
+}
+
 export interface SnapshotProgress {
   readonly table: string;
   readonly done: number;
@@ -73,6 +93,8 @@ export interface SinkStatus extends ComponentStatus {
   /** Mean commit→applied latency (Postgres commit → sink commit, ms) over the last history interval; null when nothing was applied. */
   readonly latencyMs: number | null;
   readonly partitions: readonly PartitionStatus[];
+  /** Tables stopped at a record they cannot apply while the sink runs on (see FailedTableStatus); empty when none. */
+  readonly failedTables: readonly FailedTableStatus[];
   readonly details?: Record<string, unknown> | undefined;
 }
 

@@ -9,9 +9,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** A scripted component: fails to start `failStarts` times, exposes its failure callback. */
 function scripted(failStarts: number) {
   let starts = 0;
-  const created: { ctx: HandleContext; stopped: boolean; paused: boolean }[] = [];
+  const created: { ctx: HandleContext; stopped: boolean; paused: boolean; resumes: number }[] = [];
   const factory = (ctx: HandleContext): SinkHandle => {
-    const me = { ctx, stopped: false, paused: false };
+    const me = { ctx, stopped: false, paused: false, resumes: 0 };
     created.push(me);
     return {
       async start() {
@@ -26,12 +26,13 @@ function scripted(failStarts: number) {
       },
       async resume() {
         me.paused = false;
+        me.resumes++;
       },
       state() {
         return { state: 'RUNNING' as const };
       },
       async status() {
-        return { partitions: [], lag: null, timeLagMs: null, lagUpdatedAt: null };
+        return { partitions: [], lag: null, timeLagMs: null, lagUpdatedAt: null, failedTables: [] };
       },
     };
   };
@@ -54,7 +55,7 @@ describe('Supervisor', () => {
         pause: async () => undefined,
         resume: async () => undefined,
         state: () => ({ state: 'RUNNING' as const }),
-        status: async () => ({ partitions: [], lag: null, timeLagMs: null, lagUpdatedAt: null }),
+        status: async () => ({ partitions: [], lag: null, timeLagMs: null, lagUpdatedAt: null, failedTables: [] }),
       };
     };
     const s = supervisor(factory);
@@ -138,6 +139,16 @@ describe('Supervisor', () => {
     expect(c.created[1]!.paused).toBe(false);
     await s.stop();
     expect(c.created[1]!.stopped).toBe(true);
+  });
+
+  it('resume on a running sink is passed on (it retries the sink\'s failed tables)', async () => {
+    const c = scripted(0);
+    const s = supervisor(c.factory);
+    await s.start();
+    await s.resume();
+    expect(s.state).toBe('RUNNING');
+    expect(c.created[0]!.resumes).toBe(1);
+    await s.stop();
   });
 
   it('backoff doubles up to the cap, with ±20% jitter', () => {

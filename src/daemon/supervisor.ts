@@ -163,12 +163,16 @@ export class Supervisor<H extends ComponentHandle> {
     }
   }
 
+  /** Resume (sinks): continues a paused sink; on a running sink it retries its failed tables. */
   async resume(): Promise<void> {
     this.pausedByUser = false;
     const h = this.current;
-    if (h && 'resume' in h && typeof h.resume === 'function' && this.stateValue === 'PAUSED') {
+    if (!h || !('resume' in h) || typeof h.resume !== 'function') return;
+    if (this.stateValue === 'PAUSED') {
       await (h.resume as () => Promise<void>)();
       this.setState('RUNNING');
+    } else if (this.stateValue === 'RUNNING') {
+      await (h.resume as () => Promise<void>)();
     }
   }
 

@@ -1,11 +1,16 @@
 /**
- * The Debezium value envelope {before, after, source, op, ts_ms, transaction}, serialized by
- * string concatenation around JSON.stringify of the rows: the constant parts of `source` are
+ * The Debezium value envelope {before, after, source, transaction, op, ts_ms, ts_us, ts_ns}, serialized
+ * by string concatenation around JSON.stringify of the rows: the constant parts of `source` are
  * escaped once per relation, so the hot path does no per-event object building for them.
+ * Invariant: field names and order are those of Debezium 3.6's PostgreSQL connector (checked against
+ * its output by test/events/debezium-differential.test.ts). ts_us/ts_ns are written as the µs (or ms)
+ * value followed by zeros (exact text, no float arithmetic): streamed commit times are known to the
+ * µs (pgoutput), snapshot and processing times to the ms.
  */
 import type { Op, Position, Row } from './change.js';
 
-export type SnapshotMarker = 'true' | 'last' | 'false' | 'incremental';
+/** Debezium's source.snapshot values (io.debezium.connector.SnapshotRecord, lower case). */
+export type SnapshotMarker = 'true' | 'first' | 'first_in_data_collection' | 'last_in_data_collection' | 'last' | 'false' | 'incremental';
 
 /** Where an event comes from (the `source` block's per-event fields). */
 export interface SourceInfo {
@@ -15,11 +20,13 @@ export interface SourceInfo {
   readonly xid: number | null;
   /** Commit time of the transaction (snapshot: the snapshot's time), ms since epoch → source.ts_ms. */
   readonly commitTimeMs: number;
+  /** The same in µs when known (streaming: pgoutput's commit time) → source.ts_us / ts_ns; else ms scaled. */
+  readonly commitTimeUs?: number;
   /** The change's own LSN (source.lsn); the commit LSN when unknown. */
   readonly lsn: bigint;
   readonly snapshot: SnapshotMarker;
   /**
-   * Commit LSN of the previous transaction (first element of source.sequence, like Debezium);
+   * End LSN of the previous transaction's commit record (first element of source.sequence, like Debezium);
    * null/undefined → `null` in the sequence.
    */
   readonly lastCommitLsn?: bigint | null;
@@ -66,11 +73,18 @@ export function sequenceOf(info: SourceInfo): string {
   return `[${last},"${info.lsn}"]`;
 }
 
-/** JSON text of the `source` block. */
+/** `ms` scaled to µs (`zeros` = '000') or ns ('000000') as exact JSON number text; ms is an integer. */
+function scaled(ms: number, zeros: string): string {
+  return ms === 0 ? '0' : `${Math.trunc(ms)}${zeros}`;
+}
+
+/** JSON text of the `source` block (Debezium 3.6 order; origin/origin_lsn always null: no replication origins). */
 export function serializeSource(t: SourceTemplate, info: SourceInfo): string {
+  const ms = info.commitTimeMs;
+  const us = info.commitTimeUs === undefined ? scaled(ms, '000') : String(info.commitTimeUs);
   return (
-    `${t.head}${info.commitTimeMs},"snapshot":"${info.snapshot}"${t.db}${JSON.stringify(sequenceOf(info))}` +
-    `${t.table}${info.xid === null ? 'null' : info.xid},"lsn":${Number(info.lsn)},"xmin":null}`
+    `${t.head}${ms},"snapshot":"${info.snapshot}"${t.db}${JSON.stringify(sequenceOf(info))},"ts_us":${us},"ts_ns":${scaled(Number(us), '000')}` +
+    `${t.table}${info.xid === null ? 'null' : info.xid},"lsn":${Number(info.lsn)},"xmin":null,"origin":null,"origin_lsn":null}`
   );
 }
 
@@ -90,7 +104,7 @@ export function serializeEnvelope(
 ): string {
   return (
     `{"before":${before === null ? 'null' : JSON.stringify(before)},"after":${after === null ? 'null' : JSON.stringify(after)}` +
-    `,"source":${sourceJson},"op":"${op}","ts_ms":${tsMs},"transaction":${serializeTransactionBlock(tx)}}`
+    `,"source":${sourceJson},"transaction":${serializeTransactionBlock(tx)},"op":"${op}","ts_ms":${tsMs},"ts_us":${scaled(tsMs, '000')},"ts_ns":${scaled(tsMs, '000000')}}`
   );
 }
 

@@ -29,27 +29,19 @@ describe('RecordBuilder envelope', () => {
     expect(r?.topic).toBe('shop.public.orders');
     expect(r?.key).toBe('{"id":7}');
     expect(r?.headers).toEqual({ [HEADERS.commitLsn]: String(0x1_0000_0100n), [HEADERS.seq]: '3' });
-    expect(parse(r?.value ?? null)).toEqual({
-      before: null,
-      after: { id: 7, note: 'hi', at: '2024-01-02T03:04:05.5Z' },
-      source: {
-        version: '9.9.9',
-        connector: 'postgresql',
-        name: 'shop',
-        ts_ms: 1_700_000_000_000,
-        snapshot: 'false',
-        db: 'app',
-        sequence: `["${0x1_0000_0000n}","${0x1_0000_00f0n}"]`,
-        schema: 'public',
-        table: 'orders',
-        txId: 742,
-        lsn: 0x1_0000_00f0,
-        xmin: null,
-      },
-      op: 'c',
-      ts_ms: 1234,
-      transaction: null,
-    });
+    // byte for byte: field names and order as Debezium 3.6 writes them (test/events/debezium-differential.test.ts)
+    expect(r?.value).toBe(
+      '{"before":null,"after":{"id":7,"note":"hi","at":"2024-01-02T03:04:05.500000Z"},' +
+        '"source":{"version":"9.9.9","connector":"postgresql","name":"shop","ts_ms":1700000000000,"snapshot":"false","db":"app",' +
+        `"sequence":"[\\"${0x1_0000_0000n}\\",\\"${0x1_0000_00f0n}\\"]","ts_us":1700000000000000,"ts_ns":1700000000000000000,` +
+        `"schema":"public","table":"orders","txId":742,"lsn":${0x1_0000_00f0},"xmin":null,"origin":null,"origin_lsn":null},` +
+        '"transaction":null,"op":"c","ts_ms":1234,"ts_us":1234000,"ts_ns":1234000000}',
+    );
+  });
+
+  it('source.ts_us / ts_ns carry the commit µs when the source knows them', () => {
+    const [r] = builder().build({ op: 'c', relation: rel, before: null, after: ['7', 'hi', null], source: { ...src, commitTimeUs: 1_700_000_000_000_123 } });
+    expect(r?.value).toContain('"ts_us":1700000000000123,"ts_ns":1700000000000123000,');
   });
 
   it('snapshot rows: op r, snapshot marker, null txId, null first sequence element', () => {
@@ -83,9 +75,15 @@ describe('RecordBuilder envelope', () => {
       ['{"id":8}', 'c'],
     ]);
     expect(recs[0]?.headers[PK_UPDATE_HEADERS.newKey]).toBe('{"id":8}');
+    expect(recs[1]?.headers[PK_UPDATE_HEADERS.newKey]).toBe('{"id":8}'); // the tombstone too, like Debezium
     expect(recs[2]?.headers[PK_UPDATE_HEADERS.oldKey]).toBe('{"id":7}');
     expect(parse(recs[2]?.value ?? null)).toMatchObject({ before: null, after: { id: 8, note: 'x' } });
     for (const r of recs) expect(r.headers[HEADERS.seq]).toBe('3');
+    // schemas.enable: keys are wrapped, the header values stay bare (Connect's SimpleHeaderConverter)
+    const wrapped = builder({ 'schemas.enable': true }).build({ op: 'u', relation: rel, before: ['7', null, null], after: ['8', 'x', null], source: src });
+    expect(JSON.parse(wrapped[0]?.key ?? 'null')).toMatchObject({ payload: { id: 7 } });
+    expect(wrapped[0]?.headers[PK_UPDATE_HEADERS.newKey]).toBe('{"id":8}');
+    expect(wrapped[2]?.headers[PK_UPDATE_HEADERS.oldKey]).toBe('{"id":7}');
   });
 
   it('tables without key get a null key (no PK split); message.key.columns gives them one', () => {
@@ -126,6 +124,8 @@ describe('transaction metadata', () => {
     const [begin] = b.beginTransaction({ xid: 742, commitLsn: 500n, commitTimeMs: 99 });
     expect(begin?.topic).toBe('shop.transaction');
     expect(parse(begin?.value ?? null)).toEqual({ status: 'BEGIN', id: '742:500', event_count: null, data_collections: null, ts_ms: 99 });
+    // with the Begin message's LSN the id uses it, like Debezium
+    expect(parse(builder({ 'provide.transaction.metadata': true }).beginTransaction({ xid: 742, commitLsn: 500n, beginLsn: 460n, commitTimeMs: 99 })[0]?.value ?? null)).toMatchObject({ id: '742:460' });
     const a = b.build({ op: 'c', relation: rel, before: null, after: ['1', null, null], source: src });
     const c = b.build({ op: 'd', relation: noPk, before: ['1', null, null], source: src });
     const d = b.build({ op: 'c', relation: rel, before: null, after: ['2', null, null], source: src });
@@ -157,7 +157,7 @@ describe('schemas.enable', () => {
     const value = parse(r?.value ?? null) as { schema: { name: string; fields: { field: string; fields?: { field: string; name?: string; optional: boolean }[] }[] }; payload: { op: string } };
     expect(value.payload.op).toBe('c');
     expect(value.schema.name).toBe('shop.public.orders.Envelope');
-    expect(value.schema.fields.map((f) => f.field)).toEqual(['before', 'after', 'source', 'op', 'ts_ms', 'transaction']);
+    expect(value.schema.fields.map((f) => f.field)).toEqual(['before', 'after', 'source', 'transaction', 'op', 'ts_ms', 'ts_us', 'ts_ns']);
     const after = value.schema.fields[1]?.fields ?? [];
     expect(after.find((f) => f.field === 'at')).toMatchObject({ name: 'io.debezium.time.ZonedTimestamp', optional: true });
     expect(after.find((f) => f.field === 'id')).toMatchObject({ optional: false });

@@ -3,7 +3,7 @@
  *
  *  - c / r / u: one record keyed by the row's key.
  *  - u whose key changed (the old tuple's key differs): like Debezium, a `d` at the old key
- *    (header __debezium.newkey), its tombstone (unless tombstones.on.delete=false), then a `c` at
+ *    (header __debezium.newkey), its tombstone (same header; unless tombstones.on.delete=false), then a `c` at
  *    the new key (header __debezium.oldkey).
  *  - d: the delete event, then a tombstone (same key, null value) unless tombstones.on.delete=false.
  *  - t: one `t` event (null key) per truncated table; m: a logical decoding message on the message topic.
@@ -26,7 +26,7 @@ import {
 } from './envelope.js';
 import { compileKeyBuilder, keyColumnIndices, parseMessageKeyColumns, type KeyBuilder, type KeyColumnsRule } from './keys.js';
 import { compileRowConverter, type RowConverter } from './row.js';
-import { envelopeSchema, keySchema, SOURCE_SCHEMA, type ConnectSchema } from './schema.js';
+import { envelopeSchema, inConverterOrder, keySchema, SOURCE_SCHEMA, type ConnectSchema } from './schema.js';
 import { compileTopicNamer, prefixedTopic, type TopicNamer } from './topics.js';
 import { TransactionTracker, type TransactionStart, type TransactionValue } from './transaction.js';
 import { effectiveTypmod, type Column, type RawTuple, type RelationInfo } from './types.js';
@@ -228,18 +228,18 @@ export class RecordBuilder {
       const beforeRow = plan.row(before);
       const oldKey = plan.key ? this.keyJson(plan, before, null) : null;
       if (oldKey !== key) {
-        out.push({
-          topic: plan.topic,
-          key: oldKey,
-          value: this.value(plan, beforeRow, null, src, 'd', ts, s),
-          headers: key === null ? headers : { ...headers, [PK_UPDATE_HEADERS.newKey]: key },
-        });
-        if (this.config['tombstones.on.delete']) out.push({ topic: plan.topic, key: oldKey, value: null, headers });
+        // Like Debezium: the header values are the bare key structs (Connect's SimpleHeaderConverter
+        // writes no {schema, payload} wrapper), and the tombstone carries the newkey header too.
+        const newKeyHeader = key === null || !plan.key ? null : JSON.stringify(plan.key(after, before));
+        const oldKeyHeader = oldKey === null || !plan.key ? null : JSON.stringify(plan.key(before, null));
+        const deleteHeaders = newKeyHeader === null ? headers : { ...headers, [PK_UPDATE_HEADERS.newKey]: newKeyHeader };
+        out.push({ topic: plan.topic, key: oldKey, value: this.value(plan, beforeRow, null, src, 'd', ts, s), headers: deleteHeaders });
+        if (this.config['tombstones.on.delete']) out.push({ topic: plan.topic, key: oldKey, value: null, headers: deleteHeaders });
         out.push({
           topic: plan.topic,
           key,
           value: this.value(plan, null, afterRow, src, 'c', ts, s),
-          headers: oldKey === null ? headers : { ...headers, [PK_UPDATE_HEADERS.oldKey]: oldKey },
+          headers: oldKeyHeader === null ? headers : { ...headers, [PK_UPDATE_HEADERS.oldKey]: oldKeyHeader },
         });
         return;
       }
@@ -302,8 +302,8 @@ export class RecordBuilder {
     let key = `{"prefix":${JSON.stringify(prefix)}}`;
     let value = `{"op":"m","ts_ms":${this.now()},"source":${src},"message":{"prefix":${JSON.stringify(prefix)},"content":"${content.toString('base64')}"}}`;
     if (this.config['schemas.enable']) {
-      key = wrapWithSchema(JSON.stringify(MESSAGE_KEY_SCHEMA), key);
-      value = wrapWithSchema(JSON.stringify(MESSAGE_VALUE_SCHEMA), value);
+      key = wrapWithSchema(JSON.stringify(inConverterOrder(MESSAGE_KEY_SCHEMA)), key);
+      value = wrapWithSchema(JSON.stringify(inConverterOrder(MESSAGE_VALUE_SCHEMA)), value);
     }
     return { topic: this.messageTopic, key, value, headers };
   }

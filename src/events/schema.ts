@@ -22,6 +22,25 @@ export interface ConnectSchema {
   default?: string;
 }
 
+/** Key order of Kafka Connect's JsonConverter (asJsonSchema): type, children, optional, name, version, doc, parameters, default, field. */
+const JSON_CONVERTER_ORDER = ['type', 'fields', 'items', 'keys', 'values', 'optional', 'name', 'version', 'parameters', 'default', 'field'] as const;
+
+/**
+ * The same schema with its keys (recursively) in JsonConverter's order, so `schemas.enable` output is
+ * the text Debezium + JsonConverter write, not only the same JSON value. Built once per relation.
+ */
+export function inConverterOrder(s: ConnectSchema): ConnectSchema {
+  const out: Record<string, unknown> = {};
+  for (const k of JSON_CONVERTER_ORDER) {
+    const v = s[k];
+    if (v === undefined) continue;
+    if (k === 'fields') out[k] = (v as ConnectSchema[]).map(inConverterOrder);
+    else if (k === 'items' || k === 'keys' || k === 'values') out[k] = inConverterOrder(v as ConnectSchema);
+    else out[k] = v;
+  }
+  return out as unknown as ConnectSchema;
+}
+
 function named(type: ConnectSchema['type'], name: string, optional: boolean, extra: Partial<ConnectSchema> = {}): ConnectSchema {
   return { type, optional, name, version: 1, ...extra };
 }
@@ -104,6 +123,9 @@ export function valueSchema(type: ColumnType, typmod: number, optional: boolean,
     }
     case 'text':
     case 'string':
+      // Debezium's semantic names for the string-valued types that have one
+      if (type.name === 'xml') return named('string', 'io.debezium.data.Xml', optional);
+      if (type.name === 'tsvector') return named('string', 'io.debezium.data.Tsvector', optional);
       return { type: 'string', optional };
   }
 }
@@ -119,12 +141,12 @@ function schemaBase(prefix: string, relation: RelationInfo): string {
 }
 
 export function keySchema(prefix: string, relation: RelationInfo, keyColumns: readonly Column[], options: ConvertOptions): ConnectSchema {
-  return {
+  return inConverterOrder({
     type: 'struct',
     optional: false,
     name: `${schemaBase(prefix, relation)}.Key`,
     fields: keyColumns.map((c) => columnField(c, options, true)),
-  };
+  });
 }
 
 export function rowSchema(prefix: string, relation: RelationInfo, options: ConvertOptions, field: string): ConnectSchema {
@@ -144,20 +166,25 @@ export const SOURCE_SCHEMA: ConnectSchema = {
   type: 'struct',
   optional: false,
   name: 'io.debezium.connector.postgresql.Source',
+  version: 1,
   field: 'source',
   fields: [
     str('version'),
     str('connector'),
     str('name'),
     i64('ts_ms'),
-    { type: 'string', optional: true, name: 'io.debezium.data.Enum', version: 1, parameters: { allowed: 'true,last,false,incremental' }, default: 'false', field: 'snapshot' },
+    { type: 'string', optional: true, name: 'io.debezium.data.Enum', version: 1, parameters: { allowed: 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental' }, default: 'false', field: 'snapshot' },
     str('db'),
     str('sequence', true),
+    i64('ts_us', true),
+    i64('ts_ns', true),
     str('schema'),
     str('table'),
     i64('txId', true),
     i64('lsn', true),
     i64('xmin', true),
+    str('origin', true),
+    i64('origin_lsn', true),
   ],
 };
 
@@ -171,18 +198,20 @@ export const TRANSACTION_BLOCK_SCHEMA: ConnectSchema = {
 };
 
 export function envelopeSchema(prefix: string, relation: RelationInfo, options: ConvertOptions): ConnectSchema {
-  return {
+  return inConverterOrder({
     type: 'struct',
     optional: false,
     name: `${schemaBase(prefix, relation)}.Envelope`,
-    version: 1,
+    version: 2,
     fields: [
       rowSchema(prefix, relation, options, 'before'),
       rowSchema(prefix, relation, options, 'after'),
       SOURCE_SCHEMA,
+      TRANSACTION_BLOCK_SCHEMA,
       str('op'),
       i64('ts_ms', true),
-      TRANSACTION_BLOCK_SCHEMA,
+      i64('ts_us', true),
+      i64('ts_ns', true),
     ],
-  };
+  });
 }

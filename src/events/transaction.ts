@@ -7,8 +7,13 @@ import type { TransactionBlock } from './envelope.js';
 
 export interface TransactionStart {
   readonly xid: number;
-  /** Commit LSN of the transaction (part of its id, like Debezium's "<xid>:<lsn>"). */
+  /** Commit LSN of the transaction. */
   readonly commitLsn: bigint;
+  /**
+   * LSN of the transaction's first record (the LSN pgoutput's Begin message arrives with): the
+   * `<lsn>` of the id `"<xid>:<lsn>"`, as Debezium forms it. The commit LSN when not known.
+   */
+  readonly beginLsn?: bigint;
   readonly commitTimeMs: number;
 }
 
@@ -30,7 +35,7 @@ export class TransactionTracker {
 
   /** Opens a transaction; returns the BEGIN value. */
   begin(start: TransactionStart): TransactionValue {
-    const id = `${start.xid}:${start.commitLsn}`;
+    const id = `${start.xid}:${start.beginLsn ?? start.commitLsn}`;
     this.current = { id, start, total: 0, perCollection: new Map() };
     return { status: 'BEGIN', id, event_count: null, data_collections: null, ts_ms: start.commitTimeMs };
   }

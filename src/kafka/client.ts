@@ -5,6 +5,7 @@
  */
 import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
+import { nodeTlsOptions } from '../config/tls.js';
 import type { KafkaConfig } from './config.js';
 import { kafkajsRequestQueuePatched } from './kafkajs-request-queue.js';
 
@@ -26,7 +27,7 @@ export function kafkaClient(config: KafkaConfig, options: KafkaClientOptions = {
     brokers: config['bootstrap.servers'].split(',').map((s) => s.trim()).filter(Boolean),
     requestTimeout: config['request.timeout.ms'],
     connectionTimeout: config['connection.timeout.ms'],
-    ssl: config.ssl,
+    ssl: nodeTlsOptions(config.tls) ?? false,
     ...(options.retry ? { retry: options.retry } : {}),
     logLevel: log ? logLevel.WARN : logLevel.NOTHING,
   };

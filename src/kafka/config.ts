@@ -1,5 +1,6 @@
 /** Kafka connection settings shared by the source producer and the sink consumers (one spec, documented per field). */
 import { z } from 'zod';
+import { authField, authGroup, authVariant, tlsField } from '../config/groups.js';
 
 /** Field check of bootstrap.servers: every entry is host:port with a port in 1..65535. */
 function brokerList(list: string, ctx: z.core.$RefinementCtx<string>): void {
@@ -50,16 +51,18 @@ export const kafkaSpec = z
       .describe(
         'max.message.bytes set on data, offsets and dead-letter topics cdc-fanout creates; default max.request.size. Existing topics keep theirs: it is read at start and respected. Brokers also cap replication by replica.fetch.max.bytes (default 1 MB, not a hard limit since Kafka 0.10.1).',
       ),
-    ssl: z.boolean().default(false).describe('Connect with TLS.'),
-    sasl: z
-      .object({
-        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism.'),
-        username: z.string().describe('SASL user name.'),
-        password: z.string().describe('SASL password (use ${ENV} or ${file:/path}; redacted in logs and the status API).'),
-      })
-      .strict()
-      .optional()
-      .describe('SASL authentication; omit for none.'),
+    tls: tlsField('TLS to the brokers (SSL or SASL_SSL listeners).'),
+    sasl: authField(
+      'SASL authentication (SASL_PLAINTEXT, or SASL_SSL together with `tls`); omit for none.',
+      authVariant(
+        z.object({
+          username: authGroup.shape.username.unwrap(),
+          password: authGroup.shape.password.unwrap(),
+          mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism: plain (PLAIN), scram-sha-256 or scram-sha-512 (SCRAM-SHA-256/512).'),
+        }).strict(),
+        'username and password required, plus `mechanism`',
+      ),
+    ),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DLQ_HEADERS, fitDlqMessage } from './dlq-producer.js';
+import { DLQ_HEADERS, fitDlqMessage, originalHeaders } from './dlq-producer.js';
 import { RECORD_BATCH_OVERHEAD, recordSizeBound } from './record-size.js';
 
 describe('fitDlqMessage', () => {
@@ -25,5 +25,22 @@ describe('fitDlqMessage', () => {
         if (out.headers['cdc.truncated']?.includes('value')) expect(out.value!.toString('utf8')).toMatch(/^ä*…\[truncated \d+ bytes\]$/);
       }
     }
+  });
+});
+
+describe('originalHeaders', () => {
+  it('keeps the record\'s own headers (its position) as strings and drops error headers of an earlier dead-lettering', () => {
+    expect(
+      originalHeaders({
+        'cdc.commit_lsn': Buffer.from('123'),
+        'cdc.seq': '4',
+        multi: [Buffer.from('a'), 'b'],
+        [DLQ_HEADERS.message]: 'old error',
+        [DLQ_HEADERS.offset]: '7',
+        'cdc.truncated': 'value',
+        gone: undefined,
+      }),
+    ).toEqual({ 'cdc.commit_lsn': '123', 'cdc.seq': '4', multi: 'a' });
+    expect(originalHeaders(undefined)).toEqual({});
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Dead-letter producer for sinks (errors.tolerance=dlq). Sends the original key/value with the
- * Kafka Connect error headers; `send` resolves only once the brokers acknowledged (acks=all,
+ * Dead-letter producer for sinks (errors.tolerance=dlq). Sends the original key/value and headers
+ * (the event's position `cdc.commit_lsn`/`cdc.seq` among them, which `dlq replay` needs to apply the
+ * record at its original version) with the Kafka Connect error headers; `send` resolves only once the brokers acknowledged (acks=all,
  * idempotent), so the runtime can commit the batch's offsets after it — a rejected record is never
  * lost between the sink and the DLQ.
  *
@@ -12,7 +13,7 @@
  * A DLQ record therefore never fails for its size, and cannot wedge the sink.
  */
 import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
-import type { RejectedRecord } from '../sinks/sink.js';
+import type { RawHeaders, RejectedRecord } from '../sinks/sink.js';
 import { KafkaOperationError } from './errors.js';
 import { readMaxMessageBytes } from './admin.js';
 import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, RECORD_BATCH_OVERHEAD, recordSizeBound, splitBySize } from './record-size.js';
@@ -82,6 +83,21 @@ export function fitDlqMessage(m: DlqMessage, limit: number): DlqMessage {
   return { ...out, headers };
 }
 
+/**
+ * The record's own headers as strings, without error headers of an earlier dead-lettering (a
+ * replayed record that fails again gets fresh ones). Kafka Connect keeps them the same way.
+ */
+export function originalHeaders(raw: RawHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!raw) return out;
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined || k.startsWith('__connect.errors.') || k === DLQ_TRUNCATED_HEADER) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = first.toString();
+  }
+  return out;
+}
+
 export class DlqProducer {
   private producer: Producer | undefined;
   private limit = BROKER_DEFAULT_MAX_MESSAGE_BYTES;
@@ -125,6 +141,8 @@ export class DlqProducer {
     if (!this.producer) throw new Error('DlqProducer.send before start()');
     const messages = rejected.map(({ record, error }) => {
       const headers: Record<string, string> = {
+        // The original headers first (the event's position among them: a replay needs it), then ours.
+        ...originalHeaders(record.raw.headers),
         [DLQ_HEADERS.className]: error.name || 'Error',
         [DLQ_HEADERS.message]: error.message,
         [DLQ_HEADERS.topic]: record.topic,

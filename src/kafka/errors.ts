@@ -4,6 +4,7 @@
  * message that names the broker's error code and what to do about it. Every producer error path
  * goes through `KafkaOperationError`, so an operator never sees only the library's generic text.
  */
+import { certificateVerifyFailure } from '../config/tls.js';
 
 interface ErrorLike {
   type?: unknown;
@@ -100,4 +101,22 @@ export class KafkaOperationError extends Error {
     this.name = 'KafkaOperationError';
     this.brokerCode = d.code;
   }
+}
+
+/**
+ * When a connection failed because of the client's own TLS or SASL settings (the broker refused the
+ * credentials, or its certificate does not verify against kafka.tls), the message saying which
+ * setting to fix; undefined for anything else (a broker that is down stays retriable).
+ * @platformatic/kafka wraps both in a retriable NetworkError, so they would be retried forever.
+ */
+export function connectionSettingsProblem(err: unknown): string | undefined {
+  return findInError(err, (o) => {
+    if (o.code === 'PLT_KFK_AUTHENTICATION' || o.apiId === 'SASL_AUTHENTICATION_FAILED' || o.type === 'SASL_AUTHENTICATION_FAILED') {
+      return `the broker refused the SASL credentials (${String(o.serverErrorMessage ?? o.message)}): check kafka.sasl (mechanism, username, password)`;
+    }
+    if (o.apiId === 'UNSUPPORTED_SASL_MECHANISM' || o.apiId === 'ILLEGAL_SASL_STATE') return `the broker does not accept this SASL mechanism: check kafka.sasl.mechanism against the listener's sasl.enabled.mechanisms`;
+    const unverified = certificateVerifyFailure(o);
+    if (unverified) return `the broker's TLS certificate does not verify (${unverified}): check kafka.tls (ca, servername, mode)`;
+    return undefined;
+  });
 }

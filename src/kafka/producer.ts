@@ -17,9 +17,10 @@
 import { compatibilityPartitioner, kGetApi, Producer, stringSerializers, type API, type Callback, type MessageToProduce, type ProducerOptions, type Serializer } from '@platformatic/kafka';
 import { keyHash } from './murmur2.js';
 import { fastProduceApi, type ProduceApi } from './produce-request.js';
+import { nodeTlsOptions } from '../config/tls.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
-import { brokerCode, findInError, KafkaOperationError } from './errors.js';
+import { brokerCode, connectionSettingsProblem, findInError, KafkaOperationError } from './errors.js';
 import { recordSizeBound, splitBySize } from './record-size.js';
 
 export interface KafkaRecord {
@@ -114,7 +115,8 @@ export function retryDelayMs(attempt: number): number {
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
-export function producerOptions(config: KafkaConfig, opts: TransactionalProducerOptions): ProducerOptions<string, string, string, string> {
+/** `onSettingsProblem` hears of failures retrying cannot fix (refused SASL credentials, a certificate that does not verify). */
+export function producerOptions(config: KafkaConfig, opts: TransactionalProducerOptions, onSettingsProblem: (problem: string) => void = () => undefined): ProducerOptions<string, string, string, string> {
   const log = opts.logger?.child({ component: 'kafka-producer' });
   return {
     clientId: config['client.id'],
@@ -139,17 +141,24 @@ export function producerOptions(config: KafkaConfig, opts: TransactionalProducer
     // outlives the transaction timeout is aborted by the broker; we then fail and restart.
     retries: Number.MAX_SAFE_INTEGER,
     retryDelay: (_client, operation, attempt, _retries, error) => {
+      const problem = connectionSettingsProblem(error);
+      if (problem) onSettingsProblem(problem);
       const code = brokerCode(error);
       const fields = { operation, attempt, code: code || undefined, err: error.message };
       if (code === 'CONCURRENT_TRANSACTIONS' || attempt < 3) log?.debug(fields, 'Kafka request failed; retrying');
       else if (attempt === 3 || attempt % 30 === 0) log?.warn(fields, 'Kafka request keeps failing; retrying (replication waits meanwhile)');
       return retryDelayMs(attempt);
     },
-    ...(config.ssl ? { tls: {} } : {}),
+    ...tlsOption(config),
     ...(config.sasl
       ? { sasl: { mechanism: ({ plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const)[config.sasl.mechanism], username: config.sasl.username, password: config.sasl.password } }
       : {}),
   };
+}
+
+function tlsOption(config: KafkaConfig): Pick<ProducerOptions<string, string, string, string>, 'tls'> {
+  const tls = nodeTlsOptions(config.tls);
+  return tls ? { tls } : {};
 }
 
 /** Headers as the Map the client uses as is (from a plain object it builds one via Object.entries). */
@@ -165,6 +174,12 @@ export class TransactionalProducer {
   /** The open transaction has records (an empty one is cancelled, not ended on the broker). */
   private txHasRecords = false;
   private fenced = false;
+  /**
+   * Rejects once the client meets a failure retrying cannot fix (SASL refused, certificate does not
+   * verify): every operation fails with it instead of waiting on the library's endless retries.
+   */
+  private readonly settingsProblem: Promise<never>;
+  private reportSettingsProblem: (problem: string) => void = () => undefined;
 
   private readonly maxRequestSize: number;
   private readonly batchLimit: (topic: string) => number;
@@ -175,7 +190,12 @@ export class TransactionalProducer {
   ) {
     this.maxRequestSize = config['max.request.size'];
     this.batchLimit = opts.batchLimit ?? (() => config['max.request.size']);
-    this.producer = useLibraryEncoder() ? new Producer(producerOptions(config, opts)) : new SingleBufferProducer({ ...producerOptions(config, opts), ...singleBufferOptions });
+    this.settingsProblem = new Promise<never>((_, reject) => {
+      this.reportSettingsProblem = (problem) => reject(new Error(problem));
+    });
+    this.settingsProblem.catch(() => undefined);
+    const options = producerOptions(config, opts, (problem) => this.reportSettingsProblem(problem));
+    this.producer = useLibraryEncoder() ? new Producer(options) : new SingleBufferProducer({ ...options, ...singleBufferOptions });
   }
 
   /**
@@ -278,7 +298,7 @@ export class TransactionalProducer {
   private async guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.fenced) throw new ProducerFencedError(this.opts.transactionalId, undefined);
     try {
-      return await fn();
+      return await Promise.race([fn(), this.settingsProblem]);
     } catch (err) {
       if (isFencedError(err)) {
         this.fenced = true;

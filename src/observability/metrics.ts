@@ -45,6 +45,6 @@ export const metrics = {
   sinkLag: new Gauge({ name: 'cdc_fanout_sink_consumer_lag', help: 'Last stable offset minus the sink\'s stored offset, per assigned partition (absent while unknown)', labelNames: ['pipeline', 'sink', 'topic', 'partition'], registers: [registry] }),
   sinkTimeLag: new Gauge({ name: 'cdc_fanout_sink_lag_seconds', help: 'Age of the oldest event the sink has not applied yet (0 when caught up; absent while unknown)', labelNames: ['pipeline', 'sink'], registers: [registry] }),
   sinkStale: new Counter({ name: 'cdc_fanout_sink_stale_skipped_total', help: 'Writes a sink refused because it holds a newer version (replays)', labelNames: ['pipeline', 'sink'], registers: [registry] }),
-  sinkErrors: new Counter({ name: 'cdc_fanout_sink_errors_total', help: 'Sink errors by kind (retriable, rejected, offsets_regressed)', labelNames: ['pipeline', 'sink', 'kind'], registers: [registry] }),
+  sinkErrors: new Counter({ name: 'cdc_fanout_sink_errors_total', help: 'Sink errors by kind (retriable, rejected, offsets_regressed, table_failed)', labelNames: ['pipeline', 'sink', 'kind'], registers: [registry] }),
   sinkDlq: new Counter({ name: 'cdc_fanout_sink_dlq_total', help: 'Records sent to the dead-letter topic', labelNames: ['pipeline', 'sink'], registers: [registry] }),
 } as const;

@@ -4,7 +4,9 @@
  * config `type` to a plugin; the config schema, validation errors and README reference all derive
  * from the specs.
  */
+import type { TlsSettings } from '../config/tls.js';
 import type { z } from 'zod';
+import type { CheckPath, ComponentReport, SourceCatalogView } from '../check/online.js';
 import type { Logger } from '../observability/logger.js';
 import type { Sink } from './sink.js';
 
@@ -26,6 +28,8 @@ export interface SinkContext {
    * derive target schemas from the source catalog (ClickHouse) use it when not configured otherwise.
    */
   readonly sourceDatabaseUrl?: string;
+  /** The source's `database.tls` group, for connections made with `sourceDatabaseUrl`. */
+  readonly sourceDatabaseTls?: TlsSettings;
 }
 
 export interface SinkPlugin<Spec extends z.ZodObject = z.ZodObject> {
@@ -36,6 +40,34 @@ export interface SinkPlugin<Spec extends z.ZodObject = z.ZodObject> {
   /** Fields specific to this sink type (common fields live in src/sinks/runtime/config.ts). */
   readonly spec: Spec;
   create(config: z.infer<Spec>, ctx: SinkContext): Sink;
+  /**
+   * Online check (`cdc-fanout validate --online`): connect read-only to the sink's server, report its
+   * version and every problem (unreachable, refused credentials, settings naming columns or tables
+   * the source does not have). Optional: a sink without one is reported as "not checked".
+   */
+  check?(config: z.infer<Spec>, ctx: SinkCheckContext): Promise<ComponentReport>;
+}
+
+/** What a sink's online check gets besides its own config. */
+export interface SinkCheckContext {
+  readonly pipeline: string;
+  readonly sinkName: string;
+  readonly topicPrefix: string;
+  readonly groupId: string;
+  /** The sink's place in the config file, e.g. ['sinks', 2]: findings' paths start with it. */
+  readonly path: CheckPath;
+  /** The tables ("schema.table") the sink consumes, from its `tables` or `topics`. */
+  readonly tables: readonly string[];
+  /** The topic a consumed table's events arrive on. */
+  topicOf(table: string): string;
+  /** Name of the source database (Debezium `source.db`). */
+  readonly database: string;
+  /** The source database's relations with their columns and keys; null when Postgres could not be read (skip column checks). */
+  readonly catalog: SourceCatalogView | null;
+  /** libpq URL of the source database (secrets included: never print it). */
+  readonly sourceDatabaseUrl?: string;
+  /** Bound of every connection and request, ms. */
+  readonly timeoutMs: number;
 }
 
 /** The sink's consumer group id: `ctx.groupId`, else the default `cdc-fanout.<pipeline>.<sink>`. */

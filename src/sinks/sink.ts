@@ -56,9 +56,16 @@ export interface SinkRecord {
   readonly source: SourceInfo | null;
   /** Event identity: version for sinks = position.commitLsn (fits a signed 64-bit integer). */
   readonly position: Position;
-  /** Raw Kafka value bytes, kept for the dead-letter topic. */
-  readonly raw: { readonly key: Buffer | null; readonly value: Buffer | null };
+  /**
+   * Raw Kafka key/value bytes and headers, kept for the dead-letter topic. The headers carry the
+   * event's position (`cdc.commit_lsn`, `cdc.seq`): a dead-lettered record keeps them, so a replay
+   * applies it at its original version and the sinks' staleness checks compare like with like.
+   */
+  readonly raw: { readonly key: Buffer | null; readonly value: Buffer | null; readonly headers?: RawHeaders };
 }
+
+/** Kafka message headers as kafkajs hands them over. */
+export type RawHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
 
 /** One partition's worth of records, in offset order. */
 export interface SinkBatch {

@@ -4,6 +4,7 @@
  * routing) live in src/events/config.ts and are merged by `sourceConnectorSpec()` when present.
  */
 import { z } from 'zod';
+import { tlsField } from '../config/groups.js';
 import { eventsSpec, type EventsConfig } from '../events/config.js';
 
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;
@@ -38,6 +39,7 @@ export const sourceOnlySpec = z
     'database.user': z.string().default('postgres').describe('Postgres user; needs the REPLICATION attribute (or superuser) and SELECT on captured tables.'),
     'database.password': z.string().optional().describe('Postgres password (use ${ENV}; redacted in logs).'),
     'database.dbname': z.string().default('postgres').describe('Database to capture.'),
+    'database.tls': tlsField('TLS to Postgres (every connection: replication, snapshot, heartbeat, catalog reads); mode is libpq\'s sslmode (Debezium\'s database.sslmode).'),
     'slot.name': z
       .string()
       .regex(/^[a-z0-9_]{1,63}$/, 'replication slot names allow lower-case letters, digits and "_" (max 63)')

@@ -4,6 +4,7 @@
  * failure the user can fix says what is wrong and how to fix it.
  */
 import pg from 'pg';
+import { nodeTlsOptions } from '../config/tls.js';
 import type { Logger } from '../observability/logger.js';
 import { formatLsn, parseLsn } from '../events/change.js';
 import type { SourceConfig } from './config.js';
@@ -11,7 +12,9 @@ import type { SlotState } from './slot-ownership.js';
 
 export type PgClientConfig = pg.ClientConfig;
 
+/** Connection settings of every Postgres connection of the source (replication, snapshot, heartbeat, catalog). */
 export function clientConfig(cfg: SourceConfig): pg.ClientConfig {
+  const ssl = nodeTlsOptions(cfg['database.tls']);
   return {
     host: cfg['database.hostname'],
     port: cfg['database.port'],
@@ -19,6 +22,7 @@ export function clientConfig(cfg: SourceConfig): pg.ClientConfig {
     password: cfg['database.password'],
     database: cfg['database.dbname'],
     application_name: `cdc-fanout:${cfg.name}`,
+    ...(ssl ? { ssl } : {}),
   };
 }
 
@@ -34,7 +38,8 @@ export const qualified = (t: { schema: string; table: string }): string => `${t.
 export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 export const quoteTable = (t: { schema: string; table: string }): string => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
 
-function patterns(list: string | undefined): RegExp[] {
+/** The include/exclude list entries as anchored regular expressions over "schema.table". */
+export function patterns(list: string | undefined): RegExp[] {
   if (!list) return [];
   return list
     .split(',')
@@ -49,23 +54,28 @@ function patterns(list: string | undefined): RegExp[] {
     });
 }
 
+/** The problem with the server's wal_level, or null when it is "logical" (also used by `validate --online`). */
+export function walLevelProblem(wal: string | undefined): string | null {
+  if (wal === 'logical') return null;
+  return `Postgres wal_level is "${wal}", logical decoding needs "logical". Fix: run ALTER SYSTEM SET wal_level = logical; then restart Postgres.`;
+}
+
+/** The problem with the user's role, or null when it may replicate (REPLICATION or superuser). */
+export function replicationRoleProblem(role: { rolreplication: boolean; rolsuper: boolean } | undefined, user: string): string | null {
+  if (role && (role.rolreplication || role.rolsuper)) return null;
+  return `Postgres user "${user}" lacks the REPLICATION privilege. Fix: ALTER ROLE ${quoteIdent(user)} WITH REPLICATION;`;
+}
+
 /** Fails unless wal_level=logical and the user may replicate. */
 export async function checkServer(client: pg.Client, cfg: SourceConfig): Promise<void> {
   const wal = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level;
-  if (wal !== 'logical') {
-    throw new Error(
-      `Postgres wal_level is "${wal}", logical decoding needs "logical". Fix: run ` +
-        `ALTER SYSTEM SET wal_level = logical; then restart Postgres.`,
-    );
-  }
+  const walProblem = walLevelProblem(wal);
+  if (walProblem) throw new Error(walProblem);
   const role = (
     await client.query<{ rolreplication: boolean; rolsuper: boolean }>('SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user')
   ).rows[0];
-  if (!role || (!role.rolreplication && !role.rolsuper)) {
-    throw new Error(
-      `Postgres user "${cfg['database.user']}" lacks the REPLICATION privilege. Fix: ALTER ROLE ${quoteIdent(cfg['database.user'])} WITH REPLICATION;`,
-    );
-  }
+  const roleProblem = replicationRoleProblem(role, cfg['database.user']);
+  if (roleProblem) throw new Error(roleProblem);
 }
 
 /** Tables matched by the include/exclude lists, with their key columns. */
@@ -98,13 +108,8 @@ export async function resolveTables(client: pg.Client, cfg: SourceConfig, logger
   }
   const tables = all.filter((t) => (include.length === 0 || include.some((p) => p.test(qualified(t)))) && !exclude.some((p) => p.test(qualified(t))));
   for (const t of tables) {
-    if (t.keyColumns.length === 0 && t.replicaIdentity !== 'full') {
-      logger.warn(
-        { table: qualified(t) },
-        `table ${qualified(t)} has no primary key and no REPLICA IDENTITY FULL: updates/deletes carry no key (Postgres may even reject them). ` +
-          `Fix: add a primary key, or ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY FULL (then the key is all columns, or set message.key.columns).`,
-      );
-    }
+    const problem = replicaIdentityProblem(t);
+    if (problem) logger.warn({ table: qualified(t) }, `${problem.message} Fix: ${problem.fix}`);
   }
   return tables;
 }
@@ -115,6 +120,41 @@ export async function serverVersionNum(client: pg.Client): Promise<number> {
 
 /** First version whose pgoutput can publish (stored) generated columns (publication option publish_generated_columns). */
 export const GENERATED_COLUMNS_VERSION = 180000;
+
+export interface IdentityProblem {
+  /** error: Postgres rejects the table's UPDATEs/DELETEs once it is published; warning: events lack a stable key. */
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
+  readonly fix: string;
+}
+
+/**
+ * What updates and deletes of a captured table look like without a primary key or a usable
+ * REPLICA IDENTITY. `hasKeyRule`: message.key.columns names its key. Null when fine.
+ */
+export function replicaIdentityProblem(t: Pick<CapturedTable, 'schema' | 'table' | 'keyColumns' | 'replicaIdentity'>, hasKeyRule = false): IdentityProblem | null {
+  const name = qualified(t);
+  const fixes = `add a primary key (ALTER TABLE ${quoteTable(t)} ADD PRIMARY KEY (...)), or ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>, or ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY FULL`;
+  if (t.replicaIdentity === 'nothing' || (t.replicaIdentity === 'default' && t.keyColumns.length === 0)) {
+    return {
+      severity: 'error',
+      message:
+        `table ${name} has ${t.replicaIdentity === 'nothing' ? 'REPLICA IDENTITY NOTHING' : 'no primary key and REPLICA IDENTITY DEFAULT'}: once it is in the publication, Postgres REJECTS its UPDATEs and DELETEs ` +
+        `("cannot update table ... because it does not have a replica identity and publishes updates"), so the application writing it breaks; inserts are captured with a null key.`,
+      fix: fixes,
+    };
+  }
+  if (t.replicaIdentity === 'full' && t.keyColumns.length === 0 && !hasKeyRule) {
+    return {
+      severity: 'warning',
+      message:
+        `table ${name} has no primary key (REPLICA IDENTITY FULL): updates and deletes carry the whole old row, and the event key is every column, ` +
+        `so an update changes the key (sinks see the old row deleted and a new one written; Kafka partitions by the whole row).`,
+      fix: `add a primary key, or name the key columns in source.message.key.columns ("${name}:<column>[,<column>…]")`,
+    };
+  }
+  return null;
+}
 
 /**
  * Whether the publication publishes stored generated columns (PG 18+: publish_generated_columns =
@@ -171,6 +211,13 @@ async function warnGeneratedColumns(client: pg.Client, cfg: SourceConfig, tables
   }
 }
 
+export const missingPublicationProblem = (name: string): string =>
+  `publication "${name}" does not exist and publication.autocreate.mode=disabled. Fix: CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...; ` +
+  `or set publication.autocreate.mode to all_tables or filtered.`;
+
+export const allTablesPublicationProblem = (name: string): string =>
+  `publication "${name}" is FOR ALL TABLES but publication.autocreate.mode=filtered; drop it or use another publication.name`;
+
 /**
  * Creates or updates the publication according to publication.autocreate.mode, then names the
  * generated columns it does not capture. On PG 18+ a publication it creates publishes stored
@@ -188,10 +235,7 @@ async function managePublication(client: pg.Client, cfg: SourceConfig, tables: r
   const mode = cfg['publication.autocreate.mode'];
   if (mode === 'disabled') {
     if (!pub) {
-      throw new Error(
-        `publication "${name}" does not exist and publication.autocreate.mode=disabled. Fix: CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...; ` +
-          `or set publication.autocreate.mode to all_tables or filtered.`,
-      );
+      throw new Error(missingPublicationProblem(name));
     }
     return;
   }
@@ -209,7 +253,7 @@ async function managePublication(client: pg.Client, cfg: SourceConfig, tables: r
     await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}${withGenerated}`);
     logger.info({ publication: name, tables: tables.length }, 'created filtered publication');
   } else if (pub.puballtables) {
-    throw new Error(`publication "${name}" is FOR ALL TABLES but publication.autocreate.mode=filtered; drop it or use another publication.name`);
+    throw new Error(allTablesPublicationProblem(name));
   } else {
     await client.query(`ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${list}`);
   }
@@ -267,19 +311,27 @@ export async function identifySystem(cfg: SourceConfig): Promise<string> {
   }
 }
 
-/** Fails with a clear message when the slot is unusable (active elsewhere, wrong plugin or db). */
-export function checkSlot(info: SlotInfo, cfg: SourceConfig): void {
-  if (!info.exists) return;
+/** Why the existing slot is unusable (active elsewhere, wrong plugin or database); empty when usable or missing. */
+export function slotProblems(info: SlotInfo, cfg: SourceConfig): string[] {
+  const problems: string[] = [];
+  if (!info.exists) return problems;
   if (info.activePid !== null) {
-    throw new Error(
+    problems.push(
       `replication slot "${cfg['slot.name']}" is active in another process (pid ${info.activePid}) at confirmed_flush_lsn ${info.confirmedFlushLsn === null ? 'unknown' : formatLsn(info.confirmedFlushLsn)}; another cdc-fanout (or other client) is streaming it. ` +
         `Stop it, or give this connector its own slot.name. (SELECT pg_terminate_backend(${info.activePid}) ends it.)`,
     );
   }
-  if (info.plugin !== 'pgoutput') throw new Error(`replication slot "${cfg['slot.name']}" uses plugin "${info.plugin}", not pgoutput; drop it or choose another slot.name`);
+  if (info.plugin !== 'pgoutput') problems.push(`replication slot "${cfg['slot.name']}" uses plugin "${info.plugin}", not pgoutput; drop it or choose another slot.name`);
   if (info.database !== cfg['database.dbname']) {
-    throw new Error(`replication slot "${cfg['slot.name']}" belongs to database "${info.database}", not "${cfg['database.dbname']}"; choose another slot.name`);
+    problems.push(`replication slot "${cfg['slot.name']}" belongs to database "${info.database}", not "${cfg['database.dbname']}"; choose another slot.name`);
   }
+  return problems;
+}
+
+/** Fails with a clear message when the slot is unusable (active elsewhere, wrong plugin or db). */
+export function checkSlot(info: SlotInfo, cfg: SourceConfig): void {
+  const first = slotProblems(info, cfg)[0];
+  if (first) throw new Error(first);
 }
 
 /** A replication connection holding an exported snapshot; the snapshot lives until close(). */

@@ -49,8 +49,11 @@ export class PgoutputDecoder {
 
   decode(msg: Message): RawChange {
     switch (msg.tag) {
-      case 'begin':
-        return { kind: 'begin', xid: msg.xid, commitLsn: lsnOf(msg.commitLsn), commitTimeMs: Number(BigInt(msg.commitTime.toString()) / 1000n) };
+      case 'begin': {
+        // pgoutput's commit time is µs since the Unix epoch (exact in a double until year ~2255)
+        const us = BigInt(msg.commitTime.toString());
+        return { kind: 'begin', xid: msg.xid, commitLsn: lsnOf(msg.commitLsn), commitTimeMs: Number(us / 1000n), commitTimeUs: Number(us) };
+      }
       case 'commit':
         return {
           kind: 'commit',

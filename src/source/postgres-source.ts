@@ -15,6 +15,7 @@
  *     event at or below the stored position.
  */
 import pg from 'pg';
+import { certificateVerifyFailure } from '../config/tls.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -344,7 +345,10 @@ export class PostgresSource {
         }
       })();
       this.running.catch(() => undefined);
-    } catch (e) {
+    } catch (caught) {
+      // A certificate that does not verify is a settings problem: say which settings.
+      const unverified = certificateVerifyFailure(caught);
+      const e = unverified ? new Error(`Postgres TLS: the server's certificate does not verify (${unverified}); check source.database.tls (ca, servername, mode)`, { cause: caught }) : caught;
       this.state = 'failed';
       this.error = e;
       await exported?.close().catch(() => undefined);

@@ -27,7 +27,7 @@ export interface RawRelation {
 }
 
 export type RawChange =
-  | { readonly kind: 'begin'; readonly xid: number; readonly commitLsn: bigint; readonly commitTimeMs: number }
+  | { readonly kind: 'begin'; readonly xid: number; readonly commitLsn: bigint; readonly commitTimeMs: number; readonly commitTimeUs?: number }
   | { readonly kind: 'commit'; readonly commitLsn: bigint; readonly endLsn: bigint; readonly commitTimeMs: number }
   | { readonly kind: 'relation'; readonly relation: RawRelation }
   | { readonly kind: 'insert'; readonly relation: RawRelation; readonly after: RawTuple }

@@ -22,6 +22,7 @@ import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { formatLsn } from '../events/change.js';
+import type { SnapshotMarker } from '../events/envelope.js';
 import type { RawTuple } from '../events/types.js';
 import type { SnapshotCheckpoint } from '../kafka/offsets-store.js';
 import type { TopicAdmin } from '../kafka/admin.js';
@@ -85,8 +86,11 @@ export class Snapshotter {
       this.progress.rowsEstimated = Number(est.rows[0]?.n ?? 0);
       logger.info({ tables: tables.length, consistentPoint: cp, resumed: resume !== null, estimatedRows: this.progress.rowsEstimated }, 'snapshot started');
       const started = Date.now();
-      // Debezium marks the snapshot's final row `snapshot: "last"`: the last row of the last table
-      // that has rows (tables are read in this order; emptiness is judged in the same snapshot).
+      // Debezium's markers (SnapshotMarkerResolver): the snapshot's final row is `last` — here the last
+      // row of the last table that has rows (emptiness judged in the same snapshot) —, its first row
+      // `first` (the first row emitted by a fresh, not resumed, snapshot), else a table's last row
+      // `last_in_data_collection`, its first `first_in_data_collection`, every other row `true`.
+      let firstPending = resume === null;
       const pendingTables = tables.filter((t) => !done.has(qualified(t)));
       let lastWithRows: CapturedTable | undefined;
       for (const t of [...pendingTables].reverse()) {
@@ -115,6 +119,8 @@ export class Snapshotter {
         const order = keys.map((k) => `t.${quoteIdent(k)}`).join(', ');
         let tableRows = 0;
         let lastCtid: string | null = null;
+        // a table resumed after its first chunk has no first row any more (keyless ones restart)
+        let tableFirstPending = lastKey === null;
         for (;;) {
           const fetch = config['snapshot.fetch.size'];
           let rows: unknown[][];
@@ -140,8 +146,13 @@ export class Snapshotter {
           const endsTable = rows.length <= fetch;
           if (!endsTable) rows.length = fetch;
           if (rows.length === 0) break;
-          const lastIndex = endsTable && t === lastWithRows ? rows.length - 1 : -1;
+          const lastIndex = endsTable ? rows.length - 1 : -1;
           for (let i = 0; i < rows.length; i++) {
+            const firstInTable = tableFirstPending && i === 0;
+            const lastInTable = i === lastIndex;
+            const marker: SnapshotMarker =
+              lastInTable && t === lastWithRows ? 'last' : firstInTable && firstPending ? 'first' : lastInTable ? 'last_in_data_collection' : firstInTable ? 'first_in_data_collection' : 'true';
+            firstPending = false;
             const after = rows[i] as RawTuple;
             const guard = this.deps.guard;
             const records = guard.check(this.deps.builder.build({
@@ -149,11 +160,12 @@ export class Snapshotter {
               relation: info,
               before: null,
               after,
-              source: { position: { commitLsn: consistentPoint, seq }, xid: null, commitTimeMs: started, lsn: consistentPoint, snapshot: i === lastIndex ? 'last' : 'true' },
+              source: { position: { commitLsn: consistentPoint, seq }, xid: null, commitTimeMs: started, lsn: consistentPoint, snapshot: marker },
             }), info);
             seq++;
             await publisher.push(records, guard.lastBytes);
           }
+          tableFirstPending = false;
           tableRows += rows.length;
           this.progress.rowsDone += rows.length;
           const last = rows[rows.length - 1]!;

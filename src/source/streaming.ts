@@ -34,6 +34,8 @@ interface OpenTx {
   readonly xid: number;
   readonly commitLsn: bigint;
   readonly commitTimeMs: number;
+  /** The commit time in µs when pgoutput gave it (source.ts_us / ts_ns). */
+  readonly commitTimeUs?: number;
   seq: number;
   emitted: number;
   readonly skipAll: boolean;
@@ -63,7 +65,10 @@ export class StreamingSource {
   private readonly service: LogicalReplicationService;
   private readonly decoder = new PgoutputDecoder();
   private tx: OpenTx | null = null;
-  /** Commit LSN of the previous transaction (source.sequence[0]). */
+  /**
+   * End LSN of the previous transaction's commit record (source.sequence[0]): what Debezium reports
+   * there (the LSN of pgoutput's Commit message), checked by test/events/debezium-differential.test.ts.
+   */
   private lastCommitLsn: bigint | null = null;
   private stored: Position | null;
   /** Highest LSN confirmed to Postgres (flush position). */
@@ -182,12 +187,14 @@ export class StreamingSource {
           xid: ch.xid,
           commitLsn: ch.commitLsn,
           commitTimeMs: ch.commitTimeMs,
+          ...(ch.commitTimeUs === undefined ? {} : { commitTimeUs: ch.commitTimeUs }),
           seq: 0,
           emitted: 0,
           skipAll: s !== null && ch.commitLsn < s.commitLsn,
           skipUpTo: s !== null && ch.commitLsn === s.commitLsn ? s.seq : -1,
         };
-        const begin = this.deps.builder.beginTransaction({ xid: ch.xid, commitLsn: ch.commitLsn, commitTimeMs: ch.commitTimeMs });
+        // receivedLsn: the Begin message's own LSN (the transaction's first record), Debezium's id part
+        const begin = this.deps.builder.beginTransaction({ xid: ch.xid, commitLsn: ch.commitLsn, beginLsn: this.receivedLsn, commitTimeMs: ch.commitTimeMs });
         // BEGIN goes out with the transaction's first event (not for a skipped or resumed one).
         this.pendingBegin = !this.tx.skipAll && this.tx.skipUpTo < 0 ? begin : [];
         return undefined;
@@ -196,7 +203,7 @@ export class StreamingSource {
         const tx = this.tx;
         this.tx = null;
         if (!tx) return undefined;
-        this.lastCommitLsn = tx.commitLsn;
+        this.lastCommitLsn = ch.endLsn;
         this.flushReadCounts();
         const end = this.deps.builder.endTransaction(tx.commitLsn);
         if (tx.emitted === 0) return undefined;
@@ -266,6 +273,7 @@ export class StreamingSource {
       position: { commitLsn: tx.commitLsn, seq },
       xid: tx.xid,
       commitTimeMs: tx.commitTimeMs,
+      ...(tx.commitTimeUs === undefined ? {} : { commitTimeUs: tx.commitTimeUs }),
       lsn: this.receivedLsn,
       snapshot: 'false',
       lastCommitLsn: this.lastCommitLsn,

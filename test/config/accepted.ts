@@ -89,4 +89,40 @@ sinks:
     topics: [routed.cdc.public_users]
 `,
   },
+  {
+    name: 'TLS and auth on every connection (no certificate files: system CAs, require)',
+    file: 'tls.yaml',
+    env: { D7_SASL_PW: 'sasl-pw', D7_REDIS_PW: 'redis-pw' },
+    text: `name: secured
+source:
+  topic.prefix: secured
+  slot.name: secured_slot
+  publication.name: secured_pub
+  database.tls: { mode: require }
+kafka:
+  bootstrap.servers: 127.0.0.1:9093
+  tls: {}
+  sasl: { mechanism: scram-sha-256, username: cdc, password: "\${D7_SASL_PW}" }
+sinks:
+  - name: search
+    type: elasticsearch
+    url: https://127.0.0.1:9201
+    auth: { api.key: aWQ6a2V5 }
+    tls: { mode: verify-ca, servername: es.internal }
+    tables: [public.users]
+  - name: cache
+    type: redis
+    url: rediss://127.0.0.1:6380/0
+    auth: { username: cdc, password: "\${D7_REDIS_PW}" }
+    tls: {}
+    tables:
+      public.users: { keys: ["user:{id}"] }
+  - name: wh
+    type: clickhouse
+    connection.url: https://127.0.0.1:8443
+    auth: { username: cdc, password: x }
+    tls: { mode: require }
+    topics: [secured.public.users]
+`,
+  },
 ];

@@ -1,11 +1,11 @@
 // The config reference is generated from the schema: every field must be described, and the
-// committed docs (docs/config-reference.md, README block) must match what the schema renders now.
-import { existsSync, readFileSync } from 'node:fs';
+// committed docs/config-reference.md (linked from the README) must match what the schema renders now.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
 import { loadComponents } from '../../src/config/components.js';
-import { REFERENCE_END, REFERENCE_START, referenceSections, renderReference } from '../../src/config/reference.js';
+import { referenceSections, renderReference } from '../../src/config/reference.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -21,17 +21,10 @@ describe('config reference', () => {
     expect(sections.map((s) => s.title)).toEqual(expect.arrayContaining(['`sinks[]` with `type: elasticsearch`', '`sinks[]` with `type: clickhouse`', '`sinks[]` with `type: redis`']));
   });
 
-  it('docs/config-reference.md and the README block are up to date (npm run docs:config)', async () => {
+  it('docs/config-reference.md is up to date (npm run docs:config) and the README links to it', async () => {
     const body = renderReference(await loadComponents(), buildProgram({}));
     const doc = readFileSync(join(root, 'docs', 'config-reference.md'), 'utf8');
     expect(doc, 'docs/config-reference.md is stale: run npm run docs:config').toBe(`# Configuration reference\n\n${body}\n`);
-    const readmePath = join(root, 'README.md');
-    if (existsSync(readmePath)) {
-      const readme = readFileSync(readmePath, 'utf8');
-      const a = readme.indexOf(REFERENCE_START);
-      const b = readme.indexOf(REFERENCE_END);
-      expect(a, `README.md lacks ${REFERENCE_START}: run npm run docs:config`).toBeGreaterThanOrEqual(0);
-      expect(readme.slice(a + REFERENCE_START.length, b), 'README config reference block is stale: run npm run docs:config').toBe(`\n${body}\n`);
-    }
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('(docs/config-reference.md)');
   });
 });

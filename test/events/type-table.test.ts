@@ -2,11 +2,14 @@
  * The type table in src/events/README.md cannot drift (issue 14): its rows are exactly the `readme`
  * names of the type matrix the property tests generate; its ClickHouse cells are what
  * `clickhouseType()` creates on an 18.16 and a 24.x server (plus the `__raw` companion exactly when
- * the sink adds one); its Elasticsearch cells are the field types a real Elasticsearch derives for
+ * the sink adds one), and real ClickHouse takes each cell's type as a column type and prints it back
+ * unchanged (the 18.16 cells on the stack's 18.16, the ≥ 20.1 cells on chdb 26.x — the targets of
+ * test/support/clickhouse-targets.ts); its Elasticsearch cells are the field types a real Elasticsearch derives for
  * typical event values with the sink's default mappings; every Redis cell says "as event".
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { createClient } from '@clickhouse/client';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
@@ -14,6 +17,7 @@ import type { JsonValue } from '../../src/events/change.js';
 import { featuresOf } from '../../src/sinks/clickhouse/server.js';
 import { clickhouseType, needsRawCompanion } from '../../src/sinks/clickhouse/types.js';
 import { DEFAULT_MAPPINGS } from '../../src/sinks/elasticsearch/sink.js';
+import { clickhouseTargets, stopTargets } from '../support/clickhouse-targets.js';
 import { MATRIX } from '../support/type-matrix.js';
 
 const README = new URL('../../src/events/README.md', import.meta.url);
@@ -59,9 +63,11 @@ const SAMPLE: Record<string, JsonValue> = {
 
 const es = new Client({ node: endpoints().elasticsearchUrl });
 const index = `cdc-type-table-${randomUUID().slice(0, 8)}`;
+const targets = await clickhouseTargets();
 afterAll(async () => {
   await es.indices.delete({ index }, { ignore: [404] });
   await es.close();
+  await stopTargets(targets);
 });
 
 const chCell = (pg: string, modern: boolean): string => {
@@ -87,6 +93,25 @@ describe('type table in src/events/README.md', () => {
       expect(r.chModern === wantModern || r.chModern.startsWith(`${wantModern} `), `${r.pg}: ClickHouse ≥ 20.1 cell "${r.chModern}" should start with ${wantModern}`).toBe(true);
     }
   });
+
+  for (const target of targets) {
+    const modern = !target.version.startsWith('18.');
+    it(`ClickHouse ${modern ? '≥ 20.1' : '18.16'} cells are column types ${target.name} accepts and prints back unchanged`, async () => {
+      const ch = createClient({ url: target.url, log: { level: 127 } });
+      const db = `cdc_type_table_${randomUUID().slice(0, 8)}_${target.tag}`;
+      try {
+        const want = Object.fromEntries(table().map((r) => [`c_${r.pg.replace(/\W/g, '_')}`, /^`([^`]+)`/.exec(modern ? r.chModern : r.ch18)?.[1] ?? `no type in cell of ${r.pg}`]));
+        await ch.command({ query: `CREATE DATABASE ${db}` });
+        await ch.command({ query: `CREATE TABLE ${db}.t (k UInt8, ${Object.entries(want).map(([c, t]) => `${c} ${t}`).join(', ')}) ENGINE = MergeTree ORDER BY k` });
+        const rs = await ch.query({ query: `SELECT name, type FROM system.columns WHERE database = '${db}' AND table = 't' AND name != 'k'`, format: 'JSONEachRow' });
+        const got = Object.fromEntries((await rs.json<{ name: string; type: string }>()).map((c) => [c.name, c.type]));
+        expect(got).toEqual(want);
+      } finally {
+        await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` }).catch(() => undefined);
+        await ch.close();
+      }
+    });
+  }
 
   it('Elasticsearch cells are the field types a real Elasticsearch derives with the default mappings', { timeout: 60_000 }, async () => {
     await es.indices.create({ index, mappings: DEFAULT_MAPPINGS as never });

@@ -1,22 +1,26 @@
 /**
- * The shared sink conformance suite against the real ClickHouse (endpoints().clickhouseUrl), once per
- * truncate mode that removes rows, each in a database of its own that is dropped at the end.
- * Tables are created by inference (no source catalog).
+ * The shared sink conformance suite against real ClickHouse — the stack's server (18.16) and a
+ * current engine (chdb 26.x behind test/support/chdb-front.ts; see clickhouse-targets.ts) — once
+ * per target and truncate mode that removes rows, each in a database of its own that is dropped at
+ * the end. Tables are created by inference (no source catalog).
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
-import { endpoints } from '../../src/config/endpoints.js';
+import { afterAll } from 'vitest';
 import type { Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
+import { clickhouseTargets, stopTargets, type ClickHouseTarget } from '../support/clickhouse-targets.js';
 import { describeSinkConformance, CONFORMANCE } from './conformance.js';
 
-const url = endpoints().clickhouseUrl;
+const targets = await clickhouseTargets();
+afterAll(() => stopTargets(targets));
 const META = new Set(['_deleted', '_version', '_seq', '_op', '_lsn', '_synced_at']);
 
 /** The suite once per truncate mode that removes rows (`delete`) or hides them (`mark-deleted`), each in its own database. */
-function conformance(mode: 'delete' | 'mark-deleted'): void {
-  describeSinkConformance(`clickhouse (truncate.mode ${mode})`, async () => {
+function conformance(target: ClickHouseTarget, mode: 'delete' | 'mark-deleted'): void {
+  const url = target.url;
+  describeSinkConformance(`clickhouse ${target.name} (truncate.mode ${mode})`, async () => {
     const database = `cdc_conf_${randomUUID().slice(0, 8)}`;
     const config = clickhouseSpec.parse({ 'connection.url': url, database, 'truncate.mode': mode });
     const admin = createClient({ url, log: { level: 127 } });
@@ -58,5 +62,7 @@ function conformance(mode: 'delete' | 'mark-deleted'): void {
   });
 }
 
-conformance('delete');
-conformance('mark-deleted');
+for (const target of targets) {
+  conformance(target, 'delete');
+  conformance(target, 'mark-deleted');
+}

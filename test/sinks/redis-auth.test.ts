@@ -46,7 +46,7 @@ afterAll(() => {
 it('uses the password and db index from config (url form and host/port form)', async () => {
   const tables = { 'public.users': { keys: ['user:{id}'] } };
   const check = new Redis({ port: PORT, password: PASSWORD, db: 5 });
-  for (const cfg of [{ url: `redis://:${PASSWORD}@127.0.0.1:${PORT}/5`, tables }, { host: '127.0.0.1', port: PORT, password: PASSWORD, db: 5, tables }]) {
+  for (const cfg of [{ url: `redis://:${PASSWORD}@127.0.0.1:${PORT}/5`, tables }, { host: '127.0.0.1', port: PORT, auth: { password: PASSWORD }, db: 5, tables }]) {
     await check.set('user:1', 'cached');
     const sink = new RedisSink(redisSinkSpec.parse(cfg), 'cdc:offsets:auth', silentLogger);
     await sink.open();
@@ -62,7 +62,7 @@ it('uses the password and db index from config (url form and host/port form)', a
 });
 
 it('fails fast with a non-retriable error on a wrong password', async () => {
-  const sink = new RedisSink(redisSinkSpec.parse({ host: '127.0.0.1', port: PORT, password: 'wrong', tables: { 'public.users': { keys: ['user:{id}'] } } }), 'k', silentLogger);
+  const sink = new RedisSink(redisSinkSpec.parse({ host: '127.0.0.1', port: PORT, auth: { password: 'wrong' }, tables: { 'public.users': { keys: ['user:{id}'] } } }), 'k', silentLogger);
   const err = await sink.open().then(() => null, (e: unknown) => e);
   await sink.close();
   expect(err).toBeInstanceOf(SinkError);

@@ -18,6 +18,7 @@ import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { debeziumMessage, pos } from '../support/records.js';
+import { testRng } from '../support/seed.js';
 import { createTopic, highWatermarks, kafka, logger, sendTx, sinkConfig, txProducer, waitFor } from './runtime-support.js';
 
 // A free port picked at load time, so a server leaked by an earlier run can't answer instead.
@@ -52,6 +53,7 @@ afterAll(async () => {
 });
 
 it('keeps every change across a Redis kill -9 and restart under load', async () => {
+  const random = testRng('redis restart');
   startRedis();
   const probe = new Redis({ port: PORT, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
   probe.on('error', () => undefined);
@@ -74,7 +76,7 @@ it('keeps every change across a Redis kill -9 and restart under load', async () 
     while (producing) {
       const msgs = [];
       for (let j = 0; j < 50; j++) {
-        const id = Math.floor(Math.random() * 500);
+        const id = random.int(0, 499);
         const v = ++lsn;
         last.set(id, v);
         msgs.push({ partition: id % 2, message: debeziumMessage({ table: 'rs', op: 'u', before: { id }, after: { id, v }, position: pos(v) }) });

@@ -11,6 +11,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { afterAll, expect, it } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
 import { debeziumMessage, pos } from '../support/records.js';
+import { testRng } from '../support/seed.js';
 import { createTopic, highWatermarks, kafka, sendTx, txProducer, waitFor } from './runtime-support.js';
 
 const run = randomUUID().slice(0, 8);
@@ -54,6 +55,7 @@ function startChild(): Promise<ChildProcess> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 it('survives kill -9 at random points: rows current, changed keys gone, offsets match', async () => {
+  const random = testRng('sink runtime crash');
   admin = kafka.admin();
   await admin.connect();
   await createTopic(admin, topic, 3);
@@ -69,7 +71,7 @@ it('survives kill -9 at random points: rows current, changed keys gone, offsets 
     while (producing) {
       const msgs = [];
       for (let j = 0; j < 30; j++) {
-        const id = cursor < ids ? cursor++ : Math.floor(Math.random() * ids);
+        const id = cursor < ids ? cursor++ : Math.floor(random.next() * ids);
         const v = ++lsn;
         last.set(id, v);
         msgs.push({ partition: id % 3, message: debeziumMessage({ table: 'crash', op: 'u', before: { id }, after: { id, v, pad: 'x'.repeat(200) }, position: pos(v, j) }) });
@@ -87,7 +89,7 @@ it('survives kill -9 at random points: rows current, changed keys gone, offsets 
     const c = await startChild();
     // The new member joins once the killed one's session expired; kill it at a random point after it made progress.
     await waitFor('the child to commit something', async () => JSON.stringify(await redis.hgetall(offsetsKey)) !== before, 60_000, 20);
-    await sleep(Math.random() * 700);
+    await sleep(random.next() * 700);
     c.removeAllListeners('exit');
     c.kill('SIGKILL');
     await new Promise((r) => c.once('exit', r));

@@ -1,7 +1,8 @@
 /**
  * SinkRunner end to end against the real Kafka and Redis: Debezium-shaped messages produced with a
  * transactional producer (incl. an aborted transaction), the Redis sink applying them exactly once,
- * offsets in the Redis hash; the error policies (dlq with Connect headers, none), retries of
+ * offsets in the Redis hash; the error policies (dlq with Connect headers, none stopping only the
+ * failing table), retries of
  * retriable errors, and two runners of one sink splitting partitions across rebalances with no
  * batch applied twice.
  */
@@ -180,8 +181,9 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     expect(got[0]!.headers[DLQ_HEADERS.message]).toContain('value is not JSON');
   });
 
-  it('errors.tolerance=none: a poison record stops the sink with a clear error and nothing past it is committed', async () => {
+  it('errors.tolerance=none: a poison record stops its table with a clear error, nothing past it is committed, the other tables go on', async () => {
     const topic = await newTopic('none', 1);
+    const other = await newTopic('none-other', 1);
     const offsetsKey = `${P}offsets:none`;
     await sendTx(producer, topic, [
       { partition: 0, message: debeziumMessage({ table: 'none', op: 'c', after: { id: 1 }, position: pos(10) }) },
@@ -190,17 +192,36 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
       { partition: 0, message: { key: Buffer.from('{"id":2}'), value: Buffer.from('{"op":"x"}'), headers: {} } },
       { partition: 0, message: debeziumMessage({ table: 'none', op: 'c', after: { id: 3 }, position: pos(11) }) },
     ]);
+    await sendTx(producer, other, [{ partition: 0, message: debeziumMessage({ table: 'other', op: 'c', after: { id: 1 }, position: pos(10) }) }]);
     await redis.set(`${P}none:3`, 'cached');
-    const sink = redisSink({ 'public.none': { keys: [`${P}none:{id}`] } }, offsetsKey);
-    const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'none', topics: [topic], 'group.id': `${P}none`, 'batch.max.records': 1 }), pipeline: 'rt', logger });
+    await redis.set(`${P}other:1`, 'cached');
+    await redis.set(`${P}other:2`, 'cached');
+    const sink = redisSink({ 'public.none': { keys: [`${P}none:{id}`] }, 'public.other': { keys: [`${P}other:{id}`] } }, offsetsKey);
+    const runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'none', topics: [topic, other], 'group.id': `${P}none`, 'batch.max.records': 1 }), pipeline: 'rt', logger });
     runners.push(runner);
-    const failed = new Promise<Error>((resolve) => runner.once('failed', resolve));
+    let failed: Error | undefined;
+    runner.once('failed', (e: Error) => (failed = e));
     await runner.start();
-    const error = await failed;
-    expect(runner.state.name).toBe('FAILED');
-    expect(error.message).toContain(`${topic}/0@2`);
-    expect(error.message).toContain('errors.tolerance');
+    await waitFor('the poison record\'s table reported', () => runner.failedTables().length > 0);
+    const [t] = runner.failedTables();
+    expect(t).toMatchObject({ topic, partition: 0, offset: '2', resumeFrom: '1', table: null });
+    expect(t!.error).toContain(`${topic}/0@2`);
+    expect(t!.error).toContain('errors.tolerance');
+    expect(t!.error).toContain('POST /pipelines/rt/sinks/none/resume');
+    // the other table goes on, before and after the failure
+    await waitFor('the other table applied', async () => (await redis.exists(`${P}other:1`)) === 0);
+    await sendTx(producer, other, [{ partition: 0, message: debeziumMessage({ table: 'other', op: 'c', after: { id: 2 }, position: pos(12) }) }]);
+    await waitFor('the other table applied after the failure', async () => (await redis.exists(`${P}other:2`)) === 0);
+    expect(runner.state.name).toBe('RUNNING');
+    expect(failed).toBeUndefined();
     // offset 0 = id 1, offset 1 = its commit marker, offset 2 = the poison record
+    expect((await storedOffsets(offsetsKey))[`${topic}:0`]).toBe('1');
+    expect(await redis.get(`${P}none:3`)).toBe('cached');
+    // a retry re-applies from the stored offset: the same record stops the table again, nothing skipped
+    runner.resume();
+    expect(runner.failedTables()).toEqual([]);
+    await waitFor('the table stopped again at the same record', () => runner.failedTables().length > 0);
+    expect(runner.failedTables()[0]).toMatchObject({ topic, offset: '2', resumeFrom: '1' });
     expect((await storedOffsets(offsetsKey))[`${topic}:0`]).toBe('1');
     expect(await redis.get(`${P}none:3`)).toBe('cached');
   });

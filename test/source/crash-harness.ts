@@ -10,6 +10,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cleanup, consume, pgClient, uniq, waitFor, type ConsumedRecord } from './helpers.js';
+import { testRng } from '../support/seed.js';
 
 export interface CrashOptions {
   readonly cycles: number;
@@ -36,6 +37,7 @@ type Ev = string; // "c:0" | "u:3" | "d"
 
 export async function runCrashCycles(opts: CrashOptions): Promise<CrashResult> {
   const log = opts.log ?? (() => undefined);
+  const random = testRng('source crash cycles');
   const id = uniq('src_crash');
   const prefix = id.replace(/_/g, '-');
   const seed = `${id}_seed`;
@@ -104,20 +106,20 @@ export async function runCrashCycles(opts: CrashOptions): Promise<CrashResult> {
     const w = await pgClient();
     try {
       while (writing) {
-        const big = Math.random() < 0.03;
-        const n = big ? 2000 : 1 + Math.floor(Math.random() * 40);
+        const big = random.next() < 0.03;
+        const n = big ? 2000 : 1 + Math.floor(random.next() * 40);
         const pending: [number, Ev, number | null][] = [];
         await w.query('BEGIN');
         for (let i = 0; i < n; i++) {
           const existing = [...vers.keys()];
-          const r = Math.random();
+          const r = random.next();
           if (big || existing.length < 50 || r < 0.4) {
             const k = nextId++;
             await w.query(`INSERT INTO public.${live} VALUES ($1, 0, 'x')`, [k]);
             vers.set(k, 0);
             pending.push([k, 'c:0', 0]);
           } else {
-            const k = existing[Math.floor(Math.random() * existing.length)]!;
+            const k = existing[Math.floor(random.next() * existing.length)]!;
             const v = vers.get(k)!;
             if (r < 0.9) {
               await w.query(`UPDATE public.${live} SET ver = $2 WHERE id = $1`, [k, v + 1]);
@@ -155,7 +157,7 @@ export async function runCrashCycles(opts: CrashOptions): Promise<CrashResult> {
         writing = true;
         writerRun = writer();
       }
-      const delay = opts.minKillMs + Math.random() * (opts.maxKillMs - opts.minKillMs);
+      const delay = opts.minKillMs + random.next() * (opts.maxKillMs - opts.minKillMs);
       await new Promise((r) => setTimeout(r, delay));
       await killHard(child);
       kills++;

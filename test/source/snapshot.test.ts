@@ -103,10 +103,12 @@ describe('snapshot + streaming handoff', () => {
     const reads = recs.filter((r) => r.json?.op === 'r');
     expect(reads.length).toBe(ROWS + 1); // the spanning tx committed before the consistent point
     expect(new Set(reads.map((r) => r.headers['cdc.commit_lsn'])).size).toBe(1);
-    // Like Debezium: the snapshot's final row (highest key of the only table) is marked "last".
+    // Like Debezium: the snapshot's final row (highest key of the only table) is marked "last", its
+    // first "first", the rest "true".
     const markers = reads.map((r) => ({ id: (r.json!.after as { id: number }).id, snapshot: (r.json!.source as { snapshot: string }).snapshot }));
     expect(markers.filter((m) => m.snapshot === 'last')).toEqual([{ id: ROWS + 1, snapshot: 'last' }]);
-    expect(markers.filter((m) => m.snapshot !== 'last').every((m) => m.snapshot === 'true')).toBe(true);
+    expect(markers.filter((m) => m.snapshot === 'first')).toEqual([{ id: 1, snapshot: 'first' }]);
+    expect(markers.filter((m) => m.snapshot !== 'last' && m.snapshot !== 'first').every((m) => m.snapshot === 'true')).toBe(true);
     const st = source.status();
     expect(st.snapshot?.rowsDone).toBe(ROWS + 1);
   });

@@ -10,6 +10,8 @@
  * test/events/types-roundtrip.test.ts); Redis must hold exactly that JSON text, Elasticsearch's
  * `_source` the same JSON; ClickHouse is read as TSV and decoded here (own TSV / array-literal
  * parsing; dates and timestamps formatted by Postgres' to_char), `<col>__raw` taking precedence.
+ * ClickHouse is checked on every target of test/support/clickhouse-targets.ts — the stack's 18.16
+ * and a current engine (chdb 26.x) — one ClickHouse sink per target in the same daemon.
  *
  * Seeds are printed; replay with CDC_TYPES_SEED=<seed>. Size: CDC_TYPES_ROWS (default 25 snapshot
  * rows) and CDC_TYPES_OPS (default 60 streamed edits); `npm run verify:types` runs a long round.
@@ -17,7 +19,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { Client as EsClient } from '@elastic/elasticsearch';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -30,6 +32,7 @@ import { compileRowConverter } from '../../src/events/row.js';
 import { TypeRegistry } from '../../src/events/type-registry.js';
 import type { Column, RelationInfo } from '../../src/events/types.js';
 import { startDaemon, type DaemonProcess } from '../daemon/helpers.js';
+import { clickhouseTargets, stopTargets, type ClickHouseTarget } from '../support/clickhouse-targets.js';
 import { insertSql, matrixFor, matrixTableSql, MATRIX_SETUP, rowArb, type MatrixColumn } from '../support/type-matrix.js';
 import { cleanup } from '../source/helpers.js';
 
@@ -40,7 +43,13 @@ const dbName = name;
 const seed = Number(process.env.CDC_TYPES_SEED ?? Date.now() % 2 ** 31);
 const ROWS = Number(process.env.CDC_TYPES_ROWS ?? 25);
 const OPS = Number(process.env.CDC_TYPES_OPS ?? 60);
-const chDb = `cdc_tfp_${run}`;
+const targets = await clickhouseTargets();
+/** One ClickHouse sink per target: its database and a client for the reader. */
+const warehouses: { target: ClickHouseTarget; db: string; ch: ClickHouseClient }[] = targets.map((target) => ({
+  target,
+  db: `cdc_tfp_${run}_${target.tag}`,
+  ch: createClient({ url: target.url, log: { level: 127 }, clickhouse_settings: target.readSettings }),
+}));
 const esIndex = `${name}.public.${name}`;
 const redisPrefix = `${name}:row:`;
 const REDIS_DB = 12;
@@ -57,7 +66,6 @@ let cols: MatrixColumn[];
 let dir: string;
 let daemon: DaemonProcess | undefined;
 const es = new EsClient({ node: ep.elasticsearchUrl });
-const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
 const redis = new Redis(ep.redisUrl, { db: REDIS_DB });
 
 const rawText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -97,13 +105,13 @@ sinks:
     url: ${ep.elasticsearchUrl}
     tables: [public.${name}]
     batch.max.wait.ms: 50
-  - name: warehouse
+${warehouses.map((w) => `  - name: warehouse-${w.target.tag}
     type: clickhouse
-    connection.url: ${ep.clickhouseUrl}
-    database: ${chDb}
+    connection.url: ${w.target.url}
+    database: ${w.db}
     topics: [${name}.public.${name}]
     batch.max.wait.ms: 50
-  - name: cache
+`).join('')}  - name: cache
     type: redis
     url: ${ep.redisUrl}
     db: ${REDIS_DB}
@@ -122,8 +130,11 @@ afterAll(async () => {
   await admin.end();
   await es.indices.delete({ index: esIndex }, { ignore: [404] }).catch(() => undefined);
   await es.close();
-  await ch.command({ query: `DROP DATABASE IF EXISTS ${chDb}` }).catch(() => undefined);
-  await ch.close();
+  for (const w of warehouses) {
+    await w.ch.command({ query: `DROP DATABASE IF EXISTS ${w.db}` }).catch(() => undefined);
+    await w.ch.close();
+  }
+  await stopTargets(targets);
   const keys = await redis.keys(`*${name}*`);
   if (keys.length) await redis.unlink(...keys);
   await redis.quit();
@@ -315,13 +326,20 @@ async function compare(exp: Expected): Promise<string[]> {
     }
     if (docs.size !== ids.length) problems.push(`elasticsearch: ${docs.size} docs, Postgres has ${ids.length} rows`);
   }
-  // ClickHouse: FINAL state, typed column or its __raw companion
-  const table = `${chDb}.public_${name}`;
+  // ClickHouse (every target): FINAL state, typed column or its __raw companion
+  for (const w of warehouses) problems.push(...(await compareClickHouse(w, exp, ids)));
+  return problems;
+}
+
+async function compareClickHouse({ target, db, ch }: (typeof warehouses)[number], exp: Expected, ids: number[]): Promise<string[]> {
+  const problems: string[] = [];
+  const label = `clickhouse ${target.name}`;
+  const table = `${db}.public_${name}`;
   const present = (await (await ch.query({ query: `EXISTS TABLE ${table}`, format: 'TabSeparated' })).text()).trim() === '1';
   if (!present) problems.push('clickhouse: table missing');
   else {
     const types = new Map(
-      (await (await ch.query({ query: `SELECT name, type FROM system.columns WHERE database = '${chDb}' AND table = 'public_${name}'`, format: 'TabSeparated' })).text())
+      (await (await ch.query({ query: `SELECT name, type FROM system.columns WHERE database = '${db}' AND table = 'public_${name}'`, format: 'TabSeparated' })).text())
         .split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]),
     );
     const text = await (await ch.query({ query: `SELECT * FROM ${table} FINAL WHERE _deleted = 0 ORDER BY id`, format: 'TabSeparatedWithNames' })).text();
@@ -349,7 +367,7 @@ async function compare(exp: Expected): Promise<string[]> {
     }
     if (chRows.size !== ids.length) problems.push(`clickhouse: ${chRows.size} live rows, Postgres has ${ids.length} rows`);
   }
-  return problems;
+  return problems.map((p) => p.replace(/^clickhouse/, label));
 }
 
 describe('type fidelity across all sinks (property test)', () => {

@@ -113,10 +113,12 @@ export const PAGE_HTML = `<!doctype html>
       kv([['records', fmt(s.records), 'sink-records'], ['records/s', fmt(s.recordsPerSec), 'sink-rate'], ['lag', fmtLag(s.lag), 'sink-lag'], ['time lag', fmtMs(s.timeLagMs), 'sink-time-lag'], ['commit→applied', s.latencyMs === null ? '–' : fmtMs(s.latencyMs), 'sink-latency'], ['restarts', fmt(s.restarts)]]),
       s.reason && s.state !== 'RUNNING' ? h('div', { class: 'err', 'data-testid': 'sink-reason' }, s.reason) : null,
       s.lastError ? h('div', { class: 'err', 'data-testid': 'sink-error' }, 'last error ' + s.lastError.at.slice(11, 19) + ' UTC: ' + s.lastError.message) : null,
+      (s.failedTables || []).map((t) => h('div', { class: 'err', 'data-testid': 'sink-failed-table' }, 'table ' + (t.table || t.topic) + ' FAILED since ' + t.since.slice(11, 19) + ' UTC (other tables go on; resume retries it): ' + t.error)),
       charts(hist[p.name] && (hist[p.name].sinks.find((x) => x.name === s.name)), [['records/s', 'recordsPerSec', fmt], ['lag', 'lag', fmtLag], ['time lag', 'timeLagMs', fmtMs], ['commit→applied', 'latencyMs', fmtMs]]),
       h('div', {}, s.state === 'PAUSED'
         ? h('button', { onclick: () => act(p.name, s.name, 'resume') }, 'resume')
         : h('button', { onclick: () => act(p.name, s.name, 'pause') }, 'pause'),
+        s.state !== 'PAUSED' && (s.failedTables || []).length ? h('button', { onclick: () => act(p.name, s.name, 'resume') }, 'retry failed tables') : null,
         h('button', { onclick: () => act(p.name, s.name, 'restart') }, 'restart')));
   }
   function render(list) {

@@ -14,7 +14,7 @@ const status: PipelineStatus = {
   topicPrefix: 'shop',
   kafka: { bootstrapServers: '127.0.0.1:9092' },
   source: { state: 'RUNNING', restarts: 0, lastLsn: '0/1', eventsPublished: 1, eventsPerSec: 0, slotLagBytes: 0, slotLagMs: 0, slot: null, snapshot: [] },
-  sinks: [{ name: 'cache', type: 'redis', state: 'RUNNING', restarts: 0, records: 1, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [] }],
+  sinks: [{ name: 'cache', type: 'redis', state: 'RUNNING', restarts: 0, records: 1, recordsPerSec: 0, lag: 0, timeLagMs: 0, lagUpdatedAt: null, latencyMs: null, partitions: [], failedTables: [] }],
 };
 
 function backend(): AdminBackend & { actions: string[] } {
@@ -29,6 +29,15 @@ function backend(): AdminBackend & { actions: string[] } {
       actions.push(`${p}/${s}/${a}`);
       return { ok: true, state: a === 'pause' ? 'PAUSED' : 'RUNNING' };
     },
+    async dlqList(p, s, table) {
+      actions.push(`${p}/${s}/dlq-list/${table ?? '*'}`);
+      return { ok: false, status: 400, error: 'no dlq' };
+    },
+    dlqReplay(p, s, req) {
+      actions.push(`${p}/${s}/dlq-replay/${req.table ?? '*'}/${String(req.dryRun)}`);
+      return { ok: false, status: 409, error: 'already running' };
+    },
+    dlqReplayStatus: () => ({ ok: false, status: 404, error: 'no replay' }),
   };
 }
 
@@ -53,7 +62,18 @@ describe('admin server', () => {
       expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/pause`)).status).toBe(405);
       expect((await fetch(`${srv.url}/pipelines/x/sinks/cache/restart`, { method: 'POST' })).status).toBe(404);
       expect((await fetch(`${srv.url}/nothing`)).status).toBe(404);
-      expect(b.actions).toEqual(['shop/cache/pause']);
+      // dead-letter routes: backend answers and body checks
+      expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/dlq?table=public.t`)).status).toBe(400);
+      expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/dlq`, { method: 'POST' })).status).toBe(405);
+      expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/dlq/replay`)).status).toBe(404);
+      const replay = (body: string): Promise<Response> => fetch(`${srv.url}/pipelines/shop/sinks/cache/dlq/replay`, { method: 'POST', body });
+      expect((await replay('{"table":"public.t","dryRun":true}')).status).toBe(409);
+      const bad = await replay('{"tabel":"x"}');
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toContain('unknown field(s) tabel');
+      expect((await replay('not json')).status).toBe(400);
+      expect((await replay('{"dryRun":"yes"}')).status).toBe(400);
+      expect(b.actions).toEqual(['shop/cache/pause', 'shop/cache/dlq-list/public.t', 'shop/cache/dlq-replay/public.t/true']);
     } finally {
       await srv.close();
     }

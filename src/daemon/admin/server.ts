@@ -1,7 +1,8 @@
 /**
  * The admin HTTP(S) server (node:http, no framework): /health (liveness: the process answers),
  * /ready (readiness: every component RUNNING or PAUSED — a source may be STANDBY — else 503), /metrics, /pipelines, /history,
- * POST /pipelines/:p/sinks/:s/{pause,resume,restart} and the live page at /. Loopback by default;
+ * POST /pipelines/:p/sinks/:s/{pause,resume,restart}, the dead-letter topic of a sink
+ * (GET /pipelines/:p/sinks/:s/dlq, POST and GET /pipelines/:p/sinks/:s/dlq/replay) and the live page at /. Loopback by default;
  * with a token, every route except /health and the static page needs `Authorization: Bearer <token>`.
  * Everything it returns has been through redact().
  */
@@ -14,6 +15,8 @@ import { daemonMetrics } from '../../observability/daemon-metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ComponentState, DaemonHistory, PipelineStatus } from '../status.js';
 import { PAGE_HTML } from './page.js';
+import type { DlqReplayJob, DlqResult } from '../dlq-jobs.js';
+import type { DlqListing } from '../../sinks/runtime/dlq-replay.js';
 
 export type SinkAction = 'pause' | 'resume' | 'restart';
 
@@ -25,6 +28,12 @@ export interface AdminBackend {
   /** The last minutes of every component (GET /history, for the live page's charts), already redacted. */
   history(): DaemonHistory;
   sinkAction(pipeline: string, sink: string, action: SinkAction): Promise<{ ok: true; state: ComponentState } | { ok: false; status: number; error: string }>;
+  /** GET /pipelines/:p/sinks/:s/dlq[?table=schema.table]: what the sink's dead-letter topic holds. */
+  dlqList(pipeline: string, sink: string, table: string | undefined): Promise<DlqResult<DlqListing>>;
+  /** POST /pipelines/:p/sinks/:s/dlq/replay {table?, dryRun?}: starts a replay job (202), 409 while one runs. */
+  dlqReplay(pipeline: string, sink: string, req: { table?: string | undefined; dryRun?: boolean | undefined }): DlqResult<DlqReplayJob>;
+  /** GET /pipelines/:p/sinks/:s/dlq/replay: the sink's last replay job (running or finished). */
+  dlqReplayStatus(pipeline: string, sink: string): DlqResult<DlqReplayJob>;
 }
 
 export interface AdminOptions {
@@ -44,6 +53,31 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** A small JSON object body (empty = {}); at most 64 KiB. */
+function readJson(req: IncomingMessage): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; error: string }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 65536) chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (size > 65536) return resolve({ ok: false, error: 'request body larger than 64 KiB' });
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text === '') return resolve({ ok: true, value: {} });
+      try {
+        const v: unknown = JSON.parse(text);
+        if (typeof v === 'object' && v !== null && !Array.isArray(v)) return resolve({ ok: true, value: v as Record<string, unknown> });
+        resolve({ ok: false, error: 'the body must be a JSON object, e.g. {"table": "public.users", "dryRun": true}' });
+      } catch (e) {
+        resolve({ ok: false, error: `the body is not JSON: ${(e as Error).message}` });
+      }
+    });
+  });
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
@@ -133,6 +167,46 @@ export async function startAdminServer(backend: AdminBackend, opts: AdminOptions
         (r) => (r.ok ? send(res, 200, { state: r.state }) : send(res, r.status, { error: r.error })),
         (err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }),
       );
+      return;
+    }
+    const dlq = /^\/pipelines\/([^/]+)\/sinks\/([^/]+)\/dlq(\/replay)?$/.exec(path);
+    if (dlq) {
+      const p = decodeURIComponent(dlq[1] as string);
+      const s = decodeURIComponent(dlq[2] as string);
+      const reply = <T>(r: DlqResult<T>, okStatus = 200): void => (r.ok ? send(res, okStatus, r.value) : send(res, r.status, { error: r.error }));
+      const fail = (err: unknown): void => send(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      if (!dlq[3]) {
+        route = '/pipelines/:p/sinks/:s/dlq';
+        if (method !== 'GET') {
+          res.setHeader('allow', 'GET');
+          send(res, 405, { error: 'use GET' });
+          return;
+        }
+        backend.dlqList(p, s, url.searchParams.get('table') ?? undefined).then((r) => reply(r), fail);
+        return;
+      }
+      route = '/pipelines/:p/sinks/:s/dlq/replay';
+      if (method === 'GET') {
+        reply(backend.dlqReplayStatus(p, s));
+        return;
+      }
+      if (method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        send(res, 405, { error: 'use POST to start a replay, GET for its progress' });
+        return;
+      }
+      readJson(req).then((body) => {
+        if (!body.ok) {
+          send(res, 400, { error: body.error });
+          return;
+        }
+        const b = body.value;
+        if (b.table !== undefined && typeof b.table !== 'string') return send(res, 400, { error: '"table" must be a string "schema.table"' });
+        if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean') return send(res, 400, { error: '"dryRun" must be true or false' });
+        const unknown = Object.keys(b).filter((k) => k !== 'table' && k !== 'dryRun');
+        if (unknown.length) return send(res, 400, { error: `unknown field(s) ${unknown.join(', ')}; the body is {"table"?: "schema.table", "dryRun"?: boolean}` });
+        reply(backend.dlqReplay(p, s, { table: b.table as string | undefined, dryRun: b.dryRun as boolean | undefined }), 202);
+      }, fail);
       return;
     }
     send(res, 404, { error: `no route ${method} ${path}` });

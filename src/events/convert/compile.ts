@@ -18,6 +18,9 @@ export type TextConverter = (text: string) => JsonValue;
 /** Debezium's values for timestamp ±infinity (the PostgreSQL JDBC driver's DATE_POSITIVE/NEGATIVE_INFINITY), as decimal strings (beyond 2^53). */
 export const TIMESTAMP_POSITIVE_INFINITY = '9223372036825200000';
 export const TIMESTAMP_NEGATIVE_INFINITY = '-9223372036832400000';
+/** The same in the millisecond forms (timestamp(0..3) adaptive, connect): Debezium divides by 1000. */
+export const TIMESTAMP_POSITIVE_INFINITY_MS = '9223372036825200';
+export const TIMESTAMP_NEGATIVE_INFINITY_MS = '-9223372036832400';
 /** date ±infinity in the numeric (days) modes: the int32 bounds. */
 export const DATE_POSITIVE_INFINITY = 2147483647;
 export const DATE_NEGATIVE_INFINITY = -2147483648;
@@ -70,15 +73,25 @@ function timestampConverter(typmod: number, options: ConvertOptions): TextConver
   const millis = mode === 'connect' || temporalPrecision(typmod) <= 3;
   return (text) => {
     const t = parseTimestamp(text);
-    if (typeof t === 'string') return t === 'infinity' ? TIMESTAMP_POSITIVE_INFINITY : TIMESTAMP_NEGATIVE_INFINITY;
+    if (typeof t === 'string') {
+      if (millis) return t === 'infinity' ? TIMESTAMP_POSITIVE_INFINITY_MS : TIMESTAMP_NEGATIVE_INFINITY_MS;
+      return t === 'infinity' ? TIMESTAMP_POSITIVE_INFINITY : TIMESTAMP_NEGATIVE_INFINITY;
+    }
     if (millis) return t.days * 86_400_000 + Math.floor(t.micros / 1000);
     return epochMicros(t.days, t.micros);
   };
 }
 
-function timestamptzConverter(text: string): JsonValue {
-  const t = parseTimestamp(text);
-  return typeof t === 'string' ? t : formatIsoInstant(t.days, t.micros);
+/**
+ * Debezium 3.6's ZonedTimestamp: exactly as many fraction digits as the column's precision
+ * (timestamptz = 6, so `…05.500000Z`); precision 0 → no fraction.
+ */
+function timestamptzConverter(typmod: number): TextConverter {
+  const digits = temporalPrecision(typmod);
+  return (text) => {
+    const t = parseTimestamp(text);
+    return typeof t === 'string' ? t : formatIsoInstant(t.days, t.micros, digits);
+  };
 }
 
 function byteaConverter(options: ConvertOptions): TextConverter {
@@ -151,7 +164,7 @@ function build(type: ColumnType, typmod: number, options: ConvertOptions): TextC
     case 'timestamp':
       return timestampConverter(typmod, options);
     case 'timestamptz':
-      return timestamptzConverter;
+      return timestamptzConverter(typmod);
     case 'interval':
       // 'infinity'/'-infinity' (Postgres 17+) have no duration form: passed through as strings.
       if (options['interval.handling.mode'] === 'string') return (text) => (isInfinite(text) ? text : intervalIso(parseInterval(text)));

@@ -151,6 +151,9 @@ describe('timestamp (MicroTimestamp)', () => {
   it('infinity like Debezium (JDBC DATE_POSITIVE/NEGATIVE_INFINITY)', () => {
     expect(convertValue('infinity', t('timestamp'))).toBe('9223372036825200000');
     expect(convertValue('-infinity', t('timestamp'))).toBe('-9223372036832400000');
+    // millisecond columns (timestamp(3), adaptive): Debezium's value / 1000 (seen in its output)
+    expect(convertValue('infinity', t('timestamp'), DEFAULT_CONVERT_OPTIONS, 3)).toBe('9223372036825200');
+    expect(convertValue('-infinity', t('timestamp'), DEFAULT_CONVERT_OPTIONS, 0)).toBe('-9223372036832400');
   });
 });
 
@@ -164,16 +167,19 @@ function daysOf(y: number, m: number, d: number): number {
 
 describe('timestamptz (ZonedTimestamp)', () => {
   it('UTC ISO string with the exact fraction, any offset', () => {
+    // Debezium 3.6 ZonedTimestamp: exactly the column's precision in fraction digits (6 by default)
     expect(convertValue('2024-01-02 03:04:05.123456+00', t('timestamptz'))).toBe('2024-01-02T03:04:05.123456Z');
-    expect(convertValue('2024-01-02 03:04:05.12+05:30', t('timestamptz'))).toBe('2024-01-01T21:34:05.12Z');
-    expect(convertValue('2024-12-31 20:00:00-08', t('timestamptz'))).toBe('2025-01-01T04:00:00Z');
-    expect(convertValue('1900-01-01 05:21:10+05:21:10', t('timestamptz'))).toBe('1900-01-01T00:00:00Z');
-    expect(convertValue('2024-03-01 00:30:00+01', t('timestamptz'))).toBe('2024-02-29T23:30:00Z');
+    expect(convertValue('2024-01-02 03:04:05.1+00', t('timestamptz'), DEFAULT_CONVERT_OPTIONS, 3)).toBe('2024-01-02T03:04:05.100Z');
+    expect(convertValue('2024-01-02 03:04:05+00', t('timestamptz'), DEFAULT_CONVERT_OPTIONS, 0)).toBe('2024-01-02T03:04:05Z');
+    expect(convertValue('2024-01-02 03:04:05.12+05:30', t('timestamptz'))).toBe('2024-01-01T21:34:05.120000Z');
+    expect(convertValue('2024-12-31 20:00:00-08', t('timestamptz'))).toBe('2025-01-01T04:00:00.000000Z');
+    expect(convertValue('1900-01-01 05:21:10+05:21:10', t('timestamptz'))).toBe('1900-01-01T00:00:00.000000Z');
+    expect(convertValue('2024-03-01 00:30:00+01', t('timestamptz'))).toBe('2024-02-29T23:30:00.000000Z');
   });
   it('BC, years beyond 9999 and infinity', () => {
-    expect(convertValue('0044-03-15 12:00:00+00 BC', t('timestamptz'))).toBe('-0043-03-15T12:00:00Z');
-    expect(convertValue('0001-01-01 00:30:00+01', t('timestamptz'))).toBe('0000-12-31T23:30:00Z');
-    expect(convertValue('10000-01-01 00:00:00+00', t('timestamptz'))).toBe('+10000-01-01T00:00:00Z');
+    expect(convertValue('0044-03-15 12:00:00+00 BC', t('timestamptz'))).toBe('-0043-03-15T12:00:00.000000Z');
+    expect(convertValue('0001-01-01 00:30:00+01', t('timestamptz'))).toBe('0000-12-31T23:30:00.000000Z');
+    expect(convertValue('10000-01-01 00:00:00+00', t('timestamptz'))).toBe('+10000-01-01T00:00:00.000000Z');
     expect(convertValue('infinity', t('timestamptz'))).toBe('infinity');
     expect(convertValue('-infinity', t('timestamptz'))).toBe('-infinity');
   });
@@ -238,7 +244,7 @@ describe('arrays', () => {
     ]);
   });
   it('element conversion applies (timestamptz, numeric typmod, jsonb, bytea)', () => {
-    expect(convertValue('{"2024-01-02 03:04:05+00","2024-01-02 03:04:05.5-01"}', t('_timestamptz'))).toEqual(['2024-01-02T03:04:05Z', '2024-01-02T04:04:05.5Z']);
+    expect(convertValue('{"2024-01-02 03:04:05+00","2024-01-02 03:04:05.5-01"}', t('_timestamptz'))).toEqual(['2024-01-02T03:04:05.000000Z', '2024-01-02T04:04:05.500000Z']);
     expect(convertValue('{1.50,NaN}', t('_numeric'))).toEqual(['1.50', 'NaN']);
     expect(convertValue('{"{\\"a\\": 1}"}', t('_jsonb'))).toEqual(['{"a": 1}']);
     expect(convertValue('{"\\\\x00ff"}', t('_bytea'))).toEqual(['AP8=']);

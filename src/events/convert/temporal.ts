@@ -224,6 +224,10 @@ export function formatIsoDate(days: number): string {
 }
 
 /** `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` of a UTC instant (Debezium ZonedTimestamp format). */
-export function formatIsoInstant(days: number, microsOfDay: number): string {
-  return `${formatIsoDate(days)}T${formatIsoTime(microsOfDay)}Z`;
+export function formatIsoInstant(days: number, microsOfDay: number, fractionDigits = 0): string {
+  if (fractionDigits <= 0) return `${formatIsoDate(days)}T${formatIsoTime(microsOfDay)}Z`;
+  // exactly `fractionDigits` digits (1..6), zeros kept: the value has no more (Postgres rounds to the column's precision)
+  const seconds = Math.floor(microsOfDay / MICROS_PER_SECOND);
+  const frac = String(microsOfDay - seconds * MICROS_PER_SECOND).padStart(6, '0').slice(0, fractionDigits);
+  return `${formatIsoDate(days)}T${formatIsoTime(seconds * MICROS_PER_SECOND)}.${frac}Z`;
 }

@@ -4,6 +4,7 @@
  * column types; with the catalog the sink creates exact ClickHouse types (Decimal(p,s), Int32, Date,
  * DateTime64 …). Without it, types are inferred from the first record's values (see README).
  */
+import { nodeTlsOptions, type TlsSettings } from '../../config/tls.js';
 import pg from 'pg';
 import type { SourceColumn } from './types.js';
 
@@ -22,7 +23,9 @@ const COLUMNS_SQL = `
 SELECT a.attname AS name,
        CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) ELSE format_type(a.atttypid, a.atttypmod) END AS pg_type,
        NOT a.attnotnull AS nullable,
-       (t.typtype = 'e' OR et.typtype = 'e') AS is_enum
+       (t.typtype = 'e' OR et.typtype = 'e') AS is_enum,
+       a.attnum::int AS attnum,
+       CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END AS missing_value
   FROM pg_attribute a
   JOIN pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
@@ -41,17 +44,26 @@ function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
-export function postgresCatalog(url: string): SourceCatalog {
-  const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000 });
+/** `tls`: the source's `database.tls` group (TLS settings in the URL itself, e.g. sslmode, work too). */
+export function postgresCatalog(url: string, tls?: TlsSettings): SourceCatalog {
+  const ssl = nodeTlsOptions(tls);
+  const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000, ...(ssl ? { ssl } : {}) });
   return {
     async describe(schema, table) {
       const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;
       const exists = await pool.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [rel]);
       if (!exists.rows[0]?.oid) return null;
-      const cols = await pool.query<{ name: string; pg_type: string; nullable: boolean; is_enum: boolean | null }>(COLUMNS_SQL, [rel]);
+      const cols = await pool.query<{ name: string; pg_type: string; nullable: boolean; is_enum: boolean | null; attnum: number; missing_value: string | null }>(COLUMNS_SQL, [rel]);
       const pk = await pool.query<{ name: string }>(PK_SQL, [rel]);
       return {
-        columns: cols.rows.map((r) => ({ name: r.name, pgType: r.pg_type, nullable: r.nullable, isEnum: r.is_enum === true })),
+        columns: cols.rows.map((r) => ({
+          name: r.name,
+          pgType: r.pg_type,
+          nullable: r.nullable,
+          isEnum: r.is_enum === true,
+          attnum: r.attnum,
+          ...(r.missing_value === null ? {} : { missingValue: r.missing_value }),
+        })),
         primaryKey: pk.rows.map((r) => r.name),
       };
     },

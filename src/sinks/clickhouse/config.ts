@@ -1,6 +1,7 @@
 /** Config spec of the ClickHouse sink (`type: clickhouse`). Every field is described for the docs. */
 import { z } from 'zod';
 import { endpoints } from '../../config/endpoints.js';
+import { authField, tlsField, urlTlsProblem } from '../../config/groups.js';
 
 export const tableMode = z.enum(['upsert', 'changelog', 'both']).describe(
   'upsert: current state (ReplacingMergeTree(_version), one row per key after FINAL); changelog: append every change (op, before/after JSON, position) to `<table><changelog.table.suffix>`; both: keep the two tables.',
@@ -16,9 +17,9 @@ export const tableOverride = z
 
 export const clickhouseSpec = z
   .object({
-    'connection.url': z.string().url().default(endpoints().clickhouseUrl).describe('ClickHouse HTTP URL, e.g. http://127.0.0.1:8123.'),
-    'connection.username': z.string().default('default').describe('ClickHouse user.'),
-    'connection.password': z.string().default('').describe('ClickHouse password.'),
+    'connection.url': z.string().url().default(endpoints().clickhouseUrl).describe('ClickHouse HTTP(S) URL, e.g. http://127.0.0.1:8123 or https://ch.example:8443 (https: TLS, see `tls`).'),
+    auth: authField('ClickHouse user and password; default user "default" with an empty password.'),
+    tls: tlsField('TLS to ClickHouse\'s https port (`connection.url` must be https://).'),
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use letters, digits and _ (ClickHouse identifier)').default('default').describe('Database holding the target tables, views and the checkpoint table (created if missing).'),
     'table.name.format': z.string().min(1).default('${schema}_${table}').describe('Target table name template; `${schema}` and `${table}` are the source schema and table.'),
     mode: tableMode.default('upsert').describe('Default mode of every table: upsert (current state), changelog (every change) or both.'),
@@ -39,7 +40,11 @@ export const clickhouseSpec = z
     'request.timeout.ms': z.number().int().positive().default(30_000).describe('HTTP request timeout; a timeout is a retriable error.'),
     'dedup.window': z.number().int().nonnegative().default(1000).describe('non_replicated_deduplication_window set on tables created on servers with insert_deduplication_token (22.2+); 0 disables token dedup.'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const problem = urlTlsProblem(c['connection.url'], c.tls, 'https');
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.field === 'url' ? 'connection.url' : 'tls'], message: problem.message });
+  });
 
 export type ClickHouseConfig = z.infer<typeof clickhouseSpec>;
 export type TableMode = z.infer<typeof tableMode>;

@@ -3,8 +3,10 @@
  * and error classification — transport failures and overload codes are retriable `SinkError`s, data
  * errors are reported as `DataError` so the sink can isolate the bad rows.
  */
+import https from 'node:https';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { certificateVerifyFailure, nodeTlsOptions, type TlsSettings } from '../../config/tls.js';
 import { SinkError } from '../sink.js';
 import { unescapeTsv } from './encode.js';
 
@@ -12,6 +14,9 @@ import { unescapeTsv } from './encode.js';
 const RETRIABLE_CODES = new Set(['3', '32', '159', '160', '164', '202', '203', '209', '210', '225', '236', '241', '242', '252', '319', '394', '425', '439', '999', '1000']);
 /** Server codes that mean "this data cannot be inserted" (parse/convert/overflow). */
 const DATA_CODES = new Set(['6', '26', '27', '38', '41', '53', '69', '70', '72', '117', '131', '349', '407', '33', '190']);
+
+/** Unknown user, wrong password, authentication failed: fixed in config, not by retrying. */
+const AUTH_CODES = new Set(['192', '193', '516']);
 
 /** The server refused the inserted data (bad rows); the sink bisects to find them. */
 export class DataError extends Error {
@@ -30,7 +35,10 @@ function codeOf(e: unknown): string | undefined {
 export function classify(e: unknown, what: string): Error {
   if (e instanceof SinkError || e instanceof DataError) return e;
   const message = e instanceof Error ? e.message : String(e);
+  const unverified = certificateVerifyFailure(e);
+  if (unverified) return new SinkError(`ClickHouse ${what} failed: the server's TLS certificate does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: e });
   const code = codeOf(e);
+  if (code !== undefined && AUTH_CODES.has(code)) return new SinkError(`ClickHouse ${what} failed with code ${code}: ${message.split('\n')[0]}; check the sink's auth (username, password)`, { retriable: false, cause: e });
   if (code === undefined) return new SinkError(`ClickHouse ${what} failed (${message}); will retry`, { retriable: true, cause: e });
   if (RETRIABLE_CODES.has(code)) return new SinkError(`ClickHouse ${what} failed with code ${code}: ${message}`, { retriable: true, cause: e });
   if (DATA_CODES.has(code)) return new DataError(`ClickHouse refused the data (code ${code}): ${message.split('\n')[0]}`, { cause: e });
@@ -59,6 +67,8 @@ export interface ConnOptions {
   readonly url: string;
   readonly username: string;
   readonly password: string;
+  /** The sink's `tls` group; an https URL without it verifies against the system CAs. */
+  readonly tls?: TlsSettings | undefined;
   readonly requestTimeoutMs: number;
 }
 
@@ -66,7 +76,11 @@ export class Conn {
   readonly client: ClickHouseClient;
 
   constructor(o: ConnOptions) {
+    // The client's own `tls` option has no verify modes or SNI name, so TLS goes through an https
+    // agent built from the shared group (mode, CA, client cert/key, servername).
+    const tls = nodeTlsOptions(o.tls);
     this.client = createClient({
+      ...(tls ? { http_agent: new https.Agent({ ...tls, keepAlive: true, maxSockets: 4 }), set_basic_auth_header: true } : {}),
       url: o.url,
       username: o.username,
       password: o.password,

@@ -78,6 +78,9 @@ describe('values Postgres emits that a typed column cannot hold (issue 14)', () 
     expect(encodeField('Nullable(String)', 'timestamp', '9223372036825200000')).toBe('infinity');
     expect(encodeField('Nullable(String)', 'timestamp', '-9223372036832400000')).toBe('-infinity');
     expect(encodeField('Nullable(String)', 'timestamp-ms', 1700000000123)).toBe('2023-11-14 22:13:20.123000');
+    // timestamp(0..3) ±infinity: the millisecond sentinels (Debezium's micros sentinels / 1000)
+    expect(encodeField('Nullable(String)', 'timestamp-ms', '9223372036825200')).toBe('infinity');
+    expect(encodeField('Nullable(String)', 'timestamp-ms', '-9223372036832400')).toBe('-infinity');
     expect(encodeField('Nullable(String)', 'timestamptz', 'infinity')).toBe('infinity');
     expect(encodeField('Nullable(String)', 'timestamptz', '9999-12-31T23:59:59.999999Z')).toBe('9999-12-31 23:59:59.999999');
     expect(encodeField('String', 'date', 2147483647)).toBe('infinity');

@@ -6,7 +6,14 @@
  * rejected with that message) instead of letting the server fail the whole INSERT.
  */
 import type { JsonValue } from '../../events/change.js';
-import { DATE_NEGATIVE_INFINITY, DATE_POSITIVE_INFINITY, TIMESTAMP_NEGATIVE_INFINITY, TIMESTAMP_POSITIVE_INFINITY } from '../../events/convert/compile.js';
+import {
+  DATE_NEGATIVE_INFINITY,
+  DATE_POSITIVE_INFINITY,
+  TIMESTAMP_NEGATIVE_INFINITY,
+  TIMESTAMP_NEGATIVE_INFINITY_MS,
+  TIMESTAMP_POSITIVE_INFINITY,
+  TIMESTAMP_POSITIVE_INFINITY_MS,
+} from '../../events/convert/compile.js';
 import { unwrapType, type SourceKind } from './types.js';
 
 export class EncodeError extends Error {
@@ -164,8 +171,9 @@ function instantOf(kind: SourceKind, v: JsonValue): Instant {
     return BigInt(v) * scale;
   }
   if (typeof v === 'string') {
-    if (v === TIMESTAMP_POSITIVE_INFINITY || v === 'infinity') return 'infinity';
-    if (v === TIMESTAMP_NEGATIVE_INFINITY || v === '-infinity') return '-infinity';
+    const [pos, neg] = scale === 1n ? [TIMESTAMP_POSITIVE_INFINITY, TIMESTAMP_NEGATIVE_INFINITY] : [TIMESTAMP_POSITIVE_INFINITY_MS, TIMESTAMP_NEGATIVE_INFINITY_MS];
+    if (v === pos || v === 'infinity') return 'infinity';
+    if (v === neg || v === '-infinity') return '-infinity';
     if (/^-?\d+$/.test(v)) return BigInt(v) * scale;
     return isoToMicrosBig(v);
   }

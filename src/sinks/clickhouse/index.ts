@@ -1,15 +1,20 @@
 /** ClickHouse sink plugin (`type: clickhouse`). */
 import { groupIdOf, type SinkPlugin } from '../plugin.js';
 import { clickhouseSpec } from './config.js';
+import { checkClickHouse } from './check.js';
 import { ClickHouseSink } from './sink.js';
 
 export const plugin: SinkPlugin<typeof clickhouseSpec> = {
   type: 'clickhouse',
   description: 'ClickHouse warehouse tables: current state (ReplacingMergeTree by commit LSN) and/or an append-only changelog, exactly once.',
   spec: clickhouseSpec,
+  check: checkClickHouse,
   create(config, ctx) {
+    // The pipeline's own source connection (with its TLS) unless source.url names another.
+    const own = !config['source.url'] && ctx.sourceDatabaseUrl !== undefined;
     return new ClickHouseSink({
-      config: config['source.url'] || !ctx.sourceDatabaseUrl ? config : { ...config, 'source.url': ctx.sourceDatabaseUrl },
+      config: own ? { ...config, 'source.url': ctx.sourceDatabaseUrl } : config,
+      ...(own && ctx.sourceDatabaseTls ? { sourceTls: ctx.sourceDatabaseTls } : {}),
       group: config['checkpoint.group'] ?? groupIdOf(ctx),
       logger: ctx.logger.child({ sink: ctx.sinkName, type: 'clickhouse' }),
     });

@@ -1,7 +1,8 @@
 /**
  * What the connected ClickHouse server can do. The sink targets both Debian's ClickHouse 18.16 and
- * modern servers (24.x+): it reads `SELECT version()` once and turns newer features on only where
- * present, so the observable results (rows after FINAL, the `_current` view) are the same.
+ * modern servers (tested: 18.16 and 26.x): it reads `SELECT version()` once and turns newer
+ * features on only where present, so the current state (live rows after FINAL, the `_current` view)
+ * is the same. One visible difference: with the is_deleted column (23.2+) FINAL hides deleted rows.
  */
 export interface ServerFeatures {
   readonly version: string;

@@ -27,7 +27,9 @@
  *       seen here, and the effects are re-applied over our rows. So no row older than a stored
  *       watermark survives, without locks between partitions or processes.
  */
+import { createHash } from 'node:crypto';
 import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
+import type { TlsSettings } from '../../config/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
@@ -43,6 +45,8 @@ export interface ClickHouseSinkOptions {
   /** Group under which offsets are stored. */
   readonly group: string;
   readonly logger: Logger;
+  /** TLS of the source catalog connection (`source.url`), when it is the pipeline's own source. */
+  readonly sourceTls?: TlsSettings;
 }
 
 interface RowState {
@@ -150,7 +154,7 @@ export class ClickHouseSink implements Sink {
 
   async open(): Promise<void> {
     if (!this.conn) {
-      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg['connection.username'], password: this.cfg['connection.password'], requestTimeoutMs: this.cfg['request.timeout.ms'] });
+      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
     }
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
@@ -172,7 +176,7 @@ export class ClickHouseSink implements Sink {
       await this.conn.command(`INSERT INTO ${this.truncationsRef} SELECT \`table\`, \`version\`, 0 FROM ${this.legacyTruncationsRef}`, 'copy old truncate watermarks');
     }
     await this.refreshTruncations(true);
-    if (!this.catalog && this.cfg['source.url']) this.catalog = postgresCatalog(this.cfg['source.url']);
+    if (!this.catalog && this.cfg['source.url']) this.catalog = postgresCatalog(this.cfg['source.url'], this.opts.sourceTls);
     this.tables = new TableManager(this.conn, this.cfg, this.features, this.catalog);
     this.log.info({ server: this.features.version, database: this.cfg.database }, 'clickhouse sink open');
   }
@@ -373,7 +377,7 @@ export class ClickHouseSink implements Sink {
       const row = r.after;
       if (!row) continue;
       for (const [k, v] of Object.entries(row)) {
-        if (u.byName.has(k)) continue;
+        if (u.byName.has(k) || u.aliases.has(k)) continue;
         if (!missing.has(k) || (missing.get(k) === null && v !== null)) missing.set(k, v === UNAVAILABLE_VALUE ? null : v);
       }
     }
@@ -581,14 +585,16 @@ export class ClickHouseSink implements Sink {
           })();
           fields = new Map();
           for (const col of u.columns) {
-            const value = p.newRow[col.source];
+            let value = p.newRow[col.source];
+            // a renamed column: an older change carries the value under an earlier name
+            for (let w = 0; value === undefined && w < col.was.length; w++) value = p.newRow[col.was[w]!];
             if (value === UNAVAILABLE_VALUE) {
               const old = prevFields?.get(col.name);
               if (old === undefined) {
                 throw new EncodeError(`column ${col.name} is an unchanged TOAST value (${UNAVAILABLE_VALUE}) and no previous state of this row is stored; set REPLICA IDENTITY FULL on the source table or re-snapshot it`);
               }
               fields.set(col.name, old);
-            } else if (value === undefined) fields.set(col.name, defaultField(col.type));
+            } else if (value === undefined) fields.set(col.name, col.defaultTsv ?? defaultField(col.type));
             else {
               try {
                 fields.set(col.name, encoderFor(col.type, col.kind, col.mode, col.typedType)(value));
@@ -644,7 +650,7 @@ export class ClickHouseSink implements Sink {
 
   private explain(u: UpsertTable, e: Error): Error {
     const head = `cannot write to ClickHouse table ${this.cfg.database}.${u.name}: ${e.message}.`;
-    const after = 'Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically).';
+    const after = 'Rows of this record stay at their previous version until a later change of the row is applied (dead-lettered records are not re-applied automatically: after fixing, run cdc-fanout dlq replay <pipeline> --sink <name>).';
     if (e instanceof EncodeError && !e.typeMismatch) {
       // a value of the right type the column's range cannot hold (the column's type did not change)
       const col = /^column (\S+): /.exec(e.message)?.[1] ?? '<column>';
@@ -655,10 +661,18 @@ export class ClickHouseSink implements Sink {
     );
   }
 
+  /**
+   * The INSERT's deduplication token (22.2+): the batch's place in the topic plus, per chunk, a
+   * digest of the changes it carries (changesDigest). Invariant: two INSERTs share a token only
+   * when they write the same changes — an identical retry is dropped by the server, while other
+   * changes at the same offsets (a re-created topic, offsets reused) are never dropped.
+   */
   private tokenBase(batch: SinkBatch, table: string): string | undefined {
     if (!this.features?.dedupToken || this.cfg['dedup.window'] === 0) return undefined;
     const first = batch.records[0]?.offset ?? '';
     const last = batch.records[batch.records.length - 1]?.offset ?? '';
+    // A DLQ replay batch (topic = the DLQ topic) holds records of other topics/partitions with their
+    // original offsets; first-last alone does not identify its content, changesDigest per chunk does.
     return `${batch.topic}:${batch.partition}:${first}-${last}:${table}`;
   }
 
@@ -669,7 +683,7 @@ export class ClickHouseSink implements Sink {
     const run = async (part: readonly { record: SinkRecord; line: string }[], tag: string): Promise<void> => {
       if (part.length === 0) return;
       try {
-        await this.c().insertTsv(ref, columns, part.map((r) => r.line), token ? { insert_deduplication_token: `${token}:${tag}` } : {});
+        await this.c().insertTsv(ref, columns, part.map((r) => r.line), token ? { insert_deduplication_token: `${token}:${tag}:${changesDigest(part)}` } : {});
       } catch (e) {
         if (!(e instanceof DataError)) throw e;
         if (part.length === 1) {
@@ -714,3 +728,15 @@ export class ClickHouseSink implements Sink {
 
 /** Parses TSV query output (exported for tests). */
 export { parseTsvWithNames };
+
+/**
+ * Digest of the changes behind a chunk of rows: their positions (commit LSN, seq) and operations,
+ * in order. A change's position identifies its content (the WAL never rewrites it), so equal
+ * digests mean the same changes; `_synced_at` and TOAST values filled from stored rows are left
+ * out, so a retry of the same changes keeps its token.
+ */
+function changesDigest(rows: readonly { record: SinkRecord }[]): string {
+  const h = createHash('sha256');
+  for (const { record } of rows) h.update(`${record.position.commitLsn}/${record.position.seq}/${record.op ?? ''};`);
+  return h.digest('hex').slice(0, 16);
+}

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { clickhouseSpec } from './config.js';
 import type { Conn } from './conn.js';
 import { featuresOf } from './server.js';
-import { TableManager } from './tables.js';
+import { columnComment, columnInfos, TableManager } from './tables.js';
 import type { SourceCatalog } from './catalog.js';
 
 function recordingConn(): { conn: Conn; commands: string[] } {
@@ -35,6 +35,8 @@ const catalog: SourceCatalog = {
         { name: 'ts', pgType: 'timestamp with time zone', nullable: true },
         { name: 'amount', pgType: 'numeric(10,2)', nullable: true },
         { name: 'tags', pgType: 'text[]', nullable: true },
+        { name: 'qty', pgType: 'integer', nullable: true, attnum: 5, missingValue: '7' },
+        { name: 'at', pgType: 'timestamp with time zone', nullable: true, attnum: 6, missingValue: '2020-01-01 00:00:00+00' },
       ],
     };
   },
@@ -63,5 +65,24 @@ describe('table DDL per server version', () => {
     expect(create).toContain("`ts` Nullable(String) COMMENT 'pg:timestamp with time zone'");
     expect(create).toMatch(/ENGINE = ReplacingMergeTree\(_version\) ORDER BY \(`id`\)$/);
     expect(commands.some((c) => c.includes('changelog'))).toBe(false);
+  });
+
+  it('a constant source default (attmissingval) becomes the column DEFAULT for types ClickHouse parses alike, and the comment keeps the attnum', async () => {
+    const { conn, commands } = recordingConn();
+    const tm = new TableManager(conn, clickhouseSpec.parse({ database: 'wh' }), featuresOf('18.16.1'), catalog);
+    await tm.get('public', 'orders', { key: { id: 1 }, row: { id: 1 } });
+    const create = commands.find((c) => c.includes('`public_orders` (')) ?? '';
+    expect(create).toContain("`qty` Nullable(Int32) DEFAULT CAST('7' AS Nullable(Int32)) COMMENT 'pg:integer;attnum=5'");
+    expect(create).toContain("`at` Nullable(String) COMMENT 'pg:timestamp with time zone;attnum=6'");
+  });
+});
+
+describe('column comments', () => {
+  it('round-trip the source type, attnum and earlier names', () => {
+    const comment = columnComment('character varying(10)', 3, ['a', 'odd;name']);
+    expect(comment).toBe('pg:character varying(10);attnum=3;was=a,odd%3Bname');
+    const [info] = columnInfos([{ name: 'b', type: 'Nullable(String)', comment }]);
+    expect(info).toMatchObject({ name: 'b', attnum: 3, was: ['a', 'odd;name'], kind: 'other' });
+    expect(columnInfos([{ name: 't', type: 'String', comment: 'pg:timestamp with time zone' }])[0]).toMatchObject({ kind: 'timestamptz', was: [] });
   });
 });

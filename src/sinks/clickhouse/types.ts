@@ -39,6 +39,14 @@ export interface SourceColumn {
   readonly nullable: boolean;
   /** True for enum types (format_type prints their name). */
   readonly isEnum?: boolean;
+  /** pg_attribute.attnum: a column's identity in Postgres, unchanged by RENAME COLUMN (never reused). */
+  readonly attnum?: number;
+  /**
+   * The value rows that existed before `ADD COLUMN … DEFAULT <constant>` read (pg_attribute
+   * attmissingval, as text); undefined when there is none (no default, a volatile default, which
+   * rewrote the table, or a column that existed when the table was created).
+   */
+  readonly missingValue?: string;
 }
 
 /** What the encoder needs to know about a source type beyond the ClickHouse type. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SinkRecord } from '../sink.js';
-import { chunkBodies, classifyItem, serializeOp } from './bulk.js';
+import { chunkBodies, classifyItem, explainMappingRejection, serializeOp } from './bulk.js';
 import type { DocOp } from './plan.js';
 
 const record = {} as SinkRecord;
@@ -44,5 +44,19 @@ describe('bulk item outcomes', () => {
     const poison = classifyItem('index', { status: 400, error: { type: 'document_parsing_exception', reason: 'failed to parse field [n]', caused_by: { type: 'illegal_argument_exception', reason: 'x' } } });
     expect(poison).toEqual({ kind: 'rejected', message: expect.stringContaining('document_parsing_exception: failed to parse field [n] (caused by illegal_argument_exception: x)') });
     expect(classifyItem('index', undefined).kind).toBe('retriable');
+  });
+});
+
+describe('mapping rejections', () => {
+  it('name the table, the field, its mapped type and the remedy', () => {
+    const result = {
+      status: 400,
+      error: { type: 'document_parsing_exception', reason: "[1:30] failed to parse field [n] of type [integer] in document with id '3'. Preview of field's value: 'abc'", caused_by: { type: 'number_format_exception', reason: 'For input string: "abc"' } },
+    };
+    const text = explainMappingRejection(result, 'p.public.t', 'public.t');
+    expect(text).toContain(`table public.t, column (field) "n": index p.public.t maps it as integer and cannot index the value 'abc'`);
+    expect(text).toContain(`Remedy: either keep the field's type and let it skip values it cannot parse (PUT p.public.t/_mapping {"properties":{"n":{"type":"integer","ignore_malformed":true}}}`);
+    expect(text).toContain('or give the field a mapping that accepts the new values');
+    expect(explainMappingRejection({ status: 400, error: { type: 'illegal_argument_exception', reason: 'x' } }, 'i', 'public.t')).toBeNull();
   });
 });

@@ -82,6 +82,33 @@ export function classifyItem(kind: DocOp['kind'], result: BulkItemResult | undef
   return { kind: 'rejected', message: describeItemError(result) };
 }
 
+/**
+ * A rejection because the index's mapping cannot take a value (typically after a column's type
+ * changed in Postgres, e.g. integer → text under a mapping that declares the field a number): the
+ * table, the field and a remedy, instead of Elasticsearch's parser message alone. Null for any other
+ * rejection.
+ */
+export function explainMappingRejection(result: BulkItemResult, index: string, table: string | null): string | null {
+  const type = result.error?.type;
+  if (type !== 'mapper_parsing_exception' && type !== 'document_parsing_exception') return null;
+  const reason = `${result.error?.reason ?? ''} ${result.error?.caused_by?.reason ?? ''}`;
+  const field = /failed to parse field \[([^\]]+)\] of type \[([^\]]+)\]/.exec(reason);
+  const preview = /Preview of field's value: '([^']*)'/.exec(reason)?.[1];
+  const what = field
+    ? `column (field) "${field[1]}": index ${index} maps it as ${field[2]} and cannot index the value${preview === undefined ? '' : ` '${preview}'`}`
+    : `index ${index}'s mapping cannot take the document`;
+  const quick =
+    field && /^(long|integer|short|byte|double|float|half_float|scaled_float|unsigned_long|date|date_nanos|boolean|ip)$/.test(field[2]!)
+      ? `either keep the field's type and let it skip values it cannot parse (PUT ${index}/_mapping {"properties":{"${field[1]}":{"type":"${field[2]}","ignore_malformed":true}}} — the value stays in _source), or `
+      : '';
+  return (
+    `table ${table ?? '(unknown)'}, ${what} — did the column's type change in Postgres (e.g. ALTER COLUMN … TYPE text)? ` +
+    `Remedy: ${quick}give the field a mapping that accepts the new values (index.mappings.files for the table) and rebuild the index ` +
+    `(create it with that mapping and _reindex the old one into it with "version_type": "external", or delete it and re-snapshot the table) ` +
+    `[${describeItemError(result)}]`
+  );
+}
+
 export function itemResults(body: BulkResponseBody, count: number): (BulkItemResult | undefined)[] {
   const items = body.items ?? [];
   const out: (BulkItemResult | undefined)[] = [];

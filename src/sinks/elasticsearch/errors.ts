@@ -1,5 +1,6 @@
 /** Maps Elasticsearch client errors to SinkError (retriable or not) with messages a user can act on. */
 import { errors } from '@elastic/elasticsearch';
+import { certificateVerifyFailure } from '../../config/tls.js';
 import { SinkError } from '../sink.js';
 
 /** The Elasticsearch error `type` of a response error (e.g. resource_already_exists_exception). */
@@ -49,6 +50,8 @@ export function toSinkError(error: unknown, what: string, url: string): SinkErro
       cause: error,
     });
   }
+  const unverified = certificateVerifyFailure(error);
+  if (unverified) return new SinkError(`Elasticsearch ${what} failed: the server's TLS certificate at ${url} does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: error });
   if (isTransient(error)) {
     const message = error instanceof Error ? error.message : String(error);
     return new SinkError(`Elasticsearch ${what} failed: cannot reach ${url} (${message}); will retry`, { retriable: true, cause: error });

@@ -5,12 +5,13 @@
  * or an out-of-order duplicate is refused (409, counted as stale) and never rolls a document back;
  * retrying a whole batch after a transient error is therefore always safe.
  */
+import { nodeTlsOptions } from '../../config/tls.js';
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Logger } from '../../observability/logger.js';
 import { groupIdOf, type SinkContext } from '../plugin.js';
 import { comparePositions, type Position } from '../../events/change.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
-import { chunkBodies, classifyItem, itemResults, type BulkResponseBody } from './bulk.js';
+import { chunkBodies, classifyItem, explainMappingRejection, itemResults, type BulkResponseBody } from './bulk.js';
 import { CheckpointStore } from './checkpoints.js';
 import type { Doc, FieldRules } from './document.js';
 import { toSinkError } from './errors.js';
@@ -44,6 +45,17 @@ export const DEFAULT_MAPPINGS: Record<string, unknown> = {
   ],
 };
 
+/** Client options from the sink config (URL, timeout, auth); shared with the online check (./check.ts). */
+export function clientOptions(config: ElasticsearchConfig): ClientOptions {
+  const options: ClientOptions = { node: config.url, requestTimeout: config['request.timeout.ms'], maxRetries: 0 };
+  const auth = config.auth;
+  if (auth?.['api.key'] !== undefined) options.auth = { apiKey: auth['api.key'] };
+  else if (auth?.username !== undefined) options.auth = { username: auth.username, password: auth.password ?? '' };
+  const tls = nodeTlsOptions(config.tls);
+  if (tls) options.tls = tls;
+  return options;
+}
+
 export class ElasticsearchSink implements Sink {
   private readonly client: Client;
   private readonly url: string;
@@ -61,10 +73,7 @@ export class ElasticsearchSink implements Sink {
   ) {
     this.url = config.url;
     this.log = ctx.logger.child({ sink: ctx.sinkName, type: 'elasticsearch' });
-    const options: ClientOptions = { node: config.url, requestTimeout: config['request.timeout.ms'], maxRetries: 0 };
-    if (config['auth.api.key'] !== undefined) options.auth = { apiKey: config['auth.api.key'] };
-    else if (config['auth.username'] !== undefined) options.auth = { username: config['auth.username'], password: config['auth.password'] ?? '' };
-    this.client = new Client(options);
+    this.client = new Client(clientOptions(config));
 
     // Files are read once, here, so a missing or malformed file fails at start with its path.
     const settingsFile = config['index.settings.file'];
@@ -238,7 +247,9 @@ export class ElasticsearchSink implements Sink {
         else if (result.kind === 'retriable') transient ??= result.message;
         else if (result.kind === 'rejected') {
           rejectedOps.push(op);
-          outcome.rejected.set(op.record, new Error(`${op.kind} ${op.index}/${op.id}: ${result.message}`));
+          const source = op.record.source;
+          const mapping = explainMappingRejection(results[i]!, op.index, source ? `${source.schema}.${source.table}` : null);
+          outcome.rejected.set(op.record, new Error(`${op.kind} ${op.index}/${op.id}: ${mapping ?? result.message}`));
         }
       });
       if (transient !== undefined) {

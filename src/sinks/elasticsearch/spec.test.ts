@@ -27,8 +27,11 @@ describe('elasticsearch config spec', () => {
     expect(JSON.stringify(bad.error?.issues)).toContain('index.name.template does not give a valid index name');
     const unknown = elasticsearchSpec.safeParse({ url, 'index.name.template': '${schma}.${table}' });
     expect(JSON.stringify(unknown.error?.issues)).toContain('unknown placeholder');
-    expect(elasticsearchSpec.safeParse({ url, 'auth.username': 'elastic' }).success).toBe(false);
-    expect(elasticsearchSpec.safeParse({ url, 'auth.username': 'e', 'auth.password': 'p', 'auth.api.key': 'k' }).success).toBe(false);
+    expect(elasticsearchSpec.safeParse({ url, auth: { username: 'elastic' } }).success).toBe(false);
+    expect(elasticsearchSpec.safeParse({ url, auth: { username: 'e', password: 'p', 'api.key': 'k' } }).success).toBe(false);
+    expect(elasticsearchSpec.safeParse({ url, auth: { username: 'e', password: 'p' } }).success).toBe(true);
+    expect(elasticsearchSpec.safeParse({ url, auth: { 'api.key': 'k' } }).success).toBe(true);
+    expect(elasticsearchSpec.safeParse({ url, 'auth.username': 'e' }).success).toBe(false);
     expect(elasticsearchSpec.safeParse({ url, 'fields.include': { 'public.t': ['a'] }, 'fields.exclude': { 'public.t': ['b'] } }).success).toBe(false);
     expect(elasticsearchSpec.safeParse({ url, 'fields.include': { orders: ['a'] } }).success).toBe(false);
   });
@@ -37,8 +40,10 @@ describe('elasticsearch config spec', () => {
 describe('elasticsearch config secrets', () => {
   it('marks credentials as secrets', async () => {
     const { isSecretSchema } = await import('../../config/secret.js');
-    expect(isSecretSchema(elasticsearchSpec.shape['auth.password'])).toBe(true);
-    expect(isSecretSchema(elasticsearchSpec.shape['auth.api.key'])).toBe(true);
-    expect(isSecretSchema(elasticsearchSpec.shape['auth.username'])).toBe(false);
+    const auth = elasticsearchSpec.shape.auth.unwrap().shape;
+    expect(isSecretSchema(auth.password)).toBe(true);
+    expect(isSecretSchema(auth['api.key'])).toBe(true);
+    expect(isSecretSchema(auth.username)).toBe(false);
+    expect(isSecretSchema(elasticsearchSpec.shape.tls.unwrap().shape.key)).toBe(true);
   });
 });

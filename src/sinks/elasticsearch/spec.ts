@@ -3,8 +3,26 @@
  * validation, description); the TypeScript type, the JSON Schema and the docs derive from it.
  */
 import { z } from 'zod';
+import { authField, authGroup, authVariant, tlsField, urlTlsProblem } from '../../config/groups.js';
 import { secret } from '../../config/secret.js';
 import { renderIndexName, validateIndexName } from './naming.js';
+
+/** The shared auth group plus `api.key` (Elasticsearch API keys), one of the two ways. */
+const esAuthGroup = authVariant(
+  authGroup
+    .extend({
+      'api.key': secret(z.string().min(1))
+        .optional()
+        .describe('API key (base64 "id:key" as Kibana shows it); instead of username/password.'),
+    })
+    .superRefine((a, ctx) => {
+      const hasUser = a.username !== undefined;
+      if (hasUser !== (a.password !== undefined)) ctx.addIssue({ code: 'custom', path: [hasUser ? 'password' : 'username'], message: 'set both username and password, or neither' });
+      if (hasUser && a['api.key'] !== undefined) ctx.addIssue({ code: 'custom', path: ['api.key'], message: 'use either api.key or username/password, not both' });
+      if (!hasUser && a.password === undefined && a['api.key'] === undefined) ctx.addIssue({ code: 'custom', path: [], message: 'auth is empty: set username and password, or api.key (or remove auth)' });
+    }),
+  'adds `api.key`; username and password go together',
+);
 
 /** Table selector used by the per-table maps: `schema.table`, e.g. `public.orders`. */
 const tableKey = z.string().regex(/^[^.]+\.[^.]+$/, 'table keys are "schema.table", e.g. "public.orders"');
@@ -14,11 +32,8 @@ export const elasticsearchSpec = z
     url: z
       .url()
       .describe('Elasticsearch HTTP(S) URL, e.g. http://127.0.0.1:9200. Required: the sink never guesses a server.'),
-    'auth.username': z.string().min(1).optional().describe('Basic-auth user name (with auth.password).'),
-    'auth.password': secret(z.string()).optional().describe('Basic-auth password (with auth.username). Never logged.'),
-    'auth.api.key': secret(z.string().min(1))
-      .optional()
-      .describe('API key (base64 "id:key" as Kibana shows it); alternative to user name/password. Never logged.'),
+    auth: authField('Basic auth (username and password) or an API key (`api.key`); omit for none.', esAuthGroup),
+    tls: tlsField('TLS to Elasticsearch (`url` must be https://): the cluster\'s CA (e.g. config/certs/http_ca.crt), client certificate.'),
     'request.timeout.ms': z
       .number()
       .int()
@@ -112,14 +127,8 @@ export const elasticsearchSpec = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const hasUser = config['auth.username'] !== undefined;
-    const hasPassword = config['auth.password'] !== undefined;
-    if (hasUser !== hasPassword) {
-      ctx.addIssue({ code: 'custom', path: [hasUser ? 'auth.password' : 'auth.username'], message: 'set both auth.username and auth.password, or neither' });
-    }
-    if (hasUser && config['auth.api.key'] !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['auth.api.key'], message: 'use either auth.api.key or auth.username/auth.password, not both' });
-    }
+    const urlProblem = urlTlsProblem(config.url, config.tls, 'https');
+    if (urlProblem) ctx.addIssue({ code: 'custom', path: [urlProblem.field], message: urlProblem.message });
     for (const table of Object.keys(config['fields.include'])) {
       if (config['fields.exclude'][table]) {
         ctx.addIssue({ code: 'custom', path: ['fields.exclude', table], message: `table ${table} has both fields.include and fields.exclude; use one` });

@@ -1,5 +1,6 @@
 /** The Redis cache-invalidation sink plugin (registered as type "redis"). */
 import { groupIdOf, type SinkPlugin } from '../plugin.js';
+import { checkRedis } from './check.js';
 import { RedisSink } from './sink.js';
 import { redisSinkSpec } from './spec.js';
 
@@ -11,6 +12,7 @@ export const plugin: SinkPlugin<typeof redisSinkSpec> = {
   type: 'redis',
   description: 'Invalidates (UNLINK), writes through (version-guarded SET) or publishes cache keys computed from key templates, exactly once via MULTI/EXEC with the offsets.',
   spec: redisSinkSpec,
+  check: checkRedis,
   create(config, ctx) {
     return new RedisSink(config, config['offsets.key'] ?? `cdc:offsets:${groupIdOf(ctx)}`, ctx.logger.child({ sink: ctx.sinkName, type: 'redis' }));
   },

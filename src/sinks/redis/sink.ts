@@ -30,6 +30,7 @@
  * Version keys would become "{<key>}:cdc:ver" so a row and its version share a slot.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { certificateVerifyFailure, nodeTlsOptions } from '../../config/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
@@ -50,17 +51,22 @@ export function redisOptions(config: RedisSinkConfig): { url: string | undefined
   };
   if (config.host !== undefined) options.host = config.host;
   if (config.port !== undefined) options.port = config.port;
-  if (config.username !== undefined) options.username = config.username;
-  if (config.password !== undefined) options.password = config.password;
+  if (config.auth?.username !== undefined) options.username = config.auth.username;
+  if (config.auth?.password !== undefined) options.password = config.auth.password;
+  // A rediss:// URL alone makes ioredis use TLS with Node's defaults; the tls group replaces them.
+  const tls = nodeTlsOptions(config.tls);
+  if (tls) options.tls = tls;
   if (config.db !== undefined) options.db = config.db;
   return { url: config.url, options };
 }
 
 function wrap(e: unknown, what: string): SinkError {
   if (e instanceof SinkError) return e;
+  const unverified = certificateVerifyFailure(e);
+  if (unverified) return new SinkError(`redis ${what} failed: the server's TLS certificate does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: e });
   const message = e instanceof Error ? e.message : String(e);
   const fatal = FATAL_REPLY.test(message);
-  return new SinkError(`redis ${what} failed: ${message}${fatal ? ' (check the sink\'s url/username/password)' : ''}`, { retriable: !fatal, cause: e });
+  return new SinkError(`redis ${what} failed: ${message}${fatal ? ' (check the sink\'s url and auth.username/auth.password)' : ''}`, { retriable: !fatal, cause: e });
 }
 
 export class RedisSink implements Sink {
@@ -113,8 +119,10 @@ export class RedisSink implements Sink {
         await c.ping();
       }
     } catch (e) {
-      const auth = this.lastConnectionError && FATAL_REPLY.test(this.lastConnectionError.message) ? this.lastConnectionError : undefined;
-      throw wrap(auth ?? e, 'connect');
+      // The connection's own error says more than "Connection is closed": refused credentials, a certificate that does not verify.
+      const last = this.lastConnectionError;
+      const cause = last && (FATAL_REPLY.test(last.message) || certificateVerifyFailure(last)) ? last : undefined;
+      throw wrap(cause ?? e, 'connect');
     }
   }
 

@@ -1,5 +1,6 @@
 /** Config spec of the Redis cache-invalidation sink (every field described; see README "Redis sink"). */
 import { z } from 'zod';
+import { authField, tlsField, urlTlsProblem } from '../../config/groups.js';
 import { validateTemplates } from './templates.js';
 
 export const redisTableSpec = z
@@ -32,11 +33,11 @@ export const redisSinkSpec = z
       .string()
       .regex(/^rediss?:\/\//, 'use a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0')
       .optional()
-      .describe('Redis URL (redis://[user:password@]host:port/db). Explicit host/port/password/db fields override its parts.'),
+      .describe('Redis URL (redis://[user:password@]host:port/db; rediss:// for TLS). Explicit host/port/db and auth fields override its parts.'),
     host: z.string().min(1).optional().describe('Redis host (default 127.0.0.1 when no url).'),
     port: z.number().int().min(1).max(65535).optional().describe('Redis port (default 6379 when no url).'),
-    username: z.string().optional().describe('ACL user name (Redis 6+).'),
-    password: z.string().optional().describe('Password (use ${ENV} or ${file:/path}; redacted in logs).'),
+    auth: authField('ACL user (Redis 6+) and password; a password alone authenticates as the default user (requirepass).'),
+    tls: tlsField('TLS to Redis (redis-server --tls-port); a rediss:// url means TLS too.'),
     db: z.number().int().min(0).max(15).optional().describe('Database index (default 0, or the url path).'),
     tables: z
       .record(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write tables as "schema.table", e.g. "public.users"'), redisTableSpec)
@@ -62,6 +63,8 @@ export const redisSinkSpec = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const urlProblem = urlTlsProblem(cfg.url, cfg.tls, 'rediss');
+    if (urlProblem) ctx.addIssue({ code: 'custom', path: [urlProblem.field], message: urlProblem.message });
     for (const [table, t] of Object.entries(cfg.tables)) {
       const templates = t['write.key'] ? [...t.keys, t['write.key']] : t.keys;
       for (const message of validateTemplates(table, templates)) ctx.addIssue({ code: 'custom', path: ['tables', table], message });

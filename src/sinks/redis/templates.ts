@@ -3,6 +3,7 @@
  * takes the column's value from the row; `{{` and `}}` are literal braces. A key whose column is
  * NULL, missing, or an unchanged-TOAST placeholder is not computed (nothing to invalidate there).
  */
+import { didYouMean } from '../../config/issues.js';
 import { UNAVAILABLE_VALUE, type JsonValue, type Row } from '../../events/change.js';
 
 export type TemplatePart = { readonly literal: string } | { readonly column: string };
@@ -98,7 +99,9 @@ export function validateTemplates(table: string, templates: readonly string[], c
     }
     if (columns) {
       for (const c of t.columns) {
-        if (!columns.includes(c)) problems.push(`table ${table}: key template "${source}" uses unknown column "${c}" (columns: ${columns.join(', ')})`);
+        if (columns.includes(c)) continue;
+        const hint = didYouMean(c, columns);
+        problems.push(`table ${table}: key template "${source}" uses unknown column "${c}"${hint ? `; did you mean "${hint}"?` : ''} (columns: ${columns.join(', ')})`);
       }
     }
   }

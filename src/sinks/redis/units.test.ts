@@ -32,7 +32,7 @@ describe('key templates', () => {
     expect(() => parseTemplate('user:{a b}')).toThrow(/not a column name/);
     expect(() => parseTemplate('user:all')).toThrow(/no \{column\} placeholder/);
     expect(validateTemplates('public.users', ['user:{emial}'], ['id', 'email'])).toEqual([
-      'table public.users: key template "user:{emial}" uses unknown column "emial" (columns: id, email)',
+      'table public.users: key template "user:{emial}" uses unknown column "emial"; did you mean "email"? (columns: id, email)',
     ]);
   });
 });

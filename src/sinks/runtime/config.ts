@@ -43,7 +43,7 @@ export const sinkCommonSpec = z
     'errors.tolerance': z
       .enum(['none', 'dlq', 'skip'])
       .default('none')
-      .describe('What to do with a record the sink can never apply: "none" stops the sink with the error, "dlq" sends it to the dead-letter topic, "skip" counts and logs it.'),
+      .describe('What to do with a record the sink can never apply: "none" stops its table (topic) at that record with the error, while the other tables go on (the sink\'s resume action or a restart retries it from there), "dlq" sends it to the dead-letter topic, "skip" counts and logs it.'),
     'errors.deadletterqueue.topic.name': z
       .string()
       .min(1)

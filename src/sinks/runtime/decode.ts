@@ -6,13 +6,13 @@
  * A message that cannot be decoded becomes a rejected record for the error policy, never a throw.
  */
 import { HEADERS, type Op, type Position, type Row } from '../../events/change.js';
-import type { RejectedRecord, SinkRecord, SourceInfo } from '../sink.js';
+import type { RawHeaders, RejectedRecord, SinkRecord, SourceInfo } from '../sink.js';
 
 export interface RawMessage {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly offset: string;
-  readonly headers?: Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
+  readonly headers?: RawHeaders;
 }
 
 export type DecodeResult = { readonly ok: true; readonly record: SinkRecord } | { readonly ok: false; readonly rejected: RejectedRecord };
@@ -72,7 +72,7 @@ export function decodeMessage(topic: string, partition: number, msg: RawMessage)
     topic,
     partition,
     offset: msg.offset,
-    raw: { key: msg.key, value: msg.value },
+    raw: msg.headers ? { key: msg.key, value: msg.value, headers: msg.headers } : { key: msg.key, value: msg.value },
   };
   const placeholder = (): SinkRecord => ({ ...base, key: null, op: null, before: null, after: null, source: null, position: { commitLsn: 0n, seq: 0 } });
   try {

@@ -8,7 +8,7 @@
  *      (from Kafka's group offset) before the seek. Records below the stored offset are dropped too.
  *   2. A fetched batch is split into bounded chunks (batch.max.records / batch.max.bytes). Per chunk:
  *      sink.write → rejected records routed (dlq: produced and acknowledged BEFORE step 3; skip:
- *      counted; none: the sink stops, nothing committed) → sink.commit(next offset) → Kafka commit
+ *      counted; none: the chunk's TABLE stops, step 5) → sink.commit(next offset) → Kafka commit
  *      (only for lag tools; failure there is harmless) → metrics.
  *   3. A retriable SinkError retries the same chunk (write + commit) with exponential backoff and
  *      jitter, forever: the partition waits, nothing is skipped. Any other error fails the sink.
@@ -18,6 +18,16 @@
  *      (not committed) and the partition goes through step 1 again — offsets re-read from the store,
  *      the earliest offset of the partition when none is stored — so the lost range is replayed.
  *      Invariant: the runner never consumes past a store position it did not see committed.
+ *   5. errors.tolerance=none and a chunk has a record that can never be applied: only that chunk's
+ *      topic stops (one table per topic as the source writes them; a topic configured by hand
+ *      that carries several tables stops as a whole). The chunk is NOT committed, the topic is paused (all its
+ *      partitions held by this runner), and the table is listed in failedTables() with the error;
+ *      every other topic goes on. A chunk carries one topic-partition, so no other table's offset
+ *      is touched. Invariant: a failed table's stored offsets never move past the record that
+ *      failed — its partitions are re-loaded from the store (step 1) when the table is retried
+ *      (resume()) or the runner restarts, so the table re-applies from exactly where it stopped
+ *      (writes are idempotent and versioned, so the chunk's records that were already written are
+ *      harmless to re-apply).
  * Memory stays bounded: kafkajs fetches at most batch.max.bytes per partition and a partition's next
  * fetch waits for its current batch.
  */
@@ -30,7 +40,7 @@ import { metrics } from '../../observability/metrics.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord } from '../sink.js';
 import { backoffDelay } from './backoff.js';
 import type { ResolvedSinkConfig } from './config.js';
-import { decodeMessage } from './decode.js';
+import { decodeMessage, type DecodeResult, type RawMessage } from './decode.js';
 import { LagTracker, type LagSnapshot } from './lag.js';
 
 export type RunnerStateName = 'STARTING' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
@@ -66,8 +76,17 @@ export interface SinkRunnerOptions {
   readonly config: ResolvedSinkConfig;
   readonly pipeline: string;
   readonly logger: Logger;
-  /** Called after a chunk's offsets are durable in the sink (tests, benchmarks). */
-  readonly onCommitted?: (batch: SinkBatch) => void;
+  /** Called after a chunk's offsets are durable in the sink (tests, benchmarks, the DLQ replay's report). */
+  readonly onCommitted?: (batch: SinkBatch, outcome: ChunkOutcome) => void;
+  /**
+   * Bounded replay of a dead-letter topic (src/sinks/runtime/dlq-replay.ts): messages are decoded by
+   * `decode` instead of decodeMessage, and a partition stops at `until` (exclusive). Everything else —
+   * offsets loaded from and committed to the sink's own store with the effects, retries, the error
+   * policy — is the live path's.
+   */
+  readonly replay?: ReplayHooks;
+  /** `sink` label of this runner's metrics; default the sink's name (a replay uses its own, so it never overwrites the live sink's lag gauges). */
+  readonly metricsSinkLabel?: string;
   /** Dead-letter record sizes (kafka max.request.size, topic.creation.max.message.bytes); default 1 MiB. */
   readonly dlqSize?: DlqSizeOptions;
   /** kafkajs session timeout (ms); default: createSinkConsumer's. Tests use shorter ones for quicker rebalances. */
@@ -78,12 +97,59 @@ export interface SinkRunnerOptions {
   readonly lagIntervalMs?: number;
 }
 
-/** A record that cannot be applied and errors.tolerance=none: the sink stops. */
-export class SinkStoppedError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+/** What happened to a committed chunk, for callers that report per record (the DLQ replay). */
+export interface ChunkOutcome {
+  /** Records routed by the error policy (rejected by the sink or undecodable). */
+  readonly rejected: readonly RejectedRecord[];
+  /** Writes the store refused as older than what it holds (the sink's staleness check). */
+  readonly staleSkipped: number;
+  /** Messages passed over without being handed to the sink (ReplayHooks.decode returned skip). */
+  readonly skipped: number;
+  /** Next offset stored for the chunk's partition. */
+  readonly next: string;
+}
+
+/** See SinkRunnerOptions.replay. */
+export interface ReplayHooks {
+  /** Stop offset (exclusive) per partition of the consumed topic; partitions not listed are not read. */
+  readonly until: ReadonlyMap<number, bigint>;
+  /** A message → a record to apply, a record to route by the error policy, or `skip` (passed over). */
+  decode(topic: string, partition: number, msg: RawMessage): DecodeResult | { readonly ok: 'skip' };
+  /** A partition reached `until` (its stored offset is at or past it). Called once per partition. */
+  onPartitionDone(partition: number): void;
+}
+
+/**
+ * A record that cannot be applied and errors.tolerance=none: its table (topic) stops at that record;
+ * the other tables of the sink go on (see SinkRunner.failTable).
+ */
+export class TableStoppedError extends Error {
+  constructor(
+    message: string,
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: string,
+    readonly table: string | null,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
-    this.name = 'SinkStoppedError';
+    this.name = 'TableStoppedError';
   }
+}
+
+/** A table (its topic) stopped at a record it cannot apply (errors.tolerance=none); the rest of the sink runs on. */
+export interface FailedTable {
+  readonly topic: string;
+  /** "schema.table" from the record's source block; null when the record has none (undecodable). */
+  readonly table: string | null;
+  readonly partition: number;
+  /** Offset of the record that cannot be applied. */
+  readonly offset: string;
+  /** Offset in the sink's store the table re-applies from when it is retried (null: none stored yet). */
+  readonly resumeFrom: string | null;
+  readonly error: string;
+  /** ISO time the table stopped. */
+  readonly since: string;
 }
 
 /** A retried batch given up because the partition moved or the runner stops (not a failure). */
@@ -119,6 +185,10 @@ export class SinkRunner extends EventEmitter {
   private dlq: DlqProducer | undefined;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly committed = new Map<string, PartitionOffset>();
+  /** Replay mode: partitions that reached their stop offset (reported once). */
+  private readonly replayDone = new Set<number>();
+  /** Topics stopped at a record they cannot apply (invariant 5), by topic. */
+  private readonly failed = new Map<string, FailedTable>();
   private generation = 0;
   private stopping = false;
   private current: RunnerState = { name: 'STOPPED' };
@@ -146,7 +216,7 @@ export class SinkRunner extends EventEmitter {
 
   constructor(private readonly opts: SinkRunnerOptions) {
     super();
-    this.labels = { pipeline: opts.pipeline, sink: opts.config.name };
+    this.labels = { pipeline: opts.pipeline, sink: opts.metricsSinkLabel ?? opts.config.name };
     this.log = opts.logger.child({ sink: opts.config.name });
     this.stats = opts.stats ?? newSinkRunnerStats();
     this.lagIntervalMs = opts.lagIntervalMs ?? 2000;
@@ -172,6 +242,11 @@ export class SinkRunner extends EventEmitter {
   /** Offsets (next to read) this runner committed to the sink, per partition. */
   offsets(): PartitionOffset[] {
     return [...this.committed.values()];
+  }
+
+  /** Tables stopped at a record they cannot apply (errors.tolerance=none), oldest first. */
+  failedTables(): FailedTable[] {
+    return [...this.failed.values()];
   }
 
   /** Offset and time lag of the assigned partitions (see lag.ts); cheap, computed from the last poll. */
@@ -362,10 +437,65 @@ export class SinkRunner extends EventEmitter {
     this.setState('PAUSED', 'paused through the admin API (resume to continue)');
   }
 
+  /**
+   * Resumes a paused sink, and retries every failed table: its partitions re-load their offsets
+   * from the sink's store (invariant 5) and the table re-applies from the record that failed.
+   */
   resume(): void {
-    if (!this.consumer || this.current.name !== 'PAUSED') return;
-    this.consumer.resume(this.opts.config.topicList.map((topic) => ({ topic })));
-    this.setState('RUNNING');
+    if (!this.consumer) return;
+    const paused = this.current.name === 'PAUSED';
+    if (!paused && this.current.name !== 'RUNNING' && this.current.name !== 'RESTARTING') return;
+    const retry = [...this.failed.keys()];
+    for (const topic of retry) {
+      this.failed.delete(topic);
+      for (const key of [...this.partitions.keys()]) {
+        const [t, part] = key.split('\u0000') as [string, string];
+        if (t !== topic) continue;
+        this.committed.delete(key);
+        this.partitions.set(key, this.loadPartition(t, Number(part), this.generation));
+      }
+      this.log.info({ topic }, 'retrying a failed table from its stored offset');
+    }
+    if (paused) {
+      this.consumer.resume(this.opts.config.topicList.map((topic) => ({ topic })));
+      this.setState('RUNNING');
+    } else if (retry.length > 0) {
+      this.consumer.resume(retry.map((topic) => ({ topic })));
+    }
+  }
+
+  /**
+   * Stops one table (invariant 5): its topic is paused and listed with the error; nothing of the
+   * failing chunk is committed. The other topics of the sink go on.
+   */
+  private failTable(e: TableStoppedError): void {
+    if (this.failed.has(e.topic)) return;
+    const stored = this.partitions.get(tpKey(e.topic, e.partition))?.next;
+    const entry: FailedTable = {
+      topic: e.topic,
+      table: e.table,
+      partition: e.partition,
+      offset: e.offset,
+      resumeFrom: stored === undefined || stored === null ? null : stored.toString(),
+      error: e.message.replace(/\s*\n\s*/g, ' '),
+      since: new Date().toISOString(),
+    };
+    this.failed.set(e.topic, entry);
+    this.noteError(e);
+    metrics.sinkErrors.inc({ ...this.labels, kind: 'table_failed' });
+    try {
+      this.consumer?.pause([{ topic: e.topic }]);
+    } catch (err) {
+      // Only before consumer.run(); eachBatch drops the topic's batches anyway (it checks `failed`).
+      this.log.warn({ err, topic: e.topic }, 'pausing the failed table\'s topic failed; its batches are dropped uncommitted');
+    }
+    this.log.error(
+      { table: entry.table, topic: entry.topic, partition: entry.partition, offset: entry.offset, resumeFrom: entry.resumeFrom, err: entry.error },
+      `table ${entry.table ?? entry.topic} stopped (the other tables of the sink go on): ${entry.error}`,
+    );
+    // a stall of the failed chunk showed the sink RESTARTING; the sink itself runs on
+    if (this.current.name === 'RESTARTING') this.setState('RUNNING');
+    this.emit('table-failed', entry);
   }
 
   private async fail(error: Error): Promise<void> {
@@ -401,6 +531,14 @@ export class SinkRunner extends EventEmitter {
     for (const key of [...this.committed.keys()]) if (!assigned.has(key)) this.committed.delete(key);
     this.lagTracker.assign(Object.entries(assignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition }))));
     this.log.info({ assignment, generation }, 'partitions assigned');
+    // A failed table stays stopped across rebalances (invariant 5).
+    if (this.failed.size > 0) {
+      try {
+        this.consumer?.pause([...this.failed.keys()].map((topic) => ({ topic })));
+      } catch (err) {
+        this.log.debug({ err }, 're-pausing failed tables after a rebalance failed; their batches are dropped uncommitted');
+      }
+    }
   }
 
   /**
@@ -432,6 +570,7 @@ export class SinkRunner extends EventEmitter {
         return earliest;
       }).then((offset) => {
         if (this.generation === generation) this.lagTracker.setStored(topic, partition, offset);
+        if (offset !== null) this.replayProgress(partition, offset);
         if (offset !== null) {
           state.next = BigInt(offset);
           try {
@@ -444,6 +583,17 @@ export class SinkRunner extends EventEmitter {
       }),
     };
     return state;
+  }
+
+  /** Replay mode: tells the driver once a partition's stored offset reached its stop offset. */
+  private replayProgress(partition: number, next: string): void {
+    const replay = this.opts.replay;
+    if (!replay || this.replayDone.has(partition)) return;
+    const until = replay.until.get(partition);
+    if (until === undefined || BigInt(next) >= until) {
+      this.replayDone.add(partition);
+      replay.onPartitionDone(partition);
+    }
   }
 
   /** The consumer group's committed Kafka offset for a partition, null when none. */
@@ -499,7 +649,8 @@ export class SinkRunner extends EventEmitter {
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
-    if (this.stopping) return;
+    // A failed table's batches are left unresolved and uncommitted (invariant 5).
+    if (this.stopping || this.failed.has(topic)) return;
     let p = this.partitions.get(tpKey(topic, partition));
     if (!p) {
       // A batch before our GROUP_JOIN handler ran (should not happen): load now.
@@ -519,25 +670,36 @@ export class SinkRunner extends EventEmitter {
         return;
       }
     }
-    const messages = batch.messages.filter((m) => p.next === null || BigInt(m.offset) >= p.next);
+    let messages = batch.messages.filter((m) => p.next === null || BigInt(m.offset) >= p.next);
+    // Replay mode: nothing at or past the stop offset is processed — nor stored as consumed.
+    const until = this.opts.replay ? (this.opts.replay.until.get(partition) ?? 0n) : undefined;
+    let cut = false;
+    if (until !== undefined) {
+      const before = messages.length;
+      messages = messages.filter((m) => BigInt(m.offset) < until);
+      cut = messages.length < before;
+    }
     const maxRecords = this.opts.config['batch.max.records'];
     const maxBytes = this.opts.config['batch.max.bytes'];
     let i = 0;
     while (i < messages.length) {
-      if (!isRunning() || isStale() || this.stopping) return;
+      if (!isRunning() || isStale() || this.stopping || this.failed.has(topic)) return;
       // The oldest record fetched but not applied yet: its age is the partition's time lag.
       this.lagTracker.setPending(topic, partition, Number(messages[i]!.timestamp));
       const records: SinkRecord[] = [];
       const rejected: RejectedRecord[] = [];
+      let skipped = 0;
       let bytes = 0;
       let lastOffset = '';
-      while (i < messages.length && records.length + rejected.length < maxRecords) {
+      while (i < messages.length && records.length + rejected.length + skipped < maxRecords) {
         const m = messages[i]!;
         const size = recordBytes(m);
         if (bytes > 0 && bytes + size > maxBytes) break;
         bytes += size;
-        const decoded = decodeMessage(topic, partition, { key: m.key, value: m.value, offset: m.offset, headers: m.headers });
-        if (decoded.ok) records.push(decoded.record);
+        const raw = { key: m.key, value: m.value, offset: m.offset, headers: m.headers };
+        const decoded = this.opts.replay ? this.opts.replay.decode(topic, partition, raw) : decodeMessage(topic, partition, raw);
+        if (decoded.ok === 'skip') skipped++;
+        else if (decoded.ok) records.push(decoded.record);
         else rejected.push(decoded.rejected);
         lastOffset = m.offset;
         i++;
@@ -546,9 +708,10 @@ export class SinkRunner extends EventEmitter {
       // The last chunk also covers what trails the data in the fetched batch (transaction markers,
       // aborted records): without it a caught-up partition would stay one marker behind, show lag 1,
       // and re-fetch the marker after every restart.
-      const tail = i === messages.length ? BigInt(batch.lastOffset()) : -1n;
+      // (Not when the replay cut the batch at its stop offset: what trails is unprocessed records.)
+      const tail = i === messages.length && !cut ? BigInt(batch.lastOffset()) : -1n;
       const next = ((tail > BigInt(lastOffset) ? tail : BigInt(lastOffset)) + 1n).toString();
-      const ok = await this.processChunk(chunk, rejected, next, heartbeat, () => !isRunning() || isStale());
+      const ok = await this.processChunk(chunk, rejected, skipped, next, heartbeat, () => !isRunning() || isStale());
       if (!ok) return;
       p.next = BigInt(next);
       resolveOffset((BigInt(next) - 1n).toString());
@@ -556,7 +719,9 @@ export class SinkRunner extends EventEmitter {
       this.lagTracker.setStored(topic, partition, next);
       this.lagTracker.setPending(topic, partition, i < messages.length ? Number(messages[i]!.timestamp) : null);
       await heartbeat().catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
+      this.replayProgress(partition, next);
     }
+    if (p.next !== null) this.replayProgress(partition, p.next.toString());
     const done = this.committed.get(tpKey(topic, partition));
     if (done) {
       // Kafka's group offset is for lag tools only (the sink's store is authoritative): at most once a second per partition.
@@ -569,11 +734,12 @@ export class SinkRunner extends EventEmitter {
   }
 
   /** write → route rejected → commit, retried on retriable errors. Returns false when the runner stops or fails. */
-  private async processChunk(chunk: SinkBatch, decodeRejected: RejectedRecord[], next: string, heartbeat: () => Promise<void>, abandoned: () => boolean): Promise<boolean> {
+  private async processChunk(chunk: SinkBatch, decodeRejected: RejectedRecord[], skipped: number, next: string, heartbeat: () => Promise<void>, abandoned: () => boolean): Promise<boolean> {
     const started = process.hrtime.bigint();
     const { sink } = this.opts;
     let staleSkipped = 0;
     let rejectedCount = 0;
+    let routed: readonly RejectedRecord[] = [];
     // Heartbeats go on while the sink writes (a bulk request may take up to its timeout): the
     // consumer's session timeout is short so that a crashed daemon's partitions move quickly.
     // A server that accepts connections but does not answer (frozen, overloaded) only fails after
@@ -598,6 +764,7 @@ export class SinkRunner extends EventEmitter {
         await sink.commit([{ topic: chunk.topic, partition: chunk.partition, offset: next }]);
         staleSkipped = result.staleSkipped;
         rejectedCount = rejected.length;
+        routed = rejected;
       },
       heartbeat,
       abandoned,
@@ -605,6 +772,7 @@ export class SinkRunner extends EventEmitter {
       () => true,
       (e: unknown) => {
         if (e instanceof OffsetsRegressedError && !this.stopping) this.reseek(e);
+        else if (e instanceof TableStoppedError && !this.stopping) this.failTable(e);
         else if (!this.stopping && !(e instanceof AbandonedError)) void this.fail(e instanceof Error ? e : new Error(String(e)));
         return false;
       },
@@ -628,7 +796,7 @@ export class SinkRunner extends EventEmitter {
         this.stats.latencyCount++;
       }
     }
-    this.opts.onCommitted?.(chunk);
+    this.opts.onCommitted?.(chunk, { rejected: routed, staleSkipped, skipped, next });
     return true;
   }
 
@@ -638,9 +806,18 @@ export class SinkRunner extends EventEmitter {
     const policy = this.opts.config['errors.tolerance'];
     if (policy === 'none') {
       const first = rejected[0]!;
-      throw new SinkStoppedError(
-        `sink "${this.opts.config.name}" cannot apply ${first.record.topic}/${first.record.partition}@${first.record.offset}: ${first.error.message}` +
-          ` (errors.tolerance=none stops the sink; set errors.tolerance to "dlq" or "skip" to route such records and continue)`,
+      const { topic, partition, offset, source } = first.record;
+      const table = source ? `${source.schema}.${source.table}` : null;
+      const { name } = this.opts.config;
+      throw new TableStoppedError(
+        `sink "${name}" cannot apply ${table === null ? `topic ${topic}` : `table ${table}`} at ${topic}/${partition}@${offset}: ${first.error.message}` +
+          ` — errors.tolerance=none stops this table at that record (nothing past it is applied; the other tables go on).` +
+          ` Fix the cause, then resume the sink (POST /pipelines/${this.opts.pipeline}/sinks/${name}/resume) or restart it: the table re-applies from where it stopped.` +
+          ` Or set errors.tolerance to "dlq" or "skip" to route such records and continue`,
+        topic,
+        partition,
+        offset,
+        table,
         { cause: first.error },
       );
     }
