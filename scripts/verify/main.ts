@@ -16,6 +16,8 @@
  *   --gap MIN-MAX       seconds between faults (default 4-12)
  *   --report FILE       report path (default bench/results/verify-<date>.json)
  *   --keep              keep the database, topics, indices and keys afterwards
+ *   --ha                two daemons with the same config (daemon HA): daemon-kill kills -9 the one
+ *                       running the source (so kills alternate); reports takeover times (docs/ha.md)
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -41,6 +43,7 @@ const { values: a } = parseArgs({
     report: { type: 'string' },
     'catch-up-timeout': { type: 'string', default: '600' },
     keep: { type: 'boolean', default: false },
+    ha: { type: 'boolean', default: false },
   },
 });
 
@@ -117,6 +120,7 @@ const report = await runVerify({
   services: { pid: (n) => byName(n).ownedPid(), up: (n) => byName(n).up({ clean: false }) },
   catchUpTimeoutMs: positive('catch-up-timeout', a['catch-up-timeout']) * 1000,
   keep: a.keep,
+  ha: a.ha,
   log: (m) => console.log(m),
 });
 const text = summary(report);

@@ -4,11 +4,18 @@
  * write load under a seeded schedule of faults; then stop the load, let the daemon catch up, and
  * reconcile every sink with Postgres (checker.ts) and count Kafka duplicates (kafka-check.ts).
  * Used by scripts/verify/main.ts (`npm run verify`) and test/verify/verify.test.ts (short run).
+ *
+ * HA mode (`ha: true`, `npm run verify -- --ha`): two daemons run the same pipeline file (two pods);
+ * one runs the source, the other waits as STANDBY; both run the sinks (one consumer group each
+ * sink). A `daemon-kill` then kill -9s whichever daemon runs the source — so the kills alternate
+ * between the two — measures the time until the other one's source is RUNNING (takeover), restarts
+ * the killed one and waits until it shows STANDBY (never FAILED: counted from the logs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -53,6 +60,27 @@ export interface VerifyOptions {
   readonly log: (msg: string) => void;
   /** Aborting stops the run at the next step; what it created is still removed (unless keep). */
   readonly signal?: AbortSignal;
+  /** Two daemons with the same config (daemon HA); daemon-kill kills the one running the source. */
+  readonly ha?: boolean;
+}
+
+export interface Takeover {
+  readonly killed: string;
+  readonly tookOverBy: string;
+  /** kill -9 → the other daemon's source RUNNING (ms); null = not within 120 s. */
+  readonly takeoverMs: number | null;
+  /** restart of the killed daemon → its source STANDBY (ms); null = not seen within 60 s. */
+  readonly standbyMs: number | null;
+  /** Its /metrics then said cdc_fanout_component_state{component="source",state="STANDBY"} 1. */
+  readonly standbyMetric: boolean;
+}
+
+export interface HaReport {
+  readonly takeovers: readonly Takeover[];
+  /** Source failures logged by each daemon (`source: FAILED`): a standby must not show any. */
+  readonly sourceFailures: Readonly<Record<string, number>>;
+  /** Times a daemon was seen with its source STANDBY while the other one's was RUNNING. */
+  readonly standbySeen: number;
 }
 
 export interface FaultRecord extends PlannedFault {
@@ -72,6 +100,8 @@ export interface VerifyReport {
   readonly faults: FaultRecord[];
   readonly load: LoadStats;
   readonly daemon: { readonly starts: number; readonly unexpectedExits: number; readonly logFile: string };
+  /** HA mode only. */
+  readonly ha?: HaReport;
   readonly catchUpS: number;
   readonly sinks: CheckResult;
   readonly kafka: KafkaCheck;
@@ -83,8 +113,8 @@ export interface VerifyReport {
 }
 
 /** The command that replays a run's fault schedule and load (timings still depend on the machine). */
-export function replayCommand(o: Pick<VerifyOptions, 'seed' | 'faults' | 'kinds' | 'gapMs' | 'seedRows' | 'txPerSec'>): string {
-  return `npm run verify -- --seed ${o.seed} --faults ${o.faults} --kinds ${o.kinds.join(',')} --gap ${o.gapMs[0] / 1000}-${o.gapMs[1] / 1000} --seed-rows ${o.seedRows} --rate ${o.txPerSec}`;
+export function replayCommand(o: Pick<VerifyOptions, 'seed' | 'faults' | 'kinds' | 'gapMs' | 'seedRows' | 'txPerSec' | 'ha'>): string {
+  return `npm run verify -- ${o.ha ? '--ha ' : ''}--seed ${o.seed} --faults ${o.faults} --kinds ${o.kinds.join(',')} --gap ${o.gapMs[0] / 1000}-${o.gapMs[1] / 1000} --seed-rows ${o.seedRows} --rate ${o.txPerSec}`;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -110,15 +140,43 @@ class Daemon {
     private readonly config: string,
     readonly logFile: string,
     private readonly log: (m: string) => void,
+    /** HA mode: a fixed admin port (to ask this daemon's state) and its own record dir. */
+    readonly admin?: { readonly port: number; readonly stateDir: string; readonly label: string },
   ) {
     this.out = createWriteStream(logFile, { flags: 'a' });
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined;
+  }
+
+  /** This daemon's Prometheus text (empty when not answering). */
+  async metrics(): Promise<string> {
+    if (!this.admin || !this.proc) return '';
+    try {
+      return await (await fetch(`http://127.0.0.1:${this.admin.port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    } catch {
+      return '';
+    }
+  }
+
+  /** This daemon's source state from its admin API (undefined: not answering). */
+  async sourceState(): Promise<string | undefined> {
+    if (!this.admin || !this.proc) return undefined;
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.admin.port}/pipelines`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { pipelines: { source: { state: string } }[] };
+      return body.pipelines[0]?.source.state;
+    } catch {
+      return undefined;
+    }
   }
 
   start(): void {
     this.starts++;
     this.out.write(`\n===== verify: daemon start #${this.starts} at ${new Date().toISOString()} =====\n`);
-    const p = spawn(process.execPath, ['--max-old-space-size=256', join(ROOT, 'bin', 'cdc-fanout.js'), 'run', '--config', this.config, '--admin-port', '0', '--shutdown-timeout-ms', '30000'], {
-      env: { ...process.env, CDC_LOG_LEVEL: 'info' },
+    const p = spawn(process.execPath, ['--max-old-space-size=256', join(ROOT, 'bin', 'cdc-fanout.js'), 'run', '--config', this.config, '--admin-port', String(this.admin?.port ?? 0), '--shutdown-timeout-ms', '30000'], {
+      env: { ...process.env, CDC_LOG_LEVEL: 'info', ...(this.admin ? { CDC_FANOUT_STATE_DIR: this.admin.stateDir } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     p.stdout!.pipe(this.out, { end: false });
@@ -227,6 +285,9 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
   const redisPrefix = `${name}:`;
   let redis: RawRedis | undefined;
   let daemon: Daemon | undefined;
+  const daemons: Daemon[] = [];
+  const takeovers: Takeover[] = [];
+  let standbySeen = 0;
   const load = new Load(db, loadRng);
   const kafka = new Kafka({ clientId: 'cdc-fanout-verify-admin', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
   try {
@@ -258,9 +319,18 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       }),
     );
     redis = await RawRedis.open(ep.redisUrl);
-    daemon = new Daemon(yamlFile, join(dir, 'daemon.log'), log);
-    daemon.start();
-    log(`daemon started with ${yamlFile} (log ${daemon.logFile}); proxies es :${proxies.elasticsearch.port}, clickhouse :${proxies.clickhouse.port}, redis :${proxies.redis.port}`);
+    if (o.ha) {
+      for (const label of ['A', 'B']) {
+        const stateDir = join(dir, `state-${label}`);
+        daemons.push(new Daemon(yamlFile, join(dir, `daemon-${label}.log`), log, { port: await freePort(), stateDir, label }));
+      }
+      daemon = daemons[0]!;
+    } else {
+      daemon = new Daemon(yamlFile, join(dir, 'daemon.log'), log);
+      daemons.push(daemon);
+    }
+    for (const d of daemons) d.start();
+    log(`${daemons.length} daemon(s) started with ${yamlFile} (logs ${daemons.map((d) => d.logFile).join(', ')}); proxies es :${proxies.elasticsearch.port}, clickhouse :${proxies.clickhouse.port}, redis :${proxies.redis.port}`);
 
     const targets = { db, elasticsearchUrl: ep.elasticsearchUrl, clickhouseUrl: ep.clickhouseUrl, clickhouseDatabase: name, topicPrefix: name, redis, redisPrefix, touched: load.touched };
     const snap = await waitClean(targets, 240_000, 0);
@@ -290,7 +360,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     const final = await waitClean({ ...targets, redis }, o.catchUpTimeoutMs, 90_000);
     const catchUpS = Math.round((Date.now() - tc) / 1000);
     log(`sinks ${final.result.ok ? 'reconciled' : 'NOT reconciled'} after ${catchUpS} s`);
-    await daemon.close();
+    for (const d of daemons) await d.close();
     const topics = TABLES.map((t) => `${name}.public.${t}`);
     const tombstonesExpected = load.stats.deletes + load.stats.pkUpdates;
     const kc = await checkKafka(ep.kafkaBrokers, topics, load.stats.expectedChangeEvents, seeded + load.stats.expectedChangeEvents + tombstonesExpected);
@@ -308,19 +378,20 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       endpoints: ep,
       faults,
       load: load.stats,
-      daemon: { starts: daemon.starts, unexpectedExits: daemon.unexpectedExits, logFile: daemon.logFile },
+      daemon: { starts: daemons.reduce((a, d) => a + d.starts, 0), unexpectedExits: daemons.reduce((a, d) => a + d.unexpectedExits, 0), logFile: daemons.map((d) => d.logFile).join(', ') },
+      ...(o.ha ? { ha: { takeovers, standbySeen, sourceFailures: Object.fromEntries(daemons.map((d) => [d.admin!.label, sourceFailures(d.logFile)])) } } : {}),
       catchUpS,
       sinks: final.result,
       kafka: kc,
       lost,
       duplicated,
       stale,
-      ok: lost + duplicated + stale === 0 && kc.withoutPosition === 0,
+      ok: lost + duplicated + stale === 0 && kc.withoutPosition === 0 && (!o.ha || takeovers.every((t) => t.takeoverMs !== null && t.standbyMs !== null)),
       examples: [...checkExamples(final.result), ...kc.examples],
     };
   } finally {
     await load.stop().catch(() => undefined);
-    await daemon?.close().catch(() => undefined);
+    for (const d of daemons) await d.close().catch(() => undefined);
     redis?.close();
     for (const p of Object.values(proxies)) await p.close().catch(() => undefined);
     await db.end().catch(() => undefined);
@@ -331,6 +402,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
   async function inject(f: PlannedFault): Promise<string> {
     switch (f.kind) {
       case 'daemon-kill': {
+        if (o.ha) return haKill(f);
         await daemon!.stop('SIGKILL');
         await sleep(f.holdMs);
         daemon!.start();
@@ -388,6 +460,48 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     }
   }
 
+  /** HA: kill -9 the daemon running the source; time the other's takeover; restart the killed one as standby. */
+  async function haKill(f: PlannedFault): Promise<string> {
+    const states = async (): Promise<(string | undefined)[]> => Promise.all(daemons.map((d) => d.sourceState()));
+    let active = -1;
+    for (let i = 0; i < 600 && active < 0; i++) {
+      const s = await states();
+      active = s.indexOf('RUNNING');
+      if (active < 0) await sleep(200);
+    }
+    if (active < 0) throw new Error('HA: neither daemon runs the source (no source RUNNING within 120 s)');
+    const victim = daemons[active]!;
+    const other = daemons[1 - active]!;
+    if ((await other.sourceState()) === 'STANDBY') standbySeen++;
+    const t = Date.now();
+    await victim.stop('SIGKILL');
+    let takeoverMs: number | null = null;
+    while (Date.now() - t < 120_000) {
+      if ((await other.sourceState()) === 'RUNNING') {
+        takeoverMs = Date.now() - t;
+        break;
+      }
+      await sleep(200);
+    }
+    await sleep(f.holdMs);
+    const r = Date.now();
+    victim.start();
+    let standbyMs: number | null = null;
+    while (Date.now() - r < 60_000) {
+      const st = await victim.sourceState();
+      if (st === 'STANDBY') {
+        standbyMs = Date.now() - r;
+        break;
+      }
+      await sleep(200);
+    }
+    const standbyMetric = standbyMs !== null && /cdc_fanout_component_state\{[^}]*component="source"[^}]*state="STANDBY"[^}]*\} 1\b/.test(await victim.metrics());
+    const a = victim.admin!.label;
+    const b = other.admin!.label;
+    takeovers.push({ killed: a, tookOverBy: b, takeoverMs, standbyMs, standbyMetric });
+    return `kill -9 daemon ${a} (running the source); daemon ${b} took over ${takeoverMs === null ? 'NOT within 120 s' : `after ${takeoverMs} ms`}; ${a} restarted after ${f.holdMs} ms, STANDBY ${standbyMs === null ? 'NOT seen within 60 s' : `after ${standbyMs} ms`}`;
+  }
+
   async function cleanup(): Promise<void> {
     const admin2 = kafka.admin();
     await admin2.connect();
@@ -443,6 +557,26 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
       if (!result && Date.now() > deadline) throw new Error('the checker could not read the sinks before the deadline');
       await sleep(3000);
     }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** How often a daemon's log says its source failed (the supervisor logs `source: FAILED`). */
+function sourceFailures(logFile: string): number {
+  try {
+    return readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"msg":"source: FAILED')).length;
+  } catch {
+    return 0;
   }
 }
 

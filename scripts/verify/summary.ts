@@ -22,6 +22,14 @@ export function summary(r: VerifyReport): string {
   lines.push(`redis          write-through items ${cell(r.sinks.redisWriteThrough)}; invalidation: ${r.sinks.redisInvalidation.checked - r.sinks.redisInvalidation.stillCached}/${r.sinks.redisInvalidation.checked} changed-row keys gone`);
   const k = r.kafka;
   lines.push(`kafka (read_committed): ${k.records} records (${Object.entries(k.byOp).map(([op, n]) => `${op} ${n}`).join(', ')}, tombstones ${k.tombstones}); duplicate positions ${k.duplicates}; change events missing ${k.missingChangeEvents}${k.withoutPosition ? `; ${k.withoutPosition} without position headers` : ''}`);
+  if (r.ha) {
+    const ms = r.ha.takeovers.map((t) => t.takeoverMs).filter((x): x is number => x !== null);
+    lines.push(
+      `ha: ${r.ha.takeovers.length} takeovers (${r.ha.takeovers.map((t) => `${t.killed}→${t.tookOverBy}`).join(', ')}); takeover after kill -9 ${ms.length ? `${Math.min(...ms)}–${Math.max(...ms)} ms` : 'never'}` +
+        `${ms.length < r.ha.takeovers.length ? ` (${r.ha.takeovers.length - ms.length} NOT within 120 s)` : ''}; restarted daemon STANDBY ${r.ha.takeovers.filter((t) => t.standbyMs !== null).length}/${r.ha.takeovers.length}; ` +
+        `source FAILED logged: ${Object.entries(r.ha.sourceFailures).map(([d, n]) => `${d} ${n}`).join(', ')}`,
+    );
+  }
   for (const e of r.examples.slice(0, 15)) lines.push(`  ! ${e}`);
   lines.push(`${r.ok ? 'PASS' : 'FAIL'}: lost ${r.lost}, duplicated ${r.duplicated}, stale ${r.stale}`);
   return lines.join('\n');

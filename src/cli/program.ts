@@ -164,7 +164,7 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       'after',
       help(
         ['cdc-fanout status -c connectors/demo.yaml', 'cdc-fanout status --admin http://10.0.0.5:8083 --json', 'cdc-fanout status -c connectors/demo.yaml --max-lag 10000 --max-lag-ms 60000'],
-        `0 every component RUNNING or PAUSED (and within --max-lag/--max-lag-ms); 1 the daemon could not be asked; ${USAGE_ERROR} usage error, or a component is not RUNNING/PAUSED (FAILED, STARTING, RESTARTING, STOPPED) or past a lag threshold.`,
+        `0 every component RUNNING, PAUSED or STANDBY (and within --max-lag/--max-lag-ms); 1 the daemon could not be asked; ${USAGE_ERROR} usage error, or a component is not RUNNING/PAUSED/STANDBY (FAILED, STARTING, RESTARTING, STOPPED) or past a lag threshold.`,
       ),
     )
     .action(async (opts: StatusFlags) => {

@@ -28,6 +28,13 @@ describe('status command output and exit decision', () => {
     expect(problems([pipeline([sink({ timeLagMs: 5000 })])], { maxLagMs: 1000 })).toEqual(['p/sink:s time lag 5.0 s > --max-lag-ms 1000']);
   });
 
+  it('a STANDBY source (another daemon runs it) is healthy and shown with its reason', () => {
+    const p = pipeline([sink({})]);
+    const standby: PipelineStatus = { ...p, source: { ...p.source, state: 'STANDBY', reason: 'standby: another daemon runs this pipeline\'s source', lastLsn: null } };
+    expect(problems([standby], {})).toEqual([]);
+    expect(formatStatus([standby])).toContain("p  source STANDBY (standby: another daemon runs this pipeline's source)");
+  });
+
   it('a failed table of a running sink is printed and makes the status unhealthy', () => {
     const failedTables = [{ state: 'FAILED' as const, topic: 'p.public.a', table: 'public.a', partition: 0, offset: '7', resumeFrom: '6', error: 'column n: bad value', since: '2026-01-01T10:00:00.000Z' }];
     const list = [pipeline([sink({ failedTables })])];

@@ -1,6 +1,6 @@
 /**
  * `cdc-fanout status`: asks a running daemon's admin API for /pipelines and prints a summary.
- * Exit codes (for scripts and probes): 0 every component RUNNING or PAUSED and within the lag
+ * Exit codes (for scripts and probes): 0 every component RUNNING, PAUSED or STANDBY and within the lag
  * thresholds; 2 a component is FAILED, STARTING, RESTARTING or STOPPED, a sink has a failed table
  * (stopped at a record it cannot apply while the sink's other tables go on), or a sink is past
  * --max-lag / --max-lag-ms (an unknown lag counts as past a threshold: it cannot be shown to be
@@ -21,7 +21,8 @@ export const EXIT_UNHEALTHY = 2;
 const fmtInt = (n: number): string => n.toLocaleString('en-US');
 const fmtLag = (s: SinkStatus): string => (s.lag === null ? 'unknown' : fmtInt(s.lag));
 const fmtAge = (ms: number | null): string => (ms === null ? 'unknown' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
-const healthy = (state: string): boolean => state === 'RUNNING' || state === 'PAUSED';
+/** STANDBY: another daemon runs this source (HA); a healthy state, like RUNNING. */
+const healthy = (state: string): boolean => state === 'RUNNING' || state === 'PAUSED' || state === 'STANDBY';
 
 /** Problems that make the exit code non-zero, one line each. */
 export function problems(list: readonly PipelineStatus[], flags: Pick<StatusFlags, 'maxLag' | 'maxLagMs'>): string[] {

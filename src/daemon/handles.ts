@@ -8,6 +8,11 @@ import type { ComponentState, FailedTableStatus, PartitionStatus, SlotStatus, Sn
 export interface HandleContext {
   /** Call when the component fails after start() resolved (the supervisor restarts it). */
   readonly onFailure: (err: Error) => void;
+  /**
+   * Call while start() waits because another daemon runs the component (daemon HA): the reason
+   * while it waits (state STANDBY), null once it takes over (state STARTING until start() resolves).
+   */
+  readonly standby?: (reason: string | null) => void;
 }
 
 export interface ComponentHandle {

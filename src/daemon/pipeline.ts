@@ -109,11 +109,13 @@ export class Pipeline {
   }
 
   /**
-   * Components that keep the pipeline from being ready: ready means the source and every sink are
-   * RUNNING or PAUSED (a sink retrying against a down server is RESTARTING, so not ready).
+   * Components that keep the pipeline from being ready: ready means the source is RUNNING or
+   * STANDBY (another daemon runs it: this one is a healthy hot standby, and a rollout must not wait
+   * for it) and every sink RUNNING or PAUSED (a sink retrying against a down server is RESTARTING,
+   * so not ready).
    */
   notReady(): string[] {
-    const ok = (s: ComponentState): boolean => s === 'RUNNING' || s === 'PAUSED';
+    const ok = (s: ComponentState): boolean => s === 'RUNNING' || s === 'PAUSED' || s === 'STANDBY';
     const out: string[] = [];
     if (!ok(this.source.state)) out.push(`source: ${this.source.state}${this.source.reason ? ` (${this.mask(this.source.reason)})` : ''}`);
     for (const e of this.sinkEntries) {

@@ -31,6 +31,7 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
   return (ctx): SourceHandle => {
     const logger = input.logger.child({ component: 'source' });
     const src = new PostgresSource(own, input.kafka, logger);
+    src.onStandby((reason) => ctx.standby?.(reason));
     // Ad-hoc snapshots: the source's own hook when it has one, else the daemon's (adhoc-snapshot.ts).
     const hook = (src as unknown as { executeSnapshot?: (tables: readonly string[], signalId: string) => Promise<void> }).executeSnapshot;
     let running: Promise<unknown> = Promise.resolve();
@@ -47,6 +48,8 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
     return {
       async start() {
         await src.start();
+        // Stopped while waiting as standby: nothing runs.
+        if (src.status().state === 'stopped') return;
         src.whenStopped().catch((err: unknown) => ctx.onFailure(err instanceof Error ? err : new Error(String(err))));
         await watcher?.start();
       },
@@ -76,7 +79,7 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
           slotLagMs: st.slot?.lagMs ?? null,
           slot: st.slot,
           snapshot,
-          details: { state: st.state, confirmedLsn: st.confirmedLsn, tables: st.tables, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
+          details: { state: st.state, ...(st.standby ? { standby: st.standby } : {}), confirmedLsn: st.confirmedLsn, tables: st.tables, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
         };
       },
     };

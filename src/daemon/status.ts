@@ -1,7 +1,11 @@
 /** Shapes of the daemon's status, served by GET /pipelines (always redacted before it leaves). */
 import type { SlotHealth } from '../source/slot-health.js';
 
-export type ComponentState = 'STARTING' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
+/**
+ * STANDBY (sources only): another daemon with the same pipeline runs the source; this one waits,
+ * polling, and takes over when it stops (docs/ha.md). Healthy: counts as ready.
+ */
+export type ComponentState = 'STARTING' | 'STANDBY' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
 
 export interface ErrorInfo {
   readonly message: string;

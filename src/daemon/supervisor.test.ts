@@ -44,6 +44,39 @@ function supervisor(factory: (ctx: HandleContext) => SinkHandle, p: RestartPolic
 }
 
 describe('Supervisor', () => {
+  it('shows STANDBY with the reason while start() waits for another daemon, then STARTING, then RUNNING; no failure, no restart', async () => {
+    let release: () => void = () => undefined;
+    let ctx: HandleContext | undefined;
+    const factory = (c: HandleContext): SinkHandle => {
+      ctx = c;
+      return {
+        start: () => new Promise<void>((r) => (release = r)),
+        stop: async () => undefined,
+        pause: async () => undefined,
+        resume: async () => undefined,
+        state: () => ({ state: 'RUNNING' as const }),
+        status: async () => ({ partitions: [], lag: null, timeLagMs: null, lagUpdatedAt: null, failedTables: [] }),
+      };
+    };
+    const s = supervisor(factory);
+    const started = s.start();
+    expect(s.state).toBe('STARTING');
+    ctx!.standby!('standby: another daemon runs it (password=hunter2)');
+    expect(s.state).toBe('STANDBY');
+    expect(s.reason).toBe('standby: another daemon runs it (password=[redacted])');
+    ctx!.standby!(null);
+    expect(s.state).toBe('STARTING');
+    release();
+    await started;
+    expect(s.state).toBe('RUNNING');
+    expect(s.restarts).toBe(0);
+    expect(s.lastError).toBeUndefined();
+    // A late standby call of a stopped generation changes nothing.
+    await s.stop();
+    ctx!.standby!('late');
+    expect(s.state).toBe('STOPPED');
+  });
+
   it('restarts a failing start with backoff, showing FAILED(reason) then RESTARTING, then RUNNING', async () => {
     const c = scripted(2);
     const s = supervisor(c.factory);

@@ -1,7 +1,8 @@
 /**
  * Supervises one component (a source or a sink): starts it, and when it fails shows
  * FAILED(reason) while waiting an exponential backoff, then RESTARTING while a fresh instance
- * starts, then RUNNING. A failure never touches other components. Pause/resume/restart are
+ * starts, then RUNNING. A source whose start waits for another daemon (HA) shows STANDBY(reason)
+ * meanwhile — not a failure, no restart — then STARTING when it takes over. A failure never touches other components. Pause/resume/restart are
  * explicit operations; stop() is graceful and final.
  */
 import type { Logger } from '../observability/logger.js';
@@ -94,7 +95,7 @@ export class Supervisor<H extends ComponentHandle> {
     this.setState(initial, initial === 'RESTARTING' ? (this.reasonValue?.startsWith('restart') ? this.reasonValue : `restarting after: ${this.reasonValue ?? 'a failure'}`) : 'starting');
     let handle: H;
     try {
-      handle = this.factory({ onFailure: (err) => this.fail(gen, err) });
+      handle = this.factory({ onFailure: (err) => this.fail(gen, err), standby: (reason) => this.standby(gen, reason) });
       this.current = handle;
       await handle.start();
     } catch (err) {
@@ -107,6 +108,16 @@ export class Supervisor<H extends ComponentHandle> {
       await (handle.pause as () => Promise<void>)();
       this.setState('PAUSED', PAUSED_REASON);
     } else this.setState('RUNNING');
+  }
+
+  /** The start of generation `gen` waits as standby (reason) or took over (null). */
+  private standby(gen: number, reason: string | null): void {
+    if (gen !== this.generation || this.stopping) return;
+    if (reason !== null) {
+      // Waiting as standby is a healthy state: a later failure starts the backoff afresh.
+      if (this.stateValue !== 'STANDBY') this.attempt = 0;
+      this.setState('STANDBY', this.opts.mask(reason));
+    } else if (this.stateValue === 'STANDBY') this.setState('STARTING', 'taking over from the daemon that ran it');
   }
 
   private fail(gen: number, err: unknown): void {

@@ -36,7 +36,8 @@ export class ProducerFencedError extends Error {
   constructor(transactionalId: string, cause: unknown) {
     super(
       `Kafka producer "${transactionalId}" was fenced: another process started with the same connector name ` +
-        `(transactionalId). This instance stops to avoid duplicate writes; run only one instance per connector.`,
+        `(transactionalId) and took over; its open transaction was aborted, so nothing of it is visible to read_committed readers. ` +
+        `This instance stops to avoid duplicate writes (a daemon then waits as standby; see docs/ha.md).`,
       { cause },
     );
     this.name = 'ProducerFencedError';

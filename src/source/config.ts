@@ -69,6 +69,22 @@ export const sourceOnlySpec = z
       .min(0)
       .default(300000)
       .describe('Warn (log + status) when the slot time lag exceeds this (see cdc_fanout_slot_lag_ms). 0 disables.'),
+    'standby.poll.interval.ms': z
+      .number()
+      .int()
+      .min(100)
+      .default(1000)
+      .describe(
+        'Daemon HA: when another daemon already runs this pipeline\'s source (it holds the leadership lease of the slot), this one waits as STANDBY and checks this often (±20 % jitter) whether the lease and the slot are free, then takes over. Bounds takeover after a crash of the active daemon (plus its start-up). See docs/ha.md.',
+      ),
+    'standby.lease.timeout.ms': z
+      .number()
+      .int()
+      .min(3000)
+      .default(10000)
+      .describe(
+        'Daemon HA: how long Postgres takes at most to notice that the active daemon\'s host vanished without closing its connections (power loss, network partition) and release its leadership lease — TCP keepalives and tcp_user_timeout on the lease connection. A crashed or killed process releases it at once. The slot itself is released after the server\'s wal_sender_timeout.',
+      ),
     'slot.drop.on.stop': z.boolean().default(false).describe('Drop the slot on a clean stop (tests/demos only: the next start loses changes made meanwhile).'),
     'publication.name': z.string().default('cdc_fanout_publication').describe('Publication read by pgoutput.'),
     'publication.autocreate.mode': z

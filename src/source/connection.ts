@@ -127,8 +127,14 @@ export async function warnTables(client: pg.Client, tables: readonly CapturedTab
     const problem = replicaIdentityProblem(t);
     if (problem) logger.warn({ table: qualified(t) }, `${problem.message} Fix: ${problem.fix}`);
   }
-  await warnGeneratedColumns(client, tables, logger);
 }
+
+export async function serverVersionNum(client: pg.Client): Promise<number> {
+  return Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v ?? 0);
+}
+
+/** First version whose pgoutput can publish (stored) generated columns (publication option publish_generated_columns). */
+export const GENERATED_COLUMNS_VERSION = 180000;
 
 export interface IdentityProblem {
   /** error: Postgres rejects the table's UPDATEs/DELETEs once it is published; warning: events lack a stable key. */
@@ -166,28 +172,55 @@ export function replicaIdentityProblem(t: Pick<CapturedTable, 'schema' | 'table'
 }
 
 /**
- * Generated columns are not captured: pgoutput before PG 18 never sends them, and the snapshot reads
- * the same column list as the stream (snapshotter `describe`) so both paths agree. Say so, naming them,
- * rather than let them vanish silently from events and sinks.
+ * Whether the publication publishes stored generated columns (PG 18+: publish_generated_columns =
+ * stored). Always false before 18. The snapshot (snapshotter `describe`) reads generated columns
+ * exactly when this is true, so snapshot rows and streamed changes carry the same columns.
  */
-async function warnGeneratedColumns(client: pg.Client, tables: readonly CapturedTable[], logger: Logger): Promise<void> {
+export async function publishesGeneratedColumns(client: pg.Client, publication: string): Promise<boolean> {
+  if ((await serverVersionNum(client)) < GENERATED_COLUMNS_VERSION) return false;
+  // As text: the snapshot's client parses no types.
+  const r = await client.query<{ on: string }>(`SELECT (pubgencols = 's')::text AS on FROM pg_publication WHERE pubname = $1`, [publication]);
+  return r.rows[0]?.on === 'true';
+}
+
+/**
+ * Generated columns that are not captured, named, rather than let them vanish silently from events
+ * and sinks: all of them before PG 18 (pgoutput cannot send them); on 18+ the virtual ones (never
+ * publishable) and the stored ones when the publication does not publish them.
+ */
+async function warnGeneratedColumns(client: pg.Client, cfg: SourceConfig, tables: readonly CapturedTable[], logger: Logger): Promise<void> {
   if (tables.length === 0) return;
-  const res = await client.query<{ oid: number; cols: string[] }>(
-    `SELECT attrelid::int AS oid, array_agg(attname::text ORDER BY attnum) AS cols FROM pg_attribute
+  const res = await client.query<{ oid: number; stored: string[] | null; virtual: string[] | null }>(
+    `SELECT attrelid::int AS oid,
+            array_agg(attname::text ORDER BY attnum) FILTER (WHERE attgenerated = 's') AS stored,
+            array_agg(attname::text ORDER BY attnum) FILTER (WHERE attgenerated <> 's') AS virtual
+       FROM pg_attribute
       WHERE attrelid = ANY($1::oid[]) AND attnum > 0 AND NOT attisdropped AND attgenerated <> '' GROUP BY attrelid`,
     [tables.map((t) => String(t.oid))],
   );
   if (res.rows.length === 0) return;
-  const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v ?? 0);
+  const version = await serverVersionNum(client);
+  const published = await publishesGeneratedColumns(client, cfg['publication.name']);
+  const pub = cfg['publication.name'];
   for (const r of res.rows) {
     const t = tables.find((x) => x.oid === r.oid);
     if (!t) continue;
+    const stored = r.stored ?? [];
+    const virtual = r.virtual ?? [];
+    const why: string[] = [];
+    if (version < GENERATED_COLUMNS_VERSION) why.push(`${[...stored, ...virtual].join(', ')}: Postgres before 18 cannot publish generated columns over logical replication`);
+    else {
+      if (stored.length > 0 && !published) {
+        why.push(
+          `${stored.join(', ')}: publication "${pub}" does not publish generated columns — ALTER PUBLICATION ${quoteIdent(pub)} SET (publish_generated_columns = stored) (cdc-fanout sets it on the publications it creates)`,
+        );
+      }
+      if (virtual.length > 0) why.push(`${virtual.join(', ')}: VIRTUAL generated columns cannot be published (make them STORED to capture them)`);
+    }
+    if (why.length === 0) continue;
     logger.warn(
-      { table: qualified(t), generatedColumns: r.cols, serverVersionNum: version },
-      `table ${qualified(t)} has generated column(s) ${r.cols.join(', ')}: they are NOT captured (absent from events and sinks). ` +
-        (version < 180000
-          ? 'Postgres before 18 cannot publish generated columns over logical replication. '
-          : 'cdc-fanout does not enable the publication option publish_generated_columns. ') +
+      { table: qualified(t), generatedColumns: [...(published ? [] : stored), ...virtual], serverVersionNum: version },
+      `table ${qualified(t)} has generated column(s) that are NOT captured (absent from events and sinks): ${why.join('; ')}. ` +
         'Recompute them downstream from the captured columns, or use a trigger-maintained ordinary column instead.',
     );
   }
@@ -208,8 +241,18 @@ export async function publishedTables(client: pg.Client, publication: string): P
   return r.rows.map((x) => x.t);
 }
 
-/** Creates or updates the publication according to publication.autocreate.mode. */
+/**
+ * Creates or updates the publication according to publication.autocreate.mode, then names the
+ * generated columns it does not capture. On PG 18+ a publication it creates publishes stored
+ * generated columns (feature-detected by server version).
+ */
 export async function ensurePublication(client: pg.Client, cfg: SourceConfig, tables: readonly CapturedTable[], logger: Logger): Promise<void> {
+  await managePublication(client, cfg, tables, logger);
+  await warnGeneratedColumns(client, cfg, tables, logger);
+}
+
+async function managePublication(client: pg.Client, cfg: SourceConfig, tables: readonly CapturedTable[], logger: Logger): Promise<void> {
+  const withGenerated = (await serverVersionNum(client)) >= GENERATED_COLUMNS_VERSION ? ' WITH (publish_generated_columns = stored)' : '';
   const name = cfg['publication.name'];
   const pub = (await client.query<{ puballtables: boolean }>('SELECT puballtables FROM pg_publication WHERE pubname = $1', [name])).rows[0];
   const mode = cfg['publication.autocreate.mode'];
@@ -221,7 +264,7 @@ export async function ensurePublication(client: pg.Client, cfg: SourceConfig, ta
   }
   if (mode === 'all_tables') {
     if (!pub) {
-      await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR ALL TABLES`);
+      await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR ALL TABLES${withGenerated}`);
       logger.info({ publication: name }, 'created publication FOR ALL TABLES');
     }
     return;
@@ -230,7 +273,7 @@ export async function ensurePublication(client: pg.Client, cfg: SourceConfig, ta
   if (tables.length === 0) throw new Error('publication.autocreate.mode=filtered but the include/exclude lists match no table');
   const list = tables.map(quoteTable).join(', ');
   if (!pub) {
-    await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
+    await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}${withGenerated}`);
     logger.info({ publication: name, tables: tables.length }, 'created filtered publication');
   } else if (pub.puballtables) {
     throw new Error(allTablesPublicationProblem(name));

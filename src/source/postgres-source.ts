@@ -3,6 +3,9 @@
  * snapshot.mode), then streaming; start/stop; status.
  *
  * Start-up order (each step relies on the one before):
+ *  0. Leadership lease (leader-lease.ts): while another daemon runs this pipeline's source, wait as
+ *     `standby` (start() has not resolved; the daemon shows STANDBY) and poll; go on only holding
+ *     the lease with the slot free. The lease is held until shutdown; losing it fails the source.
  *  1. Postgres checks, captured tables, publication.
  *  2. Kafka: offsets topic exists; the transactional producer initialises `cdc-fanout-<name>`
  *     (fences any older instance and aborts its open transaction); then the offsets topic is read
@@ -37,6 +40,7 @@ import {
   slotSample,
   type ExportedSlot,
 } from './connection.js';
+import { LeaderLease, standbyReason } from './leader-lease.js';
 import { SlotHealthTracker, type SlotHealth } from './slot-health.js';
 import { committedWatermark, planSlot } from './slot-ownership.js';
 import { Heartbeat } from './heartbeat.js';
@@ -49,7 +53,7 @@ import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
 import { StreamingSource, storedPosition } from './streaming.js';
 import { TableLifecycle, type TableLifecycleStatus } from './table-lifecycle.js';
 
-export type SourceState = 'created' | 'starting' | 'snapshotting' | 'streaming' | 'stopping' | 'stopped' | 'failed';
+export type SourceState = 'created' | 'standby' | 'starting' | 'snapshotting' | 'streaming' | 'stopping' | 'stopped' | 'failed';
 
 export interface SourceStatus {
   readonly state: SourceState;
@@ -66,7 +70,12 @@ export interface SourceStatus {
   readonly slot: SlotHealth | null;
   /** Tables that joined the selection and wait for (or are in) their snapshot (table-lifecycle.ts). */
   readonly tables: TableLifecycleStatus | null;
+  /** While `standby`: why it waits (who holds the lease or the slot). */
+  readonly standby: string | null;
 }
+
+/** Observer of the leadership wait: the reason while waiting as standby, null once it takes over. */
+export type StandbyListener = (reason: string | null) => void;
 
 export class PostgresSource {
   readonly config: SourceConfig;
@@ -92,6 +101,12 @@ export class PostgresSource {
   private pendingFatal: Error | null = null;
   private watermarkAt = 0;
   private readonly listeners: ((batch: CommittedBatch) => void)[] = [];
+  private lease: LeaderLease | null = null;
+  private standbyText: string | null = null;
+  private standbyListener: StandbyListener | null = null;
+  /** Set by stop(): ends the standby wait. */
+  private stopRequested = false;
+  private wake: (() => void) | null = null;
 
   constructor(
     config: SourceConfig | Record<string, unknown>,
@@ -113,7 +128,65 @@ export class PostgresSource {
       error: this.error ? String((this.error as Error).message ?? this.error) : null,
       slot: this.slotHealth,
       tables: this.lifecycle?.status() ?? null,
+      standby: this.state === 'standby' ? this.standbyText : null,
     };
+  }
+
+  /** Observe the standby wait (the daemon shows STANDBY with the reason). */
+  onStandby(fn: StandbyListener): void {
+    this.standbyListener = fn;
+  }
+
+  /**
+   * Waits until this process holds the leadership lease and the slot is free (see leader-lease.ts).
+   * Returns false when stop() was called meanwhile. Errors (Postgres unreachable) propagate: the
+   * supervisor restarts the source, which waits again.
+   */
+  private async lead(log: Logger): Promise<boolean> {
+    const lease = new LeaderLease(this.config);
+    this.lease = lease;
+    const every = this.config['standby.poll.interval.ms'];
+    let lastReason = '';
+    for (;;) {
+      if (this.stopRequested) return false;
+      const a = await lease.tryAcquire();
+      if (a.kind === 'acquired') break;
+      if (a.kind === 'foreign') {
+        // Not another instance of this pipeline: no lease; the slot checks below fail loudly.
+        log.warn({ slot: this.config['slot.name'] }, `${a.what}: not an instance of pipeline "${this.config.name}", so not waiting as standby`);
+        await lease.release();
+        this.lease = null;
+        break;
+      }
+      const reason = standbyReason(a, this.config['slot.name']);
+      this.standbyText = reason;
+      if (this.state !== 'standby' || reason !== lastReason) {
+        log.info({ slot: this.config['slot.name'] }, reason);
+        lastReason = reason;
+      }
+      this.state = 'standby';
+      this.standbyListener?.(reason);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.round(every * (0.8 + 0.4 * Math.random())));
+        this.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.wake = null;
+    }
+    if (this.state === 'standby') {
+      log.warn({ slot: this.config['slot.name'] }, 'took over: this daemon holds the leadership lease and the slot is free; starting the source');
+      this.standbyListener?.(null);
+    }
+    this.state = 'starting';
+    this.standbyText = null;
+    // Losing the lease while active: stop, so that a standby can take over cleanly.
+    lease.onLost((e) => {
+      if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return;
+      this.fail(e);
+    });
+    return true;
   }
 
   /** Observe every Kafka commit that carries events (latency measurements, tests). */
@@ -135,6 +208,11 @@ export class PostgresSource {
     const pgClient = new pg.Client(clientConfig(cfg));
     let exported: ExportedSlot | null = null;
     try {
+      if (!(await this.lead(log))) {
+        await this.shutdown();
+        this.state = 'stopped';
+        return;
+      }
       await pgClient.connect();
       await checkServer(pgClient, cfg);
       const tables = await resolveTables(pgClient, cfg, log);
@@ -253,6 +331,7 @@ export class PostgresSource {
       this.startHealth(log);
       this.running = (async () => {
         try {
+          if (this.pendingFatal) throw this.pendingFatal;
           if (snap) {
             this.state = 'snapshotting';
             this.snapshotter = new Snapshotter(deps);
@@ -422,8 +501,16 @@ export class PostgresSource {
 
   /** Stops reading, commits what is complete, aborts a partial transaction, closes everything. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
+    this.wake?.();
     if (this.state === 'stopped' || this.state === 'created') {
       this.state = 'stopped';
+      return;
+    }
+    if (this.state === 'standby') {
+      // start() leaves the wait at once and releases the lease connection itself.
+      this.state = 'stopping';
+      await this.lease?.release();
       return;
     }
     if (this.state !== 'failed') this.state = 'stopping';
@@ -456,5 +543,7 @@ export class PostgresSource {
     await this.admin?.close();
     await this.pgClient?.end().catch(() => undefined);
     this.pgClient = null;
+    // Last: a standby may start only after this instance stopped writing to Kafka.
+    await this.lease?.release();
   }
 }

@@ -26,7 +26,7 @@ import type { SnapshotMarker } from '../events/envelope.js';
 import type { RawTuple } from '../events/types.js';
 import type { SnapshotCheckpoint, StoredOffset } from '../kafka/offsets-store.js';
 import type { TopicAdmin } from '../kafka/admin.js';
-import { clientConfig, qualified, quoteIdent, quoteTable, type CapturedTable } from './connection.js';
+import { clientConfig, publishesGeneratedColumns, qualified, quoteIdent, quoteTable, type CapturedTable } from './connection.js';
 import type { SourceConfig } from './config.js';
 import type { OversizeGuard } from './oversize.js';
 import type { Publisher } from './publisher.js';
@@ -61,6 +61,8 @@ const rawTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.Cust
 export class Snapshotter {
   readonly progress: SnapshotProgress = { table: null, rowsDone: 0, rowsEstimated: 0 };
   private stopped = false;
+  /** The publication publishes stored generated columns (PG 18+); read once per snapshot. */
+  private generated: boolean | undefined;
 
   constructor(private readonly deps: SnapshotDeps) {}
 
@@ -201,12 +203,16 @@ export class Snapshotter {
     return this.deps.checkpointRecord ? this.deps.checkpointRecord(offset) : offset;
   }
 
-  /** Column list of a table in attribute order (the order pgoutput uses: no dropped/generated columns). */
+  /**
+   * Column list of a table in attribute order — the columns pgoutput sends: no dropped columns, and
+   * generated columns only when the publication publishes them (PG 18+, stored ones).
+   */
   private async describe(client: pg.Client, t: CapturedTable): Promise<RawRelation> {
+    this.generated ??= await publishesGeneratedColumns(client, this.deps.config['publication.name']);
     const res = await client.query<{ name: string; typ: string; typmod: string }>(
       `SELECT attname AS name, atttypid::int AS typ, atttypmod AS typmod FROM pg_attribute
-        WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
-      [t.oid],
+        WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND (attgenerated = '' OR (attgenerated = 's' AND $2)) ORDER BY attnum`,
+      [t.oid, this.generated],
     );
     const keys = new Set(t.keyColumns);
     return {

@@ -2,7 +2,8 @@
  * The source's TransactionalProducer (src/kafka/producer.ts) against the stack's Kafka, read back
  * with kafkajs (the sinks' client): records land in the partition the Java client (and Debezium)
  * would pick for their key, tombstones stay null, headers survive, aborted records are never
- * visible to read_committed, and a second instance fences the first at connect.
+ * visible to read_committed, and a second instance fences the first at connect, aborting its open
+ * transaction.
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Consumer } from 'kafkajs';
@@ -110,5 +111,27 @@ describe('TransactionalProducer', () => {
     await expect(first.send([{ topic, key: '{"id":"zombie-2"}', value: '{}' }])).rejects.toBeInstanceOf(ProducerFencedError);
     await second.send([{ topic, key: '{"id":"new"}', value: '{}' }]);
     await second.commit();
+
+    // The zombie's open transaction was aborted by the new instance's InitProducerId (daemon HA:
+    // a taken-over daemon's half-written transaction): read_committed sees the new record only.
+    const reader = kafka.consumer({ groupId: `test-producer-fence-${run}`, readUncommitted: false });
+    await reader.connect();
+    try {
+      await reader.subscribe({ topic, fromBeginning: true });
+      const keys: string[] = [];
+      await new Promise<void>((resolve) => {
+        void reader.run({
+          eachMessage: async ({ message }) => {
+            keys.push(message.key?.toString() ?? '');
+            if (keys.includes('{"id":"new"}')) resolve();
+          },
+        });
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(keys.filter((k) => k.includes('zombie'))).toEqual([]);
+      expect(keys.filter((k) => k === '{"id":"new"}')).toHaveLength(1);
+    } finally {
+      await reader.disconnect();
+    }
   });
 });

@@ -17,7 +17,9 @@ import { PostgresSource } from '../../src/source/postgres-source.js';
 import { freePort } from '../support/ports.js';
 import { cleanup, consume, kafkaConfig, uniq, waitFor } from './helpers.js';
 
+/** The Postgres binaries: CDC_PG_BIN (the version matrix, scripts/pg-matrix.ts), else the newest installed. */
 function pgBin(): string | null {
+  if (process.env.CDC_PG_BIN) return process.env.CDC_PG_BIN;
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return null;
   const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
