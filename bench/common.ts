@@ -33,7 +33,8 @@ export async function writeBacklog(db: pg.Client, table: string, events: number,
   let changes = 0;
   let deletes = 0;
   while (done < events) {
-    const r = done % 20;
+    // position of this transaction in a cycle of 20 (`done` steps by 100, so `done % 20` would always be 0)
+    const r = (done / 100) % 20;
     if (r < 10 || id - startId < 1000) {
       const res = await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, g % 1000, md5(g::text), now() FROM generate_series($1::bigint, $2::bigint) g`, [id, id + 99]);
       changes += res.rowCount ?? 0;

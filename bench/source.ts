@@ -198,7 +198,7 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [rawSlot]);
   await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [recvSlot]);
   const tWrite = Date.now();
-  const { nextId } = await writeBacklog(db, table, BACKLOG, startId);
+  const { nextId, deletes } = await writeBacklog(db, table, BACKLOG, startId);
   const writeSeconds = (Date.now() - tWrite) / 1000;
   const walBytes = Number(
     (await db.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS b FROM pg_replication_slots WHERE slot_name = $1`, [rawSlot])).rows[0].b,
@@ -227,7 +227,8 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   const cpu0 = process.cpuUsage();
   const tDrain = Date.now();
   await source.start();
-  while (committed < rawChanges && Date.now() - tDrain < 600_000) await new Promise((r) => setTimeout(r, 50));
+  // committed counts Kafka records: each delete is followed by its tombstone (tombstones.on.delete)
+  while (committed < rawChanges + deletes && Date.now() - tDrain < 600_000) await new Promise((r) => setTimeout(r, 50));
   const drainSeconds = (Date.now() - tDrain) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const profile = summarise(await stopProfile(), PROFILE_FILE);
@@ -238,7 +239,8 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
     writeSeconds,
     walBytes,
     drainSeconds,
-    eventsPerSecond: Math.round(committed / Math.max(drainSeconds, 0.001)),
+    // row changes per second, as pg_recvlogical's rate below (committed also counts the tombstones)
+    eventsPerSecond: Math.round(rawChanges / Math.max(drainSeconds, 0.001)),
     processCpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakRssMB: Math.round(peakRss / 1048576),
     rawDecode: { changes: rawChanges, messages: Number(raw.rows[0].messages), seconds: rawSecs, eventsPerSecond: Math.round(rawChanges / rawSecs) },
