@@ -428,10 +428,10 @@ async function main(): Promise<void> {
         v,
         {
           rounds: rs.length,
-          debeziumEventsPerSecond: median(rs.map((r) => r.debezium.eventsPerSecond)),
-          oursEventsPerSecond: median(rs.map((r) => r.ours.eventsPerSecond)),
-          debeziumCpuMicrosPerEvent: median(rs.map((r) => r.debezium.cpuMicrosPerEvent)),
-          oursCpuMicrosPerEvent: median(rs.map((r) => r.ours.cpuMicrosPerEvent)),
+          debeziumEventsPerSecond: Math.round(median(rs.map((r) => r.debezium.eventsPerSecond))),
+          oursEventsPerSecond: Math.round(median(rs.map((r) => r.ours.eventsPerSecond))),
+          debeziumCpuMicrosPerEvent: round3(median(rs.map((r) => r.debezium.cpuMicrosPerEvent))),
+          oursCpuMicrosPerEvent: round3(median(rs.map((r) => r.ours.cpuMicrosPerEvent))),
           debeziumPeakRssMB: Math.max(...rs.map((r) => r.debezium.peakRssMB)),
           oursPeakRssMB: Math.max(...rs.map((r) => r.ours.peakRssMB)),
           // each round's own ratio (same WAL, back to back), then their median
