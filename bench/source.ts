@@ -21,11 +21,8 @@
  *   npm run bench:source -- --schemas --out=bench/results/source-schemas.json   (schemas.enable: true)
  *   NODE_OPTIONS=--max-old-space-size=256 npm run bench:source -- --out=bench/results/source-heap256.json
  */
-import { execFileSync, spawn } from 'node:child_process';
-import net from 'node:net';
-import { join } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -37,6 +34,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
 import type { CommittedBatch } from '../src/source/publisher.js';
 import { startProfile, summarise, type ProfileSummary } from './profile.js';
+import { benchSourceConfig as sharedSourceConfig, buildDaemon, machine, metricValue, procStatusKB, startDaemon, versions, writeBacklog } from './common.js';
 
 const arg = (name: string, def: number): number => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -84,72 +82,11 @@ function pct(sorted: number[], p: number): number {
 
 /** Source config of a bench pipeline capturing `public.<id>`: connection from the stack's endpoints, slot and publication named after it. */
 function benchSourceConfig(id: string, topicPrefix: string): Record<string, unknown> {
-  const u = new URL(ep.postgresUrl);
-  return {
-    'database.hostname': u.hostname,
-    'database.port': Number(u.port || 5432),
-    'database.user': decodeURIComponent(u.username || 'postgres'),
-    'database.dbname': u.pathname.slice(1) || 'postgres',
-    'topic.prefix': topicPrefix,
-    'slot.name': id,
-    'publication.name': `${id}_pub`,
-    'publication.autocreate.mode': 'filtered',
-    'table.include.list': `public\\.${id}`,
-    'snapshot.mode': 'never',
-    'max.batch.size': BATCH,
-    'max.batch.wait.ms': 50,
-    'max.queue.size': QUEUE,
-    'schemas.enable': SCHEMAS,
-  };
+  return sharedSourceConfig({ table: id, topicPrefix, slot: id, publication: `${id}_pub`, schemas: SCHEMAS, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50 });
 }
 
 function makeSource(): PostgresSource {
   return new PostgresSource({ name, ...benchSourceConfig(name, prefix) }, kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(',') }), logger);
-}
-
-/** Writes `events` row changes as 100-row transactions: 50% inserts, 35% updates, 15% deletes. */
-async function writeBacklog(events: number, startId: number): Promise<number> {
-  let id = startId;
-  let done = 0;
-  while (done < events) {
-    const r = done % 20;
-    if (r < 10 || id - startId < 1000) {
-      await db.query(`INSERT INTO ${table} (id, a, b, c) SELECT g, g % 1000, md5(g::text), now() FROM generate_series($1::bigint, $2::bigint) g`, [id, id + 99]);
-      id += 100;
-    } else if (r < 17) {
-      const from = startId + Math.floor(Math.random() * (id - startId - 100));
-      await db.query(`UPDATE ${table} SET a = a + 1 WHERE id BETWEEN $1 AND $2`, [from, from + 99]);
-    } else {
-      // delete 100 rows that exist: the oldest still present
-      await db.query(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} ORDER BY id LIMIT 100)`);
-    }
-    done += 100;
-  }
-  return id;
-}
-
-/** Phase 3 on its own (the child process): one LARGE-row transaction through a fresh source. */
-/** A free TCP port on 127.0.0.1 (for the daemon's admin server). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const procStatusKB = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-};
-
-/** One Prometheus sample value (first series of `metric`), or 0. */
-function metricValue(text: string, metric: string): number {
-  const m = new RegExp(`^${metric}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
 }
 
 /**
@@ -158,29 +95,15 @@ function metricValue(text: string, metric: string): number {
  * kernel recorded for that process (VmHWM), so nothing of this bench process is counted.
  */
 async function largeInDaemon(): Promise<Record<string, unknown>> {
-  const root = new URL('..', import.meta.url).pathname;
-  // Its own build directory: bin/cdc-fanout.js prefers dist/ when present, and a bench must not leave one behind.
-  const { NODE_OPTIONS: _daemonOnly, ...buildEnv } = process.env; // heap flags are for the daemon, not for tsc
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', '.bench-build'], { cwd: root, stdio: 'inherit', env: buildEnv });
+  buildDaemon();
   const lname = `${name}_large`;
   await db.query(`CREATE TABLE public.${lname} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
-  const configFile = join(os.tmpdir(), `${lname}.json`);
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      name: lname,
-      source: benchSourceConfig(lname, `${prefix}-large`),
-      kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(',') },
-    }),
-  );
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(root, '.bench-build/cli/main.js'), 'run', '--config', configFile, '--admin-port', String(port)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
+  const daemon = await startDaemon({
+    name: lname,
+    source: benchSourceConfig(lname, `${prefix}-large`),
+    kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(',') },
   });
-  const exited = new Promise<number | null>((res) => child.on('exit', res));
-  const pid = child.pid as number;
-  const metricsText = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const { child, pid, metricsText } = daemon;
   try {
     // Ready: the slot is streaming.
     const t0 = Date.now();
@@ -233,8 +156,7 @@ async function largeInDaemon(): Promise<Record<string, unknown>> {
       measuredIn: 'the compiled daemon (tsc build, node <build>/cli/main.js run, source-only pipeline); peak = the kernel\'s VmHWM for that process',
     };
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await daemon.stop();
     await db.query(`SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1`, [lname]).catch(() => undefined);
     await db.query(`DROP TABLE IF EXISTS public.${lname}`).catch(() => undefined);
     await db.query(`DROP PUBLICATION IF EXISTS ${lname}_pub`).catch(() => undefined);
@@ -276,7 +198,7 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [rawSlot]);
   await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [recvSlot]);
   const tWrite = Date.now();
-  const nextId = await writeBacklog(BACKLOG, startId);
+  const { nextId, deletes } = await writeBacklog(db, table, BACKLOG, startId);
   const writeSeconds = (Date.now() - tWrite) / 1000;
   const walBytes = Number(
     (await db.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS b FROM pg_replication_slots WHERE slot_name = $1`, [rawSlot])).rows[0].b,
@@ -305,7 +227,8 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   const cpu0 = process.cpuUsage();
   const tDrain = Date.now();
   await source.start();
-  while (committed < rawChanges && Date.now() - tDrain < 600_000) await new Promise((r) => setTimeout(r, 50));
+  // committed counts Kafka records: each delete is followed by its tombstone (tombstones.on.delete)
+  while (committed < rawChanges + deletes && Date.now() - tDrain < 600_000) await new Promise((r) => setTimeout(r, 50));
   const drainSeconds = (Date.now() - tDrain) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const profile = summarise(await stopProfile(), PROFILE_FILE);
@@ -316,7 +239,8 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
     writeSeconds,
     walBytes,
     drainSeconds,
-    eventsPerSecond: Math.round(committed / Math.max(drainSeconds, 0.001)),
+    // row changes per second, as pg_recvlogical's rate below (committed also counts the tombstones)
+    eventsPerSecond: Math.round(rawChanges / Math.max(drainSeconds, 0.001)),
     processCpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakRssMB: Math.round(peakRss / 1048576),
     rawDecode: { changes: rawChanges, messages: Number(raw.rows[0].messages), seconds: rawSecs, eventsPerSecond: Math.round(rawChanges / rawSecs) },
@@ -434,25 +358,13 @@ async function report(results: Record<string, unknown>): Promise<void> {
   const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version as string;
   const out = {
     when: new Date().toISOString(),
-    machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
+    machine: machine(),
     versions: { ...versions(), postgres: pgVersion },
     config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)' },
     ...results,
   };
   writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');
   console.log(JSON.stringify(out, null, 2));
-}
-
-function versions(): Record<string, string> {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  const dep = (n: string): string => (JSON.parse(readFileSync(new URL(`../node_modules/${n}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
-  let kafka = 'unknown';
-  try {
-    kafka = /<kafka\.version>([^<]+)</.exec(readFileSync(new URL('../stack/kafka/pom.xml', import.meta.url), 'utf8'))?.[1] ?? 'unknown';
-  } catch {
-    /* stack not present */
-  }
-  return { node: process.version, 'cdc-fanout': pkg.version, 'producer (@platformatic/kafka)': dep('@platformatic/kafka'), 'consumers/admin (kafkajs)': dep('kafkajs'), 'pg-logical-replication': dep('pg-logical-replication'), pg: dep('pg'), kafka };
 }
 
 try {

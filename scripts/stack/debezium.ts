@@ -12,7 +12,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +19,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { endpoints } from '../../src/config/endpoints.js';
 import { aptEnsure, commandExists } from './install.js';
+import { freePort } from './net.js';
 import { STACK_LIB, STACK_SRC, STATE_DIR } from './paths.js';
 
 export const DEBEZIUM_POM = join(STACK_SRC, 'debezium', 'pom.xml');
@@ -58,18 +58,6 @@ export function debeziumEnsure(log: (line: string) => void = console.log): void 
   if (r.status !== 0) throw new Error(`Maven could not resolve Connect + Debezium (mvn -f stack/debezium/pom.xml package, exit ${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
   writeFileSync(stamp, want);
   log(`debezium: ${readdirSync(DEBEZIUM_LIB).filter((f) => f.endsWith('.jar')).length} jars ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const props = (o: Readonly<Record<string, string | number | boolean>>): string =>

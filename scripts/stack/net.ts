@@ -1,6 +1,6 @@
 /** Port and HTTP probes used by the health checks. */
 import { execFileSync } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Whether something accepts TCP connections on host:port. */
@@ -14,6 +14,19 @@ export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it; another process may take it before it is bound). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
   });
 }
 
