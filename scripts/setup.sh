@@ -73,6 +73,20 @@ else
   echo "node_modules matches package-lock.json (node ABI $abi)"
 fi
 
+# chdb: ClickHouse 26.x in-process, for the modern-ClickHouse test target (test/support/chdb-front.ts).
+# Not in package.json: its lockfile entries name one prebuilt engine per platform (~540 MB each) and
+# npm ci refuses a lockfile that lacks one; pinned here and installed into .tools/chdb instead.
+CHDB_VERSION=3.4.0
+step "chdb $CHDB_VERSION (.tools/chdb)"
+have_chdb=$(node -p 'try { require("./.tools/chdb/node_modules/chdb/package.json").version } catch { "" }')
+if [[ $have_chdb != "$CHDB_VERSION" ]]; then
+  mkdir -p .tools/chdb
+  [[ -f .tools/chdb/package.json ]] || echo '{"private": true}' >.tools/chdb/package.json
+  npm install --prefix .tools/chdb --no-audit --no-fund --no-package-lock "chdb@$CHDB_VERSION"
+else
+  echo "chdb $have_chdb present"
+fi
+
 step "stack:up"
 npm run --silent stack:up
 

@@ -42,7 +42,34 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { Session } from 'chdb';
+import { createRequire } from 'node:module';
+
+/**
+ * chdb (ClickHouse 26.x in-process) is not an npm dependency of the project: its lockfile entries
+ * name one prebuilt engine package per platform, and `npm ci` refuses a lockfile that lacks any of
+ * them. scripts/setup.sh installs it into .tools/chdb (pinned there, like Node); this loads it.
+ */
+interface ChdbResult {
+  readonly rowsRead: number;
+  readonly bytesRead: number;
+  bytes(): Uint8Array;
+  text(): string;
+}
+interface ChdbSession {
+  queryAsync(query: string, opts?: { format?: string }): Promise<ChdbResult>;
+  close(): void;
+}
+export const CHDB_DIR = join(import.meta.dirname, '..', '..', '.tools', 'chdb');
+function loadChdb(): { Session: new (path: string) => ChdbSession } {
+  try {
+    return createRequire(join(CHDB_DIR, 'package.json'))('chdb') as { Session: new (path: string) => ChdbSession };
+  } catch (e) {
+    throw new Error(
+      `chdb (the ClickHouse 26.x engine the modern-ClickHouse tests run on) is not installed in ${CHDB_DIR}: run \`bash scripts/setup.sh\` (installs it), ` +
+        `or run the ClickHouse tests against the server only with CDC_CLICKHOUSE_TARGETS=server (${(e as Error).message.split('\n')[0]})`,
+    );
+  }
+}
 
 /** URL parameters of the HTTP interface that are not settings. */
 const HTTP_PARAMS = new Set(['query', 'database', 'default_format', 'query_id', 'user', 'password', 'quota_key', 'buffer_size', 'wait_end_of_query', 'role', 'stacktrace', 'session_timeout', 'session_check', 'close_session']);
@@ -145,6 +172,7 @@ export async function startChdbFront(opts: ChdbFrontOptions = {}): Promise<ChdbF
   const ownDir = opts.path === undefined;
   const base = process.env.CDC_CHDB_DATA_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
   const path = opts.path ?? mkdtempSync(join(base, 'cdc-chdb-'));
+  const { Session } = loadChdb();
   const session = new Session(path);
   const run = async (sql: string, format = 'TabSeparated') => session.queryAsync(sql, { format });
 
