@@ -1,4 +1,5 @@
 /** Shapes of the daemon's status, served by GET /pipelines (always redacted before it leaves). */
+import type { FailedTable } from '../sinks/runtime/runner.js';
 import type { SlotHealth } from '../source/slot-health.js';
 
 /**
@@ -30,21 +31,7 @@ export interface PartitionStatus {
  * A table of a sink stopped at a record it cannot apply (errors.tolerance=none); the sink's other
  * tables go on. Retried by the sink's resume action or a restart, from `resumeFrom`.
  */
-export interface FailedTableStatus {
-  readonly state: 'FAILED';
-  readonly topic: string;
-  /** "schema.table"; null when the record had no source block. */
-  readonly table: string | null;
-  readonly partition: number;
-  /** Offset of the record that cannot be applied. */
-  readonly offset: string;
-  /** Offset in the sink's store the table re-applies from (null: none stored yet). */
-  readonly resumeFrom: string | null;
-  /** What is wrong (table, column, value where the sink knows them) and what to do. */
-  readonly error: string;
-  /** ISO time the table stopped. */
-  readonly since: string;
-}
+export type FailedTableStatus = { readonly state: 'FAILED' } & FailedTable;
 
 export interface SnapshotProgress {
   readonly table: string;
