@@ -34,7 +34,7 @@ import {
   walLevelProblem,
 } from './connection.js';
 import { SlotHealthTracker } from './slot-health.js';
-import { planSlot, SlotGapError, SlotOwnershipError } from './slot-ownership.js';
+import { ownershipInput, planSlot, SlotGapError, SlotOwnershipError } from './slot-ownership.js';
 
 export interface SourceCheckInput {
   readonly config: SourceConfig;
@@ -415,19 +415,7 @@ async function checkOwnership(cfg: SourceConfig, kafkaConfig: KafkaConfig, slot:
       state = await readPipelineState(kafka, topic, cfg.name, high, ms * 2);
     }
     const systemId = await withDeadline('Postgres (replication connection)', ms, identifySystem(cfg));
-    const plan = planSlot({
-      pipeline: cfg.name,
-      slotName: cfg['slot.name'],
-      database: cfg['database.dbname'],
-      systemId,
-      snapshotMode: cfg['snapshot.mode'],
-      takeover: cfg['slot.takeover'],
-      dropOnStop: cfg['slot.drop.on.stop'],
-      slot,
-      stored: state.offset,
-      owner: state.owner,
-      otherOwners: state.otherOwners,
-    });
+    const plan = planSlot(ownershipInput(cfg, systemId, slot, state));
     notes.push(...plan.notes.map((n) => `run would: ${n}`));
   } catch (err) {
     if (err instanceof SlotOwnershipError || err instanceof SlotGapError) findings.push({ severity: 'error', path: P('slot.name'), message: err.message });

@@ -42,7 +42,7 @@ import {
 } from './connection.js';
 import { LeaderLease, standbyReason } from './leader-lease.js';
 import { SlotHealthTracker, type SlotHealth } from './slot-health.js';
-import { committedWatermark, planSlot } from './slot-ownership.js';
+import { committedWatermark, ownershipInput, planSlot } from './slot-ownership.js';
 import { Heartbeat } from './heartbeat.js';
 import { kafkaClient } from '../kafka/client.js';
 import { OversizeGuard } from './oversize.js';
@@ -250,19 +250,7 @@ export class PostgresSource {
 
       // Ownership and gap checks (slot-ownership.ts): throws when the slot is not provably ours or
       // changes were lost; otherwise says whether to use the slot or (re)create it.
-      const plan = planSlot({
-        pipeline: cfg.name,
-        slotName: cfg['slot.name'],
-        database: cfg['database.dbname'],
-        systemId,
-        snapshotMode: cfg['snapshot.mode'],
-        takeover: cfg['slot.takeover'],
-        dropOnStop: cfg['slot.drop.on.stop'],
-        slot,
-        stored,
-        owner: state.owner,
-        otherOwners: state.otherOwners,
-      });
+      const plan = planSlot(ownershipInput(cfg, systemId, slot, state));
       for (const note of plan.notes) log.warn({ slot: cfg['slot.name'] }, note);
       // Invariant: the lifecycle record naming the tables that still need a snapshot is committed
       // before the publication gains them (table-lifecycle.ts), and the publication exists before

@@ -16,6 +16,7 @@
  */
 import { formatLsn, parseLsn } from '../events/change.js';
 import type { SlotOwnership, StoredOffset } from '../kafka/offsets-store.js';
+import type { SourceConfig } from './config.js';
 
 export interface SlotState {
   readonly exists: boolean;
@@ -40,6 +41,28 @@ export interface OwnershipInput {
   readonly stored: StoredOffset | null;
   readonly owner: SlotOwnership | null;
   readonly otherOwners: readonly SlotOwnership[];
+}
+
+/** planSlot's input for a source config: its slot settings plus what the server and the offsets topic say. */
+export function ownershipInput(
+  cfg: SourceConfig,
+  systemId: string,
+  slot: SlotState,
+  state: { readonly offset: StoredOffset | null; readonly owner: SlotOwnership | null; readonly otherOwners: readonly SlotOwnership[] },
+): OwnershipInput {
+  return {
+    pipeline: cfg.name,
+    slotName: cfg['slot.name'],
+    database: cfg['database.dbname'],
+    systemId,
+    snapshotMode: cfg['snapshot.mode'],
+    takeover: cfg['slot.takeover'],
+    dropOnStop: cfg['slot.drop.on.stop'],
+    slot,
+    stored: state.offset,
+    owner: state.owner,
+    otherOwners: state.otherOwners,
+  };
 }
 
 export type SlotPlan =
