@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../scripts/stack/net.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -105,16 +105,6 @@ await db.query(
 await db.query(`INSERT INTO public.items (id, account, name) SELECT -g, 0, 'probe' FROM generate_series(1, ${PROBES}) g`);
 
 // ---------------------------------------------------------------- daemon ------------------------
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 const pgu = new URL(adminUrl);
 const pipeline = {
   name: PREFIX,
