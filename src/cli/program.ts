@@ -213,6 +213,27 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       process.exitCode = await resetOffsetsCommand(pipeline, opts);
     });
 
+  program
+    .command('rebuild')
+    .description("Rebuild a sink into a new generation from the log while the live one keeps serving, then swap atomically (docs/rebuild.md)")
+    .argument('<pipeline>', 'pipeline name')
+    .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
+    .requiredOption('-s, --sink <name>', 'sink name')
+    .addOption(new Option('--from <where>', 'what the new generation is built from').choices(['log', 'snapshot']).default('log'))
+    .option('-t, --tables <list>', "comma-separated schema.table list (default: every table of the sink)")
+    .option('--grace <ms>', 'keep the previous generation this long after the swap before dropping it', nonNegativeInt, 600_000)
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout rebuild shop -c connectors/demo.yaml --sink search', 'cdc-fanout rebuild shop -c connectors/demo.yaml --sink search --tables public.orders --grace 0'],
+        `0 the new generation is live (and the previous one dropped); 1 config error, unsupported sink type or --from, or the rebuild failed (run it again: it resumes); ${USAGE_ERROR} usage error.`,
+      ),
+    )
+    .action(async (pipeline: string, opts: RebuildFlags) => {
+      const { rebuildCommand } = await import('./rebuild.js');
+      process.exitCode = await rebuildCommand(pipeline, opts);
+    });
+
   const dlq = program
     .command('dlq')
     .description("Inspect and replay a sink's dead-letter topic (errors.tolerance: dlq); see docs/dlq.md")
@@ -283,6 +304,14 @@ export interface RunFlags {
   shutdownTimeoutMs: number;
   admin: boolean;
   takeOverSlot?: string[];
+}
+
+export interface RebuildFlags {
+  config: string;
+  sink: string;
+  from: 'log' | 'snapshot';
+  tables?: string;
+  grace: number;
 }
 
 export interface ResetFlags {

@@ -1,0 +1,258 @@
+/**
+ * Rebuild of a sink into a new generation from the log (`cdc-fanout rebuild`, docs/rebuild.md).
+ *
+ * A second instance of the sink — same config, its own consumer group `<group>.rebuild.g<N>`, its
+ * index names suffixed with the generation — reads the sink's topics from offset 0 into the new
+ * generation while the live sink keeps applying to the current one. Phases (stored in the sink's
+ * own store after each step, so a crash at any point resumes):
+ *   building  — until the rebuild group's stored offsets reach the live group's on every partition;
+ *   swapping  — the alias flip, planned (stored) first, then one atomic request;
+ *   draining  — the live sink may still have written records to the old generation up to the flip,
+ *               all of them below the topics' high watermarks read right after it: the rebuild
+ *               applies up to there (versioned writes, so the live sink's newer ones win);
+ *   retiring  — after `graceMs`, the previous generation is dropped;
+ *   done.
+ * Elasticsearch only for now (ClickHouse EXCHANGE TABLES / Redis generation pointer: docs/rebuild.md).
+ */
+import { Client } from '@elastic/elasticsearch';
+import type { Admin } from 'kafkajs';
+import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
+import { kafkaClient } from '../kafka/client.js';
+import type { KafkaConfig } from '../kafka/config.js';
+import type { Logger } from '../observability/logger.js';
+import { clientOptions } from '../sinks/elasticsearch/sink.js';
+import { elasticsearchSpec } from '../sinks/elasticsearch/spec.js';
+import {
+  GenerationStore,
+  generationSuffix,
+  generationTemplate,
+  rebuildGroupOf,
+  tpKey,
+  type RebuildState,
+} from '../sinks/elasticsearch/generations.js';
+import { CheckpointStore } from '../sinks/elasticsearch/checkpoints.js';
+import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
+import type { PartitionOffset, TopicPartition } from '../sinks/sink.js';
+import type { SinkHandle } from './handles.js';
+import { sinkFactory } from './sink-adapter.js';
+
+export interface RebuildInput {
+  readonly pipeline: string;
+  readonly topicPrefix: string;
+  readonly kafka: KafkaConfig;
+  readonly source: FollowedSource;
+  readonly sink: Record<string, unknown> & { name: string; type: string };
+  /** Only these tables ("schema.table"); default every table of the sink. */
+  readonly tables?: readonly string[];
+  /** How long the previous generation is kept after the swap (readers holding it, rollback). */
+  readonly graceMs: number;
+  /** How often progress is compared (ms). */
+  readonly pollMs?: number;
+  readonly logger: Logger;
+  /** Progress lines for the CLI / admin API. */
+  readonly onProgress?: (p: RebuildProgress) => void;
+  /** Tests: called once per phase entered, with the stored state. */
+  readonly onPhase?: (state: RebuildState) => void | Promise<void>;
+  readonly signal?: AbortSignal;
+  readonly sessionTimeoutMs?: number;
+}
+
+export interface RebuildProgress {
+  readonly generation: number;
+  readonly phase: RebuildState['phase'];
+  /** Records the rebuild still has to apply to reach its target (live offsets, then the drain marks). */
+  readonly behind: bigint;
+  readonly partitions: number;
+  readonly message: string;
+}
+
+export interface RebuildResult {
+  readonly state: RebuildState;
+  readonly resumed: boolean;
+  readonly dropped: readonly string[];
+}
+
+function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/** The live sink's consumer group (the `group.id` rule of the runtime). */
+export function liveGroupOf(input: Pick<RebuildInput, 'pipeline' | 'topicPrefix' | 'sink'>): string {
+  const common = sinkCommonSpec.parse({ ...pick(input.sink, Object.keys(sinkCommonSpec.shape)), tables: undefined, topics: ['x'] }) as SinkCommonConfig;
+  return resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix }).groupId;
+}
+
+/** Topics the rebuild reads: the tables asked for, else the sink's own, else the source's selection. */
+async function rebuildTopics(input: RebuildInput, admin: Admin): Promise<string[]> {
+  if (input.tables && input.tables.length > 0) return sinkTopics({ tables: [...input.tables] }, input.topicPrefix);
+  if (!followsSource(input.sink)) return sinkTopics(input.sink, input.topicPrefix);
+  const match = sourceTopicMatcher(input.source);
+  return (await admin.listTopics()).filter(match).sort();
+}
+
+async function partitionsOf(admin: Admin, topics: readonly string[]): Promise<{ partitions: TopicPartition[]; high: Map<string, bigint> }> {
+  const partitions: TopicPartition[] = [];
+  const high = new Map<string, bigint>();
+  for (const topic of topics) {
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      const tp = { topic, partition: p.partition };
+      partitions.push(tp);
+      high.set(tpKey(tp), BigInt(p.high));
+    }
+  }
+  return { partitions, high };
+}
+
+export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
+  if (input.sink.type !== 'elasticsearch') {
+    throw new Error(
+      `sink "${input.sink.name}" is of type ${input.sink.type}: rebuild into a new generation is implemented for elasticsearch sinks so far (clickhouse and redis: see docs/rebuild.md, "Next steps")`,
+    );
+  }
+  const log = input.logger.child({ rebuild: input.sink.name });
+  const config = elasticsearchSpec.parse(pick(input.sink, Object.keys(elasticsearchSpec.shape)));
+  const client = new Client(clientOptions(config));
+  const group = liveGroupOf(input);
+  const store = new GenerationStore(client, config['checkpoint.index'], config.url);
+  const kafka = kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}.rebuild` });
+  const admin = kafka.admin();
+  const pollMs = input.pollMs ?? 2000;
+  let handle: SinkHandle | null = null;
+  let failure: Error | null = null;
+  await admin.connect();
+  try {
+    // The sink's own open() creates the checkpoint index (with its mapping) when missing.
+    await new CheckpointStore(client, config['checkpoint.index'], group, config.url).ensureIndex();
+    await store.ensure();
+    const previous = await store.load(group);
+    const resumed = previous !== null && previous.phase !== 'done';
+    const wanted = input.tables && input.tables.length > 0 ? [...input.tables].sort() : null;
+    if (resumed && JSON.stringify(previous.tables) !== JSON.stringify(wanted)) {
+      throw new Error(
+        `a rebuild of generation ${previous.generation} of sink "${input.sink.name}" (tables: ${previous.tables?.join(', ') ?? 'all'}) is in phase ${previous.phase}; run the same command again to resume it (${previous.tables ? `--tables ${previous.tables.join(',')}` : 'without --tables'}), then start the new one`,
+      );
+    }
+    let state: RebuildState = resumed
+      ? previous
+      : (() => {
+          const generation = (previous?.generation ?? 0) + 1;
+          return { group, generation, rebuildGroup: rebuildGroupOf(group, generation), suffix: generationSuffix(group, generation), tables: wanted, phase: 'building' as const, startedAt: new Date().toISOString() };
+        })();
+    const save = async (next: RebuildState): Promise<void> => {
+      await store.save(next);
+      state = next;
+      log.info({ generation: next.generation, phase: next.phase }, 'rebuild phase');
+      await input.onPhase?.(next);
+    };
+    if (!resumed) await save(state);
+    else log.info({ generation: state.generation, phase: state.phase }, 'resuming rebuild');
+
+    const topics = await rebuildTopics(input, admin);
+    if (topics.length === 0) throw new Error(`sink "${input.sink.name}" has no topics to rebuild from (no captured table's topic exists yet)`);
+    const progress = (behind: bigint, partitions: number, message: string): void => input.onProgress?.({ generation: state.generation, phase: state.phase, behind, partitions, message });
+
+    const startRebuildSink = async (): Promise<void> => {
+      const sink: Record<string, unknown> & { name: string; type: string } = {
+        ...input.sink,
+        'group.id': state.rebuildGroup,
+        'index.name.template': generationTemplate(config['index.name.template'], state.suffix),
+        ...(state.tables ? { tables: [...state.tables], topics: undefined } : {}),
+      };
+      const { factory } = await sinkFactory({ pipeline: input.pipeline, topicPrefix: input.topicPrefix, kafka: input.kafka, sink, logger: log, source: input.source, ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}) });
+      handle = factory({ onFailure: (e) => (failure = e) });
+      await handle.start();
+    };
+    const stopRebuildSink = async (): Promise<void> => {
+      const h = handle as SinkHandle | null;
+      handle = null;
+      await h?.stop();
+    };
+    const check = (): void => {
+      if (failure) throw new Error(`the rebuild sink failed: ${failure.message}`, { cause: failure });
+      if (input.signal?.aborted) throw new Error('rebuild stopped (it resumes when run again)');
+    };
+
+    if (state.phase === 'building' || state.phase === 'swapping' || state.phase === 'draining') await startRebuildSink();
+
+    while (state.phase === 'building') {
+      check();
+      const { partitions } = await partitionsOf(admin, topics);
+      const live = await store.offsets(group, partitions);
+      const mine = await store.offsets(state.rebuildGroup, partitions);
+      let behind = 0n;
+      for (const p of partitions) {
+        const gap = (live.get(tpKey(p)) ?? 0n) - (mine.get(tpKey(p)) ?? 0n);
+        if (gap > 0n) behind += gap;
+      }
+      progress(behind, partitions.length, behind === 0n ? 'caught up with the live generation' : `${behind} records behind the live generation`);
+      if (behind === 0n) {
+        await save({ ...state, phase: 'swapping', swaps: await store.planSwaps(state.suffix) });
+        break;
+      }
+      await sleep(pollMs, input.signal);
+    }
+
+    if (state.phase === 'swapping') {
+      check();
+      // Indices that appeared since the plan (a table's first record arrived meanwhile) join the swap.
+      const planned = new Set((state.swaps ?? []).map((s) => s.index));
+      const extra = (await store.planSwaps(state.suffix)).filter((s) => !planned.has(s.index));
+      const swaps = [...(state.swaps ?? []), ...extra];
+      if (extra.length > 0) await save({ ...state, swaps });
+      await store.swap(swaps);
+      const { high } = await partitionsOf(admin, topics);
+      const drainTo: PartitionOffset[] = [...high].map(([k, v]) => {
+        const i = k.lastIndexOf('|');
+        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset: v.toString() };
+      });
+      await save({ ...state, phase: 'draining', swappedAt: new Date().toISOString(), drainTo });
+    }
+
+    while (state.phase === 'draining') {
+      check();
+      const targets = state.drainTo ?? [];
+      const mine = await store.offsets(state.rebuildGroup, targets);
+      let behind = 0n;
+      for (const t of targets) {
+        const gap = BigInt(t.offset) - (mine.get(tpKey(t)) ?? 0n);
+        if (gap > 0n) behind += gap;
+      }
+      progress(behind, targets.length, behind === 0n ? 'drained to the swap point' : `${behind} records to the swap point`);
+      if (behind === 0n) {
+        await stopRebuildSink();
+        await save({ ...state, phase: 'retiring', dropAfter: new Date(Date.now() + input.graceMs).toISOString() });
+        break;
+      }
+      await sleep(pollMs, input.signal);
+    }
+
+    let dropped: string[] = [];
+    if (state.phase === 'retiring') {
+      const wait = Date.parse(state.dropAfter ?? '') - Date.now();
+      if (wait > 0) {
+        progress(0n, 0, `keeping the previous generation for ${Math.ceil(wait / 1000)} s (grace period)`);
+        await sleep(wait, input.signal);
+        check();
+      }
+      const old = (state.swaps ?? []).flatMap((s) => (s.legacy ? [] : s.previous));
+      dropped = await store.dropIndices(old);
+      await store.dropOffsets(state.rebuildGroup);
+      await admin.deleteGroups([state.rebuildGroup]).catch((e: unknown) => log.debug({ err: e }, 'could not delete the rebuild consumer group'));
+      await save({ ...state, phase: 'done', finishedAt: new Date().toISOString() });
+      progress(0n, 0, `generation ${state.generation} is live${dropped.length ? `; dropped ${dropped.join(', ')}` : ''}`);
+    }
+    return { state, resumed, dropped };
+  } finally {
+    await (handle as SinkHandle | null)?.stop().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await client.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Generations of an Elasticsearch sink's indices, for `cdc-fanout rebuild` (docs/rebuild.md).
+ *
+ * Readers query the name the sink renders from `index.name.template` (the *alias*). A rebuild writes
+ * generation N of each index as `<alias>__g<N>-<group hash>` (the group hash keeps two sinks of one
+ * cluster apart), fed by its own consumer group from offset 0, then flips every alias to its new
+ * generation in ONE `_aliases` request — atomic, so a reader sees the old complete generation or the
+ * new complete one, never a mix or an empty index. An index written before generations existed (a
+ * concrete index with the alias' name) is removed in that same request (`remove_index`): an alias
+ * cannot share a name with an index.
+ *
+ * The rebuild's state is one document `rebuild|<live group>` in the sink's checkpoint index, next
+ * to the offsets of the live group and of the rebuild group, so a crashed rebuild resumes where it
+ * was. Offsets are read from the checkpoint docs `<group>|<topic>|<partition>` (./checkpoints.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { Client } from '@elastic/elasticsearch';
+import type { PartitionOffset, TopicPartition } from '../sink.js';
+import { responseErrorType, toSinkError } from './errors.js';
+
+export type RebuildPhase = 'building' | 'swapping' | 'draining' | 'retiring' | 'done';
+
+/** One alias flip: `alias` moves to `index`; `previous` are the indices it pointed to (dropped after the grace period). */
+export interface AliasSwap {
+  readonly alias: string;
+  readonly index: string;
+  readonly previous: readonly string[];
+  /** The alias name was a concrete index (written before generations): removed in the swap itself. */
+  readonly legacy: boolean;
+}
+
+export interface RebuildState {
+  /** The live sink's consumer group (whose generation this is). */
+  readonly group: string;
+  readonly generation: number;
+  /** Consumer group (and checkpoint docs) of the generation being built. */
+  readonly rebuildGroup: string;
+  /** Suffix of this generation's index names: `__g<N>-<group hash>`. */
+  readonly suffix: string;
+  /** Tables rebuilt ("schema.table"); null = every table of the sink. */
+  readonly tables: readonly string[] | null;
+  readonly phase: RebuildPhase;
+  readonly startedAt: string;
+  /** Planned (phase swapping) and done (later) alias flips. */
+  readonly swaps?: readonly AliasSwap[];
+  readonly swappedAt?: string;
+  /** High watermarks read right after the swap: the rebuild drains to them (see draining). */
+  readonly drainTo?: readonly PartitionOffset[];
+  /** When the previous generation's indices may be deleted. */
+  readonly dropAfter?: string;
+  readonly finishedAt?: string;
+}
+
+const STATE_FIELDS = { rebuild: { type: 'object', enabled: false } } as const;
+
+/** Short stable hash of the live group: generation names of different sinks never collide. */
+export function groupHash(group: string): string {
+  return createHash('sha256').update(group).digest('hex').slice(0, 6);
+}
+
+export function generationSuffix(group: string, generation: number): string {
+  return `__g${generation}-${groupHash(group)}`;
+}
+
+/** The rebuild sink's index.name.template: the live template plus the generation suffix. */
+export function generationTemplate(template: string, suffix: string): string {
+  return `${template}${suffix}`;
+}
+
+export function rebuildGroupOf(group: string, generation: number): string {
+  return `${group}.rebuild.g${generation}`;
+}
+
+interface CheckpointSource {
+  readonly offset?: string;
+  readonly rebuild?: RebuildState;
+}
+
+export class GenerationStore {
+  constructor(
+    private readonly client: Client,
+    /** The sink's checkpoint index. */
+    private readonly index: string,
+    private readonly url: string,
+  ) {}
+
+  private stateId(group: string): string {
+    return `rebuild|${group}`;
+  }
+
+  /** Adds the (opaque) rebuild state field to the checkpoint index; the sink's own open() creates the index. */
+  async ensure(): Promise<void> {
+    try {
+      await this.client.indices.putMapping({ index: this.index, properties: STATE_FIELDS });
+    } catch (error) {
+      throw toSinkError(error, `adding the rebuild state field to checkpoint index ${this.index}`, this.url);
+    }
+  }
+
+  async load(group: string): Promise<RebuildState | null> {
+    try {
+      const doc = await this.client.get<CheckpointSource>({ index: this.index, id: this.stateId(group), realtime: true });
+      return doc._source?.rebuild ?? null;
+    } catch (error) {
+      if (responseErrorType(error) === 'index_not_found_exception' || (error as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return null;
+      throw toSinkError(error, `reading the rebuild state of ${group}`, this.url);
+    }
+  }
+
+  async save(state: RebuildState): Promise<void> {
+    try {
+      await this.client.index({ index: this.index, id: this.stateId(state.group), document: { group: state.group, updated_at: new Date().toISOString(), rebuild: state }, refresh: false });
+    } catch (error) {
+      throw toSinkError(error, `storing the rebuild state of ${state.group}`, this.url);
+    }
+  }
+
+  /** Stored offsets of `group` (realtime); partitions without a checkpoint are absent. */
+  async offsets(group: string, partitions: readonly TopicPartition[]): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    if (partitions.length === 0) return out;
+    try {
+      const res = await this.client.mget<CheckpointSource>({ index: this.index, ids: partitions.map((p) => `${group}|${p.topic}|${p.partition}`), realtime: true });
+      res.docs.forEach((doc, i) => {
+        const p = partitions[i];
+        if (p && 'found' in doc && doc.found && doc._source?.offset !== undefined) out.set(tpKey(p), BigInt(doc._source.offset));
+      });
+      return out;
+    } catch (error) {
+      if (responseErrorType(error) === 'index_not_found_exception') return out;
+      throw toSinkError(error, `reading the offsets of ${group}`, this.url);
+    }
+  }
+
+  /** Deletes the rebuild group's checkpoint docs (the generation is live; the live group owns the offsets). */
+  async dropOffsets(group: string): Promise<void> {
+    try {
+      await this.client.deleteByQuery({ index: this.index, query: { term: { group } }, refresh: true, conflicts: 'proceed' });
+    } catch (error) {
+      throw toSinkError(error, `deleting the checkpoints of ${group}`, this.url);
+    }
+  }
+
+  /** This generation's indices (named `<alias><suffix>`), created by the rebuild sink on first record. */
+  async generationIndices(suffix: string): Promise<string[]> {
+    try {
+      const res = await this.client.indices.get({ index: `*${suffix}`, expand_wildcards: 'open', allow_no_indices: true });
+      return Object.keys(res).filter((name) => name.endsWith(suffix)).sort();
+    } catch (error) {
+      throw toSinkError(error, `listing the indices of generation ${suffix}`, this.url);
+    }
+  }
+
+  /**
+   * The flips for a generation: each of its indices becomes what its alias points to. Read from the
+   * cluster, so planning again after a crash gives the same plan for flips not done yet.
+   */
+  async planSwaps(suffix: string): Promise<AliasSwap[]> {
+    const swaps: AliasSwap[] = [];
+    for (const index of await this.generationIndices(suffix)) {
+      const alias = index.slice(0, -suffix.length);
+      swaps.push({ alias, index, ...(await this.behind(alias)) });
+    }
+    return swaps;
+  }
+
+  /** What `alias` names now: the indices behind it, or a concrete index of that name (legacy). */
+  async behind(alias: string): Promise<{ previous: string[]; legacy: boolean }> {
+    try {
+      const res = await this.client.indices.get({ index: alias, allow_no_indices: true, ignore_unavailable: true });
+      const names = Object.keys(res);
+      const legacy = names.includes(alias);
+      return { previous: legacy ? [alias] : names, legacy };
+    } catch (error) {
+      if (responseErrorType(error) === 'index_not_found_exception') return { previous: [], legacy: false };
+      throw toSinkError(error, `resolving ${alias}`, this.url);
+    }
+  }
+
+  /**
+   * Flips every alias to its new generation in one atomic `_aliases` request (after a refresh of
+   * the new indices, so the first search after the flip sees every document). Flips already done
+   * (a resumed swap) are left out.
+   */
+  async swap(swaps: readonly AliasSwap[]): Promise<void> {
+    const actions: Record<string, unknown>[] = [];
+    for (const s of swaps) {
+      const now = await this.behind(s.alias);
+      if (!now.legacy && now.previous.length === 1 && now.previous[0] === s.index) continue; // done before a crash
+      if (now.legacy) actions.push({ remove_index: { index: s.alias } });
+      else for (const old of now.previous) actions.push({ remove: { index: old, alias: s.alias } });
+      actions.push({ add: { index: s.index, alias: s.alias, is_write_index: true } });
+    }
+    if (actions.length === 0) return;
+    try {
+      await this.client.indices.refresh({ index: swaps.map((s) => s.index).join(','), ignore_unavailable: true });
+      await this.client.indices.updateAliases({ actions: actions as never });
+    } catch (error) {
+      throw toSinkError(error, `swapping aliases ${swaps.map((s) => s.alias).join(', ')}`, this.url);
+    }
+  }
+
+  /** Deletes previous generations (never an index an alias points to now). */
+  async dropIndices(indices: readonly string[]): Promise<string[]> {
+    const dropped: string[] = [];
+    for (const index of indices) {
+      try {
+        const aliases = await this.client.indices.getAlias({ index }).catch(() => ({}) as Record<string, { aliases?: Record<string, unknown> }>);
+        const entry = (aliases as Record<string, { aliases?: Record<string, unknown> }>)[index];
+        if (entry && Object.keys(entry.aliases ?? {}).length > 0) continue; // still serving
+        await this.client.indices.delete({ index, ignore_unavailable: true });
+        dropped.push(index);
+      } catch (error) {
+        if (responseErrorType(error) === 'index_not_found_exception') continue;
+        throw toSinkError(error, `deleting previous generation ${index}`, this.url);
+      }
+    }
+    return dropped;
+  }
+}
+
+export const tpKey = (p: TopicPartition): string => `${p.topic}|${p.partition}`;
