@@ -5,7 +5,8 @@
  * index names suffixed with the generation — reads the sink's topics from offset 0 into the new
  * generation while the live sink keeps applying to the current one. Phases (stored in the sink's
  * own store after each step, so a crash at any point resumes):
- *   building  — until the rebuild group's stored offsets reach the live group's on every partition;
+ *   building  — until the rebuild group's stored offsets reach the live group's on every partition
+ *               (and at least the topics' ends when it began: a sink new to the pipeline);
  *   swapping  — the alias flip, planned (stored) first, then one atomic request;
  *   draining  — the live sink may still have written records to the old generation up to the flip,
  *               all of them below the topics' high watermarks read right after it: the rebuild
@@ -157,6 +158,13 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
 
     const topics = await rebuildTopics(input, admin);
     if (topics.length === 0) throw new Error(`sink "${input.sink.name}" has no topics to rebuild from (no captured table's topic exists yet)`);
+    const toOffsets = (high: Map<string, bigint>): PartitionOffset[] =>
+      [...high].map(([k, v]) => {
+        const i = k.lastIndexOf('|');
+        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset: v.toString() };
+      });
+    if (state.phase === 'building' && state.readTo === undefined) await save({ ...state, readTo: toOffsets((await partitionsOf(admin, topics)).high) });
+    const floor = new Map((state.readTo ?? []).map((o) => [tpKey(o), BigInt(o.offset)]));
     const progress = (behind: bigint, partitions: number, message: string): void => input.onProgress?.({ generation: state.generation, phase: state.phase, behind, partitions, message });
 
     const startRebuildSink = async (): Promise<void> => {
@@ -189,10 +197,11 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       const mine = await store.offsets(state.rebuildGroup, partitions);
       let behind = 0n;
       for (const p of partitions) {
-        const gap = (live.get(tpKey(p)) ?? 0n) - (mine.get(tpKey(p)) ?? 0n);
+        const target = [live.get(tpKey(p)) ?? 0n, floor.get(tpKey(p)) ?? 0n].reduce((a, b) => (a > b ? a : b));
+        const gap = target - (mine.get(tpKey(p)) ?? 0n);
         if (gap > 0n) behind += gap;
       }
-      progress(behind, partitions.length, behind === 0n ? 'caught up with the live generation' : `${behind} records behind the live generation`);
+      progress(behind, partitions.length, behind === 0n ? 'caught up with the live generation' : `${behind} records behind the live generation (or the log end when the rebuild began)`);
       if (behind === 0n) {
         await save({ ...state, phase: 'swapping', swaps: await store.planSwaps(state.suffix) });
         break;
@@ -209,11 +218,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       if (extra.length > 0) await save({ ...state, swaps });
       await store.swap(swaps);
       const { high } = await partitionsOf(admin, topics);
-      const drainTo: PartitionOffset[] = [...high].map(([k, v]) => {
-        const i = k.lastIndexOf('|');
-        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset: v.toString() };
-      });
-      await save({ ...state, phase: 'draining', swappedAt: new Date().toISOString(), drainTo });
+      await save({ ...state, phase: 'draining', swappedAt: new Date().toISOString(), drainTo: toOffsets(high) });
     }
 
     while (state.phase === 'draining') {

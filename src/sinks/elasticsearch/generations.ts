@@ -41,6 +41,8 @@ export interface RebuildState {
   readonly tables: readonly string[] | null;
   readonly phase: RebuildPhase;
   readonly startedAt: string;
+  /** The topics' high watermarks when the rebuild began: it reads at least that far before the swap (a new sink has no live offsets to catch up with). */
+  readonly readTo?: readonly PartitionOffset[];
   /** Planned (phase swapping) and done (later) alias flips. */
   readonly swaps?: readonly AliasSwap[];
   readonly swappedAt?: string;
@@ -134,8 +136,12 @@ export class GenerationStore {
 
   /** Deletes the rebuild group's checkpoint docs (the generation is live; the live group owns the offsets). */
   async dropOffsets(group: string): Promise<void> {
+    // Search + versionless deletes, not _delete_by_query (a module a cluster may not have).
     try {
-      await this.client.deleteByQuery({ index: this.index, query: { term: { group } }, refresh: true, conflicts: 'proceed' });
+      await this.client.indices.refresh({ index: this.index });
+      const res = await this.client.search({ index: this.index, size: 10_000, _source: false, query: { term: { group } } });
+      const ids = res.hits.hits.flatMap((h) => (h._id === undefined ? [] : [h._id]));
+      if (ids.length > 0) await this.client.bulk({ refresh: true, operations: ids.map((id) => ({ delete: { _index: this.index, _id: id } })) });
     } catch (error) {
       throw toSinkError(error, `deleting the checkpoints of ${group}`, this.url);
     }
