@@ -13,25 +13,16 @@
  *               applies up to there (versioned writes, so the live sink's newer ones win);
  *   retiring  — after `graceMs`, the previous generation is dropped;
  *   done.
- * Elasticsearch only for now (ClickHouse EXCHANGE TABLES / Redis generation pointer: docs/rebuild.md).
+ * The sink type's generations (src/sinks/generations.ts) say what a generation is and how it swaps:
+ * an Elasticsearch index behind an alias, a ClickHouse table (EXCHANGE TABLES / RENAME).
  */
-import { Client } from '@elastic/elasticsearch';
 import type { Admin } from 'kafkajs';
 import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
-import { clientOptions } from '../sinks/elasticsearch/sink.js';
-import { elasticsearchSpec } from '../sinks/elasticsearch/spec.js';
-import {
-  GenerationStore,
-  generationSuffix,
-  generationTemplate,
-  rebuildGroupOf,
-  tpKey,
-  type RebuildState,
-} from '../sinks/elasticsearch/generations.js';
-import { CheckpointStore } from '../sinks/elasticsearch/checkpoints.js';
+import { rebuildGroupOf, tpKey, type GenerationStore, type RebuildState } from '../sinks/generations.js';
+import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import type { PartitionOffset, TopicPartition } from '../sinks/sink.js';
 import type { SinkHandle } from './handles.js';
@@ -113,16 +104,16 @@ async function partitionsOf(admin: Admin, topics: readonly string[]): Promise<{ 
 }
 
 export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
-  if (input.sink.type !== 'elasticsearch') {
+  const plugin = await loadSinkPlugin(input.sink.type);
+  if (!plugin.generations) {
     throw new Error(
-      `sink "${input.sink.name}" is of type ${input.sink.type}: rebuild into a new generation is implemented for elasticsearch sinks so far (clickhouse and redis: see docs/rebuild.md, "Next steps")`,
+      `sink "${input.sink.name}" is of type ${input.sink.type}, which cannot be rebuilt into a new generation yet (elasticsearch and clickhouse can; redis: see docs/rebuild.md, "Next steps")`,
     );
   }
   const log = input.logger.child({ rebuild: input.sink.name });
-  const config = elasticsearchSpec.parse(pick(input.sink, Object.keys(elasticsearchSpec.shape)));
-  const client = new Client(clientOptions(config));
-  const group = liveGroupOf(input);
-  const store = new GenerationStore(client, config['checkpoint.index'], config.url);
+  const config = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
+  const store: GenerationStore = plugin.generations(config, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: liveGroupOf(input), logger: log });
+  const group = store.liveGroup;
   const kafka = kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}.rebuild` });
   const admin = kafka.admin();
   const pollMs = input.pollMs ?? 2000;
@@ -130,8 +121,6 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
   let failure: Error | null = null;
   await admin.connect();
   try {
-    // The sink's own open() creates the checkpoint index (with its mapping) when missing.
-    await new CheckpointStore(client, config['checkpoint.index'], group, config.url).ensureIndex();
     await store.ensure();
     const previous = await store.load(group);
     const resumed = previous !== null && previous.phase !== 'done';
@@ -145,7 +134,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       ? previous
       : (() => {
           const generation = (previous?.generation ?? 0) + 1;
-          return { group, generation, rebuildGroup: rebuildGroupOf(group, generation), suffix: generationSuffix(group, generation), tables: wanted, phase: 'building' as const, startedAt: new Date().toISOString() };
+          return { group, generation, rebuildGroup: rebuildGroupOf(group, generation), suffix: store.suffixFor(generation), tables: wanted, phase: 'building' as const, startedAt: new Date().toISOString() };
         })();
     const save = async (next: RebuildState): Promise<void> => {
       await store.save(next);
@@ -171,7 +160,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       const sink: Record<string, unknown> & { name: string; type: string } = {
         ...input.sink,
         'group.id': state.rebuildGroup,
-        'index.name.template': generationTemplate(config['index.name.template'], state.suffix),
+        ...store.rebuildConfig(state),
         ...(state.tables ? { tables: [...state.tables], topics: undefined } : {}),
       };
       const { factory } = await sinkFactory({ pipeline: input.pipeline, topicPrefix: input.topicPrefix, kafka: input.kafka, sink, logger: log, source: input.source, ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}) });
@@ -212,8 +201,8 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     if (state.phase === 'swapping') {
       check();
       // Indices that appeared since the plan (a table's first record arrived meanwhile) join the swap.
-      const planned = new Set((state.swaps ?? []).map((s) => s.index));
-      const extra = (await store.planSwaps(state.suffix)).filter((s) => !planned.has(s.index));
+      const planned = new Set((state.swaps ?? []).map((s) => s.generation));
+      const extra = (await store.planSwaps(state.suffix)).filter((s) => !planned.has(s.generation));
       const swaps = [...(state.swaps ?? []), ...extra];
       if (extra.length > 0) await save({ ...state, swaps });
       await store.swap(swaps);
@@ -247,8 +236,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
         await sleep(wait, input.signal);
         check();
       }
-      const old = (state.swaps ?? []).flatMap((s) => (s.legacy ? [] : s.previous));
-      dropped = await store.dropIndices(old);
+      dropped = await store.dropPrevious(state.swaps ?? [], state.suffix);
       await store.dropOffsets(state.rebuildGroup);
       await admin.deleteGroups([state.rebuildGroup]).catch((e: unknown) => log.debug({ err: e }, 'could not delete the rebuild consumer group'));
       await save({ ...state, phase: 'done', finishedAt: new Date().toISOString() });
@@ -258,6 +246,6 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
   } finally {
     await (handle as SinkHandle | null)?.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
-    await client.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
   }
 }

@@ -15,7 +15,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../src/config/endpoints.js';
-import { generationSuffix, type RebuildState } from '../../src/sinks/elasticsearch/generations.js';
+import { generationSuffix } from '../../src/sinks/elasticsearch/generations.js';
+import type { RebuildState } from '../../src/sinks/generations.js';
 import { freePort } from '../support/ports.js';
 import { startDaemon, waitFor, type DaemonProcess } from './helpers.js';
 
@@ -244,7 +245,7 @@ describe('rebuild (elasticsearch)', () => {
     // Run 2: resumes (the same generation), killed in the grace period after the swap.
     await rebuildKilledWhen('in the grace period', async () => (await rebuildState())?.phase === 'retiring', ['--grace', '60000']);
     const retiring = await rebuildState();
-    expect(retiring).toMatchObject({ generation: 1, phase: 'retiring', swaps: [{ alias: INDEX, index: gen1, legacy: true }] });
+    expect(retiring).toMatchObject({ generation: 1, phase: 'retiring', swaps: [{ name: INDEX, generation: gen1, legacy: true }] });
     // The flip happened: the name is an alias of generation 1; the pre-generation index is gone.
     expect(Object.keys(await es.indices.get({ index: INDEX }))).toEqual([gen1]);
     // Run 3: resumes in the grace period (the stored deadline, not a new one) and finishes.

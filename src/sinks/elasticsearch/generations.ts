@@ -15,43 +15,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
-import type { PartitionOffset, TopicPartition } from '../sink.js';
+import { tpKey, type GenerationStore, type GenerationSwap, type RebuildState } from '../generations.js';
+import type { TopicPartition } from '../sink.js';
+import { CheckpointStore } from './checkpoints.js';
 import { responseErrorType, toSinkError } from './errors.js';
-
-export type RebuildPhase = 'building' | 'swapping' | 'draining' | 'retiring' | 'done';
-
-/** One alias flip: `alias` moves to `index`; `previous` are the indices it pointed to (dropped after the grace period). */
-export interface AliasSwap {
-  readonly alias: string;
-  readonly index: string;
-  readonly previous: readonly string[];
-  /** The alias name was a concrete index (written before generations): removed in the swap itself. */
-  readonly legacy: boolean;
-}
-
-export interface RebuildState {
-  /** The live sink's consumer group (whose generation this is). */
-  readonly group: string;
-  readonly generation: number;
-  /** Consumer group (and checkpoint docs) of the generation being built. */
-  readonly rebuildGroup: string;
-  /** Suffix of this generation's index names: `__g<N>-<group hash>`. */
-  readonly suffix: string;
-  /** Tables rebuilt ("schema.table"); null = every table of the sink. */
-  readonly tables: readonly string[] | null;
-  readonly phase: RebuildPhase;
-  readonly startedAt: string;
-  /** The topics' high watermarks when the rebuild began: it reads at least that far before the swap (a new sink has no live offsets to catch up with). */
-  readonly readTo?: readonly PartitionOffset[];
-  /** Planned (phase swapping) and done (later) alias flips. */
-  readonly swaps?: readonly AliasSwap[];
-  readonly swappedAt?: string;
-  /** High watermarks read right after the swap: the rebuild drains to them (see draining). */
-  readonly drainTo?: readonly PartitionOffset[];
-  /** When the previous generation's indices may be deleted. */
-  readonly dropAfter?: string;
-  readonly finishedAt?: string;
-}
+import type { ElasticsearchConfig } from './spec.js';
 
 const STATE_FIELDS = { rebuild: { type: 'object', enabled: false } } as const;
 
@@ -64,34 +32,43 @@ export function generationSuffix(group: string, generation: number): string {
   return `__g${generation}-${groupHash(group)}`;
 }
 
-/** The rebuild sink's index.name.template: the live template plus the generation suffix. */
-export function generationTemplate(template: string, suffix: string): string {
-  return `${template}${suffix}`;
-}
-
-export function rebuildGroupOf(group: string, generation: number): string {
-  return `${group}.rebuild.g${generation}`;
-}
-
 interface CheckpointSource {
   readonly offset?: string;
   readonly rebuild?: RebuildState;
 }
 
-export class GenerationStore {
+export class ElasticsearchGenerations implements GenerationStore {
+  private readonly index: string;
+  private readonly url: string;
+
   constructor(
     private readonly client: Client,
-    /** The sink's checkpoint index. */
-    private readonly index: string,
-    private readonly url: string,
-  ) {}
+    private readonly config: ElasticsearchConfig,
+    readonly liveGroup: string,
+  ) {
+    this.index = config['checkpoint.index'];
+    this.url = config.url;
+  }
+
+  suffixFor(generation: number): string {
+    return generationSuffix(this.liveGroup, generation);
+  }
+
+  rebuildConfig(state: RebuildState): Record<string, unknown> {
+    return { 'group.id': state.rebuildGroup, 'index.name.template': `${this.config['index.name.template']}${state.suffix}` };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
 
   private stateId(group: string): string {
     return `rebuild|${group}`;
   }
 
-  /** Adds the (opaque) rebuild state field to the checkpoint index; the sink's own open() creates the index. */
+  /** The checkpoint index (as the sink's open() creates it) with the (opaque) rebuild state field. */
   async ensure(): Promise<void> {
+    await new CheckpointStore(this.client, this.index, this.liveGroup, this.url).ensureIndex();
     try {
       await this.client.indices.putMapping({ index: this.index, properties: STATE_FIELDS });
     } catch (error) {
@@ -161,11 +138,11 @@ export class GenerationStore {
    * The flips for a generation: each of its indices becomes what its alias points to. Read from the
    * cluster, so planning again after a crash gives the same plan for flips not done yet.
    */
-  async planSwaps(suffix: string): Promise<AliasSwap[]> {
-    const swaps: AliasSwap[] = [];
+  async planSwaps(suffix: string): Promise<GenerationSwap[]> {
+    const swaps: GenerationSwap[] = [];
     for (const index of await this.generationIndices(suffix)) {
       const alias = index.slice(0, -suffix.length);
-      swaps.push({ alias, index, ...(await this.behind(alias)) });
+      swaps.push({ name: alias, generation: index, ...(await this.behind(alias)) });
     }
     return swaps;
   }
@@ -188,28 +165,28 @@ export class GenerationStore {
    * the new indices, so the first search after the flip sees every document). Flips already done
    * (a resumed swap) are left out.
    */
-  async swap(swaps: readonly AliasSwap[]): Promise<void> {
+  async swap(swaps: readonly GenerationSwap[]): Promise<void> {
     const actions: Record<string, unknown>[] = [];
     for (const s of swaps) {
-      const now = await this.behind(s.alias);
-      if (!now.legacy && now.previous.length === 1 && now.previous[0] === s.index) continue; // done before a crash
-      if (now.legacy) actions.push({ remove_index: { index: s.alias } });
-      else for (const old of now.previous) actions.push({ remove: { index: old, alias: s.alias } });
-      actions.push({ add: { index: s.index, alias: s.alias, is_write_index: true } });
+      const now = await this.behind(s.name);
+      if (!now.legacy && now.previous.length === 1 && now.previous[0] === s.generation) continue; // done before a crash
+      if (now.legacy) actions.push({ remove_index: { index: s.name } });
+      else for (const old of now.previous) actions.push({ remove: { index: old, alias: s.name } });
+      actions.push({ add: { index: s.generation, alias: s.name, is_write_index: true } });
     }
     if (actions.length === 0) return;
     try {
-      await this.client.indices.refresh({ index: swaps.map((s) => s.index).join(','), ignore_unavailable: true });
+      await this.client.indices.refresh({ index: swaps.map((s) => s.generation).join(','), ignore_unavailable: true });
       await this.client.indices.updateAliases({ actions: actions as never });
     } catch (error) {
-      throw toSinkError(error, `swapping aliases ${swaps.map((s) => s.alias).join(', ')}`, this.url);
+      throw toSinkError(error, `swapping aliases ${swaps.map((s) => s.name).join(', ')}`, this.url);
     }
   }
 
-  /** Deletes previous generations (never an index an alias points to now). */
-  async dropIndices(indices: readonly string[]): Promise<string[]> {
+  /** Deletes previous generations (never an index an alias points to now; a legacy index went in the swap). */
+  async dropPrevious(swaps: readonly GenerationSwap[]): Promise<string[]> {
     const dropped: string[] = [];
-    for (const index of indices) {
+    for (const index of swaps.flatMap((s) => (s.legacy ? [] : s.previous))) {
       try {
         const aliases = await this.client.indices.getAlias({ index }).catch(() => ({}) as Record<string, { aliases?: Record<string, unknown> }>);
         const entry = (aliases as Record<string, { aliases?: Record<string, unknown> }>)[index];
@@ -225,4 +202,3 @@ export class GenerationStore {
   }
 }
 
-export const tpKey = (p: TopicPartition): string => `${p.topic}|${p.partition}`;
