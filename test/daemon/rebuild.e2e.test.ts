@@ -273,6 +273,7 @@ describe('rebuild (elasticsearch)', () => {
     expect(await reconcile()).toEqual([]);
 
     const seen = await reader.stop();
+    console.log(`rebuild elasticsearch: ${changes} writer transactions during the first rebuild; reader ${seen.reads} reads, min ${seen.min}, errors ${seen.errors.length}`);
     // Every read during both rebuilds answered, and never with fewer documents than the table ever had.
     expect(seen.errors).toEqual([]);
     expect(seen.reads).toBeGreaterThan(100);
