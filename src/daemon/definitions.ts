@@ -30,7 +30,7 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
           config.sinks.map(async (s) => {
             const sink = s as Record<string, unknown> & { name: string; type: string };
             const { factory, counters, dlq } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), source: source as unknown as FollowedSource, ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] as TlsSettings } : {}), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
-            return { name: sink.name, type: sink.type, factory, counters, dlq };
+            return { name: sink.name, type: sink.type, factory, counters, dlq, rebuild: { pipeline: config.name, topicPrefix, kafka, source: source as unknown as FollowedSource, sink } };
           }),
         ),
       };
@@ -39,7 +39,7 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
 }
 
 /** The source connection as a libpq URL (for sinks that read the source catalog). */
-function sourceDatabaseUrl(source: Record<string, unknown>): string {
+export function sourceDatabaseUrl(source: Record<string, unknown>): string {
   const u = new URL('postgres://localhost');
   u.hostname = String(source['database.hostname']);
   u.port = String(source['database.port']);

@@ -26,6 +26,8 @@ import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import type { PartitionOffset, TopicPartition } from '../sinks/sink.js';
 import type { SinkHandle } from './handles.js';
+import type { TlsSettings } from '../config/tls.js';
+import { sourceDatabaseUrl } from './definitions.js';
 import { sinkFactory } from './sink-adapter.js';
 
 export interface RebuildInput {
@@ -47,6 +49,8 @@ export interface RebuildInput {
   readonly onPhase?: (state: RebuildState) => void | Promise<void>;
   readonly signal?: AbortSignal;
   readonly sessionTimeoutMs?: number;
+  /** How long a resumed rebuild waits for another run's consumers to leave its group (default 60 s). */
+  readonly memberWaitMs?: number;
 }
 
 export interface RebuildProgress {
@@ -142,6 +146,22 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       log.info({ generation: next.generation, phase: next.phase }, 'rebuild phase');
       await input.onPhase?.(next);
     };
+    // Two processes driving one rebuild would race on its state: a resumed one waits until the
+    // group's members are gone (a killed run's expire after the session timeout), else refuses.
+    if (resumed) {
+      const until = Date.now() + (input.memberWaitMs ?? 60_000);
+      for (;;) {
+        const [g] = (await admin.describeGroups([state.rebuildGroup])).groups;
+        const n = g?.members.length ?? 0;
+        if (n === 0) break;
+        if (Date.now() > until) {
+          throw new Error(`the rebuild of generation ${state.generation} of sink "${input.sink.name}" is running in another process (consumer group ${state.rebuildGroup} has ${n} live member(s)); wait for it to finish, or stop it first`);
+        }
+        input.onProgress?.({ generation: state.generation, phase: state.phase, behind: 0n, partitions: 0, message: `waiting for ${n} member(s) of ${state.rebuildGroup} to leave (a killed run's expire after the session timeout)` });
+        await sleep(2000, input.signal);
+        if (input.signal?.aborted) throw new Error('rebuild stopped (it resumes when run again)');
+      }
+    }
     if (!resumed) await save(state);
     else log.info({ generation: state.generation, phase: state.phase }, 'resuming rebuild');
 
@@ -163,7 +183,19 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
         ...store.rebuildConfig(state),
         ...(state.tables ? { tables: [...state.tables], topics: undefined } : {}),
       };
-      const { factory } = await sinkFactory({ pipeline: input.pipeline, topicPrefix: input.topicPrefix, kafka: input.kafka, sink, logger: log, source: input.source, ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}) });
+      // As the daemon builds the live sink: the source catalog for sinks that read it (ClickHouse DDL).
+      const source = input.source as unknown as Record<string, unknown>;
+      const { factory } = await sinkFactory({
+        pipeline: input.pipeline,
+        topicPrefix: input.topicPrefix,
+        kafka: input.kafka,
+        sink,
+        logger: log,
+        source: input.source,
+        ...(source['database.hostname'] !== undefined ? { sourceDatabaseUrl: sourceDatabaseUrl(source) } : {}),
+        ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] as TlsSettings } : {}),
+        ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
+      });
       handle = factory({ onFailure: (e) => (failure = e) });
       await handle.start();
     };
