@@ -10,7 +10,8 @@
  *   swapping  — the alias flip, planned (stored) first, then one atomic request;
  *   draining  — the live sink may still have written records to the old generation up to the flip,
  *               all of them below the topics' high watermarks read right after it: the rebuild
- *               applies up to there (versioned writes, so the live sink's newer ones win);
+ *               instance, restarted to write the live names, applies up to there (versioned writes,
+ *               so the live sink's newer ones win);
  *   retiring  — after `graceMs`, the previous generation is dropped;
  *   done.
  * The sink type's generations (src/sinks/generations.ts) say what a generation is and how it swaps:
@@ -240,6 +241,9 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       await store.swap(swaps);
       const { high } = await partitionsOf(admin, topics);
       await save({ ...state, phase: 'draining', swappedAt: new Date().toISOString(), drainTo: toOffsets(high) });
+      // From here the rebuild instance writes the live names (rebuildConfig of phase draining).
+      await stopRebuildSink();
+      await startRebuildSink();
     }
 
     while (state.phase === 'draining') {

@@ -68,10 +68,18 @@ export interface GenerationStore {
   swap(swaps: readonly GenerationSwap[]): Promise<void>;
   /** Drops what the swaps replaced (never what a name serves now); returns what was dropped. */
   dropPrevious(swaps: readonly GenerationSwap[], suffix: string): Promise<string[]>;
-  /** Sink config overrides that make an instance of the sink write generation `state` with its own group. */
+  /**
+   * Sink config overrides that make an instance of the sink write generation `state` with its own
+   * group: into the generation's targets while building, into the live names from phase draining on
+   * (after the swap the names serve the new generation; a ClickHouse generation table is gone or,
+   * after EXCHANGE, holds the previous data).
+   */
   rebuildConfig(state: RebuildState): Record<string, unknown>;
   close(): Promise<void>;
 }
+
+/** Whether the rebuild instance writes the generation's own targets (before the swap) or the live names (after). */
+export const beforeSwap = (state: RebuildState): boolean => state.phase === 'building' || state.phase === 'swapping';
 
 export const tpKey = (p: TopicPartition): string => `${p.topic}|${p.partition}`;
 

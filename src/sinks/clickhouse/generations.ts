@@ -12,7 +12,7 @@
  * (ReplacingMergeTree, the latest `updated_at` wins), next to the checkpoint table.
  */
 import { createHash } from 'node:crypto';
-import { tpKey, type GenerationStore, type GenerationSwap, type RebuildState } from '../generations.js';
+import { beforeSwap, tpKey, type GenerationStore, type GenerationSwap, type RebuildState } from '../generations.js';
 import type { TopicPartition } from '../sink.js';
 import type { ClickHouseConfig } from './config.js';
 import { Conn, ident } from './conn.js';
@@ -56,10 +56,11 @@ export class ClickHouseGenerations implements GenerationStore {
     if (modes.includes('changelog')) {
       throw new Error('a ClickHouse sink with changelog-mode tables cannot be rebuilt from the log: a changelog is the history of changes, which a compacted topic no longer holds (tables in mode "both" rebuild their upsert table only)');
     }
+    const suffix = beforeSwap(state) ? state.suffix : '';
     const overrides = Object.fromEntries(
-      Object.entries(this.cfg['table.overrides']).map(([table, o]) => [table, { ...o, ...(o.mode ? { mode: 'upsert' } : {}), ...(o['table.name'] ? { 'table.name': `${o['table.name']}${state.suffix}` } : {}) }]),
+      Object.entries(this.cfg['table.overrides']).map(([table, o]) => [table, { ...o, ...(o.mode ? { mode: 'upsert' } : {}), ...(o['table.name'] ? { 'table.name': `${o['table.name']}${suffix}` } : {}) }]),
     );
-    return { 'checkpoint.group': state.rebuildGroup, 'table.name.format': `${this.cfg['table.name.format']}${state.suffix}`, mode: 'upsert', 'table.overrides': overrides };
+    return { 'checkpoint.group': state.rebuildGroup, 'table.name.format': `${this.cfg['table.name.format']}${suffix}`, mode: 'upsert', 'table.overrides': overrides };
   }
 
   async ensure(): Promise<void> {

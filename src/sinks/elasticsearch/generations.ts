@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
-import { tpKey, type GenerationStore, type GenerationSwap, type RebuildState } from '../generations.js';
+import { beforeSwap, tpKey, type GenerationStore, type GenerationSwap, type RebuildState } from '../generations.js';
 import type { TopicPartition } from '../sink.js';
 import { CheckpointStore } from './checkpoints.js';
 import { responseErrorType, toSinkError } from './errors.js';
@@ -55,7 +55,7 @@ export class ElasticsearchGenerations implements GenerationStore {
   }
 
   rebuildConfig(state: RebuildState): Record<string, unknown> {
-    return { 'group.id': state.rebuildGroup, 'index.name.template': `${this.config['index.name.template']}${state.suffix}` };
+    return { 'group.id': state.rebuildGroup, 'index.name.template': beforeSwap(state) ? `${this.config['index.name.template']}${state.suffix}` : this.config['index.name.template'] };
   }
 
   async close(): Promise<void> {
