@@ -222,6 +222,7 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(new Option('--from <where>', 'what the new generation is built from').choices(['log', 'snapshot']).default('log'))
     .option('-t, --tables <list>', "comma-separated schema.table list (default: every table of the sink)")
     .option('--grace <ms>', 'keep the previous generation this long after the swap before dropping it', nonNegativeInt, 600_000)
+    .option('--plan', 'only print the generation the rebuild would build (or resume) and how its targets are named; changes nothing')
     .addHelpText(
       'after',
       help(
@@ -312,6 +313,7 @@ export interface RebuildFlags {
   from: 'log' | 'snapshot';
   tables?: string;
   grace: number;
+  plan?: boolean;
 }
 
 export interface ResetFlags {

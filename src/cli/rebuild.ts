@@ -53,12 +53,19 @@ export async function rebuildCommand(pipelineName: string, opts: RebuildFlags): 
       graceMs: opts.grace,
       logger: createLogger({ level: 'warn' }),
       signal: controller.signal,
+      ...(opts.plan ? { planOnly: true } : {}),
       onProgress: (pr) => {
         const line = `generation ${pr.generation} ${pr.phase}: ${pr.message}`;
         if (line !== last) say(line);
         last = line;
       },
     });
+    if (opts.plan) {
+      const st = result.state;
+      say(`sink "${sink.name}" (${sink.type}): ${result.resumed ? `generation ${st.generation} is in phase ${st.phase}; running the command resumes it` : `the next rebuild builds generation ${st.generation}`}`);
+      say(`its targets are named <live name>${st.suffix} (${sink.type === 'clickhouse' ? `tables, e.g. public_orders${st.suffix}` : `indices, e.g. shop.public.orders${st.suffix}`}); one created beforehand is used as it is`);
+      return 0;
+    }
     say(`sink "${sink.name}": generation ${result.state.generation} is live${result.resumed ? ' (resumed)' : ''}`);
     return 0;
   } catch (err) {

@@ -50,6 +50,8 @@ export interface RebuildInput {
   readonly onPhase?: (state: RebuildState) => void | Promise<void>;
   readonly signal?: AbortSignal;
   readonly sessionTimeoutMs?: number;
+  /** Only report the generation the command would build (or resume) and its names' suffix; change nothing. */
+  readonly planOnly?: boolean;
   /** How long a resumed rebuild waits for another run's consumers to leave its group (default 60 s). */
   readonly memberWaitMs?: number;
 }
@@ -147,6 +149,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       log.info({ generation: next.generation, phase: next.phase }, 'rebuild phase');
       await input.onPhase?.(next);
     };
+    if (input.planOnly) return { state, resumed, dropped: [] };
     // Two processes driving one rebuild would race on its state: a resumed one waits until the
     // group's members are gone (a killed run's expire after the session timeout), else refuses.
     if (resumed) {
