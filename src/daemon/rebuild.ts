@@ -104,7 +104,9 @@ async function partitionsOf(admin: Admin, topics: readonly string[]): Promise<{ 
     for (const p of await admin.fetchTopicOffsets(topic)) {
       const tp = { topic, partition: p.partition };
       partitions.push(tp);
-      high.set(tpKey(tp), BigInt(p.high));
+      // An empty partition (everything compacted or expired away) gives a consumer nothing to
+      // commit: nothing to read there, so no target.
+      high.set(tpKey(tp), BigInt(p.high) > BigInt(p.low) ? BigInt(p.high) : 0n);
     }
   }
   return { partitions, high };
