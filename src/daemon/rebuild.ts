@@ -7,7 +7,7 @@
  * own store after each step, so a crash at any point resumes):
  *   building  — until the rebuild group's stored offsets reach the live group's on every partition
  *               (and at least the topics' ends when it began: a sink new to the pipeline);
- *   swapping  — the alias flip, planned (stored) first, then one atomic request;
+ *   swapping  — the rebuild instance stops; the swap, planned (stored) first, then performed;
  *   draining  — the live sink may still have written records to the old generation up to the flip,
  *               all of them below the topics' high watermarks read right after it: the rebuild
  *               instance, restarted to write the live names, applies up to there (versioned writes,
@@ -215,7 +215,9 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       if (input.signal?.aborted) throw new Error('rebuild stopped (it resumes when run again)');
     };
 
-    if (state.phase === 'building' || state.phase === 'swapping' || state.phase === 'draining') await startRebuildSink();
+    // Not while swapping: an instance writing the generation's names would write into a table the
+    // swap renames away (or, after EXCHANGE, into the previous data).
+    if (state.phase === 'building' || state.phase === 'draining') await startRebuildSink();
 
     while (state.phase === 'building') {
       check();
@@ -238,6 +240,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
 
     if (state.phase === 'swapping') {
       check();
+      await stopRebuildSink();
       // Indices that appeared since the plan (a table's first record arrived meanwhile) join the swap.
       const planned = new Set((state.swaps ?? []).map((s) => s.generation));
       const extra = (await store.planSwaps(state.suffix)).filter((s) => !planned.has(s.generation));
@@ -247,7 +250,6 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       const { high } = await partitionsOf(admin, topics);
       await save({ ...state, phase: 'draining', swappedAt: new Date().toISOString(), drainTo: toOffsets(high) });
       // From here the rebuild instance writes the live names (rebuildConfig of phase draining).
-      await stopRebuildSink();
       await startRebuildSink();
     }
 
