@@ -25,7 +25,7 @@ import type { Logger } from '../observability/logger.js';
 import { rebuildGroupOf, tpKey, type GenerationStore, type RebuildState } from '../sinks/generations.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
-import type { PartitionOffset, TopicPartition } from '../sinks/sink.js';
+import { SinkError, type PartitionOffset, type TopicPartition } from '../sinks/sink.js';
 import type { SinkHandle } from './handles.js';
 import type { TlsSettings } from '../config/tls.js';
 import { sourceDatabaseUrl } from './definitions.js';
@@ -110,6 +110,23 @@ async function partitionsOf(admin: Admin, topics: readonly string[]): Promise<{ 
     }
   }
   return { partitions, high };
+}
+
+/**
+ * Runs a step of the rebuild again after a transient failure (a store timeout, a broker hiccup):
+ * every step is idempotent (state is stored after it), so retrying is safe; the last error is thrown.
+ */
+async function retrying<T>(what: string, fn: () => Promise<T>, log: Logger, signal?: AbortSignal, attempts = 8): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const retriable = err instanceof SinkError ? err.retriable : (err as { retriable?: boolean }).retriable === true;
+      if (!retriable || i >= attempts || signal?.aborted) throw err;
+      log.warn({ err: (err as Error).message, attempt: i }, `rebuild: ${what} failed transiently; retrying`);
+      await sleep(Math.min(30_000, 1000 * 2 ** (i - 1)), signal);
+    }
+  }
 }
 
 export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
@@ -221,9 +238,10 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
 
     while (state.phase === 'building') {
       check();
-      const { partitions } = await partitionsOf(admin, topics);
-      const live = await store.offsets(group, partitions);
-      const mine = await store.offsets(state.rebuildGroup, partitions);
+      const { partitions, live, mine } = await retrying('reading offsets', async () => {
+        const { partitions } = await partitionsOf(admin, topics);
+        return { partitions, live: await store.offsets(group, partitions), mine: await store.offsets(state.rebuildGroup, partitions) };
+      }, log, input.signal);
       let behind = 0n;
       for (const p of partitions) {
         const target = [live.get(tpKey(p)) ?? 0n, floor.get(tpKey(p)) ?? 0n].reduce((a, b) => (a > b ? a : b));
@@ -232,7 +250,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       }
       progress(behind, partitions.length, behind === 0n ? 'caught up with the live generation' : `${behind} records behind the live generation (or the log end when the rebuild began)`);
       if (behind === 0n) {
-        await save({ ...state, phase: 'swapping', swaps: await store.planSwaps(state.suffix) });
+        await save({ ...state, phase: 'swapping', swaps: await retrying('planning the swap', () => store.planSwaps(state.suffix), log, input.signal) });
         break;
       }
       await sleep(pollMs, input.signal);
@@ -243,11 +261,11 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       await stopRebuildSink();
       // Indices that appeared since the plan (a table's first record arrived meanwhile) join the swap.
       const planned = new Set((state.swaps ?? []).map((s) => s.generation));
-      const extra = (await store.planSwaps(state.suffix)).filter((s) => !planned.has(s.generation));
+      const extra = (await retrying('planning the swap', () => store.planSwaps(state.suffix), log, input.signal)).filter((s) => !planned.has(s.generation));
       const swaps = [...(state.swaps ?? []), ...extra];
       if (extra.length > 0) await save({ ...state, swaps });
-      await store.swap(swaps);
-      const { high } = await partitionsOf(admin, topics);
+      await retrying('swapping', () => store.swap(swaps), log, input.signal);
+      const { high } = await retrying('reading the topics\' ends', () => partitionsOf(admin, topics), log, input.signal);
       await save({ ...state, phase: 'draining', swappedAt: new Date().toISOString(), drainTo: toOffsets(high) });
       // From here the rebuild instance writes the live names (rebuildConfig of phase draining).
       await startRebuildSink();
@@ -256,7 +274,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     while (state.phase === 'draining') {
       check();
       const targets = state.drainTo ?? [];
-      const mine = await store.offsets(state.rebuildGroup, targets);
+      const mine = await retrying('reading offsets', () => store.offsets(state.rebuildGroup, targets), log, input.signal);
       let behind = 0n;
       for (const t of targets) {
         const gap = BigInt(t.offset) - (mine.get(tpKey(t)) ?? 0n);
@@ -279,8 +297,8 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
         await sleep(wait, input.signal);
         check();
       }
-      dropped = await store.dropPrevious(state.swaps ?? [], state.suffix);
-      await store.dropOffsets(state.rebuildGroup);
+      dropped = await retrying('dropping the previous generation', () => store.dropPrevious(state.swaps ?? [], state.suffix), log, input.signal);
+      await retrying('deleting the rebuild checkpoints', () => store.dropOffsets(state.rebuildGroup), log, input.signal);
       await admin.deleteGroups([state.rebuildGroup]).catch((e: unknown) => log.debug({ err: e }, 'could not delete the rebuild consumer group'));
       await save({ ...state, phase: 'done', finishedAt: new Date().toISOString() });
       progress(0n, 0, `generation ${state.generation} is live${dropped.length ? `; dropped ${dropped.join(', ')}` : ''}`);
