@@ -26,7 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 import { sourceSpec } from '../src/source/config.js';
 import { useLibraryEncoder } from '../src/kafka/producer.js';
