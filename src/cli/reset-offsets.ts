@@ -9,7 +9,7 @@
 import type { Kafka } from 'kafkajs';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString } from '../config/secret.js';
+import { maskString } from '../spec/secret.js';
 import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';

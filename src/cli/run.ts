@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString, redact } from '../config/secret.js';
+import { maskString, redact } from '../spec/secret.js';
 import { Daemon } from '../daemon/daemon.js';
 import { buildDefinitions } from '../daemon/definitions.js';
 import { defaultRestartPolicy } from '../daemon/supervisor.js';

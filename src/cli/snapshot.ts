@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString } from '../config/secret.js';
+import { maskString } from '../spec/secret.js';
 import { writeSnapshotSignal } from '../daemon/signals.js';
 import { createLogger } from '../observability/logger.js';
 import { parseSourceConfig, sourceSpec } from '../source/config.js';

@@ -12,8 +12,8 @@ import { interpolateString, InterpolationError, type InterpolationContext } from
 import { describeIssue, formatError, valueAt, type ConfigError } from './issues.js';
 import { formatPath, locate, type ConfigPath, type Location } from './locate.js';
 import { buildPipelineSchema, type PipelineConfig, type PipelineSchema } from './schema.js';
-import { schemaAt } from './describe-schema.js';
-import { isSecretKey, isSecretSchema } from './secret.js';
+import { schemaAt } from '../spec/describe-schema.js';
+import { isSecretKey, isSecretSchema } from '../spec/secret.js';
 
 export const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
 

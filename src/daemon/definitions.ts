@@ -1,5 +1,5 @@
 /** Turns validated pipeline configs into runtime definitions (source + sink factories). */
-import type { TlsSettings } from '../config/tls.js';
+import type { TlsSettings } from '../spec/tls.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { LoadedPipeline } from '../config/load.js';
 import type { FollowedSource } from '../config/sink-topics.js';

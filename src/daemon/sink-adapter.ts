@@ -2,7 +2,7 @@
  * The seam to the sink runtime: a configured sink (common fields + plugin fields) becomes a
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
-import type { TlsSettings } from '../config/tls.js';
+import type { TlsSettings } from '../spec/tls.js';
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';

@@ -5,7 +5,7 @@
  */
 import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
-import { nodeTlsOptions } from '../config/tls.js';
+import { nodeTlsOptions } from '../spec/tls.js';
 import type { KafkaConfig } from './config.js';
 import { kafkajsRequestQueuePatched } from './kafkajs-request-queue.js';
 

@@ -17,7 +17,7 @@
 import { compatibilityPartitioner, kGetApi, Producer, stringSerializers, type API, type Callback, type MessageToProduce, type ProducerOptions, type Serializer } from '@platformatic/kafka';
 import { keyHash } from './murmur2.js';
 import { fastProduceApi, type ProduceApi } from './produce-request.js';
-import { nodeTlsOptions } from '../config/tls.js';
+import { nodeTlsOptions } from '../spec/tls.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
 import { brokerCode, connectionSettingsProblem, findInError, KafkaOperationError } from './errors.js';

@@ -4,7 +4,7 @@
  * config `type` to a plugin; the config schema, validation errors and README reference all derive
  * from the specs.
  */
-import type { TlsSettings } from '../config/tls.js';
+import type { TlsSettings } from '../spec/tls.js';
 import type { z } from 'zod';
 import type { CheckPath, ComponentReport, SourceCatalogView } from '../check/online.js';
 import type { KafkaConfig } from '../kafka/config.js';

@@ -1,6 +1,6 @@
 /** Config spec of the ClickHouse sink (`type: clickhouse`). Every field is described for the docs. */
 import { z } from 'zod';
-import { authField, tlsField, urlTlsProblem } from '../../config/groups.js';
+import { authField, tlsField, urlTlsProblem } from '../../spec/groups.js';
 
 export const tableMode = z.enum(['upsert', 'changelog', 'both']).describe(
   'upsert: current state (ReplacingMergeTree(_version), one row per key after FINAL); changelog: append every change (op, before/after JSON, position) to `<table><changelog.table.suffix>`; both: keep the two tables.',
