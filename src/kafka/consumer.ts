@@ -5,6 +5,9 @@
  */
 import type { Consumer, Kafka } from 'kafkajs';
 
+/** Kafka message headers as the consumer hands them over (kafkajs: a value or, repeated, an array). */
+export type RawHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
+
 export interface SinkConsumerOptions {
   readonly groupId: string;
   /** Upper bound of bytes fetched per partition (bounds memory together with the concurrency). */
