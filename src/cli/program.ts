@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DlqFlags } from './dlq.js';
+import type { ResetFlags } from './reset-offsets.js';
+import type { RunFlags } from './run.js';
 import type { StatusFlags } from './status.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -271,26 +273,5 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     });
 
   return program;
-}
-
-export interface RunFlags {
-  config: string;
-  adminHost: string;
-  adminPort: number;
-  adminTokenFile?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  shutdownTimeoutMs: number;
-  admin: boolean;
-  takeOverSlot?: string[];
-}
-
-export interface ResetFlags {
-  config: string;
-  sink: string;
-  to: string;
-  admin?: string;
-  adminUrl?: string;
-  yes?: boolean;
 }
 

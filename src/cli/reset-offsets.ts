@@ -18,13 +18,22 @@ import { loadSinkPlugin } from '../sinks/registry.js';
 import type { PartitionOffset } from '../sinks/sink.js';
 import { daemonRecordsFor } from '../daemon/record.js';
 import { resolveAdmin } from './admin-address.js';
-import type { ResetFlags } from './program.js';
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const fail = (s: string): number => {
   process.stderr.write(`${s}\n`);
   return 1;
 };
+
+/** The command's options as commander parses them (declared in program.ts). */
+export interface ResetFlags {
+  config: string;
+  sink: string;
+  to: string;
+  admin?: string;
+  adminUrl?: string;
+  yes?: boolean;
+}
 
 async function answers(adminUrl: string): Promise<boolean> {
   try {

@@ -9,7 +9,19 @@ import { buildDefinitions } from '../daemon/definitions.js';
 import { defaultRestartPolicy } from '../daemon/supervisor.js';
 import { removeDaemonRecord, writeDaemonRecord, type DaemonRecord } from '../daemon/record.js';
 import { createLogger } from '../observability/logger.js';
-import type { RunFlags } from './program.js';
+
+/** The command's options as commander parses them (declared in program.ts). */
+export interface RunFlags {
+  config: string;
+  adminHost: string;
+  adminPort: number;
+  adminTokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  shutdownTimeoutMs: number;
+  admin: boolean;
+  takeOverSlot?: string[];
+}
 
 function readNamed(path: string, what: string): Buffer {
   try {
