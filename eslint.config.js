@@ -19,4 +19,10 @@ export default tseslint.config(
     plugins: { layers: layersPlugin },
     rules: { 'layers/one-way': 'error' },
   },
+  {
+    // kafkajs stays behind src/kafka: the rest uses its types (KafkaClient, FetchedBatch, SinkConsumer).
+    files: ['src/**/*.ts'],
+    ignores: ['src/kafka/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'kafkajs', message: 'kafkajs stays inside src/kafka: use the types of src/kafka/client.ts and src/kafka/consumer.ts (add what is missing there).' }] }] },
+  },
 );

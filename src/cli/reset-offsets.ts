@@ -6,12 +6,11 @@
  * src/daemon/record.ts), answers on --admin, or while the sink's consumer group has live members
  * (a running sink would overwrite the reset).
  */
-import type { Kafka } from 'kafkajs';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { maskString } from '../spec/secret.js';
 import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
-import { kafkaClient } from '../kafka/client.js';
+import { kafkaClient, type KafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { createLogger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
@@ -74,7 +73,7 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
   const running = await runningDaemon(opts);
   if (running) return fail(running);
   const kafkaCfg = p.config.kafka as KafkaConfig;
-  const kafka: Kafka = kafkaClient(kafkaCfg, { clientIdSuffix: 'reset-offsets' });
+  const kafka: KafkaClient = kafkaClient(kafkaCfg, { clientIdSuffix: 'reset-offsets' });
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -9,6 +9,12 @@ import { nodeTlsOptions } from '../spec/tls.js';
 import type { KafkaConfig } from './config.js';
 import { kafkajsRequestQueuePatched } from './kafkajs-request-queue.js';
 
+/**
+ * A Kafka client handle as built here; code outside src/kafka names it by this type (eslint keeps
+ * `kafkajs` imports inside src/kafka).
+ */
+export type KafkaClient = Kafka;
+
 export interface KafkaClientOptions {
   /** Appended to `client.id` (e.g. the sink name) so broker logs tell the clients apart. */
   readonly clientIdSuffix?: string;
