@@ -29,7 +29,7 @@ import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 import { sourceSpec } from '../src/source/config.js';
-import { useLibraryEncoder } from '../src/kafka/producer.js';
+import { useLibraryEncoder } from '../src/kafka/single-buffer-producer.js';
 import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
 import type { CommittedBatch } from '../src/source/publisher.js';
