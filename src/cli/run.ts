@@ -40,12 +40,12 @@ export async function runCommand(opts: RunFlags): Promise<number> {
   }
   for (const name of opts.takeOverSlot ?? []) {
     // The pipeline's name, or its source connector name (the one the ownership error prints).
-    const p = loaded.pipelines.find((x) => x.config.name === name || (x.config.source as Record<string, unknown>).name === name);
+    const p = loaded.pipelines.find((x) => x.config.name === name || x.config.source.name === name);
     if (!p) {
       process.stderr.write(`--take-over-slot ${name}: no such pipeline (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'}); not starting\n`);
       return 1;
     }
-    (p.config.source as Record<string, unknown>)['slot.takeover'] = true;
+    p.config.source['slot.takeover'] = true;
   }
   const secrets = loaded.secrets;
   let token: string | undefined;

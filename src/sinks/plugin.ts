@@ -10,6 +10,7 @@ import type { CheckPath, ComponentReport, SourceCatalogView } from '../check/onl
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Sink } from './sink.js';
+import { defaultGroupId } from './group-id.js';
 
 export interface SinkContext {
   /** Pipeline (connector) name from the config file. */
@@ -79,5 +80,5 @@ export interface SinkCheckContext {
 
 /** The sink's consumer group id: `ctx.groupId`, else the default `cdc-fanout.<pipeline>.<sink>`. */
 export function groupIdOf(ctx: Pick<SinkContext, 'pipeline' | 'sinkName' | 'groupId'>): string {
-  return ctx.groupId ?? `cdc-fanout.${ctx.pipeline}.${ctx.sinkName}`;
+  return ctx.groupId ?? defaultGroupId(ctx.pipeline, ctx.sinkName);
 }
