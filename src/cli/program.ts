@@ -12,7 +12,6 @@ import type { StatusFlags } from './status.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; description: string };
 
-
 function positiveInt(v: string): number {
   const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, e.g. 30000, got "${v}"`);
