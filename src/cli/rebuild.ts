@@ -7,12 +7,18 @@
  */
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString } from '../config/secret.js';
-import type { FollowedSource } from '../config/sink-topics.js';
-import type { KafkaConfig } from '../kafka/config.js';
+import { maskString } from '../spec/secret.js';
 import { createLogger } from '../observability/logger.js';
 import { rebuildSink } from '../daemon/rebuild.js';
-import type { RebuildFlags } from './program.js';
+
+export interface RebuildFlags {
+  config: string;
+  sink: string;
+  from: 'log' | 'snapshot';
+  tables?: string;
+  grace: number;
+  plan?: boolean;
+}
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const fail = (s: string): number => {
@@ -28,9 +34,9 @@ export async function rebuildCommand(pipelineName: string, opts: RebuildFlags): 
   if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
   const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
   if (!p) return fail(`no pipeline "${pipelineName}" in ${opts.config} (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'})`);
-  const sink = (p.config.sinks as Record<string, unknown>[]).find((s) => s.name === opts.sink) as (Record<string, unknown> & { name: string; type: string }) | undefined;
-  if (!sink) return fail(`pipeline "${pipelineName}" has no sink "${opts.sink}" (have: ${p.config.sinks.map((s) => (s as { name: string }).name).join(', ') || 'none'})`);
-  const source = p.config.source as Record<string, unknown>;
+  const sink = p.config.sinks.find((s) => s.name === opts.sink);
+  if (!sink) return fail(`pipeline "${pipelineName}" has no sink "${opts.sink}" (have: ${p.config.sinks.map((s) => s.name).join(', ') || 'none'})`);
+  const { source } = p.config;
   const tables = opts.tables?.split(',').map((t) => t.trim()).filter(Boolean);
   const badTable = tables?.find((t) => !/^[^.\s]+\.[^.\s]+$/.test(t));
   if (badTable !== undefined) return fail(`--tables: "${badTable}" is not "schema.table", e.g. public.orders`);
@@ -45,9 +51,9 @@ export async function rebuildCommand(pipelineName: string, opts: RebuildFlags): 
   try {
     const result = await rebuildSink({
       pipeline: pipelineName,
-      topicPrefix: String(source['topic.prefix']),
-      kafka: p.config.kafka as KafkaConfig,
-      source: source as unknown as FollowedSource,
+      topicPrefix: source['topic.prefix'],
+      kafka: p.config.kafka,
+      source,
       sink,
       ...(tables && tables.length > 0 ? { tables } : {}),
       graceMs: opts.grace,

@@ -17,9 +17,9 @@
  * The sink type's generations (src/sinks/generations.ts) say what a generation is and how it swaps:
  * an Elasticsearch index behind an alias, a ClickHouse table (EXCHANGE TABLES / RENAME).
  */
-import type { Admin } from 'kafkajs';
-import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
-import { kafkaClient } from '../kafka/client.js';
+import type { PipelineConfig, SinkConfig } from '../config/schema.js';
+import { followsSource, sinkTopics, sourceTopicMatcher } from '../config/sink-topics.js';
+import { kafkaClient, type KafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import { rebuildGroupOf, tpKey, type GenerationStore, type RebuildState } from '../sinks/generations.js';
@@ -27,16 +27,18 @@ import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import { SinkError, type PartitionOffset, type TopicPartition } from '../sinks/sink.js';
 import type { SinkHandle } from './handles.js';
-import type { TlsSettings } from '../config/tls.js';
-import { sourceDatabaseUrl } from './definitions.js';
+import { sourceDatabaseUrl } from './source-url.js';
 import { sinkFactory } from './sink-adapter.js';
+
+/** The Kafka admin client (as src/kafka/client.ts hands it out). */
+type KafkaAdmin = ReturnType<KafkaClient['admin']>;
 
 export interface RebuildInput {
   readonly pipeline: string;
   readonly topicPrefix: string;
   readonly kafka: KafkaConfig;
-  readonly source: FollowedSource;
-  readonly sink: Record<string, unknown> & { name: string; type: string };
+  readonly source: PipelineConfig['source'];
+  readonly sink: SinkConfig;
   /** Only these tables ("schema.table"); default every table of the sink. */
   readonly tables?: readonly string[];
   /** How long the previous generation is kept after the swap (readers holding it, rollback). */
@@ -90,14 +92,14 @@ export function liveGroupOf(input: Pick<RebuildInput, 'pipeline' | 'topicPrefix'
 }
 
 /** Topics the rebuild reads: the tables asked for, else the sink's own, else the source's selection. */
-async function rebuildTopics(input: RebuildInput, admin: Admin): Promise<string[]> {
+async function rebuildTopics(input: RebuildInput, admin: KafkaAdmin): Promise<string[]> {
   if (input.tables && input.tables.length > 0) return sinkTopics({ tables: [...input.tables] }, input.topicPrefix);
   if (!followsSource(input.sink)) return sinkTopics(input.sink, input.topicPrefix);
   const match = sourceTopicMatcher(input.source);
   return (await admin.listTopics()).filter(match).sort();
 }
 
-async function partitionsOf(admin: Admin, topics: readonly string[]): Promise<{ partitions: TopicPartition[]; high: Map<string, bigint> }> {
+async function partitionsOf(admin: KafkaAdmin, topics: readonly string[]): Promise<{ partitions: TopicPartition[]; high: Map<string, bigint> }> {
   const partitions: TopicPartition[] = [];
   const high = new Map<string, bigint>();
   for (const topic of topics) {
@@ -200,23 +202,23 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     const progress = (behind: bigint, partitions: number, message: string): void => input.onProgress?.({ generation: state.generation, phase: state.phase, behind, partitions, message });
 
     const startRebuildSink = async (): Promise<void> => {
-      const sink: Record<string, unknown> & { name: string; type: string } = {
+      const sink = {
         ...input.sink,
         'group.id': state.rebuildGroup,
         ...store.rebuildConfig(state),
         ...(state.tables ? { tables: [...state.tables], topics: undefined } : {}),
-      };
+      } as SinkConfig;
       // As the daemon builds the live sink: the source catalog for sinks that read it (ClickHouse DDL).
-      const source = input.source as unknown as Record<string, unknown>;
+      const source = input.source;
       const { factory } = await sinkFactory({
         pipeline: input.pipeline,
         topicPrefix: input.topicPrefix,
         kafka: input.kafka,
         sink,
         logger: log,
-        source: input.source,
-        ...(source['database.hostname'] !== undefined ? { sourceDatabaseUrl: sourceDatabaseUrl(source) } : {}),
-        ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] as TlsSettings } : {}),
+        source,
+        sourceDatabaseUrl: sourceDatabaseUrl(source),
+        ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] } : {}),
         ...(input.sessionTimeoutMs ? { sessionTimeoutMs: input.sessionTimeoutMs } : {}),
       });
       handle = factory({ onFailure: (e) => (failure = e) });

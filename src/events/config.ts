@@ -3,7 +3,7 @@
  * names and values where Debezium has them; the source/daemon specs merge this object in.
  */
 import { z } from 'zod';
-import { parseMessageKeyColumns } from './keys.js';
+import { parseMessageKeyColumns } from './key-columns.js';
 
 /** Kafka cleanup.policy values for the data topics cdc-fanout creates. */
 export const cleanupPolicies = ['compact', 'delete', 'compact,delete'] as const;

@@ -13,7 +13,7 @@ import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { generationSuffix } from '../../src/sinks/clickhouse/generations.js';
 import type { RebuildState } from '../../src/sinks/generations.js';
 import { clickhouseTargets, stopTargets } from '../support/clickhouse-targets.js';

@@ -14,7 +14,7 @@ import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { generationSuffix } from '../../src/sinks/elasticsearch/generations.js';
 import type { RebuildState } from '../../src/sinks/generations.js';
 import { freePort } from '../support/ports.js';

@@ -1,0 +1,13 @@
+/** The source connection as a libpq URL, for sinks that read the source catalog (daemon and rebuild). */
+import type { PipelineConfig } from '../config/schema.js';
+
+/** The pipeline's source database as a libpq URL (secrets included: never log it). */
+export function sourceDatabaseUrl(source: PipelineConfig['source']): string {
+  const u = new URL('postgres://localhost');
+  u.hostname = source['database.hostname'];
+  u.port = String(source['database.port']);
+  u.username = encodeURIComponent(source['database.user']);
+  if (source['database.password']) u.password = encodeURIComponent(source['database.password']);
+  u.pathname = `/${encodeURIComponent(source['database.dbname'])}`;
+  return u.toString();
+}
