@@ -46,6 +46,7 @@ import {
   type ExportedSlot,
   type ResolvedServers,
 } from './connection.js';
+import { PRIMARY_HA_SQL, primaryFailoverProblems, primaryHaSettings, type PrimaryHaRow } from './ha-settings.js';
 import { LeaderLease, standbyReason } from './leader-lease.js';
 import { SlotHealthTracker, type SlotHealth } from './slot-health.js';
 import { committedWatermark, ownershipInput, planSlot } from './slot-ownership.js';
@@ -254,6 +255,11 @@ export class PostgresSource {
       }
       await pgClient.connect();
       await checkServer(pgClient, cfg);
+      if (cfg['slot.failover']) {
+        // What would make the failover slot useless (docs/ha.md); `validate --online` also checks the standbys.
+        const row = (await pgClient.query<PrimaryHaRow>(PRIMARY_HA_SQL)).rows[0];
+        for (const p of row ? primaryFailoverProblems(primaryHaSettings(row)) : []) log.warn({ slot: cfg['slot.name'], fix: p.fix }, `slot.failover: ${p.message}`);
+      }
       const tables = await resolveTables(pgClient, cfg, log);
       // What the publication held before this start (the lifecycle's fallback when it has no record yet).
       const publicationTables = await publishedTables(pgClient, cfg['publication.name']);

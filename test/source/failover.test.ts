@@ -21,6 +21,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
+import { checkSource } from '../../src/source/check.js';
+import { parseSourceConfig } from '../../src/source/config.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
 import { pgClusterSupport, startPair, type PgNode, type PgPair } from '../support/pg-cluster.js';
 import { cleanup, consume, kafkaConfig, uniq, waitFor, type ConsumedRecord } from './helpers.js';
@@ -34,29 +36,29 @@ const id = uniq('src_fo');
 const sources: PostgresSource[] = [];
 let pair: PgPair | null = null;
 
-function pipeline(name: 'a' | 'b', extra: Record<string, unknown> = {}): PostgresSource {
+function configOf(name: 'a' | 'b', extra: Record<string, unknown> = {}): Record<string, unknown> {
   const p = pair!;
-  const s = new PostgresSource(
-    {
-      'database.hosts': `127.0.0.1:${p.primary.port},127.0.0.1:${p.standby.port}`,
-      'database.user': 'postgres',
-      'database.dbname': 'postgres',
-      name: `${id}_${name}`,
-      'topic.prefix': `${id}-${name}`.replace(/_/g, '-'),
-      'slot.name': `${id}_${name}`,
-      'publication.name': `${id}_${name}_pub`,
-      'publication.autocreate.mode': 'filtered',
-      'table.include.list': 'public\\.t',
-      'heartbeat.interval.ms': 300,
-      'slot.health.interval.ms': 500,
-      'standby.poll.interval.ms': 200,
-      'table.discovery.interval.ms': 0,
-      ...(name === 'a' ? { 'slot.failover': true } : {}),
-      ...extra,
-    },
-    kafkaConfig,
-    logger.child({ pipeline: name }),
-  );
+  return {
+    'database.hosts': `127.0.0.1:${p.primary.port},127.0.0.1:${p.standby.port}`,
+    'database.user': 'postgres',
+    'database.dbname': 'postgres',
+    name: `${id}_${name}`,
+    'topic.prefix': `${id}-${name}`.replace(/_/g, '-'),
+    'slot.name': `${id}_${name}`,
+    'publication.name': `${id}_${name}_pub`,
+    'publication.autocreate.mode': 'filtered',
+    'table.include.list': 'public\\.t',
+    'heartbeat.interval.ms': 300,
+    'slot.health.interval.ms': 500,
+    'standby.poll.interval.ms': 200,
+    'table.discovery.interval.ms': 0,
+    ...(name === 'a' ? { 'slot.failover': true } : {}),
+    ...extra,
+  };
+}
+
+function pipeline(name: 'a' | 'b', extra: Record<string, unknown> = {}): PostgresSource {
+  const s = new PostgresSource(configOf(name, extra), kafkaConfig, logger.child({ pipeline: name }));
   sources.push(s);
   return s;
 }
@@ -190,6 +192,13 @@ describe.skipIf(!bin)(`failover of a primary with a streaming standby (PostgreSQ
       'failover slot synced to the standby past the mark',
     );
     expect(await p.standby.sql(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`${id}_b`])).toHaveLength(0);
+
+    // validate --online: A's HA settings are complete; B is told what a failover does to it.
+    const checkA = await checkSource({ config: parseSourceConfig(configOf('a')), timeoutMs: 10000 });
+    expect(checkA.report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    expect(checkA.report.notes).toContain(`standbys: 127.0.0.1:${p.standby.port}`);
+    const checkB = await checkSource({ config: parseSourceConfig(configOf('b')), timeoutMs: 10000 });
+    expect(checkB.report.findings.map((f) => f.message)).toContainEqual(expect.stringMatching(/lists standby\(s\) .* but slot.failover is off: after a failover the slot is missing/));
 
     // Hard stop of the primary under load, then promotion.
     p.primary.crash();
