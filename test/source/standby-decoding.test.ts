@@ -1,6 +1,7 @@
 /**
  * CDC from a hot standby (issue 19, deliverable 4): a real zonky PostgreSQL 16 primary and streaming
- * standby (CDC_STANDBY_PG for another ≥ 16; test/support/pg-cluster.ts). The source runs with
+ * standby (CDC_STANDBY_PG for another ≥ 16; in the version matrix the version under test if ≥ 16;
+ * test/support/pg-cluster.ts). The source runs with
  * database.hosts = primary,standby and database.target.session.attrs = standby: the slot is created
  * on the standby (the primary is asked for pg_log_standby_snapshot() meanwhile), the snapshot and
  * the stream are read there, and the writes a standby cannot serve — publication DDL and
@@ -15,9 +16,9 @@ import { PostgresSource } from '../../src/source/postgres-source.js';
 import { pgClusterSupport, startPair, type PgPair } from '../support/pg-cluster.js';
 import { cleanup, consume, kafkaConfig, uniq, waitFor } from './helpers.js';
 
-const major = process.env.CDC_STANDBY_PG ?? '16';
-const support = pgClusterSupport(major);
+const support = pgClusterSupport(process.env.CDC_STANDBY_PG ?? '16', 16);
 const bin = 'bin' in support ? support.bin : null;
+const major = 'major' in support ? support.major : 0;
 const logger = process.env.CDC_TEST_LOG ? createLogger() : silentLogger;
 
 const id = uniq('src_sbd');
@@ -44,7 +45,7 @@ const config = (): Record<string, unknown> => ({
 
 beforeAll(async () => {
   if (!bin) return;
-  pair = await startPair(bin, Number(major));
+  pair = await startPair(bin, major);
 }, 180000);
 
 afterAll(async () => {

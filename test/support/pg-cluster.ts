@@ -34,13 +34,25 @@ export interface PgNode {
   readonly log: string;
 }
 
-/** The binaries of `major` (e.g. "17"), or the reason they are unavailable. */
-export function pgClusterSupport(major: string): { bin: string } | { skip: string } {
+/**
+ * The binaries to make clusters with: CDC_PG_BIN (the version matrix, scripts/pg-matrix.ts, points
+ * it at the version under test) when it is at least `minMajor`, else zonky's `defaultMajor`; or the
+ * reason they are unavailable (then the test skips).
+ */
+export function pgClusterSupport(defaultMajor: string, minMajor: number): { bin: string; major: number } | { skip: string } {
   if (runsAsRoot && spawnSync('id', ['postgres']).status !== 0) return { skip: 'running as root without a postgres OS user' };
-  const v = fullVersion(major);
-  if (!v) return { skip: `unknown PostgreSQL major ${major}` };
+  const given = process.env.CDC_PG_BIN;
+  if (given) {
+    const out = spawnSync(join(given, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout ?? '';
+    const m = /(\d+)(?:\.\d+)?/.exec(out.replace(/^[^\d]*/, ''));
+    const major = m ? Number(m[1]) : 0;
+    if (major < minMajor) return { skip: `CDC_PG_BIN is PostgreSQL ${major || '?'}; this test needs ${minMajor}+` };
+    return { bin: given, major };
+  }
+  const v = fullVersion(defaultMajor);
+  if (!v) return { skip: `unknown PostgreSQL major ${defaultMajor}` };
   try {
-    return { bin: join(installPg(v), 'bin') };
+    return { bin: join(installPg(v), 'bin'), major: Number(defaultMajor) };
   } catch (e) {
     return { skip: (e as Error).message.split('\n')[0]! };
   }
