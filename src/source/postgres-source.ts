@@ -283,7 +283,8 @@ export class PostgresSource {
       await this.producer.connect();
       // Initialised before the offsets topic is read: aborts a crashed instance's open transaction of
       // this id, which would otherwise hold back the read_committed read below.
-      this.lifecycle = new TableLifecycle(cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
+      // On a standby: the primary alters the publication and exports the new tables' snapshot.
+      this.lifecycle = new TableLifecycle(this.primaryCfg ?? cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
       await this.lifecycle.connect();
       const state = await readPipelineState(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       let stored = state.offset;

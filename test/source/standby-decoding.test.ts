@@ -5,8 +5,9 @@
  * database.hosts = primary,standby and database.target.session.attrs = standby: the slot is created
  * on the standby (the primary is asked for pg_log_standby_snapshot() meanwhile), the snapshot and
  * the stream are read there, and the writes a standby cannot serve — publication DDL and
- * heartbeat.action.query — go to the primary. Changes made on the primary reach Kafka exactly as the
- * table ends up; the slot exists on the standby only. Skipped when zonky binaries cannot be had.
+ * heartbeat.action.query, the run-time table discovery — go to the primary. Changes made on the
+ * primary reach Kafka exactly as the table ends up; the slot exists on the standby only; a table
+ * created while streaming is snapshotted and then streamed. Skipped when zonky binaries cannot be had.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSource } from '../../src/source/check.js';
@@ -36,11 +37,11 @@ const config = (): Record<string, unknown> => ({
   'slot.name': id,
   'publication.name': `${id}_pub`,
   'publication.autocreate.mode': 'filtered',
-  'table.include.list': 'public\\.t',
+  'table.include.list': 'public\\.t2?',
   'heartbeat.interval.ms': 300,
   'heartbeat.action.query': `INSERT INTO hb VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = now(), n = hb.n + 1`,
   'slot.health.interval.ms': 300,
-  'table.discovery.interval.ms': 0,
+  'table.discovery.interval.ms': 500,
 });
 
 beforeAll(async () => {
@@ -105,6 +106,17 @@ describe.skipIf(!bin)(`CDC from a hot standby (PostgreSQL ${major})`, () => {
     // standby is confirmed as the stream goes on.
     await waitFor(async () => ((await p.primary.sql<{ n: number }>('SELECT n FROM hb WHERE id = 1'))[0]?.n ?? 0) >= 2, 30000, 'heartbeats on the primary');
     await waitFor(() => s.status().slot?.walStatus === 'reserved', 30000, 'slot health from the standby');
+    expect(s.status().error).toBeNull();
+
+    // A table that joins at run time: the primary adds it to the publication and exports its
+    // snapshot; its later changes are streamed from the standby.
+    await p.primary.sql('CREATE TABLE t2 (id int PRIMARY KEY)');
+    await p.primary.sql('INSERT INTO t2 SELECT generate_series(1, 50)');
+    const ids = (r: readonly { json: Record<string, unknown> | null }[]): Set<number> => new Set(r.map((x) => (x.json?.after as { id: number } | null)?.id ?? 0));
+    await consume([`${prefix}.public.t2`], (r) => ids(r).size >= 50, 60000);
+    await p.primary.sql('INSERT INTO t2 SELECT generate_series(51, 60)');
+    const t2 = await consume([`${prefix}.public.t2`], (r) => [...ids(r)].filter((i) => i > 0).length >= 60, 60000);
+    expect([...ids(t2)].filter((i) => i > 0).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect(s.status().error).toBeNull();
     await s.stop();
     await p.standby.sql(`SELECT pg_drop_replication_slot($1)`, [id]);
