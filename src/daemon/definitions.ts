@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { PipelineDefinition } from './pipeline.js';
 import { sinkFactory } from './sink-adapter.js';
 import { sourceFactory } from './source-adapter.js';
+import { parseHostEntry } from '../source/config.js';
 
 export interface DefinitionOptions {
   readonly logger: Logger;
@@ -41,8 +42,10 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
 /** The source connection as a libpq URL (for sinks that read the source catalog). */
 function sourceDatabaseUrl(source: Record<string, unknown>): string {
   const u = new URL('postgres://localhost');
-  u.hostname = String(source['database.hostname']);
-  u.port = String(source['database.port']);
+  // database.hosts: the first server (the catalog reads work on a standby too).
+  const first = typeof source['database.hosts'] === 'string' ? parseHostEntry(source['database.hosts'].split(',')[0] ?? '', Number(source['database.port'] ?? 5432)) : null;
+  u.hostname = first?.host ?? String(source['database.hostname']);
+  u.port = String(first?.port ?? source['database.port']);
   u.username = encodeURIComponent(String(source['database.user']));
   if (source['database.password']) u.password = encodeURIComponent(String(source['database.password']));
   u.pathname = `/${encodeURIComponent(String(source['database.dbname']))}`;
