@@ -12,7 +12,7 @@
  * touches the stack's pid files or its Postgres. Results: printed, and .stack-pg/matrix-<date>.json.
  * Exit code 0 only when every version passed.
  *
- *   --pg LIST     majors or full versions (default 16,17,18 → 16.9.0, 17.5.0, 18.0.0; 15 → 15.13.0,
+ *   --pg LIST     majors, `newest`, or full versions (default 16,17,18 → 16.9.0, 17.5.0, 18.0.0; 15 → 15.13.0,
  *                 the stack's version as a Maven build)
  *   --tests LIST  vitest paths (default test/source,test/types)
  *   --keep        keep each cluster's data dir (path printed)
@@ -45,7 +45,7 @@ const versions = a.pg
   .filter(Boolean)
   .map((v) => {
     const full = fullVersion(v);
-    if (!full) fail(`--pg: "${v}" is neither a known major (${Object.keys(LATEST).join(', ')}) nor a full version like 17.5.0`);
+    if (!full) fail(`--pg: "${v}" is neither a known major (${Object.keys(LATEST).join(', ')}) nor "newest" nor a full version like 17.5.0`);
     return full;
   });
 if (versions.length === 0) fail('--pg names no version');

