@@ -3,6 +3,9 @@
  * snapshot.mode), then streaming; start/stop; status.
  *
  * Start-up order (each step relies on the one before):
+ * -1. The server (connection.ts resolveServers): the primary of database.hosts — or the standby to
+ *     decode on, plus the primary for writes — asked anew at every start, so the restart after a
+ *     failover connects to the promoted standby. `config` is pinned to it from then on.
  *  0. Leadership lease (leader-lease.ts): while another daemon runs this pipeline's source, wait as
  *     `standby` (start() has not resolved; the daemon shows STANDBY) and poll; go on only holding
  *     the lease with the slot free. The lease is held until shutdown; losing it fails the source.
@@ -364,6 +367,9 @@ export class PostgresSource {
         if (cfg['slot.failover']) log.info({ slot: cfg['slot.name'] }, 'slot created with failover = true (synced to standbys with sync_replication_slots = on)');
       }
       nudge?.stop();
+      // The primary connection served the set-up only (heartbeats and the lifecycle have their own).
+      await this.writer?.end().catch(() => undefined);
+      this.writer = null;
 
       const guard = new OversizeGuard(cfg['event.oversize.handling.mode'], admin, this.kafkaConfig['max.request.size'], cfg.name, log);
       const deps = { config: cfg, relations, builder, publisher: this.publisher, guard, admin, logger: log };
