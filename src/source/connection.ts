@@ -56,6 +56,7 @@ export async function resolveServers(cfg: SourceConfig, timeoutMs = 5000): Promi
   const hosts = configuredHosts(cfg);
   const want = cfg['database.target.session.attrs'];
   const seen: string[] = [];
+  let firstError: unknown = null;
   let primary: { host: string; port: number; version: number } | null = null;
   let standby: { host: string; port: number; version: number } | null = null;
   for (const h of hosts) {
@@ -71,6 +72,9 @@ export async function resolveServers(cfg: SourceConfig, timeoutMs = 5000): Promi
       if (r.rec && !standby) standby = found;
     } catch (e) {
       seen.push(`${name}: ${(e as Error).message || String(e)}`);
+      firstError ??= e;
+      // One server (database.hostname): its own error, as without host resolution.
+      if (hosts.length === 1) throw e;
     } finally {
       await c.end().catch(() => undefined);
     }
@@ -78,6 +82,8 @@ export async function resolveServers(cfg: SourceConfig, timeoutMs = 5000): Promi
     if (want === 'standby' && primary && standby) break;
   }
   const servers = hosts.length > 1 ? 'database.hosts' : 'database.hostname';
+  // `cause`: the first connection failure (e.g. a TLS verification error, which start() explains).
+  const cause = firstError ? { cause: firstError } : undefined;
   if (want === 'primary') {
     if (!primary) {
       throw new Error(
@@ -86,16 +92,18 @@ export async function resolveServers(cfg: SourceConfig, timeoutMs = 5000): Promi
             ? 'During a failover this is expected until a standby is promoted (the source is restarted and tries again). '
             : 'To decode on a hot standby (PG 16+) set database.target.session.attrs: standby and list the primary too in database.hosts; otherwise point database.hostname at the primary. ') +
           'See docs/ha.md.',
+        cause,
       );
     }
     const target = withServer(cfg, primary);
     return { target, primary: target, onStandby: false, serverVersionNum: primary.version };
   }
-  if (!standby) throw new Error(`database.target.session.attrs is standby, but no server of ${servers} is a hot standby (${seen.join('; ')}); list a standby in database.hosts. See docs/ha.md.`);
+  if (!standby) throw new Error(`database.target.session.attrs is standby, but no server of ${servers} is a hot standby (${seen.join('; ')}); list a standby in database.hosts. See docs/ha.md.`, cause);
   if (standby.version < 160000) throw new Error(`database.target.session.attrs is standby, but ${standby.host}:${standby.port} runs PostgreSQL ${Math.floor(standby.version / 10000)}: logical decoding on a standby needs 16 or later`);
   if (!primary) {
     throw new Error(
       `database.target.session.attrs is standby, but no server of ${servers} is a primary (${seen.join('; ')}): the source needs the primary for publication DDL, heartbeats and creating the slot on the standby. List the primary in database.hosts. See docs/ha.md.`,
+      cause,
     );
   }
   return { target: withServer(cfg, standby), primary: withServer(cfg, primary), onStandby: true, serverVersionNum: standby.version };

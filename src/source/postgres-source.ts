@@ -232,7 +232,8 @@ export class PostgresSource {
         if (problem) throw new Error(problem);
         if (servers.onStandby) throw new Error('slot.failover cannot be combined with database.target.session.attrs: standby: Postgres makes failover slots only on a primary (a slot on a standby is not synced further). Remove one of them.');
       }
-    } catch (e) {
+    } catch (caught) {
+      const e = explainStartError(caught);
       this.state = 'failed';
       this.error = e;
       throw e;
@@ -421,9 +422,7 @@ export class PostgresSource {
       })();
       this.running.catch(() => undefined);
     } catch (caught) {
-      // A certificate that does not verify is a settings problem: say which settings.
-      const unverified = certificateVerifyFailure(caught);
-      const e = unverified ? new Error(`Postgres TLS: the server's certificate does not verify (${unverified}); check source.database.tls (ca, servername, mode)`, { cause: caught }) : caught;
+      const e = explainStartError(caught);
       this.state = 'failed';
       this.error = e;
       nudge?.stop();
@@ -602,4 +601,10 @@ export class PostgresSource {
     // Last: a standby may start only after this instance stopped writing to Kafka.
     await this.lease?.release();
   }
+}
+
+/** A certificate that does not verify is a settings problem: say which settings. Else the error as is. */
+function explainStartError(caught: unknown): unknown {
+  const unverified = certificateVerifyFailure(caught);
+  return unverified ? new Error(`Postgres TLS: the server's certificate does not verify (${unverified}); check source.database.tls (ca, servername, mode)`, { cause: caught }) : caught;
 }
