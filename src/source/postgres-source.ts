@@ -134,6 +134,11 @@ export class PostgresSource {
     return this.cfg;
   }
 
+  /** Where writes go (e.g. the signal table): the primary when decoding on a standby, else `config`. */
+  get writeConfig(): SourceConfig {
+    return this.primaryCfg ?? this.cfg;
+  }
+
   status(): SourceStatus {
     return {
       state: this.state,
