@@ -16,9 +16,9 @@ import { keylessUpsertMessage, missingMetaMessage, missingTableMessage, REQUIRED
 export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckContext): Promise<ComponentReport> {
   const findings: Finding[] = [];
   const notes: string[] = [];
-  const u = new URL(config['connection.url']);
+  const u = new URL(config.url);
   const target = `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-  const conn = new Conn({ url: config['connection.url'], username: config.auth?.username ?? 'default', password: config.auth?.password ?? '', tls: config.tls, requestTimeoutMs: ctx.timeoutMs });
+  const conn = new Conn({ url: config.url, username: config.auth?.username ?? 'default', password: config.auth?.password ?? '', tls: config.tls, requestTimeoutMs: ctx.timeoutMs });
   let version: string | null = null;
   let tables: TableManager | undefined;
   try {
@@ -35,9 +35,9 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
       const unreachable = isUnreachable(err) || isUnreachable((err as { cause?: unknown }).cause) || /ECONNREFUSED|timeout/i.test(String((err as Error).message));
       findings.push({
         severity: 'error',
-        path: [...ctx.path, 'connection.url'],
+        path: [...ctx.path, 'url'],
         message: unreachable ? `ClickHouse at ${target} unreachable within ${seconds(ctx.timeoutMs)} (${text})` : `ClickHouse at ${target} failed: ${text}`,
-        fix: 'check the sink\'s connection.url, and that ClickHouse runs and is reachable from here (HTTP port, default 8123)',
+        fix: 'check the sink\'s url, and that ClickHouse runs and is reachable from here (HTTP port, default 8123)',
       });
     }
   }
@@ -52,7 +52,7 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
       if (!rel) continue;
       const mode = config['table.overrides'][source]?.mode ?? config.mode;
       if (mode === 'changelog') continue;
-      const name = config['table.overrides'][source]?.['table.name'] ?? config['table.name.format'].replaceAll('${schema}', rel.schema).replaceAll('${table}', rel.table);
+      const name = config['table.overrides'][source]?.['table.name'] ?? config['table.name.format'].replaceAll('{schema}', rel.schema).replaceAll('{table}', rel.table);
       const path = config['table.overrides'][source] ? [...ctx.path, 'table.overrides', source] : [...ctx.path, 'mode'];
       if (!tables) continue; // ClickHouse did not answer (reported above)
       const existing = await withDeadline('ClickHouse', ctx.timeoutMs, tables.readColumns(name));
@@ -74,7 +74,7 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
       } else if (missingData.length) notes.push(`${name}: ${missingData.length} column(s) will be added`);
     }
   } catch (err) {
-    findings.push({ severity: 'error', path: [...ctx.path, 'connection.url'], message: `reading ClickHouse tables at ${target} failed: ${networkReason(err)}` });
+    findings.push({ severity: 'error', path: [...ctx.path, 'url'], message: `reading ClickHouse tables at ${target} failed: ${networkReason(err)}` });
   } finally {
     await conn.close().catch(() => undefined);
   }

@@ -71,9 +71,9 @@ describe('PG → ClickHouse types', () => {
 describe('config spec', () => {
   it('describes every field and applies defaults', () => {
     for (const [name, field] of Object.entries(clickhouseSpec.shape)) expect(field.description, name).toBeTruthy();
-    const c = clickhouseSpec.parse({});
-    expect(c).toMatchObject({ database: 'default', mode: 'upsert', 'truncate.mode': 'delete', 'table.name.format': '${schema}_${table}' });
-    expect(() => clickhouseSpec.parse({ databse: 'x' })).toThrow();
-    expect(() => clickhouseSpec.parse({ database: 'bad-name' })).toThrow(/ClickHouse identifier/);
+    const c = clickhouseSpec.parse({ url: 'http://ch:8123' });
+    expect(c).toMatchObject({ database: 'default', mode: 'upsert', 'truncate.mode': 'delete', 'table.name.format': '{schema}_{table}' });
+    expect(() => clickhouseSpec.parse({ url: 'http://ch:8123', databse: 'x' })).toThrow();
+    expect(() => clickhouseSpec.parse({ url: 'http://ch:8123', database: 'bad-name' })).toThrow(/ClickHouse identifier/);
   });
 });

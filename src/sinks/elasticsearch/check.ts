@@ -1,7 +1,7 @@
 /**
  * Online check of the Elasticsearch sink: the cluster answers (version) and accepts the
  * credentials; every consumed table gets a valid index name from index.name.template; the per-table
- * settings (fields.include / fields.exclude / fields.rename, index.mappings.files) name tables the
+ * settings (table.overrides: fields.include / fields.exclude / fields.rename, index.mappings.file) name tables the
  * sink consumes and columns those tables have — a misspelt column would silently index nothing there.
  */
 import { Client, errors } from '@elastic/elasticsearch';
@@ -53,21 +53,19 @@ export async function checkElasticsearch(config: ElasticsearchConfig, ctx: SinkC
   }
 
   const consumed = new Set(ctx.tables);
-  const perTable: [string, Record<string, unknown>][] = [
-    ['fields.include', config['fields.include']],
-    ['fields.exclude', config['fields.exclude']],
-    ['fields.rename', config['fields.rename']],
-    ['index.mappings.files', config['index.mappings.files']],
-  ];
-  for (const [field, map] of perTable) {
-    for (const [table, value] of Object.entries(map)) {
-      const path = [...ctx.path, field, table];
-      if (!consumed.has(table)) {
-        findings.push({ severity: 'warning', path, message: `${field} configures ${table}, which this sink does not consume (tables: ${[...consumed].join(', ') || 'none'}): the setting has no effect`, fix: 'correct the table name or remove the entry' });
-        continue;
-      }
-      const columns = field === 'fields.rename' ? Object.keys(value as Record<string, string>) : field === 'index.mappings.files' ? [] : (value as string[]);
-      findings.push(...unknownColumns(ctx.catalog, table, columns, path, `${field} of ${table}`, 'name existing columns (the document holds the row\'s columns)'));
+  for (const [table, o] of Object.entries(config['table.overrides'])) {
+    const path = [...ctx.path, 'table.overrides', table];
+    if (!consumed.has(table)) {
+      findings.push({ severity: 'warning', path, message: `table.overrides configures ${table}, which this sink does not consume (tables: ${[...consumed].join(', ') || 'none'}): the setting has no effect`, fix: 'correct the table name or remove the entry' });
+      continue;
+    }
+    const perTable: [string, readonly string[]][] = [
+      ['fields.include', o['fields.include'] ?? []],
+      ['fields.exclude', o['fields.exclude'] ?? []],
+      ['fields.rename', Object.keys(o['fields.rename'] ?? {})],
+    ];
+    for (const [field, columns] of perTable) {
+      if (columns.length > 0) findings.push(...unknownColumns(ctx.catalog, table, columns, [...path, field], `${field} of ${table}`, 'name existing columns (the document holds the row\'s columns)'));
     }
   }
   notes.push(`${ctx.tables.length} table${ctx.tables.length === 1 ? '' : 's'}`);
