@@ -28,7 +28,7 @@ const indexPrefix = `estest-${run}`;
 function makeSink(overrides: Record<string, unknown> = {}, name = 'es'): Sink {
   const config = plugin.spec.parse({
     url,
-    'index.name.template': `${indexPrefix}.\${prefix}.\${schema}.\${table}`,
+    'index.name.template': `${indexPrefix}.{prefix}.{schema}.{table}`,
     'checkpoint.index': checkpointIndex,
     refresh: 'wait_for',
     ...overrides,

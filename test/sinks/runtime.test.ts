@@ -14,6 +14,7 @@ import { endpoints } from '../../src/config/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisSinkInput } from '../support/redis-config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { SinkError, type Sink, type SinkBatch, type WriteResult } from '../../src/sinks/sink.js';
 import { debeziumMessage, pos } from '../support/records.js';
@@ -30,7 +31,7 @@ const topics: string[] = [];
 const runners: SinkRunner[] = [];
 
 function redisSink(tables: Record<string, unknown>, offsetsKey: string): RedisSink {
-  return new RedisSink(redisSinkSpec.parse({ url, db: DB, tables }), offsetsKey, logger);
+  return new RedisSink(redisSinkSpec.parse(redisSinkInput(url, DB, tables)), offsetsKey, logger);
 }
 
 async function newTopic(name: string, partitions: number): Promise<string> {

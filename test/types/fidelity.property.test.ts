@@ -107,16 +107,16 @@ sinks:
     batch.max.wait.ms: 50
 ${warehouses.map((w) => `  - name: warehouse-${w.target.tag}
     type: clickhouse
-    connection.url: ${w.target.url}
+    url: ${w.target.url}
     database: ${w.db}
-    topics: [${name}.public.${name}]
+    tables: [public.${name}]
     batch.max.wait.ms: 50
 `).join('')}  - name: cache
     type: redis
-    url: ${ep.redisUrl}
-    db: ${REDIS_DB}
+    url: ${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${name}]
+    table.overrides:
       public.${name}: { keys: ["${redisPrefix}{id}"], mode: write-through }
 `,
   );
