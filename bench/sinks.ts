@@ -67,11 +67,11 @@ const redisCase: BenchCase = {
   async setup(ctx) {
     const db = 14;
     const prefix = `bench-${ctx.run}:`;
-    const url = endpoints().redisUrl;
-    const admin = new Redis(url, { db });
-    const table = `${ctx.table.schema}.${ctx.table.name}`;
-    const dbUrl = new URL(url);
+    // The database index is the URL path (ioredis lets a URL's path win over a `db` option).
+    const dbUrl = new URL(endpoints().redisUrl);
     dbUrl.pathname = `/${db}`;
+    const admin = new Redis(dbUrl.toString());
+    const table = `${ctx.table.schema}.${ctx.table.name}`;
     const config = redisSinkSpec.parse({ url: dbUrl.toString(), tables: [table], 'table.overrides': { [table]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } } });
     return {
       newSink: (phase) => new RedisSink(config, `${prefix}offsets:${phase}`, silentLogger),

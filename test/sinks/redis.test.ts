@@ -12,7 +12,7 @@ import type { Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec, type RedisSinkConfig } from '../../src/sinks/redis/spec.js';
-import { redisSinkInput } from '../support/redis-config.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import type { SinkRecord } from '../../src/sinks/sink.js';
 import { nextOffset, pos, sinkBatch, sinkRecord, type ChangeSpec } from '../support/records.js';
 import { CONFORMANCE, describeSinkConformance } from './conformance.js';
@@ -21,7 +21,7 @@ const DB = 11;
 const run = randomUUID().slice(0, 8);
 const P = `rt-${run}:`;
 const url = endpoints().redisUrl;
-const admin = new Redis(url, { db: DB, lazyConnect: false });
+const admin = new Redis(redisDbUrl(url, DB), { lazyConnect: false });
 
 async function deleteMatching(pattern: string): Promise<void> {
   let cursor = '0';
@@ -164,7 +164,7 @@ describe('redis sink: invalidation', () => {
   });
 
   it('publishes the invalidated keys in publish mode', async () => {
-    const sub = new Redis(url, { db: DB });
+    const sub = new Redis(redisDbUrl(url, DB));
     const got: string[] = [];
     await sub.subscribe(`${P}chan`);
     sub.on('message', (_c: string, m: string) => got.push(m));

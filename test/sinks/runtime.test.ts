@@ -14,7 +14,7 @@ import { endpoints } from '../../src/config/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
-import { redisSinkInput } from '../support/redis-config.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { SinkError, type Sink, type SinkBatch, type WriteResult } from '../../src/sinks/sink.js';
 import { debeziumMessage, pos } from '../support/records.js';
@@ -24,7 +24,7 @@ const run = randomUUID().slice(0, 8);
 const P = `rtr-${run}:`;
 const DB = 12;
 const url = endpoints().redisUrl;
-const redis = new Redis(url, { db: DB });
+const redis = new Redis(redisDbUrl(url, DB));
 let admin: Admin;
 let producer: Producer;
 const topics: string[] = [];
@@ -293,7 +293,7 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     const offsetsKey = `${P}offsets:pair`;
     const channel = `${P}pair-chan`;
     const published = new Map<string, number>();
-    const sub = new Redis(url, { db: DB });
+    const sub = new Redis(redisDbUrl(url, DB));
     await sub.subscribe(channel);
     sub.on('message', (_c: string, m: string) => {
       for (const k of (JSON.parse(m) as { keys: string[] }).keys) published.set(k, (published.get(k) ?? 0) + 1);

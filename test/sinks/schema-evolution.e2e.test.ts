@@ -160,7 +160,7 @@ describe('Elasticsearch: one table\'s bad mapping never stops the other tables o
       { pipeline: id, topicPrefix: prefix },
     );
     expect(config['errors.tolerance']).toBe('none');
-    const sink = esPlugin.create(esPlugin.spec.parse({ url: ep.elasticsearchUrl, 'checkpoint.index': checkpointIndex, 'index.mappings.files': { [`public.${A}`]: mappingA } }), {
+    const sink = esPlugin.create(esPlugin.spec.parse({ url: ep.elasticsearchUrl, 'checkpoint.index': checkpointIndex, 'table.overrides': { [`public.${A}`]: { 'index.mappings.file': mappingA } } }), {
       pipeline: id,
       sinkName: 'search',
       topicPrefix: prefix,

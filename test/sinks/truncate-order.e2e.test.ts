@@ -24,7 +24,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
-import { redisSinkInput } from '../support/redis-config.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import { decodeMessage } from '../../src/sinks/runtime/decode.js';
 import type { Sink, SinkBatch, SinkRecord } from '../../src/sinks/sink.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
@@ -38,7 +38,7 @@ const topicA = `${prefix}.public.${A}`;
 const topicB = `${prefix}.public.${B}`;
 const ep = endpoints();
 const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
-const redis = new Redis(ep.redisUrl, { db: 11, lazyConnect: false });
+const redis = new Redis(redisDbUrl(ep.redisUrl, 11), { lazyConnect: false });
 const redisPrefix = `to-${randomUUID().slice(0, 8)}:`;
 const databases: string[] = [];
 

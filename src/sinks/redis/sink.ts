@@ -54,7 +54,15 @@ export function redisOptions(config: RedisSinkConfig): { url: string | undefined
   // A rediss:// URL alone makes ioredis use TLS with Node's defaults; the tls group replaces them.
   const tls = nodeTlsOptions(config.tls);
   if (tls) options.tls = tls;
-  return { url: config.url, options };
+  // ioredis lets the URL's parts win over the options: put `auth` into the URL so it overrides.
+  let url = config.url;
+  if (url !== undefined && config.auth !== undefined) {
+    const u = new URL(url);
+    if (config.auth.username !== undefined) u.username = encodeURIComponent(config.auth.username);
+    if (config.auth.password !== undefined) u.password = encodeURIComponent(config.auth.password);
+    url = u.toString();
+  }
+  return { url, options };
 }
 
 function wrap(e: unknown, what: string): SinkError {
