@@ -37,8 +37,12 @@ export interface TopicProblem {
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const patterns = (list: string | undefined): RegExp[] =>
-  (list ?? '')
+/**
+ * The include/exclude list's entries. The pipeline check also runs when the source block did not
+ * parse: a list still in its YAML shape is then broken (reported at the source), so it selects nothing here.
+ */
+const patterns = (list: unknown): RegExp[] =>
+  (typeof list === 'string' ? list : '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)

@@ -129,14 +129,14 @@ sinks:
 `,
   },
   {
-    name: 'one vocabulary: tables + table.overrides on every sink, shared truncate.mode and retry, {…} templates',
+    name: 'one vocabulary: include list as a list, tables + table.overrides on every sink, shared truncate.mode and retry, {…} templates',
     file: 'vocab.yaml',
     text: `name: vocab
 source:
   topic.prefix: vocab
   slot.name: vocab_slot
   publication.name: vocab_pub
-  table.include.list: public\\.(users|orders)
+  table.include.list: [public\\.users, public\\.orders]
 kafka:
   bootstrap.servers: 127.0.0.1:9092
 sinks:

@@ -87,6 +87,16 @@ const cases: Case[] = [
     errors: ['F:@L(public.(users): source.table.include.list: entry "public.(users" is not a valid regular expression (Unterminated group); entries are regular expressions over "schema.table" — escape special characters, e.g. "public\\.orders", or fix the pattern'],
   },
   {
+    name: 'invalid regex in an include list written as a list',
+    text: edit('snapshot.mode:', 'table.include.list: [public\\.users, "public.(x"]'),
+    errors: ['F:@L([public): source.table.include.list: entry "public.(x" is not a valid regular expression (Unterminated group); entries are regular expressions over "schema.table" — escape special characters, e.g. "public\\.orders", or fix the pattern'],
+  },
+  {
+    name: 'include list entry with a comma',
+    text: edit('snapshot.mode:', 'table.include.list: [public.x, "public.(a|b){1,2}"]'),
+    errors: ['F:@L("public.(a): source.table.include.list[1]: a list entry cannot hold ","; write one pattern per entry, got "public.(a|b){1,2}"'],
+  },
+  {
     name: 'invalid message.key.columns regex',
     text: edit('snapshot.mode:', 'message.key.columns: "public.(x:id"'),
     errors: ['F:@L("public.(x:id"): source.message.key.columns: "public.(x" is not a valid regular expression (Unterminated group); entries are "<schema>.<table regex>:<column>[,<column>…]" separated by ";"'],
