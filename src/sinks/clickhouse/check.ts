@@ -1,5 +1,6 @@
 /**
- * Online check of the ClickHouse sink: the server answers (version) and accepts the credentials;
+ * Online check of the ClickHouse sink: the server answers (version), accepts the credentials and
+ * lets them write (not a read-only session);
  * for every consumed table, the target table the sink would write (table.name.format /
  * table.overrides) either exists with the sink's columns and the event key's columns, or can be
  * created (table.create, a key for upsert mode); table.overrides name consumed tables. Messages are
@@ -25,6 +26,19 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
     const v = (await withDeadline(`ClickHouse at ${target}`, ctx.timeoutMs, conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check')))[0]?.v ?? '0.0';
     version = `ClickHouse ${v}`;
     tables = new TableManager(conn, config, featuresOf(v), undefined);
+    // Write access: a read-only session (the user's settings profile, or readonly in the URL) could
+    // not create the database and tables or insert; the sink would fail on its first batch.
+    const ro = await withDeadline('ClickHouse', ctx.timeoutMs, conn.queryJson<{ value: string }>("SELECT value FROM system.settings WHERE name = 'readonly'", 'readonly check'));
+    const readonly = ro[0]?.value ?? '0';
+    if (readonly !== '0') {
+      const user = config.auth?.username ?? 'default';
+      findings.push({
+        severity: 'error',
+        path: [...ctx.path, config.auth?.username !== undefined ? 'auth' : 'url'],
+        message: `ClickHouse at ${target} runs user "${user}"'s queries read-only (readonly=${readonly}): the sink could not create database ${config.database} and its tables, or insert`,
+        fix: `use a user whose settings profile has readonly=0 (and no readonly setting in url), or with SQL access control GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, ALTER, INSERT, SELECT ON ${config.database}.* TO ${user}`,
+      });
+    }
     const db = await withDeadline('ClickHouse', ctx.timeoutMs, conn.queryJson<{ n: string | number }>(`SELECT count() AS n FROM system.databases WHERE name = ${quoteString(config.database)}`));
     if (Number(db[0]?.n ?? 0) === 0) notes.push(`database ${config.database} will be created`);
   } catch (err) {
