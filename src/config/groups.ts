@@ -140,7 +140,7 @@ export function tableOverridesField<T extends z.ZodObject>(entry: T, what: strin
 export const truncateModes = ['delete', 'mark-deleted', 'ignore'] as const;
 export type TruncateMode = (typeof truncateModes)[number];
 /** Values of earlier releases → the vocabulary's word for the same behaviour. */
-const OLD_TRUNCATE_MODES: Readonly<Record<string, TruncateMode>> = { 'delete-all': 'delete', 'invalidate-pattern': 'delete', 'delete-pattern': 'delete' };
+const OLD_TRUNCATE_MODES: Readonly<Record<string, TruncateMode>> = { 'delete-all': 'delete', 'invalidate-pattern': 'delete' };
 
 export function truncateModeField<const M extends readonly [TruncateMode, ...TruncateMode[]]>(supported: M, dflt: M[number], meaning: string) {
   return z
