@@ -59,7 +59,7 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
   const source = p.config.source as Record<string, unknown>;
   const prefix = String(source['topic.prefix']);
   const follows = followsSource(sinkCfg);
-  let topics = follows ? [] : sinkTopics(sinkCfg, prefix);
+  let topics = follows ? [] : sinkTopics(sinkCfg, prefix, String(source['topic.routing.template']));
   const groupId = sinkCfg['group.id'] ?? `cdc-fanout.${pipelineName}.${sinkCfg.name}`;
 
   const running = await runningDaemon(opts);

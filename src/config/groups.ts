@@ -122,7 +122,7 @@ export const tablesField = z
   .min(1)
   .optional()
   .describe(
-    'Tables to consume, as "schema.table" (exact names); mapped to their topics "<topic.prefix>.<schema>.<table>". Absent (and no `topics`): the sink follows the source\'s table selection, tables that join it later included (docs/table-lifecycle.md). Per-table settings go under `table.overrides`.',
+    'Tables to consume, as "schema.table" (exact names); each is consumed from the topic source.topic.routing.template gives it (default "<topic.prefix>.<schema>.<table>"). Absent (and no `topics`): the sink follows the source\'s table selection, tables that join it later included (docs/table-lifecycle.md). Per-table settings go under `table.overrides`.',
   );
 
 /** `table.overrides` of a sink: per-table settings keyed "schema.table" (each must be a consumed table). */

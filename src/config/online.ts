@@ -104,7 +104,7 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
   const sinks = p.config.sinks.map((raw, i) => {
     const sink = raw as Record<string, unknown> & { name: string; type: string };
     const groupId = typeof sink['group.id'] === 'string' ? sink['group.id'] : `cdc-fanout.${p.config.name}.${sink.name}`;
-    return { sink, index: i, path: ['sinks', i] as CheckPath, groupId, topics: sinkTopics(sink, prefix), refs: sinkTableRefs(sink, topicsView) };
+    return { sink, index: i, path: ['sinks', i] as CheckPath, groupId, topics: sinkTopics(sink, prefix, source['topic.routing.template']), refs: sinkTableRefs(sink, topicsView) };
   });
 
   const kafkaTask = guarded('kafka', kafka['bootstrap.servers'], ms, () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { followsSource, sinkTableRefs, sourceTopicMatcher, topicMatcher } from './sink-topics.js';
+import { followsSource, sinkTableRefs, sinkTopics, sourceTopicMatcher, topicMatcher } from './sink-topics.js';
 
 const source = { 'topic.prefix': 'shop', 'topic.routing.template': '{prefix}.{schema}.{table}' };
 
@@ -35,6 +35,14 @@ describe('sourceTopicMatcher (sinks that follow the source)', () => {
     expect(m('p.public.a')).toBe(true);
     expect(m('p.audit.log')).toBe(false);
     expect(m('p.state')).toBe(false);
+  });
+});
+
+describe('sinkTopics', () => {
+  it('names each table\'s topic by the routing template, plus the sink\'s topics', () => {
+    expect(sinkTopics({ tables: ['public.a', 'sales.Straße'] }, 'shop')).toEqual(['shop.public.a', 'shop.sales.Stra_e']);
+    expect(sinkTopics({ tables: ['public.a'] }, 'shop', '{prefix}.cdc.{schema}_{table}')).toEqual(['shop.cdc.public_a']);
+    expect(sinkTopics({ topics: ['shop.all'] }, 'shop', '{prefix}.all')).toEqual(['shop.all']);
   });
 });
 

@@ -1,4 +1,9 @@
 import { templateProblem } from '../events/template.js';
+import { compileTopicNamer } from '../events/topics.js';
+
+const DEFAULT_ROUTING = '{prefix}.{schema}.{table}';
+/** Whether a routing template gives one topic per table (names both {schema} and {table}), so `tables` can name topics. */
+const perTable = (template: string): boolean => template.includes('{schema}') && template.includes('{table}');
 
 /**
  * Which topics a sink consumes. `topics` lists them; otherwise `tables` (the one table selector of
@@ -17,9 +22,13 @@ export function followsSource(sink: Readonly<Record<string, unknown>>): boolean 
   return sink.topics === undefined && sink.tables === undefined;
 }
 
-export function sinkTopics(sink: Readonly<Record<string, unknown>>, topicPrefix: string): string[] {
+/** The topics a sink names: its `topics`, and the topic of each of its `tables` by the source's routing template. */
+export function sinkTopics(sink: Readonly<Record<string, unknown>>, topicPrefix: string, routingTemplate = DEFAULT_ROUTING): string[] {
   const topics = Array.isArray(sink.topics) ? sink.topics.filter((x): x is string => typeof x === 'string') : [];
-  return [...new Set([...topics, ...sinkTables(sink).map((t) => `${topicPrefix}.${t}`)])];
+  const tables = sinkTables(sink);
+  if (tables.length === 0 || !perTable(routingTemplate)) return [...new Set(topics)];
+  const topicOf = compileTopicNamer(routingTemplate, topicPrefix);
+  return [...new Set([...topics, ...tables.map((t) => topicOf(t.slice(0, t.indexOf('.')), t.slice(t.indexOf('.') + 1)))])];
 }
 
 /** What a pipeline's source produces, as far as a sink's topic list is concerned. */
@@ -186,8 +195,8 @@ export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, sourc
   sinkTables(sink).forEach((table, i) => {
     const path = ['tables', i];
     if (hasTopics) return;
-    if (!defaultShape) {
-      problems.push({ path, message: `"tables" maps to topics "${prefix}.<schema>.<table>", but source.topic.routing.template is "${template}": list the topics under "topics" instead` });
+    if (!perTable(template)) {
+      problems.push({ path, message: `"tables" names each table's topic, but source.topic.routing.template "${template}" does not give one topic per table (it lacks {schema} or {table}): list the topics under "topics" instead` });
       return;
     }
     const why = captured(table);
@@ -200,7 +209,7 @@ export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, sourc
     for (const table of Object.keys(overrides)) {
       if (listed && !listed.has(table)) {
         problems.push({ path: ['table.overrides', table], message: `table.overrides configures ${table}, which is not in this sink's tables: add it to tables, or remove the entry` });
-      } else if (!listed && !hasTopics && defaultShape && /^[^.\s]+\.[^.\s]+$/.test(table)) {
+      } else if (!listed && !hasTopics && perTable(template) && /^[^.\s]+\.[^.\s]+$/.test(table)) {
         const why = captured(table);
         if (why) problems.push({ path: ['table.overrides', table], message: `table.overrides configures ${table}, but ${why}` });
       }

@@ -52,7 +52,7 @@ export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryR
   // Precedence: the sink's own `topics`/`tables` replace the source's table selection; with neither,
   // the sink follows the selection, tables that join it later included.
   const follow = followsSource(input.sink) && input.source ? sourceTopicMatcher(input.source) : undefined;
-  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix);
+  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix, input.source?.['topic.routing.template']);
   const common = sinkCommonSpec.parse({
     ...pick(input.sink, Object.keys(sinkCommonSpec.shape)),
     // The runtime gets the topic list the tables name.

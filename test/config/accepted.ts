@@ -71,7 +71,7 @@ sinks:
     ),
   },
   {
-    name: 'mixed-case env var that is set; exclude list; custom routing template with topics',
+    name: 'mixed-case env var that is set; exclude list; custom routing template with topics, and with tables',
     file: 'env.yaml',
     env: { D7_Mixed_Ok: 'mixed-pw' },
     text: `name: routed
@@ -89,6 +89,10 @@ sinks:
     type: elasticsearch
     url: http://127.0.0.1:9200
     topics: [routed.cdc.public_users]
+  - name: search-orders
+    type: elasticsearch
+    url: http://127.0.0.1:9200
+    tables: [public.orders]
 `,
   },
   {

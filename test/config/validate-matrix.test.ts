@@ -130,6 +130,14 @@ const cases: Case[] = [
     errors: ['F:@L("{prefix}.{tbl}"): source.topic.routing.template: unknown placeholder "{tbl}" in "{prefix}.{tbl}" (allowed: {prefix}, {schema}, {table})'],
   },
   {
+    name: 'tables with a routing template that merges tables into one topic',
+    text: edit('snapshot.mode:', 'topic.routing.template: "{prefix}.all"'),
+    errors: [
+      'F:@L(public.users\n    table.overrides): sinks[0].tables[0]: "tables" names each table\'s topic, but source.topic.routing.template "{prefix}.all" does not give one topic per table (it lacks {schema} or {table}): list the topics under "topics" instead',
+      'F:@L(public.users]): sinks[1].tables[0]: "tables" names each table\'s topic, but source.topic.routing.template "{prefix}.all" does not give one topic per table (it lacks {schema} or {table}): list the topics under "topics" instead',
+    ],
+  },
+  {
     name: 'lower-case ${name} that is no env var nor old template placeholder',
     text: edit('database.password:', 'database.password: ${tbl}'),
     errors: ['F:@L(${tbl}): source.database.password: environment variable tbl is not set (set it, or write ${tbl:-default}); if this is a template placeholder, templates write {tbl} (the known ones are {prefix} {db} {schema} {table} {topic}; write $${tbl} for a literal "${tbl}")'],
