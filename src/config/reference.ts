@@ -193,11 +193,15 @@ export function referenceSections(c: ConfigComponents): { title: string; intro: 
     },
     { title: '`kafka`', intro: '', fields: fieldsOf(c.kafka) },
     { title: '`sinks[]` — common fields', intro: 'Every sink has these, plus the fields of its `type`.', fields: common },
-    ...c.plugins.map((p) => ({
-      title: `\`sinks[]\` with \`type: ${p.type}\``,
-      intro: p.description,
-      fields: fieldsOf(p.spec),
-    })),
+    ...c.plugins.map((p) => {
+      // A plugin that re-declares a common field (redis: `tables`, to check it against its key templates) is documented once, above.
+      const shared = new Set(Object.keys(p.spec.shape).filter((k) => p.spec.shape[k] === c.sinkCommon.shape[k]));
+      return {
+        title: `\`sinks[]\` with \`type: ${p.type}\``,
+        intro: p.description,
+        fields: fieldsOf(p.spec).filter((f) => !shared.has(f.path) && ![...shared].some((k) => f.path.startsWith(`${k}.`))),
+      };
+    }),
   ];
 }
 
