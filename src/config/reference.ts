@@ -6,9 +6,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ConfigComponents } from './components.js';
-import { defOf } from './describe-schema.js';
-import { authGroup, fieldGroups, retryShape, tableOverridesField, tablesField, tlsGroup } from './groups.js';
-import { isSecretKey, isSecretSchema } from './secret.js';
+import { defOf } from '../spec/describe-schema.js';
+import { authGroup, fieldGroups, retryShape, tableOverridesField, tablesField, tlsGroup } from '../spec/groups.js';
+import { isSecretKey, isSecretSchema } from '../spec/secret.js';
 
 export interface FieldDoc {
   readonly path: string;
@@ -195,7 +195,9 @@ export function referenceSections(c: ConfigComponents): { title: string; intro: 
     { title: '`sinks[]` — common fields', intro: 'Every sink has these, plus the fields of its `type`.', fields: common },
     ...c.plugins.map((p) => {
       // A plugin that re-declares a common field (redis: `tables`, to check it against its key templates) is documented once, above.
-      const shared = new Set(Object.keys(p.spec.shape).filter((k) => p.spec.shape[k] === c.sinkCommon.shape[k]));
+      const common: Readonly<Record<string, z.ZodType>> = c.sinkCommon.shape;
+      const own: Readonly<Record<string, z.ZodType>> = p.spec.shape;
+      const shared = new Set(Object.keys(own).filter((k) => own[k] === common[k]));
       return {
         title: `\`sinks[]\` with \`type: ${p.type}\``,
         intro: p.description,

@@ -2,7 +2,7 @@
 // can write passes; a read-only one (readonly=1, here set through the URL as a user's profile would)
 // is an error at the sink's url naming the user and the fix.
 import { describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { plugin } from '../../src/sinks/clickhouse/index.js';
 
 const ctx = { pipeline: 'chk', sinkName: 'analytics', topicPrefix: 'chk', groupId: 'g', path: ['sinks', 0], tables: [], topicOf: (t: string) => `chk.${t}`, database: 'postgres', catalog: null, timeoutMs: 10_000 };

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';
 
 const ctx = { pipeline: 'chk', sinkName: 'search', topicPrefix: 'chk', groupId: 'g', path: ['sinks', 1], tables: ['public.users'], topicOf: (t: string) => `chk.${t}`, database: 'shop', catalog: null, timeoutMs: 10_000 };

@@ -1,7 +1,7 @@
 /** Config spec of the ClickHouse sink (`type: clickhouse`). Every field is described for the docs. */
 import { z } from 'zod';
 import { templateProblem } from '../../events/template.js';
-import { authField, requestTimeoutField, tableOverridesField, tlsField, truncateModeField, urlField, urlTlsProblem } from '../../config/groups.js';
+import { authField, requestTimeoutField, tableOverridesField, tlsField, truncateModeField, urlField, urlTlsProblem } from '../../spec/groups.js';
 
 export const tableMode = z.enum(['upsert', 'changelog', 'both']).describe(
   'upsert: current state (ReplacingMergeTree(_version), one row per key after FINAL); changelog: append every change (op, before/after JSON, position) to `<table><changelog.table.suffix>`; both: keep the two tables.',
