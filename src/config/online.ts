@@ -104,7 +104,7 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
 
   const sinks = p.config.sinks.map((sink, i) => {
     const groupId = sinkGroupId(p.config.name, sink);
-    return { sink, index: i, path: ['sinks', i] as CheckPath, groupId, topics: sinkTopics(sink, prefix), refs: sinkTableRefs(sink, topicsView) };
+    return { sink, index: i, path: ['sinks', i] as CheckPath, groupId, topics: sinkTopics(sink, prefix, source['topic.routing.template']), refs: sinkTableRefs(sink, topicsView) };
   });
 
   const kafkaTask = guarded('kafka', kafka['bootstrap.servers'], ms, () =>

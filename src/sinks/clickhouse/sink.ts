@@ -154,7 +154,7 @@ export class ClickHouseSink implements Sink {
 
   async open(): Promise<void> {
     if (!this.conn) {
-      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
+      this.conn = new Conn({ url: this.cfg.url, username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
     }
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
