@@ -21,7 +21,7 @@ import { cpus, totalmem, release, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { HEADERS } from '../src/events/change.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createClient as createClickHouseClient } from '@clickhouse/client';
@@ -67,13 +67,12 @@ const redisCase: BenchCase = {
   async setup(ctx) {
     const db = 14;
     const prefix = `bench-${ctx.run}:`;
-    const url = endpoints().redisUrl;
-    const admin = new Redis(url, { db });
-    const config = redisSinkSpec.parse({
-      url,
-      db,
-      tables: { [`${ctx.table.schema}.${ctx.table.name}`]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } },
-    });
+    // The database index is the URL path (ioredis lets a URL's path win over a `db` option).
+    const dbUrl = new URL(endpoints().redisUrl);
+    dbUrl.pathname = `/${db}`;
+    const admin = new Redis(dbUrl.toString());
+    const table = `${ctx.table.schema}.${ctx.table.name}`;
+    const config = redisSinkSpec.parse({ url: dbUrl.toString(), tables: [table], 'table.overrides': { [table]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } } });
     return {
       newSink: (phase) => new RedisSink(config, `${prefix}offsets:${phase}`, silentLogger),
       effectsPerRecord: 2,
@@ -103,7 +102,7 @@ const clickhouseCase: BenchCase = {
     const url = endpoints().clickhouseUrl;
     const database = `cdc_bench_${ctx.run}`;
     const admin = createClickHouseClient({ url, log: { level: 127 } });
-    const config = clickhouseSpec.parse({ 'connection.url': url, database });
+    const config = clickhouseSpec.parse({ url: url, database });
     return {
       newSink: (phase) => new ClickHouseSink({ config, group: `bench-${ctx.run}-${phase}`, logger: silentLogger }),
       effectUnit: 'rows',
@@ -128,7 +127,7 @@ const elasticsearchCase: BenchCase = {
     const url = endpoints().elasticsearchUrl;
     const es = new ElasticsearchClient({ node: url });
     const checkpointIndex = `cdc-fanout-checkpoints-bench-${ctx.run}`;
-    const config = elasticsearchPlugin.spec.parse({ url, 'index.name.template': `bench-${ctx.run}.\${table}`, 'checkpoint.index': checkpointIndex });
+    const config = elasticsearchPlugin.spec.parse({ url, 'index.name.template': `bench-${ctx.run}.{table}`, 'checkpoint.index': checkpointIndex });
     return {
       newSink: (phase) =>
         elasticsearchPlugin.create(config, { pipeline: 'bench', sinkName: `es-${phase}`, topicPrefix: 'bench', groupId: `bench-${ctx.run}-${phase}`, logger: silentLogger }),
