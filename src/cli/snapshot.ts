@@ -11,7 +11,7 @@ import { maskString } from '../spec/secret.js';
 import { writeSnapshotSignal } from '../daemon/signals.js';
 import { createLogger } from '../observability/logger.js';
 import { parseSourceConfig, sourceSpec } from '../source/config.js';
-import { clientConfig, qualified, resolveTables } from '../source/connection.js';
+import { clientConfig, qualified, resolveServers, resolveTables } from '../source/connection.js';
 import { ADMIN_HINT, resolveAdmin } from './admin-address.js';
 
 const fail = (s: string): number => {
@@ -49,7 +49,14 @@ export async function snapshotCommand(pipelineName: string, opts: { config: stri
   const cfg = parseSourceConfig(own);
   const daemon = await findDaemon(opts);
   if ('error' in daemon) return fail(daemon.error);
-  const client = new pg.Client(clientConfig(cfg));
+  // The signal is written: to the primary (of database.hosts, when set).
+  let primary: typeof cfg;
+  try {
+    primary = (await resolveServers(cfg)).primary;
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const client = new pg.Client(clientConfig(primary));
   try {
     await client.connect();
     const captured = (await resolveTables(client, cfg, createLogger({ level: 'warn' }))).map(qualified);

@@ -44,7 +44,7 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
       running = next.catch(() => undefined);
       return next.then(() => undefined);
     };
-    const watcher = signalTable ? new SignalWatcher({ client: () => new pg.Client(clientConfig(src.config)), table: signalTable, logger, execute }) : undefined;
+    const watcher = signalTable ? new SignalWatcher({ client: () => new pg.Client(clientConfig(src.writeConfig)), table: signalTable, logger, execute }) : undefined;
     return {
       async start() {
         await src.start();

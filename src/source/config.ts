@@ -10,6 +10,25 @@ import { eventsSpec, type EventsConfig } from '../events/config.js';
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;
 export const oversizeHandlingModes = ['fail', 'truncate', 'skip'] as const;
 export const publicationAutocreateModes = ['all_tables', 'filtered', 'disabled'] as const;
+export const targetSessionAttrs = ['primary', 'standby'] as const;
+
+/** One `host[:port]` entry of database.hosts; null when malformed. */
+export function parseHostEntry(entry: string, defaultPort: number): { host: string; port: number } | null {
+  const m = /^(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(entry.trim());
+  if (!m) return null;
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Field check of database.hosts: every entry is `host` or `host:port`. */
+function hostList(list: string, ctx: z.core.$RefinementCtx<string>): void {
+  const entries = list.split(',').map((s) => s.trim());
+  if (entries.every((e) => e === '')) ctx.addIssue({ code: 'custom', message: 'names no host; give `host[:port]` entries separated by commas, e.g. "pg-a:5432,pg-b:5432"' });
+  for (const e of entries) {
+    if (e !== '' && !parseHostEntry(e, 5432)) ctx.addIssue({ code: 'custom', message: `entry "${e}" is not \`host\` or \`host:port\` (port 1–65535); e.g. "pg-a:5432,pg-b:5432" (IPv6: "[::1]:5432")` });
+  }
+}
 
 /**
  * Field check of table.include.list / table.exclude.list: every comma-separated entry must compile
@@ -55,6 +74,19 @@ export const sourceOnlySpec = z
       .describe('Connector name. Keys the offsets record and the Kafka transactionalId (`cdc-fanout-<name>`): two processes with the same name fence each other.'),
     'database.hostname': z.string().default('127.0.0.1').describe('Postgres host.'),
     'database.port': z.number().int().min(1).max(65535).default(5432).describe('Postgres port.'),
+    'database.hosts': z
+      .string()
+      .superRefine(hostList)
+      .optional()
+      .describe(
+        'High availability: comma-separated `host[:port]` list of the servers of one Postgres cluster (primary and standbys, any order; port defaults to database.port). Replaces database.hostname. Every start of the source (and every restart after a failure, e.g. a failover) connects to the one that database.target.session.attrs asks for, like libpq\'s multi-host strings. See docs/ha.md.',
+      ),
+    'database.target.session.attrs': z
+      .enum(targetSessionAttrs)
+      .default('primary')
+      .describe(
+        'Which server of database.hosts (or database.hostname) the source decodes from. primary: the one not in recovery (after a failover: the promoted standby); a standby fails the start with this fix. standby: a hot standby (PG 16+ logical decoding on a standby; the slot lives on it); the primary of database.hosts is then used for what a standby cannot do (publication DDL, heartbeat.action.query, pg_log_standby_snapshot() while the slot is created). See docs/ha.md.',
+      ),
     'database.user': z.string().default('postgres').describe('Postgres user; needs the REPLICATION attribute (or superuser) and SELECT on captured tables.'),
     'database.password': z.string().optional().describe('Postgres password (use ${ENV}; redacted in logs).'),
     'database.dbname': z.string().default('postgres').describe('Database to capture.'),
@@ -64,6 +96,12 @@ export const sourceOnlySpec = z
       .regex(/^[a-z0-9_]{1,63}$/, 'replication slot names allow lower-case letters, digits and "_" (max 63)')
       .default('cdc_fanout')
       .describe('Logical replication slot (created with the pgoutput plugin when missing).'),
+    'slot.failover': z
+      .boolean()
+      .default(false)
+      .describe(
+        'PG 17+: create the slot as a failover slot (and turn failover on for an existing one), so Postgres syncs it to standbys that run with sync_replication_slots = on; after a promotion the source continues from the synced slot (list the standby in database.hosts). Needs the server settings in docs/ha.md (`validate --online` checks them). An error before PG 17.',
+      ),
     'slot.takeover': z
       .boolean()
       .default(false)

@@ -3,6 +3,9 @@
  * snapshot.mode), then streaming; start/stop; status.
  *
  * Start-up order (each step relies on the one before):
+ * -1. The server (connection.ts resolveServers): the primary of database.hosts — or the standby to
+ *     decode on, plus the primary for writes — asked anew at every start, so the restart after a
+ *     failover connects to the promoted standby. `config` is pinned to it from then on.
  *  0. Leadership lease (leader-lease.ts): while another daemon runs this pipeline's source, wait as
  *     `standby` (start() has not resolved; the daemon shows STANDBY) and poll; go on only holding
  *     the lease with the slot free. The lease is held until shutdown; losing it fails the source.
@@ -33,13 +36,20 @@ import {
   createSlotExportingSnapshot,
   dropSlot,
   ensurePublication,
+  ensureSlotFailover,
+  failoverVersionProblem,
   identifySystem,
   publishedTables,
+  resolveServers,
   resolveTables,
   slotInfo,
   slotSample,
+  standbySnapshotNudger,
+  waitForReplay,
   type ExportedSlot,
+  type ResolvedServers,
 } from './connection.js';
+import { PRIMARY_HA_SQL, primaryFailoverProblems, primaryHaSettings, type PrimaryHaRow } from './ha-settings.js';
 import { LeaderLease, standbyReason } from './leader-lease.js';
 import { SlotHealthTracker, type SlotHealth } from './slot-health.js';
 import { committedWatermark, ownershipInput, planSlot } from './slot-ownership.js';
@@ -78,7 +88,10 @@ export interface SourceStatus {
 export type StandbyListener = (reason: string | null) => void;
 
 export class PostgresSource {
-  readonly config: SourceConfig;
+  private cfg: SourceConfig;
+  /** The primary's settings for writes when decoding on a standby (else null: the source's own server). */
+  private primaryCfg: SourceConfig | null = null;
+  private writer: pg.Client | null = null;
   private state: SourceState = 'created';
   private error: unknown = null;
   private lastCommitted: StoredOffset | null = null;
@@ -113,7 +126,17 @@ export class PostgresSource {
     private readonly kafkaConfig: KafkaConfig,
     private readonly logger: Logger,
   ) {
-    this.config = parseSourceConfig(config);
+    this.cfg = parseSourceConfig(config);
+  }
+
+  /** The source config; once start() picked the server (database.hosts), pinned to it. */
+  get config(): SourceConfig {
+    return this.cfg;
+  }
+
+  /** Where writes go (e.g. the signal table): the primary when decoding on a standby, else `config`. */
+  get writeConfig(): SourceConfig {
+    return this.primaryCfg ?? this.cfg;
   }
 
   status(): SourceStatus {
@@ -203,10 +226,36 @@ export class PostgresSource {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`source already ${this.state}`);
     this.state = 'starting';
-    const cfg = this.config;
-    const log = this.logger.child({ connector: cfg.name });
+    const log = this.logger.child({ connector: this.cfg.name });
+    // Which server to decode from (and the primary for writes): every start resolves again, so the
+    // restart after a failover finds the promoted standby.
+    let servers: ResolvedServers;
+    try {
+      servers = await resolveServers(this.cfg);
+      if (this.cfg['slot.failover']) {
+        const problem = failoverVersionProblem(servers.serverVersionNum);
+        if (problem) throw new Error(problem);
+        if (servers.onStandby) throw new Error('slot.failover cannot be combined with database.target.session.attrs: standby: Postgres makes failover slots only on a primary (a slot on a standby is not synced further). Remove one of them.');
+      }
+    } catch (caught) {
+      const e = explainStartError(caught);
+      this.state = 'failed';
+      this.error = e;
+      throw e;
+    }
+    const hostList = Boolean(this.cfg['database.hosts']);
+    this.cfg = servers.target;
+    if (servers.onStandby) this.primaryCfg = servers.primary;
+    const cfg = this.cfg;
+    if (hostList || servers.onStandby) {
+      log.info({ server: `${cfg['database.hostname']}:${cfg['database.port']}`, onStandby: servers.onStandby }, servers.onStandby ? 'decoding on a hot standby' : 'connected to the primary of database.hosts');
+    }
     const pgClient = new pg.Client(clientConfig(cfg));
+    // The server going away (a failover) must fail the source through the stream, not crash the
+    // process with an unhandled 'error' event of this idle catalog connection.
+    pgClient.on('error', (e) => log.warn({ err: e }, 'catalog connection to Postgres lost'));
     let exported: ExportedSlot | null = null;
+    let nudge: { stop(): void } | null = null;
     try {
       if (!(await this.lead(log))) {
         await this.shutdown();
@@ -215,6 +264,11 @@ export class PostgresSource {
       }
       await pgClient.connect();
       await checkServer(pgClient, cfg);
+      if (cfg['slot.failover']) {
+        // What would make the failover slot useless (docs/ha.md); `validate --online` also checks the standbys.
+        const row = (await pgClient.query<PrimaryHaRow>(PRIMARY_HA_SQL)).rows[0];
+        for (const p of row ? primaryFailoverProblems(primaryHaSettings(row)) : []) log.warn({ slot: cfg['slot.name'], fix: p.fix }, `slot.failover: ${p.message}`);
+      }
       const tables = await resolveTables(pgClient, cfg, log);
       // What the publication held before this start (the lifecycle's fallback when it has no record yet).
       const publicationTables = await publishedTables(pgClient, cfg['publication.name']);
@@ -238,7 +292,8 @@ export class PostgresSource {
       await this.producer.connect();
       // Initialised before the offsets topic is read: aborts a crashed instance's open transaction of
       // this id, which would otherwise hold back the read_committed read below.
-      this.lifecycle = new TableLifecycle(cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
+      // On a standby: the primary alters the publication and exports the new tables' snapshot.
+      this.lifecycle = new TableLifecycle(this.primaryCfg ?? cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
       await this.lifecycle.connect();
       const state = await readPipelineState(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       let stored = state.offset;
@@ -260,7 +315,14 @@ export class PostgresSource {
       const survives = plan.kind === 'use' || !plan.resetOffsets ? stored : null;
       const fresh = plan.kind === 'use' ? !stored || Boolean(stored.snapshot && !stored.snapshot.completed) : !survives;
       await this.lifecycle.prepare(state.tables, tables, fresh, publicationTables);
-      await ensurePublication(pgClient, cfg, tables, log);
+      // Publication DDL on the primary; a standby decodes once it replayed it.
+      if (this.primaryCfg) {
+        this.writer = new pg.Client(clientConfig(this.primaryCfg));
+        this.writer.on('error', () => undefined);
+        await this.writer.connect();
+        await ensurePublication(this.writer, cfg, tables, log);
+        await waitForReplay(this.writer, pgClient);
+      } else await ensurePublication(pgClient, cfg, tables, log);
       const own = async (how: SlotOwnership['how'], lsn: bigint): Promise<void> => {
         const owner: SlotOwnership = { pipeline: cfg.name, slot: cfg['slot.name'], system_id: systemId, database: cfg['database.dbname'], created_lsn: formatLsn(lsn), created_at: new Date().toISOString(), how };
         // Own Kafka transaction, committed before any data of this slot is published.
@@ -288,8 +350,11 @@ export class PostgresSource {
       const mode = cfg['snapshot.mode'];
       const wantsSnapshot = mode !== 'never';
       let snapshot: { cp: bigint; name: string | null; resume: StoredOffset['snapshot'] } | null = null;
+      // A slot on a standby is created once the primary logs a running-xacts record: ask for it.
+      nudge = this.writer ? standbySnapshotNudger(this.writer) : null;
       if (plan.kind === 'use') {
         if (plan.record) await own(plan.record, slot.confirmedFlushLsn ?? 0n);
+        if (await ensureSlotFailover(pgClient, cfg)) log.warn({ slot: cfg['slot.name'] }, 'slot.failover: turned failover on for the existing slot (Postgres now syncs it to standbys with sync_replication_slots = on)');
         if (stored?.snapshot && !stored.snapshot.completed) snapshot = { cp: parseLsn(stored.snapshot.consistent_lsn), name: null, resume: stored.snapshot };
       } else {
         // Only reached for a missing slot or one this pipeline provably owns (planSlot).
@@ -305,13 +370,18 @@ export class PostgresSource {
           await own('created', lsn);
           log.info({ slot: cfg['slot.name'], lsn: formatLsn(lsn) }, 'created slot');
         }
+        if (cfg['slot.failover']) log.info({ slot: cfg['slot.name'] }, 'slot created with failover = true (synced to standbys with sync_replication_slots = on)');
       }
+      nudge?.stop();
+      // The primary connection served the set-up only (heartbeats and the lifecycle have their own).
+      await this.writer?.end().catch(() => undefined);
+      this.writer = null;
 
       const guard = new OversizeGuard(cfg['event.oversize.handling.mode'], admin, this.kafkaConfig['max.request.size'], cfg.name, log);
       const deps = { config: cfg, relations, builder, publisher: this.publisher, guard, admin, logger: log };
       this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored), onIdle: (walEnd) => this.idlePoint(walEnd) });
       const streaming = this.streaming;
-      this.heartbeat = new Heartbeat(cfg['heartbeat.interval.ms'], cfg['heartbeat.action.query'], clientConfig(cfg), () => streaming.heartbeat(), log);
+      this.heartbeat = new Heartbeat(cfg['heartbeat.interval.ms'], cfg['heartbeat.action.query'], clientConfig(this.primaryCfg ?? cfg), () => streaming.heartbeat(), log);
 
       const snap = snapshot;
       const exportedSlot = exported;
@@ -357,11 +427,10 @@ export class PostgresSource {
       })();
       this.running.catch(() => undefined);
     } catch (caught) {
-      // A certificate that does not verify is a settings problem: say which settings.
-      const unverified = certificateVerifyFailure(caught);
-      const e = unverified ? new Error(`Postgres TLS: the server's certificate does not verify (${unverified}); check source.database.tls (ca, servername, mode)`, { cause: caught }) : caught;
+      const e = explainStartError(caught);
       this.state = 'failed';
       this.error = e;
+      nudge?.stop();
       await exported?.close().catch(() => undefined);
       await this.shutdown();
       throw e;
@@ -372,6 +441,7 @@ export class PostgresSource {
   }
 
   private pgClient: pg.Client | null = null;
+
 
   private async committed(b: CommittedBatch): Promise<void> {
     this.lastCommitted = b.offset;
@@ -531,7 +601,15 @@ export class PostgresSource {
     await this.admin?.close();
     await this.pgClient?.end().catch(() => undefined);
     this.pgClient = null;
+    await this.writer?.end().catch(() => undefined);
+    this.writer = null;
     // Last: a standby may start only after this instance stopped writing to Kafka.
     await this.lease?.release();
   }
+}
+
+/** A certificate that does not verify is a settings problem: say which settings. Else the error as is. */
+function explainStartError(caught: unknown): unknown {
+  const unverified = certificateVerifyFailure(caught);
+  return unverified ? new Error(`Postgres TLS: the server's certificate does not verify (${unverified}); check source.database.tls (ca, servername, mode)`, { cause: caught }) : caught;
 }

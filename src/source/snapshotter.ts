@@ -77,6 +77,8 @@ export class Snapshotter {
   async run(tables: readonly CapturedTable[], consistentPoint: bigint, snapshotName: string | null, resume: SnapshotCheckpoint | null): Promise<number> {
     const { config, logger, publisher } = this.deps;
     const client = new pg.Client({ ...clientConfig(config), types: rawTypes, options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3' });
+    // A server that goes away between queries (failover) fails the next query; not an unhandled 'error' event.
+    client.on('error', () => undefined);
     await client.connect();
     const cp = formatLsn(consistentPoint);
     let seq = resume?.next_seq ?? 0;
