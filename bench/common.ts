@@ -172,7 +172,7 @@ export async function startDaemon(pipeline: Record<string, unknown>, nodeArgs: r
   writeFileSync(configFile, JSON.stringify(pipeline));
   const adminPort = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, DAEMON_BUILD_DIR, 'cli/main.js'), 'run', '--config', configFile, '--admin-port', String(adminPort)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ["ignore", process.env.DAEMON_STDOUT ? "inherit" : "ignore", "inherit"],
     env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
     detached: true,
   });
