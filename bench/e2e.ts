@@ -29,7 +29,7 @@ import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaClient } from '../src/kafka/client.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 
@@ -123,8 +123,8 @@ const pipeline = {
   kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(','), 'topic.creation.partitions': PARTITIONS },
   sinks: [
     { name: 'search', type: 'elasticsearch', url: ep.elasticsearchUrl, tables: ['public.items'] },
-    { name: 'warehouse', type: 'clickhouse', 'connection.url': ep.clickhouseUrl, database: CH_DB, topics: [`${PREFIX}.public.items`] },
-    { name: 'cache', type: 'redis', url: redisUrl, tables: { 'public.items': { keys: [`${REDIS_KEY}{id}`], mode: 'write-through' } } },
+    { name: 'warehouse', type: 'clickhouse', url: ep.clickhouseUrl, database: CH_DB, topics: [`${PREFIX}.public.items`] },
+    { name: 'cache', type: 'redis', url: redisUrl, tables: ['public.items'], 'table.overrides': { 'public.items': { keys: [`${REDIS_KEY}{id}`], mode: 'write-through' } } },
   ],
 };
 const dir = mkdtempSync(join(os.tmpdir(), 'bench-e2e-'));

@@ -21,7 +21,7 @@ import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { HEADERS } from '../src/events/change.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createClient as createClickHouseClient } from '@clickhouse/client';
@@ -69,13 +69,12 @@ const redisCase: BenchCase = {
   async setup(ctx) {
     const db = 14;
     const prefix = `bench-${ctx.run}:`;
-    const url = endpoints().redisUrl;
-    const admin = new Redis(url, { db });
-    const config = redisSinkSpec.parse({
-      url,
-      db,
-      tables: { [`${ctx.table.schema}.${ctx.table.name}`]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } },
-    });
+    // The database index is the URL path (ioredis lets a URL's path win over a `db` option).
+    const dbUrl = new URL(endpoints().redisUrl);
+    dbUrl.pathname = `/${db}`;
+    const admin = new Redis(dbUrl.toString());
+    const table = `${ctx.table.schema}.${ctx.table.name}`;
+    const config = redisSinkSpec.parse({ url: dbUrl.toString(), tables: [table], 'table.overrides': { [table]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } } });
     return {
       newSink: (phase) => new RedisSink(config, `${prefix}offsets:${phase}`, silentLogger),
       effectsPerRecord: 2,
@@ -111,7 +110,7 @@ const clickhouseCase: BenchCase = {
     const database = `cdc_bench_${ctx.run}`;
     const admin = createClickHouseClient({ url, log: { level: 127 } });
     const perCommit = process.env.BENCH_CH_CHECKPOINT === 'per-commit';
-    const config = clickhouseSpec.parse({ 'connection.url': url, database, ...(perCommit ? { 'checkpoint.interval.ms': 0 } : {}) });
+    const config = clickhouseSpec.parse({ url, database, ...(perCommit ? { 'checkpoint.interval.ms': 0 } : {}) });
     const sinks: ClickHouseSink[] = [];
     return {
       newSink: (phase) => {
@@ -162,7 +161,7 @@ const elasticsearchCase: BenchCase = {
     const url = endpoints().elasticsearchUrl;
     const es = new ElasticsearchClient({ node: url });
     const checkpointIndex = `cdc-fanout-checkpoints-bench-${ctx.run}`;
-    const config = elasticsearchPlugin.spec.parse({ url, 'index.name.template': `bench-${ctx.run}.\${table}`, 'checkpoint.index': checkpointIndex });
+    const config = elasticsearchPlugin.spec.parse({ url, 'index.name.template': `bench-${ctx.run}.{table}`, 'checkpoint.index': checkpointIndex });
     return {
       newSink: (phase) =>
         elasticsearchPlugin.create(config, { pipeline: 'bench', sinkName: `es-${phase}`, topicPrefix: 'bench', groupId: `bench-${ctx.run}-${phase}`, logger: silentLogger }),

@@ -2,7 +2,7 @@
  * The seam to the sink runtime: a configured sink (common fields + plugin fields) becomes a
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
-import type { TlsSettings } from '../config/tls.js';
+import type { TlsSettings } from '../spec/tls.js';
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -13,6 +13,7 @@ import { newSinkRunnerStats, SinkRunner } from '../sinks/runtime/runner.js';
 import type { DlqTarget } from '../sinks/runtime/dlq-replay.js';
 import type { Sink } from '../sinks/sink.js';
 import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
+import type { SinkConfig } from '../config/schema.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
 import type { PartitionStatus } from './status.js';
 
@@ -20,7 +21,7 @@ export interface SinkAdapterInput {
   readonly pipeline: string;
   readonly topicPrefix: string;
   readonly kafka: KafkaConfig;
-  readonly sink: Record<string, unknown> & { name: string; type: string };
+  readonly sink: SinkConfig;
   readonly logger: Logger;
   /** The source database as a libpq URL, handed to sinks that read the source catalog. */
   readonly sourceDatabaseUrl?: string;
@@ -49,14 +50,13 @@ export interface SinkFactoryResult {
 export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
   const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
-  // Precedence: the sink's own `topics`/`tables` (a list, or a plugin's per-table map) replace the
-  // source's table selection; with neither (or a map with a `table.default`), the sink follows the
-  // selection, tables that join it later included.
+  // Precedence: the sink's own `topics`/`tables` replace the source's table selection; with neither,
+  // the sink follows the selection, tables that join it later included.
   const follow = followsSource(input.sink) && input.source ? sourceTopicMatcher(input.source) : undefined;
-  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix);
+  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix, input.source?.['topic.routing.template']);
   const common = sinkCommonSpec.parse({
     ...pick(input.sink, Object.keys(sinkCommonSpec.shape)),
-    // `tables` may be the plugin's per-table map; the runtime gets the topic list instead.
+    // The runtime gets the topic list the tables name.
     tables: undefined,
     topics: own.length > 0 ? own : undefined,
   }) as SinkCommonConfig;

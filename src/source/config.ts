@@ -4,7 +4,7 @@
  * routing) live in src/events/config.ts and are merged by `sourceConnectorSpec()` when present.
  */
 import { z } from 'zod';
-import { tlsField } from '../config/groups.js';
+import { tlsField } from '../spec/groups.js';
 import { eventsSpec, type EventsConfig } from '../events/config.js';
 
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;
@@ -25,6 +25,25 @@ function tablePatterns(list: string, ctx: z.core.$RefinementCtx<string>): void {
       ctx.addIssue({ code: 'custom', message: `entry "${entry}" is not a valid regular expression (${why}); entries are regular expressions over "schema.table" — escape special characters, e.g. "public\\.orders", or fix the pattern` });
     }
   }
+}
+
+/**
+ * table.include.list / table.exclude.list: Debezium's comma-separated string, or a YAML/JSON list of
+ * the same entries (the list shape every sink's `tables` has); either way the parsed value is the
+ * comma-separated string the source runs on.
+ */
+function tableList(description: string) {
+  return z
+    .union([
+      z.string(),
+      z
+        .array(z.string().min(1).regex(/^[^,]*$/, 'a list entry cannot hold ","; write one pattern per entry'))
+        .min(1),
+    ])
+    .transform((v) => (Array.isArray(v) ? v.join(',') : v))
+    .pipe(z.string().superRefine(tablePatterns))
+    .optional()
+    .describe(description);
 }
 
 /** Source-only fields; `sourceSpec` adds the events options (topic.prefix, type handling, keys, topics). */
@@ -91,16 +110,8 @@ export const sourceOnlySpec = z
       .enum(publicationAutocreateModes)
       .default('all_tables')
       .describe('all_tables: create the publication FOR ALL TABLES when missing; filtered: create/alter it to exactly the tables matched by the include/exclude lists; disabled: the publication must exist.'),
-    'table.include.list': z
-      .string()
-      .superRefine(tablePatterns)
-      .optional()
-      .describe('Comma-separated regular expressions matched against `schema.table` (whole name); only matching tables are captured.'),
-    'table.exclude.list': z
-      .string()
-      .superRefine(tablePatterns)
-      .optional()
-      .describe('Comma-separated regular expressions matched against `schema.table`; matching tables are not captured. Not combinable with table.include.list.'),
+    'table.include.list': tableList('Regular expressions matched against `schema.table` (whole name), as a list or comma-separated (Debezium); only matching tables are captured. Sinks select among these with `tables`.'),
+    'table.exclude.list': tableList('Regular expressions matched against `schema.table`, as a list or comma-separated; matching tables are not captured. Not combinable with table.include.list.'),
     'snapshot.mode': z
       .enum(snapshotModes)
       .default('initial')

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { freePort } from '../support/ports.js';
 import { parsePrometheus, pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
 
@@ -52,7 +52,8 @@ sinks:
     type: redis
     url: ${ep.redisUrl}
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${name}]
+    table.overrides:
       public.${name}: { keys: ["${name}:item:{id}"], mode: write-through }
 ${extraSinks}`;
 }
@@ -100,7 +101,8 @@ beforeAll(async () => {
     type: redis
     url: redis://127.0.0.1:${FLAKY_PORT}/0
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${A}]
+    table.overrides:
       public.${A}: { keys: ["${A}:flaky:{id}"], mode: write-through }
 `,
       `  signal.data.collection: public.${A}_signal\n`,

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { PipelineStatus, SinkStatus } from '../../src/daemon/status.js';
 import { freePort } from '../support/ports.js';
 import { pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
@@ -76,7 +76,8 @@ sinks:
     type: redis
     url: ${ep.redisUrl}
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${T}]
+    table.overrides:
       public.${T}: { keys: ["${T}:item:{id}"], mode: write-through }
   - name: search
     type: elasticsearch
@@ -87,7 +88,8 @@ sinks:
   - name: ghost
     type: redis
     url: ${ep.redisUrl}
-    tables:
+    tables: [public.${T}_later]
+    table.overrides:
       public.${T}_later: { keys: ["${T}:ghost:{id}"] }
 `,
   );

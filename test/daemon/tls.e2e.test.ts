@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeTlsOptions } from '../../src/config/tls.js';
+import { nodeTlsOptions } from '../../src/spec/tls.js';
 import { hasOpenssl, makePki, type TestPki } from '../support/certs.js';
 import { kafkaLib, SASL_PASSWORD, SASL_USER, startTlsBroker, type TlsBroker } from '../support/kafka-tls-broker.js';
 import {
@@ -80,11 +80,12 @@ sinks:
     auth: { username: ${REDIS_USER}, password: "\${TLSE2E_REDIS_PASSWORD}" }
     tls: { ${files} }
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.items]
+    table.overrides:
       public.items: { keys: ["${NAME}:item:{id}"], mode: write-through }
   - name: wh
     type: clickhouse
-    connection.url: https://127.0.0.1:${ch!.httpsPort}
+    url: https://127.0.0.1:${ch!.httpsPort}
     auth: { username: ${CH_USER}, password: "\${TLSE2E_CH_PASSWORD}" }
     tls: { ca: ${pki.caCert}, cert: ${pki.clientCert}, key: ${pki.clientKeyEncrypted}, key.password: "\${TLSE2E_KEY_PASSWORD}" }
     database: ${NAME}

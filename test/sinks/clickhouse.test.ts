@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createClient } from '@clickhouse/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
@@ -33,7 +33,7 @@ function suite(server: ClickHouseTarget): void {
   let dt64 = false;
 
   function makeSink(extra: Record<string, unknown> = {}, group = 'test'): ClickHouseSink {
-    return new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': url, database, 'source.url': endpoints().postgresUrl, ...extra }), group, logger: silentLogger });
+    return new ClickHouseSink({ config: clickhouseSpec.parse({ url: url, database, 'source.url': endpoints().postgresUrl, ...extra }), group, logger: silentLogger });
   }
 
   async function tsv(query: string): Promise<Record<string, string>[]> {
@@ -443,7 +443,7 @@ function suite(server: ClickHouseTarget): void {
 
   describe('clickhouse sink: server unavailable', () => {
     it('throws a retriable SinkError when the server cannot be reached', async () => {
-      const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });
+      const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ url: 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });
       const err = await sink.open().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SinkError);
       expect((err as SinkError).retriable).toBe(true);

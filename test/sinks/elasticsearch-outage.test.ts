@@ -13,7 +13,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { Client } from '@elastic/elasticsearch';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
@@ -106,7 +106,7 @@ describe('Elasticsearch outage under load', () => {
       { pipeline: `esout-${run}`, topicPrefix: 'esout' },
     );
     const sink = plugin.create(
-      plugin.spec.parse({ url: `http://127.0.0.1:${relay.port}`, 'index.name.template': `esout-${run}.\${table}`, 'checkpoint.index': checkpointIndex, 'request.timeout.ms': 5000 }),
+      plugin.spec.parse({ url: `http://127.0.0.1:${relay.port}`, 'index.name.template': `esout-${run}.{table}`, 'checkpoint.index': checkpointIndex, 'request.timeout.ms': 5000 }),
       { pipeline: `esout-${run}`, sinkName: 'outage', topicPrefix: 'esout', groupId: config.groupId, logger: silentLogger },
     );
     const runner = new SinkRunner({ kafka, sink, config, pipeline: `esout-${run}`, logger: silentLogger, sessionTimeoutMs: 10_000 });

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';
 import { SinkError, type Sink } from '../../src/sinks/sink.js';
@@ -76,7 +76,7 @@ afterAll(async () => {
 });
 
 function makeSink(extra: Record<string, unknown>): Sink {
-  const config = plugin.spec.parse({ url: `https://127.0.0.1:${port}`, 'index.name.template': `${indexPrefix}.\${schema}.\${table}`, 'checkpoint.index': checkpointIndex, refresh: 'wait_for', ...extra });
+  const config = plugin.spec.parse({ url: `https://127.0.0.1:${port}`, 'index.name.template': `${indexPrefix}.{schema}.{table}`, 'checkpoint.index': checkpointIndex, refresh: 'wait_for', ...extra });
   return plugin.create(config, { pipeline: `p-${run}`, sinkName: 'tls', topicPrefix: 'cdc', logger: silentLogger });
 }
 

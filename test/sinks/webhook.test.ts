@@ -10,7 +10,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { loadSinkPlugin } from '../../src/sinks/registry.js';
@@ -64,7 +64,7 @@ async function newReceiver(): Promise<WebhookReceiver> {
 /** A webhook sink built through the registered plugin, as the daemon builds it. */
 async function makeSink(name: string, fields: Record<string, unknown>): Promise<Sink> {
   const plugin = await loadSinkPlugin('webhook');
-  return plugin.create(plugin.spec.parse({ 'signature.secret': SECRET, 'retry.backoff.initial.ms': 10, 'retry.backoff.max.ms': 200, ...fields }), {
+  return plugin.create(plugin.spec.parse({ 'signature.secret': SECRET, 'retry.initial.backoff.ms': 10, 'retry.max.backoff.ms': 200, ...fields }), {
     pipeline: 'wh',
     sinkName: name,
     topicPrefix: 'wh',

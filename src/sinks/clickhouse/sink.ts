@@ -31,7 +31,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
-import type { TlsSettings } from '../../config/tls.js';
+import type { TlsSettings } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
@@ -163,7 +163,7 @@ export class ClickHouseSink implements Sink {
 
   async open(): Promise<void> {
     if (!this.conn) {
-      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
+      this.conn = new Conn({ url: this.cfg.url, username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
     }
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
