@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { applyDaemonHeapFlags } from './heap.js';
 import type { DlqFlags } from './dlq.js';
 import { USAGE_ERROR } from './exit-codes.js';
 import type { ResetFlags } from './reset-offsets.js';
@@ -145,6 +146,8 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       ),
     )
     .action(async (opts: RunFlags) => {
+      // The daemon chooses its V8 heap sizing itself (src/cli/heap.ts): re-executes once if needed.
+      applyDaemonHeapFlags();
       const { runCommand } = await import('./run.js');
       // Exit explicitly: a client library timer must not keep a stopped daemon alive.
       process.exit(await runCommand(opts));

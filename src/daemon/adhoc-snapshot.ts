@@ -70,6 +70,7 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
       maxBatchBytes: input.kafka['max.request.size'],
       maxBatchWaitMs: cfg['max.batch.wait.ms'],
       maxQueueSize: cfg['max.queue.size'],
+      maxQueueBytes: cfg['max.queue.size.in.bytes'],
       onCommitted: (b) => {
         rows += b.events;
       },

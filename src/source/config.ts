@@ -188,6 +188,14 @@ export const sourceOnlySpec = z
     'max.batch.size': z.number().int().positive().default(2048).describe('Events per Kafka send; also the chunk size in which a large Postgres transaction is streamed into an open Kafka transaction (Debezium\'s default).'),
     'max.batch.wait.ms': z.number().int().min(0).default(50).describe('Longest time a committed Postgres transaction waits for more to share its Kafka transaction.'),
     'max.queue.size': z.number().int().positive().default(8192).describe('Events decoded but not yet sent to Kafka; when full, reading from the replication stream pauses (backpressure). Bounds the source\'s memory (Debezium\'s default).'),
+    'max.queue.size.in.bytes': z
+      .number()
+      .int()
+      .min(0)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'Bytes (serialized key + value + headers) of events decoded but not yet committed to Kafka; when reached, reading from the replication stream pauses, like max.queue.size. Bounds the source\'s memory for wide rows, where max.queue.size events could be gigabytes. 0: no byte bound (Debezium\'s default; ours is 16 MiB).',
+      ),
     'event.oversize.handling.mode': z
       .enum(oversizeHandlingModes)
       .default('fail')

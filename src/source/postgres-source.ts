@@ -342,6 +342,7 @@ export class PostgresSource {
         maxBatchBytes: this.kafkaConfig['max.request.size'],
         maxBatchWaitMs: cfg['max.batch.wait.ms'],
         maxQueueSize: cfg['max.queue.size'],
+        maxQueueBytes: cfg['max.queue.size.in.bytes'],
         onCommitted: (b) => this.committed(b),
         onFailure: (e) => this.streaming?.abort(e),
       });

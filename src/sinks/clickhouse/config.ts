@@ -43,6 +43,14 @@ export const clickhouseSpec = z
     'current.view.suffix': z.string().default('_current').describe('Suffix of the view `SELECT … FINAL WHERE _deleted = 0` the sink creates next to each upsert table; empty: no view.'),
     'changelog.table.suffix': z.string().min(1).default('_changelog').describe('Suffix of the changelog table name.'),
     'checkpoint.table': z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('cdc_fanout_checkpoints').describe('Table holding consumed offsets per (group, topic, partition).'),
+    'checkpoint.interval.ms': z
+      .number()
+      .int()
+      .nonnegative()
+      .default(200)
+      .describe(
+        'Shortest time between two INSERTs into the checkpoint table. The partitions\' offset commits that arrive meanwhile are written together in the next one (each batch still waits until its offsets are durable), so the checkpoint table gets a few parts per second instead of one per batch per partition. 0: an INSERT as soon as the previous one finished (commits arriving during it are still grouped). Adds up to this much latency per batch.',
+      ),
     'checkpoint.group': z.string().optional().describe('Group name under which offsets are stored (default: the consumer group id of the sink, `cdc-fanout.<pipeline>.<sink>` unless `group.id` is set).'),
     'stale.check': z.boolean().default(true).describe('Skip changes older than the stored row (counted as staleSkipped): versions come from an in-memory LRU or, for updates/deletes of keys not in it, one lookup per batch. Inserts of unseen keys are not looked up. Off: rely on ReplacingMergeTree alone (replays still collapse under FINAL).'),
     'stale.check.replay.records': z.number().int().nonnegative().default(10_000).describe('After a partition is (re)assigned (loadOffsets) or first seen, its first N records are stale-checked against ClickHouse for keys not in memory: the only place replays of already-inserted rows occur. Later records are checked against memory only.'),

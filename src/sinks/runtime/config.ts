@@ -38,6 +38,14 @@ export const sinkCommonSpec = z
       .positive()
       .default(4 * 1024 * 1024)
       .describe('Most bytes (key + value) in one write; also bounds the bytes fetched per partition, so memory stays bounded when the sink is slower than the topic.'),
+    'fetch.max.bytes': z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024)
+      .describe(
+        'Most bytes one Kafka fetch of this sink returns over all its partitions (Kafka\'s fetch.max.bytes; batch.max.bytes bounds each partition). The fetched records stay in memory until every batch of the fetch is written, so this bounds what a sink holds when it is slower than the topic. A single record batch larger than this is still fetched whole.',
+      ),
     'batch.max.wait.ms': z
       .number()
       .int()
