@@ -63,14 +63,17 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
         const done = await metricValues(metrics.snapshotRowsDone, labels);
         const total = new Map((await metricValues(metrics.snapshotRowsTotal, labels)).map((v) => [v.labels.table, v.value]));
         const lag = await metricValues(metrics.slotLagBytes, labels);
+        // The snapshot running now: the initial one, or that of tables added while streaming.
+        const live = st.state === 'snapshotting' ? st.snapshot : (st.tables?.running?.progress ?? null);
+        const rate = (p: NonNullable<typeof live>) => ({ rowsPerSecond: p.rowsPerSecond, etaSeconds: p.etaSeconds, chunks: { done: p.chunksDone, total: p.chunksTotal }, threads: p.threads });
         const snapshot: SnapshotProgress[] = done.map((d) => {
           const table = d.labels.table ?? '';
-          const current = st.state === 'snapshotting' && st.snapshot?.table === table;
-          const estimate = total.get(table) ?? (current && st.snapshot?.rowsEstimated ? st.snapshot.rowsEstimated : null);
-          return { table, done: d.value, total: estimate, finished: !current };
+          const current = live !== null && live.table === table;
+          const estimate = total.get(table) ?? (current && live.rowsEstimated ? live.rowsEstimated : null);
+          return { table, done: d.value, total: estimate, finished: !current, ...(current ? rate(live) : {}) };
         });
-        if (st.state === 'snapshotting' && st.snapshot?.table && !snapshot.some((s) => s.table === st.snapshot?.table)) {
-          snapshot.push({ table: st.snapshot.table, done: st.snapshot.rowsDone, total: st.snapshot.rowsEstimated || null, finished: false });
+        if (live?.table && !snapshot.some((s) => s.table === live.table)) {
+          snapshot.push({ table: live.table, done: live.rowsDone, total: live.rowsEstimated || null, finished: false, ...rate(live) });
         }
         return {
           lastLsn: st.lastCommittedLsn,

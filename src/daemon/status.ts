@@ -38,6 +38,11 @@ export interface SnapshotProgress {
   readonly done: number;
   readonly total: number | null;
   readonly finished: boolean;
+  /** While running: rows/s of this snapshot run, estimated seconds left, chunks done/planned, workers. */
+  readonly rowsPerSecond?: number;
+  readonly etaSeconds?: number | null;
+  readonly chunks?: { readonly done: number; readonly total: number };
+  readonly threads?: number;
 }
 
 export interface ComponentStatus {

@@ -28,6 +28,28 @@ export interface SnapshotCheckpoint {
   /** Next snapshot row ordinal (seq) to use. */
   readonly next_seq: number;
   readonly completed: boolean;
+  /** Chunk plan and progress of `table` (chunked snapshots); absent in checkpoints of older versions. */
+  readonly chunks?: ChunkCheckpoint | null;
+}
+
+/**
+ * The chunks of the table in progress and which are done: what a resumed snapshot skips. Chunk i
+ * of a `key` plan holds the primary keys in [bounds[i-1], bounds[i]) (chunk 0 from `after`,
+ * exclusive, or the start; the last one open-ended); of a `ctid` plan the heap blocks
+ * [i × blocks_per_chunk, (i+1) × blocks_per_chunk) (the last one open-ended).
+ */
+export interface ChunkCheckpoint {
+  readonly kind: 'key' | 'ctid';
+  readonly count: number;
+  readonly bounds: readonly (readonly string[])[];
+  readonly after: readonly string[] | null;
+  readonly blocks_per_chunk: number;
+  /** Every chunk below this index is done. */
+  readonly done_below: number;
+  /** Done chunks at or above done_below. */
+  readonly done: readonly number[];
+  /** Chunks partly written (key plans): chunk index → raw text of the last key written. */
+  readonly partial: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface StoredOffset {

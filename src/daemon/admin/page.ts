@@ -103,7 +103,7 @@ export const PAGE_HTML = `<!doctype html>
       charts(hist[p.name] && hist[p.name].source, [['events/s', 'eventsPerSec', fmt], ['slot lag B', 'slotLagBytes', fmtLag]]),
       s.snapshot.length ? h('div', { class: 'snap', 'data-testid': 'snapshot' }, s.snapshot.map((t) => {
         const pct = t.finished ? 100 : t.total ? Math.min(100, Math.round(100 * t.done / t.total)) : 0;
-        return [h('div', {}, t.table + ': ' + fmt(t.done) + (t.total ? ' / ' + fmt(t.total) : '') + (t.finished ? ' ✓' : '')), h('div', { class: 'bar' }, h('div', { style: 'width:' + pct + '%' }))];
+        return [h('div', {}, t.table + ': ' + fmt(t.done) + (t.total ? ' / ' + fmt(t.total) : '') + (t.finished ? ' ✓' : '') + (!t.finished && t.rowsPerSecond !== undefined ? ' · ' + fmt(t.rowsPerSecond) + ' rows/s' + (t.etaSeconds === null || t.etaSeconds === undefined ? '' : ' · ETA ' + fmt(t.etaSeconds) + ' s') + (t.chunks ? ' · chunks ' + fmt(t.chunks.done) + '/' + fmt(t.chunks.total) + ' · ' + t.threads + ' workers' : '') : '')), h('div', { class: 'bar' }, h('div', { style: 'width:' + pct + '%' }))];
       })) : null,
       s.lastError ? h('div', { class: 'err', 'data-testid': 'source-error' }, 'last error ' + s.lastError.at.slice(11, 19) + ' UTC: ' + s.lastError.message) : null);
   }
