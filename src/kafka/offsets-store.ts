@@ -66,6 +66,32 @@ export interface StoredOffset {
    * never passes max(last_commit_lsn, flushed_lsn) and a slot that did is provably ahead of us.
    */
   readonly flushed_lsn?: string;
+  /**
+   * The incremental snapshot's state (src/source/incremental-snapshot.ts), as of the last change the
+   * stream committed: written with every position record, so a chunk's rows and the progress past
+   * it are committed together. Absent: none was ever started.
+   */
+  readonly incremental?: IncrementalCheckpoint | null;
+}
+
+/** An incremental snapshot: what is left, where it is, whether it is paused. */
+export interface IncrementalCheckpoint {
+  readonly id: string;
+  /** Tables still to read, the one in progress first (`schema.table`). */
+  readonly tables: readonly string[];
+  /** Per table: the `additional-conditions` filter (SQL boolean expression) limiting the rows read. */
+  readonly conditions: Readonly<Record<string, string>>;
+  /** Raw text of the last key read in tables[0] (null: from the start). */
+  readonly last_key: readonly string[] | null;
+  /** Raw text of tables[0]'s largest key when its first chunk was read (rows above it are only streamed). */
+  readonly max_key: readonly string[] | null;
+  readonly paused: boolean;
+  /** Rows emitted so far, and the estimate of all rows (pg_class.reltuples at start). */
+  readonly rows: number;
+  readonly estimated: number;
+  readonly started_at: string;
+  /** Set when every table is done or the snapshot was stopped. */
+  readonly finished: 'done' | 'stopped' | null;
 }
 
 /** Who created (or adopted / took over) the replication slot this pipeline streams from. */

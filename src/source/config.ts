@@ -131,6 +131,12 @@ export const sourceOnlySpec = z
       .positive()
       .default(10000)
       .describe('Rows per snapshot query and per checkpoint (keyset pagination by primary key; for a table without one, a ctid block range of about this many rows); bounds memory to about snapshot.max.threads × this many rows. A crash loses at most the queries in flight.'),
+    'incremental.snapshot.chunk.size': z
+      .number()
+      .int()
+      .positive()
+      .default(1024)
+      .describe('Rows per chunk of an incremental snapshot (read between a low and a high watermark while streaming continues; its rows are held in memory until the stream reaches the high watermark). Debezium\'s name and default. See docs/snapshots.md.'),
     'snapshot.max.threads': z
       .number()
       .int()

@@ -428,25 +428,30 @@ export class Snapshotter {
     return this.deps.checkpointRecord ? this.deps.checkpointRecord(offset) : offset;
   }
 
-  /**
-   * Column list of a table in attribute order — the columns pgoutput sends: no dropped columns, and
-   * generated columns only when the publication publishes them (PG 18+, stored ones).
-   */
+  /** Column list of a table, as pgoutput sends it (describeTable). */
   private async describe(client: pg.Client, t: CapturedTable): Promise<RawRelation> {
     this.generated ??= await publishesGeneratedColumns(client, this.deps.config['publication.name']);
-    const res = await client.query<{ name: string; typ: string; typmod: string }>(
-      `SELECT attname AS name, atttypid::int AS typ, atttypmod AS typmod FROM pg_attribute
-        WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND (attgenerated = '' OR (attgenerated = 's' AND $2)) ORDER BY attnum`,
-      [t.oid, this.generated],
-    );
-    const keys = new Set(t.keyColumns);
-    return {
-      oid: t.oid,
-      schema: t.schema,
-      table: t.table,
-      replicaIdentity: t.replicaIdentity,
-      keyColumns: [...t.keyColumns],
-      columns: res.rows.map((r) => ({ name: r.name, typeOid: Number(r.typ), typeMod: Number(r.typmod), isKey: keys.has(r.name) })),
-    };
+    return describeTable(client, t, this.generated);
   }
+}
+
+/**
+ * Column list of a table in attribute order — the columns pgoutput sends: no dropped columns, and
+ * generated columns only when the publication publishes them (`generated`: PG 18+, stored ones).
+ */
+export async function describeTable(client: pg.Client, t: CapturedTable, generated: boolean): Promise<RawRelation> {
+  const res = await client.query<{ name: string; typ: string; typmod: string }>(
+    `SELECT attname AS name, atttypid::int AS typ, atttypmod AS typmod FROM pg_attribute
+      WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND (attgenerated = '' OR (attgenerated = 's' AND $2)) ORDER BY attnum`,
+    [t.oid, generated],
+  );
+  const keys = new Set(t.keyColumns);
+  return {
+    oid: t.oid,
+    schema: t.schema,
+    table: t.table,
+    replicaIdentity: t.replicaIdentity,
+    keyColumns: [...t.keyColumns],
+    columns: res.rows.map((r) => ({ name: r.name, typeOid: Number(r.typ), typeMod: Number(r.typmod), isKey: keys.has(r.name) })),
+  };
 }
