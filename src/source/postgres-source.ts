@@ -53,6 +53,12 @@ import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
 import { StreamingSource, storedPosition } from './streaming.js';
 import { TableLifecycle, type TableLifecycleStatus } from './table-lifecycle.js';
 import { IncrementalSnapshot, type IncrementalStatus, type StartRequest } from './incremental-snapshot.js';
+import { runAdHocSnapshot } from './adhoc-snapshot.js';
+
+/** A snapshot request (signal table, CLI, admin API). */
+export type SnapshotRequest =
+  | { readonly kind: 'execute'; readonly tables: readonly string[]; readonly conditions?: Readonly<Record<string, string>>; readonly type?: 'incremental' | 'blocking' }
+  | { readonly kind: 'pause' | 'resume' | 'stop' };
 
 export type SourceState = 'created' | 'standby' | 'starting' | 'snapshotting' | 'streaming' | 'stopping' | 'stopped' | 'failed';
 
@@ -502,6 +508,24 @@ export class PostgresSource {
     if (!this.incremental) throw new Error(`the source is ${this.state}; no incremental snapshot to ${kind}`);
     return this.incremental.control(kind);
   }
+
+  /**
+   * One entry for signals, the CLI and the admin API: `execute` starts an incremental snapshot
+   * (resolves once requested: `accepted`) or, with type `blocking`, runs an ad-hoc snapshot on a
+   * temporary slot (adhoc-snapshot.ts; resolves when it is `done`, one at a time); pause, resume
+   * and stop act on the incremental snapshot.
+   */
+  async snapshot(req: SnapshotRequest): Promise<{ readonly id: string; readonly status: 'accepted' | 'done' }> {
+    if (req.kind !== 'execute') return { id: await this.controlSnapshot(req.kind), status: 'done' };
+    if (req.type !== 'blocking') return { id: await this.incrementalSnapshot({ tables: req.tables, conditions: req.conditions ?? {} }), status: 'accepted' };
+    if (req.conditions && Object.keys(req.conditions).length > 0) throw new Error('additional conditions apply to incremental snapshots only');
+    const next = this.blocking.then(() => runAdHocSnapshot({ config: this.config, kafka: this.kafkaConfig, tables: req.tables, logger: this.logger }));
+    this.blocking = next.catch(() => undefined);
+    await next;
+    return { id: 'blocking', status: 'done' };
+  }
+
+  private blocking: Promise<unknown> = Promise.resolve();
 
   /** Fails the running snapshot or stream with `e` (it becomes the source's error). */
   private fail(e: Error): void {
