@@ -182,7 +182,7 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(new Option('--type <type>', 'incremental: watermark chunks while streaming, resumable; blocking: one pass in a snapshot of its own on a temporary slot').choices(['incremental', 'blocking']).default('incremental'))
     .option('--pause', 'pause the running incremental snapshot (at a chunk boundary)')
     .option('--resume', 'resume the paused incremental snapshot')
-    .option('--stop', 'stop the running incremental snapshot')
+    .option('--stop', 'stop the running incremental snapshot (with --tables: remove only those tables from it)')
     .option('--admin <url>', `${ADMIN_HELP}; the request is refused when no daemon answers (a signal is only picked up by a running daemon)`, httpUrl)
     .addHelpText(
       'after',

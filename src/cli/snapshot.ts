@@ -52,7 +52,7 @@ export async function snapshotCommand(pipelineName: string, opts: SnapshotFlags)
   const controls = (['pause', 'resume', 'stop'] as const).filter((k) => opts[k]);
   if (controls.length > 1) return fail(`--${controls.join(' and --')} exclude each other: give one`, USAGE_ERROR);
   const control = controls[0];
-  if (control && (opts.tables || opts.where?.length)) return fail(`--${control} acts on the running incremental snapshot; --tables and --where start one — give either`, USAGE_ERROR);
+  if (control && (opts.where?.length || (opts.tables && control !== 'stop'))) return fail(`--${control} acts on the running incremental snapshot; --tables and --where start one (only --stop takes --tables: the tables to remove from it) — give either`, USAGE_ERROR);
   const conditions: Record<string, string> = {};
   for (const w of opts.where ?? []) {
     const i = w.indexOf('=');
@@ -78,8 +78,9 @@ export async function snapshotCommand(pipelineName: string, opts: SnapshotFlags)
     let req: SignalRequest;
     let what: string;
     if (control) {
-      req = { kind: control };
-      what = `${control} of the incremental snapshot`;
+      const only = control === 'stop' && opts.tables ? opts.tables.split(',').map((t) => t.trim()).filter(Boolean) : [];
+      req = only.length ? { kind: control, tables: only } : { kind: control };
+      what = only.length ? `stop of ${only.join(', ')} in the incremental snapshot` : `${control} of the incremental snapshot`;
     } else {
       const captured = (await resolveTables(client, cfg, createLogger({ level: 'warn' }))).map(qualified);
       const wanted = opts.tables ? opts.tables.split(',').map((t) => t.trim()).filter(Boolean) : captured;

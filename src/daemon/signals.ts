@@ -3,7 +3,8 @@
  * (`source.signal.data.collection`):
  *   execute-snapshot  {"data-collections": ["schema.table", …], "type": "incremental" | "blocking",
  *                      "additional-conditions": [{"data-collection": "schema.table", "filter": "SQL"}]}
- *   pause-snapshot / resume-snapshot / stop-snapshot  {"type": "incremental"}
+ *   pause-snapshot / resume-snapshot  {"type": "incremental"}
+ *   stop-snapshot     {"type": "incremental", "data-collections"?: [tables to remove; none: stop it all]}
  * `cdc-fanout snapshot` writes them (writeSignal); the daemon's SignalWatcher sees new rows while
  * the pipeline runs and hands them to the source (src/source: incremental-snapshot.ts, or
  * adhoc-snapshot.ts for "blocking"). Signals present when the watcher starts are treated as
@@ -53,6 +54,7 @@ export interface SignalRequest {
 /** The signal row's `data` for a request (Debezium's JSON layout). */
 export function signalData(req: SignalRequest): string {
   const type = req.type ?? 'incremental';
+  if (req.kind === 'stop' && req.tables?.length) return JSON.stringify({ 'data-collections': req.tables, type });
   if (req.kind !== 'execute') return JSON.stringify({ type });
   const conditions = Object.entries(req.conditions ?? {}).map(([t, filter]) => ({ 'data-collection': t, filter }));
   return JSON.stringify({ 'data-collections': req.tables ?? [], type, ...(conditions.length ? { 'additional-conditions': conditions } : {}) });

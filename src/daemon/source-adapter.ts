@@ -33,7 +33,7 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
     src.onStandby((reason) => ctx.standby?.(reason));
     // Snapshot signals go to the source (src/source: incremental-snapshot.ts, adhoc-snapshot.ts).
     const execute = async (sig: SnapshotSignal): Promise<'done' | 'accepted'> =>
-      (await src.snapshot(sig.kind === 'execute' ? { kind: 'execute', tables: sig.tables, conditions: sig.conditions, type: sig.type } : { kind: sig.kind })).status;
+      (await src.snapshot(sig.kind === 'execute' ? { kind: 'execute', tables: sig.tables, conditions: sig.conditions, type: sig.type } : sig.kind === 'stop' ? { kind: 'stop', tables: sig.tables } : { kind: sig.kind })).status;
     const watcher = signalTable ? new SignalWatcher({ client: () => new pg.Client(clientConfig(src.config)), table: signalTable, logger, execute }) : undefined;
     return {
       async start() {

@@ -4,7 +4,7 @@
  *
  *   for each chunk of a table (primary-key order, `incremental.snapshot.chunk.size` rows, keys up
  *   to the table's largest key when its first chunk was read, optional `additional-conditions`):
- *     1. emit the low watermark  — pg_logical_emit_message(true, 'cdc-fanout.incremental', open)
+ *     1. emit the low watermark  — pg_logical_emit_message(true, 'cdc-fanout.incremental:<name>', open)
  *     2. read the chunk          — one short READ COMMITTED query, no long transaction
  *     3. emit the high watermark — pg_logical_emit_message(true, …, close)
  *   The stream (streaming.ts) sees the watermarks in commit order. Between them it removes from the
@@ -35,12 +35,20 @@ import { clientConfig, publishesGeneratedColumns, qualified, quoteIdent, quoteTa
 import { RelationCache } from './relations.js';
 import { describeTable } from './snapshotter.js';
 
+/**
+ * Logical decoding messages are database-wide: every slot of the database sees every one, whatever
+ * its publication. So each pipeline's messages carry its own prefix, and a stream swallows (never
+ * publishes as op `m`) every message under the common one, acting only on its own.
+ */
 export const WATERMARK_PREFIX = 'cdc-fanout.incremental';
+export const watermarkPrefix = (connector: string): string => `${WATERMARK_PREFIX}:${connector}`;
 
 type Message =
   | { readonly kind: 'start'; readonly id: string; readonly tables: readonly string[]; readonly conditions: Readonly<Record<string, string>>; readonly estimated: number }
   | { readonly kind: 'open' | 'close'; readonly id: string; readonly chunk: string }
-  | { readonly kind: 'pause' | 'resume' | 'stop'; readonly id: string };
+  | { readonly kind: 'pause' | 'resume'; readonly id: string }
+  /** `tables`: only these leave the snapshot (Debezium's stop-snapshot data-collections); none: all of it stops. */
+  | { readonly kind: 'stop'; readonly id: string; readonly tables?: readonly string[] };
 
 interface Window {
   readonly id: string;
@@ -95,6 +103,8 @@ export class IncrementalSnapshot {
   private wake: (() => void) | null = null;
   private chunkNo = 0;
   private readonly run = randomUUID().slice(0, 8);
+  /** This pipeline's message prefix (watermarkPrefix). */
+  readonly prefix: string;
   private rate = { since: Date.now(), rows: 0 };
 
   constructor(
@@ -105,6 +115,7 @@ export class IncrementalSnapshot {
   ) {
     this.state = stored ?? null;
     this.rate.rows = stored?.rows ?? 0;
+    this.prefix = watermarkPrefix(config.name);
   }
 
   /** The state to write with the stream's next offsets record. */
@@ -184,13 +195,16 @@ export class IncrementalSnapshot {
     return id;
   }
 
-  /** pause / resume / stop the running incremental snapshot. */
-  async control(kind: 'pause' | 'resume' | 'stop'): Promise<string> {
+  /** pause / resume / stop the running incremental snapshot (stop: only `tables` when given). */
+  async control(kind: 'pause' | 'resume' | 'stop', tables: readonly string[] = []): Promise<string> {
     const s = this.state;
     if (!s || s.finished) throw new Error(`no incremental snapshot is running${s ? ` (the last one, ${s.id}, is ${s.finished})` : ''}; nothing to ${kind}`);
     if (kind === 'pause' && s.paused) throw new Error(`incremental snapshot ${s.id} is already paused`);
     if (kind === 'resume' && !s.paused) throw new Error(`incremental snapshot ${s.id} is not paused`);
-    await this.emit({ kind, id: s.id });
+    if (kind !== 'stop' && tables.length > 0) throw new Error(`${kind} acts on the whole incremental snapshot; tables can only be named to stop`);
+    const absent = tables.filter((t) => !s.tables.includes(t));
+    if (absent.length > 0) throw new Error(`not in the running incremental snapshot ${s.id}: ${absent.join(', ')} (still to do: ${s.tables.join(', ')})`);
+    await this.emit(kind === 'stop' ? { kind, id: s.id, ...(tables.length ? { tables } : {}) } : { kind, id: s.id });
     return s.id;
   }
 
@@ -237,9 +251,19 @@ export class IncrementalSnapshot {
         this.wake?.();
         return true;
       }
+      case 'stop':
+        if (m.tables?.length && s && s.id === m.id && !s.finished) {
+          // Named tables leave; the table in progress starts over if it comes back later.
+          const tables = s.tables.filter((t) => !m.tables!.includes(t));
+          const current = tables[0] === s.tables[0];
+          this.state = { ...s, tables, ...(current ? {} : { last_key: null, max_key: null }), finished: tables.length === 0 ? 'stopped' : null };
+          this.log.info({ id: s.id, removed: m.tables, left: tables }, 'incremental snapshot: tables stopped');
+          this.wake?.();
+          return true;
+        }
+      // falls through: stop all of it
       case 'pause':
-      case 'resume':
-      case 'stop': {
+      case 'resume': {
         if (!s || s.id !== m.id || s.finished) return null;
         this.state = m.kind === 'stop' ? { ...s, finished: 'stopped' } : { ...s, paused: m.kind === 'pause' };
         this.log.info({ id: s.id, table: s.tables[0] }, `incremental snapshot ${m.kind === 'stop' ? 'stopped' : m.kind === 'pause' ? 'paused' : 'resumed'}`);
@@ -253,7 +277,12 @@ export class IncrementalSnapshot {
       }
       case 'close': {
         const w = this.window;
-        if (!w || w.id !== m.id || w.chunk !== m.chunk || !w.buffer || !w.next || !s || s.id !== w.id) return null;
+        if (!w || w.id !== m.id || w.chunk !== m.chunk) return null;
+        // The job waits for this close, whatever becomes of the chunk.
+        this.window = null;
+        w.closed();
+        // Stopped, replaced, or its table removed while the window was open: the chunk is dropped.
+        if (!w.buffer || !w.next || !s || s.id !== w.id || s.finished || s.tables[0] !== w.table) return null;
         const rows = [...w.buffer].filter(([k]) => !w.changed.has(k)).map(([, r]) => r);
         const n = w.next;
         const tables = n.tableDone ? s.tables.slice(1) : s.tables;
@@ -267,8 +296,6 @@ export class IncrementalSnapshot {
         };
         if (n.tableDone) this.log.info({ id: s.id, table: w.table, rows: this.state.rows }, 'incremental snapshot: table done');
         if (tables.length === 0) this.log.info({ id: s.id, rows: this.state.rows }, 'incremental snapshot completed');
-        this.window = null;
-        w.closed();
         return { relation: w.relation, rows };
       }
       default:
@@ -297,7 +324,7 @@ export class IncrementalSnapshot {
 
   private async emit(m: Message): Promise<void> {
     const { reader } = await this.connect();
-    await reader.query('SELECT pg_logical_emit_message(true, $1, $2)', [WATERMARK_PREFIX, JSON.stringify(m)]);
+    await reader.query('SELECT pg_logical_emit_message(true, $1, $2)', [this.prefix, JSON.stringify(m)]);
   }
 
   private idle(): Promise<void> {

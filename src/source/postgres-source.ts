@@ -58,7 +58,9 @@ import { runAdHocSnapshot } from './adhoc-snapshot.js';
 /** A snapshot request (signal table, CLI, admin API). */
 export type SnapshotRequest =
   | { readonly kind: 'execute'; readonly tables: readonly string[]; readonly conditions?: Readonly<Record<string, string>>; readonly type?: 'incremental' | 'blocking' }
-  | { readonly kind: 'pause' | 'resume' | 'stop' };
+  | { readonly kind: 'pause' | 'resume' }
+  /** `tables`: stop only these (Debezium's stop-snapshot data-collections); none: stop it all. */
+  | { readonly kind: 'stop'; readonly tables?: readonly string[] };
 
 export type SourceState = 'created' | 'standby' | 'starting' | 'snapshotting' | 'streaming' | 'stopping' | 'stopped' | 'failed';
 
@@ -504,9 +506,9 @@ export class PostgresSource {
   }
 
   /** Pauses, resumes or stops the running incremental snapshot (at a chunk boundary). Returns its id. */
-  async controlSnapshot(kind: 'pause' | 'resume' | 'stop'): Promise<string> {
+  async controlSnapshot(kind: 'pause' | 'resume' | 'stop', tables: readonly string[] = []): Promise<string> {
     if (!this.incremental) throw new Error(`the source is ${this.state}; no incremental snapshot to ${kind}`);
-    return this.incremental.control(kind);
+    return this.incremental.control(kind, tables);
   }
 
   /**
@@ -516,7 +518,7 @@ export class PostgresSource {
    * and stop act on the incremental snapshot.
    */
   async snapshot(req: SnapshotRequest): Promise<{ readonly id: string; readonly status: 'accepted' | 'done' }> {
-    if (req.kind !== 'execute') return { id: await this.controlSnapshot(req.kind), status: 'done' };
+    if (req.kind !== 'execute') return { id: await this.controlSnapshot(req.kind, req.kind === 'stop' ? (req.tables ?? []) : []), status: 'done' };
     if (req.type !== 'blocking') return { id: await this.incrementalSnapshot({ tables: req.tables, conditions: req.conditions ?? {} }), status: 'accepted' };
     if (req.conditions && Object.keys(req.conditions).length > 0) throw new Error('additional conditions apply to incremental snapshots only');
     const next = this.blocking.then(() => runAdHocSnapshot({ config: this.config, kafka: this.kafkaConfig, tables: req.tables, logger: this.logger }));

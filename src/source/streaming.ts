@@ -256,11 +256,11 @@ export class StreamingSource {
 
   private async message(ch: Extract<RawChange, { kind: 'message' }>): Promise<void> {
     const inc = this.deps.incremental;
-    if (inc && ch.prefix === WATERMARK_PREFIX) {
-      // Ours (incremental-snapshot.ts): never published as a message event. In a replayed
-      // transaction Kafka already has (skipAll) it changes nothing.
+    if (ch.prefix === WATERMARK_PREFIX || ch.prefix.startsWith(`${WATERMARK_PREFIX}:`)) {
+      // Incremental-snapshot messages (incremental-snapshot.ts) are never published as message
+      // events; only this pipeline's act, and not in a replayed transaction Kafka already has.
       const tx = this.tx;
-      if (!ch.transactional || !tx || tx.skipAll) return;
+      if (!inc || ch.prefix !== inc.prefix || !ch.transactional || !tx || tx.skipAll) return;
       const out = inc.onMessage(ch.content);
       if (out === null) return;
       tx.forceCommit = true;

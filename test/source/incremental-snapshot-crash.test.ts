@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StoredOffset } from '../../src/kafka/offsets-store.js';
-import { WATERMARK_PREFIX } from '../../src/source/incremental-snapshot.js';
+import { watermarkPrefix } from '../../src/source/incremental-snapshot.js';
 import { cleanup, consume, pgClient, uniq, waitFor } from './helpers.js';
 
 const id = uniq('src_icrash');
@@ -68,7 +68,7 @@ describe('incremental snapshot, kill -9', () => {
       await c.query(`INSERT INTO ${table} SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g`);
       child = start();
       await waitFor(() => child!.msgs.includes('streaming started'), 120_000, 'streaming');
-      await c.query('SELECT pg_logical_emit_message(true, $1, $2)', [WATERMARK_PREFIX, JSON.stringify({ kind: 'start', id: 'crash-test', tables: [table], conditions: {}, estimated: ROWS })]);
+      await c.query('SELECT pg_logical_emit_message(true, $1, $2)', [watermarkPrefix(id), JSON.stringify({ kind: 'start', id: 'crash-test', tables: [table], conditions: {}, estimated: ROWS })]);
       const topic = `${prefix}.public.${id}`;
       await consume([topic], (r) => r.length >= 3000, 120_000);
       await killHard(child.proc);

@@ -187,8 +187,20 @@ export async function startAdminServer(backend: AdminBackend, opts: AdminOptions
       const p = decodeURIComponent(snap[1] as string);
       const fail = (err: unknown): void => send(res, 500, { error: err instanceof Error ? err.message : String(err) });
       const reply = (r: DlqResult<{ readonly id: string; readonly status: 'accepted' | 'done' }>): void => (r.ok ? send(res, r.value.status === 'accepted' ? 202 : 200, r.value) : send(res, r.status, { error: r.error }));
-      if (snap[2]) {
-        backend.snapshot(p, { kind: snap[2] as 'pause' | 'resume' | 'stop' }).then(reply, fail);
+      if (snap[2] === 'pause' || snap[2] === 'resume') {
+        backend.snapshot(p, { kind: snap[2] }).then(reply, fail);
+        return;
+      }
+      if (snap[2] === 'stop') {
+        readJson(req).then((body) => {
+          if (!body.ok) return send(res, 400, { error: body.error });
+          const t = body.value.tables;
+          const unknown = Object.keys(body.value).filter((k) => k !== 'tables');
+          if (unknown.length || (t !== undefined && (!Array.isArray(t) || !t.every((x) => typeof x === 'string')))) {
+            return send(res, 400, { error: 'the body is empty (stop the whole incremental snapshot) or {"tables": ["schema.table", …]} (remove those tables from it)' });
+          }
+          backend.snapshot(p, { kind: 'stop', tables: (t ?? []) as string[] }).then(reply, fail);
+        }, fail);
         return;
       }
       readJson(req).then((body) => {
