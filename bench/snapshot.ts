@@ -5,7 +5,7 @@
  *  2. the incremental snapshot (watermark chunks while streaming) with the default chunk size
  *     (incremental.snapshot.chunk.size=1024, Debezium's default) and a larger one.
  * The table: `--rows` (default 2,000,000) rows of an orders-like table of realistic width (bigint
- * key, ints, numerics, short and long text, timestamps, a text[] and a jsonb; ~420 bytes/row on
+ * key, ints, numerics, short and long text, timestamps, a text[] and a jsonb; ~370 bytes/row on
  * disk). Each run gets its own slot, topic prefix and (in-process) source; its topics are deleted
  * after it. Rates are rows / seconds from the source's start to the Kafka commit of the last row.
  * Results: bench/results/snapshot.json with machine, versions and `uptime` before/after each run
