@@ -82,15 +82,24 @@ export async function snapshotCommand(pipelineName: string, opts: SnapshotFlags)
       req = only.length ? { kind: control, tables: only } : { kind: control };
       what = only.length ? `stop of ${only.join(', ')} in the incremental snapshot` : `${control} of the incremental snapshot`;
     } else {
-      const captured = (await resolveTables(client, cfg, createLogger({ level: 'warn' }))).map(qualified);
-      const wanted = opts.tables ? opts.tables.split(',').map((t) => t.trim()).filter(Boolean) : captured;
+      const tables = await resolveTables(client, cfg, createLogger({ level: 'warn' }));
+      const captured = tables.map(qualified);
+      const type = opts.type ?? 'incremental';
+      const keyless = tables.filter((t) => t.keyColumns.length === 0).map(qualified);
+      // Without --tables an incremental snapshot takes every captured table it can read in key order.
+      const wanted = opts.tables ? opts.tables.split(',').map((t) => t.trim()).filter(Boolean) : type === 'incremental' ? captured.filter((t) => !keyless.includes(t)) : captured;
+      if (!opts.tables && type === 'incremental' && keyless.length > 0) {
+        process.stderr.write(`note: ${keyless.join(', ')} ${keyless.length === 1 ? 'has' : 'have'} no primary key, so ${keyless.length === 1 ? 'it is' : 'they are'} left out of the incremental snapshot (snapshot ${keyless.length === 1 ? 'it' : 'them'} with --type blocking)\n`);
+      }
+      const noKey = type === 'incremental' ? wanted.filter((t) => keyless.includes(t)) : [];
+      if (noKey.length) return fail(`${noKey.join(', ')}: no primary key (or replica identity index), which an incremental snapshot needs to read in key order; give ${noKey.length === 1 ? 'it' : 'them'} one, or use --type blocking`);
       const unknown = [...wanted, ...Object.keys(conditions)].filter((t) => !captured.includes(t));
       if (unknown.length) return fail(`not captured by pipeline "${pipelineName}": ${[...new Set(unknown)].join(', ')} (captured: ${captured.join(', ') || 'none'})`);
       const stray = Object.keys(conditions).filter((t) => !wanted.includes(t));
       if (stray.length) return fail(`--where names ${stray.join(', ')}, which is not among the tables to snapshot (${wanted.join(', ')})`);
-      if (wanted.length === 0) return fail(`pipeline "${pipelineName}" captures no tables`);
-      req = { kind: 'execute', tables: wanted, conditions, type: opts.type ?? 'incremental' };
-      what = `${opts.type ?? 'incremental'} snapshot of ${wanted.join(', ')}${Object.keys(conditions).length ? ` (where ${Object.entries(conditions).map(([t, f]) => `${t}: ${f}`).join('; ')})` : ''}`;
+      if (wanted.length === 0) return fail(keyless.length ? `pipeline "${pipelineName}" captures only tables without a primary key (${keyless.join(', ')}); snapshot them with --type blocking` : `pipeline "${pipelineName}" captures no tables`);
+      req = { kind: 'execute', tables: wanted, conditions, type };
+      what = `${type} snapshot of ${wanted.join(', ')}${Object.keys(conditions).length ? ` (where ${Object.entries(conditions).map(([t, f]) => `${t}: ${f}`).join('; ')})` : ''}`;
     }
     const id = await writeSignal(client, signalTable, req);
     process.stdout.write(`requested: ${what} — signal ${id} in ${signalTable} (daemon ${daemon.url}; progress: cdc-fanout status --config ${opts.config})\n`);
