@@ -8,13 +8,13 @@
 import pg from 'pg';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString } from '../config/secret.js';
+import { maskString } from '../spec/secret.js';
 import { writeSignal, type SignalRequest } from '../daemon/signals.js';
 import { createLogger } from '../observability/logger.js';
 import { parseSourceConfig, sourceSpec } from '../source/config.js';
 import { clientConfig, qualified, resolveTables } from '../source/connection.js';
 import { ADMIN_HINT, resolveAdmin } from './admin-address.js';
-import { USAGE_ERROR } from './program.js';
+import { USAGE_ERROR } from './exit-codes.js';
 
 const fail = (s: string, code = 1): number => {
   process.stderr.write(`${s}\n`);
@@ -64,11 +64,12 @@ export async function snapshotCommand(pipelineName: string, opts: SnapshotFlags)
   if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
   const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
   if (!p) return fail(`no pipeline "${pipelineName}" in ${opts.config} (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'})`);
-  const source = p.config.source as Record<string, unknown>;
-  const signalTable = source['signal.data.collection'] as string | undefined;
+  const { source } = p.config;
+  const signalTable = source['signal.data.collection'];
   if (!signalTable) return fail(`${p.file}: source.signal.data.collection is not set; set it (e.g. public.cdc_fanout_signal) to enable snapshots on request, then restart the daemon`);
   const own: Record<string, unknown> = {};
-  for (const k of Object.keys(sourceSpec.shape)) if (source[k] !== undefined) own[k] = source[k];
+  const fields: Readonly<Record<string, unknown>> = source;
+  for (const k of Object.keys(sourceSpec.shape)) if (fields[k] !== undefined) own[k] = fields[k];
   const cfg = parseSourceConfig(own);
   const daemon = await findDaemon(opts);
   if ('error' in daemon) return fail(daemon.error);

@@ -1,6 +1,6 @@
 /**
  * An incremental snapshot killed with -9 midway resumes at its committed chunk: the source runs as a
- * child process (src/source/run-source.ts); the snapshot is started with the same logical message
+ * child process (test/support/run-source.ts); the snapshot is started with the same logical message
  * the signal/CLI/admin path writes (incremental-snapshot.ts); after the kill the committed state
  * (offsets topic, read_committed) is mid-table; the restarted source finishes it, and the final
  * state counts exactly the table's rows (a restart from the beginning would count them again) while
@@ -23,7 +23,7 @@ interface Child {
 }
 
 function start(): Child {
-  const args = ['tsx', 'src/source/run-source.ts', `name=${id}`, `topic.prefix=${prefix}`, `slot.name=${id}`, `publication.name=${id}_pub`, 'publication.autocreate.mode=filtered', `table.include.list=public\\.${id}`, 'snapshot.mode=never', 'incremental.snapshot.chunk.size=200', 'max.batch.wait.ms=20'];
+  const args = ['tsx', 'test/support/run-source.ts', `name=${id}`, `topic.prefix=${prefix}`, `slot.name=${id}`, `publication.name=${id}_pub`, 'publication.autocreate.mode=filtered', `table.include.list=public\\.${id}`, 'snapshot.mode=never', 'incremental.snapshot.chunk.size=200', 'max.batch.wait.ms=20'];
   const proc = spawn('npx', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CDC_LOG_LEVEL: 'info' } });
   const msgs: string[] = [];
   proc.stdout!.on('data', (b: Buffer) => {

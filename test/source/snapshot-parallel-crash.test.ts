@@ -37,7 +37,7 @@ interface Child {
 function start(): Child {
   const args = [
     'tsx',
-    'src/source/run-source.ts',
+    'test/support/run-source.ts',
     `name=${id}`,
     `topic.prefix=${prefix}`,
     `slot.name=${id}`,

@@ -1,6 +1,6 @@
 /** Maps Elasticsearch client errors to SinkError (retriable or not) with messages a user can act on. */
 import { errors } from '@elastic/elasticsearch';
-import { certificateVerifyFailure } from '../../config/tls.js';
+import { certificateVerifyFailure } from '../../spec/tls.js';
 import { SinkError } from '../sink.js';
 
 /** The Elasticsearch error `type` of a response error (e.g. resource_already_exists_exception). */

@@ -34,7 +34,7 @@
  * (e.g. `cdc-fanout reset-offsets`, with the daemon stopped) may write any offset — that is the reset.
  */
 import { Admin, type AdminOptions, type ListConsumerGroupOffsetsGroup } from '@platformatic/kafka';
-import { nodeTlsOptions } from '../../config/tls.js';
+import { nodeTlsOptions } from '../../spec/tls.js';
 import type { KafkaConfig } from '../../kafka/config.js';
 import { describeKafkaError } from '../../kafka/errors.js';
 import { SinkError, type PartitionOffset, type TopicPartition } from '../sink.js';
