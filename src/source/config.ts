@@ -174,7 +174,27 @@ export const sourceOnlySpec = z
       .describe(
         'How often the running source checks the catalog for tables that start or stop matching the include/exclude lists; a new one is added to the publication (filtered mode) and snapshotted (snapshot.new.tables), one that left is removed from it. 0: only at start-up.',
       ),
-    'snapshot.fetch.size': z.number().int().positive().default(10000).describe('Rows per snapshot chunk (keyset pagination by primary key); bounds memory.'),
+    'snapshot.fetch.size': z
+      .number()
+      .int()
+      .positive()
+      .default(10000)
+      .describe('Rows per snapshot query and per checkpoint (keyset pagination by primary key; for a table without one, a ctid block range of about this many rows); bounds memory to about snapshot.max.threads × this many rows. A crash loses at most the queries in flight.'),
+    'incremental.snapshot.chunk.size': z
+      .number()
+      .int()
+      .positive()
+      .default(1024)
+      .describe('Rows per chunk of an incremental snapshot (read between a low and a high watermark while streaming continues; its rows are held in memory until the stream reaches the high watermark). Debezium\'s name and default. See docs/snapshots.md.'),
+    'snapshot.max.threads': z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe(
+        'Workers reading one table in parallel during a snapshot (initial, new tables, ad-hoc): the table is split into primary-key ranges (ctid block ranges without a key), each worker has its own Postgres connection in the same exported snapshot (SET TRANSACTION SNAPSHOT). Debezium\'s name; Debezium parallelises across tables instead. See docs/snapshots.md.',
+      ),
     'heartbeat.interval.ms': z
       .number()
       .int()

@@ -62,6 +62,15 @@ import { RelationCache } from './relations.js';
 import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
 import { StreamingSource, storedPosition } from './streaming.js';
 import { TableLifecycle, type TableLifecycleStatus } from './table-lifecycle.js';
+import { IncrementalSnapshot, type IncrementalStatus, type StartRequest } from './incremental-snapshot.js';
+import { runAdHocSnapshot } from './adhoc-snapshot.js';
+
+/** A snapshot request (signal table, CLI, admin API). */
+export type SnapshotRequest =
+  | { readonly kind: 'execute'; readonly tables: readonly string[]; readonly conditions?: Readonly<Record<string, string>>; readonly type?: 'incremental' | 'blocking' }
+  | { readonly kind: 'pause' | 'resume' }
+  /** `tables`: stop only these (Debezium's stop-snapshot data-collections); none: stop it all. */
+  | { readonly kind: 'stop'; readonly tables?: readonly string[] };
 
 export type SourceState = 'created' | 'standby' | 'starting' | 'snapshotting' | 'streaming' | 'stopping' | 'stopped' | 'failed';
 
@@ -82,6 +91,8 @@ export interface SourceStatus {
   readonly tables: TableLifecycleStatus | null;
   /** While `standby`: why it waits (who holds the lease or the slot). */
   readonly standby: string | null;
+  /** The incremental snapshot (running, paused or the last one finished), null when none was started. */
+  readonly incremental: IncrementalStatus | null;
 }
 
 /** Observer of the leadership wait: the reason while waiting as standby, null once it takes over. */
@@ -104,6 +115,7 @@ export class PostgresSource {
   private publisher: Publisher | null = null;
   private heartbeat: Heartbeat | null = null;
   private lifecycle: TableLifecycle | null = null;
+  private incremental: IncrementalSnapshot | null = null;
   private running: Promise<void> = Promise.resolve();
   private slotHealth: SlotHealth | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -152,6 +164,7 @@ export class PostgresSource {
       slot: this.slotHealth,
       tables: this.lifecycle?.status() ?? null,
       standby: this.state === 'standby' ? this.standbyText : null,
+      incremental: this.incremental?.status() ?? null,
     };
   }
 
@@ -380,7 +393,10 @@ export class PostgresSource {
 
       const guard = new OversizeGuard(cfg['event.oversize.handling.mode'], admin, this.kafkaConfig['max.request.size'], cfg.name, log);
       const deps = { config: cfg, relations, builder, publisher: this.publisher, guard, admin, logger: log };
-      this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored), onIdle: (walEnd) => this.idlePoint(walEnd) });
+      // Watermarks are writes (pg_logical_emit_message): on a standby they and the chunk reads
+      // between them go to the primary, whose WAL the standby's slot decodes in the same order.
+      this.incremental = new IncrementalSnapshot(this.primaryCfg ?? cfg, stored?.incremental ?? null, log, (e) => this.fail(e));
+      this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored), onIdle: (walEnd) => this.idlePoint(walEnd), incremental: this.incremental });
       const streaming = this.streaming;
       this.heartbeat = new Heartbeat(cfg['heartbeat.interval.ms'], cfg['heartbeat.action.query'], clientConfig(this.primaryCfg ?? cfg), () => streaming.heartbeat(), log);
 
@@ -414,6 +430,8 @@ export class PostgresSource {
           // New tables are snapshotted and the catalog checked while the stream runs (its own slot,
           // producer and record: table-lifecycle.ts).
           this.lifecycle?.start();
+          // Incremental snapshots (requested, or resumed from the stored state) run alongside.
+          this.incremental?.start();
           await streaming.run();
         } catch (caught) {
           // A stream that broke because the slot vanished or was invalidated reports that, with the remedy.
@@ -472,7 +490,8 @@ export class PostgresSource {
     }
     const every = this.config['heartbeat.interval.ms'] > 0 ? this.config['heartbeat.interval.ms'] : 10000;
     if (Date.now() - this.watermarkAt < every) return;
-    const offset: StoredOffset = { connector: this.config.name, last_commit_lsn: last?.last_commit_lsn ?? '0/0', last_seq: last?.last_seq ?? -1, snapshot: null, flushed_lsn: formatLsn(walEnd) };
+    const inc = this.incremental?.checkpoint();
+    const offset: StoredOffset = { connector: this.config.name, last_commit_lsn: last?.last_commit_lsn ?? '0/0', last_seq: last?.last_seq ?? -1, snapshot: null, flushed_lsn: formatLsn(walEnd), ...(inc ? { incremental: inc } : {}) };
     if (this.publisher.commitWatermark(offset)) this.watermarkAt = Date.now();
   }
 
@@ -550,6 +569,39 @@ export class PostgresSource {
     }
   }
 
+  /**
+   * Starts an incremental snapshot of `tables` while streaming continues (added to the running one),
+   * optionally limited per table by a SQL filter (Debezium's additional-conditions). Returns its id.
+   */
+  async incrementalSnapshot(req: StartRequest): Promise<string> {
+    if (!this.incremental || (this.state !== 'streaming' && this.state !== 'snapshotting')) throw new Error(`the source is ${this.state}; an incremental snapshot starts only while it runs`);
+    return this.incremental.request(req);
+  }
+
+  /** Pauses, resumes or stops the running incremental snapshot (at a chunk boundary). Returns its id. */
+  async controlSnapshot(kind: 'pause' | 'resume' | 'stop', tables: readonly string[] = []): Promise<string> {
+    if (!this.incremental) throw new Error(`the source is ${this.state}; no incremental snapshot to ${kind}`);
+    return this.incremental.control(kind, tables);
+  }
+
+  /**
+   * One entry for signals, the CLI and the admin API: `execute` starts an incremental snapshot
+   * (resolves once requested: `accepted`) or, with type `blocking`, runs an ad-hoc snapshot on a
+   * temporary slot (adhoc-snapshot.ts; resolves when it is `done`, one at a time); pause, resume
+   * and stop act on the incremental snapshot.
+   */
+  async snapshot(req: SnapshotRequest): Promise<{ readonly id: string; readonly status: 'accepted' | 'done' }> {
+    if (req.kind !== 'execute') return { id: await this.controlSnapshot(req.kind, req.kind === 'stop' ? (req.tables ?? []) : []), status: 'done' };
+    if (req.type !== 'blocking') return { id: await this.incrementalSnapshot({ tables: req.tables, conditions: req.conditions ?? {} }), status: 'accepted' };
+    if (req.conditions && Object.keys(req.conditions).length > 0) throw new Error('additional conditions apply to incremental snapshots only');
+    const next = this.blocking.then(() => runAdHocSnapshot({ config: this.config, kafka: this.kafkaConfig, tables: req.tables, logger: this.logger }));
+    this.blocking = next.catch(() => undefined);
+    await next;
+    return { id: 'blocking', status: 'done' };
+  }
+
+  private blocking: Promise<unknown> = Promise.resolve();
+
   /** Fails the running snapshot or stream with `e` (it becomes the source's error). */
   private fail(e: Error): void {
     if (this.pendingFatal) return;
@@ -577,9 +629,11 @@ export class PostgresSource {
     // The stream is told to stop first, with no await before it: a stop racing the stream's start
     // must reach it before it starts replicating. The lifecycle (own producer) stops alongside.
     const lifecycle = this.lifecycle?.stop().catch(() => undefined);
+    const incremental = this.incremental?.stop().catch(() => undefined);
     await this.streaming?.stop().catch(() => undefined);
     await this.running.catch(() => undefined);
     await lifecycle;
+    await incremental;
     if (this.publisher && !this.publisher.failed && !this.publisher.hasPartial) await this.publisher.flush().catch(() => undefined);
     await this.shutdown();
     if (this.config['slot.drop.on.stop']) {
@@ -591,6 +645,7 @@ export class PostgresSource {
   }
 
   private async shutdown(): Promise<void> {
+    await this.incremental?.stop().catch(() => undefined);
     await this.lifecycle?.stop().catch(() => undefined);
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = null;
