@@ -183,7 +183,7 @@ kafka:
 sinks:
   - name: warehouse
     type: clickhouse
-    connection.url: ${target.url}
+    url: ${target.url}
     database: ${DB}
     tables: [public.${T}]
     batch.max.records: 20

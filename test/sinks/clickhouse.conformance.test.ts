@@ -22,7 +22,7 @@ function conformance(target: ClickHouseTarget, mode: 'delete' | 'mark-deleted'):
   const url = target.url;
   describeSinkConformance(`clickhouse ${target.name} (truncate.mode ${mode})`, async () => {
     const database = `cdc_conf_${randomUUID().slice(0, 8)}`;
-    const config = clickhouseSpec.parse({ 'connection.url': url, database, 'truncate.mode': mode });
+    const config = clickhouseSpec.parse({ url: url, database, 'truncate.mode': mode });
     const admin = createClient({ url, log: { level: 127 } });
     const made: ClickHouseSink[] = [];
     const make = (): ClickHouseSink => {

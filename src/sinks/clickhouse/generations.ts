@@ -32,7 +32,7 @@ export class ClickHouseGenerations implements GenerationStore {
     private readonly cfg: ClickHouseConfig,
     readonly liveGroup: string,
   ) {
-    this.conn = new Conn({ url: cfg['connection.url'], username: cfg.auth?.username ?? 'default', password: cfg.auth?.password ?? '', tls: cfg.tls, requestTimeoutMs: cfg['request.timeout.ms'] });
+    this.conn = new Conn({ url: cfg.url, username: cfg.auth?.username ?? 'default', password: cfg.auth?.password ?? '', tls: cfg.tls, requestTimeoutMs: cfg['request.timeout.ms'] });
   }
 
   private ref(name: string): string {

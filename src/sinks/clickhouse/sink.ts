@@ -8,7 +8,9 @@
  *     this batch or the stored row read with FINAL); a key change is a delete + an insert.
  *   - changelog tables: every change as one row keyed by its position (_lsn, _seq), so replays
  *     collapse in ReplacingMergeTree.
- * commit() appends the offsets to the checkpoint table; loadOffsets reads them back with argMax.
+ * commit() appends the offsets to the checkpoint table — the commits of all partitions that arrive
+ * together share one INSERT, at most one per checkpoint.interval.ms (part hygiene) — and returns
+ * once they are durable; loadOffsets reads them back with argMax.
  *
  * Truncate invariants (a truncate event has no key, so it reaches the sink on partition 0 while
  * changes committed after it may arrive first on other partitions, and changes committed before
@@ -74,6 +76,13 @@ export class ClickHouseSink implements Sink {
   private tables: TableManager | undefined;
   private catalog: SourceCatalog | undefined;
   private lastCheckpointVersion = 0n;
+  /** Offsets whose commit() waits for the next checkpoint INSERT, by topic/partition (see commit). */
+  private readonly checkpointQueue = new Map<string, PartitionOffset>();
+  /** The flush the next commit() joins (not started yet), and the INSERT running now. */
+  private nextCheckpoint: Promise<void> | undefined;
+  private checkpointInFlight: Promise<void> | undefined;
+  private lastCheckpointAt = 0;
+  private checkpointInserts = 0;
   private readonly cfg: ClickHouseConfig;
   private readonly log: Logger;
   private readonly versions: VersionCache;
@@ -154,7 +163,7 @@ export class ClickHouseSink implements Sink {
 
   async open(): Promise<void> {
     if (!this.conn) {
-      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
+      this.conn = new Conn({ url: this.cfg.url, username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
     }
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
@@ -198,17 +207,66 @@ export class ClickHouseSink implements Sink {
     return out;
   }
 
+  /**
+   * Stores offsets in the checkpoint table; returns once they are durable (the runner's contract:
+   * effects first, then offsets, each durable before the next step). Checkpoint part hygiene: the
+   * partitions' commits are written together — one INSERT carries every partition whose commit
+   * arrived while the previous checkpoint INSERT ran or during `checkpoint.interval.ms` after it —
+   * instead of one INSERT (one part) per batch per partition. Nothing is deferred past the
+   * return: a partition's next batch waits for its checkpoint as before, so a crash replays at
+   * most the batches whose commit() had not returned (see the invariant comment on flushCheckpoints).
+   */
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    for (const o of offsets) this.checkpointQueue.set(`${o.topic}\u0000${o.partition}`, o);
+    await (this.nextCheckpoint ??= this.flushCheckpoints());
+  }
+
+  /**
+   * One checkpoint INSERT for everything queued when it starts. Invariants: (1) an offset is in the
+   * queue only while its commit() call waits — a failed INSERT rejects every waiter (the runner
+   * retries write + commit) and drops its entries, so nothing is written later for a partition this
+   * process may no longer own; (2) INSERTs run one at a time, in queue order, `updated_at`
+   * increasing, so a later commit of a partition always wins argMax; (3) at most one flush waits
+   * to start (`nextCheckpoint`): commits arriving meanwhile join it.
+   */
+  private async flushCheckpoints(): Promise<void> {
+    // Always yields first (also with nothing in flight): commit() assigns nextCheckpoint before this
+    // flush takes the queue, so no commit can join a flush that has already taken it.
+    await this.checkpointInFlight?.catch(() => undefined);
+    const wait = this.lastCheckpointAt + this.cfg['checkpoint.interval.ms'] - Date.now();
+    if (wait > 0) await sleep(wait);
+    // Commits from here on go to the next flush.
+    this.nextCheckpoint = undefined;
+    const entries = [...this.checkpointQueue.values()];
+    this.checkpointQueue.clear();
+    const run = this.insertCheckpoints(entries);
+    this.checkpointInFlight = run;
+    try {
+      await run;
+    } finally {
+      this.lastCheckpointAt = Date.now();
+      if (this.checkpointInFlight === run) this.checkpointInFlight = undefined;
+    }
+  }
+
+  private async insertCheckpoints(offsets: readonly PartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
     const now = BigInt(Date.now()) * 1000n;
     this.lastCheckpointVersion = now > this.lastCheckpointVersion ? now : this.lastCheckpointVersion + 1n;
     const lines = offsets.map((o) => [escapeTsv(this.opts.group), escapeTsv(o.topic), String(o.partition), BigInt(o.offset).toString(), this.lastCheckpointVersion.toString()].join('\t'));
     try {
       await this.c().insertTsv(this.checkpointRef, ['group', 'topic', 'partition', 'offset', 'updated_at'], lines);
+      this.checkpointInserts++;
     } catch (e) {
       if (e instanceof DataError) throw new SinkError(`cannot store offsets: ${e.message}`, { retriable: false, cause: e });
       throw e;
     }
+  }
+
+  /** Checkpoint INSERTs this sink made (tests and benchmarks: part hygiene). */
+  get checkpointInsertCount(): number {
+    return this.checkpointInserts;
   }
 
   async close(): Promise<void> {
