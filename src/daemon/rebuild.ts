@@ -30,6 +30,9 @@ import type { SinkHandle } from './handles.js';
 import { sourceDatabaseUrl } from './source-url.js';
 import { sinkFactory } from './sink-adapter.js';
 
+/** Smallest batch of the rebuild instance (see startRebuildSink). */
+const REBUILD_MIN_BATCH = 1000;
+
 /** The Kafka admin client (as src/kafka/client.ts hands it out). */
 type KafkaAdmin = ReturnType<KafkaClient['admin']>;
 
@@ -204,6 +207,10 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     const startRebuildSink = async (): Promise<void> => {
       const sink = {
         ...input.sink,
+        // Replaying a backlog: batches of at least 1000 records (the live sink's may be small for
+        // latency); the sink still splits requests by its own byte/row limits. A rebuild slower than
+        // the write rate would never catch up.
+        'batch.max.records': Math.max(input.sink['batch.max.records'], REBUILD_MIN_BATCH),
         'group.id': state.rebuildGroup,
         ...store.rebuildConfig(state),
         ...(state.tables ? { tables: [...state.tables], topics: undefined } : {}),
