@@ -155,7 +155,11 @@ const noopCase: BenchCase = {
           open: async () => undefined,
           close: async () => undefined,
           write: async () => ({ rejected: [], staleSkipped: 0 }),
-          commit: async (o) => void o.forEach((x) => offsets.set(`${x.topic}:${x.partition}`, x.offset)),
+          commit: async (o) => void o.forEach((x) => {
+            const had = offsets.get(`${x.topic}:${x.partition}`);
+            if (had === undefined || BigInt(x.offset) > BigInt(had)) offsets.set(`${x.topic}:${x.partition}`, x.offset);
+          }),
+          resetOffsets: async (o) => void o.forEach((x) => offsets.set(`${x.topic}:${x.partition}`, x.offset)),
           loadOffsets: async (tps) => tps.flatMap((tp) => {
             const offset = offsets.get(`${tp.topic}:${tp.partition}`);
             return offset ? [{ ...tp, offset }] : [];

@@ -1,7 +1,8 @@
 /**
  * `cdc-fanout reset-offsets <pipeline> --sink <name> --to earliest|latest --yes`
  * Moves a sink's consumed offsets — in the sink's own store, which is where it resumes from, and in
- * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics.
+ * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics, forwards
+ * or backwards, through the Sink contract's `resetOffsets` (OffsetStore.reset, src/sinks/sink.ts).
  * Guarded: does nothing without --yes, and refuses while a daemon runs the config (its record, see
  * src/daemon/record.ts), answers on --admin, or while the sink's consumer group has live members
  * (a running sink would overwrite the reset).
@@ -95,8 +96,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     await sink.open();
     let refused: PartitionOffset[] = [];
     try {
-      await sink.commit(offsets);
-      // Sinks may keep offsets monotonic (a replayed commit must not move them back): verify.
+      // OffsetStore.reset (src/sinks/sink.ts, invariant R): the one way offsets move backwards.
+      await sink.resetOffsets(offsets);
       const stored = await sink.loadOffsets(offsets.map(({ topic, partition }) => ({ topic, partition })));
       refused = offsets.filter((o) => stored.find((x) => x.topic === o.topic && x.partition === o.partition)?.offset !== o.offset);
     } finally {
@@ -104,9 +105,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     }
     if (refused.length) {
       return fail(
-        `the ${sinkCfg.type} sink kept its stored offsets for ${refused.map((o) => `${o.topic}[${o.partition}]`).join(', ')} (it never moves offsets backwards through commit()); ` +
-          `moving them back needs a reset hook in the Sink contract; until then, with the daemon stopped, delete the sink's stored offsets for group ${groupId} ` +
-          `(redis: the hash cdc:offsets:<group>; elasticsearch: its checkpoint index documents; clickhouse: its checkpoint table rows) — it then starts from the earliest offsets`,
+        `the ${sinkCfg.type} sink's offset store does not hold the reset offsets for ${refused.map((o) => `${o.topic}[${o.partition}]`).join(', ')} after the reset ` +
+          '(another process wrote them meanwhile?): make sure nothing runs this sink and run the command again',
       );
     }
     // Kafka group offsets too (lag tools read them).

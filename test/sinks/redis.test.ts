@@ -45,13 +45,15 @@ function conformanceHarness(mode: 'write-through' | 'invalidate') {
   return async () => {
     const offsetsKey = `${P}offsets:${mode}`;
     const keyPrefix = `${P}${mode}:item:`;
-    const config = makeConfig({ [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, { 'truncate.mode': 'invalidate-pattern' });
+    const own = { url, db: DB, tables: { [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, 'truncate.mode': 'invalidate-pattern', 'offsets.key': offsetsKey };
+    const config = redisSinkSpec.parse(own);
     const newSink = () => new RedisSink(config, offsetsKey, silentLogger);
     const sink = newSink();
     await sink.open();
     return {
       sink,
       newSink,
+      child: { type: 'redis', config: own, pipeline: 'conf', sinkName: `redis-${mode}` },
       async readState(): Promise<Map<string, Row | null>> {
         const out = new Map<string, Row | null>();
         let cursor = '0';

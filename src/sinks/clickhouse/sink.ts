@@ -8,7 +8,7 @@
  *     this batch or the stored row read with FINAL); a key change is a delete + an insert.
  *   - changelog tables: every change as one row keyed by its position (_lsn, _seq), so replays
  *     collapse in ReplacingMergeTree.
- * commit() appends the offsets to the checkpoint table; loadOffsets reads them back with argMax.
+ * Offsets: the checkpoint table (./checkpoints.ts, the sink's OffsetStore); loadOffsets reads them back with argMax.
  *
  * Truncate invariants (a truncate event has no key, so it reaches the sink on partition 0 while
  * changes committed after it may arrive first on other partitions, and changes committed before
@@ -37,6 +37,7 @@ import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
 import { EncodeError, RAW_SUFFIX, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
+import { CheckpointTable } from './checkpoints.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
 
@@ -73,7 +74,6 @@ export class ClickHouseSink implements Sink {
   private features: ServerFeatures | undefined;
   private tables: TableManager | undefined;
   private catalog: SourceCatalog | undefined;
-  private lastCheckpointVersion = 0n;
   private readonly cfg: ClickHouseConfig;
   private readonly log: Logger;
   private readonly versions: VersionCache;
@@ -82,16 +82,20 @@ export class ClickHouseSink implements Sink {
   private truncationsReadAt = 0;
   /** Records per partition still to stale-check against ClickHouse (the replay zone after an assignment). */
   private readonly replayZone = new Map<string, number>();
+  /** Offsets (OffsetStore, ./checkpoints.ts). */
+  private readonly checkpoints: CheckpointTable;
 
   constructor(private readonly opts: ClickHouseSinkOptions) {
     this.cfg = opts.config;
     this.log = opts.logger;
     this.versions = new VersionCache(opts.config['stale.cache.keys']);
+    this.checkpoints = new CheckpointTable(() => this.c(), this.checkpointRef, opts.group);
   }
 
   /** Forget cached table layouts and row versions (call after changing target tables outside the sink). */
   invalidateCaches(): void {
     this.versions.clear();
+    this.checkpoints.forget();
     this.truncatedAt = new Map();
     this.truncationsReadAt = 0;
     this.tables = this.conn && this.features ? new TableManager(this.conn, this.cfg, this.features, this.catalog) : this.tables;
@@ -159,10 +163,7 @@ export class ClickHouseSink implements Sink {
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
     await this.conn.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`, 'create database');
-    await this.conn.command(
-      `CREATE TABLE IF NOT EXISTS ${this.checkpointRef} (\`group\` String, \`topic\` String, \`partition\` UInt32, \`offset\` UInt64, \`updated_at\` UInt64) ENGINE = ReplacingMergeTree(\`updated_at\`) ORDER BY (\`group\`, \`topic\`, \`partition\`)`,
-      'create checkpoint table',
-    );
+    await this.checkpoints.ensure();
     await this.conn.command(
       `CREATE TABLE IF NOT EXISTS ${this.truncationsRef} (\`table\` String, \`version\` UInt64, \`seq\` UInt32) ENGINE = ReplacingMergeTree ORDER BY (\`table\`, \`version\`, \`seq\`)`,
       'create truncate marks table',
@@ -181,34 +182,17 @@ export class ClickHouseSink implements Sink {
     this.log.info({ server: this.features.version, database: this.cfg.database }, 'clickhouse sink open');
   }
 
-  async loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
-    if (partitions.length === 0) return [];
+  loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     for (const p of partitions) this.replayZone.set(`${p.topic}\u0000${p.partition}`, this.cfg['stale.check.replay.records']);
-    const topics = [...new Set(partitions.map((p) => p.topic))];
-    const r = await this.c().queryTsv(
-      `SELECT \`topic\`, \`partition\`, argMax(\`offset\`, \`updated_at\`) AS last FROM ${this.checkpointRef} WHERE \`group\` = ${quoteString(this.opts.group)} AND \`topic\` IN (${topics.map(quoteString).join(', ')}) GROUP BY \`topic\`, \`partition\``,
-      'load offsets',
-    );
-    const found = new Map(r.rows.map((row) => [`${unescapeTsv(row[0] ?? '')}\u0000${row[1]}`, row[2] ?? '0']));
-    const out: PartitionOffset[] = [];
-    for (const p of partitions) {
-      const offset = found.get(`${p.topic}\u0000${p.partition}`);
-      if (offset !== undefined) out.push({ topic: p.topic, partition: p.partition, offset });
-    }
-    return out;
+    return this.checkpoints.load(partitions);
   }
 
-  async commit(offsets: readonly PartitionOffset[]): Promise<void> {
-    if (offsets.length === 0) return;
-    const now = BigInt(Date.now()) * 1000n;
-    this.lastCheckpointVersion = now > this.lastCheckpointVersion ? now : this.lastCheckpointVersion + 1n;
-    const lines = offsets.map((o) => [escapeTsv(this.opts.group), escapeTsv(o.topic), String(o.partition), BigInt(o.offset).toString(), this.lastCheckpointVersion.toString()].join('\t'));
-    try {
-      await this.c().insertTsv(this.checkpointRef, ['group', 'topic', 'partition', 'offset', 'updated_at'], lines);
-    } catch (e) {
-      if (e instanceof DataError) throw new SinkError(`cannot store offsets: ${e.message}`, { retriable: false, cause: e });
-      throw e;
-    }
+  commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    return this.checkpoints.commit(offsets);
+  }
+
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    return this.checkpoints.reset(to);
   }
 
   async close(): Promise<void> {

@@ -138,7 +138,11 @@ export class ElasticsearchSink implements Sink {
   }
 
   commit(offsets: readonly PartitionOffset[]): Promise<void> {
-    return this.checkpoints.store(offsets);
+    return this.checkpoints.commit(offsets);
+  }
+
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    return this.checkpoints.reset(to);
   }
 
   async close(): Promise<void> {

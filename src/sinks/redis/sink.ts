@@ -222,10 +222,31 @@ export class RedisSink implements Sink {
     return run;
   }
 
+  /**
+   * INVARIANT R (src/sinks/sink.ts `OffsetStore`): stores exactly these offsets, backwards included;
+   * plans queued for those partitions are dropped (they belong to the old position). Called by
+   * `cdc-fanout reset-offsets` with the daemon stopped; the new values become this instance's floor.
+   */
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (to.length === 0) return;
+      try {
+        await this.redis('cmd').hset(this.offsetsKey, ...to.flatMap((o) => [field(o), o.offset]));
+      } catch (e) {
+        throw wrap(e, 'reset offsets');
+      }
+      for (const o of to) {
+        this.pending.delete(field(o));
+        this.known.set(field(o), o.offset);
+      }
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
   private async commitNow(offsets: readonly PartitionOffset[]): Promise<void> {
     const fields = offsets.map(field);
-    const ops = offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat());
-    const markTables = watermarkTables(ops);
+    const markTables = watermarkTables(offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat()));
     const tx = this.redis('tx');
     try {
       for (let attempt = 0; ; attempt++) {
@@ -253,12 +274,19 @@ export class RedisSink implements Sink {
           await this.onTx(tx.unwatch());
           throw await this.regressedError(regressed);
         }
-        if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
+        // INVARIANT M: a partition whose stored offset is at/after the new one is left alone — its
+        // batch was applied before (an EXEC whose reply was lost, another owner went further) — and
+        // its queued plans are not executed again. The other partitions of the call still move.
+        const moving = offsets.filter((o, i) => stored[i] == null || BigInt(stored[i]!) < BigInt(o.offset));
+        offsets.forEach((o, i) => {
+          if (!moving.includes(o)) this.known.set(fields[i]!, stored[i]!);
+        });
+        if (moving.length === 0) {
           await this.onTx(tx.unwatch());
-          this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
-          offsets.forEach((o, i) => this.known.set(fields[i]!, stored[i]!));
+          if (fields.length > 0) this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
           break;
         }
+        const ops = moving.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat());
         const storedMarks = new Map<string, string>();
         const markValues = read.slice(Math.max(fields.length, 1));
         markTables.forEach((t, i) => {
@@ -268,8 +296,8 @@ export class RedisSink implements Sink {
         const multi = tx.multi();
         await this.addOps(multi, ops, storedMarks);
         const hset: string[] = [];
-        offsets.forEach((o) => hset.push(field(o), o.offset));
-        if (hset.length) multi.hset(this.offsetsKey, ...hset);
+        moving.forEach((o) => hset.push(field(o), o.offset));
+        multi.hset(this.offsetsKey, ...hset);
         // No await between this check and exec(): the EXEC goes out on the connection that holds the WATCH.
         if (this.txEpoch !== epoch || tx.status !== 'ready') throw new Error('connection re-established between WATCH and EXEC; the commit starts over');
         const result = await this.onTx(multi.exec());
@@ -279,7 +307,7 @@ export class RedisSink implements Sink {
         }
         const failed = result.filter(([err]) => err);
         if (failed.length) this.logger.error({ errors: failed.map(([err]) => err?.message) }, 'redis commands failed inside the transaction (wrong key type?)');
-        offsets.forEach((o, i) => this.known.set(fields[i]!, o.offset));
+        moving.forEach((o) => this.known.set(field(o), o.offset));
         break;
       }
     } catch (e) {

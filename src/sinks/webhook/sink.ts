@@ -30,7 +30,7 @@ import type { AgentOptions } from 'node:https';
 import { nodeTlsOptions } from '../../config/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { backoffDelay } from '../runtime/backoff.js';
-import type { OffsetStore } from '../runtime/kafka-group-offsets.js';
+import type { ClosableOffsetStore } from '../runtime/kafka-group-offsets.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { createPoster, PostFailed, retryAfterMs, type PostAnswer, type Poster } from './http.js';
 import { signBody } from './signature.js';
@@ -95,7 +95,7 @@ export class WebhookSink implements Sink {
 
   constructor(
     private readonly config: WebhookSinkConfig,
-    private readonly offsets: OffsetStore,
+    private readonly offsets: ClosableOffsetStore,
     private readonly log: Logger,
   ) {}
 
@@ -123,6 +123,10 @@ export class WebhookSink implements Sink {
 
   commit(offsets: readonly PartitionOffset[]): Promise<void> {
     return this.offsets.commit(offsets);
+  }
+
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    return this.offsets.reset(to);
   }
 
   async close(): Promise<void> {
