@@ -37,6 +37,7 @@ import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
 import { EncodeError, RAW_SUFFIX, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
+import { TruncateWatermarks } from '../kit/index.js';
 import { CheckpointTable } from './checkpoints.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
@@ -78,7 +79,7 @@ export class ClickHouseSink implements Sink {
   private readonly log: Logger;
   private readonly versions: VersionCache;
   /** Truncate watermark per target table (invariants T1–T4 above): rows older than it are dropped. */
-  private truncatedAt = new Map<string, Position>();
+  private truncatedAt = new TruncateWatermarks<Position>(comparePositions);
   private truncationsReadAt = 0;
   /** Records per partition still to stale-check against ClickHouse (the replay zone after an assignment). */
   private readonly replayZone = new Map<string, number>();
@@ -96,7 +97,7 @@ export class ClickHouseSink implements Sink {
   invalidateCaches(): void {
     this.versions.clear();
     this.checkpoints.forget();
-    this.truncatedAt = new Map();
+    this.truncatedAt = new TruncateWatermarks<Position>(comparePositions);
     this.truncationsReadAt = 0;
     this.tables = this.conn && this.features ? new TableManager(this.conn, this.cfg, this.features, this.catalog) : this.tables;
   }
@@ -131,20 +132,18 @@ export class ClickHouseSink implements Sink {
       `SELECT \`table\`, max(\`version\`) AS v, argMax(\`seq\`, (\`version\`, \`seq\`)) AS s FROM ${this.truncationsRef} GROUP BY \`table\``,
       'read truncate marks',
     );
-    const next = new Map<string, Position>();
-    for (const row of r.rows) next.set(unescapeTsv(row[0] ?? ''), { commitLsn: BigInt(row[1] ?? '0'), seq: Number(row[2] ?? '0') });
-    for (const [k, v] of this.truncatedAt) {
-      const stored = next.get(k);
-      if (!stored || comparePositions(stored, v) < 0) next.set(k, v);
-    }
+    const next = new TruncateWatermarks<Position>(
+      comparePositions,
+      r.rows.map((row) => [unescapeTsv(row[0] ?? ''), { commitLsn: BigInt(row[1] ?? '0'), seq: Number(row[2] ?? '0') }] as const),
+    );
+    for (const [k, v] of this.truncatedAt.entries()) next.raise(k, v);
     this.truncatedAt = next;
     this.truncationsReadAt = Date.now();
   }
 
   /** Raises a table's in-memory watermark (never lowers it). */
   private raiseWatermark(ref: string, p: Position): void {
-    const cur = this.truncatedAt.get(ref);
-    if (!cur || comparePositions(cur, p) < 0) this.truncatedAt.set(ref, p);
+    this.truncatedAt.raise(ref, p);
   }
 
   private get checkpointRef(): string {

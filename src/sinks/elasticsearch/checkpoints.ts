@@ -17,6 +17,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { Position } from '../../events/change.js';
+import { isTransientStatus } from '../kit/index.js';
 import { OffsetsRegressedError, SinkError, type OffsetStore, type PartitionOffset, type RegressedPartition, type TopicPartition } from '../sink.js';
 import { responseErrorType, toSinkError } from './errors.js';
 
@@ -141,7 +142,7 @@ export class CheckpointStore implements OffsetStore {
     if (!response.errors || item?.status === 409) return; // 409: a newer truncate is already marked
     const status = item?.status ?? 0;
     throw new SinkError(`Elasticsearch writing the truncate mark of ${index} failed: ${item?.error?.type ?? 'error'}: ${item?.error?.reason ?? 'unknown'}`, {
-      retriable: status === 429 || status >= 500,
+      retriable: isTransientStatus(status),
     });
   }
 
@@ -217,7 +218,7 @@ export class CheckpointStore implements OffsetStore {
       const item = response.items.find((i) => i.index?.error && i.index.status !== 409)?.index;
       const status = item?.status ?? 0;
       throw new SinkError(`Elasticsearch writing offsets to ${this.index} failed: ${item?.error?.type ?? 'error'}: ${item?.error?.reason ?? 'unknown'}`, {
-        retriable: status === 429 || status >= 500,
+        retriable: isTransientStatus(status),
       });
     }
   }

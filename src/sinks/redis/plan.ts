@@ -7,7 +7,8 @@
  * Old-value keys of non-key columns (e.g. the previous email) need `before` to carry that column,
  * i.e. REPLICA IDENTITY FULL on the table.
  */
-import { UNAVAILABLE_VALUE, type Row } from '../../events/change.js';
+import type { Row } from '../../events/change.js';
+import { isUnchangedToast } from '../kit/index.js';
 import type { RejectedRecord, SinkRecord } from '../sink.js';
 import { toastSentinel, versionKey, versionString } from './scripts.js';
 import type { RedisSinkConfig, RedisTableConfig } from './spec.js';
@@ -128,7 +129,7 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
         const toastColumns: string[] = [];
         const row: Row = {};
         for (const [c, v] of Object.entries(after)) {
-          if (v === UNAVAILABLE_VALUE) {
+          if (isUnchangedToast(v)) {
             row[c] = toastSentinel(toastColumns.length);
             toastColumns.push(c);
           } else row[c] = v;

@@ -4,11 +4,8 @@
  * The version of a row lives in a companion key (`cdc:ver:<key>`) so the cached value stays the plain
  * row JSON applications expect.
  */
-import type { Position } from '../../events/change.js';
 
-export function versionString(p: Position): string {
-  return `${p.commitLsn.toString().padStart(20, '0')}:${String(p.seq).padStart(10, '0')}`;
-}
+export { versionString } from '../kit/index.js';
 
 export const versionKey = (key: string): string => `cdc:ver:${key}`;
 

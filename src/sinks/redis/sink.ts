@@ -32,6 +32,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { certificateVerifyFailure, nodeTlsOptions } from '../../config/tls.js';
 import type { Logger } from '../../observability/logger.js';
+import { tlsFailure, type TruncateWatermarks } from '../kit/index.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
 import { DELETE_SCRIPT, WRITE_SCRIPT, versionKey } from './scripts.js';
@@ -62,8 +63,8 @@ export function redisOptions(config: RedisSinkConfig): { url: string | undefined
 
 function wrap(e: unknown, what: string): SinkError {
   if (e instanceof SinkError) return e;
-  const unverified = certificateVerifyFailure(e);
-  if (unverified) return new SinkError(`redis ${what} failed: the server's TLS certificate does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: e });
+  const tls = tlsFailure(e, 'redis', what);
+  if (tls) return tls;
   const message = e instanceof Error ? e.message : String(e);
   const fatal = FATAL_REPLY.test(message);
   return new SinkError(`redis ${what} failed: ${message}${fatal ? ' (check the sink\'s url and auth.username/auth.password)' : ''}`, { retriable: !fatal, cause: e });
@@ -181,7 +182,7 @@ export class RedisSink implements Sink {
     if (versioned.length === 0) return 0;
     const verKeys = [...new Set(versioned.map((o) => o.verKey))];
     let stored: (string | null)[];
-    let marks: Map<string, string>;
+    let marks: TruncateWatermarks<string>;
     try {
       stored = await this.redis('cmd').mget(...verKeys);
       marks = watermarks(ops, await this.readWatermarks(this.redis('cmd'), watermarkTables(ops)));
@@ -384,7 +385,7 @@ export class RedisSink implements Sink {
       }
       effective.push(op);
     }
-    const raised = [...marks].filter(([t, v]) => storedMarks.get(t) !== v);
+    const raised = [...marks.entries()].filter(([t, v]) => storedMarks.get(t) !== v);
     const unlinks = new Set<string>();
     const written = new Set<string>();
     const published = new Map<string, Map<string, string[]>>();

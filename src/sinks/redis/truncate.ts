@@ -11,6 +11,7 @@
  *     before they reach the MULTI (the watermark is read under the WATCH of the offsets hash, so a
  *     truncate committed meanwhile by another process aborts the EXEC and the batch is re-planned).
  */
+import { TruncateWatermarks } from '../kit/index.js';
 import type { RedisOp } from './plan.js';
 
 /** Offsets-hash field holding a table's truncate watermark (topic names cannot contain ':'). */
@@ -37,24 +38,23 @@ return kept
 
 type Versioned = Extract<RedisOp, { kind: 'write' | 'delete' }>;
 
+/** Version strings are fixed width (kit versionString): string order is position order. */
+const compareVersions = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /**
- * The watermark each table of `ops` ends at: the stored one raised by the truncates among `ops`.
- * `stored` maps table → stored watermark (absent: never truncated).
+ * The watermark each table of `ops` ends at (the kit's TruncateWatermarks, invariants W1–W3): the
+ * stored one raised by the truncates among `ops`. `stored` maps table → stored watermark (absent:
+ * never truncated).
  */
-export function watermarks(ops: readonly RedisOp[], stored: ReadonlyMap<string, string>): Map<string, string> {
-  const out = new Map(stored);
-  for (const op of ops) {
-    if (op.kind !== 'truncate') continue;
-    const cur = out.get(op.table);
-    if (cur === undefined || cur < op.version) out.set(op.table, op.version);
-  }
+export function watermarks(ops: readonly RedisOp[], stored: ReadonlyMap<string, string>): TruncateWatermarks<string> {
+  const out = new TruncateWatermarks(compareVersions, stored);
+  for (const op of ops) if (op.kind === 'truncate') out.raise(op.table, op.version);
   return out;
 }
 
 /** True when a versioned op is older than its table's watermark (the truncate removed or will remove it). */
-export function belowWatermark(op: Versioned, marks: ReadonlyMap<string, string>): boolean {
-  const mark = marks.get(op.table);
-  return mark !== undefined && op.version < mark;
+export function belowWatermark(op: Versioned, marks: TruncateWatermarks<string>): boolean {
+  return marks.below(op.table, op.version);
 }
 
 /** Tables whose watermark a commit of these ops needs (versioned ops and truncates). */

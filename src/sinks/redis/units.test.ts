@@ -75,4 +75,10 @@ describe('planRecords', () => {
       { kind: 'unlink', key: 'user:email:new', table: 'public.users', channel: null },
     ]);
   });
+  it('write-through: treats the bytea (base64, hex) and array shapes of the TOAST placeholder as unchanged too, never caching them as data', () => {
+    const wt = compileTables(redisSinkSpec.parse({ tables: { 'public.users': { keys: ['user:{id}'], mode: 'write-through' } } }));
+    const after = { id: 1, pic: Buffer.from(UNAVAILABLE_VALUE).toString('base64'), raw: Buffer.from(UNAVAILABLE_VALUE).toString('hex'), tags: [UNAVAILABLE_VALUE], name: 'n' };
+    const [write] = planRecords([rec('u', null, after)], wt, 'ignore').ops;
+    expect(write).toMatchObject({ kind: 'write', toastColumns: ['pic', 'raw', 'tags'], json: '{"id":1,"pic":"\\u0000cdc-toast:0","raw":"\\u0000cdc-toast:1","tags":"\\u0000cdc-toast:2","name":"n"}' });
+  });
 });
