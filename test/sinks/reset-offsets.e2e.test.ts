@@ -43,12 +43,13 @@ let daemon: DaemonProcess | undefined;
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'cdc-fanout.js');
 
 /** Each sink's own fields (also written to the config file as YAML flow mappings, i.e. JSON). */
-const sinks: Record<string, { type: string; own: Record<string, unknown> }> = {
+let sinks: Record<string, { type: string; own: Record<string, unknown> }> = {};
+const sinkConfigs = (): typeof sinks => ({
   search: { type: 'elasticsearch', own: { url: ep.elasticsearchUrl, 'index.name.template': `${T}.\${table}`, 'checkpoint.index': `${T}-checkpoints`, refresh: 'wait_for' } },
   warehouse: { type: 'clickhouse', own: { 'connection.url': ep.clickhouseUrl, database: T } },
   cache: { type: 'redis', own: { url: ep.redisUrl, tables: { [`public.${T}`]: { keys: [`${T}:item:{id}`], mode: 'write-through' } } } },
   hooks: { type: 'webhook', own: { url: receiver.url, 'signature.secret': SECRET, 'request.concurrency': 3 } },
-};
+});
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -60,6 +61,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 beforeAll(async () => {
   await receiver.up();
+  sinks = sinkConfigs(); // the receiver's url is known once it listens
   dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-reset-'));
   db = new pg.Client({ connectionString: ep.postgresUrl });
   await db.connect();
@@ -100,7 +102,7 @@ afterAll(async () => {
   await admin.connect();
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(T));
   if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  const groups = Object.keys(sinks).map((s) => `cdc-fanout.${T}.${s}`);
+  const groups = ['search', 'warehouse', 'cache', 'hooks'].map((s) => `cdc-fanout.${T}.${s}`);
   await admin.deleteGroups([...groups, `cdc-fanout.${T}.hooks.offsets`]).catch(() => undefined);
   await admin.disconnect();
   await es.indices.delete({ index: `${T}*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
@@ -124,8 +126,8 @@ async function tableRows(): Promise<Rows> {
 /** What each target holds for the table: id → name. */
 const targets: Record<string, () => Promise<Rows>> = {
   async search() {
-    await es.indices.refresh({ index: T, ignore_unavailable: true });
-    const r = await es.search<{ id: number; name: string }>({ index: T, size: 10_000, ignore_unavailable: true, query: { match_all: {} } });
+    await es.indices.refresh({ index: `${T}.${T}`, ignore_unavailable: true });
+    const r = await es.search<{ id: number; name: string }>({ index: `${T}.${T}`, size: 10_000, ignore_unavailable: true, query: { match_all: {} } });
     return new Map(r.hits.hits.map((h) => [h._source!.id, h._source!.name]));
   },
   async warehouse() {
@@ -153,13 +155,26 @@ const targets: Record<string, () => Promise<Rows>> = {
   },
 };
 
-async function allMatch(): Promise<string[]> {
-  const want = JSON.stringify([...(await tableRows())].sort(([a], [b]) => a - b));
+/** True when every target equals the table; otherwise throws naming the ones that do not (waitFor reports the last). */
+async function allMatch(): Promise<true> {
+  const table = await tableRows();
+  const want = JSON.stringify([...table].sort(([a], [b]) => a - b));
   const behind: string[] = [];
   for (const [name, read] of Object.entries(targets)) {
-    if (JSON.stringify([...(await read())].sort(([a], [b]) => a - b)) !== want) behind.push(name);
+    const got = await read();
+    if (JSON.stringify([...got].sort(([a], [b]) => a - b)) !== want) behind.push(`${name} (${got.size} rows, ${[...table].filter(([id, v]) => got.get(id) !== v).length} differ)`);
   }
-  return behind;
+  if (behind.length) throw new Error(`not equal to the table's ${table.size} rows: ${behind.join(', ')}`);
+  return true;
+}
+
+/** waitFor, with the daemon's last output in the error. */
+async function waitWithDaemon(what: string, fn: () => Promise<boolean>, timeoutMs: number, everyMs: number): Promise<void> {
+  try {
+    await waitFor(what, fn, timeoutMs, everyMs);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\ndaemon output (tail):\n${daemon?.output().slice(-4000) ?? '(none)'}`);
+  }
 }
 
 /** The offsets in the sink's own store, read through its plugin exactly as the runtime does. */
@@ -186,7 +201,7 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
   await db.query(`INSERT INTO public.${T} (id, name) SELECT g, 'row ' || g FROM generate_series(1, 120) g`);
   await db.query(`UPDATE public.${T} SET name = name || ' v2' WHERE id % 3 = 0`);
   await db.query(`DELETE FROM public.${T} WHERE id % 10 = 0`);
-  await waitFor('every target to equal the table', async () => (await allMatch()).length === 0, 180_000, 1000);
+  await waitWithDaemon('every target to equal the table', allMatch, 180_000, 1000);
   expect(await daemon.stop('SIGTERM')).toBe(0);
   daemon = undefined;
 
@@ -212,7 +227,7 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
   daemon = await startDaemon(join(dir, 'connectors'));
   // a change after the reset too: the replayed older events must not win over it
   await db.query(`UPDATE public.${T} SET name = name || ' v3' WHERE id % 4 = 0`);
-  await waitFor('every sink back at the end of the topic', async () => {
+  await waitWithDaemon('every sink back at the end of the topic', async () => {
     const admin2 = kafka.admin();
     await admin2.connect();
     const end = await admin2.fetchTopicOffsets(topic).finally(() => admin2.disconnect());
@@ -220,7 +235,7 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
     for (const name of Object.keys(sinks)) if (JSON.stringify(await storedOffsets(name, partitions)) !== want) return false;
     return true;
   }, 180_000, 2000);
-  await waitFor('every target to equal the table again', async () => (await allMatch()).length === 0, 60_000, 1000);
+  await waitWithDaemon('every target to equal the table again', allMatch, 60_000, 1000);
   // the webhook re-delivered the old events under their old ids
   expect(receiver.delivered.length - before).toBeGreaterThanOrEqual(seen.size);
   expect(await daemon.stop('SIGTERM')).toBe(0);

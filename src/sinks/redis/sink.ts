@@ -27,7 +27,7 @@
  * each batch's plan by slot and run one MULTI per slot, each with its own per-slot offsets field
  * ("<topic>:<partition>:<slot>"); the partition's offset is then the minimum over its slots, and a
  * replay re-applies only slots whose offset is behind (all ops are idempotent or version-guarded).
- * Version keys would become "{<key>}:cdc:ver" so a row and its version share a slot.
+ * Version keys would become "{<key>}:cdc:ver@<namespace>" so a row and its version share a slot.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { certificateVerifyFailure, nodeTlsOptions } from '../../config/tls.js';
@@ -35,7 +35,7 @@ import type { Logger } from '../../observability/logger.js';
 import { tlsFailure, type TruncateWatermarks } from '../kit/index.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
-import { DELETE_SCRIPT, WRITE_SCRIPT, versionKey } from './scripts.js';
+import { DELETE_SCRIPT, WRITE_SCRIPT, legacyVersionKey, versionKey } from './scripts.js';
 import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTables } from './truncate.js';
 import type { RedisSinkConfig } from './spec.js';
 
@@ -83,12 +83,17 @@ export class RedisSink implements Sink {
   /** ioredis reports AUTH failures as an 'error' event and then just "Connection is closed". */
   private lastConnectionError: Error | undefined;
 
+  /** Namespace of this sink's version keys (./scripts.ts): its consumer group id through the plugin. */
+  readonly versionNamespace: string;
+
   constructor(
     private readonly config: RedisSinkConfig,
     readonly offsetsKey: string,
     private readonly logger: Logger,
+    versionNamespace?: string,
   ) {
     this.tables = compileTables(config);
+    this.versionNamespace = versionNamespace ?? offsetsKey;
   }
 
   /**
@@ -167,7 +172,7 @@ export class RedisSink implements Sink {
   }
 
   async write(batch: SinkBatch): Promise<WriteResult> {
-    const plan = planRecords(batch.records, this.tables, this.config['truncate.mode']);
+    const plan = planRecords(batch.records, this.tables, this.config['truncate.mode'], this.versionNamespace);
     const staleSkipped = await this.countStale(plan.ops);
     const key = field(batch);
     const queued = this.pending.get(key) ?? new Map<string, RedisOp[]>();
@@ -181,10 +186,13 @@ export class RedisSink implements Sink {
     const versioned = ops.filter((o): o is Extract<RedisOp, { kind: 'write' | 'delete' }> => o.kind === 'write' || o.kind === 'delete');
     if (versioned.length === 0) return 0;
     const verKeys = [...new Set(versioned.map((o) => o.verKey))];
+    const legacyOf = new Map(versioned.map((o) => [o.verKey, legacyVersionKey(o.key)]));
     let stored: (string | null)[];
     let marks: TruncateWatermarks<string>;
     try {
-      stored = await this.redis('cmd').mget(...verKeys);
+      // the namespaced version, else the legacy one (not yet migrated by a write; see ./scripts.ts)
+      const both = await this.redis('cmd').mget(...verKeys, ...verKeys.map((k) => legacyOf.get(k)!));
+      stored = verKeys.map((_, i) => both[i] ?? both[verKeys.length + i] ?? null);
       marks = watermarks(ops, await this.readWatermarks(this.redis('cmd'), watermarkTables(ops)));
     } catch (e) {
       throw wrap(e, 'version read');
@@ -399,10 +407,10 @@ export class RedisSink implements Sink {
       switch (op.kind) {
         case 'write':
           written.add(op.key);
-          multi.eval(WRITE_SCRIPT, 2, op.key, op.verKey, op.version, op.json, String(op.ttlMs), String(this.config['tombstone.ttl.ms']), ...op.toastColumns);
+          multi.eval(WRITE_SCRIPT, 3, op.key, op.verKey, legacyVersionKey(op.key), op.version, op.json, String(op.ttlMs), String(this.config['tombstone.ttl.ms']), ...op.toastColumns);
           break;
         case 'delete':
-          multi.eval(DELETE_SCRIPT, 2, op.key, op.verKey, op.version, String(this.config['tombstone.ttl.ms']));
+          multi.eval(DELETE_SCRIPT, 3, op.key, op.verKey, legacyVersionKey(op.key), op.version, String(this.config['tombstone.ttl.ms']));
           break;
         case 'unlink':
           unlinks.add(op.key);
@@ -411,8 +419,8 @@ export class RedisSink implements Sink {
         case 'truncate': {
           const keys = truncateKeys.get(i) ?? [];
           for (let j = 0; j < keys.length; j += 500) {
-            const pairs = keys.slice(j, j + 500).flatMap((k) => [k, versionKey(k)]);
-            multi.eval(TRUNCATE_SCRIPT, pairs.length, ...pairs, op.version);
+            const triples = keys.slice(j, j + 500).flatMap((k) => [k, versionKey(this.versionNamespace, k), legacyVersionKey(k)]);
+            multi.eval(TRUNCATE_SCRIPT, triples.length, ...triples, op.version);
           }
           for (const p of op.prefixes) publish(op.channel, op.table, `${p}*`);
           break;

@@ -3,7 +3,8 @@
  * arrives on partition 0 while changes committed after it may already have been applied from other
  * partitions, and changes committed before it may still arrive later. So a truncate at position T
  * (versionString, "<commit lsn>:<seq>", fixed width, compared as strings):
- *   - removes only keys whose row version (`cdc:ver:<key>`) is older than T — or that carry no
+ *   - removes only keys whose row version (`cdc:ver@<namespace>:<key>`, or the legacy `cdc:ver:<key>`
+ *     before a key's first write after the upgrade, see ./scripts.ts) is older than T — or that carry no
  *     version (invalidation-only keys: removing a cache entry is always safe);
  *   - records T as the table's watermark in the offsets hash (field `truncate:<schema.table>`), in
  *     the same MULTI/EXEC as its effects and the offsets, so it is durable exactly when they are;
@@ -18,19 +19,19 @@ import type { RedisOp } from './plan.js';
 export const truncateField = (table: string): string => `truncate:${table}`;
 
 /**
- * KEYS = pairs (value key, its version key); ARGV[1] = truncate version.
- * Unlinks each value key (and its version key) whose version is missing or older than ARGV[1].
- * Returns how many keys it kept (written after the truncate).
+ * KEYS = triples (value key, its version key, its legacy version key); ARGV[1] = truncate version.
+ * Unlinks each value key (and its version keys) whose version — the namespaced one, else the legacy
+ * one — is missing or older than ARGV[1]. Returns how many keys it kept (written after the truncate).
  */
 export const TRUNCATE_SCRIPT = `
 local kept = 0
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS, 3 do
   local ver = redis.call('GET', KEYS[i + 1])
+  if not ver then ver = redis.call('GET', KEYS[i + 2]) end
   if ver and ver >= ARGV[1] then
     kept = kept + 1
   else
-    redis.call('UNLINK', KEYS[i])
-    if ver then redis.call('UNLINK', KEYS[i + 1]) end
+    redis.call('UNLINK', KEYS[i], KEYS[i + 1], KEYS[i + 2])
   end
 end
 return kept
