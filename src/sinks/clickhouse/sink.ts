@@ -37,7 +37,7 @@ import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
 import { EncodeError, RAW_SUFFIX, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
-import { TruncateWatermarks } from '../kit/index.js';
+import { isUnchangedToast, TruncateWatermarks } from '../kit/index.js';
 import { CheckpointTable } from './checkpoints.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
@@ -361,7 +361,7 @@ export class ClickHouseSink implements Sink {
       if (!row) continue;
       for (const [k, v] of Object.entries(row)) {
         if (u.byName.has(k) || u.aliases.has(k)) continue;
-        if (!missing.has(k) || (missing.get(k) === null && v !== null)) missing.set(k, v === UNAVAILABLE_VALUE ? null : v);
+        if (!missing.has(k) || (missing.get(k) === null && v !== null)) missing.set(k, isUnchangedToast(v) ? null : v);
       }
     }
     if (missing.size === 0) return;
@@ -524,7 +524,7 @@ export class ClickHouseSink implements Sink {
         // look up stored versions of updated/deleted keys this sink has not seen (inserts are not looked up)
         if (oldKey && oldRow && !seen.has(oldKey) && this.versions.peek(u.ref, oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
         if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.peek(u.ref, newKey) === undefined) lookupKeys.set(newKey, newRow);
-        if (newRow && Object.values(newRow).includes(UNAVAILABLE_VALUE)) {
+        if (newRow && Object.values(newRow).some(isUnchangedToast)) {
           const from = oldKey ?? newKey;
           const fromRow = oldKey ? oldRow : newRow;
           if (from && fromRow && !seen.has(from)) toastKeys.set(from, fromRow);
@@ -571,7 +571,7 @@ export class ClickHouseSink implements Sink {
             let value = p.newRow[col.source];
             // a renamed column: an older change carries the value under an earlier name
             for (let w = 0; value === undefined && w < col.was.length; w++) value = p.newRow[col.was[w]!];
-            if (value === UNAVAILABLE_VALUE) {
+            if (isUnchangedToast(value)) {
               const old = prevFields?.get(col.name);
               if (old === undefined) {
                 throw new EncodeError(`column ${col.name} is an unchanged TOAST value (${UNAVAILABLE_VALUE}) and no previous state of this row is stored; set REPLICA IDENTITY FULL on the source table or re-snapshot it`);
