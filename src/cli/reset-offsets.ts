@@ -1,7 +1,9 @@
 /**
- * `cdc-fanout reset-offsets <pipeline> --sink <name> --to earliest|latest --yes`
+ * `cdc-fanout reset-offsets <pipeline> --sink <name> --to earliest|latest|<ISO-8601 time> --yes`
  * Moves a sink's consumed offsets — in the sink's own store, which is where it resumes from, and in
- * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics, forwards
+ * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics, or to the
+ * first offset at or after a time (Kafka's ListOffsets by timestamp; the end where nothing is that
+ * late), forwards
  * or backwards, through the Sink contract's `resetOffsets` (OffsetStore.reset, src/sinks/sink.ts).
  * Guarded: does nothing without --yes, and refuses while a daemon runs the config (its record, see
  * src/daemon/record.ts), answers on --admin, or while the sink's consumer group has live members
@@ -49,8 +51,19 @@ async function runningDaemon(opts: ResetFlags): Promise<string | undefined> {
   return undefined;
 }
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** `--to`: earliest, latest, or an ISO-8601 time with a zone (ms since the epoch); undefined when it is none of them. */
+export function resetTarget(to: string): 'earliest' | 'latest' | { readonly time: number } | undefined {
+  if (to === 'earliest' || to === 'latest') return to;
+  if (!ISO_TIME.test(to)) return undefined;
+  const time = Date.parse(to);
+  return Number.isFinite(time) ? { time } : undefined;
+}
+
 export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags): Promise<number> {
-  if (opts.to !== 'earliest' && opts.to !== 'latest') return fail(`--to must be "earliest" or "latest", got "${opts.to}"`);
+  const target = resetTarget(opts.to);
+  if (target === undefined) return fail(`--to must be "earliest", "latest" or an ISO-8601 time with a zone such as 2026-11-30T12:00:00Z, got "${opts.to}"`);
   const loaded = await loadConfig(opts.config);
   if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
   const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
@@ -81,7 +94,11 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
         say(`topic ${topic}: does not exist yet, nothing to reset`);
         continue;
       }
-      for (const x of parts) offsets.push({ topic, partition: x.partition, offset: opts.to === 'earliest' ? x.low : x.high });
+      if (typeof target === 'object') {
+        for (const x of await admin.fetchTopicOffsetsByTimestamp(topic, target.time)) offsets.push({ topic, partition: x.partition, offset: x.offset });
+        continue;
+      }
+      for (const x of parts) offsets.push({ topic, partition: x.partition, offset: target === 'earliest' ? x.low : x.high });
     }
     for (const o of offsets) say(`${groupId} ${o.topic}[${o.partition}] → ${o.offset} (${opts.to})`);
     if (!opts.yes) {

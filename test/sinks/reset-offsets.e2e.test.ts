@@ -6,7 +6,7 @@
  * plugin, as the runtime reads it) holds the earliest offset of every partition, backwards from
  * where it was; the restarted daemon re-delivers everything and every target ends in the table's
  * state again (versions make the replay re-apply to the same end state), with its offsets back at
- * the end of the topic.
+ * the end of the topic. `--to <ISO time>` moves a sink to the first offset at or after that time.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -240,4 +240,17 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
   expect(receiver.delivered.length - before).toBeGreaterThanOrEqual(seen.size);
   expect(await daemon.stop('SIGTERM')).toBe(0);
   daemon = undefined;
+
+  // --to <time>: the first offset at or after it — a time before every event is the start, one after
+  // every event the end
+  const admin3 = kafka.admin();
+  await admin3.connect();
+  const now = await admin3.fetchTopicOffsets(topic).finally(() => admin3.disconnect());
+  const ends = (which: 'low' | 'high'): PartitionOffset[] => now.map((m) => ({ topic, partition: m.partition, offset: m[which] })).sort((a, b) => a.partition - b.partition);
+  for (const [to, want] of [['2001-01-01T00:00:00Z', ends('low')], [new Date(Date.now() + 3_600_000).toISOString(), ends('high')]] as const) {
+    const r = await cli(['reset-offsets', T, '--config', join(dir, 'connectors'), '--sink', 'cache', '--to', to, '--yes']);
+    expect(r.stderr, to).toBe('');
+    expect(r.code, to).toBe(0);
+    expect(await storedOffsets('cache', partitions), to).toEqual(want);
+  }
 });
