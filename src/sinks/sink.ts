@@ -137,15 +137,25 @@ export interface PartitionOffset extends TopicPartition {
  *   INVARIANT R (reset) — `reset(to)` is the ONLY way offsets move backwards: it stores exactly the
  *     given offsets (earlier or later than the stored ones), other partitions untouched. It is an
  *     operator action with no sink consuming the partitions (`cdc-fanout reset-offsets`, daemon
- *     stopped and the consumer group empty; the CLI resolves `--to earliest|latest` into offsets per
- *     partition from Kafka). After a rewind the runtime re-delivers from there, and by A the
+ *     stopped and the consumer group empty; the CLI resolves `--to earliest|latest|<ISO time>` into
+ *     offsets per partition from Kafka). After a rewind the runtime re-delivers from there, and by A the
  *     re-delivered events re-apply to the same end state (versions make already-applied events
  *     no-ops; truncate watermarks stay, so a replayed change older than a truncate stays removed).
  *     A running instance that loaded or committed a partition adopts the reset value as its floor.
  *
  *   Lost store — separate from M: when the stored offset is found BELOW what this instance stored or
  *     loaded (the store lost acknowledged writes), `commit` throws `OffsetsRegressedError` where the
- *     store can see it (Redis, Elasticsearch) instead of committing past the loss.
+ *     store can see it (Redis, Elasticsearch) instead of committing past the loss. *
+ * Which store — the choice decides the sink's guarantee; pick the strongest the target allows:
+ *   1. offsets in the SAME transaction as the effects (defer effects from write() into commit()):
+ *      EXACTLY ONCE — both or neither are durable. Redis (MULTI/EXEC with the offsets hash).
+ *   2. the target's own store, written AFTER idempotent, versioned effects: EFFECTIVELY ONCE — a
+ *      crash in between replays the batch, which changes nothing. Elasticsearch, ClickHouse.
+ *   3. the DEFAULT store for targets with no transactional place (HTTP, object storage):
+ *      `KafkaGroupOffsetStore` (src/sinks/runtime/kafka-group-offsets.ts, Kafka group offsets
+ *      committed after the target acknowledged) PLUS an idempotency key per event derived from the
+ *      record's position (`<topic>/<partition>/<offset>`, identical on every replay): AT LEAST ONCE,
+ *      duplicates only with the same key, which the target dedupes. Webhook.
  */
 export interface OffsetStore {
   /** Stored next-offsets for these partitions (missing = never consumed); becomes this instance's floor for M. */
