@@ -24,6 +24,7 @@ COPY src ./src
 COPY connectors ./connectors
 COPY migrations ./migrations
 COPY scripts/demo ./scripts/demo
+COPY scripts/stack/endpoints.ts ./scripts/stack/endpoints.ts
 COPY tsconfig.json ./
 USER node
 ENTRYPOINT []

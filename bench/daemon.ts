@@ -19,7 +19,7 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { resetSinks } from '../scripts/demo/reset.js';
 import { DEMO_DB, demoUrl, newStats, resetDatabase, rng, seed, workloadStep, type SeedSize } from '../scripts/demo/shop.js';
 

@@ -29,7 +29,7 @@ import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaClient } from '../src/kafka/client.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 

@@ -21,7 +21,7 @@ import { cpus, totalmem, release, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { HEADERS } from '../src/events/change.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createClient as createClickHouseClient } from '@clickhouse/client';

@@ -40,7 +40,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
-import { endpoints } from '../src/config/endpoints.js';
+import { endpoints } from '../scripts/stack/endpoints.js';
 import { debeziumEnsure, debeziumVersions, startConnect } from '../scripts/stack/debezium.js';
 import { benchSourceConfig, buildDaemon, groupCpuSeconds, machine, metricValue, procStatusKB, startDaemon, versions, writeBacklog } from './common.js';
 

@@ -16,7 +16,7 @@ import { ClickHouseLogLevel, createClient as createClickHouse } from '@clickhous
 import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../stack/endpoints.js';
 import { resetSinks } from './reset.js';
 import type { PipelineStatus } from '../../src/daemon/status.js';
 import { formatReport, reconcile, type Report } from './reconcile.js';

@@ -5,7 +5,7 @@
 import { ClickHouseLogLevel, createClient as createClickHouse } from '@clickhouse/client';
 import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
-import type { Endpoints } from '../../src/config/endpoints.js';
+import type { Endpoints } from '../stack/endpoints.js';
 import { kafkaClient } from '../../src/kafka/client.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_PORTS, endpoints } from '../../src/config/endpoints.js';
+import { DEFAULT_PORTS, endpoints } from './endpoints.js';
 import { aptEnsure } from './install.js';
 import { managedDown, managedUp, type ManagedSpec } from './managed.js';
 import { httpGet } from './net.js';

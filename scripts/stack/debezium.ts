@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from './endpoints.js';
 import { aptEnsure, commandExists } from './install.js';
 import { freePort } from './net.js';
 import { STACK_LIB, STACK_SRC, STATE_DIR } from './paths.js';

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { kafkajsRequestQueuePatched } from '../../src/kafka/kafkajs-request-queue.js';
-import { DEFAULT_PORTS, endpoints } from '../../src/config/endpoints.js';
+import { DEFAULT_PORTS, endpoints } from './endpoints.js';
 import { mavenEnsure } from './install.js';
 import { managedDown, managedUp, type ManagedSpec } from './managed.js';
 import { STACK_LIB, serviceDir } from './paths.js';

@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { DEFAULT_PORTS, endpoints } from '../../src/config/endpoints.js';
+import { DEFAULT_PORTS, endpoints } from './endpoints.js';
 import { aptEnsure, commandExists } from './install.js';
 import { waitFor } from './net.js';
 import { serviceDir, shown } from './paths.js';

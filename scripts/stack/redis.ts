@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { DEFAULT_PORTS, endpoints } from '../../src/config/endpoints.js';
+import { DEFAULT_PORTS, endpoints } from './endpoints.js';
 import { aptEnsure, commandExists } from './install.js';
 import { managedDown, managedUp, type ManagedSpec } from './managed.js';
 import { listenerOf } from './net.js';

@@ -75,7 +75,7 @@ if (a.private) {
 }
 
 // Imported after the env is final: the stack modules read CDC_STACK_DIR when loaded.
-const { endpoints } = await import('../../src/config/endpoints.js');
+const { endpoints } = await import('../stack/endpoints.js');
 const { services } = await import('../stack/services.js');
 const { runVerify } = await import('./run.js');
 const { summary } = await import('./summary.js');

@@ -13,7 +13,7 @@
  */
 import { formatError } from '../config/issues.js';
 import { loadConfig, type LoadedPipeline } from '../config/load.js';
-import { maskString } from '../config/secret.js';
+import { maskString } from '../spec/secret.js';
 import type { DlqReplayJob } from '../daemon/dlq-jobs.js';
 import { buildDefinitions } from '../daemon/definitions.js';
 import { createLogger } from '../observability/logger.js';

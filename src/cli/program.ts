@@ -4,13 +4,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DlqFlags } from './dlq.js';
+import { USAGE_ERROR } from './exit-codes.js';
+import type { ResetFlags } from './reset-offsets.js';
+import type { RunFlags } from './run.js';
 import type { StatusFlags } from './status.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; description: string };
-
-/** Exit code of a command-line usage error (unknown option, missing or invalid argument). */
-export const USAGE_ERROR = 2;
 
 function positiveInt(v: string): number {
   const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
@@ -271,26 +271,5 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     });
 
   return program;
-}
-
-export interface RunFlags {
-  config: string;
-  adminHost: string;
-  adminPort: number;
-  adminTokenFile?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  shutdownTimeoutMs: number;
-  admin: boolean;
-  takeOverSlot?: string[];
-}
-
-export interface ResetFlags {
-  config: string;
-  sink: string;
-  to: string;
-  admin?: string;
-  adminUrl?: string;
-  yes?: boolean;
 }
 

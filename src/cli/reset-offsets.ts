@@ -3,31 +3,39 @@
  * Moves a sink's consumed offsets — in the sink's own store, which is where it resumes from, and in
  * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics, or to the
  * first offset at or after a time (Kafka's ListOffsets by timestamp; the end where nothing is that
- * late), forwards
- * or backwards, through the Sink contract's `resetOffsets` (OffsetStore.reset, src/sinks/sink.ts).
+ * late), forwards or backwards, through the Sink contract's `resetOffsets` (OffsetStore.reset,
+ * src/sinks/sink.ts).
  * Guarded: does nothing without --yes, and refuses while a daemon runs the config (its record, see
  * src/daemon/record.ts), answers on --admin, or while the sink's consumer group has live members
  * (a running sink would overwrite the reset).
  */
-import type { Kafka } from 'kafkajs';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString } from '../config/secret.js';
-import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
-import { kafkaClient } from '../kafka/client.js';
-import type { KafkaConfig } from '../kafka/config.js';
+import { maskString } from '../spec/secret.js';
+import { followsSource, sinkTopics, sourceTopicMatcher } from '../config/sink-topics.js';
+import { kafkaClient, type KafkaClient } from '../kafka/client.js';
 import { createLogger } from '../observability/logger.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
+import { sinkGroupId } from '../sinks/group-id.js';
 import type { PartitionOffset } from '../sinks/sink.js';
 import { daemonRecordsFor } from '../daemon/record.js';
 import { resolveAdmin } from './admin-address.js';
-import type { ResetFlags } from './program.js';
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const fail = (s: string): number => {
   process.stderr.write(`${s}\n`);
   return 1;
 };
+
+/** The command's options as commander parses them (declared in program.ts). */
+export interface ResetFlags {
+  config: string;
+  sink: string;
+  to: string;
+  admin?: string;
+  adminUrl?: string;
+  yes?: boolean;
+}
 
 async function answers(adminUrl: string): Promise<boolean> {
   try {
@@ -68,25 +76,25 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
   if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
   const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
   if (!p) return fail(`no pipeline "${pipelineName}" in ${opts.config} (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'})`);
-  const sinkCfg = (p.config.sinks as Record<string, unknown>[]).find((s) => s.name === opts.sink) as (Record<string, unknown> & { name: string; type: string; 'group.id'?: string }) | undefined;
-  if (!sinkCfg) return fail(`pipeline "${pipelineName}" has no sink "${opts.sink}" (have: ${p.config.sinks.map((s) => (s as { name: string }).name).join(', ') || 'none'})`);
-  const source = p.config.source as Record<string, unknown>;
-  const prefix = String(source['topic.prefix']);
+  const sinkCfg = p.config.sinks.find((s) => s.name === opts.sink);
+  if (!sinkCfg) return fail(`pipeline "${pipelineName}" has no sink "${opts.sink}" (have: ${p.config.sinks.map((s) => s.name).join(', ') || 'none'})`);
+  const { source } = p.config;
+  const prefix = source['topic.prefix'];
   const follows = followsSource(sinkCfg);
   let topics = follows ? [] : sinkTopics(sinkCfg, prefix);
-  const groupId = sinkCfg['group.id'] ?? `cdc-fanout.${pipelineName}.${sinkCfg.name}`;
+  const groupId = sinkGroupId(pipelineName, sinkCfg);
 
   const running = await runningDaemon(opts);
   if (running) return fail(running);
-  const kafkaCfg = p.config.kafka as KafkaConfig;
-  const kafka: Kafka = kafkaClient(kafkaCfg, { clientIdSuffix: 'reset-offsets' });
+  const kafkaCfg = p.config.kafka;
+  const kafka: KafkaClient = kafkaClient(kafkaCfg, { clientIdSuffix: 'reset-offsets' });
   const admin = kafka.admin();
   await admin.connect();
   try {
     const [group] = (await admin.describeGroups([groupId])).groups;
     if (group && group.members.length > 0) return fail(`consumer group ${groupId} has ${group.members.length} live member(s) (state ${group.state}): stop the daemon running this sink first`);
     // A sink that follows the source's selection: the existing topics of the selected tables.
-    if (follows) topics = (await admin.listTopics()).filter(sourceTopicMatcher(source as unknown as FollowedSource)).sort();
+    if (follows) topics = (await admin.listTopics()).filter(sourceTopicMatcher(source)).sort();
     const offsets: PartitionOffset[] = [];
     for (const topic of topics) {
       const parts = await admin.fetchTopicOffsets(topic).catch(() => []);

@@ -3,13 +3,25 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString, redact } from '../config/secret.js';
+import { maskString, redact } from '../spec/secret.js';
 import { Daemon } from '../daemon/daemon.js';
 import { buildDefinitions } from '../daemon/definitions.js';
 import { defaultRestartPolicy } from '../daemon/supervisor.js';
 import { removeDaemonRecord, writeDaemonRecord, type DaemonRecord } from '../daemon/record.js';
 import { createLogger } from '../observability/logger.js';
-import type { RunFlags } from './program.js';
+
+/** The command's options as commander parses them (declared in program.ts). */
+export interface RunFlags {
+  config: string;
+  adminHost: string;
+  adminPort: number;
+  adminTokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  shutdownTimeoutMs: number;
+  admin: boolean;
+  takeOverSlot?: string[];
+}
 
 function readNamed(path: string, what: string): Buffer {
   try {
@@ -28,12 +40,12 @@ export async function runCommand(opts: RunFlags): Promise<number> {
   }
   for (const name of opts.takeOverSlot ?? []) {
     // The pipeline's name, or its source connector name (the one the ownership error prints).
-    const p = loaded.pipelines.find((x) => x.config.name === name || (x.config.source as Record<string, unknown>).name === name);
+    const p = loaded.pipelines.find((x) => x.config.name === name || x.config.source.name === name);
     if (!p) {
       process.stderr.write(`--take-over-slot ${name}: no such pipeline (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'}); not starting\n`);
       return 1;
     }
-    (p.config.source as Record<string, unknown>)['slot.takeover'] = true;
+    p.config.source['slot.takeover'] = true;
   }
   const secrets = loaded.secrets;
   let token: string | undefined;

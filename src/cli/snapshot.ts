@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { maskString } from '../config/secret.js';
+import { maskString } from '../spec/secret.js';
 import { writeSnapshotSignal } from '../daemon/signals.js';
 import { createLogger } from '../observability/logger.js';
 import { parseSourceConfig, sourceSpec } from '../source/config.js';
@@ -40,11 +40,12 @@ export async function snapshotCommand(pipelineName: string, opts: { config: stri
   if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
   const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
   if (!p) return fail(`no pipeline "${pipelineName}" in ${opts.config} (have: ${loaded.pipelines.map((x) => x.config.name).join(', ') || 'none'})`);
-  const source = p.config.source as Record<string, unknown>;
-  const signalTable = source['signal.data.collection'] as string | undefined;
+  const { source } = p.config;
+  const signalTable = source['signal.data.collection'];
   if (!signalTable) return fail(`${p.file}: source.signal.data.collection is not set; set it (e.g. public.cdc_fanout_signal) to enable ad-hoc snapshots, then restart the daemon`);
   const own: Record<string, unknown> = {};
-  for (const k of Object.keys(sourceSpec.shape)) if (source[k] !== undefined) own[k] = source[k];
+  const fields: Readonly<Record<string, unknown>> = source;
+  for (const k of Object.keys(sourceSpec.shape)) if (fields[k] !== undefined) own[k] = fields[k];
   const cfg = parseSourceConfig(own);
   const daemon = await findDaemon(opts);
   if ('error' in daemon) return fail(daemon.error);

@@ -20,10 +20,10 @@ export type PluginSpec = Pick<SinkPlugin, 'type' | 'description' | 'spec'> & {
 
 export interface ConfigComponents {
   /** Source connector spec (Postgres settings merged with event options). */
-  readonly source: z.ZodObject;
-  readonly kafka: z.ZodObject;
+  readonly source: typeof sourceConnectorSpec;
+  readonly kafka: typeof kafkaSpec;
   /** Fields every sink has (name, type, topics/tables, batching, error policy). */
-  readonly sinkCommon: z.ZodObject;
+  readonly sinkCommon: typeof sinkCommonSpec;
   /** Sink types, each contributing its own fields (its spec's refinements run too). */
   readonly plugins: readonly PluginSpec[];
 }

@@ -7,6 +7,7 @@
  * partitions and each misses the other's share. Each conflict is reported at the later
  * occurrence and names the earlier one's file and line.
  */
+import { defaultGroupId } from '../sinks/group-id.js';
 import type { ConfigError } from './issues.js';
 import { formatPath, type ConfigPath, type Location } from './locate.js';
 
@@ -109,7 +110,7 @@ const groups: Resource = {
     ((p.sinks as unknown[]) ?? []).map((raw, i) => {
       const sink = (raw ?? {}) as Record<string, unknown>;
       const explicit = str(sink['group.id']);
-      return explicit ? { path: ['sinks', i, 'group.id'], value: explicit } : { path: ['sinks', i, 'name'], value: `cdc-fanout.${String(p.name)}.${String(sink.name)}` };
+      return explicit ? { path: ['sinks', i, 'group.id'], value: explicit } : { path: ['sinks', i, 'name'], value: defaultGroupId(String(p.name), String(sink.name)) };
     }),
 };
 

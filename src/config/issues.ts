@@ -4,12 +4,12 @@
  * (`file:line:column:` as compilers print it, so editors and terminals link to the spot).
  * Unknown keys suggest the closest known key; unknown sink types list the known ones.
  */
-import { closest, distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
-import { schemaAt, shapeOf } from './describe-schema.js';
-import { movedKeyHint } from './groups.js';
+import { schemaAt, shapeOf } from '../spec/describe-schema.js';
+import { didYouMean } from '../spec/did-you-mean.js';
+import { movedKeyHint } from '../spec/groups.js';
 import { formatPath, type ConfigPath, type Location } from './locate.js';
-import { isSecretKey, maskString } from './secret.js';
+import { isSecretKey, maskString } from '../spec/secret.js';
 
 export interface ConfigError {
   readonly file: string;
@@ -37,20 +37,6 @@ export function valueAt(data: unknown, path: ConfigPath): unknown {
     v = (v as Record<string | number, unknown>)[seg];
   }
   return v;
-}
-
-/** Closest candidate within a third of the word's length (at least 2 edits), else undefined. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  if (candidates.length === 0) return undefined;
-  const best = closest(word, candidates as string[]);
-  const limit = Math.max(2, Math.floor(word.length / 3));
-  const w = word.toLowerCase();
-  const b = best.toLowerCase();
-  const d = distance(w, b);
-  if (d <= limit && d < w.length) return best;
-  // A truncated name ("elastic" for "elasticsearch") is still a clear match.
-  const prefix = candidates.find((c) => w.length >= 4 && c.toLowerCase().startsWith(w));
-  return prefix;
 }
 
 function showValue(v: unknown, secrets: ReadonlySet<string>): string {
@@ -127,4 +113,4 @@ function oneLine(s: string, secrets: ReadonlySet<string>): string {
   return maskString(s.replace(/\s*\n\s*/g, '; '), secrets);
 }
 
-export { formatPath };
+export { didYouMean, formatPath };

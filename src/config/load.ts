@@ -11,9 +11,9 @@ import { findConflicts, type PipelineForConflicts } from './conflicts.js';
 import { interpolateString, InterpolationError, type InterpolationContext } from './interpolate.js';
 import { describeIssue, formatError, valueAt, type ConfigError } from './issues.js';
 import { formatPath, locate, type ConfigPath, type Location } from './locate.js';
-import { buildPipelineSchema, type PipelineConfig, type PipelineSchema } from './schema.js';
-import { schemaAt } from './describe-schema.js';
-import { isSecretKey, isSecretSchema } from './secret.js';
+import { buildPipelineSchema, pipelineConfigOf, type PipelineConfig, type PipelineSchema } from './schema.js';
+import { schemaAt } from '../spec/describe-schema.js';
+import { isSecretKey, isSecretSchema } from '../spec/secret.js';
 
 export const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -316,7 +316,7 @@ function loadFile(path: string, file: string, schema: PipelineSchema, ctx: Inter
 
   const r = schema.safeParse(data);
   const written = (p: ConfigPath): boolean => valueAt(data, p) !== undefined;
-  if (r.success) return { errors, config: r.data, at, written };
+  if (r.success) return { errors, config: pipelineConfigOf(r.data), at, written };
   const nameMissing = typeof obj.name !== 'string';
   for (const issue of r.error.issues) {
     // source.name defaults to name: one error for a missing name, not two.

@@ -11,6 +11,7 @@ import { type CheckPath, type ComponentReport, type Finding, type SourceCatalogV
 import { compileTopicNamer, prefixedTopic } from '../events/topics.js';
 import { checkKafka } from '../kafka/check.js';
 import type { KafkaConfig } from '../kafka/config.js';
+import { sinkGroupId } from '../sinks/group-id.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { checkSource } from '../source/check.js';
 import { offsetsTopic, sourceSpec, transactionalId, type SourceConfig } from '../source/config.js';
@@ -78,9 +79,9 @@ function sinkTableFindings(refs: readonly { table: string; path: readonly (strin
 
 export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOptions = {}): Promise<PipelineOnlineReport> {
   const ms = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
-  const rawSource = p.config.source as Record<string, unknown>;
+  const rawSource = p.config.source;
   const source = sourceSpec.parse(pick(rawSource, Object.keys(sourceSpec.shape)));
-  const kafka = p.config.kafka as KafkaConfig;
+  const kafka: KafkaConfig = p.config.kafka;
   const pgTarget = `${source['database.hostname']}:${source['database.port']}/${source['database.dbname']}`;
 
   let catalog: SourceCatalogView | null = null;
@@ -101,9 +102,8 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
   ];
   const topicsView = source as unknown as SourceTopics;
 
-  const sinks = p.config.sinks.map((raw, i) => {
-    const sink = raw as Record<string, unknown> & { name: string; type: string };
-    const groupId = typeof sink['group.id'] === 'string' ? sink['group.id'] : `cdc-fanout.${p.config.name}.${sink.name}`;
+  const sinks = p.config.sinks.map((sink, i) => {
+    const groupId = sinkGroupId(p.config.name, sink);
     return { sink, index: i, path: ['sinks', i] as CheckPath, groupId, topics: sinkTopics(sink, prefix), refs: sinkTableRefs(sink, topicsView) };
   });
 

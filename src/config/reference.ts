@@ -6,9 +6,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ConfigComponents } from './components.js';
-import { defOf } from './describe-schema.js';
-import { authGroup, fieldGroups, tlsGroup } from './groups.js';
-import { isSecretKey, isSecretSchema } from './secret.js';
+import { defOf } from '../spec/describe-schema.js';
+import { authGroup, fieldGroups, tlsGroup } from '../spec/groups.js';
+import { isSecretKey, isSecretSchema } from '../spec/secret.js';
 
 export interface FieldDoc {
   readonly path: string;

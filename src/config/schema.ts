@@ -5,6 +5,7 @@
  * reference (scripts/gen-config-reference.ts) all derive from it.
  */
 import { z } from 'zod';
+import type { SinkCommonConfig } from '../sinks/runtime/config.js';
 import type { ConfigComponents, PluginSpec } from './components.js';
 import { sinkTopicProblems, type SourceTopics } from './sink-topics.js';
 
@@ -88,5 +89,19 @@ export function buildPipelineSchema(c: ConfigComponents) {
 }
 
 export type PipelineSchema = ReturnType<typeof buildPipelineSchema>;
-export type PipelineConfig = z.infer<PipelineSchema>;
-export type SinkConfig = PipelineConfig['sinks'][number] & { name: string; type: string };
+/**
+ * A sink entry as validated: the common sink fields typed, the plugin's own fields as written (the
+ * plugin's spec parses them when the sink is built: daemon/sink-adapter.ts).
+ */
+export type SinkConfig = SinkCommonConfig & { readonly [field: string]: unknown };
+/** A validated pipeline: `source` and `kafka` typed by their specs, each sink by {@link SinkConfig}. */
+export type PipelineConfig = Omit<z.infer<PipelineSchema>, 'sinks'> & { sinks: SinkConfig[] };
+
+/**
+ * The parsed data as a PipelineConfig. The one type assertion of the config: every sink schema is
+ * the common sink shape merged with its plugin's (sinkSchemas above), but the plugins are loaded at
+ * run time, so zod's static type of the union is only an object of unknown fields.
+ */
+export function pipelineConfigOf(data: z.infer<PipelineSchema>): PipelineConfig {
+  return data as PipelineConfig;
+}

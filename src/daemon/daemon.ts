@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import { daemonMetrics } from '../observability/daemon-metrics.js';
-import { redact } from '../config/secret.js';
+import { redact } from '../spec/secret.js';
 import { startAdminServer, type AdminServer, type SinkAction } from './admin/server.js';
 import { Pipeline, type PipelineDefinition } from './pipeline.js';
 import { DlqJobs, type DlqReplayJob, type DlqResult } from './dlq-jobs.js';

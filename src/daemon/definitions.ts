@@ -1,8 +1,6 @@
 /** Turns validated pipeline configs into runtime definitions (source + sink factories). */
-import type { TlsSettings } from '../config/tls.js';
-import type { KafkaConfig } from '../kafka/config.js';
 import type { LoadedPipeline } from '../config/load.js';
-import type { FollowedSource } from '../config/sink-topics.js';
+import type { PipelineConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineDefinition } from './pipeline.js';
 import { sinkFactory } from './sink-adapter.js';
@@ -16,9 +14,8 @@ export interface DefinitionOptions {
 export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opts: DefinitionOptions): Promise<PipelineDefinition[]> {
   return Promise.all(
     pipelines.map(async ({ file, config }) => {
-      const source = config.source as Record<string, unknown>;
-      const kafka = config.kafka as KafkaConfig;
-      const topicPrefix = String(source['topic.prefix']);
+      const { source, kafka } = config;
+      const topicPrefix = source['topic.prefix'];
       const logger = opts.logger.child({ pipeline: config.name });
       return {
         name: config.name,
@@ -27,9 +24,8 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
         bootstrapServers: kafka['bootstrap.servers'],
         source: sourceFactory({ pipeline: config.name, source, kafka, logger }),
         sinks: await Promise.all(
-          config.sinks.map(async (s) => {
-            const sink = s as Record<string, unknown> & { name: string; type: string };
-            const { factory, counters, dlq } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), source: source as unknown as FollowedSource, ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] as TlsSettings } : {}), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
+          config.sinks.map(async (sink) => {
+            const { factory, counters, dlq } = await sinkFactory({ pipeline: config.name, topicPrefix, kafka, sink, logger, sourceDatabaseUrl: sourceDatabaseUrl(source), source, ...(source['database.tls'] ? { sourceDatabaseTls: source['database.tls'] } : {}), ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) });
             return { name: sink.name, type: sink.type, factory, counters, dlq };
           }),
         ),
@@ -39,12 +35,12 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
 }
 
 /** The source connection as a libpq URL (for sinks that read the source catalog). */
-function sourceDatabaseUrl(source: Record<string, unknown>): string {
+function sourceDatabaseUrl(source: PipelineConfig['source']): string {
   const u = new URL('postgres://localhost');
-  u.hostname = String(source['database.hostname']);
+  u.hostname = source['database.hostname'];
   u.port = String(source['database.port']);
-  u.username = encodeURIComponent(String(source['database.user']));
-  if (source['database.password']) u.password = encodeURIComponent(String(source['database.password']));
-  u.pathname = `/${encodeURIComponent(String(source['database.dbname']))}`;
+  u.username = encodeURIComponent(source['database.user']);
+  if (source['database.password']) u.password = encodeURIComponent(source['database.password']);
+  u.pathname = `/${encodeURIComponent(source['database.dbname'])}`;
   return u.toString();
 }

@@ -2,7 +2,7 @@
  * The seam to the sink runtime: a configured sink (common fields + plugin fields) becomes a
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
-import type { TlsSettings } from '../config/tls.js';
+import type { TlsSettings } from '../spec/tls.js';
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -13,6 +13,7 @@ import { newSinkRunnerStats, SinkRunner } from '../sinks/runtime/runner.js';
 import type { DlqTarget } from '../sinks/runtime/dlq-replay.js';
 import type { Sink } from '../sinks/sink.js';
 import { followsSource, sinkTopics, sourceTopicMatcher, type FollowedSource } from '../config/sink-topics.js';
+import type { SinkConfig } from '../config/schema.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SinkRuntimeStatus } from './handles.js';
 import type { PartitionStatus } from './status.js';
 
@@ -20,7 +21,7 @@ export interface SinkAdapterInput {
   readonly pipeline: string;
   readonly topicPrefix: string;
   readonly kafka: KafkaConfig;
-  readonly sink: Record<string, unknown> & { name: string; type: string };
+  readonly sink: SinkConfig;
   readonly logger: Logger;
   /** The source database as a libpq URL, handed to sinks that read the source catalog. */
   readonly sourceDatabaseUrl?: string;

@@ -3,7 +3,7 @@
  * names and values where Debezium has them; the source/daemon specs merge this object in.
  */
 import { z } from 'zod';
-import { parseMessageKeyColumns } from './keys.js';
+import { parseMessageKeyColumns } from './key-columns.js';
 
 export const eventsSpec = z
   .object({

@@ -5,9 +5,15 @@
  */
 import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
-import { nodeTlsOptions } from '../config/tls.js';
+import { nodeTlsOptions } from '../spec/tls.js';
 import type { KafkaConfig } from './config.js';
 import { kafkajsRequestQueuePatched } from './kafkajs-request-queue.js';
+
+/**
+ * A Kafka client handle as built here; code outside src/kafka names it by this type (eslint keeps
+ * `kafkajs` imports inside src/kafka).
+ */
+export type KafkaClient = Kafka;
 
 export interface KafkaClientOptions {
   /** Appended to `client.id` (e.g. the sink name) so broker logs tell the clients apart. */

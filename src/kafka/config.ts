@@ -1,6 +1,6 @@
 /** Kafka connection settings shared by the source producer and the sink consumers (one spec, documented per field). */
 import { z } from 'zod';
-import { authField, authGroup, authVariant, tlsField } from '../config/groups.js';
+import { authField, authGroup, authVariant, tlsField } from '../spec/groups.js';
 
 /** Field check of bootstrap.servers: every entry is host:port with a port in 1..65535. */
 function brokerList(list: string, ctx: z.core.$RefinementCtx<string>): void {

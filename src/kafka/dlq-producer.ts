@@ -13,7 +13,7 @@
  * A DLQ record therefore never fails for its size, and cannot wedge the sink.
  */
 import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
-import type { RawHeaders, RejectedRecord } from '../sinks/sink.js';
+import type { RawHeaders } from './consumer.js';
 import { KafkaOperationError } from './errors.js';
 import { readMaxMessageBytes } from './admin.js';
 import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, RECORD_BATCH_OVERHEAD, recordSizeBound, splitBySize } from './record-size.js';
@@ -98,6 +98,22 @@ export function originalHeaders(raw: RawHeaders | undefined): Record<string, str
   return out;
 }
 
+/**
+ * A record to dead-letter: its Kafka coordinates, the original bytes and headers as fetched, and why
+ * it was rejected. Declared here (not taken from the sink contract) so the Kafka layer does not depend
+ * on src/sinks; a sink's `RejectedRecord` has this shape.
+ */
+export interface DeadLetter {
+  readonly record: {
+    readonly topic: string;
+    readonly partition: number;
+    /** Kafka offset, decimal string. */
+    readonly offset: string;
+    readonly raw: { readonly key: Buffer | null; readonly value: Buffer | null; readonly headers?: RawHeaders };
+  };
+  readonly error: Error;
+}
+
 export class DlqProducer {
   private producer: Producer | undefined;
   private limit = BROKER_DEFAULT_MAX_MESSAGE_BYTES;
@@ -136,7 +152,7 @@ export class DlqProducer {
     return this.limit;
   }
 
-  async send(rejected: readonly RejectedRecord[]): Promise<void> {
+  async send(rejected: readonly DeadLetter[]): Promise<void> {
     if (rejected.length === 0) return;
     if (!this.producer) throw new Error('DlqProducer.send before start()');
     const messages = rejected.map(({ record, error }) => {

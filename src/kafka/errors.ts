@@ -4,7 +4,7 @@
  * message that names the broker's error code and what to do about it. Every producer error path
  * goes through `KafkaOperationError`, so an operator never sees only the library's generic text.
  */
-import { certificateVerifyFailure } from '../config/tls.js';
+import { certificateVerifyFailure } from '../spec/tls.js';
 
 interface ErrorLike {
   type?: unknown;

@@ -14,14 +14,13 @@
  * the broker then refuses this one (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH) and we raise
  * ProducerFencedError, which callers treat as fatal: stop, never retry.
  */
-import { compatibilityPartitioner, kGetApi, Producer, stringSerializers, type API, type Callback, type MessageToProduce, type ProducerOptions, type Serializer } from '@platformatic/kafka';
-import { keyHash } from './murmur2.js';
-import { fastProduceApi, type ProduceApi } from './produce-request.js';
-import { nodeTlsOptions } from '../config/tls.js';
+import { compatibilityPartitioner, stringSerializers, type Producer, type MessageToProduce, type ProducerOptions } from '@platformatic/kafka';
+import { nodeTlsOptions } from '../spec/tls.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
 import { brokerCode, connectionSettingsProblem, findInError, KafkaOperationError } from './errors.js';
 import { recordSizeBound, splitBySize } from './record-size.js';
+import { createSourceProducer } from './single-buffer-producer.js';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -74,36 +73,6 @@ export interface TransactionalProducerOptions {
 
 type Client = Producer<string, string, string, string>;
 
-/**
- * The library's producer with our single-buffer Produce encoder (./produce-request.ts) in place of
- * its own; everything else (connections, retries, sequences, transactions) is the library's.
- * `CDC_FANOUT_KAFKA_ENCODER=library` switches back to the library's encoder (A/B, or if ours
- * were ever suspected).
- */
-class SingleBufferProducer extends Producer<string, string, string, string> {
-  override [kGetApi]<A extends Array<unknown>, R>(name: string, callback: Callback<API<A, R>>): void {
-    if (name !== 'Produce') {
-      super[kGetApi](name, callback);
-      return;
-    }
-    super[kGetApi]<A, R>(name, (error, api) => {
-      if (error || !api) callback(error, api);
-      else callback(null, fastProduceApi(api as unknown as ProduceApi) as unknown as API<A, R>);
-    });
-  }
-}
-
-export const useLibraryEncoder = (): boolean => process.env.CDC_FANOUT_KAFKA_ENCODER === 'library';
-
-/**
- * With our encoder, keys/values/headers stay strings until they are written as UTF-8 into the
- * request (no Buffer per field), and the key's partition is our 32-bit murmur2 of the same bytes.
- */
-const passThrough = ((data?: string) => data) as unknown as Serializer<string>;
-const singleBufferOptions: Pick<ProducerOptions<string, string, string, string>, 'serializers' | 'partitioner'> = {
-  serializers: { key: passThrough, value: passThrough, headerKey: passThrough, headerValue: passThrough },
-  partitioner: (_message, key) => (key == null ? 0 : keyHash(key as unknown as string)),
-};
 type Transaction = Awaited<ReturnType<Client['beginTransaction']>>;
 
 /**
@@ -195,7 +164,7 @@ export class TransactionalProducer {
     });
     this.settingsProblem.catch(() => undefined);
     const options = producerOptions(config, opts, (problem) => this.reportSettingsProblem(problem));
-    this.producer = useLibraryEncoder() ? new Producer(options) : new SingleBufferProducer({ ...options, ...singleBufferOptions });
+    this.producer = createSourceProducer(options);
   }
 
   /**

@@ -3,7 +3,7 @@
  * the captured table does not have, with a did-you-mean.
  */
 import type { CheckPath, Finding, SourceCatalogView } from '../check/online.js';
-import { didYouMean } from '../config/issues.js';
+import { didYouMean } from '../spec/did-you-mean.js';
 
 /**
  * One error per column in `columns` that `table` lacks; `what` names the setting, e.g.

@@ -4,12 +4,13 @@
  * config `type` to a plugin; the config schema, validation errors and README reference all derive
  * from the specs.
  */
-import type { TlsSettings } from '../config/tls.js';
+import type { TlsSettings } from '../spec/tls.js';
 import type { z } from 'zod';
 import type { CheckPath, ComponentReport, SourceCatalogView } from '../check/online.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Sink } from './sink.js';
+import { defaultGroupId } from './group-id.js';
 
 export interface SinkContext {
   /** Pipeline (connector) name from the config file. */
@@ -79,5 +80,5 @@ export interface SinkCheckContext {
 
 /** The sink's consumer group id: `ctx.groupId`, else the default `cdc-fanout.<pipeline>.<sink>`. */
 export function groupIdOf(ctx: Pick<SinkContext, 'pipeline' | 'sinkName' | 'groupId'>): string {
-  return ctx.groupId ?? `cdc-fanout.${ctx.pipeline}.${ctx.sinkName}`;
+  return ctx.groupId ?? defaultGroupId(ctx.pipeline, ctx.sinkName);
 }

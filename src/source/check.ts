@@ -10,7 +10,7 @@
  * the sinks' online checks use to verify the columns their templates and key settings name.
  */
 import pg from 'pg';
-import { didYouMean } from '../config/issues.js';
+import { didYouMean } from '../spec/did-you-mean.js';
 import { formatLsn } from '../events/change.js';
 import { parseMessageKeyColumns } from '../events/keys.js';
 import { type CatalogColumn, type CatalogTable, type ComponentReport, type Finding, type RelationKind, type SourceCatalogView, isUnreachable, networkReason, seconds, withDeadline } from '../check/online.js';

@@ -4,7 +4,7 @@
  * routing) live in src/events/config.ts and are merged by `sourceConnectorSpec()` when present.
  */
 import { z } from 'zod';
-import { tlsField } from '../config/groups.js';
+import { tlsField } from '../spec/groups.js';
 import { eventsSpec, type EventsConfig } from '../events/config.js';
 
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;

@@ -4,7 +4,7 @@
  * failure the user can fix says what is wrong and how to fix it.
  */
 import pg from 'pg';
-import { nodeTlsOptions } from '../config/tls.js';
+import { nodeTlsOptions } from '../spec/tls.js';
 import type { Logger } from '../observability/logger.js';
 import { formatLsn, parseLsn } from '../events/change.js';
 import type { SourceConfig } from './config.js';

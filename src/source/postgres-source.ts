@@ -15,7 +15,7 @@
  *     event at or below the stored position.
  */
 import pg from 'pg';
-import { certificateVerifyFailure } from '../config/tls.js';
+import { certificateVerifyFailure } from '../spec/tls.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';

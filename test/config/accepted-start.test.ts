@@ -93,7 +93,7 @@ describe('every config validate accepts gets through run\'s start-up path', () =
     }
     expect(await exited, out.slice(-3000)).toBe(0);
     const pg = (await import('pg')).default;
-    const { endpoints } = await import('../../src/config/endpoints.js');
+    const { endpoints } = await import('../../scripts/stack/endpoints.js');
     const client = new pg.Client({ connectionString: endpoints().postgresUrl });
     await client.connect();
     try {

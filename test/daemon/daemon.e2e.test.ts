@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { freePort } from '../support/ports.js';
 import { parsePrometheus, pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
 

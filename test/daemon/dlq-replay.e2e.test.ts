@@ -16,7 +16,7 @@ import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { DlqListing, DlqReplayReport } from '../../src/sinks/runtime/dlq-replay.js';
 import { freePort } from '../support/ports.js';
 import { startDaemon, waitFor, type DaemonProcess } from './helpers.js';

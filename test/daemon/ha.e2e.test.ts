@@ -9,7 +9,7 @@
  * `npm run verify -- --ha --kinds daemon-kill,proxy-cut`.
  */
 import { describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { runVerify } from '../../scripts/verify/run.js';
 import { summary } from '../../scripts/verify/summary.js';
 

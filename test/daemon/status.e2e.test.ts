@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { PipelineStatus, SinkStatus } from '../../src/daemon/status.js';
 import { freePort } from '../support/ports.js';
 import { pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';

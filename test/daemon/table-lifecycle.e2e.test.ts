@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { consume } from '../source/helpers.js';
 import { startDaemon, waitFor, type DaemonProcess } from './helpers.js';
 

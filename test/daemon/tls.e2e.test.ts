@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeTlsOptions } from '../../src/config/tls.js';
+import { nodeTlsOptions } from '../../src/spec/tls.js';
 import { hasOpenssl, makePki, type TestPki } from '../support/certs.js';
 import { kafkaLib, SASL_PASSWORD, SASL_USER, startTlsBroker, type TlsBroker } from '../support/kafka-tls-broker.js';
 import {

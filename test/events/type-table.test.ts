@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { JsonValue } from '../../src/events/change.js';
 import { featuresOf } from '../../src/sinks/clickhouse/server.js';
 import { clickhouseType, needsRawCompanion } from '../../src/sinks/clickhouse/types.js';

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { BUILTIN_TYPES } from '../../src/events/builtin-types.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../../src/events/config.js';
 import { compileRowConverter } from '../../src/events/row.js';

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaClient } from '../../src/kafka/client.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { kafkajsRequestQueuePatched } from '../../src/kafka/kafkajs-request-queue.js';

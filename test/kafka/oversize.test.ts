@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { DLQ_HEADERS, DlqProducer } from '../../src/kafka/dlq-producer.js';
 import { KafkaOperationError } from '../../src/kafka/errors.js';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Consumer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { ProducerFencedError, TransactionalProducer, type KafkaRecord } from '../../src/kafka/producer.js';
 

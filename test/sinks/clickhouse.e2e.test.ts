@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';

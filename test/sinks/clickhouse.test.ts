@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createClient } from '@clickhouse/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';

@@ -4,7 +4,7 @@
  * and applies the conformance stream from there — write(batch) then commit(next offset), as the
  * runtime does — printing `writing <k>` before each batch, until killed (or the stream ends).
  */
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { loadSinkPlugin } from '../../src/sinks/registry.js';

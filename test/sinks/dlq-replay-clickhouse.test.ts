@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
 import { listDlq, replayDlq, type DlqTarget } from '../../src/sinks/runtime/dlq-replay.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';

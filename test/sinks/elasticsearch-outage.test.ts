@@ -13,7 +13,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { Client } from '@elastic/elasticsearch';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';
 import { SinkError, type Sink } from '../../src/sinks/sink.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { plugin } from '../../src/sinks/elasticsearch/index.js';

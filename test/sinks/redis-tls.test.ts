@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeTlsOptions } from '../../src/config/tls.js';
+import { nodeTlsOptions } from '../../src/spec/tls.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';

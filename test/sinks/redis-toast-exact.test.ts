@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';

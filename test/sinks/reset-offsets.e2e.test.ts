@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { loadSinkPlugin } from '../../src/sinks/registry.js';

@@ -3,7 +3,7 @@
  * killed. Configuration from env: CHILD_TOPIC, CHILD_GROUP, CHILD_OFFSETS_KEY, CHILD_PREFIX, CHILD_DB.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';

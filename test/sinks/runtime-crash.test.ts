@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { debeziumMessage, pos } from '../support/records.js';
 import { testRng } from '../support/seed.js';
 import { createTopic, highWatermarks, kafka, sendTx, txProducer, waitFor } from './runtime-support.js';

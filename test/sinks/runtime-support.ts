@@ -1,7 +1,7 @@
 /** Helpers for the runtime tests: topics, a transactional producer of Debezium-shaped messages, waits. */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { resolveSinkConfig, sinkCommonSpec, type ResolvedSinkConfig } from '../../src/sinks/runtime/config.js';
 import type { KafkaTestMessage } from '../support/records.js';

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';

@@ -3,7 +3,7 @@
  * its registered plugin, offsets in the Kafka group store) POSTing to the parent's receiver, until
  * killed. Env: CHILD_TOPIC, CHILD_GROUP, CHILD_URL, CHILD_SECRET.
  */
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaClient } from '../../src/kafka/client.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { silentLogger } from '../../src/observability/logger.js';

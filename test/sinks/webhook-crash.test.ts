@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { KafkaGroupOffsetStore, offsetsGroupOf } from '../../src/sinks/runtime/kafka-group-offsets.js';
 import { debeziumMessage, pos } from '../support/records.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { KafkaGroupOffsetStore } from '../../src/sinks/runtime/kafka-group-offsets.js';

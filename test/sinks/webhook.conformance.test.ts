@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Admin } from '@platformatic/kafka';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { KafkaGroupOffsetStore, offsetsGroupOf } from '../../src/sinks/runtime/kafka-group-offsets.js';

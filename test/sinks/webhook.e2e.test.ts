@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { pipelines, startDaemon, waitFor, type DaemonProcess } from '../daemon/helpers.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 

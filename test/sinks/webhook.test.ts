@@ -10,7 +10,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { loadSinkPlugin } from '../../src/sinks/registry.js';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 
 const table = `smoke_ch_${randomUUID().slice(0, 8)}`;
 const client = createClient({ url: endpoints().clickhouseUrl });

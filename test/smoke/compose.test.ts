@@ -1,5 +1,5 @@
 /**
- * docker-compose.yml stays valid and in step with src/config/endpoints.ts: `docker compose config -q`
+ * docker-compose.yml stays valid and in step with scripts/stack/endpoints.ts: `docker compose config -q`
  * (or the v1 `docker-compose`) validates it where a compose client is installed, and the YAML itself
  * is checked for the five services, the daemon, and the host ports.
  */
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PORTS } from '../../src/config/endpoints.js';
+import { DEFAULT_PORTS } from '../../scripts/stack/endpoints.js';
 
 const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
 

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 
 const index = `smoke-es-${randomUUID().slice(0, 8)}`;
 const client = new Client({ node: endpoints().elasticsearchUrl });

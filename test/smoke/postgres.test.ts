@@ -1,7 +1,7 @@
 /** Smoke: pg against the stack's Postgres — a query, and the logical-replication settings the CDC source needs. */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 
 const client = new pg.Client({ connectionString: endpoints().postgresUrl });
 

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 
 const prefix = `smoke:redis:${randomUUID().slice(0, 8)}`;
 const redis = new Redis(endpoints().redisUrl, { lazyConnect: true });

@@ -1,6 +1,6 @@
 /**
  * Crash harness shared by test/source/crash.test.ts (CI size) and scripts/soak-source.ts (long):
- * runs the source as a child process (src/source/run-source.ts), kill -9s it at random moments —
+ * runs the source as a child process (test/support/run-source.ts), kill -9s it at random moments —
  * mid-snapshot, mid-Kafka-transaction, mid large PG transaction — under a concurrent write load,
  * restarts it, and at the end reconciles Kafka (read_committed, fresh group) against the log of
  * committed PG changes: exactly one event per change, in per-key order, one snapshot read per row.
@@ -52,7 +52,7 @@ export async function runCrashCycles(opts: CrashOptions): Promise<CrashResult> {
 
   const args = [
     'tsx',
-    'src/source/run-source.ts',
+    'test/support/run-source.ts',
     `name=${id}`,
     `topic.prefix=${prefix}`,
     `slot.name=${id}`,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TlsSettings } from '../../src/config/tls.js';
+import type { TlsSettings } from '../../src/spec/tls.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { parseSourceConfig } from '../../src/source/config.js';
 import { clientConfig } from '../../src/source/connection.js';

@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createClient, type ClickHouseSettings } from '@clickhouse/client';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 
 export interface ClickHouseTarget {
   /** `server 18.16.1` / `chdb 26.7.2.1`: for test names. */

@@ -25,7 +25,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { JsonValue, Row } from '../../src/events/change.js';
 import { DEFAULT_CONVERT_OPTIONS } from '../../src/events/config.js';
 import { compileRowConverter } from '../../src/events/row.js';

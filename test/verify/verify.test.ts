@@ -5,7 +5,7 @@
  * slot, topics, indices, ClickHouse database, Redis keys) carries a random run id and is removed.
  */
 import { describe, expect, it } from 'vitest';
-import { endpoints } from '../../src/config/endpoints.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
 import { runVerify } from '../../scripts/verify/run.js';
 import { summary } from '../../scripts/verify/summary.js';
 

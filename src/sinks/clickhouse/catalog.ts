@@ -4,7 +4,7 @@
  * column types; with the catalog the sink creates exact ClickHouse types (Decimal(p,s), Int32, Date,
  * DateTime64 …). Without it, types are inferred from the first record's values (see README).
  */
-import { nodeTlsOptions, type TlsSettings } from '../../config/tls.js';
+import { nodeTlsOptions, type TlsSettings } from '../../spec/tls.js';
 import pg from 'pg';
 import type { SourceColumn } from './types.js';
 

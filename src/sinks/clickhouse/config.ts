@@ -1,7 +1,6 @@
 /** Config spec of the ClickHouse sink (`type: clickhouse`). Every field is described for the docs. */
 import { z } from 'zod';
-import { endpoints } from '../../config/endpoints.js';
-import { authField, tlsField, urlTlsProblem } from '../../config/groups.js';
+import { authField, tlsField, urlTlsProblem } from '../../spec/groups.js';
 
 export const tableMode = z.enum(['upsert', 'changelog', 'both']).describe(
   'upsert: current state (ReplacingMergeTree(_version), one row per key after FINAL); changelog: append every change (op, before/after JSON, position) to `<table><changelog.table.suffix>`; both: keep the two tables.',
@@ -17,7 +16,7 @@ export const tableOverride = z
 
 export const clickhouseSpec = z
   .object({
-    'connection.url': z.string().url().default(endpoints().clickhouseUrl).describe('ClickHouse HTTP(S) URL, e.g. http://127.0.0.1:8123 or https://ch.example:8443 (https: TLS, see `tls`).'),
+    'connection.url': z.string().url().describe('ClickHouse HTTP(S) URL, e.g. http://127.0.0.1:8123 or https://ch.example:8443 (https: TLS, see `tls`). Required: the sink never guesses a server.'),
     auth: authField('ClickHouse user and password; default user "default" with an empty password.'),
     tls: tlsField('TLS to ClickHouse\'s https port (`connection.url` must be https://).'),
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use letters, digits and _ (ClickHouse identifier)').default('default').describe('Database holding the target tables, views and the checkpoint table (created if missing).'),

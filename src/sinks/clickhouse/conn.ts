@@ -6,7 +6,7 @@
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { certificateVerifyFailure, nodeTlsOptions, type TlsSettings } from '../../config/tls.js';
+import { certificateVerifyFailure, nodeTlsOptions, type TlsSettings } from '../../spec/tls.js';
 import { SinkError } from '../sink.js';
 import { unescapeTsv } from './encode.js';
 

@@ -29,7 +29,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
-import type { TlsSettings } from '../../config/tls.js';
+import type { TlsSettings } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { postgresCatalog, type SourceCatalog } from './catalog.js';

@@ -5,7 +5,7 @@
  * or an out-of-order duplicate is refused (409, counted as stale) and never rolls a document back;
  * retrying a whole batch after a transient error is therefore always safe.
  */
-import { nodeTlsOptions } from '../../config/tls.js';
+import { nodeTlsOptions } from '../../spec/tls.js';
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Logger } from '../../observability/logger.js';
 import { groupIdOf, type SinkContext } from '../plugin.js';

@@ -39,7 +39,7 @@ describe('elasticsearch config spec', () => {
 
 describe('elasticsearch config secrets', () => {
   it('marks credentials as secrets', async () => {
-    const { isSecretSchema } = await import('../../config/secret.js');
+    const { isSecretSchema } = await import('../../spec/secret.js');
     const auth = elasticsearchSpec.shape.auth.unwrap().shape;
     expect(isSecretSchema(auth.password)).toBe(true);
     expect(isSecretSchema(auth['api.key'])).toBe(true);

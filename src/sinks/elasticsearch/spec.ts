@@ -3,8 +3,8 @@
  * validation, description); the TypeScript type, the JSON Schema and the docs derive from it.
  */
 import { z } from 'zod';
-import { authField, authGroup, authVariant, tlsField, urlTlsProblem } from '../../config/groups.js';
-import { secret } from '../../config/secret.js';
+import { authField, authGroup, authVariant, tlsField, urlTlsProblem } from '../../spec/groups.js';
+import { secret } from '../../spec/secret.js';
 import { renderIndexName, validateIndexName } from './naming.js';
 
 /** The shared auth group plus `api.key` (Elasticsearch API keys), one of the two ways. */

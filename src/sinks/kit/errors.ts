@@ -12,7 +12,7 @@
  *   3xx                config      redirects are not followed for writes: configure the final address
  *   other 4xx          reject      the target refuses this content: `rejected` → error policy
  */
-import { certificateVerifyFailure } from '../../config/tls.js';
+import { certificateVerifyFailure } from '../../spec/tls.js';
 import { SinkError } from '../sink.js';
 
 export type StatusClass = 'ok' | 'retry' | 'config' | 'reject';

@@ -30,7 +30,7 @@
  * Version keys would become "{<key>}:cdc:ver@<namespace>" so a row and its version share a slot.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { certificateVerifyFailure, nodeTlsOptions } from '../../config/tls.js';
+import { certificateVerifyFailure, nodeTlsOptions } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { tlsFailure, type TruncateWatermarks } from '../kit/index.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';

@@ -1,6 +1,6 @@
 /** Config spec of the Redis cache-invalidation sink (every field described; see README "Redis sink"). */
 import { z } from 'zod';
-import { authField, tlsField, urlTlsProblem } from '../../config/groups.js';
+import { authField, tlsField, urlTlsProblem } from '../../spec/groups.js';
 import { validateTemplates } from './templates.js';
 
 export const redisTableSpec = z

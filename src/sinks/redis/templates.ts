@@ -3,7 +3,7 @@
  * takes the column's value from the row; `{{` and `}}` are literal braces. A key whose column is
  * NULL, missing, or an unchanged-TOAST placeholder is not computed (nothing to invalidate there).
  */
-import { didYouMean } from '../../config/issues.js';
+import { didYouMean } from '../../spec/did-you-mean.js';
 import { UNAVAILABLE_VALUE, type JsonValue, type Row } from '../../events/change.js';
 
 export type TemplatePart = { readonly literal: string } | { readonly column: string };

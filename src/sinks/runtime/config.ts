@@ -4,6 +4,7 @@
  * Kafka Connect where it has one (`errors.tolerance`, `errors.deadletterqueue.topic.name`).
  */
 import { z } from 'zod';
+import { sinkGroupId } from '../group-id.js';
 
 export const sinkCommonSpec = z
   .object({
@@ -84,7 +85,7 @@ export function resolveSinkConfig(config: SinkCommonConfig, ctx: { pipeline: str
   return {
     ...config,
     topicList,
-    groupId: config['group.id'] ?? `cdc-fanout.${ctx.pipeline}.${config.name}`,
+    groupId: sinkGroupId(ctx.pipeline, config),
     dlqTopic: config['errors.deadletterqueue.topic.name'] ?? `${ctx.topicPrefix}.dlq.${config.name}`,
   };
 }

@@ -22,7 +22,7 @@
  * while its consumer group has members.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from '../../kafka/client.js';
 import { DLQ_HEADERS, DLQ_TRUNCATED_HEADER, type DlqSizeOptions } from '../../kafka/dlq-producer.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PartitionOffset, RejectedRecord, Sink, SinkRecord } from '../sink.js';
@@ -32,7 +32,7 @@ import { SinkRunner, type ChunkOutcome } from './runner.js';
 
 /** What a replay or listing needs about one configured sink; built by the daemon's sink adapter. */
 export interface DlqTarget {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly config: ResolvedSinkConfig;
   readonly pipeline: string;
   readonly topicPrefix: string;

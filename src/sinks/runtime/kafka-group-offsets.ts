@@ -36,7 +36,7 @@
  * instance's floor — `cdc-fanout reset-offsets` calls it with the daemon stopped.
  */
 import { Admin, type AdminOptions, type ListConsumerGroupOffsetsGroup } from '@platformatic/kafka';
-import { nodeTlsOptions } from '../../config/tls.js';
+import { nodeTlsOptions } from '../../spec/tls.js';
 import type { KafkaConfig } from '../../kafka/config.js';
 import { describeKafkaError } from '../../kafka/errors.js';
 import { SinkError, type OffsetStore, type PartitionOffset, type TopicPartition } from '../sink.js';

@@ -32,8 +32,8 @@
  * fetch waits for its current batch.
  */
 import { EventEmitter } from 'node:events';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { createSinkConsumer } from '../../kafka/consumer.js';
+import type { KafkaClient } from '../../kafka/client.js';
+import { createSinkConsumer, eachFetchedBatch, type BatchControl, type FetchedBatch, type SinkConsumer } from '../../kafka/consumer.js';
 import { DlqProducer, type DlqSizeOptions } from '../../kafka/dlq-producer.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
@@ -71,7 +71,7 @@ export function newSinkRunnerStats(): SinkRunnerStats {
 }
 
 export interface SinkRunnerOptions {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly sink: Sink;
   readonly config: ResolvedSinkConfig;
   readonly pipeline: string;
@@ -188,7 +188,7 @@ function recordBytes(r: { key: Buffer | null; value: Buffer | null }): number {
 }
 
 export class SinkRunner extends EventEmitter {
-  private consumer: Consumer | undefined;
+  private consumer: SinkConsumer | undefined;
   private dlq: DlqProducer | undefined;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly committed = new Map<string, PartitionOffset>();
@@ -216,7 +216,7 @@ export class SinkRunner extends EventEmitter {
   private readonly lagTracker: LagTracker;
   private readonly lagIntervalMs: number;
   private lagTimer: NodeJS.Timeout | undefined;
-  private lagAdmin: ReturnType<Kafka['admin']> | undefined;
+  private lagAdmin: ReturnType<KafkaClient['admin']> | undefined;
   private lagPolling = false;
   /** Label sets of the lag gauges this runner set (removed when unknown or revoked). */
   private readonly lagSeries = new Set<string>();
@@ -313,7 +313,7 @@ export class SinkRunner extends EventEmitter {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config['partitions.concurrency'],
-      eachBatch: (payload) => this.eachBatch(payload),
+      eachBatch: eachFetchedBatch((batch, control) => this.eachBatch(batch, control)),
     });
     this.setState('RUNNING');
     if (this.opts.discoverTopics) this.startDiscovery(this.opts.discoverTopics);
@@ -711,8 +711,8 @@ export class SinkRunner extends EventEmitter {
     }
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+  private async eachBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
+    const { resolveOffset, heartbeat, isRunning, isStale } = control;
     const { topic, partition } = batch;
     // A failed table's batches are left unresolved and uncommitted (invariant 5).
     if (this.stopping || this.failed.has(topic)) return;
@@ -725,7 +725,7 @@ export class SinkRunner extends EventEmitter {
     const stored = await p.loaded;
     if (!isRunning() || isStale() || this.stopping) return;
     if (!p.synced) {
-      const fetchedOffset = (batch as unknown as { fetchedOffset?: string }).fetchedOffset;
+      const fetchedOffset = batch.fetchedOffset;
       if (stored === null || fetchedOffset === stored) {
         p.synced = true;
       } else {

@@ -27,7 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
-import { nodeTlsOptions } from '../../config/tls.js';
+import { nodeTlsOptions } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { backoffDelay } from '../runtime/backoff.js';
 import type { ClosableOffsetStore } from '../runtime/kafka-group-offsets.js';

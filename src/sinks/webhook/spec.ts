@@ -1,10 +1,10 @@
 /**
  * Config spec of the HTTP webhook sink (every field described; see src/sinks/webhook/README.md).
- * TLS is the shared `tls` group (src/config/groups.ts), as for the other sinks.
+ * TLS is the shared `tls` group (src/spec/groups.ts), as for the other sinks.
  */
 import { z } from 'zod';
-import { tlsField, urlTlsProblem } from '../../config/groups.js';
-import { secret } from '../../config/secret.js';
+import { tlsField, urlTlsProblem } from '../../spec/groups.js';
+import { secret } from '../../spec/secret.js';
 
 export const webhookSinkSpec = z
   .object({

@@ -1,9 +1,9 @@
 /** The records the source publishes decode on the sink side (src/sinks/runtime/decode.ts) as intended. */
 import { describe, expect, it } from 'vitest';
-import { decodeMessage } from '../sinks/runtime/decode.js';
-import { builtinType } from './builtin-types.js';
-import { RecordBuilder, type EventRecord, type SourceInfo } from './record.js';
-import type { RelationInfo } from './types.js';
+import { decodeMessage } from './decode.js';
+import { builtinType } from '../../events/builtin-types.js';
+import { RecordBuilder, type EventRecord, type SourceInfo } from '../../events/record.js';
+import type { RelationInfo } from '../../events/types.js';
 
 const rel: RelationInfo = {
   oid: 1,

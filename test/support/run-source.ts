@@ -1,14 +1,14 @@
 /**
- * Tiny runnable entry for the source (used by the crash test and the benchmark; the real CLI lives
+ * Tiny runnable entry for the source (used by the source crash test, test/source/crash-harness.ts; the real CLI lives
  * in src/cli). Config from argv `key=value` pairs with the Debezium names (numbers/booleans parsed),
- * Kafka from CDC_KAFKA_BROKERS (src/config/endpoints.ts). Stops cleanly on SIGTERM/SIGINT.
+ * Kafka from CDC_KAFKA_BROKERS (scripts/stack/endpoints.ts). Stops cleanly on SIGTERM/SIGINT.
  *
- *   npx tsx src/source/run-source.ts name=demo topic.prefix=demo slot.name=demo_slot
+ *   npx tsx test/support/run-source.ts name=demo topic.prefix=demo slot.name=demo_slot
  */
-import { endpoints } from '../config/endpoints.js';
-import { kafkaSpec } from '../kafka/config.js';
-import { createLogger } from '../observability/logger.js';
-import { PostgresSource } from './postgres-source.js';
+import { endpoints } from '../../scripts/stack/endpoints.js';
+import { kafkaSpec } from '../../src/kafka/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { PostgresSource } from '../../src/source/postgres-source.js';
 
 function parseArgs(argv: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};

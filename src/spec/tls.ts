@@ -1,5 +1,5 @@
 /**
- * TLS material of the shared `tls` field group (src/config/groups.ts): certificates and keys given
+ * TLS material of the shared `tls` field group (src/spec/groups.ts): certificates and keys given
  * inline (PEM text, typically via `${file:…}` or `${ENV}`) or as an absolute path to a PEM file, the
  * checks `validate` runs on them, and the Node TLS options every client (pg, kafkajs,
  * @platformatic/kafka, ioredis, @elastic/elasticsearch, @clickhouse/client) is built from.
