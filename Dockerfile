@@ -13,7 +13,8 @@ RUN npx tsc -p tsconfig.build.json
 FROM node:24-slim
 ENV NODE_ENV=production
 # Cap V8's old generation like a JVM -Xmx: without it Node sizes the heap from the host's RAM and
-# lets garbage pile up (README → Operations → Memory; bench/results/daemon-heap256.json).
+# lets garbage pile up (docs/operations.md → Memory). `cdc-fanout run` adds the same cap and a
+# 16 MB semi-space itself when they are missing (src/cli/heap.ts); this also covers the demo scripts.
 ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -167,13 +167,13 @@ export interface DaemonProcess {
  * `detached` so it leads its own process group (groupCpuSeconds(pid) is its CPU). Killed if this
  * process exits first.
  */
-export async function startDaemon(pipeline: Record<string, unknown>, nodeArgs: readonly string[] = []): Promise<DaemonProcess> {
+export async function startDaemon(pipeline: Record<string, unknown>, nodeArgs: readonly string[] = [], extraEnv: Readonly<Record<string, string>> = {}): Promise<DaemonProcess> {
   const configFile = join(os.tmpdir(), `${String(pipeline.name)}.json`);
   writeFileSync(configFile, JSON.stringify(pipeline));
   const adminPort = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, DAEMON_BUILD_DIR, 'cli/main.js'), 'run', '--config', configFile, '--admin-port', String(adminPort)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
+    stdio: ["ignore", process.env.DAEMON_STDOUT ? "inherit" : "ignore", "inherit"],
+    env: { ...process.env, CDC_LOG_LEVEL: 'warn', ...extraEnv },
     detached: true,
   });
   const exited = new Promise<number | null>((res) => child.on('exit', res));

@@ -123,8 +123,8 @@ const pipeline = {
   kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(','), 'topic.creation.partitions': PARTITIONS },
   sinks: [
     { name: 'search', type: 'elasticsearch', url: ep.elasticsearchUrl, tables: ['public.items'] },
-    { name: 'warehouse', type: 'clickhouse', 'connection.url': ep.clickhouseUrl, database: CH_DB, topics: [`${PREFIX}.public.items`] },
-    { name: 'cache', type: 'redis', url: redisUrl, tables: { 'public.items': { keys: [`${REDIS_KEY}{id}`], mode: 'write-through' } } },
+    { name: 'warehouse', type: 'clickhouse', url: ep.clickhouseUrl, database: CH_DB, topics: [`${PREFIX}.public.items`] },
+    { name: 'cache', type: 'redis', url: redisUrl, tables: ['public.items'], 'table.overrides': { 'public.items': { keys: [`${REDIS_KEY}{id}`], mode: 'write-through' } } },
   ],
 };
 const dir = mkdtempSync(join(os.tmpdir(), 'bench-e2e-'));

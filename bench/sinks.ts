@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, release, platform } from 'node:os';
+import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -50,6 +50,8 @@ export interface BenchSink {
   readonly effectUnit?: string;
   /** Server/client versions to record. */
   versions(): Promise<Record<string, string>>;
+  /** Store-side state sampled every 5 s during the steady load and after each phase (e.g. ClickHouse active parts). */
+  probe?(): Promise<Record<string, number>>;
   teardown(): Promise<void>;
 }
 
@@ -67,13 +69,12 @@ const redisCase: BenchCase = {
   async setup(ctx) {
     const db = 14;
     const prefix = `bench-${ctx.run}:`;
-    const url = endpoints().redisUrl;
-    const admin = new Redis(url, { db });
-    const config = redisSinkSpec.parse({
-      url,
-      db,
-      tables: { [`${ctx.table.schema}.${ctx.table.name}`]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } },
-    });
+    // The database index is the URL path (ioredis lets a URL's path win over a `db` option).
+    const dbUrl = new URL(endpoints().redisUrl);
+    dbUrl.pathname = `/${db}`;
+    const admin = new Redis(dbUrl.toString());
+    const table = `${ctx.table.schema}.${ctx.table.name}`;
+    const config = redisSinkSpec.parse({ url: dbUrl.toString(), tables: [table], 'table.overrides': { [table]: { keys: [`${prefix}user:{id}`, `${prefix}user:email:{email}`] } } });
     return {
       newSink: (phase) => new RedisSink(config, `${prefix}offsets:${phase}`, silentLogger),
       effectsPerRecord: 2,
@@ -95,22 +96,55 @@ const redisCase: BenchCase = {
   },
 };
 
-/** ClickHouse: upsert mode into a table created by inference, in a database of its own (dropped after). */
+/**
+ * ClickHouse: upsert mode into a table created by inference, in a database of its own (dropped
+ * after). Probe: active parts per table (system.parts) and the checkpoint INSERTs made.
+ * BENCH_CH_CHECKPOINT=per-commit emulates the sink before checkpoint grouping for A/B runs: every
+ * commit() is its own checkpoint INSERT (checkpoint.interval.ms 0, commits serialised so none share one).
+ */
 const clickhouseCase: BenchCase = {
   name: 'clickhouse',
-  description: 'ClickHouse sink, upsert mode: one TabSeparated INSERT per batch into ReplacingMergeTree(_version) + checkpoint row; stale check from memory after the replay zone',
+  description: 'ClickHouse sink, upsert mode: one TabSeparated INSERT per batch into ReplacingMergeTree(_version); the partitions\' offset commits grouped into one checkpoint INSERT per checkpoint.interval.ms; stale check from memory after the replay zone',
   async setup(ctx) {
     const url = endpoints().clickhouseUrl;
     const database = `cdc_bench_${ctx.run}`;
     const admin = createClickHouseClient({ url, log: { level: 127 } });
-    const config = clickhouseSpec.parse({ 'connection.url': url, database });
+    const perCommit = process.env.BENCH_CH_CHECKPOINT === 'per-commit';
+    const config = clickhouseSpec.parse({ url, database, ...(perCommit ? { 'checkpoint.interval.ms': 0 } : {}) });
+    const sinks: ClickHouseSink[] = [];
     return {
-      newSink: (phase) => new ClickHouseSink({ config, group: `bench-${ctx.run}-${phase}`, logger: silentLogger }),
+      newSink: (phase) => {
+        const sink = new ClickHouseSink({ config, group: `bench-${ctx.run}-${phase}`, logger: silentLogger });
+        sinks.push(sink);
+        if (!perCommit) return sink;
+        let chain: Promise<void> = Promise.resolve();
+        const serialised: Sink = {
+          open: () => sink.open(),
+          loadOffsets: (p) => sink.loadOffsets(p),
+          write: (b) => sink.write(b),
+          commit: (o) => (chain = chain.catch(() => undefined).then(() => sink.commit(o))),
+          resetOffsets: (o) => sink.resetOffsets(o),
+          close: () => sink.close(),
+        };
+        return serialised;
+      },
       effectUnit: 'rows',
       async versions() {
         const rs = await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
         const [row] = await rs.json<{ v: string }>();
-        return { clickhouse: row?.v ?? 'unknown', '@clickhouse/client': pkgVersion('@clickhouse/client') };
+        return { clickhouse: row?.v ?? 'unknown', '@clickhouse/client': pkgVersion('@clickhouse/client'), checkpointMode: perCommit ? 'per-commit (emulated old behaviour)' : `grouped, checkpoint.interval.ms ${config['checkpoint.interval.ms']}` };
+      },
+      async probe() {
+        const rs = await admin.query({ query: `SELECT table, count() AS parts FROM system.parts WHERE database = '${database}' AND active GROUP BY table`, format: 'JSONEachRow' });
+        const rows = await rs.json<{ table: string; parts: string | number }>();
+        const out: Record<string, number> = {};
+        let total = 0;
+        for (const r of rows) {
+          const n = Number(r.parts);
+          total += n;
+          out[r.table.startsWith('cdc_fanout_checkpoints') ? r.table : 'data'] = (out[r.table.startsWith('cdc_fanout_checkpoints') ? r.table : 'data'] ?? 0) + n;
+        }
+        return { activeParts: total, ...Object.fromEntries(Object.entries(out).map(([k, v]) => [`activeParts.${k}`, v])), checkpointInserts: sinks.reduce((a, x) => a + x.checkpointInsertCount, 0) };
       },
       async teardown() {
         await admin.command({ query: `DROP DATABASE IF EXISTS ${database}` });
@@ -128,7 +162,7 @@ const elasticsearchCase: BenchCase = {
     const url = endpoints().elasticsearchUrl;
     const es = new ElasticsearchClient({ node: url });
     const checkpointIndex = `cdc-fanout-checkpoints-bench-${ctx.run}`;
-    const config = elasticsearchPlugin.spec.parse({ url, 'index.name.template': `bench-${ctx.run}.\${table}`, 'checkpoint.index': checkpointIndex });
+    const config = elasticsearchPlugin.spec.parse({ url, 'index.name.template': `bench-${ctx.run}.{table}`, 'checkpoint.index': checkpointIndex });
     return {
       newSink: (phase) =>
         elasticsearchPlugin.create(config, { pipeline: 'bench', sinkName: `es-${phase}`, topicPrefix: 'bench', groupId: `bench-${ctx.run}-${phase}`, logger: silentLogger }),
@@ -271,13 +305,22 @@ async function runCase(c: BenchCase): Promise<Record<string, unknown>> {
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const probes: Array<Record<string, number>> = [];
+    const probeTimer = bench.probe
+      ? setInterval(() => {
+          const atS = Math.round((Date.now() - started) / 1000);
+          void bench.probe?.().then((p) => probes.push({ atS, ...p }), () => undefined);
+        }, 5000)
+      : undefined;
     await new Promise((r) => child.once('exit', r));
+    clearInterval(probeTimer);
     const sent = (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { sent?: number }).sent ?? 0;
     const producedIn = (Date.now() - started) / 1000;
     const lagAtEnd = sent - applied;
     const drainDeadline = Date.now() + 30_000;
     while (applied < sent && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 20));
     await steady.stop();
+    const steadyProbe = bench.probe ? await bench.probe() : undefined;
     const sorted = [...latencies].sort((a, b) => a - b);
 
     // drain
@@ -293,6 +336,7 @@ async function runCase(c: BenchCase): Promise<Record<string, unknown>> {
     while (drained < DRAIN_N && Date.now() < drainTimeout) await new Promise((r) => setTimeout(r, 20));
     const drainS = (Date.now() - drainStart) / 1000;
     await drainRunner.stop();
+    const drainProbe = bench.probe ? await bench.probe() : undefined;
     const perRecord = bench.effectsPerRecord ?? 1;
     return {
       description: c.description,
@@ -306,12 +350,14 @@ async function runCase(c: BenchCase): Promise<Record<string, unknown>> {
         lagAtEndOfProduction: lagAtEnd,
         latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
         latencyDefinition: 'sink commit acknowledged (effects + offsets durable) minus source.ts_ms stamped at produce time (Kafka produce → sink; add the source\'s PG commit → Kafka latency for end to end)',
+        ...(steadyProbe ? { probeEvery5s: probes, probeAtEnd: steadyProbe } : {}),
       },
       drain: {
         records: drained,
         seconds: Number(drainS.toFixed(2)),
         recordsPerSecond: Math.round(drained / drainS),
         [`${bench.effectUnit ?? 'effects'}PerSecond`]: Math.round((drained * perRecord) / drainS),
+        ...(drainProbe ? { probeAtEnd: drainProbe } : {}),
       },
     };
   } finally {
@@ -332,8 +378,10 @@ async function main(): Promise<void> {
   const fresh: Record<string, unknown> = {};
   for (const c of selected) {
     process.stdout.write(`bench ${c.name}: steady ${RATE}/s for ${STEADY_S}s, then drain ${DRAIN_N}\n`);
-    fresh[c.name] = { ...(await runCase(c)), at: new Date().toISOString() };
-    process.stdout.write(`${JSON.stringify(fresh[c.name], null, 2)}\n`);
+    const key = c.name === 'clickhouse' && process.env.BENCH_CH_CHECKPOINT === 'per-commit' ? 'clickhouse-per-commit-checkpoints' : c.name;
+    const loadBefore = loadavg()[0];
+    fresh[key] = { ...(await runCase(c)), at: new Date().toISOString(), loadAvg1m: { start: loadBefore, end: loadavg()[0] } };
+    process.stdout.write(`${JSON.stringify(fresh[key], null, 2)}\n`);
   }
   // Re-read right before writing: other cases may have been benchmarked meanwhile.
   const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { cases?: Record<string, unknown> }) : {};

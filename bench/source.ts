@@ -22,7 +22,8 @@
  *   NODE_OPTIONS=--max-old-space-size=256 npm run bench:source -- --out=bench/results/source-heap256.json
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -94,15 +95,14 @@ function makeSource(): PostgresSource {
  * compiled daemon, as the Docker image runs it) with a source-only pipeline — and the peak RSS the
  * kernel recorded for that process (VmHWM), so nothing of this bench process is counted.
  */
-async function largeInDaemon(): Promise<Record<string, unknown>> {
-  buildDaemon();
-  const lname = `${name}_large`;
+async function largeInDaemon(heapFlags?: string): Promise<Record<string, unknown>> {
+  const lname = `${name}_large${heapFlags === undefined ? '' : '_v8defaults'}`;
   await db.query(`CREATE TABLE public.${lname} (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz)`);
   const daemon = await startDaemon({
     name: lname,
     source: benchSourceConfig(lname, `${prefix}-large`),
     kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(',') },
-  });
+  }, [], heapFlags === undefined ? {} : { CDC_FANOUT_HEAP_FLAGS: heapFlags });
   const { child, pid, metricsText } = daemon;
   try {
     // Ready: the slot is streaming.
@@ -145,6 +145,9 @@ async function largeInDaemon(): Promise<Record<string, unknown>> {
     const toKafkaSeconds = (Date.now() - tLarge) / 1000;
     const hwmKB = procStatusKB(pid, 'VmHWM');
     return {
+      heapFlags: heapFlags === undefined ? 'the daemon\'s own (src/cli/heap.ts), unless NODE_OPTIONS sets them' : `CDC_FANOUT_HEAP_FLAGS=${heapFlags}`,
+      daemonCmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 4).join(' '),
+      loadAvg1m: os.loadavg()[0],
       rows: LARGE,
       events: published,
       insertSeconds,
@@ -161,6 +164,20 @@ async function largeInDaemon(): Promise<Record<string, unknown>> {
     await db.query(`DROP TABLE IF EXISTS public.${lname}`).catch(() => undefined);
     await db.query(`DROP PUBLICATION IF EXISTS ${lname}_pub`).catch(() => undefined);
   }
+}
+
+/**
+ * Phase 3 twice, back to back on the same machine state: with V8's host-sized heap defaults
+ * (CDC_FANOUT_HEAP_FLAGS=none, what the daemon did before it chose its own) and with the daemon's
+ * own heap flags. The result's top level is the second (the product as shipped); `v8Defaults` the first.
+ */
+async function largeBoth(): Promise<Record<string, unknown>> {
+  buildDaemon();
+  const before = await largeInDaemon('none');
+  console.log(`large tx, V8 defaults: ${String(before.events)} events, peak RSS ${String(before.peakRssMB)} MB, ${String(before.toKafkaSeconds)} s`);
+  const after = await largeInDaemon();
+  console.log(`large tx, daemon heap flags: ${String(after.events)} events, peak RSS ${String(after.peakRssMB)} MB, ${String(after.toKafkaSeconds)} s`);
+  return { ...after, v8Defaults: before };
 }
 
 interface ThroughputRun {
@@ -318,8 +335,7 @@ async function main(): Promise<Record<string, unknown>> {
 
   await source.stop();
   // 3. one large transaction, in a fresh process ----------------------------------------------------
-  const large = await largeInDaemon();
-  console.log(`large tx: ${String(large.events)} events, peak RSS ${String(large.peakRssMB)} MB, ${String(large.toKafkaSeconds)} s`);
+  const large = await largeBoth();
   return {
     throughput: {
       runs: runs.map(({ nextId: _n, profile: _p, ...r }) => r),
@@ -368,7 +384,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
 }
 
 try {
-  await report(process.argv.includes('--only-large') ? { largeTransaction: await largeInDaemon() } : await main());
+  await report(process.argv.includes('--only-large') ? { largeTransaction: await largeBoth() } : await main());
 } finally {
   clearInterval(rssTimer);
   await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2, $3) AND NOT active`, [name, rawSlot, recvSlot]).catch(() => undefined);

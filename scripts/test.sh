@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything a fresh clone needs (scripts/setup.sh: Node 24, apt packages, npm ci, the
-# stack), then every check: tsc --noEmit, eslint, vitest run (all unit + integration tests).
+# stack), then every check: tsc --noEmit, eslint, vitest run (all unit + integration tests), and the
+# source + type suites on the newest PostgreSQL release (scripts/pg-matrix.ts --pg newest).
 # Runs unattended (CI=true, no stdin, as root or with passwordless sudo). Exits non-zero if any step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,10 @@ step "eslint"
 npx eslint . || failed+=(eslint)
 step "vitest"
 npx vitest run || failed+=(vitest)
+# The source and type suites once more on the newest PostgreSQL release (zonky build, private
+# cluster next to the stack's 15; docs/pg-versions.md). The other versions: npm run test:pg-matrix.
+step "source + type suites on the newest PostgreSQL (pg-matrix --pg newest)"
+npx tsx scripts/pg-matrix.ts --pg newest || failed+=(pg-newest)
 
 step "done"
 if ((${#failed[@]})); then

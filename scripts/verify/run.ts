@@ -241,15 +241,16 @@ sinks:
     errors.retry.max.backoff.ms: 5000
   - name: analytics
     type: clickhouse
-    connection.url: ${q(o.ch)}
+    url: ${q(o.ch)}
     database: ${o.chDb}
-    topics: [${o.name}.public.accounts, ${o.name}.public.docs, ${o.name}.public.items]
+    tables: [public.accounts, public.docs, public.items]
     errors.retry.max.backoff.ms: 5000
   - name: cache
     type: redis
     url: ${q(o.redis)}
     errors.retry.max.backoff.ms: 5000
-    tables:
+    tables: [public.accounts, public.docs, public.items]
+    table.overrides:
       public.accounts: { keys: [${q(`${o.redisPrefix}acct:{id}`)}] }
       public.docs: { keys: [${q(`${o.redisPrefix}doc:{id}`)}] }
       public.items: { keys: [${q(`${o.redisPrefix}item:{sku}`)}], mode: write-through }

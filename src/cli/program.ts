@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { applyDaemonHeapFlags } from './heap.js';
 import type { DlqFlags } from './dlq.js';
 import { USAGE_ERROR } from './exit-codes.js';
 import type { ResetFlags } from './reset-offsets.js';
@@ -145,6 +146,8 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       ),
     )
     .action(async (opts: RunFlags) => {
+      // The daemon chooses its V8 heap sizing itself (src/cli/heap.ts): re-executes once if needed.
+      applyDaemonHeapFlags();
       const { runCommand } = await import('./run.js');
       // Exit explicitly: a client library timer must not keep a stopped daemon alive.
       process.exit(await runCommand(opts));
@@ -174,19 +177,29 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
 
   program
     .command('snapshot')
-    .description('Request an ad-hoc re-snapshot of tables while streaming continues (Debezium-style signal table)')
+    .description('Start, pause, resume or stop a snapshot while streaming continues (incremental by default; Debezium-style signal table). Progress: cdc-fanout status')
     .argument('<pipeline>', 'pipeline name')
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .option('-t, --tables <list>', 'comma-separated schema.table list (default: every captured table)')
+    .option('-w, --where <table=filter>', 'additional condition: only rows of schema.table matching the SQL filter (repeatable), e.g. "public.orders=status = \'open\'"', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(new Option('--type <type>', 'incremental: watermark chunks while streaming, resumable; blocking: one pass in a snapshot of its own on a temporary slot').choices(['incremental', 'blocking']).default('incremental'))
+    .option('--pause', 'pause the running incremental snapshot (at a chunk boundary)')
+    .option('--resume', 'resume the paused incremental snapshot')
+    .option('--stop', 'stop the running incremental snapshot (with --tables: remove only those tables from it)')
     .option('--admin <url>', `${ADMIN_HELP}; the request is refused when no daemon answers (a signal is only picked up by a running daemon)`, httpUrl)
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout snapshot shop -c connectors/demo.yaml', 'cdc-fanout snapshot shop -c connectors/demo.yaml --tables public.products,public.orders'],
-        `0 the request was written to the signal table; 1 config error, no daemon answers, table not captured or database error; ${USAGE_ERROR} usage error.`,
+        [
+          'cdc-fanout snapshot shop -c connectors/demo.yaml',
+          'cdc-fanout snapshot shop -c connectors/demo.yaml --tables public.products,public.orders',
+          "cdc-fanout snapshot shop -c connectors/demo.yaml --tables public.orders --where \"public.orders=created_at > now() - interval '7 days'\"",
+          'cdc-fanout snapshot shop -c connectors/demo.yaml --pause',
+        ],
+        `0 the request was written to the signal table; 1 config error, no daemon answers, table not captured, bad filter or database error; ${USAGE_ERROR} usage error.`,
       ),
     )
-    .action(async (pipeline: string, opts: { config: string; tables?: string; admin?: string }) => {
+    .action(async (pipeline: string, opts: { config: string; tables?: string; where?: string[]; type: 'incremental' | 'blocking'; pause?: boolean; resume?: boolean; stop?: boolean; admin?: string }) => {
       const { snapshotCommand } = await import('./snapshot.js');
       process.exitCode = await snapshotCommand(pipeline, opts);
     });

@@ -81,7 +81,7 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
   const { source } = p.config;
   const prefix = source['topic.prefix'];
   const follows = followsSource(sinkCfg);
-  let topics = follows ? [] : sinkTopics(sinkCfg, prefix);
+  let topics = follows ? [] : sinkTopics(sinkCfg, prefix, String(source['topic.routing.template']));
   const groupId = sinkGroupId(pipelineName, sinkCfg);
 
   const running = await runningDaemon(opts);

@@ -61,6 +61,16 @@ export function formatStatus(list: readonly PipelineStatus[]): string {
       : '';
     lines.push(`${p.name}  source ${src.state}${src.reason ? ` (${src.reason})` : ''}  lsn ${src.lastLsn ?? '-'}  events ${fmtInt(src.eventsPublished)}  restarts ${src.restarts}${slotText}`);
     for (const w of slot?.warnings ?? []) lines.push(`    WARNING ${w}`);
+    for (const t of src.snapshot) {
+      if (t.finished) continue;
+      const rate = t.rowsPerSecond === undefined ? '' : `  ${fmtInt(t.rowsPerSecond)} rows/s${t.etaSeconds === null || t.etaSeconds === undefined ? '' : `  ETA ${fmtAge(t.etaSeconds * 1000)}`}${t.chunks ? `  chunks ${t.chunks.done}/${t.chunks.total} (${t.threads ?? 1} workers)` : ''}`;
+      lines.push(`    snapshot ${t.table}  ${fmtInt(t.done)}${t.total ? ` / ~${fmtInt(t.total)}` : ''} rows${rate}`);
+    }
+    const inc = src.incremental;
+    if (inc) {
+      const eta = inc.etaSeconds === null ? '' : `  ETA ${fmtAge(inc.etaSeconds * 1000)}`;
+      lines.push(`    incremental snapshot ${inc.id} ${inc.state.toUpperCase()}${inc.table ? `  table ${inc.table}` : ''}  ${fmtInt(inc.rows)} / ~${fmtInt(inc.estimated)} rows  ${fmtInt(inc.rowsPerSecond)} rows/s${inc.state === 'running' ? eta : ''}${inc.tablesLeft.length > 1 ? `  then ${inc.tablesLeft.slice(1).join(', ')}` : ''}`);
+    }
     err(src.lastError, '    ');
     for (const s of p.sinks) {
       const latency = s.latencyMs === null ? '' : `  commit→applied ${fmtAge(s.latencyMs)}`;

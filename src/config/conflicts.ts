@@ -42,7 +42,16 @@ const LOCAL = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '0.0.0.0']);
 const host = (h: string): string => (LOCAL.has(h.toLowerCase()) ? 'localhost' : h.toLowerCase());
 
 function databaseScope(source: Readonly<Record<string, unknown>>): string[] {
-  return [`${host(String(source['database.hostname'] ?? ''))}:${String(source['database.port'] ?? '')}/${String(source['database.dbname'] ?? '')}`];
+  const db = String(source['database.dbname'] ?? '');
+  // database.hosts: every server of the cluster (pipelines sharing any of them share the database).
+  const hosts = typeof source['database.hosts'] === 'string' ? source['database.hosts'].split(',').map((e) => e.trim()).filter(Boolean) : [];
+  if (hosts.length > 0) {
+    return hosts.map((e) => {
+      const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(e);
+      return `${host((m?.[1] ?? e).replace(/^\[|\]$/g, ''))}:${m?.[2] ?? String(source['database.port'] ?? '')}/${db}`;
+    });
+  }
+  return [`${host(String(source['database.hostname'] ?? ''))}:${String(source['database.port'] ?? '')}/${db}`];
 }
 
 function kafkaScope(kafka: Readonly<Record<string, unknown>>): string[] {

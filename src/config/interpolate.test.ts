@@ -17,8 +17,13 @@ describe('interpolation', () => {
     expect(interpolateString('$${NOT}', ctx(), false)).toBe('${NOT}');
   });
 
-  it('leaves lower-case template placeholders alone', () => {
-    expect(interpolateString('${prefix}.${schema}.${table}', ctx(), false)).toBe('${prefix}.${schema}.${table}');
+  it('rejects the old ${…} template syntax with the template rewritten to {…}; leaves {…} templates alone', () => {
+    expect(() => interpolateString('${prefix}.${schema}.${table}', ctx(), false)).toThrow(
+      '"${prefix}.${schema}.${table}" uses the ${…} template syntax of earlier releases; templates write {name} (${…} is only for environment variables and files): write "{prefix}.{schema}.{table}"',
+    );
+    expect(() => interpolateString('${ENV_A:-x}-${table}', ctx(), false)).toThrow('write "${ENV_A:-x}-{table}"');
+    expect(interpolateString('{prefix}.{schema}.{table}', ctx(), false)).toBe('{prefix}.{schema}.{table}');
+    expect(interpolateString('$${table}', ctx(), false)).toBe('${table}');
   });
 
   it('remembers secret values (secret fields and files) for masking', () => {

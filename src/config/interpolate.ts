@@ -5,13 +5,15 @@
  * placeholder and the result reads as a number or boolean (e.g. `database.port: ${PG_PORT}`), the
  * value becomes that number/boolean. `$${` writes a literal `${`.
  * Every `${NAME}` is an environment variable, whatever its case (names are case-sensitive, as in the
- * shell), except the template placeholders of topic and index templates — `${prefix}`, `${db}`,
- * `${schema}`, `${table}`, `${topic}` — which pass through untouched for the component that owns
- * the template. An unset variable is an error (never the literal text, e.g. as a password) that
- * names a set variable differing only in case.
+ * shell). `${…}` is never a template: name templates (topics, indices, tables, Redis keys) write
+ * `{name}` (src/events/template.ts), so the two cannot be confused. The template placeholders of
+ * earlier releases — `${prefix}`, `${db}`, `${schema}`, `${table}`, `${topic}` — are an error that
+ * shows the template rewritten. An unset variable is an error (never the literal text, e.g. as a
+ * password) that names a set variable differing only in case.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { oldSyntaxMessage, oldTemplateSyntax, TEMPLATE_NAMES } from '../events/template.js';
 
 export interface InterpolationContext {
   readonly env: NodeJS.ProcessEnv;
@@ -30,18 +32,20 @@ export class InterpolationError extends Error {
 
 const PLACEHOLDER = /\$\$\{|\$\{([^}]*)\}/g;
 
-/** Placeholders of topic/index/table-name templates, resolved later by their component. */
-export const TEMPLATE_PLACEHOLDERS: ReadonlySet<string> = new Set(['prefix', 'db', 'schema', 'table', 'topic']);
+/** Placeholders of name templates; written `{name}`, never `${name}`. */
+export const TEMPLATE_PLACEHOLDERS: ReadonlySet<string> = new Set(TEMPLATE_NAMES);
 
 function unsetMessage(name: string, env: NodeJS.ProcessEnv): string {
   const other = Object.keys(env).find((k) => k !== name && k.toLowerCase() === name.toLowerCase() && env[k] !== undefined && env[k] !== '');
   if (other) return `environment variable ${name} is not set, but ${other} is (names are case-sensitive): write \${${other}}`;
-  const template = name === name.toLowerCase() ? `; if this is a template placeholder, the known ones are ${[...TEMPLATE_PLACEHOLDERS].map((p) => `\${${p}}`).join(' ')} (write $\${${name}} for a literal "\${${name}}")` : '';
+  const template = name === name.toLowerCase() ? `; if this is a template placeholder, templates write {${name}} (the known ones are ${[...TEMPLATE_PLACEHOLDERS].map((p) => `{${p}}`).join(' ')}; write $\${${name}} for a literal "\${${name}}")` : '';
   return `environment variable ${name} is not set (set it, or write \${${name}:-default})${template}`;
 }
 
 /** Resolves the placeholders in one string; throws InterpolationError naming what is wrong. */
 export function interpolateString(input: string, ctx: InterpolationContext, secretField: boolean): string | number | boolean {
+  const rewritten = oldTemplateSyntax(input.replaceAll('$${', '\u0000'));
+  if (rewritten !== undefined) throw new InterpolationError(oldSyntaxMessage(input, rewritten.replaceAll('\u0000', '$${')));
   let fromFile = false;
   let replaced = 0;
   const out = input.replace(PLACEHOLDER, (match, body: string | undefined) => {
@@ -53,7 +57,7 @@ export function interpolateString(input: string, ctx: InterpolationContext, secr
       return readSecretFile(expr.slice(5).trim(), ctx.baseDir);
     }
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(expr);
-    if (!m || (m[2] === undefined && TEMPLATE_PLACEHOLDERS.has(m[1] as string))) {
+    if (!m) {
       replaced--;
       return match;
     }

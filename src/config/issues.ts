@@ -62,7 +62,9 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType, data: un
   switch (issue.code) {
     case 'invalid_type': {
       if (got === undefined) return [{ path, message: `missing required field (expected ${issue.expected})` }];
-      return [{ path, message: `expected ${issue.expected}, got ${typeName(got)}` }];
+      // A field's own message (e.g. where an old shape moved) follows the type mismatch.
+      const own = issue.message && !issue.message.startsWith('Invalid') ? `: ${oneLine(issue.message, secrets)}` : '';
+      return [{ path, message: `expected ${issue.expected}, got ${typeName(got)}${own}` }];
     }
     case 'unrecognized_keys': {
       const shape = shapeOf(schemaAt(root, path, data) ?? root) ?? {};

@@ -14,6 +14,7 @@ import type { KafkaConfig } from '../kafka/config.js';
 import { sinkGroupId } from '../sinks/group-id.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { checkSource } from '../source/check.js';
+import { configuredHosts } from '../source/connection.js';
 import { offsetsTopic, sourceSpec, transactionalId, type SourceConfig } from '../source/config.js';
 import { didYouMean } from './issues.js';
 import type { LoadedPipeline } from './load.js';
@@ -39,8 +40,10 @@ function pick(obj: Readonly<Record<string, unknown>>, keys: readonly string[]): 
 /** The source connection as a libpq URL (for sinks that read the source catalog), as the daemon builds it. */
 function sourceDatabaseUrl(s: SourceConfig): string {
   const u = new URL('postgres://localhost');
-  u.hostname = s['database.hostname'];
-  u.port = String(s['database.port']);
+  // database.hosts: the first server (the catalog reads work on a standby too).
+  const server = configuredHosts(s)[0]!;
+  u.hostname = server.host;
+  u.port = String(server.port);
   u.username = encodeURIComponent(s['database.user']);
   if (s['database.password']) u.password = encodeURIComponent(s['database.password']);
   u.pathname = `/${encodeURIComponent(s['database.dbname'])}`;
@@ -82,7 +85,7 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
   const rawSource = p.config.source;
   const source = sourceSpec.parse(pick(rawSource, Object.keys(sourceSpec.shape)));
   const kafka: KafkaConfig = p.config.kafka;
-  const pgTarget = `${source['database.hostname']}:${source['database.port']}/${source['database.dbname']}`;
+  const pgTarget = `${source['database.hosts'] ?? `${source['database.hostname']}:${source['database.port']}`}/${source['database.dbname']}`;
 
   let catalog: SourceCatalogView | null = null;
   const pgReport = await guarded('postgres', pgTarget, ms, async () => {
@@ -104,7 +107,7 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
 
   const sinks = p.config.sinks.map((sink, i) => {
     const groupId = sinkGroupId(p.config.name, sink);
-    return { sink, index: i, path: ['sinks', i] as CheckPath, groupId, topics: sinkTopics(sink, prefix), refs: sinkTableRefs(sink, topicsView) };
+    return { sink, index: i, path: ['sinks', i] as CheckPath, groupId, topics: sinkTopics(sink, prefix, source['topic.routing.template']), refs: sinkTableRefs(sink, topicsView) };
   });
 
   const kafkaTask = guarded('kafka', kafka['bootstrap.servers'], ms, () =>

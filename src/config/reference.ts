@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ConfigComponents } from './components.js';
 import { defOf } from '../spec/describe-schema.js';
-import { authGroup, fieldGroups, tlsGroup } from '../spec/groups.js';
+import { authGroup, fieldGroups, retryShape, tableOverridesField, tablesField, tlsGroup } from '../spec/groups.js';
 import { isSecretKey, isSecretSchema } from '../spec/secret.js';
 
 export interface FieldDoc {
@@ -155,6 +155,37 @@ export function referenceSections(c: ConfigComponents): { title: string; intro: 
       fields: fieldsOf(authGroup),
     },
     {
+      title: 'Shared field groups: `tables` and `table.overrides`',
+      intro:
+        'The one table selector of every sink type. `tables` lists the tables a sink consumes as exact "schema.table" names (the source selects with `table.include.list` / `table.exclude.list`: regular expressions over the same "schema.table" names, as a list or Debezium\'s comma-separated string); absent (and no `topics`), the sink follows the source\'s selection. Per-table settings are never part of the selector: they go under `table.overrides`, keyed "schema.table", in every sink type — only what is inside an entry differs (elasticsearch: `fields.include`, `fields.exclude`, `fields.rename`, `index.mappings.file`; clickhouse: `mode`, `table.name`; redis: `keys`, `mode`, `write.key`, `ttl.ms`, `publish.channel`). An entry must name a consumed table. The shapes of earlier releases (a Redis `tables` map, Elasticsearch `fields.*` / `index.mappings.files` maps) are errors that show the new shape. `topics` (Kafka topic names) remains for a `topic.routing.template` that does not give one topic per table.',
+      fields: fieldsOf(z.object({ tables: tablesField, 'table.overrides': tableOverridesField(z.object({}).describe('per sink type'), 'see each sink type.') })).filter((f) => !f.path.includes('<key>')),
+    },
+    {
+      title: 'Shared field groups: connection (`url`, `request.timeout.ms`)',
+      intro:
+        'Every sink names its server by one `url` (elasticsearch, clickhouse, webhook: http:// or https://; redis: redis:// or rediss://, with the database index as the path), required — nothing defaults to a development address — plus `tls` and `auth` above. HTTP sinks have `request.timeout.ms` (a timeout is a retriable error). Earlier names (`connection.url`, Redis `host` / `port` / `db`) are errors that say what to write. Postgres and Kafka keep their Debezium / Kafka property names (`database.hostname`…, `bootstrap.servers`).',
+      fields: [],
+    },
+    {
+      title: 'Shared field groups: retry',
+      intro:
+        'Backoff between attempts, the same three fields wherever something is retried: `errors.retry.*` of every sink (a batch after a transient sink error; never given up, the partition waits) and `retry.*` of the webhook sink (one POST, up to `retry.max.attempts`, then the batch goes back to `errors.retry.*`). `<prefix>` below is `errors.retry` or `retry`.',
+      fields: fieldsOf(z.object(retryShape('<prefix>', { initialMs: 200, maxMs: 30_000 }, 'after a failed attempt'))).map((f) => ({ ...f, default: f.path.endsWith('jitter') ? f.default : undefined, required: false })),
+    },
+    {
+      title: 'Shared field groups: `truncate.mode`',
+      intro: [
+        'What a TRUNCATE event (op "t", also sent for a dropped table with `table.removal.mode: truncate`) does to what a sink derived from the table. One vocabulary; each sink type offers the values it can honour, and only rows/documents/keys older than the truncate (by commit position) are affected. Old values (`delete-all`, `invalidate-pattern`) are errors that name the new one. See docs/truncate.md.',
+        '',
+        '| value | elasticsearch | clickhouse | redis | webhook |',
+        '|---|---|---|---|---|',
+        '| `delete` | **default**: versioned deletes of every document of the table\'s index | **default**: `ALTER TABLE … DELETE` mutation | SCAN the key templates\' literal prefixes and UNLINK the keys older than the truncate | — (forwards the event) |',
+        '| `mark-deleted` | — | insert `_deleted = 1` rows at the truncate position (hidden by `FINAL … WHERE _deleted = 0` and the `_current` view) | — | — |',
+        '| `ignore` | keep the documents | keep the rows | **default**: keep the keys | — |',
+      ].join('\n'),
+      fields: [],
+    },
+    {
       title: '`source`',
       intro: 'Postgres connection, slot, publication, tables, snapshot and event format (Debezium property names).',
       // The loader fills source.name from the pipeline name.
@@ -162,11 +193,17 @@ export function referenceSections(c: ConfigComponents): { title: string; intro: 
     },
     { title: '`kafka`', intro: '', fields: fieldsOf(c.kafka) },
     { title: '`sinks[]` — common fields', intro: 'Every sink has these, plus the fields of its `type`.', fields: common },
-    ...c.plugins.map((p) => ({
-      title: `\`sinks[]\` with \`type: ${p.type}\``,
-      intro: p.description,
-      fields: fieldsOf(p.spec),
-    })),
+    ...c.plugins.map((p) => {
+      // A plugin that re-declares a common field (redis: `tables`, to check it against its key templates) is documented once, above.
+      const common: Readonly<Record<string, z.ZodType>> = c.sinkCommon.shape;
+      const own: Readonly<Record<string, z.ZodType>> = p.spec.shape;
+      const shared = new Set(Object.keys(own).filter((k) => own[k] === common[k]));
+      return {
+        title: `\`sinks[]\` with \`type: ${p.type}\``,
+        intro: p.description,
+        fields: fieldsOf(p.spec).filter((f) => !shared.has(f.path) && ![...shared].some((k) => f.path.startsWith(`${k}.`))),
+      };
+    }),
   ];
 }
 
@@ -181,14 +218,16 @@ export function renderReference(c: ConfigComponents, program: Command): string {
   const parts = [
     '_Generated from the config schema by `npm run docs:config` — do not edit by hand._',
     '',
-    'Values may use `${NAME}` / `${NAME:-default}` (environment variables; names are case-sensitive and an unset one is an error) and `${file:/path}` (file contents, trailing newline dropped; relative paths resolve from the config file). A value that is exactly one placeholder and reads as a number or boolean becomes one. The template placeholders `${prefix}`, `${db}`, `${schema}`, `${table}`, `${topic}` pass through; `$${` writes a literal `${`. Secret fields are redacted everywhere.',
+    'Values may use `${NAME}` / `${NAME:-default}` (environment variables; names are case-sensitive and an unset one is an error) and `${file:/path}` (file contents, trailing newline dropped; relative paths resolve from the config file). A value that is exactly one placeholder and reads as a number or boolean becomes one. `$${` writes a literal `${`. Secret fields are redacted everywhere.',
+    '',
+    'Templates (`topic.routing.template`, `transaction.topic`, `message.topic`, `index.name.template`, `table.name.format`, Redis key templates) have one syntax: `{name}` placeholders — `{prefix}`, `{db}`, `{schema}`, `{table}`, `{topic}` for names, `{column}` for a row\'s value in Redis keys (`{{` / `}}` for literal braces). `${…}` is only interpolation (above), never a template, so the two cannot be confused; a template in the `${prefix}` syntax of earlier releases is an error that shows it rewritten.',
     '',
     'YAML merge keys (`<<: *anchor`) work; top-level keys starting with `x-` are ignored (a place for anchors). What `validate` checks beyond the field types, and its error format: docs/config-validation.md.',
   ];
   for (const s of referenceSections(c)) {
     parts.push('', `### ${s.title}`, '');
     if (s.intro) parts.push(s.intro, '');
-    parts.push(table(s.fields));
+    if (s.fields.length > 0) parts.push(table(s.fields));
   }
   parts.push(
     '',

@@ -1,28 +1,34 @@
+import { templateProblem } from '../events/template.js';
+import { compileTopicNamer } from '../events/topics.js';
+
+const DEFAULT_ROUTING = '{prefix}.{schema}.{table}';
+/** Whether a routing template gives one topic per table (names both {schema} and {table}), so `tables` can name topics. */
+const perTable = (template: string): boolean => template.includes('{schema}') && template.includes('{table}');
+
 /**
- * Which topics a sink consumes. `topics` lists them; otherwise `tables` names them as
- * "schema.table" → "<topic.prefix>.<schema>.<table>". Some sink types (redis, clickhouse) declare
- * `tables` as a per-table map; then its keys are the tables.
+ * Which topics a sink consumes. `topics` lists them; otherwise `tables` (the one table selector of
+ * every sink: a list of "schema.table") names them → "<topic.prefix>.<schema>.<table>".
  */
 export function sinkTables(sink: Readonly<Record<string, unknown>>): string[] {
   const t = sink.tables;
-  if (Array.isArray(t)) return t.filter((x): x is string => typeof x === 'string');
-  if (t && typeof t === 'object') return Object.keys(t);
-  return [];
+  return Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /**
  * Whether a sink follows the source's table selection (consumes every captured table's topic, new
- * tables included): it names no `topics` and no `tables` list — and has no per-table map, unless
- * that map comes with a `table.default` (Redis), which makes the map per-table overrides.
+ * tables included): it names no `topics` and no `tables`.
  */
 export function followsSource(sink: Readonly<Record<string, unknown>>): boolean {
-  if (sink.topics !== undefined || Array.isArray(sink.tables)) return false;
-  return sink.tables === undefined || sink['table.default'] !== undefined;
+  return sink.topics === undefined && sink.tables === undefined;
 }
 
-export function sinkTopics(sink: Readonly<Record<string, unknown>>, topicPrefix: string): string[] {
+/** The topics a sink names: its `topics`, and the topic of each of its `tables` by the source's routing template. */
+export function sinkTopics(sink: Readonly<Record<string, unknown>>, topicPrefix: string, routingTemplate = DEFAULT_ROUTING): string[] {
   const topics = Array.isArray(sink.topics) ? sink.topics.filter((x): x is string => typeof x === 'string') : [];
-  return [...new Set([...topics, ...sinkTables(sink).map((t) => `${topicPrefix}.${t}`)])];
+  const tables = sinkTables(sink);
+  if (tables.length === 0 || !perTable(routingTemplate)) return [...new Set(topics)];
+  const topicOf = compileTopicNamer(routingTemplate, topicPrefix);
+  return [...new Set([...topics, ...tables.map((t) => topicOf(t.slice(0, t.indexOf('.')), t.slice(t.indexOf('.') + 1)))])];
 }
 
 /** What a pipeline's source produces, as far as a sink's topic list is concerned. */
@@ -40,8 +46,12 @@ export interface TopicProblem {
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const patterns = (list: string | undefined): RegExp[] =>
-  (list ?? '')
+/**
+ * The include/exclude list's entries. The pipeline check also runs when the source block did not
+ * parse: a list still in its YAML shape is then broken (reported at the source), so it selects nothing here.
+ */
+const patterns = (list: unknown): RegExp[] =>
+  (typeof list === 'string' ? list : '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
@@ -57,9 +67,9 @@ const patterns = (list: string | undefined): RegExp[] =>
 function producedPattern(source: SourceTopics): { re: RegExp; order: string[] } {
   let re = '^';
   const order: string[] = [];
-  for (const part of source['topic.routing.template'].split(/(\$\{(?:prefix|schema|table)\})/)) {
-    if (part === '${prefix}') re += escapeRe(source['topic.prefix']);
-    else if (part === '${schema}' || part === '${table}') {
+  for (const part of source['topic.routing.template'].split(/(\{(?:prefix|schema|table)\})/)) {
+    if (part === '{prefix}') re += escapeRe(source['topic.prefix']);
+    else if (part === '{schema}' || part === '{table}') {
       re += '(.+?)';
       order.push(part);
     } else re += escapeRe(part);
@@ -88,15 +98,15 @@ export function sourceTopicMatcher(source: FollowedSource): (topic: string) => b
   const exclude = patterns(source['table.exclude.list']);
   const own = new Set([
     source['offsets.topic'] ?? `${prefix}.cdc-fanout.offsets`,
-    (source['transaction.topic'] ?? '${prefix}.transaction').replaceAll('${prefix}', prefix),
-    (source['message.topic'] ?? '${prefix}.message').replaceAll('${prefix}', prefix),
+    (source['transaction.topic'] ?? '{prefix}.transaction').replaceAll('{prefix}', prefix),
+    (source['message.topic'] ?? '{prefix}.message').replaceAll('{prefix}', prefix),
   ]);
   return (topic) => {
     if (own.has(topic) || topic.startsWith(`${prefix}.cdc-fanout.`) || topic.startsWith(`${prefix}.dlq.`)) return false;
     const m = re.exec(topic);
     if (!m) return false;
     if (order.length !== 2) return true;
-    const table = `${m[order.indexOf('${schema}') + 1]}.${m[order.indexOf('${table}') + 1]}`;
+    const table = `${m[order.indexOf('{schema}') + 1]}.${m[order.indexOf('{table}') + 1]}`;
     return (include.length === 0 || include.some((r) => r.test(table))) && !exclude.some((r) => r.test(table));
   };
 }
@@ -107,8 +117,7 @@ export function sourceTopicMatcher(source: FollowedSource): (topic: string) => b
  */
 export function sinkTableRefs(sink: Readonly<Record<string, unknown>>, source: SourceTopics): { readonly table: string; readonly path: readonly (string | number)[] }[] {
   const out = new Map<string, readonly (string | number)[]>();
-  const list = Array.isArray(sink.tables);
-  sinkTables(sink).forEach((t, i) => out.has(t) || out.set(t, list ? ['tables', i] : ['tables', t]));
+  sinkTables(sink).forEach((t, i) => out.has(t) || out.set(t, ['tables', i]));
   if (Array.isArray(sink.topics)) {
     const { tableOf } = topicMatcher(source);
     sink.topics.forEach((topic, i) => {
@@ -123,9 +132,9 @@ export function sinkTableRefs(sink: Readonly<Record<string, unknown>>, source: S
 export function topicMatcher(source: SourceTopics): { readonly produced: RegExp; readonly shown: string; readonly defaultShape: boolean; tableOf(topic: string): { schema: string; table: string } | null | undefined } {
   const prefix = source['topic.prefix'];
   const template = source['topic.routing.template'];
-  const defaultShape = template === '${prefix}.${schema}.${table}';
+  const defaultShape = template === '{prefix}.{schema}.{table}';
   const { re: produced, order } = producedPattern(source);
-  const shown = template.replaceAll('${prefix}', prefix).replaceAll('${schema}', '<schema>').replaceAll('${table}', '<table>');
+  const shown = template.replaceAll('{prefix}', prefix).replaceAll('{schema}', '<schema>').replaceAll('{table}', '<table>');
   return {
     produced,
     shown,
@@ -134,8 +143,8 @@ export function topicMatcher(source: SourceTopics): { readonly produced: RegExp;
     tableOf(topic) {
       const m = produced.exec(topic);
       if (!m) return null;
-      const schema = m[order.indexOf('${schema}') + 1];
-      const table = m[order.indexOf('${table}') + 1];
+      const schema = m[order.indexOf('{schema}') + 1];
+      const table = m[order.indexOf('{table}') + 1];
       return schema !== undefined && table !== undefined && order.length === 2 ? { schema, table } : undefined;
     },
   };
@@ -151,6 +160,8 @@ export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, sourc
   const problems: TopicProblem[] = [];
   const prefix = source['topic.prefix'];
   const template = source['topic.routing.template'];
+  // A broken routing template is reported at the source; topics cannot be derived from it.
+  if (templateProblem(template, ['prefix', 'schema', 'table'])) return problems;
   const { shown, defaultShape, tableOf } = topicMatcher(source);
   const include = patterns(source['table.include.list']);
   const exclude = patterns(source['table.exclude.list']);
@@ -182,15 +193,27 @@ export function sinkTopicProblems(sink: Readonly<Record<string, unknown>>, sourc
     });
   }
   sinkTables(sink).forEach((table, i) => {
-    const path = tablesIsList ? ['tables', i] : ['tables', table];
-    // Only sinks that derive topics from `tables` (a list, or a per-table map without `topics`).
+    const path = ['tables', i];
     if (hasTopics) return;
-    if (!defaultShape) {
-      problems.push({ path, message: `"tables" maps to topics "${prefix}.<schema>.<table>", but source.topic.routing.template is "${template}": list the topics under "topics" instead` });
+    if (!perTable(template)) {
+      problems.push({ path, message: `"tables" names each table's topic, but source.topic.routing.template "${template}" does not give one topic per table (it lacks {schema} or {table}): list the topics under "topics" instead` });
       return;
     }
     const why = captured(table);
     if (why) problems.push({ path, message: why });
   });
+  // `table.overrides` (per-table settings, every sink type) name consumed tables only.
+  const overrides = sink['table.overrides'];
+  if (overrides && typeof overrides === 'object' && !Array.isArray(overrides)) {
+    const listed = tablesIsList ? new Set(sinkTables(sink)) : undefined;
+    for (const table of Object.keys(overrides)) {
+      if (listed && !listed.has(table)) {
+        problems.push({ path: ['table.overrides', table], message: `table.overrides configures ${table}, which is not in this sink's tables: add it to tables, or remove the entry` });
+      } else if (!listed && !hasTopics && perTable(template) && /^[^.\s]+\.[^.\s]+$/.test(table)) {
+        const why = captured(table);
+        if (why) problems.push({ path: ['table.overrides', table], message: `table.overrides configures ${table}, but ${why}` });
+      }
+    }
+  }
   return problems;
 }

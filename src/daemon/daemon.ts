@@ -92,6 +92,21 @@ export class Daemon {
             if (this.stopping) return { ok: false, status: 503, error: 'the daemon is shutting down' };
             return this.masked(this.dlqJobs.start(t.value, req));
           },
+          snapshot: async (p, req) => {
+            const pipe = this.pipelines.find((x) => x.name === p);
+            if (!pipe) return { ok: false, status: 404, error: `no pipeline "${p}" (have: ${this.pipelines.map((x) => x.name).join(', ')})` };
+            this.opts.logger.info({ pipeline: p, request: req }, `admin: snapshot ${req.kind}`);
+            try {
+              if (req.kind === 'execute' && req.type === 'blocking') {
+                // Runs to its end in the background; progress in the status.
+                pipe.snapshot(req).catch((e: unknown) => this.opts.logger.error({ pipeline: p, err: redact(String(e), this.opts.secrets) }, 'blocking snapshot failed'));
+                return { ok: true, value: { id: 'blocking', status: 'accepted' } };
+              }
+              return { ok: true, value: await pipe.snapshot(req) };
+            } catch (e) {
+              return { ok: false, status: 409, error: redact(e instanceof Error ? e.message : String(e), this.opts.secrets) };
+            }
+          },
           dlqReplayStatus: (p, s) => {
             const t = this.dlqTarget(p, s);
             if (!t.ok) return t;

@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { PipelineDefinition } from './pipeline.js';
 import { sinkFactory } from './sink-adapter.js';
 import { sourceFactory } from './source-adapter.js';
+import { parseHostEntry } from '../source/config.js';
 
 export interface DefinitionOptions {
   readonly logger: Logger;
@@ -37,8 +38,10 @@ export async function buildDefinitions(pipelines: readonly LoadedPipeline[], opt
 /** The source connection as a libpq URL (for sinks that read the source catalog). */
 function sourceDatabaseUrl(source: PipelineConfig['source']): string {
   const u = new URL('postgres://localhost');
-  u.hostname = source['database.hostname'];
-  u.port = String(source['database.port']);
+  // database.hosts: the first server (the catalog reads work on a standby too).
+  const first = source['database.hosts'] ? parseHostEntry(source['database.hosts'].split(',')[0] ?? '', source['database.port']) : null;
+  u.hostname = first?.host ?? source['database.hostname'];
+  u.port = String(first?.port ?? source['database.port']);
   u.username = encodeURIComponent(source['database.user']);
   if (source['database.password']) u.password = encodeURIComponent(source['database.password']);
   u.pathname = `/${encodeURIComponent(source['database.dbname'])}`;

@@ -3,6 +3,8 @@
  * depend on the components' internals. src/daemon/adapters.ts wraps PostgresSource and SinkRunner
  * into these.
  */
+import type { IncrementalStatus } from '../source/incremental-snapshot.js';
+import type { SnapshotRequest } from '../source/postgres-source.js';
 import type { ComponentState, FailedTableStatus, PartitionStatus, SlotStatus, SnapshotProgress } from './status.js';
 
 export interface HandleContext {
@@ -29,11 +31,15 @@ export interface SourceRuntimeStatus {
   readonly slotLagMs: number | null;
   readonly slot: SlotStatus | null;
   readonly snapshot: readonly SnapshotProgress[];
+  /** The incremental snapshot (running, paused, or the last one finished). */
+  readonly incremental?: IncrementalStatus;
   readonly details?: Record<string, unknown>;
 }
 
 export interface SourceHandle extends ComponentHandle {
   status(): Promise<SourceRuntimeStatus>;
+  /** Snapshot requests (admin API): start (incremental or blocking), pause, resume, stop. */
+  snapshot?(req: SnapshotRequest): Promise<{ readonly id: string; readonly status: 'accepted' | 'done' }>;
 }
 
 export interface SinkRuntimeStatus {

@@ -3,6 +3,7 @@
  * the source first (stop reading the WAL, flush to Kafka, checkpoint), then the sinks (finish the
  * batch in hand, commit offsets, close) in parallel.
  */
+import type { SnapshotRequest } from '../source/postgres-source.js';
 import type { Logger } from '../observability/logger.js';
 import type { DlqTarget } from '../sinks/runtime/dlq-replay.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SourceFactory, SourceHandle } from './handles.js';
@@ -147,6 +148,13 @@ export class Pipeline {
     );
   }
 
+  /** A snapshot request for the source (admin API); throws when the source is not running. */
+  async snapshot(req: SnapshotRequest): Promise<{ readonly id: string; readonly status: 'accepted' | 'done' }> {
+    const h = this.source.handle;
+    if (!h?.snapshot || this.source.state !== 'RUNNING') throw new Error(`the source of pipeline "${this.def.name}" is ${this.source.state}; snapshots are requested while it runs`);
+    return h.snapshot(req);
+  }
+
   history(): PipelineHistory {
     return { name: this.def.name, source: this.sourceHistory.view(), sinks: this.sinkEntries.map((e) => ({ name: e.name, ...e.history.view() })) };
   }
@@ -166,6 +174,7 @@ export class Pipeline {
       slotLagMs: src?.slotLagMs ?? null,
       slot: src?.slot ?? null,
       snapshot: src?.snapshot ?? [],
+      incremental: src?.incremental,
       details: src?.details,
     };
     const sinks: SinkStatus[] = await Promise.all(

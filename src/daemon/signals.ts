@@ -1,22 +1,34 @@
 /**
- * Ad-hoc snapshot signals, Debezium style: a row {id, type: 'execute-snapshot',
- * data: {"data-collections": ["schema.table", …], "type": "incremental"}} in the signal table
- * (`source.signal.data.collection`). `cdc-fanout snapshot` writes it (writeSnapshotSignal); the
- * daemon's SignalWatcher sees new rows while the pipeline runs and hands them to the source's
- * `executeSnapshot` hook. Signals present when the watcher starts are treated as already handled.
+ * Snapshot signals, Debezium style: rows {id, type, data} in the signal table
+ * (`source.signal.data.collection`):
+ *   execute-snapshot  {"data-collections": ["schema.table", …], "type": "incremental" | "blocking",
+ *                      "additional-conditions": [{"data-collection": "schema.table", "filter": "SQL"}]}
+ *   pause-snapshot / resume-snapshot  {"type": "incremental"}
+ *   stop-snapshot     {"type": "incremental", "data-collections"?: [tables to remove; none: stop it all]}
+ * `cdc-fanout snapshot` writes them (writeSignal); the daemon's SignalWatcher sees new rows while
+ * the pipeline runs and hands them to the source (src/source: incremental-snapshot.ts, or
+ * adhoc-snapshot.ts for "blocking"). Signals present when the watcher starts are treated as
+ * already handled (the incremental snapshot's own state survives restarts in the offsets topic).
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '../observability/logger.js';
 
+export type SignalKind = 'execute' | 'pause' | 'resume' | 'stop';
+export const signalTypes: Readonly<Record<string, SignalKind>> = { 'execute-snapshot': 'execute', 'pause-snapshot': 'pause', 'resume-snapshot': 'resume', 'stop-snapshot': 'stop' };
+
 export interface SnapshotSignal {
   readonly id: string;
+  readonly kind: SignalKind;
   readonly tables: readonly string[];
+  /** additional-conditions: table → SQL filter. */
+  readonly conditions: Readonly<Record<string, string>>;
+  readonly type: 'incremental' | 'blocking';
 }
 
 export interface SignalRecord extends SnapshotSignal {
   readonly receivedAt: string;
-  status: 'running' | 'done' | 'failed' | 'unsupported';
+  status: 'running' | 'accepted' | 'done' | 'failed' | 'unsupported';
   error?: string;
 }
 
@@ -32,18 +44,58 @@ export async function ensureSignalTable(client: pg.Client, table: string): Promi
   await client.query(`CREATE TABLE IF NOT EXISTS ${quoteQualified(table)} (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048) NULL)`);
 }
 
-export async function writeSnapshotSignal(client: pg.Client, table: string, tables: readonly string[]): Promise<string> {
+export interface SignalRequest {
+  readonly kind: SignalKind;
+  readonly tables?: readonly string[];
+  readonly conditions?: Readonly<Record<string, string>>;
+  readonly type?: 'incremental' | 'blocking';
+}
+
+/** The signal row's `data` for a request (Debezium's JSON layout). */
+export function signalData(req: SignalRequest): string {
+  const type = req.type ?? 'incremental';
+  if (req.kind === 'stop' && req.tables?.length) return JSON.stringify({ 'data-collections': req.tables, type });
+  if (req.kind !== 'execute') return JSON.stringify({ type });
+  const conditions = Object.entries(req.conditions ?? {}).map(([t, filter]) => ({ 'data-collection': t, filter }));
+  return JSON.stringify({ 'data-collections': req.tables ?? [], type, ...(conditions.length ? { 'additional-conditions': conditions } : {}) });
+}
+
+export async function writeSignal(client: pg.Client, table: string, req: SignalRequest): Promise<string> {
   const id = randomUUID();
   await ensureSignalTable(client, table);
-  await client.query(`INSERT INTO ${quoteQualified(table)} (id, type, data) VALUES ($1, 'execute-snapshot', $2)`, [id, JSON.stringify({ 'data-collections': tables, type: 'incremental' })]);
+  const type = Object.entries(signalTypes).find(([, k]) => k === req.kind)![0];
+  await client.query(`INSERT INTO ${quoteQualified(table)} (id, type, data) VALUES ($1, $2, $3)`, [id, type, signalData(req)]);
   return id;
 }
 
-export function parseSignalData(data: string | null): string[] {
-  if (!data) return [];
-  const parsed = JSON.parse(data) as { 'data-collections'?: unknown };
+/** Parses a signal row; throws with what is wrong. */
+export function parseSignal(id: string, type: string, data: string | null): SnapshotSignal {
+  const kind = signalTypes[type];
+  if (!kind) throw new Error(`unknown signal type "${type}" (known: ${Object.keys(signalTypes).join(', ')})`);
+  let parsed: Record<string, unknown> = {};
+  if (data) {
+    try {
+      parsed = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      throw new Error('data is not JSON');
+    }
+  }
   const list = parsed['data-collections'];
-  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+  const tables = Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+  const t = String(parsed.type ?? 'incremental').toLowerCase();
+  if (t !== 'incremental' && t !== 'blocking') throw new Error(`snapshot type "${String(parsed.type)}" is not supported (use "incremental" or "blocking")`);
+  const conditions: Record<string, string> = {};
+  const extra = parsed['additional-conditions'];
+  if (extra !== undefined) {
+    if (!Array.isArray(extra)) throw new Error('additional-conditions must be a list of {"data-collection": "schema.table", "filter": "SQL"}');
+    for (const c of extra as unknown[]) {
+      const o = c as Record<string, unknown>;
+      if (typeof o?.['data-collection'] !== 'string' || typeof o.filter !== 'string') throw new Error('each additional-conditions entry needs "data-collection" and "filter" strings');
+      conditions[o['data-collection']] = o.filter;
+    }
+  }
+  if (t === 'blocking' && Object.keys(conditions).length > 0) throw new Error('additional-conditions apply to incremental snapshots only');
+  return { id, kind, tables, conditions, type: t };
 }
 
 export interface SignalWatcherOptions {
@@ -51,8 +103,12 @@ export interface SignalWatcherOptions {
   readonly table: string;
   readonly logger: Logger;
   readonly intervalMs?: number;
-  /** The source's hook; undefined when the source cannot re-snapshot (the signal is marked unsupported). */
-  readonly execute: ((signal: SnapshotSignal) => Promise<void>) | undefined;
+  /**
+   * The source's hook; resolves with `done` (a blocking snapshot finished, a control applied) or
+   * `accepted` (an incremental snapshot requested; its progress is in the status). Undefined when
+   * the source cannot snapshot (the signal is marked unsupported).
+   */
+  readonly execute: ((signal: SnapshotSignal) => Promise<'done' | 'accepted'>) | undefined;
 }
 
 export class SignalWatcher {
@@ -77,35 +133,36 @@ export class SignalWatcher {
     if (this.polling || !this.client) return;
     this.polling = true;
     try {
-      const rows = (await this.client.query<{ id: string; type: string; data: string | null }>(`SELECT id, type, data FROM ${quoteQualified(this.opts.table)} WHERE type = 'execute-snapshot'`)).rows;
+      const types = Object.keys(signalTypes);
+      const rows = (await this.client.query<{ id: string; type: string; data: string | null }>(`SELECT id, type, data FROM ${quoteQualified(this.opts.table)} WHERE type = ANY($1)`, [types])).rows;
       for (const r of rows) {
         if (this.seen.has(r.id)) continue;
         this.seen.add(r.id);
-        let tables: string[];
+        let signal: SnapshotSignal;
         try {
-          tables = parseSignalData(r.data);
-        } catch {
-          this.opts.logger.warn({ signal: r.id }, 'signal data is not JSON; ignored');
+          signal = parseSignal(r.id, r.type, r.data);
+        } catch (e) {
+          this.opts.logger.warn({ signal: r.id, type: r.type }, `signal ${r.id} (${r.type}) ignored: ${(e as Error).message}`);
           continue;
         }
-        const rec: SignalRecord = { id: r.id, tables, receivedAt: new Date().toISOString(), status: 'running' };
+        const rec: SignalRecord = { ...signal, receivedAt: new Date().toISOString(), status: 'running' };
         this.records.push(rec);
         if (this.records.length > 20) this.records.shift();
         if (!this.opts.execute) {
           rec.status = 'unsupported';
-          rec.error = 'this source does not implement ad-hoc snapshots (PostgresSource.executeSnapshot)';
-          this.opts.logger.warn({ signal: r.id, tables }, `execute-snapshot signal ${r.id} received, but ${rec.error}`);
+          rec.error = 'this source does not implement snapshots on signals';
+          this.opts.logger.warn({ signal: r.id }, `${r.type} signal ${r.id} received, but ${rec.error}`);
           continue;
         }
-        this.opts.logger.info({ signal: r.id, tables }, `execute-snapshot signal ${r.id}: re-snapshotting ${tables.join(', ')}`);
-        this.opts.execute({ id: r.id, tables }).then(
-          () => {
-            rec.status = 'done';
+        this.opts.logger.info({ signal: r.id, tables: signal.tables, type: signal.type }, `${r.type} signal ${r.id}${signal.tables.length ? `: ${signal.tables.join(', ')}` : ''}`);
+        this.opts.execute(signal).then(
+          (how) => {
+            rec.status = how;
           },
           (err: unknown) => {
             rec.status = 'failed';
             rec.error = err instanceof Error ? err.message : String(err);
-            this.opts.logger.error({ signal: r.id, err: rec.error }, 'ad-hoc snapshot failed');
+            this.opts.logger.error({ signal: r.id, err: rec.error }, `${r.type} signal ${r.id} failed`);
           },
         );
       }

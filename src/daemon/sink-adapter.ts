@@ -50,14 +50,13 @@ export interface SinkFactoryResult {
 export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
   const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
-  // Precedence: the sink's own `topics`/`tables` (a list, or a plugin's per-table map) replace the
-  // source's table selection; with neither (or a map with a `table.default`), the sink follows the
-  // selection, tables that join it later included.
+  // Precedence: the sink's own `topics`/`tables` replace the source's table selection; with neither,
+  // the sink follows the selection, tables that join it later included.
   const follow = followsSource(input.sink) && input.source ? sourceTopicMatcher(input.source) : undefined;
-  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix);
+  const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix, input.source?.['topic.routing.template']);
   const common = sinkCommonSpec.parse({
     ...pick(input.sink, Object.keys(sinkCommonSpec.shape)),
-    // `tables` may be the plugin's per-table map; the runtime gets the topic list instead.
+    // The runtime gets the topic list the tables name.
     tables: undefined,
     topics: own.length > 0 ? own : undefined,
   }) as SinkCommonConfig;

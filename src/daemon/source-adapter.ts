@@ -10,7 +10,6 @@ import { sourceSpec } from '../source/config.js';
 import pg from 'pg';
 import { clientConfig } from '../source/connection.js';
 import { PostgresSource } from '../source/postgres-source.js';
-import { runAdHocSnapshot } from './adhoc-snapshot.js';
 import { SignalWatcher, type SnapshotSignal } from './signals.js';
 import type { SourceFactory, SourceHandle, SourceRuntimeStatus } from './handles.js';
 import { metricValues } from './metric-values.js';
@@ -32,19 +31,10 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
     const logger = input.logger.child({ component: 'source' });
     const src = new PostgresSource(own, input.kafka, logger);
     src.onStandby((reason) => ctx.standby?.(reason));
-    // Ad-hoc snapshots: the source's own hook when it has one, else the daemon's (adhoc-snapshot.ts).
-    const hook = (src as unknown as { executeSnapshot?: (tables: readonly string[], signalId: string) => Promise<void> }).executeSnapshot;
-    let running: Promise<unknown> = Promise.resolve();
-    const execute = (s: SnapshotSignal): Promise<void> => {
-      // one at a time, in signal order
-      const next = running.then(async () => {
-        if (typeof hook === 'function') await hook.call(src, s.tables, s.id);
-        else await runAdHocSnapshot({ config: src.config, kafka: input.kafka, tables: s.tables, logger });
-      });
-      running = next.catch(() => undefined);
-      return next.then(() => undefined);
-    };
-    const watcher = signalTable ? new SignalWatcher({ client: () => new pg.Client(clientConfig(src.config)), table: signalTable, logger, execute }) : undefined;
+    // Snapshot signals go to the source (src/source: incremental-snapshot.ts, adhoc-snapshot.ts).
+    const execute = async (sig: SnapshotSignal): Promise<'done' | 'accepted'> =>
+      (await src.snapshot(sig.kind === 'execute' ? { kind: 'execute', tables: sig.tables, conditions: sig.conditions, type: sig.type } : sig.kind === 'stop' ? { kind: 'stop', tables: sig.tables } : { kind: sig.kind })).status;
+    const watcher = signalTable ? new SignalWatcher({ client: () => new pg.Client(clientConfig(src.writeConfig)), table: signalTable, logger, execute }) : undefined;
     return {
       async start() {
         await src.start();
@@ -57,20 +47,24 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
         await watcher?.stop();
         await src.stop();
       },
+      snapshot: (req) => src.snapshot(req),
       async status(): Promise<SourceRuntimeStatus> {
         const st = src.status();
         const labels = { pipeline: connector };
         const done = await metricValues(metrics.snapshotRowsDone, labels);
         const total = new Map((await metricValues(metrics.snapshotRowsTotal, labels)).map((v) => [v.labels.table, v.value]));
         const lag = await metricValues(metrics.slotLagBytes, labels);
+        // The snapshot running now: the initial one, or that of tables added while streaming.
+        const live = st.state === 'snapshotting' ? st.snapshot : (st.tables?.running?.progress ?? null);
+        const rate = (p: NonNullable<typeof live>) => ({ rowsPerSecond: p.rowsPerSecond, etaSeconds: p.etaSeconds, chunks: { done: p.chunksDone, total: p.chunksTotal }, threads: p.threads });
         const snapshot: SnapshotProgress[] = done.map((d) => {
           const table = d.labels.table ?? '';
-          const current = st.state === 'snapshotting' && st.snapshot?.table === table;
-          const estimate = total.get(table) ?? (current && st.snapshot?.rowsEstimated ? st.snapshot.rowsEstimated : null);
-          return { table, done: d.value, total: estimate, finished: !current };
+          const current = live !== null && live.table === table;
+          const estimate = total.get(table) ?? (current && live.rowsEstimated ? live.rowsEstimated : null);
+          return { table, done: d.value, total: estimate, finished: !current, ...(current ? rate(live) : {}) };
         });
-        if (st.state === 'snapshotting' && st.snapshot?.table && !snapshot.some((s) => s.table === st.snapshot?.table)) {
-          snapshot.push({ table: st.snapshot.table, done: st.snapshot.rowsDone, total: st.snapshot.rowsEstimated || null, finished: false });
+        if (live?.table && !snapshot.some((s) => s.table === live.table)) {
+          snapshot.push({ table: live.table, done: live.rowsDone, total: live.rowsEstimated || null, finished: false, ...rate(live) });
         }
         return {
           lastLsn: st.lastCommittedLsn,
@@ -79,6 +73,7 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
           slotLagMs: st.slot?.lagMs ?? null,
           slot: st.slot,
           snapshot,
+          ...(st.incremental ? { incremental: st.incremental } : {}),
           details: { state: st.state, ...(st.standby ? { standby: st.standby } : {}), confirmedLsn: st.confirmedLsn, tables: st.tables, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
         };
       },

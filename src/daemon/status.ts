@@ -1,4 +1,5 @@
 /** Shapes of the daemon's status, served by GET /pipelines (always redacted before it leaves). */
+import type { IncrementalStatus } from '../source/incremental-snapshot.js';
 import type { FailedTable } from '../sinks/runtime/runner.js';
 import type { SlotHealth } from '../source/slot-health.js';
 
@@ -38,6 +39,11 @@ export interface SnapshotProgress {
   readonly done: number;
   readonly total: number | null;
   readonly finished: boolean;
+  /** While running: rows/s of this snapshot run, estimated seconds left, chunks done/planned, workers. */
+  readonly rowsPerSecond?: number;
+  readonly etaSeconds?: number | null;
+  readonly chunks?: { readonly done: number; readonly total: number };
+  readonly threads?: number;
 }
 
 export interface ComponentStatus {
@@ -63,6 +69,8 @@ export interface SourceStatus extends ComponentStatus {
   readonly slotLagMs: number | null;
   readonly slot: SlotStatus | null;
   readonly snapshot: readonly SnapshotProgress[];
+  /** The incremental snapshot: running, paused, or the last one finished (rows, rate, ETA). */
+  readonly incremental?: IncrementalStatus | undefined;
   readonly details?: Record<string, unknown> | undefined;
 }
 

@@ -37,13 +37,14 @@ describe('message.key.columns', () => {
 
 describe('topics', () => {
   it('names data topics from the template; replaces characters Kafka rejects', () => {
-    const namer = compileTopicNamer('${prefix}.${schema}.${table}', 'srv');
+    const namer = compileTopicNamer('{prefix}.{schema}.{table}', 'srv');
     expect(namer('public', 'orders')).toBe('srv.public.orders');
     expect(namer('public', 'Straße x')).toBe('srv.public.Stra_e_x');
   });
   it('rejects unknown placeholders and resolves prefix-only templates', () => {
-    expect(() => compileTopicNamer('${prefix}.${db}', 'srv')).toThrow(/unknown placeholder "\$\{db\}"/);
-    expect(prefixedTopic('${prefix}.transaction', 'srv', 'transaction.topic')).toBe('srv.transaction');
-    expect(() => prefixedTopic('${prefix} tx', 'srv', 'transaction.topic')).toThrow(/Kafka rejects/);
+    expect(() => compileTopicNamer('{prefix}.{db}', 'srv')).toThrow(/unknown placeholder "\{db\}"/);
+    expect(() => compileTopicNamer('${prefix}.${table}', 'srv')).toThrow('write "{prefix}.{table}"');
+    expect(prefixedTopic('{prefix}.transaction', 'srv', 'transaction.topic')).toBe('srv.transaction');
+    expect(() => prefixedTopic('{prefix} tx', 'srv', 'transaction.topic')).toThrow(/Kafka rejects/);
   });
 });

@@ -62,8 +62,8 @@ export const eventsSpec = z
       ),
     'topic.routing.template': z
       .string()
-      .default('${prefix}.${schema}.${table}')
-      .describe('Data topic name template; placeholders ${prefix}, ${schema}, ${table}. Default gives Debezium names "<topic.prefix>.<schema>.<table>".'),
+      .default('{prefix}.{schema}.{table}')
+      .describe('Data topic name template; placeholders {prefix}, {schema}, {table} (the one template syntax: `{name}`; `${…}` is only environment/file interpolation). Default gives Debezium names "<topic.prefix>.<schema>.<table>".'),
     'schemas.enable': z
       .boolean()
       .default(false)
@@ -74,12 +74,12 @@ export const eventsSpec = z
       .describe('Add the transaction block to each event and write BEGIN/END records to "<topic.prefix>.transaction".'),
     'transaction.topic': z
       .string()
-      .default('${prefix}.transaction')
-      .describe('Topic for transaction BEGIN/END records (placeholder ${prefix}); Debezium names it "<topic.prefix>.transaction".'),
+      .default('{prefix}.transaction')
+      .describe('Topic for transaction BEGIN/END records (placeholder {prefix}); Debezium names it "<topic.prefix>.transaction".'),
     'message.topic': z
       .string()
-      .default('${prefix}.message')
-      .describe('Topic for pg_logical_emit_message events (placeholder ${prefix}). cdc-fanout extension; Debezium uses "<topic.prefix>.message".'),
+      .default('{prefix}.message')
+      .describe('Topic for pg_logical_emit_message events (placeholder {prefix}). cdc-fanout extension; Debezium uses "<topic.prefix>.message".'),
   })
   .strict();
 

@@ -109,7 +109,7 @@ describe('RecordBuilder envelope', () => {
   });
 
   it('routing template and the key-less row-count check', () => {
-    const b = builder({ 'topic.routing.template': 'cdc.${table}' });
+    const b = builder({ 'topic.routing.template': 'cdc.{table}' });
     expect(b.topicFor(rel)).toBe('cdc.orders');
     expect(() => b.build({ op: 'c', relation: rel, before: null, after: ['1'], source: src })).toThrow(/has 1 values but the relation has 3 columns/);
     expect(() => b.build({ op: 'c', relation: rel, before: null, after: ['1', 'x', 'yesterday'], source: src })).toThrow(

@@ -1,17 +1,14 @@
 /** Topic names: data topics from the routing template, the transaction and message topics. */
 
-const PLACEHOLDER = /\$\{(prefix|schema|table)\}/g;
-const ANY_PLACEHOLDER = /\$\{([^}]*)\}/g;
+import { renderTemplate, templateProblem } from './template.js';
+
 const VALID_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 export type TopicNamer = (schema: string, table: string) => string;
 
 function checkPlaceholders(template: string, allowed: readonly string[], option: string): void {
-  for (const m of template.matchAll(ANY_PLACEHOLDER)) {
-    if (!allowed.includes(m[1] as string)) {
-      throw new Error(`${option}: unknown placeholder "\${${m[1]}}" in "${template}" (allowed: ${allowed.map((a) => `\${${a}}`).join(', ')})`);
-    }
-  }
+  const problem = templateProblem(template, allowed);
+  if (problem) throw new Error(`${option}: ${problem}`);
 }
 
 function checkTopic(topic: string, option: string, template: string): string {
@@ -22,7 +19,7 @@ function checkTopic(topic: string, option: string, template: string): string {
 }
 
 /**
- * Compiles `topic.routing.template` (placeholders ${prefix}, ${schema}, ${table}) into a cached
+ * Compiles `topic.routing.template` (placeholders {prefix}, {schema}, {table}) into a cached
  * namer. Characters Kafka does not allow in a topic name (from schema/table names) become "_".
  */
 export function compileTopicNamer(template: string, prefix: string): TopicNamer {
@@ -32,7 +29,7 @@ export function compileTopicNamer(template: string, prefix: string): TopicNamer 
     const cacheKey = `${schema}\u0000${table}`;
     let topic = cache.get(cacheKey);
     if (topic === undefined) {
-      const name = template.replace(PLACEHOLDER, (_m, p: string) => (p === 'prefix' ? prefix : p === 'schema' ? schema : table));
+      const name = renderTemplate(template, { prefix, schema, table });
       topic = checkTopic(name.replace(/[^A-Za-z0-9._-]/g, '_'), 'topic.routing.template', template);
       cache.set(cacheKey, topic);
     }
@@ -40,8 +37,8 @@ export function compileTopicNamer(template: string, prefix: string): TopicNamer 
   };
 }
 
-/** Resolves a `${prefix}`-only template such as `transaction.topic` / `message.topic`. */
+/** Resolves a `{prefix}`-only template such as `transaction.topic` / `message.topic`. */
 export function prefixedTopic(template: string, prefix: string, option: string): string {
   checkPlaceholders(template, ['prefix'], option);
-  return checkTopic(template.replaceAll('${prefix}', prefix), option, template);
+  return checkTopic(renderTemplate(template, { prefix }), option, template);
 }

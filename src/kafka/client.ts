@@ -7,6 +7,7 @@ import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type
 import type { Logger } from '../observability/logger.js';
 import { nodeTlsOptions } from '../spec/tls.js';
 import type { KafkaConfig } from './config.js';
+import { connectionSettingsProblem } from './errors.js';
 import { kafkajsRequestQueuePatched } from './kafkajs-request-queue.js';
 
 /**
@@ -47,5 +48,29 @@ export function kafkaClient(config: KafkaConfig, options: KafkaClientOptions = {
       };
   }
   if (config.sasl) settings.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as KafkaJsConfig['sasl'];
-  return new Kafka(settings);
+  const kafka = new Kafka(settings);
+  // A refused SASL login or a broker certificate that does not verify: the error says which setting
+  // to fix (as the source's producer does), for every client a sink, the CLI or the daemon builds.
+  const admin = kafka.admin.bind(kafka);
+  const consumer = kafka.consumer.bind(kafka);
+  const producer = kafka.producer.bind(kafka);
+  kafka.admin = (c) => withSettingsRemedy(admin(c));
+  kafka.consumer = (c) => withSettingsRemedy(consumer(c));
+  kafka.producer = (c) => withSettingsRemedy(producer(c));
+  return kafka;
+}
+
+/** `connect()` of a kafkajs client rejects with the setting to fix when the broker refused our TLS/SASL settings. */
+function withSettingsRemedy<T extends { connect(): Promise<void> }>(client: T): T {
+  const connect = client.connect.bind(client);
+  client.connect = async () => {
+    try {
+      await connect();
+    } catch (err) {
+      const problem = connectionSettingsProblem(err);
+      if (problem) throw new Error(`Kafka connection failed: ${problem}`, { cause: err });
+      throw err;
+    }
+  };
+  return client;
 }

@@ -107,11 +107,12 @@ export class KafkaOperationError extends Error {
  * When a connection failed because of the client's own TLS or SASL settings (the broker refused the
  * credentials, or its certificate does not verify against kafka.tls), the message saying which
  * setting to fix; undefined for anything else (a broker that is down stays retriable).
- * @platformatic/kafka wraps both in a retriable NetworkError, so they would be retried forever.
+ * @platformatic/kafka wraps both in a retriable NetworkError, so they would be retried forever;
+ * kafkajs (the sinks' client) fails with its own wording, without the setting to fix.
  */
 export function connectionSettingsProblem(err: unknown): string | undefined {
   return findInError(err, (o) => {
-    if (o.code === 'PLT_KFK_AUTHENTICATION' || o.apiId === 'SASL_AUTHENTICATION_FAILED' || o.type === 'SASL_AUTHENTICATION_FAILED') {
+    if (o.code === 'PLT_KFK_AUTHENTICATION' || o.apiId === 'SASL_AUTHENTICATION_FAILED' || o.type === 'SASL_AUTHENTICATION_FAILED' || o.name === 'KafkaJSSASLAuthenticationError') {
       return `the broker refused the SASL credentials (${String(o.serverErrorMessage ?? o.message)}): check kafka.sasl (mechanism, username, password)`;
     }
     if (o.apiId === 'UNSUPPORTED_SASL_MECHANISM' || o.apiId === 'ILLEGAL_SASL_STATE') return `the broker does not accept this SASL mechanism: check kafka.sasl.mechanism against the listener's sasl.enabled.mechanisms`;

@@ -28,6 +28,28 @@ export interface SnapshotCheckpoint {
   /** Next snapshot row ordinal (seq) to use. */
   readonly next_seq: number;
   readonly completed: boolean;
+  /** Chunk plan and progress of `table` (chunked snapshots); absent in checkpoints of older versions. */
+  readonly chunks?: ChunkCheckpoint | null;
+}
+
+/**
+ * The chunks of the table in progress and which are done: what a resumed snapshot skips. Chunk i
+ * of a `key` plan holds the primary keys in [bounds[i-1], bounds[i]) (chunk 0 from `after`,
+ * exclusive, or the start; the last one open-ended); of a `ctid` plan the heap blocks
+ * [i × blocks_per_chunk, (i+1) × blocks_per_chunk) (the last one open-ended).
+ */
+export interface ChunkCheckpoint {
+  readonly kind: 'key' | 'ctid';
+  readonly count: number;
+  readonly bounds: readonly (readonly string[])[];
+  readonly after: readonly string[] | null;
+  readonly blocks_per_chunk: number;
+  /** Every chunk below this index is done. */
+  readonly done_below: number;
+  /** Done chunks at or above done_below. */
+  readonly done: readonly number[];
+  /** Chunks partly written (key plans): chunk index → raw text of the last key written. */
+  readonly partial: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface StoredOffset {
@@ -44,6 +66,32 @@ export interface StoredOffset {
    * never passes max(last_commit_lsn, flushed_lsn) and a slot that did is provably ahead of us.
    */
   readonly flushed_lsn?: string;
+  /**
+   * The incremental snapshot's state (src/source/incremental-snapshot.ts), as of the last change the
+   * stream committed: written with every position record, so a chunk's rows and the progress past
+   * it are committed together. Absent: none was ever started.
+   */
+  readonly incremental?: IncrementalCheckpoint | null;
+}
+
+/** An incremental snapshot: what is left, where it is, whether it is paused. */
+export interface IncrementalCheckpoint {
+  readonly id: string;
+  /** Tables still to read, the one in progress first (`schema.table`). */
+  readonly tables: readonly string[];
+  /** Per table: the `additional-conditions` filter (SQL boolean expression) limiting the rows read. */
+  readonly conditions: Readonly<Record<string, string>>;
+  /** Raw text of the last key read in tables[0] (null: from the start). */
+  readonly last_key: readonly string[] | null;
+  /** Raw text of tables[0]'s largest key when its first chunk was read (rows above it are only streamed). */
+  readonly max_key: readonly string[] | null;
+  readonly paused: boolean;
+  /** Rows emitted so far, and the estimate of all rows (pg_class.reltuples at start). */
+  readonly rows: number;
+  readonly estimated: number;
+  readonly started_at: string;
+  /** Set when every table is done or the snapshot was stopped. */
+  readonly finished: 'done' | 'stopped' | null;
 }
 
 /** Who created (or adopted / took over) the replication slot this pipeline streams from. */

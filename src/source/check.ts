@@ -21,6 +21,7 @@ import { offsetsTopic, type SourceConfig } from './config.js';
 import {
   allTablesPublicationProblem,
   clientConfig,
+  configuredHosts,
   identifySystem,
   missingPublicationProblem,
   patterns,
@@ -28,11 +29,15 @@ import {
   quoteTable,
   replicaIdentityProblem,
   replicationRoleProblem,
+  resolveServers,
+  type ResolvedServers,
   slotInfo,
   slotProblems,
   slotSample,
   walLevelProblem,
+  withServer,
 } from './connection.js';
+import { type HaProblem, PRIMARY_HA_SQL, primaryFailoverProblems, primaryHaSettings, type PrimaryHaRow, STANDBY_HA_SQL, standbyHaSettings, type StandbyHaRow, standbyProblems } from './ha-settings.js';
 import { SlotHealthTracker } from './slot-health.js';
 import { ownershipInput, planSlot, SlotGapError, SlotOwnershipError } from './slot-ownership.js';
 
@@ -141,11 +146,23 @@ function eventKeyOf(t: RelationRow, rules: ReturnType<typeof parseMessageKeyColu
 const list = (names: readonly string[], max = 10): string => (names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', '));
 
 export async function checkSource(input: SourceCheckInput): Promise<SourceCheckResult> {
-  const cfg = input.config;
+  let cfg = input.config;
   const ms = input.timeoutMs;
-  const target = `${cfg['database.hostname']}:${cfg['database.port']}/${cfg['database.dbname']}`;
   const findings: Finding[] = [];
   const notes: string[] = [];
+  // database.hosts / a standby target: check the server `run` would pick (as `run` does).
+  let servers: ResolvedServers | null = null;
+  if (cfg['database.hosts'] || cfg['database.target.session.attrs'] === 'standby') {
+    try {
+      servers = await resolveServers(cfg, ms);
+      cfg = servers.target;
+      notes.push(`${servers.onStandby ? 'decoding on standby' : 'primary'} ${cfg['database.hostname']}:${cfg['database.port']}`);
+    } catch (err) {
+      findings.push({ severity: 'error', path: P(cfg['database.hosts'] ? 'database.hosts' : 'database.hostname'), message: (err as Error).message });
+      return { report: { component: 'postgres', target: cfg['database.hosts'] ?? cfg['database.hostname'], version: null, notes, findings }, catalog: null };
+    }
+  }
+  const target = `${cfg['database.hostname']}:${cfg['database.port']}/${cfg['database.dbname']}`;
   const report = (version: string | null): ComponentReport => ({ component: 'postgres', target, version, notes, findings });
   const client = new pg.Client({
     ...clientConfig(cfg),
@@ -289,6 +306,7 @@ export async function checkSource(input: SourceCheckInput): Promise<SourceCheckR
 
     await checkPublication(q, cfg, captured, rows, superuser, server, findings);
     await checkSlot(q, client, cfg, { ...input, ...(role ? { kafka: undefined } : {}) }, server, findings, notes);
+    await checkHa(input.config, servers, versionNum, ms, findings, notes);
 
     notes.unshift(`wal_level=${server.wal_level}`, `${captured.length} table${captured.length === 1 ? '' : 's'} captured`);
     return { report: report(version), catalog: { relations } };
@@ -298,6 +316,65 @@ export async function checkSource(input: SourceCheckInput): Promise<SourceCheckR
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** A read-only connection to one server, bounded by the check timeout. */
+async function readOnly<R extends pg.QueryResultRow>(cfg: SourceConfig, sql: string, ms: number): Promise<R | undefined> {
+  const c = new pg.Client({ ...clientConfig(cfg), application_name: `cdc-fanout-check:${cfg.name}`, connectionTimeoutMillis: ms, query_timeout: ms, options: '-c default_transaction_read_only=on' } as pg.ClientConfig);
+  c.on('error', () => undefined);
+  try {
+    await withDeadline(`Postgres at ${cfg['database.hostname']}:${cfg['database.port']}`, ms, c.connect(), () => c.end());
+    return (await withDeadline('Postgres', ms, c.query<R>(sql))).rows[0];
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/**
+ * High availability (docs/ha.md): slot.failover → the primary's settings (PG 17+, a physical slot,
+ * synchronized_standby_slots) and every standby of database.hosts (sync_replication_slots,
+ * hot_standby_feedback, primary_slot_name, dbname in primary_conninfo); decoding on a standby → its
+ * settings; standbys listed without failover slots → what a failover does.
+ */
+async function checkHa(configured: SourceConfig, servers: ResolvedServers | null, versionNum: number, ms: number, findings: Finding[], notes: string[]): Promise<void> {
+  const push = (path: string, p: HaProblem): void => void findings.push({ severity: p.severity, path: P(path), message: p.message, fix: p.fix });
+  if (servers?.onStandby) {
+    const row = await readOnly<StandbyHaRow>(servers.target, STANDBY_HA_SQL, ms).catch(() => undefined);
+    if (row) for (const p of standbyProblems(standbyHaSettings(`${servers.target['database.hostname']}:${servers.target['database.port']}`, row), 'decode')) push('database.target.session.attrs', p);
+  }
+  const primary = servers?.primary ?? configured;
+  const others = configuredHosts(configured).filter((h) => h.host !== primary['database.hostname'] || h.port !== primary['database.port']);
+  const standbys: { name: string; row: StandbyHaRow }[] = [];
+  for (const h of others) {
+    const row = await readOnly<StandbyHaRow & { rec: boolean }>(withServer(configured, h), `${STANDBY_HA_SQL}, pg_is_in_recovery() AS rec`, ms).catch(() => undefined);
+    if (row?.rec) standbys.push({ name: `${h.host}:${h.port}`, row });
+  }
+  if (configured['slot.failover']) {
+    const row = await readOnly<PrimaryHaRow>(primary, PRIMARY_HA_SQL, ms).catch(() => undefined);
+    if (row) for (const p of primaryFailoverProblems(primaryHaSettings(row))) push('slot.failover', p);
+    if (versionNum >= 170000) {
+      if (standbys.length === 0) {
+        findings.push({
+          severity: 'warning',
+          path: P('database.hosts'),
+          message: 'slot.failover is on, but database.hosts lists no reachable standby: after a failover the source would not find the promoted standby (and its settings cannot be checked)',
+          fix: 'list the primary and every standby that may be promoted in database.hosts, e.g. "pg-a:5432,pg-b:5432"',
+        });
+      }
+      for (const s of standbys) for (const p of standbyProblems(standbyHaSettings(s.name, s.row), 'failover')) push('slot.failover', p);
+    }
+  } else if (standbys.length > 0 && !servers?.onStandby) {
+    findings.push({
+      severity: 'warning',
+      path: P('slot.failover'),
+      message:
+        versionNum >= 170000
+          ? `database.hosts lists standby(s) (${standbys.map((s) => s.name).join(', ')}) but slot.failover is off: after a failover the slot is missing on the new primary, and the source stops naming the gap (or re-snapshots with snapshot.mode: when_needed)`
+          : `database.hosts lists standby(s) (${standbys.map((s) => s.name).join(', ')}), but PostgreSQL ${Math.floor(versionNum / 10000)} has no failover slots: after a failover the slot is missing on the new primary, and the source stops naming the gap (or re-snapshots with snapshot.mode: when_needed)`,
+      fix: versionNum >= 170000 ? 'set slot.failover: true (and the settings in docs/ha.md)' : 'use snapshot.mode: when_needed to re-snapshot after a failover, or upgrade to 17 for failover slots',
+    });
+  }
+  if (standbys.length) notes.push(`standbys: ${standbys.map((s) => s.name).join(', ')}`);
 }
 
 type Query = <R extends pg.QueryResultRow>(sql: string, values?: unknown[]) => Promise<pg.QueryResult<R>>;

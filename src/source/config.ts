@@ -10,6 +10,25 @@ import { eventsSpec, type EventsConfig } from '../events/config.js';
 export const snapshotModes = ['initial', 'never', 'initial_only', 'when_needed'] as const;
 export const oversizeHandlingModes = ['fail', 'truncate', 'skip'] as const;
 export const publicationAutocreateModes = ['all_tables', 'filtered', 'disabled'] as const;
+export const targetSessionAttrs = ['primary', 'standby'] as const;
+
+/** One `host[:port]` entry of database.hosts; null when malformed. */
+export function parseHostEntry(entry: string, defaultPort: number): { host: string; port: number } | null {
+  const m = /^(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(entry.trim());
+  if (!m) return null;
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Field check of database.hosts: every entry is `host` or `host:port`. */
+function hostList(list: string, ctx: z.core.$RefinementCtx<string>): void {
+  const entries = list.split(',').map((s) => s.trim());
+  if (entries.every((e) => e === '')) ctx.addIssue({ code: 'custom', message: 'names no host; give `host[:port]` entries separated by commas, e.g. "pg-a:5432,pg-b:5432"' });
+  for (const e of entries) {
+    if (e !== '' && !parseHostEntry(e, 5432)) ctx.addIssue({ code: 'custom', message: `entry "${e}" is not \`host\` or \`host:port\` (port 1–65535); e.g. "pg-a:5432,pg-b:5432" (IPv6: "[::1]:5432")` });
+  }
+}
 
 /**
  * Field check of table.include.list / table.exclude.list: every comma-separated entry must compile
@@ -27,6 +46,25 @@ function tablePatterns(list: string, ctx: z.core.$RefinementCtx<string>): void {
   }
 }
 
+/**
+ * table.include.list / table.exclude.list: Debezium's comma-separated string, or a YAML/JSON list of
+ * the same entries (the list shape every sink's `tables` has); either way the parsed value is the
+ * comma-separated string the source runs on.
+ */
+function tableList(description: string) {
+  return z
+    .union([
+      z.string(),
+      z
+        .array(z.string().min(1).regex(/^[^,]*$/, 'a list entry cannot hold ","; write one pattern per entry'))
+        .min(1),
+    ])
+    .transform((v) => (Array.isArray(v) ? v.join(',') : v))
+    .pipe(z.string().superRefine(tablePatterns))
+    .optional()
+    .describe(description);
+}
+
 /** Source-only fields; `sourceSpec` adds the events options (topic.prefix, type handling, keys, topics). */
 export const sourceOnlySpec = z
   .object({
@@ -36,6 +74,19 @@ export const sourceOnlySpec = z
       .describe('Connector name. Keys the offsets record and the Kafka transactionalId (`cdc-fanout-<name>`): two processes with the same name fence each other.'),
     'database.hostname': z.string().default('127.0.0.1').describe('Postgres host.'),
     'database.port': z.number().int().min(1).max(65535).default(5432).describe('Postgres port.'),
+    'database.hosts': z
+      .string()
+      .superRefine(hostList)
+      .optional()
+      .describe(
+        'High availability: comma-separated `host[:port]` list of the servers of one Postgres cluster (primary and standbys, any order; port defaults to database.port). Replaces database.hostname. Every start of the source (and every restart after a failure, e.g. a failover) connects to the one that database.target.session.attrs asks for, like libpq\'s multi-host strings. See docs/ha.md.',
+      ),
+    'database.target.session.attrs': z
+      .enum(targetSessionAttrs)
+      .default('primary')
+      .describe(
+        'Which server of database.hosts (or database.hostname) the source decodes from. primary: the one not in recovery (after a failover: the promoted standby); a standby fails the start with this fix. standby: a hot standby (PG 16+ logical decoding on a standby; the slot lives on it); the primary of database.hosts is then used for what a standby cannot do (publication DDL, heartbeat.action.query, pg_log_standby_snapshot() while the slot is created). See docs/ha.md.',
+      ),
     'database.user': z.string().default('postgres').describe('Postgres user; needs the REPLICATION attribute (or superuser) and SELECT on captured tables.'),
     'database.password': z.string().optional().describe('Postgres password (use ${ENV}; redacted in logs).'),
     'database.dbname': z.string().default('postgres').describe('Database to capture.'),
@@ -45,6 +96,12 @@ export const sourceOnlySpec = z
       .regex(/^[a-z0-9_]{1,63}$/, 'replication slot names allow lower-case letters, digits and "_" (max 63)')
       .default('cdc_fanout')
       .describe('Logical replication slot (created with the pgoutput plugin when missing).'),
+    'slot.failover': z
+      .boolean()
+      .default(false)
+      .describe(
+        'PG 17+: create the slot as a failover slot (and turn failover on for an existing one), so Postgres syncs it to standbys that run with sync_replication_slots = on; after a promotion the source continues from the synced slot (list the standby in database.hosts). Needs the server settings in docs/ha.md (`validate --online` checks them). An error before PG 17.',
+      ),
     'slot.takeover': z
       .boolean()
       .default(false)
@@ -91,16 +148,8 @@ export const sourceOnlySpec = z
       .enum(publicationAutocreateModes)
       .default('all_tables')
       .describe('all_tables: create the publication FOR ALL TABLES when missing; filtered: create/alter it to exactly the tables matched by the include/exclude lists; disabled: the publication must exist.'),
-    'table.include.list': z
-      .string()
-      .superRefine(tablePatterns)
-      .optional()
-      .describe('Comma-separated regular expressions matched against `schema.table` (whole name); only matching tables are captured.'),
-    'table.exclude.list': z
-      .string()
-      .superRefine(tablePatterns)
-      .optional()
-      .describe('Comma-separated regular expressions matched against `schema.table`; matching tables are not captured. Not combinable with table.include.list.'),
+    'table.include.list': tableList('Regular expressions matched against `schema.table` (whole name), as a list or comma-separated (Debezium); only matching tables are captured. Sinks select among these with `tables`.'),
+    'table.exclude.list': tableList('Regular expressions matched against `schema.table`, as a list or comma-separated; matching tables are not captured. Not combinable with table.include.list.'),
     'snapshot.mode': z
       .enum(snapshotModes)
       .default('initial')
@@ -125,7 +174,27 @@ export const sourceOnlySpec = z
       .describe(
         'How often the running source checks the catalog for tables that start or stop matching the include/exclude lists; a new one is added to the publication (filtered mode) and snapshotted (snapshot.new.tables), one that left is removed from it. 0: only at start-up.',
       ),
-    'snapshot.fetch.size': z.number().int().positive().default(10000).describe('Rows per snapshot chunk (keyset pagination by primary key); bounds memory.'),
+    'snapshot.fetch.size': z
+      .number()
+      .int()
+      .positive()
+      .default(10000)
+      .describe('Rows per snapshot query and per checkpoint (keyset pagination by primary key; for a table without one, a ctid block range of about this many rows); bounds memory to about snapshot.max.threads × this many rows. A crash loses at most the queries in flight.'),
+    'incremental.snapshot.chunk.size': z
+      .number()
+      .int()
+      .positive()
+      .default(1024)
+      .describe('Rows per chunk of an incremental snapshot (read between a low and a high watermark while streaming continues; its rows are held in memory until the stream reaches the high watermark). Debezium\'s name and default. See docs/snapshots.md.'),
+    'snapshot.max.threads': z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe(
+        'Workers reading one table in parallel during a snapshot (initial, new tables, ad-hoc): the table is split into primary-key ranges (ctid block ranges without a key), each worker has its own Postgres connection in the same exported snapshot (SET TRANSACTION SNAPSHOT). Debezium\'s name; Debezium parallelises across tables instead. See docs/snapshots.md.',
+      ),
     'heartbeat.interval.ms': z
       .number()
       .int()
@@ -139,6 +208,14 @@ export const sourceOnlySpec = z
     'max.batch.size': z.number().int().positive().default(2048).describe('Events per Kafka send; also the chunk size in which a large Postgres transaction is streamed into an open Kafka transaction (Debezium\'s default).'),
     'max.batch.wait.ms': z.number().int().min(0).default(50).describe('Longest time a committed Postgres transaction waits for more to share its Kafka transaction.'),
     'max.queue.size': z.number().int().positive().default(8192).describe('Events decoded but not yet sent to Kafka; when full, reading from the replication stream pauses (backpressure). Bounds the source\'s memory (Debezium\'s default).'),
+    'max.queue.size.in.bytes': z
+      .number()
+      .int()
+      .min(0)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'Bytes (serialized key + value + headers) of events decoded but not yet committed to Kafka; when reached, reading from the replication stream pauses, like max.queue.size. Bounds the source\'s memory for wide rows, where max.queue.size events could be gigabytes. 0: no byte bound (Debezium\'s default; ours is 16 MiB).',
+      ),
     'event.oversize.handling.mode': z
       .enum(oversizeHandlingModes)
       .default('fail')

@@ -7,17 +7,115 @@ import pg from 'pg';
 import { nodeTlsOptions } from '../spec/tls.js';
 import type { Logger } from '../observability/logger.js';
 import { formatLsn, parseLsn } from '../events/change.js';
-import type { SourceConfig } from './config.js';
+import { parseHostEntry, type SourceConfig } from './config.js';
 import type { SlotState } from './slot-ownership.js';
 
 export type PgClientConfig = pg.ClientConfig;
 
+/**
+ * The servers the source may connect to: database.hosts (in order), else database.hostname:port.
+ * A source that resolved its server (resolveServers) has exactly one left.
+ */
+export function configuredHosts(cfg: Pick<SourceConfig, 'database.hosts' | 'database.hostname' | 'database.port'>): { host: string; port: number }[] {
+  const list = cfg['database.hosts'];
+  if (!list) return [{ host: cfg['database.hostname'], port: cfg['database.port'] }];
+  return list
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((e) => {
+      const h = parseHostEntry(e, cfg['database.port']);
+      if (!h) throw new Error(`database.hosts entry "${e}" is not host or host:port`);
+      return h;
+    });
+}
+
+/** The config pinned to one server (database.hosts cleared). */
+export function withServer(cfg: SourceConfig, h: { host: string; port: number }): SourceConfig {
+  return { ...cfg, 'database.hostname': h.host, 'database.port': h.port, 'database.hosts': undefined };
+}
+
+export interface ResolvedServers {
+  /** The config pinned to the server to decode from (the slot lives there). */
+  readonly target: SourceConfig;
+  /** The config pinned to the primary, for writes: the target itself unless decoding on a standby. */
+  readonly primary: SourceConfig;
+  /** Whether the target is a standby (database.target.session.attrs = standby). */
+  readonly onStandby: boolean;
+  readonly serverVersionNum: number;
+}
+
+/**
+ * Picks the server to decode from among database.hosts (or the one database.hostname), like libpq's
+ * target_session_attrs: asks each, in order, `pg_is_in_recovery()`. primary: the first not in
+ * recovery; standby: the first in recovery, plus the first primary for writes. Fails naming every
+ * server and what it answered. Each start of the source resolves again, so a restart after a
+ * failover finds the promoted standby.
+ */
+export async function resolveServers(cfg: SourceConfig, timeoutMs = 5000): Promise<ResolvedServers> {
+  const hosts = configuredHosts(cfg);
+  const want = cfg['database.target.session.attrs'];
+  const seen: string[] = [];
+  let firstError: unknown = null;
+  let primary: { host: string; port: number; version: number } | null = null;
+  let standby: { host: string; port: number; version: number } | null = null;
+  for (const h of hosts) {
+    const name = `${h.host}:${h.port}`;
+    const c = new pg.Client({ ...clientConfig(withServer(cfg, h)), connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs } as pg.ClientConfig);
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const r = (await c.query<{ rec: boolean; v: string }>(`SELECT pg_is_in_recovery() AS rec, current_setting('server_version_num') AS v`)).rows[0]!;
+      seen.push(`${name}: ${r.rec ? 'standby (in recovery)' : 'primary'}`);
+      const found = { ...h, version: Number(r.v) };
+      if (!r.rec && !primary) primary = found;
+      if (r.rec && !standby) standby = found;
+    } catch (e) {
+      seen.push(`${name}: ${(e as Error).message || String(e)}`);
+      firstError ??= e;
+      // One server (database.hostname): its own error, as without host resolution.
+      if (hosts.length === 1) throw e;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    if (want === 'primary' && primary) break;
+    if (want === 'standby' && primary && standby) break;
+  }
+  const servers = hosts.length > 1 ? 'database.hosts' : 'database.hostname';
+  // `cause`: the first connection failure (e.g. a TLS verification error, which start() explains).
+  const cause = firstError ? { cause: firstError } : undefined;
+  if (want === 'primary') {
+    if (!primary) {
+      throw new Error(
+        `no primary among the Postgres servers of ${servers} (${seen.join('; ')}). ` +
+          (hosts.length > 1
+            ? 'During a failover this is expected until a standby is promoted (the source is restarted and tries again). '
+            : 'To decode on a hot standby (PG 16+) set database.target.session.attrs: standby and list the primary too in database.hosts; otherwise point database.hostname at the primary. ') +
+          'See docs/ha.md.',
+        cause,
+      );
+    }
+    const target = withServer(cfg, primary);
+    return { target, primary: target, onStandby: false, serverVersionNum: primary.version };
+  }
+  if (!standby) throw new Error(`database.target.session.attrs is standby, but no server of ${servers} is a hot standby (${seen.join('; ')}); list a standby in database.hosts. See docs/ha.md.`, cause);
+  if (standby.version < 160000) throw new Error(`database.target.session.attrs is standby, but ${standby.host}:${standby.port} runs PostgreSQL ${Math.floor(standby.version / 10000)}: logical decoding on a standby needs 16 or later`);
+  if (!primary) {
+    throw new Error(
+      `database.target.session.attrs is standby, but no server of ${servers} is a primary (${seen.join('; ')}): the source needs the primary for publication DDL, heartbeats and creating the slot on the standby. List the primary in database.hosts. See docs/ha.md.`,
+      cause,
+    );
+  }
+  return { target: withServer(cfg, standby), primary: withServer(cfg, primary), onStandby: true, serverVersionNum: standby.version };
+}
+
 /** Connection settings of every Postgres connection of the source (replication, snapshot, heartbeat, catalog). */
 export function clientConfig(cfg: SourceConfig): pg.ClientConfig {
   const ssl = nodeTlsOptions(cfg['database.tls']);
+  const server = configuredHosts(cfg)[0]!;
   return {
-    host: cfg['database.hostname'],
-    port: cfg['database.port'],
+    host: server.host,
+    port: server.port,
     user: cfg['database.user'],
     password: cfg['database.password'],
     database: cfg['database.dbname'],
@@ -316,7 +414,11 @@ export interface SlotSample extends SlotInfo {
 }
 
 export async function slotSample(client: pg.Client, slot: string): Promise<SlotSample> {
-  const [info, wal] = await Promise.all([slotInfo(client, slot), client.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')]);
+  // On a standby (decoding there) the WAL position is what it replayed.
+  const [info, wal] = await Promise.all([
+    slotInfo(client, slot),
+    client.query<{ l: string }>('SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS l'),
+  ]);
   return { ...info, currentWalLsn: parseLsn(wal.rows[0]!.l) };
 }
 
@@ -373,9 +475,8 @@ export async function createSlotExportingSnapshot(cfg: SourceConfig): Promise<Ex
   const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
   await conn.connect();
   try {
-    const res = await conn.query<{ consistent_point: string; snapshot_name: string }>(
-      `CREATE_REPLICATION_SLOT ${quoteIdent(cfg['slot.name'])} LOGICAL pgoutput EXPORT_SNAPSHOT`,
-    );
+    const options = cfg['slot.failover'] ? ` (SNAPSHOT 'export', FAILOVER true)` : ' EXPORT_SNAPSHOT';
+    const res = await conn.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${quoteIdent(cfg['slot.name'])} LOGICAL pgoutput${options}`);
     const row = res.rows[0];
     if (!row) throw new Error('CREATE_REPLICATION_SLOT returned no row');
     return { consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name, close: () => conn.end() };
@@ -387,10 +488,81 @@ export async function createSlotExportingSnapshot(cfg: SourceConfig): Promise<Ex
 
 /** Creates the slot without a snapshot (snapshot.mode=never); returns its consistent point. */
 export async function createSlot(client: pg.Client, cfg: SourceConfig): Promise<bigint> {
-  const r = await client.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [cfg['slot.name']]);
+  const r = await client.query<{ lsn: string }>(
+    cfg['slot.failover'] ? `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput', false, false, true)` : `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+    [cfg['slot.name']],
+  );
   return parseLsn(r.rows[0]!.lsn);
+}
+
+/** First version with failover slots (pg_create_logical_replication_slot(..., failover), sync_replication_slots). */
+export const FAILOVER_SLOTS_VERSION = 170000;
+
+/** Why slot.failover cannot be used on this server, or null. */
+export function failoverVersionProblem(versionNum: number): string | null {
+  if (versionNum >= FAILOVER_SLOTS_VERSION) return null;
+  return (
+    `slot.failover needs PostgreSQL 17 or later (the server runs ${Math.floor(versionNum / 10000)}): before 17 a logical slot exists only on the primary, and a failover to a standby loses it. ` +
+    `Remove slot.failover; after a failover the source then fails naming the gap, or re-snapshots with snapshot.mode: when_needed (docs/ha.md).`
+  );
+}
+
+/**
+ * slot.failover on an existing slot (PG 17+): turns failover on (ALTER_REPLICATION_SLOT … (FAILOVER
+ * true) on a replication connection) when the slot lacks it. Returns whether it changed it.
+ */
+export async function ensureSlotFailover(client: pg.Client, cfg: SourceConfig): Promise<boolean> {
+  if (!cfg['slot.failover']) return false;
+  const r = (await client.query<{ failover: boolean }>('SELECT failover FROM pg_replication_slots WHERE slot_name = $1', [cfg['slot.name']])).rows[0];
+  if (!r || r.failover) return false;
+  const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
+  await conn.connect();
+  try {
+    await conn.query(`ALTER_REPLICATION_SLOT ${quoteIdent(cfg['slot.name'])} (FAILOVER true)`);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+  return true;
 }
 
 export async function dropSlot(client: pg.Client, slot: string): Promise<void> {
   await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NULL', [slot]);
+}
+
+/**
+ * Waits until the standby (`standby`) replayed the primary's (`primary`) current WAL position, e.g. a
+ * publication just created there. Bounded: fails after `timeoutMs` naming both positions.
+ */
+export async function waitForReplay(primary: pg.Client, standby: pg.Client, timeoutMs = 60000): Promise<void> {
+  const lsn = (await primary.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = (await standby.query<{ ok: boolean | null; at: string | null }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok, pg_last_wal_replay_lsn()::text AS at', [lsn])).rows[0];
+    if (r?.ok) return;
+    if (Date.now() > deadline) throw new Error(`the standby has not replayed the primary's WAL up to ${lsn} within ${timeoutMs / 1000} s (replayed: ${r?.at ?? 'nothing'}): is it streaming from the primary?`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/**
+ * While a logical slot is created on a standby, Postgres waits for a running-xacts record from the
+ * primary (logged every 15 s, or by pg_log_standby_snapshot(), PG 16+). Calls it every 500 ms on the
+ * primary until stop().
+ */
+export function standbySnapshotNudger(primary: pg.Client): { stop(): void } {
+  let busy = false;
+  const beat = (): void => {
+    if (busy) return;
+    busy = true;
+    primary
+      .query('SELECT pg_log_standby_snapshot()')
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
+  };
+  beat();
+  const t = setInterval(beat, 500);
+  t.unref();
+  return { stop: () => clearInterval(t) };
 }

@@ -3,6 +3,9 @@
  * snapshot.mode), then streaming; start/stop; status.
  *
  * Start-up order (each step relies on the one before):
+ * -1. The server (connection.ts resolveServers): the primary of database.hosts — or the standby to
+ *     decode on, plus the primary for writes — asked anew at every start, so the restart after a
+ *     failover connects to the promoted standby. `config` is pinned to it from then on.
  *  0. Leadership lease (leader-lease.ts): while another daemon runs this pipeline's source, wait as
  *     `standby` (start() has not resolved; the daemon shows STANDBY) and poll; go on only holding
  *     the lease with the slot free. The lease is held until shutdown; losing it fails the source.
@@ -33,13 +36,20 @@ import {
   createSlotExportingSnapshot,
   dropSlot,
   ensurePublication,
+  ensureSlotFailover,
+  failoverVersionProblem,
   identifySystem,
   publishedTables,
+  resolveServers,
   resolveTables,
   slotInfo,
   slotSample,
+  standbySnapshotNudger,
+  waitForReplay,
   type ExportedSlot,
+  type ResolvedServers,
 } from './connection.js';
+import { PRIMARY_HA_SQL, primaryFailoverProblems, primaryHaSettings, type PrimaryHaRow } from './ha-settings.js';
 import { LeaderLease, standbyReason } from './leader-lease.js';
 import { SlotHealthTracker, type SlotHealth } from './slot-health.js';
 import { committedWatermark, ownershipInput, planSlot } from './slot-ownership.js';
@@ -52,6 +62,15 @@ import { RelationCache } from './relations.js';
 import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
 import { StreamingSource, storedPosition } from './streaming.js';
 import { TableLifecycle, type TableLifecycleStatus } from './table-lifecycle.js';
+import { IncrementalSnapshot, type IncrementalStatus, type StartRequest } from './incremental-snapshot.js';
+import { runAdHocSnapshot } from './adhoc-snapshot.js';
+
+/** A snapshot request (signal table, CLI, admin API). */
+export type SnapshotRequest =
+  | { readonly kind: 'execute'; readonly tables: readonly string[]; readonly conditions?: Readonly<Record<string, string>>; readonly type?: 'incremental' | 'blocking' }
+  | { readonly kind: 'pause' | 'resume' }
+  /** `tables`: stop only these (Debezium's stop-snapshot data-collections); none: stop it all. */
+  | { readonly kind: 'stop'; readonly tables?: readonly string[] };
 
 export type SourceState = 'created' | 'standby' | 'starting' | 'snapshotting' | 'streaming' | 'stopping' | 'stopped' | 'failed';
 
@@ -72,13 +91,18 @@ export interface SourceStatus {
   readonly tables: TableLifecycleStatus | null;
   /** While `standby`: why it waits (who holds the lease or the slot). */
   readonly standby: string | null;
+  /** The incremental snapshot (running, paused or the last one finished), null when none was started. */
+  readonly incremental: IncrementalStatus | null;
 }
 
 /** Observer of the leadership wait: the reason while waiting as standby, null once it takes over. */
 export type StandbyListener = (reason: string | null) => void;
 
 export class PostgresSource {
-  readonly config: SourceConfig;
+  private cfg: SourceConfig;
+  /** The primary's settings for writes when decoding on a standby (else null: the source's own server). */
+  private primaryCfg: SourceConfig | null = null;
+  private writer: pg.Client | null = null;
   private state: SourceState = 'created';
   private error: unknown = null;
   private lastCommitted: StoredOffset | null = null;
@@ -91,6 +115,7 @@ export class PostgresSource {
   private publisher: Publisher | null = null;
   private heartbeat: Heartbeat | null = null;
   private lifecycle: TableLifecycle | null = null;
+  private incremental: IncrementalSnapshot | null = null;
   private running: Promise<void> = Promise.resolve();
   private slotHealth: SlotHealth | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -113,7 +138,17 @@ export class PostgresSource {
     private readonly kafkaConfig: KafkaConfig,
     private readonly logger: Logger,
   ) {
-    this.config = parseSourceConfig(config);
+    this.cfg = parseSourceConfig(config);
+  }
+
+  /** The source config; once start() picked the server (database.hosts), pinned to it. */
+  get config(): SourceConfig {
+    return this.cfg;
+  }
+
+  /** Where writes go (e.g. the signal table): the primary when decoding on a standby, else `config`. */
+  get writeConfig(): SourceConfig {
+    return this.primaryCfg ?? this.cfg;
   }
 
   status(): SourceStatus {
@@ -129,6 +164,7 @@ export class PostgresSource {
       slot: this.slotHealth,
       tables: this.lifecycle?.status() ?? null,
       standby: this.state === 'standby' ? this.standbyText : null,
+      incremental: this.incremental?.status() ?? null,
     };
   }
 
@@ -203,10 +239,36 @@ export class PostgresSource {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`source already ${this.state}`);
     this.state = 'starting';
-    const cfg = this.config;
-    const log = this.logger.child({ connector: cfg.name });
+    const log = this.logger.child({ connector: this.cfg.name });
+    // Which server to decode from (and the primary for writes): every start resolves again, so the
+    // restart after a failover finds the promoted standby.
+    let servers: ResolvedServers;
+    try {
+      servers = await resolveServers(this.cfg);
+      if (this.cfg['slot.failover']) {
+        const problem = failoverVersionProblem(servers.serverVersionNum);
+        if (problem) throw new Error(problem);
+        if (servers.onStandby) throw new Error('slot.failover cannot be combined with database.target.session.attrs: standby: Postgres makes failover slots only on a primary (a slot on a standby is not synced further). Remove one of them.');
+      }
+    } catch (caught) {
+      const e = explainStartError(caught);
+      this.state = 'failed';
+      this.error = e;
+      throw e;
+    }
+    const hostList = Boolean(this.cfg['database.hosts']);
+    this.cfg = servers.target;
+    if (servers.onStandby) this.primaryCfg = servers.primary;
+    const cfg = this.cfg;
+    if (hostList || servers.onStandby) {
+      log.info({ server: `${cfg['database.hostname']}:${cfg['database.port']}`, onStandby: servers.onStandby }, servers.onStandby ? 'decoding on a hot standby' : 'connected to the primary of database.hosts');
+    }
     const pgClient = new pg.Client(clientConfig(cfg));
+    // The server going away (a failover) must fail the source through the stream, not crash the
+    // process with an unhandled 'error' event of this idle catalog connection.
+    pgClient.on('error', (e) => log.warn({ err: e }, 'catalog connection to Postgres lost'));
     let exported: ExportedSlot | null = null;
+    let nudge: { stop(): void } | null = null;
     try {
       if (!(await this.lead(log))) {
         await this.shutdown();
@@ -215,6 +277,11 @@ export class PostgresSource {
       }
       await pgClient.connect();
       await checkServer(pgClient, cfg);
+      if (cfg['slot.failover']) {
+        // What would make the failover slot useless (docs/ha.md); `validate --online` also checks the standbys.
+        const row = (await pgClient.query<PrimaryHaRow>(PRIMARY_HA_SQL)).rows[0];
+        for (const p of row ? primaryFailoverProblems(primaryHaSettings(row)) : []) log.warn({ slot: cfg['slot.name'], fix: p.fix }, `slot.failover: ${p.message}`);
+      }
       const tables = await resolveTables(pgClient, cfg, log);
       // What the publication held before this start (the lifecycle's fallback when it has no record yet).
       const publicationTables = await publishedTables(pgClient, cfg['publication.name']);
@@ -238,7 +305,8 @@ export class PostgresSource {
       await this.producer.connect();
       // Initialised before the offsets topic is read: aborts a crashed instance's open transaction of
       // this id, which would otherwise hold back the read_committed read below.
-      this.lifecycle = new TableLifecycle(cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
+      // On a standby: the primary alters the publication and exports the new tables' snapshot.
+      this.lifecycle = new TableLifecycle(this.primaryCfg ?? cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
       await this.lifecycle.connect();
       const state = await readPipelineState(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       let stored = state.offset;
@@ -260,7 +328,14 @@ export class PostgresSource {
       const survives = plan.kind === 'use' || !plan.resetOffsets ? stored : null;
       const fresh = plan.kind === 'use' ? !stored || Boolean(stored.snapshot && !stored.snapshot.completed) : !survives;
       await this.lifecycle.prepare(state.tables, tables, fresh, publicationTables);
-      await ensurePublication(pgClient, cfg, tables, log);
+      // Publication DDL on the primary; a standby decodes once it replayed it.
+      if (this.primaryCfg) {
+        this.writer = new pg.Client(clientConfig(this.primaryCfg));
+        this.writer.on('error', () => undefined);
+        await this.writer.connect();
+        await ensurePublication(this.writer, cfg, tables, log);
+        await waitForReplay(this.writer, pgClient);
+      } else await ensurePublication(pgClient, cfg, tables, log);
       const own = async (how: SlotOwnership['how'], lsn: bigint): Promise<void> => {
         const owner: SlotOwnership = { pipeline: cfg.name, slot: cfg['slot.name'], system_id: systemId, database: cfg['database.dbname'], created_lsn: formatLsn(lsn), created_at: new Date().toISOString(), how };
         // Own Kafka transaction, committed before any data of this slot is published.
@@ -280,6 +355,7 @@ export class PostgresSource {
         maxBatchBytes: this.kafkaConfig['max.request.size'],
         maxBatchWaitMs: cfg['max.batch.wait.ms'],
         maxQueueSize: cfg['max.queue.size'],
+        maxQueueBytes: cfg['max.queue.size.in.bytes'],
         onCommitted: (b) => this.committed(b),
         onFailure: (e) => this.streaming?.abort(e),
       });
@@ -288,8 +364,11 @@ export class PostgresSource {
       const mode = cfg['snapshot.mode'];
       const wantsSnapshot = mode !== 'never';
       let snapshot: { cp: bigint; name: string | null; resume: StoredOffset['snapshot'] } | null = null;
+      // A slot on a standby is created once the primary logs a running-xacts record: ask for it.
+      nudge = this.writer ? standbySnapshotNudger(this.writer) : null;
       if (plan.kind === 'use') {
         if (plan.record) await own(plan.record, slot.confirmedFlushLsn ?? 0n);
+        if (await ensureSlotFailover(pgClient, cfg)) log.warn({ slot: cfg['slot.name'] }, 'slot.failover: turned failover on for the existing slot (Postgres now syncs it to standbys with sync_replication_slots = on)');
         if (stored?.snapshot && !stored.snapshot.completed) snapshot = { cp: parseLsn(stored.snapshot.consistent_lsn), name: null, resume: stored.snapshot };
       } else {
         // Only reached for a missing slot or one this pipeline provably owns (planSlot).
@@ -305,13 +384,21 @@ export class PostgresSource {
           await own('created', lsn);
           log.info({ slot: cfg['slot.name'], lsn: formatLsn(lsn) }, 'created slot');
         }
+        if (cfg['slot.failover']) log.info({ slot: cfg['slot.name'] }, 'slot created with failover = true (synced to standbys with sync_replication_slots = on)');
       }
+      nudge?.stop();
+      // The primary connection served the set-up only (heartbeats and the lifecycle have their own).
+      await this.writer?.end().catch(() => undefined);
+      this.writer = null;
 
       const guard = new OversizeGuard(cfg['event.oversize.handling.mode'], admin, this.kafkaConfig['max.request.size'], cfg.name, log);
       const deps = { config: cfg, relations, builder, publisher: this.publisher, guard, admin, logger: log };
-      this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored), onIdle: (walEnd) => this.idlePoint(walEnd) });
+      // Watermarks are writes (pg_logical_emit_message): on a standby they and the chunk reads
+      // between them go to the primary, whose WAL the standby's slot decodes in the same order.
+      this.incremental = new IncrementalSnapshot(this.primaryCfg ?? cfg, stored?.incremental ?? null, log, (e) => this.fail(e));
+      this.streaming = new StreamingSource({ ...deps, stored: storedPosition(stored), onIdle: (walEnd) => this.idlePoint(walEnd), incremental: this.incremental });
       const streaming = this.streaming;
-      this.heartbeat = new Heartbeat(cfg['heartbeat.interval.ms'], cfg['heartbeat.action.query'], clientConfig(cfg), () => streaming.heartbeat(), log);
+      this.heartbeat = new Heartbeat(cfg['heartbeat.interval.ms'], cfg['heartbeat.action.query'], clientConfig(this.primaryCfg ?? cfg), () => streaming.heartbeat(), log);
 
       const snap = snapshot;
       const exportedSlot = exported;
@@ -343,6 +430,8 @@ export class PostgresSource {
           // New tables are snapshotted and the catalog checked while the stream runs (its own slot,
           // producer and record: table-lifecycle.ts).
           this.lifecycle?.start();
+          // Incremental snapshots (requested, or resumed from the stored state) run alongside.
+          this.incremental?.start();
           await streaming.run();
         } catch (caught) {
           // A stream that broke because the slot vanished or was invalidated reports that, with the remedy.
@@ -357,11 +446,10 @@ export class PostgresSource {
       })();
       this.running.catch(() => undefined);
     } catch (caught) {
-      // A certificate that does not verify is a settings problem: say which settings.
-      const unverified = certificateVerifyFailure(caught);
-      const e = unverified ? new Error(`Postgres TLS: the server's certificate does not verify (${unverified}); check source.database.tls (ca, servername, mode)`, { cause: caught }) : caught;
+      const e = explainStartError(caught);
       this.state = 'failed';
       this.error = e;
+      nudge?.stop();
       await exported?.close().catch(() => undefined);
       await this.shutdown();
       throw e;
@@ -372,6 +460,7 @@ export class PostgresSource {
   }
 
   private pgClient: pg.Client | null = null;
+
 
   private async committed(b: CommittedBatch): Promise<void> {
     this.lastCommitted = b.offset;
@@ -401,7 +490,8 @@ export class PostgresSource {
     }
     const every = this.config['heartbeat.interval.ms'] > 0 ? this.config['heartbeat.interval.ms'] : 10000;
     if (Date.now() - this.watermarkAt < every) return;
-    const offset: StoredOffset = { connector: this.config.name, last_commit_lsn: last?.last_commit_lsn ?? '0/0', last_seq: last?.last_seq ?? -1, snapshot: null, flushed_lsn: formatLsn(walEnd) };
+    const inc = this.incremental?.checkpoint();
+    const offset: StoredOffset = { connector: this.config.name, last_commit_lsn: last?.last_commit_lsn ?? '0/0', last_seq: last?.last_seq ?? -1, snapshot: null, flushed_lsn: formatLsn(walEnd), ...(inc ? { incremental: inc } : {}) };
     if (this.publisher.commitWatermark(offset)) this.watermarkAt = Date.now();
   }
 
@@ -479,6 +569,39 @@ export class PostgresSource {
     }
   }
 
+  /**
+   * Starts an incremental snapshot of `tables` while streaming continues (added to the running one),
+   * optionally limited per table by a SQL filter (Debezium's additional-conditions). Returns its id.
+   */
+  async incrementalSnapshot(req: StartRequest): Promise<string> {
+    if (!this.incremental || (this.state !== 'streaming' && this.state !== 'snapshotting')) throw new Error(`the source is ${this.state}; an incremental snapshot starts only while it runs`);
+    return this.incremental.request(req);
+  }
+
+  /** Pauses, resumes or stops the running incremental snapshot (at a chunk boundary). Returns its id. */
+  async controlSnapshot(kind: 'pause' | 'resume' | 'stop', tables: readonly string[] = []): Promise<string> {
+    if (!this.incremental) throw new Error(`the source is ${this.state}; no incremental snapshot to ${kind}`);
+    return this.incremental.control(kind, tables);
+  }
+
+  /**
+   * One entry for signals, the CLI and the admin API: `execute` starts an incremental snapshot
+   * (resolves once requested: `accepted`) or, with type `blocking`, runs an ad-hoc snapshot on a
+   * temporary slot (adhoc-snapshot.ts; resolves when it is `done`, one at a time); pause, resume
+   * and stop act on the incremental snapshot.
+   */
+  async snapshot(req: SnapshotRequest): Promise<{ readonly id: string; readonly status: 'accepted' | 'done' }> {
+    if (req.kind !== 'execute') return { id: await this.controlSnapshot(req.kind, req.kind === 'stop' ? (req.tables ?? []) : []), status: 'done' };
+    if (req.type !== 'blocking') return { id: await this.incrementalSnapshot({ tables: req.tables, conditions: req.conditions ?? {} }), status: 'accepted' };
+    if (req.conditions && Object.keys(req.conditions).length > 0) throw new Error('additional conditions apply to incremental snapshots only');
+    const next = this.blocking.then(() => runAdHocSnapshot({ config: this.config, kafka: this.kafkaConfig, tables: req.tables, logger: this.logger }));
+    this.blocking = next.catch(() => undefined);
+    await next;
+    return { id: 'blocking', status: 'done' };
+  }
+
+  private blocking: Promise<unknown> = Promise.resolve();
+
   /** Fails the running snapshot or stream with `e` (it becomes the source's error). */
   private fail(e: Error): void {
     if (this.pendingFatal) return;
@@ -506,9 +629,11 @@ export class PostgresSource {
     // The stream is told to stop first, with no await before it: a stop racing the stream's start
     // must reach it before it starts replicating. The lifecycle (own producer) stops alongside.
     const lifecycle = this.lifecycle?.stop().catch(() => undefined);
+    const incremental = this.incremental?.stop().catch(() => undefined);
     await this.streaming?.stop().catch(() => undefined);
     await this.running.catch(() => undefined);
     await lifecycle;
+    await incremental;
     if (this.publisher && !this.publisher.failed && !this.publisher.hasPartial) await this.publisher.flush().catch(() => undefined);
     await this.shutdown();
     if (this.config['slot.drop.on.stop']) {
@@ -520,6 +645,7 @@ export class PostgresSource {
   }
 
   private async shutdown(): Promise<void> {
+    await this.incremental?.stop().catch(() => undefined);
     await this.lifecycle?.stop().catch(() => undefined);
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = null;
@@ -531,7 +657,15 @@ export class PostgresSource {
     await this.admin?.close();
     await this.pgClient?.end().catch(() => undefined);
     this.pgClient = null;
+    await this.writer?.end().catch(() => undefined);
+    this.writer = null;
     // Last: a standby may start only after this instance stopped writing to Kafka.
     await this.lease?.release();
   }
+}
+
+/** A certificate that does not verify is a settings problem: say which settings. Else the error as is. */
+function explainStartError(caught: unknown): unknown {
+  const unverified = certificateVerifyFailure(caught);
+  return unverified ? new Error(`Postgres TLS: the server's certificate does not verify (${unverified}); check source.database.tls (ca, servername, mode)`, { cause: caught }) : caught;
 }

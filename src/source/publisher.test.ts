@@ -100,4 +100,33 @@ describe('Publisher', () => {
     expect(sent).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'c']);
     expect(committed[0]!.events).toBe(5);
   });
+
+  it('max.queue.size.in.bytes: push waits once the bytes buffered or in flight pass it, however few the records', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const sent: string[] = [];
+    const producer = {
+      send: async (records: KafkaRecord[]) => {
+        await gate;
+        for (const r of records) sent.push(r.key as string);
+      },
+      commit: async () => undefined,
+    } as unknown as TransactionalProducer;
+    // Counts alone would let 1,000 records wait; 3 × 400 bytes pass the 1,000-byte bound.
+    const p = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 1000, maxBatchWaitMs: 10_000, maxQueueSize: 1000, maxQueueBytes: 1000, onCommitted: () => undefined });
+    expect(p.push([rec('1')], 400)).toBeUndefined();
+    expect(p.push([rec('2')], 400)).toBeUndefined();
+    const waiting = p.push([rec('3')], 400);
+    expect(waiting).toBeInstanceOf(Promise); // sent on (bytes reached), and the caller waits for it
+    let resolved = false;
+    const blocked = (waiting as Promise<void>).then(() => (resolved = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(resolved).toBe(false);
+    release();
+    await blocked;
+    expect(sent).toEqual(['1', '2', '3']);
+    // Without the byte bound the same pushes never wait.
+    const q = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 1000, maxBatchWaitMs: 10_000, maxQueueSize: 1000, onCommitted: () => undefined });
+    for (let i = 0; i < 3; i++) expect(q.push([rec(`q${i}`)], 400)).toBeUndefined();
+  });
 });

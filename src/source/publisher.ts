@@ -9,8 +9,9 @@
  *     into the open Kafka transaction in chunks (bounded memory); the commit waits for its end. A
  *     crash before that aborts the Kafka transaction, so read_committed consumers never see it.
  *  2. Kafka operations run strictly one after another (one chain); the decoder keeps decoding while
- *     the chain works (pipelining), until `maxQueue` records wait — then `push` awaits
- *     (backpressure: the replication stream stops being read; nothing is dropped).
+ *     the chain works (pipelining), until `maxQueueSize` records or `maxQueueBytes` bytes wait —
+ *     then `push` awaits (backpressure: the replication stream stops being read; nothing is
+ *     dropped). Bytes, not only counts: 8,192 events of a table with 1 MB rows would be 8 GB.
  *  3. `onCommitted` runs after the Kafka commit returned, never earlier.
  *  4. Any Kafka failure is sticky: the publisher refuses further work and the source stops; a
  *     restart recovers from the offsets topic (an open Kafka transaction is aborted by the broker
@@ -39,6 +40,11 @@ export interface PublisherOptions {
   readonly maxBatchBytes?: number;
   readonly maxBatchWaitMs: number;
   readonly maxQueueSize: number;
+  /**
+   * Bytes (record size bounds) buffered or in flight after which `push` waits, like maxQueueSize
+   * (Debezium's max.queue.size.in.bytes); 0 or absent: only the count bounds the queue.
+   */
+  readonly maxQueueBytes?: number;
   readonly onCommitted: (batch: CommittedBatch) => void | Promise<void>;
   /** Called once with the first Kafka failure (the publisher is unusable afterwards). */
   readonly onFailure?: (err: unknown) => void;
@@ -58,6 +64,7 @@ export class Publisher {
   private pendingCommitTimes: number[] = [];
   private firstPendingAt = 0;
   private inflightRecords = 0;
+  private inflightBytes = 0;
   private chain: Promise<void> = Promise.resolve();
   /** Pending chain steps, oldest first (backpressure waits for the oldest, not for all). */
   private readonly steps: Promise<void>[] = [];
@@ -95,7 +102,8 @@ export class Publisher {
     for (const r of records) this.buf.push(r);
     this.bufBytes += bytes;
     this.eventsSinceCommit += records.length;
-    if (this.buf.length >= this.opts.maxBatchSize) this.sendBuffered();
+    const maxQueueBytes = this.opts.maxQueueBytes;
+    if (this.buf.length >= this.opts.maxBatchSize || (maxQueueBytes && this.bufBytes >= maxQueueBytes)) this.sendBuffered();
     return this.full ? this.backpressure() : undefined;
   }
 
@@ -108,11 +116,13 @@ export class Publisher {
     this.bufBoundary = 0;
     this.bufBytes = 0;
     this.boundaryBytes = 0;
-    this.enqueue(chunk.length, () => this.producer.send(chunk, bytes));
+    this.enqueue(chunk.length, bytes, () => this.producer.send(chunk, bytes));
   }
 
   private get full(): boolean {
-    return this.buf.length + this.inflightRecords > this.opts.maxQueueSize && this.steps.length > 0;
+    if (this.steps.length === 0) return false;
+    const maxQueueBytes = this.opts.maxQueueBytes;
+    return this.buf.length + this.inflightRecords > this.opts.maxQueueSize || (maxQueueBytes !== undefined && maxQueueBytes > 0 && this.bufBytes + this.inflightBytes > maxQueueBytes);
   }
 
   /** Waits for the oldest Kafka steps until the queue is below max.queue.size again. */
@@ -151,7 +161,7 @@ export class Publisher {
   commitWatermark(offset: StoredOffset): boolean {
     if (!this.idle || this.failure) return false;
     const record = offsetRecord(this.opts.offsetsTopic, offset);
-    this.enqueue(1, async () => {
+    this.enqueue(1, 0, async () => {
       await this.producer.send([record]);
       await this.producer.commit();
       await this.opts.onCommitted({ offset, events: 0, commitTimesMs: [], kafkaCommitMs: Date.now() });
@@ -203,15 +213,16 @@ export class Publisher {
     const offsetsRecord = offsetRecord(this.opts.offsetsTopic, offset);
     bytes += recordSizeBound(offsetsRecord);
     records.push(offsetsRecord);
-    this.enqueue(records.length, async () => {
+    this.enqueue(records.length, bytes, async () => {
       await this.producer.send(records, bytes);
       await this.producer.commit();
       await this.opts.onCommitted({ offset, events, commitTimesMs: commitTimes, kafkaCommitMs: Date.now() });
     });
   }
 
-  private enqueue(count: number, op: () => Promise<void>): void {
+  private enqueue(count: number, bytes: number, op: () => Promise<void>): void {
     this.inflightRecords += count;
+    this.inflightBytes += bytes;
     const step = this.chain.then(async () => {
       try {
         if (!this.failure) await op();
@@ -222,6 +233,7 @@ export class Publisher {
         }
       } finally {
         this.inflightRecords -= count;
+        this.inflightBytes -= bytes;
         this.steps.shift();
       }
     });

@@ -24,6 +24,7 @@ import type { Publisher } from './publisher.js';
 import type { RecordBuilder, SourceChange, SourceInfo } from './record-adapter.js';
 import type { RelationCache } from './relations.js';
 import type { RawChange } from './raw-change.js';
+import { WATERMARK_PREFIX, type IncrementalSnapshot } from './incremental-snapshot.js';
 
 interface ReadCount {
   readonly child: { inc(n: number): void };
@@ -38,6 +39,8 @@ interface OpenTx {
   readonly commitTimeUs?: number;
   seq: number;
   emitted: number;
+  /** Commit the offsets record even with no events (the incremental snapshot's state changed). */
+  forceCommit?: boolean;
   readonly skipAll: boolean;
   readonly skipUpTo: number;
 }
@@ -59,6 +62,8 @@ export interface StreamingDeps {
    * directly would let the slot pass the stored position (see slot-ownership.ts).
    */
   readonly onIdle: (walEnd: bigint) => void;
+  /** The incremental snapshot: watermarks, chunk windows, its state in every offsets record. */
+  readonly incremental?: IncrementalSnapshot;
 }
 
 export class StreamingSource {
@@ -211,7 +216,7 @@ export class StreamingSource {
         this.lastCommitLsn = ch.endLsn;
         this.flushReadCounts();
         const end = this.deps.builder.endTransaction(tx.commitLsn);
-        if (tx.emitted === 0) return undefined;
+        if (tx.emitted === 0 && !tx.forceCommit) return undefined;
         return this.commit(tx, end);
       }
       case 'relation':
@@ -234,7 +239,8 @@ export class StreamingSource {
   private async commit(tx: OpenTx, end: readonly EventRecord[]): Promise<void> {
     const { publisher } = this.deps;
     if (this.pendingBegin.length === 0) await publisher.push(end);
-    await publisher.endTransaction({ connector: this.deps.config.name, last_commit_lsn: formatLsn(tx.commitLsn), last_seq: tx.seq - 1, snapshot: null }, tx.commitTimeMs);
+    const inc = this.deps.incremental?.checkpoint();
+    await publisher.endTransaction({ connector: this.deps.config.name, last_commit_lsn: formatLsn(tx.commitLsn), last_seq: tx.seq - 1, snapshot: null, ...(inc ? { incremental: inc } : {}) }, tx.commitTimeMs);
   }
 
   private async relation(raw: Parameters<RelationCache['update']>[0]): Promise<void> {
@@ -249,6 +255,24 @@ export class StreamingSource {
   }
 
   private async message(ch: Extract<RawChange, { kind: 'message' }>): Promise<void> {
+    const inc = this.deps.incremental;
+    if (ch.prefix === WATERMARK_PREFIX || ch.prefix.startsWith(`${WATERMARK_PREFIX}:`)) {
+      // Incremental-snapshot messages (incremental-snapshot.ts) are never published as message
+      // events; only this pipeline's act, and not in a replayed transaction Kafka already has.
+      const tx = this.tx;
+      if (!inc || ch.prefix !== inc.prefix || !ch.transactional || !tx || tx.skipAll) return;
+      const out = inc.onMessage(ch.content);
+      if (out === null) return;
+      tx.forceCommit = true;
+      if (out === true) return;
+      for (const row of out.rows) {
+        const seq = tx.seq++;
+        if (seq <= tx.skipUpTo) continue;
+        const waiting = this.emitTo((source, rel) => ({ op: 'r', relation: rel, before: null, after: row, source: { ...source, snapshot: 'incremental' } }), out.relation, tx, seq);
+        if (waiting) await waiting;
+      }
+      return;
+    }
     if (ch.transactional && this.tx) {
       await this.emit((source) => ({ op: 'm', prefix: ch.prefix, content: ch.content, transactional: true, source }), null);
       return;
@@ -296,7 +320,12 @@ export class StreamingSource {
     const guard = this.deps.guard;
     const records = guard.check(this.deps.builder.build(change), rel);
     tx.emitted++;
-    if (rel) this.countRead(rel, change.op);
+    if (rel) {
+      this.countRead(rel, change.op);
+      // An open incremental-snapshot window: this change's keys leave the chunk.
+      const inc = this.deps.incremental;
+      if (inc && inc.watching !== null && (change.op === 'c' || change.op === 'u' || change.op === 'd') && inc.watching === `${rel.schema}.${rel.table}`) inc.observe(change.before ?? null, change.after ?? null);
+    }
     return this.deps.publisher.push(records, guard.lastBytes);
   }
 

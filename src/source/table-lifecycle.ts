@@ -375,6 +375,7 @@ export class TableLifecycle {
         maxBatchBytes: this.kafkaConfig['max.request.size'],
         maxBatchWaitMs: cfg['max.batch.wait.ms'],
         maxQueueSize: cfg['max.queue.size'],
+        maxQueueBytes: cfg['max.queue.size.in.bytes'],
         onCommitted: (b) => {
           // The committed record is the durable state now.
           const r = b.offset as TablesRecord;

@@ -100,8 +100,91 @@ export function authVariant<T extends z.ZodObject>(schema: T, variant: string): 
   return schema;
 }
 
+/** A table as sinks name it: `schema.table` (exact names; the source's include/exclude lists hold patterns). */
+export const tableName = z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write tables as "schema.table", e.g. "public.users"');
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The one table selector of every sink: `tables: [schema.table, …]`. Per-table settings never go
+ * here but under `table.overrides` (see `tableOverridesField`); a map written here (the Redis
+ * shape of earlier releases) gets the rewrite.
+ */
+export const tablesField = z
+  .array(tableName, {
+    error: (iss) => {
+      if (iss.code !== 'invalid_type' || !isMap(iss.input)) return undefined;
+      const names = Object.keys(iss.input);
+      const list = names.length > 0 ? names.join(', ') : 'schema.table';
+      return `"tables" is a list of table names; per-table settings moved to "table.overrides": write tables: [${list}] and table.overrides: { ${names[0] ?? 'schema.table'}: { … } }`;
+    },
+  })
+  .min(1)
+  .optional()
+  .describe(
+    'Tables to consume, as "schema.table" (exact names); each is consumed from the topic source.topic.routing.template gives it (default "<topic.prefix>.<schema>.<table>"). Absent (and no `topics`): the sink follows the source\'s table selection, tables that join it later included (docs/table-lifecycle.md). Per-table settings go under `table.overrides`.',
+  );
+
+/** `table.overrides` of a sink: per-table settings keyed "schema.table" (each must be a consumed table). */
+export function tableOverridesField<T extends z.ZodObject>(entry: T, what: string) {
+  return z
+    .record(tableName, entry)
+    .default({})
+    .describe(`Per-table settings, keyed "schema.table" (a table this sink consumes): ${what} The same key in every sink type; only the settings inside differ.`);
+}
+
+/**
+ * The one `truncate.mode` vocabulary. What each value does is per sink (docs/config-reference.md,
+ * "Shared field groups: truncate.mode"); a sink offers the subset it can honour.
+ */
+export const truncateModes = ['delete', 'mark-deleted', 'ignore'] as const;
+export type TruncateMode = (typeof truncateModes)[number];
+/** Values of earlier releases → the vocabulary's word for the same behaviour. */
+const OLD_TRUNCATE_MODES: Readonly<Record<string, TruncateMode>> = { 'delete-all': 'delete', 'invalidate-pattern': 'delete' };
+
+export function truncateModeField<const M extends readonly [TruncateMode, ...TruncateMode[]]>(supported: M, dflt: M[number], meaning: string) {
+  return z
+    .enum(supported, {
+      error: (iss) => {
+        if (iss.code !== 'invalid_value' || typeof iss.input !== 'string') return undefined;
+        const now = OLD_TRUNCATE_MODES[iss.input];
+        if (now && (supported as readonly string[]).includes(now)) return `"${iss.input}" is now called "${now}" (one truncate.mode vocabulary for every sink): write truncate.mode: ${now}`;
+        if ((truncateModes as readonly string[]).includes(iss.input)) return `"${iss.input}" is not supported by this sink type (see "Shared field groups: truncate.mode" in docs/config-reference.md)`;
+        return undefined;
+      },
+    })
+    .default(dflt as M[number] & z.util.EnumValue)
+    .describe(`What a TRUNCATE (op "t") of a consumed table does: ${meaning} Vocabulary shared by every sink: see "Shared field groups: truncate.mode".`);
+}
+
+/**
+ * The retry group: backoff between attempts, declared once and used by the runtime's batch retries
+ * (`errors.retry.*` of every sink) and the webhook's per-request retries (`retry.*`).
+ */
+export function retryShape<P extends string>(prefix: P, defaults: { initialMs: number; maxMs: number }, what: string) {
+  return {
+    [`${prefix}.initial.backoff.ms`]: z.number().int().positive().default(defaults.initialMs).describe(`First wait before retrying ${what}; doubles per attempt.`),
+    [`${prefix}.max.backoff.ms`]: z.number().int().positive().default(defaults.maxMs).describe('Longest wait between attempts.'),
+    [`${prefix}.jitter`]: z.number().min(0).max(1).default(0.2).describe('Random fraction (0..1) added to/subtracted from each backoff, so many clients do not retry in lock-step.'),
+  } as Record<`${P}.initial.backoff.ms` | `${P}.max.backoff.ms`, z.ZodDefault<z.ZodNumber>> & Record<`${P}.jitter`, z.ZodDefault<z.ZodNumber>>;
+}
+
+/** A connection URL (the `connection` group: every sink names its server by `url`, nothing is guessed). */
+export function urlField(schemes: readonly string[], example: string, extra: string) {
+  const re = new RegExp(`^(${schemes.join('|')})://[^\\s/]+`, 'i');
+  return z
+    .string()
+    .regex(re, `use a ${schemes.map((s) => `${s}://`).join(' or ')} URL, e.g. ${example}`)
+    .describe(`Server URL (${schemes.map((s) => `${s}://`).join(', ')}), e.g. ${example}. Required: the sink never guesses a server. ${extra}`);
+}
+
+/** `request.timeout.ms` of the connection group. */
+export function requestTimeoutField(dflt: number, what: string) {
+  return z.number().int().positive().default(dflt).describe(`Timeout of one request to the server (${what}); a timeout is a retriable error.`);
+}
+
 /** Where fields of earlier releases (and Debezium's libpq names) live now; used for did-you-mean on unknown keys. */
-const MOVED: Readonly<Record<string, { to: string; write: string }>> = {
+const MOVED: Readonly<Record<string, { to: string; write: string; when?: string }>> = {
   ssl: { to: 'tls', write: 'tls: {} (TLS verified against the system CAs) or tls: { ca: /path/ca.pem }' },
   'connection.username': { to: 'auth', write: 'auth: { username: … }' },
   'connection.password': { to: 'auth', write: 'auth: { password: … }' },
@@ -112,6 +195,17 @@ const MOVED: Readonly<Record<string, { to: string; write: string }>> = {
   'database.sslcert': { to: 'database.tls', write: 'database.tls: { cert: … }' },
   'database.sslkey': { to: 'database.tls', write: 'database.tls: { key: … }' },
   'database.sslpassword': { to: 'database.tls', write: 'database.tls: { key.password: … }' },
+  // One vocabulary (issue 15): connection, per-table settings, retry.
+  'connection.url': { to: 'url', write: 'url: … (every sink names its server by url; https:// for TLS)' },
+  host: { to: 'url', write: 'url: redis://host:6379/0 (rediss:// for TLS)', when: 'table.default' },
+  port: { to: 'url', write: 'url: redis://host:port/0', when: 'table.default' },
+  db: { to: 'url', write: 'url: redis://host:6379/<db> (the database index is the URL path)', when: 'table.default' },
+  'fields.include': { to: 'table.overrides', write: 'table.overrides: { <schema.table>: { fields.include: [column, …] } }' },
+  'fields.exclude': { to: 'table.overrides', write: 'table.overrides: { <schema.table>: { fields.exclude: [column, …] } }' },
+  'fields.rename': { to: 'table.overrides', write: 'table.overrides: { <schema.table>: { fields.rename: { column: field } } }' },
+  'index.mappings.files': { to: 'table.overrides', write: 'table.overrides: { <schema.table>: { index.mappings.file: path } }' },
+  'retry.backoff.initial.ms': { to: 'retry.initial.backoff.ms', write: 'retry.initial.backoff.ms: … (the shared retry group\'s name)' },
+  'retry.backoff.max.ms': { to: 'retry.max.backoff.ms', write: 'retry.max.backoff.ms: … (the shared retry group\'s name)' },
 };
 
 /**
@@ -120,7 +214,7 @@ const MOVED: Readonly<Record<string, { to: string; write: string }>> = {
  */
 export function movedKeyHint(key: string, shape: Readonly<Record<string, z.ZodType>>): string | undefined {
   const moved = MOVED[key];
-  if (moved && moved.to in shape) return `this setting moved; write ${moved.write}`;
+  if (moved && moved.to in shape && (moved.when === undefined || moved.when in shape)) return `this setting moved; write ${moved.write}`;
   for (const [head, field] of Object.entries(shape)) {
     if (!key.startsWith(`${head}.`) || key.length <= head.length + 1) continue;
     const group = shapeOf(field);

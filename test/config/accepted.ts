@@ -13,6 +13,8 @@ sinks:
     type: redis
     url: redis://127.0.0.1:6379/0
     tables:
+      - public.users
+    table.overrides:
       public.users: { keys: ["user:{id}"] }
   - name: search
     type: elasticsearch
@@ -62,14 +64,14 @@ sinks:
         name: 'jsonpipe',
         source: { 'topic.prefix': 'jsonpipe', 'slot.name': 'json_slot', 'publication.name': 'json_pub', 'message.key.columns': 'public\\.log:id,ts' },
         kafka: { 'bootstrap.servers': '[::1]:9092' },
-        sinks: [{ name: 'wh', type: 'clickhouse', 'connection.url': 'http://127.0.0.1:8123', topics: ['jsonpipe.public.orders'] }],
+        sinks: [{ name: 'wh', type: 'clickhouse', url: 'http://127.0.0.1:8123', topics: ['jsonpipe.public.orders'] }],
       },
       null,
       2,
     ),
   },
   {
-    name: 'mixed-case env var that is set; exclude list; custom routing template with topics',
+    name: 'mixed-case env var that is set; exclude list; custom routing template with topics, and with tables',
     file: 'env.yaml',
     env: { D7_Mixed_Ok: 'mixed-pw' },
     text: `name: routed
@@ -79,7 +81,7 @@ source:
   publication.name: routed_pub
   database.password: \${D7_Mixed_Ok}
   table.exclude.list: audit\\..*
-  topic.routing.template: \${prefix}.cdc.\${schema}_\${table}
+  topic.routing.template: "{prefix}.cdc.{schema}_{table}"
 kafka:
   bootstrap.servers: localhost:9092
 sinks:
@@ -87,6 +89,10 @@ sinks:
     type: elasticsearch
     url: http://127.0.0.1:9200
     topics: [routed.cdc.public_users]
+  - name: search-orders
+    type: elasticsearch
+    url: http://127.0.0.1:9200
+    tables: [public.orders]
 `,
   },
   {
@@ -115,14 +121,58 @@ sinks:
     url: rediss://127.0.0.1:6380/0
     auth: { username: cdc, password: "\${D7_REDIS_PW}" }
     tls: {}
-    tables:
+    tables: [public.users]
+    table.overrides:
       public.users: { keys: ["user:{id}"] }
   - name: wh
     type: clickhouse
-    connection.url: https://127.0.0.1:8443
+    url: https://127.0.0.1:8443
     auth: { username: cdc, password: x }
     tls: { mode: require }
     topics: [secured.public.users]
+`,
+  },
+  {
+    name: 'one vocabulary: include list as a list, tables + table.overrides on every sink, shared truncate.mode and retry, {…} templates',
+    file: 'vocab.yaml',
+    text: `name: vocab
+source:
+  topic.prefix: vocab
+  slot.name: vocab_slot
+  publication.name: vocab_pub
+  table.include.list: [public\\.users, public\\.orders]
+kafka:
+  bootstrap.servers: 127.0.0.1:9092
+sinks:
+  - name: search
+    type: elasticsearch
+    url: http://127.0.0.1:9200
+    index.name.template: "{prefix}-{table}"
+    tables: [public.users, public.orders]
+    table.overrides:
+      public.users: { fields.exclude: [email] }
+    truncate.mode: ignore
+  - name: analytics
+    type: clickhouse
+    url: http://127.0.0.1:8123
+    table.name.format: "{schema}__{table}"
+    tables: [public.orders]
+    table.overrides:
+      public.orders: { mode: changelog }
+    truncate.mode: mark-deleted
+    errors.retry.max.backoff.ms: 5000
+  - name: cache
+    type: redis
+    url: redis://127.0.0.1:6379/2
+    table.default: { keys: ["{schema}.{table}:{id}"] }
+    table.overrides:
+      public.users: { keys: ["user:{id}"], mode: write-through }
+    truncate.mode: delete
+  - name: hook
+    type: webhook
+    url: https://hooks.example.com/cdc
+    retry.initial.backoff.ms: 100
+    retry.max.backoff.ms: 2000
 `,
   },
 ];

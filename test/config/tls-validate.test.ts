@@ -46,7 +46,8 @@ sinks:
 ${parts.redis ?? `    url: rediss://127.0.0.1:6380/0
     auth: { username: cdc, password: pw }
     tls: { ca: ${pki.caCert}, cert: ${pki.clientCert}, key: ${pki.clientKeyEncrypted}, key.password: ${pki.clientKeyPassword} }`}
-    tables:
+    tables: [public.users]
+    table.overrides:
       public.users: { keys: ["user:{id}"] }
   - name: search
     type: elasticsearch
@@ -56,7 +57,7 @@ ${parts.es ?? `    url: https://127.0.0.1:9201
     tables: [public.users]
   - name: wh
     type: clickhouse
-${parts.ch ?? `    connection.url: https://127.0.0.1:8443
+${parts.ch ?? `    url: https://127.0.0.1:8443
     auth: { username: default, password: "" }
     tls: { ca: ${pki.caCert}, servername: tls-test.internal }`}
     tables: [public.users]
@@ -143,7 +144,7 @@ describe.skipIf(!hasOpenssl)('tls and auth groups in validate', () => {
     },
     {
       name: 'cert without key',
-      parts: { ch: `    connection.url: https://127.0.0.1:8443\n    tls: { cert: PKI/client.crt }` },
+      parts: { ch: `    url: https://127.0.0.1:8443\n    tls: { cert: PKI/client.crt }` },
       expected: (t) => [`${at(t, '{ cert: PKI/client.crt }')}: sinks[2].tls.key: cert is set but key is not: a client certificate needs its private key (key: /path/client.key)`],
     },
     {
@@ -195,7 +196,7 @@ describe.skipIf(!hasOpenssl)('tls and auth groups in validate', () => {
       name: 'old flat auth names (Elasticsearch, ClickHouse, Redis)',
       parts: {
         es: `    url: https://127.0.0.1:9201\n    auth.username: elastic`,
-        ch: `    connection.url: http://127.0.0.1:8123\n    connection.password: x`,
+        ch: `    url: http://127.0.0.1:8123\n    connection.password: x`,
         redis: `    url: redis://127.0.0.1:6379/0\n    password: x`,
       },
       expected: (t) => [
@@ -214,7 +215,7 @@ describe.skipIf(!hasOpenssl)('tls and auth groups in validate', () => {
     },
     {
       name: 'redis:// URL with tls; https ClickHouse with mode disable',
-      parts: { redis: `    url: redis://127.0.0.1:6379/0\n    tls: {}`, ch: `    connection.url: https://127.0.0.1:8443\n    tls: { mode: disable }` },
+      parts: { redis: `    url: redis://127.0.0.1:6379/0\n    tls: {}`, ch: `    url: https://127.0.0.1:8443\n    tls: { mode: disable }` },
       expected: (t) => [
         `${at(t, 'redis://127.0.0.1:6379/0')}: sinks[0].url: the URL is redis:// (plaintext) but tls is set; write rediss://127.0.0.1:6379/0 (or remove tls)`,
         `${at(t, '{ mode: disable }')}: sinks[2].tls: tls.mode is disable but the URL is https://; write http:// for plaintext, or another mode`,

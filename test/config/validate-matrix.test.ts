@@ -32,6 +32,10 @@ function edit(from: string, to: string, text = BASE): string {
   return lines.join('\n');
 }
 
+/** The Redis sink's table selection in BASE (a list plus per-table key templates). */
+const REDIS_TABLES = '    tables:\n      - public.users\n    table.overrides:\n      public.users: { keys: ["user:{id}"] }\n';
+if (!BASE.includes(REDIS_TABLES)) throw new Error('test bug: BASE changed');
+
 const cases: Case[] = [
   // every required field missing
   { name: 'missing name', text: edit('name: shop', ''), errors: ['F:1:1: name: missing required field (expected string)'] },
@@ -42,14 +46,14 @@ const cases: Case[] = [
   { name: 'missing sink name', text: edit('- name: cache', '- type: redis', edit('type: redis', '')), errors: ['F:@L(type: redis): sinks[0].name: missing required field (expected string)'] },
   { name: 'missing sink type', text: edit('type: elasticsearch', ''), errors: ['F:@L(name: search): sinks[1].type: missing required field (expected one of elasticsearch | clickhouse | redis | webhook)'] },
   { name: 'missing elasticsearch url', text: edit('url: http://', ''), errors: ['F:@L(name: search): sinks[1].url: missing required field (expected string)'] },
-  { name: 'missing redis tables', text: edit('tables:', '', edit('public.users: {', '')), errors: ['F:@L(name: cache): sinks[0].tables: set "tables" (key templates per "schema.table") or "table.default" (templates for every table the source captures)'] },
+  { name: 'missing redis tables', text: BASE.replace(REDIS_TABLES, ''), errors: ['F:@L(name: cache): sinks[0].tables: set "tables" (the tables to consume, e.g. tables: [public.users]; key templates per table in table.overrides) or "table.default" (templates for every table the source captures)'] },
   // Neither topics nor tables is valid (the sink follows the source's table selection); its discovery interval is checked.
   { name: 'following sink, bad discovery interval', text: edit('tables: [public.users]', 'topics.discovery.interval.ms: -5'), errors: ['F:@L(-5): sinks[1].topics.discovery.interval.ms: expected a number > 0, got -5'] },
   // wrong types
   { name: 'port is a string', text: edit('snapshot.mode:', 'database.port: fivefourthreetwo'), errors: ['F:@L(fivefourthreetwo): source.database.port: expected number, got string'] },
   { name: 'url is a number', text: edit('url: http://', 'url: 9200'), errors: ['F:@L(9200): sinks[1].url: expected string, got number'] },
   { name: 'boolean is a string', text: edit('snapshot.mode:', 'tombstones.on.delete: "yes"'), errors: ['F:@L("yes"): source.tombstones.on.delete: expected boolean, got string'] },
-  { name: 'tables is a string', text: edit('tables: [public.users]', 'tables: public.users'), errors: ['F:@L(public.users\n): sinks[1].tables: expected array, got string'] },
+  { name: 'tables is a string', text: edit('tables: [public.users]', 'tables: public.orders'), errors: ['F:@L(public.orders): sinks[1].tables: expected array, got string'] },
   { name: 'sinks is a map', text: BASE.replace(/sinks:\n[\s\S]*$/, 'sinks:\n  cache: {}\n'), errors: ['F:@L(cache: {}): sinks: expected array, got object'] },
   { name: 'enum with a typo', text: edit('snapshot.mode:', 'snapshot.mode: intial'), errors: ['F:@L(intial): source.snapshot.mode: expected one of "initial" | "never" | "initial_only" | "when_needed", got "intial"; did you mean "initial"?'] },
   { name: 'number out of range', text: edit('snapshot.mode:', 'database.port: 70000'), errors: ['F:@L(70000): source.database.port: expected a number <= 65535, got 70000'] },
@@ -63,13 +67,13 @@ const cases: Case[] = [
   {
     name: 'unclosed template brace',
     text: BASE.replace('"user:{id}"', '"user:{id"'),
-    errors: ['F:@L({ keys): sinks[0].tables.public.users: table public.users: key template "user:{id": "{" at position 5 is never closed (write {column}, or {{ for a literal brace)'],
+    errors: ['F:@L({ keys): sinks[0].table.overrides.public.users: table public.users: key template "user:{id": "{" at position 5 is never closed (write {column}, or {{ for a literal brace)'],
   },
   // secrets and interpolation
   { name: 'unreadable secret file', text: edit('database.password:', 'database.password: ${file:/nonexistent/d7/pg-password}'), errors: ['F:@L(${file:/nonexistent): source.database.password: cannot read secret file /nonexistent/d7/pg-password: no such file'] },
   { name: 'unset environment variable', text: edit('database.password:', 'database.password: ${D7_TEST_UNSET_VAR}'), errors: ['F:@L(${D7_TEST_UNSET_VAR}): source.database.password: environment variable D7_TEST_UNSET_VAR is not set (set it, or write ${D7_TEST_UNSET_VAR:-default})'] },
   { name: 'env value of the wrong type', text: edit('snapshot.mode:', 'database.port: ${D7_TEST_PORT}'), env: { D7_TEST_PORT: 'not-a-port' }, errors: ['F:@L(${D7_TEST_PORT}): source.database.port: expected number, got string'] },
-  { name: 'yaml syntax error', text: `${BASE}  - name: [oops\n`, errors: ['F:19:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'] },
+  { name: 'yaml syntax error', text: `${BASE}  - name: [oops\n`, errors: ['F:21:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'] },
   { name: 'json file, wrong type', file: 'p.json', text: JSON.stringify({ name: 'j', source: { 'topic.prefix': 'j', 'heartbeat.interval.ms': '10s' }, kafka: { 'bootstrap.servers': 'k:9092' } }, null, 2), errors: ['F:@L("10s"): source.heartbeat.interval.ms: expected number, got string'] },
   // static checks of what `run` would otherwise fail on (issue 15)
   {
@@ -81,6 +85,16 @@ const cases: Case[] = [
     name: 'invalid include regex',
     text: edit('snapshot.mode:', 'table.include.list: public.(users'),
     errors: ['F:@L(public.(users): source.table.include.list: entry "public.(users" is not a valid regular expression (Unterminated group); entries are regular expressions over "schema.table" — escape special characters, e.g. "public\\.orders", or fix the pattern'],
+  },
+  {
+    name: 'invalid regex in an include list written as a list',
+    text: edit('snapshot.mode:', 'table.include.list: [public\\.users, "public.(x"]'),
+    errors: ['F:@L([public): source.table.include.list: entry "public.(x" is not a valid regular expression (Unterminated group); entries are regular expressions over "schema.table" — escape special characters, e.g. "public\\.orders", or fix the pattern'],
+  },
+  {
+    name: 'include list entry with a comma',
+    text: edit('snapshot.mode:', 'table.include.list: [public.x, "public.(a|b){1,2}"]'),
+    errors: ['F:@L("public.(a): source.table.include.list[1]: a list entry cannot hold ","; write one pattern per entry, got "public.(a|b){1,2}"'],
   },
   {
     name: 'invalid message.key.columns regex',
@@ -106,14 +120,94 @@ const cases: Case[] = [
     name: 'sink table the source does not capture',
     text: edit('snapshot.mode:', 'table.include.list: public\\.orders'),
     errors: [
-      'F:@L({ keys): sinks[0].tables.public.users: the source does not capture public.users (not matched by source.table.include.list "public\\.orders"): add it there',
+      'F:@L(public.users\n    table.overrides): sinks[0].tables[0]: the source does not capture public.users (not matched by source.table.include.list "public\\.orders"): add it there',
       'F:@L(public.users]): sinks[1].tables[0]: the source does not capture public.users (not matched by source.table.include.list "public\\.orders"): add it there',
     ],
   },
   {
     name: 'unknown template placeholder',
-    text: edit('snapshot.mode:', 'topic.routing.template: ${prefix}.${tbl}'),
-    errors: ['F:@L(${prefix}.${tbl}): source.topic.routing.template: environment variable tbl is not set (set it, or write ${tbl:-default}); if this is a template placeholder, the known ones are ${prefix} ${db} ${schema} ${table} ${topic} (write $${tbl} for a literal "${tbl}")'],
+    text: edit('snapshot.mode:', 'topic.routing.template: "{prefix}.{tbl}"'),
+    errors: ['F:@L("{prefix}.{tbl}"): source.topic.routing.template: unknown placeholder "{tbl}" in "{prefix}.{tbl}" (allowed: {prefix}, {schema}, {table})'],
+  },
+  {
+    name: 'tables with a routing template that merges tables into one topic',
+    text: edit('snapshot.mode:', 'topic.routing.template: "{prefix}.all"'),
+    errors: [
+      'F:@L(public.users\n    table.overrides): sinks[0].tables[0]: "tables" names each table\'s topic, but source.topic.routing.template "{prefix}.all" does not give one topic per table (it lacks {schema} or {table}): list the topics under "topics" instead',
+      'F:@L(public.users]): sinks[1].tables[0]: "tables" names each table\'s topic, but source.topic.routing.template "{prefix}.all" does not give one topic per table (it lacks {schema} or {table}): list the topics under "topics" instead',
+    ],
+  },
+  {
+    name: 'lower-case ${name} that is no env var nor old template placeholder',
+    text: edit('database.password:', 'database.password: ${tbl}'),
+    errors: ['F:@L(${tbl}): source.database.password: environment variable tbl is not set (set it, or write ${tbl:-default}); if this is a template placeholder, templates write {tbl} (the known ones are {prefix} {db} {schema} {table} {topic}; write $${tbl} for a literal "${tbl}")'],
+  },
+  // One vocabulary (issue 15): every old shape gets a located message naming the new one.
+  {
+    name: 'old: redis tables as a per-table map',
+    text: BASE.replace(REDIS_TABLES, '    tables:\n      public.users: { keys: ["user:{id}"] }\n'),
+    errors: ['F:@L(public.users: {): sinks[0].tables: expected array, got object: "tables" is a list of table names; per-table settings moved to "table.overrides": write tables: [public.users] and table.overrides: { public.users: { … } }'],
+  },
+  {
+    name: 'old: ${…} template placeholders',
+    text: edit('url: http://', 'url: http://127.0.0.1:9200\nindex.name.template: cdc-${schema}-${table}'),
+    errors: ['F:@L(cdc-${schema}): sinks[1].index.name.template: "cdc-${schema}-${table}" uses the ${…} template syntax of earlier releases; templates write {name} (${…} is only for environment variables and files): write "cdc-{schema}-{table}"'],
+  },
+  {
+    name: 'old: redis table.default with ${schema}/${table}',
+    text: BASE.replace(REDIS_TABLES, '    table.default: { keys: ["${schema}.${table}:{id}"] }\n'),
+    errors: ['F:@L("${schema}): sinks[0].table.default.keys[0]: "${schema}.${table}:{id}" uses the ${…} template syntax of earlier releases; templates write {name} (${…} is only for environment variables and files): write "{schema}.{table}:{id}"'],
+  },
+  {
+    name: 'old: elasticsearch truncate.mode delete-all',
+    text: edit('url: http://', 'url: http://127.0.0.1:9200\ntruncate.mode: delete-all'),
+    errors: ['F:@L(delete-all): sinks[1].truncate.mode: expected one of "delete" | "ignore", got "delete-all": "delete-all" is now called "delete" (one truncate.mode vocabulary for every sink): write truncate.mode: delete'],
+  },
+  {
+    name: 'old: redis truncate.mode invalidate-pattern',
+    text: edit('url: redis://', 'url: redis://127.0.0.1:6379/0\ntruncate.mode: invalidate-pattern'),
+    errors: ['F:@L(invalidate-pattern): sinks[0].truncate.mode: expected one of "ignore" | "delete", got "invalidate-pattern": "invalidate-pattern" is now called "delete" (one truncate.mode vocabulary for every sink): write truncate.mode: delete'],
+  },
+  {
+    name: 'truncate.mode of the vocabulary that this sink cannot do',
+    text: edit('url: http://', 'url: http://127.0.0.1:9200\ntruncate.mode: mark-deleted'),
+    errors: ['F:@L(mark-deleted): sinks[1].truncate.mode: expected one of "delete" | "ignore", got "mark-deleted": "mark-deleted" is not supported by this sink type (see "Shared field groups: truncate.mode" in docs/config-reference.md)'],
+  },
+  {
+    name: 'old: elasticsearch per-table maps',
+    text: edit('url: http://', 'url: http://127.0.0.1:9200\nfields.exclude: { public.users: [email] }'),
+    errors: ['F:@L(fields.exclude): sinks[1].fields.exclude: unknown key; this setting moved; write table.overrides: { <schema.table>: { fields.exclude: [column, …] } }'],
+  },
+  {
+    name: 'old: clickhouse connection.url',
+    text: `${BASE}  - name: analytics\n    type: clickhouse\n    connection.url: http://127.0.0.1:8123\n`,
+    errors: [
+      'F:@L(name: analytics): sinks[2].url: missing required field (expected string)',
+      'F:@L(connection.url): sinks[2].connection.url: unknown key; this setting moved; write url: … (every sink names its server by url; https:// for TLS)',
+    ],
+  },
+  {
+    name: 'old: redis host/port/db',
+    text: edit('url: redis://', 'url: redis://127.0.0.1:6379/0\nhost: 127.0.0.1\ndb: 2'),
+    errors: [
+      'F:@L(host: 127): sinks[0].host: unknown key; this setting moved; write url: redis://host:6379/0 (rediss:// for TLS)',
+      'F:@L(db: 2): sinks[0].db: unknown key; this setting moved; write url: redis://host:6379/<db> (the database index is the URL path)',
+    ],
+  },
+  {
+    name: 'old: webhook retry.backoff.*',
+    text: `${BASE}  - name: hook\n    type: webhook\n    url: https://hooks.example.com/x\n    retry.backoff.initial.ms: 50\n`,
+    errors: ['F:@L(retry.backoff.initial.ms): sinks[2].retry.backoff.initial.ms: unknown key; this setting moved; write retry.initial.backoff.ms: … (the shared retry group\'s name)'],
+  },
+  {
+    name: 'table.overrides naming a table the sink does not consume',
+    text: edit('tables: [public.users]', 'tables: [public.users]\ntable.overrides: { public.orders: { fields.include: [id] } }'),
+    errors: ['F:@L({ fields.include): sinks[1].table.overrides.public.orders: table.overrides configures public.orders, which is not in this sink\'s tables: add it to tables, or remove the entry'],
+  },
+  {
+    name: 'redis table without key templates',
+    text: BASE.replace(REDIS_TABLES, '    tables: [public.users, public.orders]\n    table.overrides:\n      public.users: { keys: ["user:{id}"] }\n'),
+    errors: ['F:@L(public.orders]): sinks[0].tables[1]: table public.orders has no key templates: add table.overrides: { public.orders: { keys: ["…:{id}"] } }, or set table.default'],
   },
   {
     name: 'env var in the wrong case',

@@ -175,17 +175,18 @@ describe('validate --online', () => {
     type: elasticsearch
     url: ${ep.elasticsearchUrl}
     tables: [public.users]
-    fields.exclude: { public.users: [email] }
+    table.overrides: { public.users: { fields.exclude: [email] } }
   - name: cache
     type: redis
     url: ${ep.redisUrl}
-    tables:
+    tables: [public.users]
+    table.overrides:
       public.users: { keys: ["user:{id}"] }
   - name: analytics
     type: clickhouse
-    connection.url: ${ep.clickhouseUrl}
+    url: ${ep.clickhouseUrl}
     database: ${id}
-    topics: [${prefix}-g.public.orders]
+    tables: [public.orders]
 `,
     );
     const r = await run(['validate', '-c', 'good.yaml', '--online']);
@@ -220,18 +221,19 @@ describe('validate --online', () => {
     type: elasticsearch
     url: http://127.0.0.1:${closedPort}
     tables: [public.users, public.missing_tbl]
-    fields.include:
-      public.users: [id, nmae]
+    table.overrides:
+      public.users: { fields.include: [id, nmae] }
   - name: cache
     type: redis
     url: ${ep.redisUrl}
-    tables:
+    tables: [public.users]
+    table.overrides:
       public.users: { keys: ["user:{id}", "user:{nme}", "user:email:{email}"] }
   - name: analytics
     type: clickhouse
-    connection.url: http://127.0.0.1:${closedPort}
+    url: http://127.0.0.1:${closedPort}
     database: ${id}
-    topics: [${prefix}-a.public.orders]
+    tables: [public.orders]
 `;
     writeFileSync(join(dir, 'bad.yaml'), text);
     const L = (key: string): string => value(text, key);
@@ -251,10 +253,10 @@ describe('validate --online', () => {
       `${F}:${L('slot.name')}: error: [postgres] source.slot.name: replication slot "${id}_td" uses plugin "test_decoding", not pgoutput; drop it or choose another slot.name`,
       `${F}:${at(text, 'public.missing_tbl]')}: error: [sink search (elasticsearch)] sinks[0].tables[1]: table public.missing_tbl does not exist in database "${db}": the sink would never receive an event for it Fix: create the table, or correct the name`,
       `${F}:${L('url')}: error: [sink search (elasticsearch)] sinks[0].url: Elasticsearch at http://127.0.0.1:${closedPort} unreachable within 4 s (connection refused: nothing listens on that port) Fix: check the sink's url, and that Elasticsearch runs and is reachable from here`,
-      `${F}:${at(text, '[id, nmae]')}: error: [sink search (elasticsearch)] sinks[0].fields.include.public.users: fields.include of public.users names column "nmae", which public.users does not have; did you mean "name"? (columns: id, name, email) Fix: name existing columns (the document holds the row's columns)`,
-      `${F}:${at(text, '{ keys: ["user:{id}", "user:{nme}"')}: error: [sink cache (redis)] sinks[1].tables.public.users: table public.users: key template "user:{nme}" uses unknown column "nme"; did you mean "name"? (columns: id, name, email): no key would be computed from it, so nothing is invalidated Fix: name existing columns in the template`,
-      `${F}:${at(text, '{ keys: ["user:{id}", "user:{nme}"')}: warning: [sink cache (redis)] sinks[1].tables.public.users: key template "user:email:{email}" uses email, not part of public.users's replica identity (REPLICA IDENTITY DEFAULT): updates and deletes do not carry the old value, so the key of the old value stays cached when it changes or the row is deleted Fix: ALTER TABLE public.users REPLICA IDENTITY FULL; or use templates on key columns only`,
-      `${F}:${L('connection.url')}: error: [sink analytics (clickhouse)] sinks[2].connection.url: ClickHouse at http://127.0.0.1:${closedPort} unreachable within 4 s (connection refused: nothing listens on that port) Fix: check the sink's connection.url, and that ClickHouse runs and is reachable from here (HTTP port, default 8123)`,
+      `${F}:${at(text, '[id, nmae]')}: error: [sink search (elasticsearch)] sinks[0].table.overrides.public.users.fields.include: fields.include of public.users names column "nmae", which public.users does not have; did you mean "name"? (columns: id, name, email) Fix: name existing columns (the document holds the row's columns)`,
+      `${F}:${at(text, '{ keys: ["user:{id}", "user:{nme}"')}: error: [sink cache (redis)] sinks[1].table.overrides.public.users: table public.users: key template "user:{nme}" uses unknown column "nme"; did you mean "name"? (columns: id, name, email): no key would be computed from it, so nothing is invalidated Fix: name existing columns in the template`,
+      `${F}:${at(text, '{ keys: ["user:{id}", "user:{nme}"')}: warning: [sink cache (redis)] sinks[1].table.overrides.public.users: key template "user:email:{email}" uses email, not part of public.users's replica identity (REPLICA IDENTITY DEFAULT): updates and deletes do not carry the old value, so the key of the old value stays cached when it changes or the row is deleted Fix: ALTER TABLE public.users REPLICA IDENTITY FULL; or use templates on key columns only`,
+      `${F}:${at(text, `http://127.0.0.1:${closedPort}\n    database`)}: error: [sink analytics (clickhouse)] sinks[2].url: ClickHouse at http://127.0.0.1:${closedPort} unreachable within 4 s (connection refused: nothing listens on that port) Fix: check the sink's url, and that ClickHouse runs and is reachable from here (HTTP port, default 8123)`,
     ]);
     expect(r.stderr.trim().split('\n').at(-1)).toBe('14 errors, 2 warnings');
     expect(r.stdout).toMatch(/ {2}sink search \(elasticsearch\): FAILED \(3 errors\) — at http:\/\/127\.0\.0\.1:\d+; 2 tables/);
@@ -267,7 +269,7 @@ describe('validate --online', () => {
     const redis = json.pipelines[0]?.components.find((c) => c.component === 'sink cache (redis)');
     expect(redis?.version).toMatch(/^Redis \d/);
     const [line, column] = at(text, '{ keys: ["user:{id}", "user:{nme}"').split(':').map(Number);
-    expect(redis?.findings[0]).toMatchObject({ severity: 'error', path: 'sinks[1].tables.public.users', line, column });
+    expect(redis?.findings[0]).toMatchObject({ severity: 'error', path: 'sinks[1].table.overrides.public.users', line, column });
   }, 180_000);
 
   it('service state: a slot another process streams and this pipeline does not own, a publication missing a table, Kafka topics and limits, a silent server, a missing ClickHouse table, a refused password', async () => {
@@ -283,17 +285,17 @@ sinks:
     tables: [public.users]
   - name: analytics
     type: clickhouse
-    connection.url: ${ep.clickhouseUrl}
+    url: ${ep.clickhouseUrl}
     database: ${id}
     table.create: false
-    topics: [${prefix}-b.public.orders]
+    tables: [public.orders]
   - name: wrongpw
     type: clickhouse
-    connection.url: ${ep.clickhouseUrl}
+    url: ${ep.clickhouseUrl}
     auth:
       password: not-the-password
     database: ${id}
-    topics: [${prefix}-b.public.orders]
+    tables: [public.orders]
 `;
     writeFileSync(join(dir, 'state.yaml'), text);
     const L = (key: string): string => value(text, key);

@@ -52,7 +52,8 @@ sinks:
     type: redis
     url: ${ep.redisUrl}
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${name}]
+    table.overrides:
       public.${name}: { keys: ["${name}:item:{id}"], mode: write-through }
 ${extraSinks}`;
 }
@@ -100,7 +101,8 @@ beforeAll(async () => {
     type: redis
     url: redis://127.0.0.1:${FLAKY_PORT}/0
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${A}]
+    table.overrides:
       public.${A}: { keys: ["${A}:flaky:{id}"], mode: write-through }
 `,
       `  signal.data.collection: public.${A}_signal\n`,
@@ -326,7 +328,7 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
     }
   });
 
-  it('snapshot <pipeline> re-snapshots a table while streaming continues, correct under concurrent writes', { timeout: 240_000 }, async () => {
+  it('snapshot <pipeline> --type blocking re-snapshots a table while streaming continues, correct under concurrent writes', { timeout: 240_000 }, async () => {
     const bad = await cli(['snapshot', A, '--config', cfgDir(), '--tables', 'public.nope']);
     expect(bad.stderr).toBe(`not captured by pipeline "${A}": public.nope (captured: public.${A})\n`);
     expect(bad.code).toBe(1);
@@ -341,14 +343,14 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
         await new Promise((r) => setTimeout(r, 10));
       }
     })();
-    const r = await cli(['snapshot', A, '--config', cfgDir(), '--tables', `public.${A}`]);
+    const r = await cli(['snapshot', A, '--config', cfgDir(), '--tables', `public.${A}`, '--type', 'blocking']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const id = /signal ([0-9a-f-]{36})/.exec(r.stdout)?.[1];
     expect(id).toBeDefined();
     const row = (await db.query<{ type: string; data: string }>(`SELECT type, data FROM public.${A}_signal WHERE id = $1`, [id])).rows[0];
     expect(row?.type).toBe('execute-snapshot');
-    expect(JSON.parse(row!.data)).toEqual({ 'data-collections': [`public.${A}`], type: 'incremental' });
+    expect(JSON.parse(row!.data)).toEqual({ 'data-collections': [`public.${A}`], type: 'blocking' });
     const sig = await waitFor('ad-hoc snapshot finished', async () => {
       const p = (await pipelines(daemon!.url)).find((x) => x.name === A)!;
       const list = (p.source.details?.signals ?? []) as { id: string; status: string; error?: string }[];
@@ -394,6 +396,45 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
     expect(twice, 'rows snapshotted more than once').toEqual([]);
 
     // every sink ends at the current row, although snapshot images and concurrent updates interleaved
+    await waitFor('redis equals postgres', async () => {
+      const vals = await redis.mget(...pgRows.map((x) => `${A}:item:${x.id}`));
+      return pgRows.every((x, i) => vals[i] !== null && (JSON.parse(vals[i]!) as { name: string }).name === x.name);
+    }, 60_000, 500);
+  });
+
+  it('snapshot <pipeline> (incremental, with --where) runs while streaming, shows progress in the status and ends every sink equal to Postgres', { timeout: 240_000 }, async () => {
+    const badWhere = await cli(['snapshot', A, '--config', cfgDir(), '--tables', `public.${A}`, '--where', 'public.other=id > 1']);
+    expect(badWhere.stderr).toContain('not captured by pipeline');
+    expect(badWhere.code).toBe(1);
+    let writing = true;
+    let n = 0;
+    const writer = (async () => {
+      while (writing) {
+        n++;
+        await db.query(`UPDATE public.${A} SET name = $1 WHERE id IN (SELECT id FROM public.${A} ORDER BY random() LIMIT 5)`, [`i${n}`]);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const r = await cli(['snapshot', A, '--config', cfgDir(), '--tables', `public.${A}`, '--where', `public.${A}=id % 2 = 0`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const id = /signal ([0-9a-f-]{36})/.exec(r.stdout)?.[1];
+    const row = (await db.query<{ data: string }>(`SELECT data FROM public.${A}_signal WHERE id = $1`, [id])).rows[0];
+    expect(JSON.parse(row!.data)).toEqual({ 'data-collections': [`public.${A}`], type: 'incremental', 'additional-conditions': [{ 'data-collection': `public.${A}`, filter: 'id % 2 = 0' }] });
+    type Inc = { state: string; rows: number; estimated: number; rowsPerSecond: number };
+    const inc = await waitFor('incremental snapshot done', async () => {
+      const p = (await pipelines(daemon!.url)).find((x) => x.name === A)!;
+      const i = (p.source as { incremental?: Inc }).incremental;
+      return i && i.state === 'done' ? i : undefined;
+    }, 120_000, 500);
+    expect(inc.rows).toBeGreaterThan(0);
+    const even = Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM public.${A} WHERE id % 2 = 0`)).rows[0]!.n);
+    expect(inc.rows).toBeLessThanOrEqual(even);
+    const st = await cli(['status', '--admin-url', daemon!.url]);
+    expect(st.stdout).toContain('incremental snapshot');
+    writing = false;
+    await writer;
+    const pgRows = (await db.query<{ id: number; name: string }>(`SELECT id, name FROM public.${A}`)).rows;
     await waitFor('redis equals postgres', async () => {
       const vals = await redis.mget(...pgRows.map((x) => `${A}:item:${x.id}`));
       return pgRows.every((x, i) => vals[i] !== null && (JSON.parse(vals[i]!) as { name: string }).name === x.name);

@@ -59,7 +59,8 @@ sinks:
     type: redis
     url: ${ep.redisUrl}
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${A}, public.${B}]
+    table.overrides:
       public.${A}: { keys: ["${T}:a:{code}"], mode: write-through }
       public.${B}: { keys: ["${T}:b:{id}"], mode: write-through }
 `,

@@ -76,7 +76,8 @@ sinks:
     type: redis
     url: ${ep.redisUrl}
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${T}]
+    table.overrides:
       public.${T}: { keys: ["${T}:item:{id}"], mode: write-through }
   - name: search
     type: elasticsearch
@@ -87,7 +88,8 @@ sinks:
   - name: ghost
     type: redis
     url: ${ep.redisUrl}
-    tables:
+    tables: [public.${T}_later]
+    table.overrides:
       public.${T}_later: { keys: ["${T}:ghost:{id}"] }
 `,
   );

@@ -54,15 +54,15 @@ sinks:
     topics.discovery.interval.ms: 1000
   - name: analytics
     type: clickhouse
-    connection.url: ${ep.clickhouseUrl}
+    url: ${ep.clickhouseUrl}
     database: ${run}
     topics.discovery.interval.ms: 1000
   - name: cache
     type: redis
     url: ${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}
     topics.discovery.interval.ms: 1000
-    truncate.mode: invalidate-pattern
-    table.default: { keys: ["${run}:\${table}:{id}"], mode: write-through }
+    truncate.mode: delete
+    table.default: { keys: ["${run}:{table}:{id}"], mode: write-through }
 `;
 
 async function createTable(t: string, rows: number): Promise<void> {

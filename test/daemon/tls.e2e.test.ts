@@ -80,11 +80,12 @@ sinks:
     auth: { username: ${REDIS_USER}, password: "\${TLSE2E_REDIS_PASSWORD}" }
     tls: { ${files} }
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.items]
+    table.overrides:
       public.items: { keys: ["${NAME}:item:{id}"], mode: write-through }
   - name: wh
     type: clickhouse
-    connection.url: https://127.0.0.1:${ch!.httpsPort}
+    url: https://127.0.0.1:${ch!.httpsPort}
     auth: { username: ${CH_USER}, password: "\${TLSE2E_CH_PASSWORD}" }
     tls: { ca: ${pki.caCert}, cert: ${pki.clientCert}, key: ${pki.clientKeyEncrypted}, key.password: "\${TLSE2E_KEY_PASSWORD}" }
     database: ${NAME}

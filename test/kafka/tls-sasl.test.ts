@@ -136,6 +136,20 @@ describe.skipIf(!canRun)('Kafka with tls + sasl (private broker: SASL_SSL and SS
     expect(String(await attempt(saslConfig('scram-sha-512', SASL_PASSWORD, { ca: pki.otherCaCert })))).toMatch(/the broker's TLS certificate does not verify .*check kafka\.tls \(ca, servername, mode\)/);
   });
 
+  it('the sinks\' kafkajs clients fail on a wrong SASL password or a foreign CA, naming the setting', async () => {
+    const attempt = async (config: KafkaConfig): Promise<unknown> => {
+      // Default retry settings, as a sink's consumer has; the bound only turns a hang into a failure.
+      const consumer = kafkaClient(config).consumer({ groupId: 'tls-sasl-refused' });
+      try {
+        return await Promise.race([consumer.connect().then(() => 'connected', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still retrying after 60 s'), 60_000))]);
+      } finally {
+        await consumer.disconnect().catch(() => undefined);
+      }
+    };
+    expect(String(await attempt(saslConfig('scram-sha-512', 'wrong-password')))).toMatch(/Kafka connection failed: the broker refused the SASL credentials .*check kafka\.sasl \(mechanism, username, password\)/);
+    expect(String(await attempt(saslConfig('scram-sha-512', SASL_PASSWORD, { ca: pki.otherCaCert })))).toMatch(/Kafka connection failed: the broker's TLS certificate does not verify .*check kafka\.tls \(ca, servername, mode\)/);
+  }, 150_000);
+
   it('verify-full refuses the broker when ca is a foreign CA', async () => {
     await expect(listTopics(saslConfig('scram-sha-512', SASL_PASSWORD, { ca: pki.otherCaCert }))).rejects.toThrow();
   });

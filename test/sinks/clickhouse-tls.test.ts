@@ -41,7 +41,7 @@ afterAll(async () => {
 
 function sink(extra: Record<string, unknown>): ClickHouseSink {
   return new ClickHouseSink({
-    config: clickhouseSpec.parse({ 'connection.url': `https://127.0.0.1:${httpsPort}`, database: 'cdc_tls', 'request.timeout.ms': 10_000, ...extra }),
+    config: clickhouseSpec.parse({ url: `https://127.0.0.1:${httpsPort}`, database: 'cdc_tls', 'request.timeout.ms': 10_000, ...extra }),
     group: 'tls-test',
     logger: silentLogger,
   });

@@ -22,7 +22,7 @@ function conformance(target: ClickHouseTarget, mode: 'delete' | 'mark-deleted'):
   const url = target.url;
   describeSinkConformance(`clickhouse ${target.name} (truncate.mode ${mode})`, async () => {
     const database = `cdc_conf_${randomUUID().slice(0, 8)}`;
-    const own = { 'connection.url': url, database, 'truncate.mode': mode, 'checkpoint.group': 'conformance' };
+    const own = { url, database, 'truncate.mode': mode, 'checkpoint.group': 'conformance' };
     const config = clickhouseSpec.parse(own);
     const admin = createClient({ url, log: { level: 127 } });
     const made: ClickHouseSink[] = [];

@@ -135,7 +135,7 @@ const { silentLogger } = await import(env.root + 'src/observability/logger.ts');
 const kafka = new Kafka({ clientId: 'ch-e2e-child', brokers: env.brokers, logLevel: logLevel.NOTHING });
 const config = resolveSinkConfig(sinkCommonSpec.parse({ name: 'ch', type: 'clickhouse', topics: [env.topic], 'group.id': env.kafkaGroup,
   'batch.max.records': 200, 'batch.max.wait.ms': 20, 'errors.retry.initial.backoff.ms': 100, 'errors.retry.max.backoff.ms': 1000 }), { pipeline: 'e2e', topicPrefix: 'e2e' });
-const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': env.url, database: env.database, 'request.timeout.ms': 5000 }), group: env.group, logger: silentLogger });
+const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ url: env.url, database: env.database, 'request.timeout.ms': 5000 }), group: env.group, logger: silentLogger });
 const runner = new SinkRunner({ kafka, sink, config, pipeline: 'e2e', logger: silentLogger, sessionTimeoutMs: 6000 });
 runner.on('failed', (e) => { console.error('FAILED ' + e.message); process.exit(3); });
 await runner.start();
@@ -251,7 +251,7 @@ describe('clickhouse e2e: server outage', () => {
       sinkCommonSpec.parse({ name: 'ch', type: 'clickhouse', topics: [topic], 'group.id': `ch-outage-${run}`, 'batch.max.records': 500, 'batch.max.wait.ms': 20, 'errors.retry.initial.backoff.ms': 100, 'errors.retry.max.backoff.ms': 2000 }),
       { pipeline: 'e2e', topicPrefix: 'e2e' },
     );
-    const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': server.url, database, 'request.timeout.ms': 3000 }), group: `ch-outage-${run}`, logger: silentLogger });
+    const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ url: server.url, database, 'request.timeout.ms': 3000 }), group: `ch-outage-${run}`, logger: silentLogger });
     let committedDuringOutage = 0;
     let down = false;
     const runner = new SinkRunner({ kafka, sink, config, pipeline: 'e2e', logger: silentLogger, sessionTimeoutMs: 10_000, onCommitted: () => { if (down) committedDuringOutage++; } });

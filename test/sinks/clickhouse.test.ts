@@ -33,7 +33,7 @@ function suite(server: ClickHouseTarget): void {
   let dt64 = false;
 
   function makeSink(extra: Record<string, unknown> = {}, group = 'test'): ClickHouseSink {
-    return new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': url, database, 'source.url': endpoints().postgresUrl, ...extra }), group, logger: silentLogger });
+    return new ClickHouseSink({ config: clickhouseSpec.parse({ url: url, database, 'source.url': endpoints().postgresUrl, ...extra }), group, logger: silentLogger });
   }
 
   async function tsv(query: string): Promise<Record<string, string>[]> {
@@ -304,6 +304,45 @@ function suite(server: ClickHouseTarget): void {
     });
   });
 
+  describe('clickhouse sink: checkpoint part hygiene', () => {
+    it('writes the commits of concurrent partitions in one checkpoint INSERT, each durable when commit() returns', async () => {
+      const group = `hygiene-${run}`;
+      const sink = makeSink({ 'source.url': undefined, 'checkpoint.interval.ms': 300 }, group);
+      await sink.open();
+      const topic = 'test.public.hygiene';
+      await sink.commit([{ topic, partition: 0, offset: '5' }]);
+      expect(sink.checkpointInsertCount).toBe(1);
+      // within the interval: the three partitions' commits wait together for one INSERT
+      await Promise.all([1, 2, 3].map((p) => sink.commit([{ topic, partition: p, offset: String(10 * p) }])));
+      expect(sink.checkpointInsertCount).toBe(2);
+      // a later commit of a partition wins (argMax of updated_at), also when it shares an INSERT
+      await Promise.all([sink.commit([{ topic, partition: 0, offset: '7' }]), sink.commit([{ topic, partition: 1, offset: '11' }])]);
+      expect(sink.checkpointInsertCount).toBe(3);
+      await sink.close();
+      // durable: a fresh sink (another process) reads them back
+      const reader = makeSink({ 'source.url': undefined }, group);
+      await reader.open();
+      const partitions = [0, 1, 2, 3].map((partition) => ({ topic, partition }));
+      expect(await reader.loadOffsets(partitions)).toEqual([
+        { topic, partition: 0, offset: '7' },
+        { topic, partition: 1, offset: '11' },
+        { topic, partition: 2, offset: '20' },
+        { topic, partition: 3, offset: '30' },
+      ]);
+      await reader.close();
+    });
+
+    it('a failed checkpoint INSERT rejects every commit waiting for it and stores none of them', async () => {
+      const sink = makeSink({ 'source.url': undefined, 'checkpoint.table': 'cp_gone' }, `gone-${run}`);
+      await sink.open();
+      await admin.command({ query: `DROP TABLE ${database}.cp_gone` });
+      const errs = await Promise.all([0, 1].map((p) => sink.commit([{ topic: 't', partition: p, offset: '1' }]).catch((e: unknown) => e)));
+      for (const e of errs) expect(e).toBeInstanceOf(SinkError);
+      expect(sink.checkpointInsertCount).toBe(0);
+      await sink.close();
+    });
+  });
+
   describe('clickhouse sink: truncate across partitions', () => {
     it('drops rows older than a truncate that a lagging partition delivers after it', async () => {
       const sink = makeSink({ 'source.url': undefined });
@@ -404,7 +443,7 @@ function suite(server: ClickHouseTarget): void {
 
   describe('clickhouse sink: server unavailable', () => {
     it('throws a retriable SinkError when the server cannot be reached', async () => {
-      const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });
+      const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ url: 'http://127.0.0.1:1', database, 'request.timeout.ms': 2000 }), group: 'down', logger: silentLogger });
       const err = await sink.open().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SinkError);
       expect((err as SinkError).retriable).toBe(true);

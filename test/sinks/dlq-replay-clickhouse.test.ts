@@ -33,7 +33,7 @@ const target: DlqTarget = {
   pipeline: 'rt',
   topicPrefix: 'test',
   logger,
-  createSink: () => new ClickHouseSink({ config: clickhouseSpec.parse({ 'connection.url': chUrl, database }), group: config.groupId, logger }),
+  createSink: () => new ClickHouseSink({ config: clickhouseSpec.parse({ url: chUrl, database }), group: config.groupId, logger }),
   sessionTimeoutMs: 6000,
 };
 

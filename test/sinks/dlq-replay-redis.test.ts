@@ -14,6 +14,7 @@ import { endpoints } from '../../scripts/stack/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import { listDlq, replayDlq, type DlqTarget } from '../../src/sinks/runtime/dlq-replay.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { debeziumMessage, pos } from '../support/records.js';
@@ -23,7 +24,7 @@ const run = randomUUID().slice(0, 8);
 const P = `dlqr-${run}:`;
 const DB = 12;
 const url = endpoints().redisUrl;
-const redis = new Redis(url, { db: DB });
+const redis = new Redis(redisDbUrl(url, DB));
 const topic = `dlqr-${run}-src`;
 const dlqTopic = `dlqr-${run}-dlq`;
 const offsetsKey = `${P}offsets`;
@@ -47,7 +48,7 @@ function target(t: Record<string, unknown>): DlqTarget {
     pipeline: 'rt',
     topicPrefix: 'test',
     logger,
-    createSink: () => new RedisSink(redisSinkSpec.parse({ url, db: DB, tables: t }), offsetsKey, logger),
+    createSink: () => new RedisSink(redisSinkSpec.parse(redisSinkInput(url, DB, t)), offsetsKey, logger),
     sessionTimeoutMs: 6000,
   };
 }

@@ -80,7 +80,7 @@ function startChild(cycle: number): Child {
     kafkaGroup: `${sinkGroup}-k${cycle}`,
     sinkGroup,
     url: endpoints().elasticsearchUrl,
-    template: `ese2e-${run}.\${table}`,
+    template: `ese2e-${run}.{table}`,
     checkpointIndex,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', childFile], { env: { ...process.env, ES_E2E_CHILD: JSON.stringify(env) }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -276,7 +276,7 @@ describe('Kafka → SinkRunner → Elasticsearch, poison document', () => {
       sinkCommonSpec.parse({ name: 'dlq', type: 'elasticsearch', topics: [src], 'group.id': `${sinkGroup}-dlq`, 'errors.tolerance': 'dlq', 'errors.deadletterqueue.topic.name': dlqTopic, 'batch.max.wait.ms': 20 }),
       { pipeline: 'ese2e', topicPrefix: PREFIX },
     );
-    const sink = plugin.create(plugin.spec.parse({ url: endpoints().elasticsearchUrl, 'index.name.template': `ese2e-${run}.\${table}`, 'checkpoint.index': checkpointIndex }), {
+    const sink = plugin.create(plugin.spec.parse({ url: endpoints().elasticsearchUrl, 'index.name.template': `ese2e-${run}.{table}`, 'checkpoint.index': checkpointIndex }), {
       pipeline: 'ese2e',
       sinkName: 'dlq',
       topicPrefix: PREFIX,

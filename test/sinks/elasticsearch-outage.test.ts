@@ -106,7 +106,7 @@ describe('Elasticsearch outage under load', () => {
       { pipeline: `esout-${run}`, topicPrefix: 'esout' },
     );
     const sink = plugin.create(
-      plugin.spec.parse({ url: `http://127.0.0.1:${relay.port}`, 'index.name.template': `esout-${run}.\${table}`, 'checkpoint.index': checkpointIndex, 'request.timeout.ms': 5000 }),
+      plugin.spec.parse({ url: `http://127.0.0.1:${relay.port}`, 'index.name.template': `esout-${run}.{table}`, 'checkpoint.index': checkpointIndex, 'request.timeout.ms': 5000 }),
       { pipeline: `esout-${run}`, sinkName: 'outage', topicPrefix: 'esout', groupId: config.groupId, logger: silentLogger },
     );
     const runner = new SinkRunner({ kafka, sink, config, pipeline: `esout-${run}`, logger: silentLogger, sessionTimeoutMs: 10_000 });

@@ -76,7 +76,7 @@ afterAll(async () => {
 });
 
 function makeSink(extra: Record<string, unknown>): Sink {
-  const config = plugin.spec.parse({ url: `https://127.0.0.1:${port}`, 'index.name.template': `${indexPrefix}.\${schema}.\${table}`, 'checkpoint.index': checkpointIndex, refresh: 'wait_for', ...extra });
+  const config = plugin.spec.parse({ url: `https://127.0.0.1:${port}`, 'index.name.template': `${indexPrefix}.{schema}.{table}`, 'checkpoint.index': checkpointIndex, refresh: 'wait_for', ...extra });
   return plugin.create(config, { pipeline: `p-${run}`, sinkName: 'tls', topicPrefix: 'cdc', logger: silentLogger });
 }
 

@@ -27,7 +27,7 @@ const indexPrefix = `estest-${run}`;
 
 const ownConfig = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
   url,
-  'index.name.template': `${indexPrefix}.\${prefix}.\${schema}.\${table}`,
+  'index.name.template': `${indexPrefix}.{prefix}.{schema}.{table}`,
   'checkpoint.index': checkpointIndex,
   refresh: 'wait_for',
   ...overrides,
@@ -220,8 +220,7 @@ describe('elasticsearch sink specifics', () => {
     writeFileSync(settingsFile, JSON.stringify({ number_of_replicas: 0, refresh_interval: '2s' }));
     const t = 'rules';
     const s = makeSink({
-      'fields.exclude': { 'public.rules': ['secret'] },
-      'fields.rename': { 'public.rules': { name: 'full_name' } },
+      'table.overrides': { 'public.rules': { 'fields.exclude': ['secret'], 'fields.rename': { name: 'full_name' } } },
       'source.field': '_cdc',
       'index.mappings.file': mappingsFile,
       'index.settings.file': settingsFile,

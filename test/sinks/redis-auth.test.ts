@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisSinkInput } from '../support/redis-config.js';
 import { SinkError } from '../../src/sinks/sink.js';
 import { nextOffset, pos, sinkBatch, sinkRecord } from '../support/records.js';
 
@@ -43,10 +44,11 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('uses the password and db index from config (url form and host/port form)', async () => {
-  const tables = { 'public.users': { keys: ['user:{id}'] } };
+it('uses the password and db index from config (in the url, and auth overriding the url)', async () => {
+  const tables = ['public.users'];
+  const overrides = { 'public.users': { keys: ['user:{id}'] } };
   const check = new Redis({ port: PORT, password: PASSWORD, db: 5 });
-  for (const cfg of [{ url: `redis://:${PASSWORD}@127.0.0.1:${PORT}/5`, tables }, { host: '127.0.0.1', port: PORT, auth: { password: PASSWORD }, db: 5, tables }]) {
+  for (const cfg of [{ url: `redis://:${PASSWORD}@127.0.0.1:${PORT}/5`, tables, 'table.overrides': overrides }, { url: `redis://:wrong@127.0.0.1:${PORT}/5`, auth: { password: PASSWORD }, tables, 'table.overrides': overrides }]) {
     await check.set('user:1', 'cached');
     const sink = new RedisSink(redisSinkSpec.parse(cfg), 'cdc:offsets:auth', silentLogger);
     await sink.open();
@@ -62,7 +64,7 @@ it('uses the password and db index from config (url form and host/port form)', a
 });
 
 it('fails fast with a non-retriable error on a wrong password', async () => {
-  const sink = new RedisSink(redisSinkSpec.parse({ host: '127.0.0.1', port: PORT, auth: { password: 'wrong' }, tables: { 'public.users': { keys: ['user:{id}'] } } }), 'k', silentLogger);
+  const sink = new RedisSink(redisSinkSpec.parse(redisSinkInput(`redis://127.0.0.1:${PORT}`, undefined, { 'public.users': { keys: ['user:{id}'] } }, { auth: { password: 'wrong' } })), 'k', silentLogger);
   const err = await sink.open().then(() => null, (e: unknown) => e);
   await sink.close();
   expect(err).toBeInstanceOf(SinkError);

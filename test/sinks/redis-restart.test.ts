@@ -16,6 +16,7 @@ import { freePort } from '../support/ports.js';
 import { afterAll, expect, it } from 'vitest';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisSinkInput } from '../support/redis-config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { debeziumMessage, pos } from '../support/records.js';
 import { testRng } from '../support/seed.js';
@@ -63,7 +64,7 @@ it('keeps every change across a Redis kill -9 and restart under load', async () 
   await createTopic(admin, topic, 2);
   producer = await txProducer();
   const offsetsKey = 'cdc:offsets:restart';
-  const sink = new RedisSink(redisSinkSpec.parse({ host: '127.0.0.1', port: PORT, db: 3, tables: { 'public.rs': { keys: ['rs:{id}'], mode: 'write-through' } } }), offsetsKey, logger);
+  const sink = new RedisSink(redisSinkSpec.parse(redisSinkInput(`redis://127.0.0.1:${PORT}`, 3, { 'public.rs': { keys: ['rs:{id}'], mode: 'write-through' } })), offsetsKey, logger);
   runner = new SinkRunner({ kafka, sink, config: sinkConfig({ name: 'restart', topics: [topic], 'group.id': `rtx-${run}`, 'batch.max.records': 50 }), pipeline: 'rt', logger });
   const states: string[] = [];
   runner.on('state', (s: { name: string }) => states.push(s.name));

@@ -23,6 +23,7 @@ import { freePort } from '../support/ports.js';
 import { afterAll, expect, it } from 'vitest';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisSinkInput } from '../support/redis-config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { debeziumMessage, pos } from '../support/records.js';
 import { createTopic, highWatermarks, kafka, logger, sendTx, sinkConfig, txProducer, waitFor } from './runtime-support.js';
@@ -75,7 +76,7 @@ it.each(['snapshot', 'empty', 'empty-while-stopped'] as const)('converges after 
   const offsetsKey = `cdc:offsets:rollback-${restart}-${run}`;
   const newRunner = (): SinkRunner => {
     const sink = new RedisSink(
-      redisSinkSpec.parse({ host: '127.0.0.1', port: PORT, db: 2, tables: { 'public.rb': { keys: ['rb:{id}'], mode: 'write-through' }, 'public.inv': { keys: ['inv:{id}'] } } }),
+      redisSinkSpec.parse(redisSinkInput(`redis://127.0.0.1:${PORT}`, 2, { 'public.rb': { keys: ['rb:{id}'], mode: 'write-through' }, 'public.inv': { keys: ['inv:{id}'] } })),
       offsetsKey,
       logger,
     );

@@ -2,7 +2,7 @@
  * The Redis sink over TLS with an ACL user (issue 15.4), against a throwaway redis-server (Debian's
  * build has TLS) on a free port: TLS only (`--port 0`), client certificates required, the default
  * user disabled and one ACL user. The sink invalidates and stores offsets with `tls` + `auth`
- * (url form and host/port form); a foreign CA, a missing client certificate and a wrong password
+ * (rediss:// url forms); a foreign CA, a missing client certificate and a wrong password
  * are refused with non-retriable errors that name what to check. The shared Redis is not touched.
  * Certificates: a throwaway CA (test/support/certs.ts). Skipped without openssl or redis-server.
  */
@@ -21,7 +21,7 @@ import { nextOffset, pos, sinkBatch, sinkRecord } from '../support/records.js';
 import { canRunRedis, REDIS_PASSWORD as PASSWORD, REDIS_USER as USER, startTlsRedis, type TlsRedis } from '../support/tls-services.js';
 
 const canRun = hasOpenssl && canRunRedis;
-const tables = { 'public.users': { keys: ['user:{id}'] } };
+const tables = { tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}'] } } };
 
 let dir = '';
 let port = 0;
@@ -55,7 +55,7 @@ afterAll(async () => {
 
 /** Runs one invalidation through a sink with `cfg`; resolves to the error of open(), or null after a successful write + commit. */
 async function invalidate(cfg: Record<string, unknown>): Promise<unknown> {
-  const sink = new RedisSink(redisSinkSpec.parse({ tables, ...cfg }), 'cdc:offsets:tls', silentLogger);
+  const sink = new RedisSink(redisSinkSpec.parse({ ...tables, ...cfg }), 'cdc:offsets:tls', silentLogger);
   try {
     await sink.open();
     const batch = sinkBatch([sinkRecord({ table: 'users', op: 'u', after: { id: 1 }, position: pos(1) })]);
@@ -70,11 +70,11 @@ async function invalidate(cfg: Record<string, unknown>): Promise<unknown> {
 }
 
 describe.skipIf(!canRun)('Redis sink over TLS with an ACL user (private redis-server: TLS only, client certificates required)', () => {
-  it('invalidates and stores offsets with tls + auth (rediss:// url and host/port forms)', async () => {
+  it('invalidates and stores offsets with tls + auth (rediss:// url with and without a db path, encrypted and plain key)', async () => {
     const tls = { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey };
     for (const cfg of [
       { url: `rediss://127.0.0.1:${port}/0`, auth: { username: USER, password: PASSWORD }, tls },
-      { host: '127.0.0.1', port, auth: { username: USER, password: PASSWORD }, tls: { ...tls, key: pki.clientKeyEncrypted, 'key.password': pki.clientKeyPassword } },
+      { url: `rediss://127.0.0.1:${port}`, auth: { username: USER, password: PASSWORD }, tls: { ...tls, key: pki.clientKeyEncrypted, 'key.password': pki.clientKeyPassword } },
     ]) {
       await check!.set('user:1', 'cached');
       expect(await invalidate(cfg)).toBeNull();
@@ -85,24 +85,24 @@ describe.skipIf(!canRun)('Redis sink over TLS with an ACL user (private redis-se
   });
 
   it('the server is TLS-only: a plaintext client gets no answer it can use', async () => {
-    const err = await invalidate({ host: '127.0.0.1', port, auth: { username: USER, password: PASSWORD } });
+    const err = await invalidate({ url: `redis://127.0.0.1:${port}`, auth: { username: USER, password: PASSWORD } });
     expect(err).toBeInstanceOf(SinkError);
   });
 
   it('a foreign CA is refused, non-retriable, naming the tls settings', async () => {
-    const err = await invalidate({ host: '127.0.0.1', port, auth: { username: USER, password: PASSWORD }, tls: { ca: pki.otherCaCert, cert: pki.clientCert, key: pki.clientKey } });
+    const err = await invalidate({ url: `rediss://127.0.0.1:${port}`, auth: { username: USER, password: PASSWORD }, tls: { ca: pki.otherCaCert, cert: pki.clientCert, key: pki.clientKey } });
     expect(err).toBeInstanceOf(SinkError);
     expect((err as SinkError).retriable).toBe(false);
     expect((err as SinkError).message).toMatch(/certificate.*check the sink's tls \(ca, servername, mode\)/);
   });
 
   it('a missing client certificate is refused by the server', async () => {
-    const err = await invalidate({ host: '127.0.0.1', port, auth: { username: USER, password: PASSWORD }, tls: { ca: pki.caCert } });
+    const err = await invalidate({ url: `rediss://127.0.0.1:${port}`, auth: { username: USER, password: PASSWORD }, tls: { ca: pki.caCert } });
     expect(err).toBeInstanceOf(SinkError);
   });
 
   it('a wrong ACL password is refused, non-retriable, naming auth', async () => {
-    const err = await invalidate({ host: '127.0.0.1', port, auth: { username: USER, password: 'wrong' }, tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
+    const err = await invalidate({ url: `rediss://127.0.0.1:${port}`, auth: { username: USER, password: 'wrong' }, tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
     expect(err).toBeInstanceOf(SinkError);
     expect((err as SinkError).retriable).toBe(false);
     expect((err as SinkError).message).toMatch(/WRONGPASS.*auth\.username\/auth\.password/);

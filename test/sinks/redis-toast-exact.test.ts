@@ -12,12 +12,13 @@ import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import { nextOffset, pos, sinkBatch, sinkRecord } from '../support/records.js';
 
 const DB = 11;
 const P = `rtx-${randomUUID().slice(0, 8)}:`;
 const url = endpoints().redisUrl;
-const admin = new Redis(url, { db: DB });
+const admin = new Redis(redisDbUrl(url, DB));
 
 afterAll(async () => {
   const keys = [...(await admin.keys(`${P}*`)), ...(await admin.keys(`cdc:ver@*${P}*`))];
@@ -27,7 +28,7 @@ afterAll(async () => {
 
 describe('redis write-through TOAST merge keeps stored values byte for byte', () => {
   it('numbers beyond 14 digits, empty arrays, escapes and unicode survive the merge', async () => {
-    const config = redisSinkSpec.parse({ url, db: DB, tables: { 'public.items': { keys: [`${P}item:{id}`], mode: 'write-through' } } });
+    const config = redisSinkSpec.parse(redisSinkInput(url, DB, { 'public.items': { keys: [`${P}item:{id}`], mode: 'write-through' } }));
     const sink = new RedisSink(config, `${P}offsets`, silentLogger);
     await sink.open();
     try {

@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec, type RedisSinkConfig } from '../../src/sinks/redis/spec.js';
 import { versionString } from '../../src/sinks/kit/index.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import type { SinkRecord } from '../../src/sinks/sink.js';
 import { nextOffset, pos, sinkBatch, sinkRecord, type ChangeSpec } from '../support/records.js';
 import { CONFORMANCE, describeSinkConformance } from './conformance.js';
@@ -21,7 +22,7 @@ const DB = 11;
 const run = randomUUID().slice(0, 8);
 const P = `rt-${run}:`;
 const url = endpoints().redisUrl;
-const admin = new Redis(url, { db: DB, lazyConnect: false });
+const admin = new Redis(redisDbUrl(url, DB), { lazyConnect: false });
 
 async function deleteMatching(pattern: string): Promise<void> {
   let cursor = '0';
@@ -33,7 +34,7 @@ async function deleteMatching(pattern: string): Promise<void> {
 }
 
 function makeConfig(tables: Record<string, unknown>, extra: Record<string, unknown> = {}): RedisSinkConfig {
-  return redisSinkSpec.parse({ url, db: DB, tables, ...extra });
+  return redisSinkSpec.parse(redisSinkInput(url, DB, tables, extra));
 }
 
 afterAll(async () => {
@@ -47,7 +48,7 @@ function conformanceHarness(mode: 'write-through' | 'invalidate') {
   return async () => {
     const offsetsKey = `${P}offsets:${mode}`;
     const keyPrefix = `${P}${mode}:item:`;
-    const own = { url, db: DB, tables: { [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, 'truncate.mode': 'invalidate-pattern', 'offsets.key': offsetsKey };
+    const own = redisSinkInput(url, DB, { [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, { 'truncate.mode': 'delete', 'offsets.key': offsetsKey });
     const config = redisSinkSpec.parse(own);
     // the namespace the plugin gives the kill -9 child's sink (its group id): the same sink, in or out of process
     const newSink = () => new RedisSink(config, offsetsKey, silentLogger, `cdc-fanout.conf.redis-${mode}`);
@@ -90,7 +91,7 @@ describe('redis sink: invalidation', () => {
       [users]: { keys: [`${P}user:{id}`, `${P}user:email:{email}`, `${P}org:{org_id}:members`] },
       'public.posts': { keys: [`${P}post:{id}`], mode: 'publish', 'publish.channel': `${P}chan` },
     },
-    { 'truncate.mode': 'invalidate-pattern' },
+    { 'truncate.mode': 'delete' },
   );
   let sink: RedisSink;
   let offset = 0;
@@ -149,7 +150,7 @@ describe('redis sink: invalidation', () => {
     expect(await exists('user:4', 'user:email:d@x', 'user:40', 'org:1:members')).toEqual([false, false, false, false]);
   });
 
-  it('invalidates by prefix on truncate (invalidate-pattern) and leaves other tables alone', async () => {
+  it('invalidates by prefix on truncate (truncate.mode delete) and leaves other tables alone', async () => {
     await seed('user:5', 'user:6', 'user:email:e@x', 'org:2:members', 'post:1');
     await apply([u({ op: 't', before: null, after: null, key: null, position: pos(130) })]);
     expect(await exists('user:5', 'user:6', 'user:email:e@x', 'org:2:members', 'post:1')).toEqual([false, false, false, false, true]);
@@ -168,7 +169,7 @@ describe('redis sink: invalidation', () => {
   });
 
   it('publishes the invalidated keys in publish mode', async () => {
-    const sub = new Redis(url, { db: DB });
+    const sub = new Redis(redisDbUrl(url, DB));
     const got: string[] = [];
     await sub.subscribe(`${P}chan`);
     sub.on('message', (_c: string, m: string) => got.push(m));
@@ -193,7 +194,7 @@ describe('redis sink: invalidation', () => {
   });
 
   it('rejects template syntax errors and unknown columns with the table and column named', () => {
-    const bad = redisSinkSpec.safeParse({ tables: { 'public.users': { keys: ['user:{id'] } } });
+    const bad = redisSinkSpec.safeParse(redisSinkInput('redis://127.0.0.1:6379', undefined, { 'public.users': { keys: ['user:{id'] } }));
     expect(bad.success).toBe(false);
     expect(JSON.stringify(bad.error?.issues)).toContain('table public.users');
     expect(JSON.stringify(bad.error?.issues)).toContain('never closed');

@@ -45,9 +45,9 @@ const bin = join(import.meta.dirname, '..', '..', 'bin', 'cdc-fanout.js');
 /** Each sink's own fields (also written to the config file as YAML flow mappings, i.e. JSON). */
 let sinks: Record<string, { type: string; own: Record<string, unknown> }> = {};
 const sinkConfigs = (): typeof sinks => ({
-  search: { type: 'elasticsearch', own: { url: ep.elasticsearchUrl, 'index.name.template': `${T}.\${table}`, 'checkpoint.index': `${T}-checkpoints`, refresh: 'wait_for' } },
-  warehouse: { type: 'clickhouse', own: { 'connection.url': ep.clickhouseUrl, database: T } },
-  cache: { type: 'redis', own: { url: ep.redisUrl, tables: { [`public.${T}`]: { keys: [`${T}:item:{id}`], mode: 'write-through' } } } },
+  search: { type: 'elasticsearch', own: { url: ep.elasticsearchUrl, 'index.name.template': `${T}.{table}`, 'checkpoint.index': `${T}-checkpoints`, refresh: 'wait_for' } },
+  warehouse: { type: 'clickhouse', own: { url: ep.clickhouseUrl, database: T } },
+  cache: { type: 'redis', own: { url: ep.redisUrl, tables: [`public.${T}`], 'table.overrides': { [`public.${T}`]: { keys: [`${T}:item:{id}`], mode: 'write-through' } } } },
   hooks: { type: 'webhook', own: { url: receiver.url, 'signature.secret': SECRET, 'request.concurrency': 3 } },
 });
 

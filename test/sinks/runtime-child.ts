@@ -7,6 +7,7 @@ import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisSinkInput } from '../support/redis-config.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 
@@ -18,11 +19,7 @@ const env = (k: string): string => {
 const prefix = env('CHILD_PREFIX');
 const kafka = new Kafka({ clientId: 'runtime-child', brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING });
 const sink = new RedisSink(
-  redisSinkSpec.parse({
-    url: endpoints().redisUrl,
-    db: Number(env('CHILD_DB')),
-    tables: { 'public.crash': { keys: [`${prefix}row:{id}`, `${prefix}inv:{id}`], mode: 'write-through' } },
-  }),
+  redisSinkSpec.parse(redisSinkInput(endpoints().redisUrl, Number(env('CHILD_DB')), { 'public.crash': { keys: [`${prefix}row:{id}`, `${prefix}inv:{id}`], mode: 'write-through' } })),
   env('CHILD_OFFSETS_KEY'),
   silentLogger,
 );

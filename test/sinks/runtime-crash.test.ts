@@ -13,13 +13,14 @@ import { endpoints } from '../../scripts/stack/endpoints.js';
 import { debeziumMessage, pos } from '../support/records.js';
 import { testRng } from '../support/seed.js';
 import { createTopic, highWatermarks, kafka, sendTx, txProducer, waitFor } from './runtime-support.js';
+import { redisDbUrl } from '../support/redis-config.js';
 
 const run = randomUUID().slice(0, 8);
 const P = `rtc-${run}:`;
 const DB = 13;
 const topic = `rtc-${run}`;
 const offsetsKey = `${P}offsets`;
-const redis = new Redis(endpoints().redisUrl, { db: DB });
+const redis = new Redis(redisDbUrl(endpoints().redisUrl, DB));
 let admin: Admin | undefined;
 let producer: Producer | undefined;
 let child: ChildProcess | undefined;

@@ -14,6 +14,7 @@ import { endpoints } from '../../scripts/stack/endpoints.js';
 import { DLQ_HEADERS } from '../../src/kafka/dlq-producer.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { SinkError, type Sink, type SinkBatch, type WriteResult } from '../../src/sinks/sink.js';
 import { debeziumMessage, pos } from '../support/records.js';
@@ -23,14 +24,14 @@ const run = randomUUID().slice(0, 8);
 const P = `rtr-${run}:`;
 const DB = 12;
 const url = endpoints().redisUrl;
-const redis = new Redis(url, { db: DB });
+const redis = new Redis(redisDbUrl(url, DB));
 let admin: Admin;
 let producer: Producer;
 const topics: string[] = [];
 const runners: SinkRunner[] = [];
 
 function redisSink(tables: Record<string, unknown>, offsetsKey: string): RedisSink {
-  return new RedisSink(redisSinkSpec.parse({ url, db: DB, tables }), offsetsKey, logger);
+  return new RedisSink(redisSinkSpec.parse(redisSinkInput(url, DB, tables)), offsetsKey, logger);
 }
 
 async function newTopic(name: string, partitions: number): Promise<string> {
@@ -293,7 +294,7 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
     const offsetsKey = `${P}offsets:pair`;
     const channel = `${P}pair-chan`;
     const published = new Map<string, number>();
-    const sub = new Redis(url, { db: DB });
+    const sub = new Redis(redisDbUrl(url, DB));
     await sub.subscribe(channel);
     sub.on('message', (_c: string, m: string) => {
       for (const k of (JSON.parse(m) as { keys: string[] }).keys) published.set(k, (published.get(k) ?? 0) + 1);

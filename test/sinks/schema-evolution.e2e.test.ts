@@ -160,7 +160,7 @@ describe('Elasticsearch: one table\'s bad mapping never stops the other tables o
       { pipeline: id, topicPrefix: prefix },
     );
     expect(config['errors.tolerance']).toBe('none');
-    const sink = esPlugin.create(esPlugin.spec.parse({ url: ep.elasticsearchUrl, 'checkpoint.index': checkpointIndex, 'index.mappings.files': { [`public.${A}`]: mappingA } }), {
+    const sink = esPlugin.create(esPlugin.spec.parse({ url: ep.elasticsearchUrl, 'checkpoint.index': checkpointIndex, 'table.overrides': { [`public.${A}`]: { 'index.mappings.file': mappingA } } }), {
       pipeline: id,
       sinkName: 'search',
       topicPrefix: prefix,
@@ -257,7 +257,7 @@ async function startClickhouseRunner(id: string, prefix: string, topic: string, 
     sinkCommonSpec.parse({ name: 'warehouse', type: 'clickhouse', topics: [topic], 'batch.max.records': 25, 'batch.max.wait.ms': 20, 'errors.retry.initial.backoff.ms': 50, 'errors.retry.max.backoff.ms': 500 }),
     { pipeline: id, topicPrefix: prefix },
   );
-  const sink = chPlugin.create(chPlugin.spec.parse({ 'connection.url': ep.clickhouseUrl, database }), {
+  const sink = chPlugin.create(chPlugin.spec.parse({ url: ep.clickhouseUrl, database }), {
     pipeline: id,
     sinkName: 'warehouse',
     topicPrefix: prefix,
@@ -320,7 +320,7 @@ describe('ClickHouse: RENAME COLUMN and ADD COLUMN … DEFAULT', () => {
       await sql(`DROP TABLE IF EXISTS public.${T}`);
     });
     await sql(`CREATE TABLE public.${T} (id int PRIMARY KEY, a text)`, `INSERT INTO public.${T} VALUES (1, 'x'), (2, 'old')`);
-    const sink = chPlugin.create(chPlugin.spec.parse({ 'connection.url': ep.clickhouseUrl, database }), {
+    const sink = chPlugin.create(chPlugin.spec.parse({ url: ep.clickhouseUrl, database }), {
       pipeline: T,
       sinkName: 'warehouse',
       topicPrefix: 'test',

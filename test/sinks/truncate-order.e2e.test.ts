@@ -1,7 +1,7 @@
 /**
  * TRUNCATE ordered like every other change, on the real stack (issue 20): Postgres → the real
  * source → Kafka topics with 3 partitions → the ClickHouse (delete, mark-deleted) and Redis
- * (write-through, invalidate-pattern) sinks, reconciled row by row against Postgres.
+ * (write-through, truncate.mode delete) sinks, reconciled row by row against Postgres.
  *
  * The workload has `TRUNCATE a CASCADE` (so b too) in a transaction that also inserts a row before
  * it and rows after it, then 300 more inserts per table and updates. Truncate events have no key
@@ -24,6 +24,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import { decodeMessage } from '../../src/sinks/runtime/decode.js';
 import type { Sink, SinkBatch, SinkRecord } from '../../src/sinks/sink.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
@@ -37,7 +38,7 @@ const topicA = `${prefix}.public.${A}`;
 const topicB = `${prefix}.public.${B}`;
 const ep = endpoints();
 const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
-const redis = new Redis(ep.redisUrl, { db: 11, lazyConnect: false });
+const redis = new Redis(redisDbUrl(ep.redisUrl, 11), { lazyConnect: false });
 const redisPrefix = `to-${randomUUID().slice(0, 8)}:`;
 const databases: string[] = [];
 
@@ -186,7 +187,7 @@ describe.each<Order>(['truncate-last', 'truncate-first'])('TRUNCATE … CASCADE 
   it.each(['delete', 'mark-deleted'] as const)('ClickHouse truncate.mode %s ends equal to Postgres', async (mode) => {
     const database = `cdc_trunc_${randomUUID().slice(0, 8)}`;
     databases.push(database);
-    const config = clickhouseSpec.parse({ 'connection.url': ep.clickhouseUrl, database, 'truncate.mode': mode });
+    const config = clickhouseSpec.parse({ url: ep.clickhouseUrl, database, 'truncate.mode': mode });
     await applyAll(order, () => new ClickHouseSink({ config, group: 'truncate-order', logger: silentLogger }));
     for (const t of [A, B]) {
       const rs = await ch.query({ query: `SELECT * FROM ${database}.public_${t} FINAL WHERE _deleted = 0`, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
@@ -194,14 +195,11 @@ describe.each<Order>(['truncate-last', 'truncate-first'])('TRUNCATE … CASCADE 
     }
   });
 
-  it('Redis write-through (truncate.mode invalidate-pattern) ends equal to Postgres', async () => {
+  it('Redis write-through (truncate.mode delete) ends equal to Postgres', async () => {
     const p = `${redisPrefix}${order}:`;
-    const config = redisSinkSpec.parse({
-      url: ep.redisUrl,
-      db: 11,
-      'truncate.mode': 'invalidate-pattern',
-      tables: { [`public.${A}`]: { keys: [`${p}a:{id}`], mode: 'write-through' }, [`public.${B}`]: { keys: [`${p}b:{id}`], mode: 'write-through' } },
-    });
+    const config = redisSinkSpec.parse(
+      redisSinkInput(ep.redisUrl, 11, { [`public.${A}`]: { keys: [`${p}a:{id}`], mode: 'write-through' }, [`public.${B}`]: { keys: [`${p}b:{id}`], mode: 'write-through' } }, { 'truncate.mode': 'delete' }),
+    );
     await applyAll(order, () => new RedisSink(config, `${p}offsets`, silentLogger));
     for (const [t, letter] of [[A, 'a'], [B, 'b']] as const) {
       const actual = new Map<number, Row>();

@@ -21,7 +21,7 @@ const kafka = kafkaClient(kafkaConfig);
 const plugin = await loadSinkPlugin('webhook');
 const groupId = env('CHILD_GROUP');
 const sink = plugin.create(
-  plugin.spec.parse({ url: env('CHILD_URL'), 'signature.secret': env('CHILD_SECRET'), 'request.concurrency': 3, 'request.max.events': 8, 'retry.backoff.initial.ms': 20, 'retry.backoff.max.ms': 200 }),
+  plugin.spec.parse({ url: env('CHILD_URL'), 'signature.secret': env('CHILD_SECRET'), 'request.concurrency': 3, 'request.max.events': 8, 'retry.initial.backoff.ms': 20, 'retry.max.backoff.ms': 200 }),
   { pipeline: 'whcrash', sinkName: 'crash', topicPrefix: 'whcrash', groupId, logger: silentLogger, kafka: kafkaConfig },
 );
 const config = resolveSinkConfig(

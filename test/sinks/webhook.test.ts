@@ -64,7 +64,7 @@ async function newReceiver(): Promise<WebhookReceiver> {
 /** A webhook sink built through the registered plugin, as the daemon builds it. */
 async function makeSink(name: string, fields: Record<string, unknown>): Promise<Sink> {
   const plugin = await loadSinkPlugin('webhook');
-  return plugin.create(plugin.spec.parse({ 'signature.secret': SECRET, 'retry.backoff.initial.ms': 10, 'retry.backoff.max.ms': 200, ...fields }), {
+  return plugin.create(plugin.spec.parse({ 'signature.secret': SECRET, 'retry.initial.backoff.ms': 10, 'retry.max.backoff.ms': 200, ...fields }), {
     pipeline: 'wh',
     sinkName: name,
     topicPrefix: 'wh',

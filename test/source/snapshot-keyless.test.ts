@@ -8,19 +8,21 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
 import { cleanup, consume, kafkaConfig, oneTableSource, pgClient, uniq, waitFor } from './helpers.js';
 
-const id = uniq('src_keyless');
-const table = `public.${id}`;
-const prefix = id.replace(/_/g, '-');
 const ROWS = 600;
-let source: PostgresSource | undefined;
+const sources: PostgresSource[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
-  await source?.stop();
-  await cleanup({ slot: id, publication: `${id}_pub`, topicPrefix: prefix, tables: [table] });
+  for (const s of sources) await s.stop();
+  for (const c of cleanups) await c();
 });
 
 describe('snapshot of a table without a primary key', () => {
-  it('reads every row once, in ctid chunks, while rows move', async () => {
+  it.each([1, 3])('reads every row once, in ctid chunks, while rows move (snapshot.max.threads=%i)', async (threads) => {
+    const id = uniq('src_keyless');
+    const table = `public.${id}`;
+    const prefix = id.replace(/_/g, '-');
+    cleanups.push(() => cleanup({ slot: id, publication: `${id}_pub`, topicPrefix: prefix, tables: [table] }));
     const c = await pgClient();
     try {
       await c.query(`CREATE TABLE ${table} (n int NOT NULL, ver int NOT NULL, pad text)`);
@@ -41,9 +43,10 @@ describe('snapshot of a table without a primary key', () => {
         }
       })();
 
-      source = new PostgresSource(oneTableSource(id, { 'snapshot.mode': 'initial', 'snapshot.fetch.size': 7 }), kafkaConfig, silentLogger);
+      const source = new PostgresSource(oneTableSource(id, { 'snapshot.mode': 'initial', 'snapshot.fetch.size': 7, 'snapshot.max.threads': threads }), kafkaConfig, silentLogger);
+      sources.push(source);
       await source.start();
-      await waitFor(() => source?.status().state === 'streaming', 60000, 'snapshot done');
+      await waitFor(() => source.status().state === 'streaming', 60000, 'snapshot done');
       writing = false;
       await writer;
 

@@ -35,6 +35,7 @@ import { startDaemon, type DaemonProcess } from '../daemon/helpers.js';
 import { clickhouseTargets, stopTargets, type ClickHouseTarget } from '../support/clickhouse-targets.js';
 import { insertSql, matrixFor, matrixTableSql, MATRIX_SETUP, rowArb, type MatrixColumn } from '../support/type-matrix.js';
 import { cleanup } from '../source/helpers.js';
+import { redisDbUrl } from '../support/redis-config.js';
 
 const ep = endpoints();
 const run = Date.now().toString(36);
@@ -66,7 +67,7 @@ let cols: MatrixColumn[];
 let dir: string;
 let daemon: DaemonProcess | undefined;
 const es = new EsClient({ node: ep.elasticsearchUrl });
-const redis = new Redis(ep.redisUrl, { db: REDIS_DB });
+const redis = new Redis(redisDbUrl(ep.redisUrl, REDIS_DB));
 
 const rawText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
@@ -107,16 +108,16 @@ sinks:
     batch.max.wait.ms: 50
 ${warehouses.map((w) => `  - name: warehouse-${w.target.tag}
     type: clickhouse
-    connection.url: ${w.target.url}
+    url: ${w.target.url}
     database: ${w.db}
-    topics: [${name}.public.${name}]
+    tables: [public.${name}]
     batch.max.wait.ms: 50
 `).join('')}  - name: cache
     type: redis
-    url: ${ep.redisUrl}
-    db: ${REDIS_DB}
+    url: ${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}
     batch.max.wait.ms: 50
-    tables:
+    tables: [public.${name}]
+    table.overrides:
       public.${name}: { keys: ["${redisPrefix}{id}"], mode: write-through }
 `,
   );

@@ -103,8 +103,11 @@ export const PAGE_HTML = `<!doctype html>
       charts(hist[p.name] && hist[p.name].source, [['events/s', 'eventsPerSec', fmt], ['slot lag B', 'slotLagBytes', fmtLag]]),
       s.snapshot.length ? h('div', { class: 'snap', 'data-testid': 'snapshot' }, s.snapshot.map((t) => {
         const pct = t.finished ? 100 : t.total ? Math.min(100, Math.round(100 * t.done / t.total)) : 0;
-        return [h('div', {}, t.table + ': ' + fmt(t.done) + (t.total ? ' / ' + fmt(t.total) : '') + (t.finished ? ' ✓' : '')), h('div', { class: 'bar' }, h('div', { style: 'width:' + pct + '%' }))];
+        return [h('div', {}, t.table + ': ' + fmt(t.done) + (t.total ? ' / ' + fmt(t.total) : '') + (t.finished ? ' ✓' : '') + (!t.finished && t.rowsPerSecond !== undefined ? ' · ' + fmt(t.rowsPerSecond) + ' rows/s' + (t.etaSeconds === null || t.etaSeconds === undefined ? '' : ' · ETA ' + fmt(t.etaSeconds) + ' s') + (t.chunks ? ' · chunks ' + fmt(t.chunks.done) + '/' + fmt(t.chunks.total) + ' · ' + t.threads + ' workers' : '') : '')), h('div', { class: 'bar' }, h('div', { style: 'width:' + pct + '%' }))];
       })) : null,
+      s.incremental ? h('div', { class: 'snap', 'data-testid': 'incremental-snapshot' },
+        h('div', {}, 'incremental snapshot ' + s.incremental.state.toLowerCase() + (s.incremental.table ? ' · ' + s.incremental.table : '') + ': ' + fmt(s.incremental.rows) + ' / ~' + fmt(s.incremental.estimated) + ' rows · ' + fmt(s.incremental.rowsPerSecond) + ' rows/s' + (s.incremental.state === 'running' && s.incremental.etaSeconds !== null ? ' · ETA ' + fmt(s.incremental.etaSeconds) + ' s' : '')),
+        h('div', { class: 'bar' }, h('div', { style: 'width:' + (s.incremental.state === 'done' ? 100 : s.incremental.estimated ? Math.min(100, Math.round(100 * s.incremental.rows / s.incremental.estimated)) : 0) + '%' }))) : null,
       s.lastError ? h('div', { class: 'err', 'data-testid': 'source-error' }, 'last error ' + s.lastError.at.slice(11, 19) + ' UTC: ' + s.lastError.message) : null);
   }
   function sinkBox(p, s) {

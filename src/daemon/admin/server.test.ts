@@ -38,6 +38,11 @@ function backend(): AdminBackend & { actions: string[] } {
       return { ok: false, status: 409, error: 'already running' };
     },
     dlqReplayStatus: () => ({ ok: false, status: 404, error: 'no replay' }),
+    async snapshot(p, req) {
+      if (p !== 'shop') return { ok: false, status: 404, error: `no pipeline "${p}"` };
+      actions.push(`${p}/snapshot/${req.kind}${req.kind === 'execute' ? `/${req.tables.join('+')}/${JSON.stringify(req.conditions)}/${req.type ?? ''}` : ''}`);
+      return { ok: true, value: { id: 'snap-1', status: req.kind === 'execute' ? 'accepted' : 'done' } };
+    },
   };
 }
 
@@ -73,7 +78,21 @@ describe('admin server', () => {
       expect(((await bad.json()) as { error: string }).error).toContain('unknown field(s) tabel');
       expect((await replay('not json')).status).toBe(400);
       expect((await replay('{"dryRun":"yes"}')).status).toBe(400);
-      expect(b.actions).toEqual(['shop/cache/pause', 'shop/cache/dlq-list/public.t', 'shop/cache/dlq-replay/public.t/true']);
+      // snapshot routes: start (202), controls, body checks
+      const snap = (body: string): Promise<Response> => fetch(`${srv.url}/pipelines/shop/snapshot`, { method: 'POST', body });
+      const started = await snap('{"tables":["public.t"],"conditions":{"public.t":"id > 5"}}');
+      expect(started.status).toBe(202);
+      expect(await started.json()).toEqual({ id: 'snap-1', status: 'accepted' });
+      expect((await fetch(`${srv.url}/pipelines/shop/snapshot/pause`, { method: 'POST' })).status).toBe(200);
+      expect((await fetch(`${srv.url}/pipelines/shop/snapshot`)).status).toBe(405);
+      const noTables = await snap('{"tables":[]}');
+      expect(noTables.status).toBe(400);
+      expect(((await noTables.json()) as { error: string }).error).toContain('"tables" must be a non-empty list');
+      expect((await snap('{"tables":["public.t"],"type":"fast"}')).status).toBe(400);
+      expect((await snap('{"tables":["public.t"],"conditions":{"public.t":1}}')).status).toBe(400);
+      expect((await snap('{"tables":["public.t"],"where":"x"}')).status).toBe(400);
+      expect((await fetch(`${srv.url}/pipelines/nope/snapshot/stop`, { method: 'POST' })).status).toBe(404);
+      expect(b.actions).toEqual(['shop/cache/pause', 'shop/cache/dlq-list/public.t', 'shop/cache/dlq-replay/public.t/true', 'shop/snapshot/execute/public.t/{"public.t":"id > 5"}/incremental', 'shop/snapshot/pause']);
     } finally {
       await srv.close();
     }

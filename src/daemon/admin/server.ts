@@ -1,7 +1,8 @@
 /**
  * The admin HTTP(S) server (node:http, no framework): /health (liveness: the process answers),
  * /ready (readiness: every component RUNNING or PAUSED — a source may be STANDBY — else 503), /metrics, /pipelines, /history,
- * POST /pipelines/:p/sinks/:s/{pause,resume,restart}, the dead-letter topic of a sink
+ * POST /pipelines/:p/sinks/:s/{pause,resume,restart}, snapshots (POST /pipelines/:p/snapshot and
+ * /pipelines/:p/snapshot/{pause,resume,stop}), the dead-letter topic of a sink
  * (GET /pipelines/:p/sinks/:s/dlq, POST and GET /pipelines/:p/sinks/:s/dlq/replay) and the live page at /. Loopback by default;
  * with a token, every route except /health and the static page needs `Authorization: Bearer <token>`.
  * Everything it returns has been through redact().
@@ -15,6 +16,7 @@ import { daemonMetrics } from '../../observability/daemon-metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ComponentState, DaemonHistory, PipelineStatus } from '../status.js';
 import { PAGE_HTML } from './page.js';
+import type { SnapshotRequest } from '../../source/postgres-source.js';
 import type { DlqReplayJob, DlqResult } from '../dlq-jobs.js';
 import type { DlqListing } from '../../sinks/runtime/dlq-replay.js';
 
@@ -34,6 +36,11 @@ export interface AdminBackend {
   dlqReplay(pipeline: string, sink: string, req: { table?: string | undefined; dryRun?: boolean | undefined }): DlqResult<DlqReplayJob>;
   /** GET /pipelines/:p/sinks/:s/dlq/replay: the sink's last replay job (running or finished). */
   dlqReplayStatus(pipeline: string, sink: string): DlqResult<DlqReplayJob>;
+  /**
+   * POST /pipelines/:p/snapshot {tables, conditions?, type?} (202) and
+   * POST /pipelines/:p/snapshot/{pause,resume,stop}: snapshot requests for the pipeline's source.
+   */
+  snapshot(pipeline: string, req: SnapshotRequest): Promise<DlqResult<{ readonly id: string; readonly status: 'accepted' | 'done' }>>;
 }
 
 export interface AdminOptions {
@@ -167,6 +174,50 @@ export async function startAdminServer(backend: AdminBackend, opts: AdminOptions
         (r) => (r.ok ? send(res, 200, { state: r.state }) : send(res, r.status, { error: r.error })),
         (err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }),
       );
+      return;
+    }
+    const snap = /^\/pipelines\/([^/]+)\/snapshot(?:\/(pause|resume|stop))?$/.exec(path);
+    if (snap) {
+      route = snap[2] ? `/pipelines/:p/snapshot/${snap[2]}` : '/pipelines/:p/snapshot';
+      if (method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        send(res, 405, { error: 'use POST (progress: GET /pipelines/:p, source.incremental)' });
+        return;
+      }
+      const p = decodeURIComponent(snap[1] as string);
+      const fail = (err: unknown): void => send(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      const reply = (r: DlqResult<{ readonly id: string; readonly status: 'accepted' | 'done' }>): void => (r.ok ? send(res, r.value.status === 'accepted' ? 202 : 200, r.value) : send(res, r.status, { error: r.error }));
+      if (snap[2] === 'pause' || snap[2] === 'resume') {
+        backend.snapshot(p, { kind: snap[2] }).then(reply, fail);
+        return;
+      }
+      if (snap[2] === 'stop') {
+        readJson(req).then((body) => {
+          if (!body.ok) return send(res, 400, { error: body.error });
+          const t = body.value.tables;
+          const unknown = Object.keys(body.value).filter((k) => k !== 'tables');
+          if (unknown.length || (t !== undefined && (!Array.isArray(t) || !t.every((x) => typeof x === 'string')))) {
+            return send(res, 400, { error: 'the body is empty (stop the whole incremental snapshot) or {"tables": ["schema.table", …]} (remove those tables from it)' });
+          }
+          backend.snapshot(p, { kind: 'stop', tables: (t ?? []) as string[] }).then(reply, fail);
+        }, fail);
+        return;
+      }
+      readJson(req).then((body) => {
+        if (!body.ok) return send(res, 400, { error: body.error });
+        const b = body.value;
+        const shape = 'the body is {"tables": ["schema.table", …], "conditions"?: {"schema.table": "SQL filter"}, "type"?: "incremental" | "blocking"}';
+        if (!Array.isArray(b.tables) || b.tables.length === 0 || !b.tables.every((t) => typeof t === 'string')) return send(res, 400, { error: `"tables" must be a non-empty list of "schema.table"; ${shape}` });
+        if (b.conditions !== undefined && (typeof b.conditions !== 'object' || b.conditions === null || Array.isArray(b.conditions) || !Object.values(b.conditions).every((v) => typeof v === 'string'))) {
+          return send(res, 400, { error: `"conditions" must map "schema.table" to a SQL filter string; ${shape}` });
+        }
+        if (b.type !== undefined && b.type !== 'incremental' && b.type !== 'blocking') return send(res, 400, { error: `"type" must be "incremental" or "blocking"; ${shape}` });
+        const unknown = Object.keys(b).filter((k) => !['tables', 'conditions', 'type'].includes(k));
+        if (unknown.length) return send(res, 400, { error: `unknown field(s) ${unknown.join(', ')}; ${shape}` });
+        backend
+          .snapshot(p, { kind: 'execute', tables: b.tables as string[], conditions: (b.conditions ?? {}) as Record<string, string>, type: (b.type ?? 'incremental') as 'incremental' | 'blocking' })
+          .then(reply, fail);
+      }, fail);
       return;
     }
     const dlq = /^\/pipelines\/([^/]+)\/sinks\/([^/]+)\/dlq(\/replay)?$/.exec(path);

@@ -1,5 +1,6 @@
 /**
- * Online check of the ClickHouse sink: the server answers (version) and accepts the credentials;
+ * Online check of the ClickHouse sink: the server answers (version), accepts the credentials and
+ * lets them write (not a read-only session);
  * for every consumed table, the target table the sink would write (table.name.format /
  * table.overrides) either exists with the sink's columns and the event key's columns, or can be
  * created (table.create, a key for upsert mode); table.overrides name consumed tables. Messages are
@@ -16,15 +17,28 @@ import { keylessUpsertMessage, missingMetaMessage, missingTableMessage, REQUIRED
 export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckContext): Promise<ComponentReport> {
   const findings: Finding[] = [];
   const notes: string[] = [];
-  const u = new URL(config['connection.url']);
+  const u = new URL(config.url);
   const target = `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-  const conn = new Conn({ url: config['connection.url'], username: config.auth?.username ?? 'default', password: config.auth?.password ?? '', tls: config.tls, requestTimeoutMs: ctx.timeoutMs });
+  const conn = new Conn({ url: config.url, username: config.auth?.username ?? 'default', password: config.auth?.password ?? '', tls: config.tls, requestTimeoutMs: ctx.timeoutMs });
   let version: string | null = null;
   let tables: TableManager | undefined;
   try {
     const v = (await withDeadline(`ClickHouse at ${target}`, ctx.timeoutMs, conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check')))[0]?.v ?? '0.0';
     version = `ClickHouse ${v}`;
     tables = new TableManager(conn, config, featuresOf(v), undefined);
+    // Write access: a read-only session (the user's settings profile, or readonly in the URL) could
+    // not create the database and tables or insert; the sink would fail on its first batch.
+    const ro = await withDeadline('ClickHouse', ctx.timeoutMs, conn.queryJson<{ value: string }>("SELECT value FROM system.settings WHERE name = 'readonly'", 'readonly check'));
+    const readonly = ro[0]?.value ?? '0';
+    if (readonly !== '0') {
+      const user = config.auth?.username ?? 'default';
+      findings.push({
+        severity: 'error',
+        path: [...ctx.path, config.auth?.username !== undefined ? 'auth' : 'url'],
+        message: `ClickHouse at ${target} runs user "${user}"'s queries read-only (readonly=${readonly}): the sink could not create database ${config.database} and its tables, or insert`,
+        fix: `use a user whose settings profile has readonly=0 (and no readonly setting in url), or with SQL access control GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, ALTER, INSERT, SELECT ON ${config.database}.* TO ${user}`,
+      });
+    }
     const db = await withDeadline('ClickHouse', ctx.timeoutMs, conn.queryJson<{ n: string | number }>(`SELECT count() AS n FROM system.databases WHERE name = ${quoteString(config.database)}`));
     if (Number(db[0]?.n ?? 0) === 0) notes.push(`database ${config.database} will be created`);
   } catch (err) {
@@ -35,9 +49,9 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
       const unreachable = isUnreachable(err) || isUnreachable((err as { cause?: unknown }).cause) || /ECONNREFUSED|timeout/i.test(String((err as Error).message));
       findings.push({
         severity: 'error',
-        path: [...ctx.path, 'connection.url'],
+        path: [...ctx.path, 'url'],
         message: unreachable ? `ClickHouse at ${target} unreachable within ${seconds(ctx.timeoutMs)} (${text})` : `ClickHouse at ${target} failed: ${text}`,
-        fix: 'check the sink\'s connection.url, and that ClickHouse runs and is reachable from here (HTTP port, default 8123)',
+        fix: 'check the sink\'s url, and that ClickHouse runs and is reachable from here (HTTP port, default 8123)',
       });
     }
   }
@@ -52,7 +66,7 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
       if (!rel) continue;
       const mode = config['table.overrides'][source]?.mode ?? config.mode;
       if (mode === 'changelog') continue;
-      const name = config['table.overrides'][source]?.['table.name'] ?? config['table.name.format'].replaceAll('${schema}', rel.schema).replaceAll('${table}', rel.table);
+      const name = config['table.overrides'][source]?.['table.name'] ?? config['table.name.format'].replaceAll('{schema}', rel.schema).replaceAll('{table}', rel.table);
       const path = config['table.overrides'][source] ? [...ctx.path, 'table.overrides', source] : [...ctx.path, 'mode'];
       if (!tables) continue; // ClickHouse did not answer (reported above)
       const existing = await withDeadline('ClickHouse', ctx.timeoutMs, tables.readColumns(name));
@@ -74,7 +88,7 @@ export async function checkClickHouse(config: ClickHouseConfig, ctx: SinkCheckCo
       } else if (missingData.length) notes.push(`${name}: ${missingData.length} column(s) will be added`);
     }
   } catch (err) {
-    findings.push({ severity: 'error', path: [...ctx.path, 'connection.url'], message: `reading ClickHouse tables at ${target} failed: ${networkReason(err)}` });
+    findings.push({ severity: 'error', path: [...ctx.path, 'url'], message: `reading ClickHouse tables at ${target} failed: ${networkReason(err)}` });
   } finally {
     await conn.close().catch(() => undefined);
   }

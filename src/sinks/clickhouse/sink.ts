@@ -8,7 +8,9 @@
  *     this batch or the stored row read with FINAL); a key change is a delete + an insert.
  *   - changelog tables: every change as one row keyed by its position (_lsn, _seq), so replays
  *     collapse in ReplacingMergeTree.
- * Offsets: the checkpoint table (./checkpoints.ts, the sink's OffsetStore); loadOffsets reads them back with argMax.
+ * Offsets: the checkpoint table (./checkpoints.ts, the sink's OffsetStore) — the commits of all
+ * partitions that arrive together share one INSERT, at most one per checkpoint.interval.ms (part
+ * hygiene) — and commit() returns once they are durable; loadOffsets reads them back with argMax.
  *
  * Truncate invariants (a truncate event has no key, so it reaches the sink on partition 0 while
  * changes committed after it may arrive first on other partitions, and changes committed before
@@ -90,7 +92,7 @@ export class ClickHouseSink implements Sink {
     this.cfg = opts.config;
     this.log = opts.logger;
     this.versions = new VersionCache(opts.config['stale.cache.keys']);
-    this.checkpoints = new CheckpointTable(() => this.c(), this.checkpointRef, opts.group);
+    this.checkpoints = new CheckpointTable(() => this.c(), this.checkpointRef, opts.group, opts.config['checkpoint.interval.ms']);
   }
 
   /** Forget cached table layouts and row versions (call after changing target tables outside the sink). */
@@ -157,7 +159,7 @@ export class ClickHouseSink implements Sink {
 
   async open(): Promise<void> {
     if (!this.conn) {
-      this.conn = new Conn({ url: this.cfg['connection.url'], username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
+      this.conn = new Conn({ url: this.cfg.url, username: this.cfg.auth?.username ?? 'default', password: this.cfg.auth?.password ?? '', tls: this.cfg.tls, requestTimeoutMs: this.cfg['request.timeout.ms'] });
     }
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
@@ -192,6 +194,11 @@ export class ClickHouseSink implements Sink {
 
   resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
     return this.checkpoints.reset(to);
+  }
+
+  /** Checkpoint INSERTs this sink made (tests and benchmarks: part hygiene). */
+  get checkpointInsertCount(): number {
+    return this.checkpoints.insertCount;
   }
 
   async close(): Promise<void> {

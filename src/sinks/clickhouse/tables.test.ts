@@ -46,7 +46,7 @@ const catalog: SourceCatalog = {
 describe('table DDL per server version', () => {
   it('uses DateTime64, ReplacingMergeTree(_version, _deleted) and the dedup window on modern servers', async () => {
     const { conn, commands } = recordingConn();
-    const tm = new TableManager(conn, clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:8123', database: 'wh', mode: 'both' }), featuresOf('24.8.4.13'), catalog);
+    const tm = new TableManager(conn, clickhouseSpec.parse({ url: 'http://ch:8123', database: 'wh', mode: 'both' }), featuresOf('24.8.4.13'), catalog);
     await tm.get('public', 'orders', { key: { id: 1 }, row: { id: 1 } });
     const create = commands.find((c) => c.includes('`public_orders` ('));
     expect(create).toContain("`ts` Nullable(DateTime64(6, 'UTC')) COMMENT 'pg:timestamp with time zone'");
@@ -59,7 +59,7 @@ describe('table DDL per server version', () => {
 
   it('falls back to String timestamps and plain ReplacingMergeTree(_version) on 18.16', async () => {
     const { conn, commands } = recordingConn();
-    const tm = new TableManager(conn, clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:8123', database: 'wh' }), featuresOf('18.16.1'), catalog);
+    const tm = new TableManager(conn, clickhouseSpec.parse({ url: 'http://ch:8123', database: 'wh' }), featuresOf('18.16.1'), catalog);
     await tm.get('public', 'orders', { key: { id: 1 }, row: { id: 1 } });
     const create = commands.find((c) => c.includes('`public_orders` (')) ?? '';
     expect(create).toContain("`ts` Nullable(String) COMMENT 'pg:timestamp with time zone'");
@@ -69,7 +69,7 @@ describe('table DDL per server version', () => {
 
   it('a constant source default (attmissingval) becomes the column DEFAULT for types ClickHouse parses alike, and the comment keeps the attnum', async () => {
     const { conn, commands } = recordingConn();
-    const tm = new TableManager(conn, clickhouseSpec.parse({ 'connection.url': 'http://127.0.0.1:8123', database: 'wh' }), featuresOf('18.16.1'), catalog);
+    const tm = new TableManager(conn, clickhouseSpec.parse({ url: 'http://ch:8123', database: 'wh' }), featuresOf('18.16.1'), catalog);
     await tm.get('public', 'orders', { key: { id: 1 }, row: { id: 1 } });
     const create = commands.find((c) => c.includes('`public_orders` (')) ?? '';
     expect(create).toContain("`qty` Nullable(Int32) DEFAULT CAST('7' AS Nullable(Int32)) COMMENT 'pg:integer;attnum=5'");

@@ -95,7 +95,7 @@ export class TableManager {
 
   targetName(schema: string, table: string): string {
     const o = this.cfg['table.overrides'][`${schema}.${table}`];
-    return o?.['table.name'] ?? this.cfg['table.name.format'].replaceAll('${schema}', schema).replaceAll('${table}', table);
+    return o?.['table.name'] ?? this.cfg['table.name.format'].replaceAll('{schema}', schema).replaceAll('{table}', table);
   }
 
   modeOf(schema: string, table: string): TableMode {

@@ -87,7 +87,7 @@ export function explainMappingRejection(result: BulkItemResult, index: string, t
       : '';
   return (
     `table ${table ?? '(unknown)'}, ${what} — did the column's type change in Postgres (e.g. ALTER COLUMN … TYPE text)? ` +
-    `Remedy: ${quick}give the field a mapping that accepts the new values (index.mappings.files for the table) and rebuild the index ` +
+    `Remedy: ${quick}give the field a mapping that accepts the new values (table.overrides.<table>.index.mappings.file) and rebuild the index ` +
     `(create it with that mapping and _reindex the old one into it with "version_type": "external", or delete it and re-snapshot the table) ` +
     `[${describeItemError(result)}]`
   );

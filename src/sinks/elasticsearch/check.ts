@@ -1,7 +1,8 @@
 /**
- * Online check of the Elasticsearch sink: the cluster answers (version) and accepts the
- * credentials; every consumed table gets a valid index name from index.name.template; the per-table
- * settings (fields.include / fields.exclude / fields.rename, index.mappings.files) name tables the
+ * Online check of the Elasticsearch sink: the cluster answers (version), accepts the
+ * credentials and (with security enabled) grants them create_index, write and read on the sink's
+ * indices; every consumed table gets a valid index name from index.name.template; the per-table
+ * settings (table.overrides: fields.include / fields.exclude / fields.rename, index.mappings.file) name tables the
  * sink consumes and columns those tables have — a misspelt column would silently index nothing there.
  */
 import { Client, errors } from '@elastic/elasticsearch';
@@ -11,6 +12,41 @@ import type { SinkCheckContext } from '../plugin.js';
 import { renderIndexName, validateIndexName } from './naming.js';
 import { clientOptions } from './sink.js';
 import type { ElasticsearchConfig } from './spec.js';
+
+/** What the sink does: create its indices, index and delete documents, read them back (mget, stale checks). */
+const INDEX_PRIVILEGES = ['create_index', 'write', 'read'] as const;
+
+/** The indices the sink writes: one per consumed table (valid names only) and the checkpoint index. */
+function indexNames(config: ElasticsearchConfig, ctx: SinkCheckContext): string[] {
+  const out = new Set<string>([config['checkpoint.index']]);
+  for (const table of ctx.tables) {
+    const [schema = '', name = ''] = table.split(/\.(.*)/s);
+    const index = renderIndexName(config['index.name.template'], { prefix: ctx.topicPrefix, db: ctx.database, schema, table: name, topic: ctx.topicOf(table) });
+    if (typeof index === 'string' && validateIndexName(index) === null) out.add(index);
+  }
+  return [...out];
+}
+
+/**
+ * The privileges the credentials lack (security's _has_privileges), or undefined when they have all
+ * of them — or when the cluster has no security (then anyone may write; the API answers an error).
+ */
+async function missingPrivileges(client: Client, indices: readonly string[], timeoutMs: number): Promise<{ user: string; missing: string[] } | undefined> {
+  let r;
+  try {
+    r = await withDeadline('Elasticsearch', timeoutMs, client.security.hasPrivileges({ cluster: ['monitor'], index: [{ names: [...indices], privileges: [...INDEX_PRIVILEGES] }] }));
+  } catch {
+    return undefined;
+  }
+  if (r.has_all_requested) return undefined;
+  const missing: string[] = [];
+  if (r.cluster.monitor === false) missing.push('cluster: monitor');
+  for (const [index, privileges] of Object.entries(r.index)) {
+    const lack = Object.entries(privileges).filter(([, ok]) => !ok).map(([p]) => p);
+    if (lack.length > 0) missing.push(`${index}: ${lack.join(', ')}`);
+  }
+  return missing.length > 0 ? { user: r.username, missing } : undefined;
+}
 
 export async function checkElasticsearch(config: ElasticsearchConfig, ctx: SinkCheckContext): Promise<ComponentReport> {
   const findings: Finding[] = [];
@@ -24,6 +60,15 @@ export async function checkElasticsearch(config: ElasticsearchConfig, ctx: SinkC
     version = `Elasticsearch ${info.version.number}`;
     const major = Number(info.version.number.split('.')[0]);
     if (major < 8) findings.push({ severity: 'warning', path: [...ctx.path, 'url'], message: `${version}: the sink is built and tested for Elasticsearch 8`, fix: 'upgrade the cluster to 8.x' });
+    const lacking = await missingPrivileges(client, indexNames(config, ctx), ctx.timeoutMs);
+    if (lacking) {
+      findings.push({
+        severity: 'error',
+        path: [...ctx.path, config.auth !== undefined ? 'auth' : 'url'],
+        message: `Elasticsearch user "${lacking.user}" lacks privileges the sink needs: ${lacking.missing.join('; ')}`,
+        fix: `grant its role the index privileges ${INDEX_PRIVILEGES.join(', ')} on the sink's indices and ${config['checkpoint.index']}, and the cluster privilege monitor`,
+      });
+    }
   } catch (err) {
     const status = err instanceof errors.ResponseError ? err.statusCode : undefined;
     if (status === 401) {
@@ -53,21 +98,19 @@ export async function checkElasticsearch(config: ElasticsearchConfig, ctx: SinkC
   }
 
   const consumed = new Set(ctx.tables);
-  const perTable: [string, Record<string, unknown>][] = [
-    ['fields.include', config['fields.include']],
-    ['fields.exclude', config['fields.exclude']],
-    ['fields.rename', config['fields.rename']],
-    ['index.mappings.files', config['index.mappings.files']],
-  ];
-  for (const [field, map] of perTable) {
-    for (const [table, value] of Object.entries(map)) {
-      const path = [...ctx.path, field, table];
-      if (!consumed.has(table)) {
-        findings.push({ severity: 'warning', path, message: `${field} configures ${table}, which this sink does not consume (tables: ${[...consumed].join(', ') || 'none'}): the setting has no effect`, fix: 'correct the table name or remove the entry' });
-        continue;
-      }
-      const columns = field === 'fields.rename' ? Object.keys(value as Record<string, string>) : field === 'index.mappings.files' ? [] : (value as string[]);
-      findings.push(...unknownColumns(ctx.catalog, table, columns, path, `${field} of ${table}`, 'name existing columns (the document holds the row\'s columns)'));
+  for (const [table, o] of Object.entries(config['table.overrides'])) {
+    const path = [...ctx.path, 'table.overrides', table];
+    if (!consumed.has(table)) {
+      findings.push({ severity: 'warning', path, message: `table.overrides configures ${table}, which this sink does not consume (tables: ${[...consumed].join(', ') || 'none'}): the setting has no effect`, fix: 'correct the table name or remove the entry' });
+      continue;
+    }
+    const perTable: [string, readonly string[]][] = [
+      ['fields.include', o['fields.include'] ?? []],
+      ['fields.exclude', o['fields.exclude'] ?? []],
+      ['fields.rename', Object.keys(o['fields.rename'] ?? {})],
+    ];
+    for (const [field, columns] of perTable) {
+      if (columns.length > 0) findings.push(...unknownColumns(ctx.catalog, table, columns, [...path, field], `${field} of ${table}`, 'name existing columns (the document holds the row\'s columns)'));
     }
   }
   notes.push(`${ctx.tables.length} table${ctx.tables.length === 1 ? '' : 's'}`);

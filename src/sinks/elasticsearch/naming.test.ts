@@ -5,11 +5,12 @@ const vars = { prefix: 'Shop', db: 'postgres', schema: 'public', table: 'Orders'
 
 describe('index names', () => {
   it('renders the default template lower-cased', () => {
-    expect(renderIndexName('${prefix}.${schema}.${table}', vars)).toBe('shop.public.orders');
-    expect(renderIndexName('cdc-${table}', vars)).toBe('cdc-orders');
+    expect(renderIndexName('{prefix}.{schema}.{table}', vars)).toBe('shop.public.orders');
+    expect(renderIndexName('cdc-{table}', vars)).toBe('cdc-orders');
   });
   it('reports an unknown placeholder', () => {
-    expect(renderIndexName('${prefix}.${tabel}', vars)).toEqual({ error: expect.stringContaining('unknown placeholder ${tabel}') });
+    expect(renderIndexName('{prefix}.{tabel}', vars)).toEqual({ error: expect.stringContaining('unknown placeholder "{tabel}"') });
+    expect(renderIndexName('${prefix}.${table}', vars)).toEqual({ error: expect.stringContaining('write "{prefix}.{table}"') });
   });
   it('enforces Elasticsearch naming rules', () => {
     expect(validateIndexName('shop.public.orders')).toBeNull();

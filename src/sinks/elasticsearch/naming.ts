@@ -1,5 +1,6 @@
 /** Index names (template rendering + Elasticsearch's naming rules) and document ids from keys. */
 import type { JsonValue, Row } from '../../events/change.js';
+import { renderTemplate, TEMPLATE_NAMES, templateProblem } from '../../events/template.js';
 
 export interface IndexNameVars {
   readonly prefix: string;
@@ -9,23 +10,11 @@ export interface IndexNameVars {
   readonly topic: string;
 }
 
-const PLACEHOLDER = /\$\{([^}]*)\}/g;
-const KNOWN = new Set(['prefix', 'db', 'schema', 'table', 'topic']);
-
-/** Renders `${prefix}.${schema}.${table}`-style templates and lower-cases the result. */
+/** Renders `{prefix}.{schema}.{table}`-style templates (src/events/template.ts) and lower-cases the result. */
 export function renderIndexName(template: string, vars: IndexNameVars): string | { error: string } {
-  let unknown: string | undefined;
-  const name = template.replace(PLACEHOLDER, (_m, key: string) => {
-    if (!KNOWN.has(key)) {
-      unknown ??= key;
-      return '';
-    }
-    return vars[key as keyof IndexNameVars];
-  });
-  if (unknown !== undefined) {
-    return { error: `unknown placeholder \${${unknown}} (use \${prefix}, \${db}, \${schema}, \${table} or \${topic})` };
-  }
-  return name.toLowerCase();
+  const problem = templateProblem(template, TEMPLATE_NAMES);
+  if (problem) return { error: problem };
+  return renderTemplate(template, { ...vars }).toLowerCase();
 }
 
 const FORBIDDEN = ['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];

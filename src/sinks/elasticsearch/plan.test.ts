@@ -9,7 +9,7 @@ const ctx: PlanContext = {
   idSeparator: '|',
   fieldRules: (table) => (table === 'public.users' ? { exclude: ['secret'], rename: { name: 'full_name' } } : {}),
   sourceField: undefined,
-  truncateMode: 'delete-all',
+  truncateMode: 'delete',
 };
 
 let offset = 0;

@@ -56,7 +56,7 @@ export interface PlanContext {
   readonly idSeparator: string;
   fieldRules(table: string): FieldRules;
   readonly sourceField: string | undefined;
-  readonly truncateMode: 'delete-all' | 'ignore';
+  readonly truncateMode: 'delete' | 'ignore';
 }
 
 export function opKey(index: string, id: string): string {
@@ -99,7 +99,7 @@ export function planBatch(records: readonly SinkRecord[], ctx: PlanContext): Pla
       if (index instanceof Error) throw index;
 
       if (record.op === 't') {
-        if (ctx.truncateMode === 'delete-all') {
+        if (ctx.truncateMode === 'delete') {
           flush();
           steps.push({ kind: 'truncate', index, version, record });
         }

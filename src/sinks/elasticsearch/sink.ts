@@ -82,7 +82,7 @@ export class ElasticsearchSink implements Sink {
     const mappingsFile = config['index.mappings.file'];
     const defaultMappings = mappingsFile ? readJsonObject(mappingsFile, 'index.mappings.file', 'mappings') : DEFAULT_MAPPINGS;
     const tableMappings = new Map(
-      Object.entries(config['index.mappings.files']).map(([table, path]) => [table, readJsonObject(path, `index.mappings.files["${table}"]`, 'mappings')]),
+      Object.entries(config['table.overrides']).flatMap(([table, o]) => (o['index.mappings.file'] ? [[table, readJsonObject(o['index.mappings.file'], `table.overrides["${table}"].index.mappings.file`, 'mappings')] as const] : [])),
     );
     const templateFor = (index: string): IndexTemplate => ({
       settings,
@@ -95,9 +95,9 @@ export class ElasticsearchSink implements Sink {
       indexFor: (record) => this.indexFor(record, ctx.topicPrefix),
       idSeparator: config['document.id.separator'],
       fieldRules: (table): FieldRules => ({
-        include: config['fields.include'][table],
-        exclude: config['fields.exclude'][table],
-        rename: config['fields.rename'][table],
+        include: config['table.overrides'][table]?.['fields.include'],
+        exclude: config['table.overrides'][table]?.['fields.exclude'],
+        rename: config['table.overrides'][table]?.['fields.rename'],
       }),
       sourceField: config['source.field'],
       truncateMode: config['truncate.mode'],
@@ -193,7 +193,7 @@ export class ElasticsearchSink implements Sink {
    * The marks are read per batch (realtime), so a truncate applied by another process counts too.
    */
   private async dropTruncated(steps: Step[], outcome: Outcome): Promise<Step[]> {
-    if (this.config['truncate.mode'] !== 'delete-all') return steps;
+    if (this.config['truncate.mode'] !== 'delete') return steps;
     const indices = new Set<string>();
     for (const step of steps) if (step.kind === 'ops') for (const op of step.ops) indices.add(op.index);
     // the kit's watermarks (W1–W3), per index: raised by the truncates of this batch in order

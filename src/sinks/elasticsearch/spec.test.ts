@@ -11,8 +11,8 @@ describe('elasticsearch config spec', () => {
   });
   it('fills defaults', () => {
     const c = elasticsearchSpec.parse({ url });
-    expect(c['index.name.template']).toBe('${prefix}.${schema}.${table}');
-    expect(c['truncate.mode']).toBe('delete-all');
+    expect(c['index.name.template']).toBe('{prefix}.{schema}.{table}');
+    expect(c['truncate.mode']).toBe('delete');
     expect(c['checkpoint.index']).toBe('cdc-fanout-checkpoints');
     expect(c.refresh).toBe('false');
     expect(c['bulk.collapse']).toBe(true);
@@ -22,18 +22,19 @@ describe('elasticsearch config spec', () => {
     expect(elasticsearchSpec.safeParse({ url, 'index.nam.template': 'x' }).success).toBe(false);
   });
   it('explains bad index templates and auth combinations', () => {
-    const bad = elasticsearchSpec.safeParse({ url, 'index.name.template': '${prefix}/${table}' });
+    const bad = elasticsearchSpec.safeParse({ url, 'index.name.template': '{prefix}/{table}' });
     expect(bad.success).toBe(false);
     expect(JSON.stringify(bad.error?.issues)).toContain('index.name.template does not give a valid index name');
-    const unknown = elasticsearchSpec.safeParse({ url, 'index.name.template': '${schma}.${table}' });
+    const unknown = elasticsearchSpec.safeParse({ url, 'index.name.template': '{schma}.{table}' });
     expect(JSON.stringify(unknown.error?.issues)).toContain('unknown placeholder');
     expect(elasticsearchSpec.safeParse({ url, auth: { username: 'elastic' } }).success).toBe(false);
     expect(elasticsearchSpec.safeParse({ url, auth: { username: 'e', password: 'p', 'api.key': 'k' } }).success).toBe(false);
     expect(elasticsearchSpec.safeParse({ url, auth: { username: 'e', password: 'p' } }).success).toBe(true);
     expect(elasticsearchSpec.safeParse({ url, auth: { 'api.key': 'k' } }).success).toBe(true);
     expect(elasticsearchSpec.safeParse({ url, 'auth.username': 'e' }).success).toBe(false);
-    expect(elasticsearchSpec.safeParse({ url, 'fields.include': { 'public.t': ['a'] }, 'fields.exclude': { 'public.t': ['b'] } }).success).toBe(false);
-    expect(elasticsearchSpec.safeParse({ url, 'fields.include': { orders: ['a'] } }).success).toBe(false);
+    expect(elasticsearchSpec.safeParse({ url, 'table.overrides': { 'public.t': { 'fields.include': ['a'], 'fields.exclude': ['b'] } } }).success).toBe(false);
+    expect(elasticsearchSpec.safeParse({ url, 'table.overrides': { orders: { 'fields.include': ['a'] } } }).success).toBe(false);
+    expect(elasticsearchSpec.safeParse({ url, 'table.overrides': { 'public.t': { 'fields.include': ['a'] } } }).success).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@
  * validation, description); the TypeScript type, the JSON Schema and the docs derive from it.
  */
 import { z } from 'zod';
-import { authField, authGroup, authVariant, tlsField, urlTlsProblem } from '../../spec/groups.js';
+import { authField, authGroup, authVariant, requestTimeoutField, tableOverridesField, tlsField, truncateModeField, urlField, urlTlsProblem } from '../../spec/groups.js';
 import { secret } from '../../spec/secret.js';
 import { renderIndexName, validateIndexName } from './naming.js';
 
@@ -24,28 +24,31 @@ const esAuthGroup = authVariant(
   'adds `api.key`; username and password go together',
 );
 
-/** Table selector used by the per-table maps: `schema.table`, e.g. `public.orders`. */
-const tableKey = z.string().regex(/^[^.]+\.[^.]+$/, 'table keys are "schema.table", e.g. "public.orders"');
+/** Per-table settings of the Elasticsearch sink (`table.overrides.<schema.table>`). */
+export const elasticsearchTableSpec = z
+  .object({
+    'fields.include': z.array(z.string().min(1)).min(1).optional().describe('The only source columns copied into the document.'),
+    'fields.exclude': z.array(z.string().min(1)).min(1).optional().describe('Source columns left out of the document.'),
+    'fields.rename': z.record(z.string().min(1), z.string().min(1)).optional().describe('Source column → document field renames (applied after include/exclude).'),
+    'index.mappings.file': z.string().min(1).optional().describe('JSON mappings file for this table\'s index; overrides the sink-wide index.mappings.file.'),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t['fields.include'] && t['fields.exclude']) ctx.addIssue({ code: 'custom', path: ['fields.exclude'], message: 'fields.include and fields.exclude are both set; use one' });
+  });
 
 export const elasticsearchSpec = z
   .object({
-    url: z
-      .url()
-      .describe('Elasticsearch HTTP(S) URL, e.g. http://127.0.0.1:9200. Required: the sink never guesses a server.'),
+    url: urlField(['http', 'https'], 'http://127.0.0.1:9200', 'https:// for TLS (see `tls`).'),
     auth: authField('Basic auth (username and password) or an API key (`api.key`); omit for none.', esAuthGroup),
     tls: tlsField('TLS to Elasticsearch (`url` must be https://): the cluster\'s CA (e.g. config/certs/http_ca.crt), client certificate.'),
-    'request.timeout.ms': z
-      .number()
-      .int()
-      .positive()
-      .default(30_000)
-      .describe('Timeout of one HTTP request (bulk, mget, …); a timeout is a retriable error.'),
+    'request.timeout.ms': requestTimeoutField(30_000, 'bulk, mget, …'),
     'index.name.template': z
       .string()
       .min(1)
-      .default('${prefix}.${schema}.${table}')
+      .default('{prefix}.{schema}.{table}')
       .describe(
-        'Index name per table; placeholders ${prefix} (topic.prefix), ${db}, ${schema}, ${table}, ${topic}. ' +
+        'Index name per table; placeholders {prefix} (topic.prefix), {db}, {schema}, {table}, {topic}. ' +
           'The result is lower-cased and must be a valid Elasticsearch index name.',
       ),
     'index.settings.file': z
@@ -58,10 +61,6 @@ export const elasticsearchSpec = z
       .min(1)
       .optional()
       .describe('JSON file with index mappings applied when the sink creates an index (object with "properties", or {"mappings": {...}}).'),
-    'index.mappings.files': z
-      .record(tableKey, z.string().min(1))
-      .default({})
-      .describe('Per-table mappings files ("schema.table" → path); override index.mappings.file for that table.'),
     'index.gc.deletes': z
       .string()
       .regex(/^\d+(ms|s|m|h|d)$/, 'a time value such as "1d", "12h" or "60s"')
@@ -78,30 +77,13 @@ export const elasticsearchSpec = z
         'Separator between key values in the document _id of a composite key (a single-column key is its value ' +
           'as a string). Backslashes and separators inside values are escaped with a backslash, so ids are unambiguous.',
       ),
-    'fields.include': z
-      .record(tableKey, z.array(z.string().min(1)).min(1))
-      .default({})
-      .describe('Per table ("schema.table"), the only source columns copied into the document.'),
-    'fields.exclude': z
-      .record(tableKey, z.array(z.string().min(1)).min(1))
-      .default({})
-      .describe('Per table ("schema.table"), source columns left out of the document.'),
-    'fields.rename': z
-      .record(tableKey, z.record(z.string().min(1), z.string().min(1)))
-      .default({})
-      .describe('Per table ("schema.table"), source column → document field renames (applied after include/exclude).'),
+    'table.overrides': tableOverridesField(elasticsearchTableSpec, 'which columns the document holds (fields.include / fields.exclude / fields.rename) and the index mappings file.'),
     'source.field': z
       .string()
       .min(1)
       .optional()
       .describe('If set, the Debezium `source` metadata block is stored under this document field; by default it is not stored.'),
-    'truncate.mode': z
-      .enum(['delete-all', 'ignore'])
-      .default('delete-all')
-      .describe(
-        'What a TRUNCATE (op "t") does: delete-all deletes every document of the table\'s index whose version is not ' +
-          'newer than the truncate; ignore keeps them.',
-      ),
+    'truncate.mode': truncateModeField(['delete', 'ignore'], 'delete', 'delete = delete every document of the table\'s index whose version is not newer than the truncate; ignore = keep them.'),
     'checkpoint.index': z
       .string()
       .min(1)
@@ -129,11 +111,6 @@ export const elasticsearchSpec = z
   .superRefine((config, ctx) => {
     const urlProblem = urlTlsProblem(config.url, config.tls, 'https');
     if (urlProblem) ctx.addIssue({ code: 'custom', path: [urlProblem.field], message: urlProblem.message });
-    for (const table of Object.keys(config['fields.include'])) {
-      if (config['fields.exclude'][table]) {
-        ctx.addIssue({ code: 'custom', path: ['fields.exclude', table], message: `table ${table} has both fields.include and fields.exclude; use one` });
-      }
-    }
     const sample = renderIndexName(config['index.name.template'], { prefix: 'prefix', db: 'db', schema: 'schema', table: 'table', topic: 'topic' });
     const problem = typeof sample === 'string' ? validateIndexName(sample) : sample.error;
     if (problem) {

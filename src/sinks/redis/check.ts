@@ -17,7 +17,7 @@ export async function checkRedis(config: RedisSinkConfig, ctx: SinkCheckContext)
   const notes: string[] = [];
   const { url, options } = redisOptions(config);
   const where = url ? new URL(url) : undefined;
-  const target = `${config.host ?? where?.hostname ?? '127.0.0.1'}:${config.port ?? (where?.port || 6379)}`;
+  const target = `${where?.hostname ?? '127.0.0.1'}:${where?.port || 6379}`;
   let version: string | null = null;
 
   const opts = { ...options, lazyConnect: true, connectTimeout: ctx.timeoutMs, commandTimeout: ctx.timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false };
@@ -37,9 +37,9 @@ export async function checkRedis(config: RedisSinkConfig, ctx: SinkCheckContext)
       const unreachable = isUnreachable(e) || isUnreachable(err);
       findings.push({
         severity: 'error',
-        path: [...ctx.path, config.host !== undefined ? 'host' : 'url'],
+        path: [...ctx.path, 'url'],
         message: unreachable ? `Redis at ${target} unreachable within ${seconds(ctx.timeoutMs)} (${networkReason(e)})` : `Redis at ${target} failed: ${networkReason(e)}`,
-        fix: 'check the sink\'s url (or host/port), and that Redis runs and is reachable from here',
+        fix: 'check the sink\'s url, and that Redis runs and is reachable from here',
       });
     }
   } finally {
@@ -47,12 +47,12 @@ export async function checkRedis(config: RedisSinkConfig, ctx: SinkCheckContext)
   }
 
   // Templates against the captured columns (the catalog), whether or not Redis answered.
-  for (const [table, t] of Object.entries(config.tables ?? {})) {
+  for (const [table, t] of Object.entries(config['table.overrides'])) {
     const rel = ctx.catalog?.relations.get(table);
     if (!rel) continue;
     const columns = rel.columns.map((c) => c.name);
     const templates = t['write.key'] ? [...t.keys, t['write.key']] : t.keys;
-    const path = [...ctx.path, 'tables', table];
+    const path = [...ctx.path, 'table.overrides', table];
     for (const message of validateTemplates(table, templates, columns)) findings.push({ severity: 'error', path, message: `${message}: no key would be computed from it, so nothing is ${t.mode === 'write-through' ? 'written or ' : ''}invalidated`, fix: 'name existing columns in the template' });
     if (rel.replicaIdentity === 'full') continue;
     const identity = new Set(rel.identityColumns);
@@ -73,6 +73,7 @@ export async function checkRedis(config: RedisSinkConfig, ctx: SinkCheckContext)
       });
     }
   }
-  notes.push(`${Object.keys(config.tables ?? {}).length} table${Object.keys(config.tables ?? {}).length === 1 ? '' : 's'}`);
+  const count = config.tables?.length ?? Object.keys(config['table.overrides']).length;
+  notes.push(`${count} table${count === 1 ? '' : 's'}`);
   return { component: `sink ${ctx.sinkName} (redis)`, target, version, notes, findings };
 }

@@ -43,10 +43,10 @@ function compileTable(table: string, t: RedisTableConfig): CompiledTable {
   };
 }
 
-/** `table.default` for one table: `${schema}` and `${table}` in its templates become the table's names. */
+/** `table.default` for one table: `{schema}` and `{table}` in its templates become the table's names. */
 export function defaultFor(table: string, t: RedisTableConfig): RedisTableConfig {
   const [schema = '', name = ''] = table.split('.');
-  const fill = (s: string): string => s.replaceAll('${schema}', schema).replaceAll('${table}', name);
+  const fill = (s: string): string => s.replaceAll('{schema}', schema).replaceAll('{table}', name);
   return { ...t, keys: t.keys.map(fill), ...(t['write.key'] ? { 'write.key': fill(t['write.key']) } : {}) };
 }
 
@@ -70,7 +70,7 @@ class CompiledTables extends Map<string, CompiledTable> {
 
 export function compileTables(config: RedisSinkConfig): Map<string, CompiledTable> {
   const out = new CompiledTables(config['table.default']);
-  for (const [table, t] of Object.entries(config.tables ?? {})) out.set(table, compileTable(table, t));
+  for (const [table, t] of Object.entries(config['table.overrides'])) out.set(table, compileTable(table, t));
   return out;
 }
 
@@ -103,7 +103,7 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
     }
     const channel = t.mode === 'publish' ? t.channel : null;
     if (r.op === 't') {
-      if (truncateMode === 'invalidate-pattern') {
+      if (truncateMode === 'delete') {
         const prefixes = [...new Set([...t.templates, ...(t.writeKey ? [t.writeKey] : [])].map((x) => x.prefix))];
         ops.push({ kind: 'truncate', table: t.table, version: versionString(r.position), prefixes, channel });
       }

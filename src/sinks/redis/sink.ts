@@ -50,15 +50,20 @@ export function redisOptions(config: RedisSinkConfig): { url: string | undefined
     connectTimeout: 5_000,
     retryStrategy: (times) => Math.min(times * 100, 2_000),
   };
-  if (config.host !== undefined) options.host = config.host;
-  if (config.port !== undefined) options.port = config.port;
   if (config.auth?.username !== undefined) options.username = config.auth.username;
   if (config.auth?.password !== undefined) options.password = config.auth.password;
   // A rediss:// URL alone makes ioredis use TLS with Node's defaults; the tls group replaces them.
   const tls = nodeTlsOptions(config.tls);
   if (tls) options.tls = tls;
-  if (config.db !== undefined) options.db = config.db;
-  return { url: config.url, options };
+  // ioredis lets the URL's parts win over the options: put `auth` into the URL so it overrides.
+  let url = config.url;
+  if (url !== undefined && config.auth !== undefined) {
+    const u = new URL(url);
+    if (config.auth.username !== undefined) u.username = encodeURIComponent(config.auth.username);
+    if (config.auth.password !== undefined) u.password = encodeURIComponent(config.auth.password);
+    url = u.toString();
+  }
+  return { url, options };
 }
 
 function wrap(e: unknown, what: string): SinkError {

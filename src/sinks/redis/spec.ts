@@ -1,6 +1,6 @@
 /** Config spec of the Redis cache-invalidation sink (every field described; see README "Redis sink"). */
 import { z } from 'zod';
-import { authField, tlsField, urlTlsProblem } from '../../spec/groups.js';
+import { authField, tableOverridesField, tablesField, tlsField, truncateModeField, urlField, urlTlsProblem } from '../../spec/groups.js';
 import { validateTemplates } from './templates.js';
 
 export const redisTableSpec = z
@@ -29,32 +29,21 @@ export const redisTableSpec = z
 
 export const redisSinkSpec = z
   .object({
-    url: z
-      .string()
-      .regex(/^rediss?:\/\//, 'use a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0')
-      .optional()
-      .describe('Redis URL (redis://[user:password@]host:port/db; rediss:// for TLS). Explicit host/port/db and auth fields override its parts.'),
-    host: z.string().min(1).optional().describe('Redis host (default 127.0.0.1 when no url).'),
-    port: z.number().int().min(1).max(65535).optional().describe('Redis port (default 6379 when no url).'),
+    url: urlField(['redis', 'rediss'], 'redis://127.0.0.1:6379/0', 'redis://[user:password@]host:port/db; rediss:// for TLS (see `tls`). The `auth` fields override the URL\'s user and password.'),
     auth: authField('ACL user (Redis 6+) and password; a password alone authenticates as the default user (requirepass).'),
     tls: tlsField('TLS to Redis (redis-server --tls-port); a rediss:// url means TLS too.'),
-    db: z.number().int().min(0).max(15).optional().describe('Database index (default 0, or the url path).'),
-    tables: z
-      .record(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write tables as "schema.table", e.g. "public.users"'), redisTableSpec)
-      .refine((t) => Object.keys(t).length > 0, 'configure at least one table')
-      .optional()
-      .describe('Per table ("schema.table"): its key templates and mode. Without `table.default` the sink consumes exactly these tables (changes of others are ignored); with it, these entries override the default for their table.'),
+    tables: tablesField,
+    'table.overrides': tableOverridesField(redisTableSpec, 'its key templates and mode (`keys`, `mode`, …). A table in `tables` without an entry here uses `table.default`.'),
     'table.default': redisTableSpec
       .optional()
       .describe(
-        'Key templates and mode for every table of the source\'s selection that has no entry in `tables`: with it (and no `topics`) the sink follows the source\'s table selection, so a table that joins it is cached with no sink edit. `${schema}` and `${table}` in the templates are the table\'s names, e.g. {keys: ["${schema}.${table}:{id}"], mode: write-through}; a `{column}` the table lacks yields no key (write-through: the record is rejected per errors.tolerance).',
+        'Key templates and mode for every consumed table without an entry in `table.overrides`: with it and no `tables` (or `topics`) the sink follows the source\'s table selection, so a table that joins it is cached with no sink edit. `{schema}` and `{table}` in its templates are the table\'s names (not columns), e.g. {keys: ["{schema}.{table}:{id}"], mode: write-through}; a `{column}` the table lacks yields no key (write-through: the record is rejected per errors.tolerance).',
       ),
-    'truncate.mode': z
-      .enum(['ignore', 'invalidate-pattern'])
-      .default('ignore')
-      .describe(
-        'On TRUNCATE: "ignore", or "invalidate-pattern" = SCAN the literal prefix of each of the table\'s templates (e.g. "user:*") and UNLINK the keys older than the truncate (write-through rows written by later changes stay; keys without a version are invalidated); later-arriving older changes of the table are dropped.',
-      ),
+    'truncate.mode': truncateModeField(
+      ['ignore', 'delete'],
+      'ignore',
+      'ignore = leave the keys; delete = SCAN the literal prefix of each of the table\'s templates (e.g. "user:*") and UNLINK the keys older than the truncate (write-through rows written by later changes stay; keys without a version are invalidated); later-arriving older changes of the table are dropped.',
+    ),
     'tombstone.ttl.ms': z
       .number()
       .int()
@@ -71,26 +60,36 @@ export const redisSinkSpec = z
   .superRefine((cfg, ctx) => {
     const urlProblem = urlTlsProblem(cfg.url, cfg.tls, 'rediss');
     if (urlProblem) ctx.addIssue({ code: 'custom', path: [urlProblem.field], message: urlProblem.message });
+    const overrides = cfg['table.overrides'];
     if (cfg.tables === undefined && cfg['table.default'] === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tables'], message: 'set "tables" (key templates per "schema.table") or "table.default" (templates for every table the source captures)' });
+      const named = Object.keys(overrides);
+      ctx.addIssue({
+        code: 'custom',
+        path: Object.keys(overrides).length > 0 ? ['table.overrides'] : ['tables'],
+        message: `set "tables" (the tables to consume, e.g. tables: [${named.join(', ') || 'public.users'}]; key templates per table in table.overrides) or "table.default" (templates for every table the source captures)`,
+      });
     }
     const def = cfg['table.default'];
     if (def) {
-      const filled = [...def.keys, ...(def['write.key'] ? [def['write.key']] : [])].map((k) => k.replaceAll('${schema}', 's').replaceAll('${table}', 't'));
+      const filled = [...def.keys, ...(def['write.key'] ? [def['write.key']] : [])].map((k) => k.replaceAll('{schema}', 's').replaceAll('{table}', 't'));
       for (const message of validateTemplates('table.default', filled)) ctx.addIssue({ code: 'custom', path: ['table.default'], message });
+      if (cfg['truncate.mode'] === 'delete') for (const k of def.keys) if (startsWithPlaceholder(k.replaceAll('{schema}', 's').replaceAll('{table}', 't'))) ctx.addIssue({ code: 'custom', path: ['table.default'], message: noPrefix('table.default', k) });
     }
-    for (const [table, t] of Object.entries(cfg.tables ?? {})) {
+    cfg.tables?.forEach((table, i) => {
+      if (!overrides[table] && !def) ctx.addIssue({ code: 'custom', path: ['tables', i], message: `table ${table} has no key templates: add table.overrides: { ${table}: { keys: ["…:{id}"] } }, or set table.default` });
+    });
+    for (const [table, t] of Object.entries(overrides)) {
       const templates = t['write.key'] ? [...t.keys, t['write.key']] : t.keys;
-      for (const message of validateTemplates(table, templates)) ctx.addIssue({ code: 'custom', path: ['tables', table], message });
-      if (cfg['truncate.mode'] === 'invalidate-pattern') {
-        for (const k of templates) {
-          if (/^\{(?!\{)/.test(k)) {
-            ctx.addIssue({ code: 'custom', path: ['tables', table], message: `table ${table}: key template "${k}" starts with a placeholder, so truncate.mode=invalidate-pattern would SCAN every key; give it a literal prefix (e.g. "user:{id}") or use truncate.mode=ignore` });
-          }
-        }
+      for (const message of validateTemplates(table, templates)) ctx.addIssue({ code: 'custom', path: ['table.overrides', table], message });
+      if (cfg['truncate.mode'] === 'delete') {
+        for (const k of templates) if (startsWithPlaceholder(k)) ctx.addIssue({ code: 'custom', path: ['table.overrides', table], message: noPrefix(`table ${table}`, k) });
       }
     }
   });
+
+const startsWithPlaceholder = (k: string): boolean => /^\{(?!\{)/.test(k);
+const noPrefix = (where: string, k: string): string =>
+  `${where}: key template "${k}" starts with a placeholder, so truncate.mode=delete would SCAN every key; give it a literal prefix (e.g. "user:{id}") or use truncate.mode=ignore`;
 
 export type RedisSinkConfig = z.infer<typeof redisSinkSpec>;
 export type RedisTableConfig = z.infer<typeof redisTableSpec>;

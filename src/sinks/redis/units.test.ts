@@ -43,15 +43,15 @@ describe('redis spec', () => {
       for (const [name, field] of Object.entries(spec.shape)) expect((field as z.ZodType).description, name).toBeTruthy();
     }
   });
-  it('refuses invalidate-pattern truncates for templates without a literal prefix', () => {
-    const r = redisSinkSpec.safeParse({ 'truncate.mode': 'invalidate-pattern', tables: { 'public.users': { keys: ['{id}:user'] } } });
+  it('refuses delete truncates for templates without a literal prefix', () => {
+    const r = redisSinkSpec.safeParse({ url: 'redis://h:6379', 'truncate.mode': 'delete', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['{id}:user'] } } });
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toContain('starts with a placeholder');
   });
 });
 
 describe('planRecords', () => {
-  const tables = compileTables(redisSinkSpec.parse({ tables: { 'public.users': { keys: ['user:{id}', 'user:email:{email}'] } } }));
+  const tables = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}', 'user:email:{email}'] } } }));
   it('invalidates keys of both images, deduplicated', () => {
     const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new' }), rec('u', null, { id: 1, email: 'new' })], tables, 'ignore', 'ns');
     expect(plan.ops.map((o) => o.kind === 'unlink' && o.key)).toEqual(['user:1', 'user:email:old', 'user:email:new', 'user:1', 'user:email:new']);
@@ -60,14 +60,14 @@ describe('planRecords', () => {
     const plan = planRecords([rec('d', null, null, { id: 9 })], tables, 'ignore', 'ns');
     expect(plan.ops.map((o) => o.kind === 'unlink' && o.key)).toEqual(['user:9']);
   });
-  it('ignores tombstones and unknown tables; truncates only with invalidate-pattern', () => {
+  it('ignores tombstones and unknown tables; truncates only with delete', () => {
     const other = { ...rec('c', null, { id: 1 }), source: { schema: 'public', table: 'other' } };
     expect(planRecords([rec(null, null, null), other], tables, 'ignore', 'ns').ops).toEqual([]);
     expect(planRecords([rec('t', null, null, null)], tables, 'ignore', 'ns').ops).toEqual([]);
-    expect(planRecords([rec('t', null, null, null)], tables, 'invalidate-pattern', 'ns').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:', 'user:email:'], channel: null }]);
+    expect(planRecords([rec('t', null, null, null)], tables, 'delete', 'ns').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:', 'user:email:'], channel: null }]);
   });
   it('write-through: writes the row with TOAST sentinels and a fixed-width version', () => {
-    const wt = compileTables(redisSinkSpec.parse({ tables: { 'public.users': { keys: ['user:{id}', 'user:email:{email}'], mode: 'write-through' } } }));
+    const wt = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}', 'user:email:{email}'], mode: 'write-through' } } }));
     const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new', bio: UNAVAILABLE_VALUE })], wt, 'ignore', 'ns');
     expect(plan.ops).toEqual([
       { kind: 'write', table: 'public.users', key: 'user:1', verKey: 'cdc:ver@ns:user:1', version: '00000000000000000300:0000000002', json: '{"id":1,"email":"new","bio":"\\u0000cdc-toast:0"}', toastColumns: ['bio'], ttlMs: 0 },
@@ -76,7 +76,7 @@ describe('planRecords', () => {
     ]);
   });
   it('write-through: treats the bytea (base64, hex) and array shapes of the TOAST placeholder as unchanged too, never caching them as data', () => {
-    const wt = compileTables(redisSinkSpec.parse({ tables: { 'public.users': { keys: ['user:{id}'], mode: 'write-through' } } }));
+    const wt = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}'], mode: 'write-through' } } }));
     const after = { id: 1, pic: Buffer.from(UNAVAILABLE_VALUE).toString('base64'), raw: Buffer.from(UNAVAILABLE_VALUE).toString('hex'), tags: [UNAVAILABLE_VALUE], name: 'n' };
     const [write] = planRecords([rec('u', null, after)], wt, 'ignore', 'ns').ops;
     expect(write).toMatchObject({ kind: 'write', toastColumns: ['pic', 'raw', 'tags'], json: '{"id":1,"pic":"\\u0000cdc-toast:0","raw":"\\u0000cdc-toast:1","tags":"\\u0000cdc-toast:2","name":"n"}' });

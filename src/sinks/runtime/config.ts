@@ -4,6 +4,7 @@
  * Kafka Connect where it has one (`errors.tolerance`, `errors.deadletterqueue.topic.name`).
  */
 import { z } from 'zod';
+import { retryShape, tablesField } from '../../spec/groups.js';
 import { sinkGroupId } from '../group-id.js';
 
 export const sinkCommonSpec = z
@@ -17,12 +18,8 @@ export const sinkCommonSpec = z
       .array(z.string().min(1))
       .min(1)
       .optional()
-      .describe('Kafka topics to consume. Give either `topics` or `tables`, or neither: then the sink follows the source\'s table selection (every captured table, including tables that join it later; see docs/table-lifecycle.md).'),
-    tables: z
-      .array(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write tables as "schema.table", e.g. "public.users"'))
-      .min(1)
-      .optional()
-      .describe('Tables to consume, as "schema.table"; mapped to topics "<topic.prefix>.<schema>.<table>". Overrides the source\'s table selection for this sink. Give either `topics` or `tables`, or neither (follow the source).'),
+      .describe('Kafka topic names to consume, for a source.topic.routing.template that does not name one topic per table; otherwise write `tables`. Give either `topics` or `tables`, or neither (follow the source).'),
+    tables: tablesField,
     'topics.discovery.interval.ms': z
       .number()
       .int()
@@ -41,6 +38,14 @@ export const sinkCommonSpec = z
       .positive()
       .default(4 * 1024 * 1024)
       .describe('Most bytes (key + value) in one write; also bounds the bytes fetched per partition, so memory stays bounded when the sink is slower than the topic.'),
+    'fetch.max.bytes': z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024)
+      .describe(
+        'Most bytes one Kafka fetch of this sink returns over all its partitions (Kafka\'s fetch.max.bytes; batch.max.bytes bounds each partition). The fetched records stay in memory until every batch of the fetch is written, so this bounds what a sink holds when it is slower than the topic. A single record batch larger than this is still fetched whole.',
+      ),
     'batch.max.wait.ms': z
       .number()
       .int()
@@ -56,9 +61,9 @@ export const sinkCommonSpec = z
       .min(1)
       .optional()
       .describe('Dead-letter topic (errors.tolerance=dlq); default "<topic.prefix>.dlq.<sink name>".'),
-    'errors.retry.initial.backoff.ms': z.number().int().positive().default(200).describe('First wait before retrying a batch after a transient (retriable) sink error.'),
-    'errors.retry.max.backoff.ms': z.number().int().positive().default(30_000).describe('Longest wait between retries; retries of a batch never stop on their own (nothing is skipped), the partition waits.'),
-    'errors.retry.jitter': z.number().min(0).max(1).default(0.2).describe('Random fraction (0..1) added to/subtracted from each backoff so many sinks do not retry in lock-step.'),
+    // The shared retry group: a batch that failed with a transient (retriable) sink error is retried;
+    // retries of a batch never stop on their own (nothing is skipped), the partition waits.
+    ...retryShape('errors.retry', { initialMs: 200, maxMs: 30_000 }, 'a batch after a transient (retriable) sink error (retries never stop on their own: nothing is skipped, the partition waits)'),
     'partitions.concurrency': z.number().int().positive().default(4).describe('Partitions processed in parallel by one process (order is kept within a partition).'),
   })
   .strict();

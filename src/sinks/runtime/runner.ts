@@ -28,8 +28,8 @@
  *      (resume()) or the runner restarts, so the table re-applies from exactly where it stopped
  *      (writes are idempotent and versioned, so the chunk's records that were already written are
  *      harmless to re-apply).
- * Memory stays bounded: kafkajs fetches at most batch.max.bytes per partition and a partition's next
- * fetch waits for its current batch.
+ * Memory stays bounded in bytes: kafkajs fetches at most batch.max.bytes per partition and
+ * fetch.max.bytes in all, and the next fetch waits until the current one's batches are written.
  */
 import { EventEmitter } from 'node:events';
 import type { KafkaClient } from '../../kafka/client.js';
@@ -291,7 +291,9 @@ export class SinkRunner extends EventEmitter {
     const consumer = createSinkConsumer(kafka, {
       groupId: config.groupId,
       maxBytesPerPartition: config['batch.max.bytes'],
-      maxBytes: config['batch.max.bytes'] * config['partitions.concurrency'],
+      // In bytes, not only per partition: batch.max.bytes × partitions.concurrency (16 MiB by
+      // default) per sink, three sinks in one daemon, was ~50 MB of raw records plus their objects.
+      maxBytes: config['fetch.max.bytes'],
       maxWaitTimeInMs: config['batch.max.wait.ms'],
       sessionTimeout: this.opts.sessionTimeoutMs,
       heartbeatInterval: this.opts.sessionTimeoutMs ? Math.max(500, Math.floor(this.opts.sessionTimeoutMs / 10)) : undefined,

@@ -219,7 +219,7 @@ export class WebhookSink implements Sink {
       if (attempt >= c['retry.max.attempts']) {
         throw new SinkError(`${what}: ${problem} (after ${attempt} attempts; the runtime retries the batch)`, { retriable: true });
       }
-      const backoff = backoffDelay(attempt, { initialMs: c['retry.backoff.initial.ms'], maxMs: c['retry.backoff.max.ms'], jitter: c['retry.jitter'] });
+      const backoff = backoffDelay(attempt, { initialMs: c['retry.initial.backoff.ms'], maxMs: c['retry.max.backoff.ms'], jitter: c['retry.jitter'] });
       const asked = retryAfterMs(answer?.retryAfter);
       const delay = asked === undefined ? backoff : Math.max(backoff, Math.min(asked, c['retry.after.max.ms']));
       this.log.warn({ attempt, delayMs: delay, retryAfter: answer?.retryAfter, err: problem }, `webhook ${what} failed; retrying`);

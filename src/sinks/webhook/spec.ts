@@ -3,15 +3,12 @@
  * TLS is the shared `tls` group (src/spec/groups.ts), as for the other sinks.
  */
 import { z } from 'zod';
-import { tlsField, urlTlsProblem } from '../../spec/groups.js';
+import { requestTimeoutField, retryShape, tlsField, urlField, urlTlsProblem } from '../../spec/groups.js';
 import { secret } from '../../spec/secret.js';
 
 export const webhookSinkSpec = z
   .object({
-    url: z
-      .string()
-      .regex(/^https?:\/\/[^\s/]+/i, 'use an http:// or https:// URL, e.g. https://hooks.example.com/cdc')
-      .describe('Receiver URL; every batch is POSTed here as JSON ({"events": [...]}). https:// for TLS (see `tls`).'),
+    url: urlField(['http', 'https'], 'https://hooks.example.com/cdc', 'Every batch is POSTed here as JSON ({"events": [...]}); https:// for TLS (see `tls`).'),
     'signature.secret': secret(z.string().min(16, 'use at least 16 characters (32 random bytes recommended)'))
       .optional()
       .describe('HMAC-SHA256 key: each request carries `<signature.header>: sha256=<hex HMAC of the exact body bytes>`, so the receiver can verify origin and integrity. Use ${ENV} or ${file:/path}; redacted in logs. Absent: requests are not signed.'),
@@ -34,16 +31,14 @@ export const webhookSinkSpec = z
       .max(64)
       .default(1)
       .describe('POSTs in flight per partition batch. Above 1 a batch is split into lanes by event key (a key always in the same lane, each lane in order), so a key\'s events never overtake each other; truncates and keyless events wait for every lane.'),
-    'request.timeout.ms': z.number().int().positive().default(10_000).describe('A POST without a complete answer within this time counts as failed and is retried.'),
+    'request.timeout.ms': requestTimeoutField(10_000, 'a POST without a complete answer within this time counts as failed and is retried'),
     'retry.max.attempts': z
       .number()
       .int()
       .min(1)
       .default(5)
       .describe('Attempts of one POST on 5xx, 429, 408, timeouts and connection errors before the batch is handed back to the runtime, which retries it with errors.retry.* backoff (never skipped).'),
-    'retry.backoff.initial.ms': z.number().int().positive().default(200).describe('First wait before re-sending a failed POST; doubles per attempt, with ±retry.jitter. A Retry-After answer (seconds or HTTP date) is waited at least.'),
-    'retry.backoff.max.ms': z.number().int().positive().default(10_000).describe('Longest backoff between attempts (Retry-After may ask for longer; it is honoured up to retry.after.max.ms).'),
-    'retry.jitter': z.number().min(0).max(1).default(0.2).describe('Random fraction (0..1) added to/subtracted from each backoff.'),
+    ...retryShape('retry', { initialMs: 200, maxMs: 10_000 }, 'a failed POST (at least a Retry-After answer, up to retry.after.max.ms)'),
     'retry.after.max.ms': z.number().int().positive().default(300_000).describe('Longest Retry-After honoured (a larger value is waited this long).'),
     tls: tlsField('TLS to the receiver (`url` must be https://; an https URL without `tls` is verified against the system CAs): its CA, a client certificate for mutual TLS.'),
   })

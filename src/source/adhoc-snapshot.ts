@@ -19,17 +19,17 @@ import pg from 'pg';
 import { formatLsn } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
 import { TopicAdmin, topicDefaults } from '../kafka/admin.js';
-import { OversizeGuard } from '../source/oversize.js';
+import { OversizeGuard } from './oversize.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import { TransactionalProducer } from '../kafka/producer.js';
 import type { Logger } from '../observability/logger.js';
-import { eventsOptions, type SourceConfig } from '../source/config.js';
-import { clientConfig, createSlotExportingSnapshot, dropSlot, qualified, resolveTables } from '../source/connection.js';
+import { eventsOptions, type SourceConfig } from './config.js';
+import { clientConfig, createSlotExportingSnapshot, dropSlot, qualified, resolveTables } from './connection.js';
 import { kafkaClient } from '../kafka/client.js';
-import { Publisher } from '../source/publisher.js';
-import { createRecordBuilder } from '../source/record-adapter.js';
-import { RelationCache } from '../source/relations.js';
-import { Snapshotter } from '../source/snapshotter.js';
+import { Publisher } from './publisher.js';
+import { createRecordBuilder } from './record-adapter.js';
+import { RelationCache } from './relations.js';
+import { Snapshotter } from './snapshotter.js';
 
 export interface AdHocSnapshotInput {
   readonly config: SourceConfig;
@@ -70,6 +70,7 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
       maxBatchBytes: input.kafka['max.request.size'],
       maxBatchWaitMs: cfg['max.batch.wait.ms'],
       maxQueueSize: cfg['max.queue.size'],
+      maxQueueBytes: cfg['max.queue.size.in.bytes'],
       onCommitted: (b) => {
         rows += b.events;
       },
