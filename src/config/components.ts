@@ -47,6 +47,9 @@ export const sourceConnectorSpec = z
     if (s['table.include.list'] !== undefined && s['table.exclude.list'] !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['table.exclude.list'], message: 'set table.include.list or table.exclude.list, not both (an include list already leaves out every other table): remove one' });
     }
+    if (s['message.prefix.include.list'] !== undefined && s['message.prefix.exclude.list'] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['message.prefix.exclude.list'], message: 'set message.prefix.include.list or message.prefix.exclude.list, not both (an include list already leaves out every other prefix): remove one' });
+    }
     // The topic templates are compiled when the source starts; the same functions check them here.
     const prefix = s['topic.prefix'];
     const checks: [string, () => unknown][] = [

@@ -24,6 +24,8 @@ describe('source config', () => {
     expect(() => parseSourceConfig({ name: 'x', 'topic.prefix': 'p', 'snapshot.mode': 'sometimes' })).toThrow(/snapshot\.mode/);
     expect(() => parseSourceConfig({ name: 'x', 'topic.prefix': 'p', 'slot.name': 'Bad-Slot' })).toThrow(/slot\.name: replication slot names/);
     expect(() => parseSourceConfig({ name: 'x', 'topic.prefix': 'p', 'table.include.list': 'a', 'table.exclude.list': 'b' })).toThrow(/not both/);
+    expect(() => parseSourceConfig({ name: 'x', 'topic.prefix': 'p', 'message.prefix.include.list': 'a', 'message.prefix.exclude.list': 'b' })).toThrow(/message.prefix.include.list or message.prefix.exclude.list, not both/);
+    expect(() => parseSourceConfig({ name: 'x', 'topic.prefix': 'p', 'message.prefix.include.list': ['outbox('] })).toThrow(/not a valid regular expression/);
     expect(() => parseSourceConfig({ name: 'x', 'topic.prefix': 'p', 'no.such': 1 })).toThrow(/no\.such|Unrecognized/);
   });
 });

@@ -150,6 +150,8 @@ export const sourceOnlySpec = z
       .describe('all_tables: create the publication FOR ALL TABLES when missing; filtered: create/alter it to exactly the tables matched by the include/exclude lists; disabled: the publication must exist.'),
     'table.include.list': tableList('Regular expressions matched against `schema.table` (whole name), as a list or comma-separated (Debezium); only matching tables are captured. Sinks select among these with `tables`.'),
     'table.exclude.list': tableList('Regular expressions matched against `schema.table`, as a list or comma-separated; matching tables are not captured. Not combinable with table.include.list.'),
+    'message.prefix.include.list': tableList('Regular expressions matched against the whole prefix of a logical decoding message (`pg_logical_emit_message`), as a list or comma-separated (Debezium); only matching messages are published to the message topic. Absent: every message is published. Messages are database-wide, so each pipeline sees every tool\'s messages unless it filters them.'),
+    'message.prefix.exclude.list': tableList('Regular expressions matched against the whole prefix of a logical decoding message, as a list or comma-separated (Debezium); matching messages are not published. Not combinable with message.prefix.include.list.'),
     'snapshot.mode': z
       .enum(snapshotModes)
       .default('initial')
@@ -248,6 +250,9 @@ export function parseSourceConfig(input: unknown): SourceConfig {
   }
   if (r.data['table.include.list'] && r.data['table.exclude.list']) {
     throw new Error('invalid source config: set table.include.list or table.exclude.list, not both');
+  }
+  if (r.data['message.prefix.include.list'] && r.data['message.prefix.exclude.list']) {
+    throw new Error('invalid source config: set message.prefix.include.list or message.prefix.exclude.list, not both');
   }
   return r.data;
 }

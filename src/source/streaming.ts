@@ -16,7 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { StoredOffset } from '../kafka/offsets-store.js';
 import type { TopicAdmin } from '../kafka/admin.js';
-import { clientConfig } from './connection.js';
+import { clientConfig, patterns } from './connection.js';
 import type { SourceConfig } from './config.js';
 import { PgoutputDecoder, RawPgoutputPlugin } from './decoder.js';
 import type { OversizeGuard } from './oversize.js';
@@ -273,6 +273,9 @@ export class StreamingSource {
       }
       return;
     }
+    // message.prefix.include/exclude.list: a filtered-out message is not an event (as in Debezium);
+    // its transaction still commits with the row changes it holds.
+    if (!this.messageWanted(ch.prefix)) return;
     if (ch.transactional && this.tx) {
       await this.emit((source) => ({ op: 'm', prefix: ch.prefix, content: ch.content, transactional: true, source }), null);
       return;
@@ -281,6 +284,13 @@ export class StreamingSource {
     this.tx = { xid: 0, commitLsn: ch.lsn, commitTimeMs: Date.now(), seq: 0, emitted: 0, skipAll: this.stored !== null && ch.lsn <= this.stored.commitLsn, skipUpTo: -1 };
     await this.emit((source) => ({ op: 'm', prefix: ch.prefix, content: ch.content, transactional: false, source: { ...source, xid: null } }), null);
     await this.handle({ kind: 'commit', commitLsn: ch.lsn, endLsn: ch.lsn, commitTimeMs: this.tx.commitTimeMs });
+  }
+
+  private messageWanted(prefix: string): boolean {
+    const { config } = this.deps;
+    const include = patterns(config['message.prefix.include.list']);
+    if (include.length > 0) return include.some((r) => r.test(prefix));
+    return !patterns(config['message.prefix.exclude.list']).some((r) => r.test(prefix));
   }
 
   /** One change of the open transaction: position it, skip it if Kafka has it, else build and queue its records. */

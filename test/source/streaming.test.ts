@@ -24,6 +24,8 @@ beforeAll(async () => {
   source = new PostgresSource(
     oneTableSource(id, {
       'snapshot.mode': 'never',
+      // Messages are database-wide: only this test's prefix (also keeps other tests' messages out).
+      'message.prefix.include.list': ['outbox'],
     }),
     kafkaConfig,
     silentLogger,
@@ -95,11 +97,13 @@ describe('streaming source', () => {
     expect((evs[2]!.after as Record<string, unknown>).big).toBeNull();
   });
 
-  it('truncate → op t; logical messages → message topic (op m)', async () => {
+  it('truncate → op t; logical messages → message topic (op m), filtered by message.prefix.include.list', async () => {
     const c = await pgClient();
     await c.query(`BEGIN`);
     await c.query(`SELECT pg_logical_emit_message(true, 'outbox', 'hello-tx')`);
+    await c.query(`SELECT pg_logical_emit_message(true, 'outbox-audit', 'filtered: the include entry is anchored')`);
     await c.query(`COMMIT`);
+    await c.query(`SELECT pg_logical_emit_message(false, 'noise', 'filtered')`);
     await c.query(`SELECT pg_logical_emit_message(false, 'outbox', 'hello-now')`);
     await c.query(`TRUNCATE ${table}`);
     await c.end();
