@@ -123,6 +123,7 @@ const clickhouseCase: BenchCase = {
           loadOffsets: (p) => sink.loadOffsets(p),
           write: (b) => sink.write(b),
           commit: (o) => (chain = chain.catch(() => undefined).then(() => sink.commit(o))),
+          resetOffsets: (o) => sink.resetOffsets(o),
           close: () => sink.close(),
         };
         return serialised;
@@ -188,7 +189,11 @@ const noopCase: BenchCase = {
           open: async () => undefined,
           close: async () => undefined,
           write: async () => ({ rejected: [], staleSkipped: 0 }),
-          commit: async (o) => void o.forEach((x) => offsets.set(`${x.topic}:${x.partition}`, x.offset)),
+          commit: async (o) => void o.forEach((x) => {
+            const had = offsets.get(`${x.topic}:${x.partition}`);
+            if (had === undefined || BigInt(x.offset) > BigInt(had)) offsets.set(`${x.topic}:${x.partition}`, x.offset);
+          }),
+          resetOffsets: async (o) => void o.forEach((x) => offsets.set(`${x.topic}:${x.partition}`, x.offset)),
           loadOffsets: async (tps) => tps.flatMap((tp) => {
             const offset = offsets.get(`${tp.topic}:${tp.partition}`);
             return offset ? [{ ...tp, offset }] : [];

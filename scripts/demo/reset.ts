@@ -36,7 +36,7 @@ export async function resetSinks(ep: Endpoints, PREFIX: string): Promise<void> {
   await ch.command({ query: `DROP DATABASE IF EXISTS ${PREFIX}` });
   await ch.close();
   const redis = new Redis(ep.redisUrl);
-  for (const pattern of ['customer:*', 'product:*', 'order:*', 'cdc:ver:*', `cdc:offsets:cdc-fanout.${PREFIX}.*`]) {
+  for (const pattern of ['customer:*', 'product:*', 'order:*', 'cdc:ver:*', `cdc:ver@cdc-fanout.${PREFIX}.*`, `cdc:offsets:cdc-fanout.${PREFIX}.*`]) {
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

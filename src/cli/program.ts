@@ -207,18 +207,18 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
 
   program
     .command('reset-offsets')
-    .description('Move a sink\'s stored offsets to the earliest or latest Kafka offsets (daemon must be stopped)')
+    .description('Move a sink\'s stored offsets to the earliest or latest Kafka offsets, or to a point in time, backwards or forwards (daemon must be stopped)')
     .argument('<pipeline>', 'pipeline name')
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .requiredOption('-s, --sink <name>', 'sink name')
-    .addOption(new Option('--to <where>', 'where to move the offsets').choices(['earliest', 'latest']).makeOptionMandatory())
+    .addOption(new Option('--to <where>', 'where to move the offsets: earliest, latest, or an ISO-8601 time with a zone (e.g. 2026-11-30T12:00:00Z) — the first offset whose timestamp is at or after it (the end for partitions with nothing that late)').makeOptionMandatory())
     .option('--admin <url>', `${ADMIN_HELP}; used to check that no daemon is running`, httpUrl)
     .option('--admin-url <url>', 'same as --admin', httpUrl)
     .option('--yes', 'confirm: without it nothing is changed')
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout reset-offsets shop -c connectors/demo.yaml --sink search --to earliest        # prints the plan only', 'cdc-fanout reset-offsets shop -c connectors/demo.yaml --sink search --to earliest --yes'],
+        ['cdc-fanout reset-offsets shop -c connectors/demo.yaml --sink search --to earliest        # prints the plan only', 'cdc-fanout reset-offsets shop -c connectors/demo.yaml --sink search --to earliest --yes', 'cdc-fanout reset-offsets shop -c connectors/demo.yaml --sink search --to 2026-11-30T12:00:00Z --yes'],
         `0 offsets reset (or nothing to reset); 1 refused (no --yes, a daemon is running, the group has live members) or failed; ${USAGE_ERROR} usage error.`,
       ),
     )

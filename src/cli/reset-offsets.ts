@@ -1,7 +1,10 @@
 /**
- * `cdc-fanout reset-offsets <pipeline> --sink <name> --to earliest|latest --yes`
+ * `cdc-fanout reset-offsets <pipeline> --sink <name> --to earliest|latest|<ISO-8601 time> --yes`
  * Moves a sink's consumed offsets — in the sink's own store, which is where it resumes from, and in
- * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics.
+ * its Kafka consumer group for lag tools — to the earliest or latest offsets of its topics, or to the
+ * first offset at or after a time (Kafka's ListOffsets by timestamp; the end where nothing is that
+ * late), forwards or backwards, through the Sink contract's `resetOffsets` (OffsetStore.reset,
+ * src/sinks/sink.ts).
  * Guarded: does nothing without --yes, and refuses while a daemon runs the config (its record, see
  * src/daemon/record.ts), answers on --admin, or while the sink's consumer group has live members
  * (a running sink would overwrite the reset).
@@ -56,8 +59,19 @@ async function runningDaemon(opts: ResetFlags): Promise<string | undefined> {
   return undefined;
 }
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** `--to`: earliest, latest, or an ISO-8601 time with a zone (ms since the epoch); undefined when it is none of them. */
+export function resetTarget(to: string): 'earliest' | 'latest' | { readonly time: number } | undefined {
+  if (to === 'earliest' || to === 'latest') return to;
+  if (!ISO_TIME.test(to)) return undefined;
+  const time = Date.parse(to);
+  return Number.isFinite(time) ? { time } : undefined;
+}
+
 export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags): Promise<number> {
-  if (opts.to !== 'earliest' && opts.to !== 'latest') return fail(`--to must be "earliest" or "latest", got "${opts.to}"`);
+  const target = resetTarget(opts.to);
+  if (target === undefined) return fail(`--to must be "earliest", "latest" or an ISO-8601 time with a zone such as 2026-11-30T12:00:00Z, got "${opts.to}"`);
   const loaded = await loadConfig(opts.config);
   if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
   const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
@@ -88,7 +102,11 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
         say(`topic ${topic}: does not exist yet, nothing to reset`);
         continue;
       }
-      for (const x of parts) offsets.push({ topic, partition: x.partition, offset: opts.to === 'earliest' ? x.low : x.high });
+      if (typeof target === 'object') {
+        for (const x of await admin.fetchTopicOffsetsByTimestamp(topic, target.time)) offsets.push({ topic, partition: x.partition, offset: x.offset });
+        continue;
+      }
+      for (const x of parts) offsets.push({ topic, partition: x.partition, offset: target === 'earliest' ? x.low : x.high });
     }
     for (const o of offsets) say(`${groupId} ${o.topic}[${o.partition}] → ${o.offset} (${opts.to})`);
     if (!opts.yes) {
@@ -103,8 +121,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     await sink.open();
     let refused: PartitionOffset[] = [];
     try {
-      await sink.commit(offsets);
-      // Sinks may keep offsets monotonic (a replayed commit must not move them back): verify.
+      // OffsetStore.reset (src/sinks/sink.ts, invariant R): the one way offsets move backwards.
+      await sink.resetOffsets(offsets);
       const stored = await sink.loadOffsets(offsets.map(({ topic, partition }) => ({ topic, partition })));
       refused = offsets.filter((o) => stored.find((x) => x.topic === o.topic && x.partition === o.partition)?.offset !== o.offset);
     } finally {
@@ -112,9 +130,8 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     }
     if (refused.length) {
       return fail(
-        `the ${sinkCfg.type} sink kept its stored offsets for ${refused.map((o) => `${o.topic}[${o.partition}]`).join(', ')} (it never moves offsets backwards through commit()); ` +
-          `moving them back needs a reset hook in the Sink contract; until then, with the daemon stopped, delete the sink's stored offsets for group ${groupId} ` +
-          `(redis: the hash cdc:offsets:<group>; elasticsearch: its checkpoint index documents; clickhouse: its checkpoint table rows) — it then starts from the earliest offsets`,
+        `the ${sinkCfg.type} sink's offset store does not hold the reset offsets for ${refused.map((o) => `${o.topic}[${o.partition}]`).join(', ')} after the reset ` +
+          '(another process wrote them meanwhile?): make sure nothing runs this sink and run the command again',
       );
     }
     // Kafka group offsets too (lag tools read them).

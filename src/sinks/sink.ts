@@ -1,8 +1,13 @@
 /**
- * The Sink contract. Every sink (Elasticsearch, ClickHouse, Redis, …) lives in its own folder under
- * src/sinks/<type>/ and implements this interface; the sink runtime (src/sinks/runtime/) owns the
- * Kafka consumer group, batching, retries, the error policy and rebalances, and calls a sink only
- * through these methods. Adding a sink touches its own folder and one line in src/sinks/registry.ts.
+ * The Sink contract, version 2. Every sink (Elasticsearch, ClickHouse, Redis, webhook, …) lives in its
+ * own folder under src/sinks/<type>/ and implements `Sink`; the sink runtime (src/sinks/runtime/)
+ * owns the Kafka consumer group, batching, retries, the error policy and rebalances, and calls a sink
+ * only through these methods. Adding a sink touches its own folder and one line in
+ * src/sinks/registry.ts. docs/writing-a-sink.md walks through it with the webhook sink.
+ *
+ * Lifecycle: `open()` → (`loadOffsets` on every assignment, then `write` + `commit` per batch)* →
+ * `close()`. Outside the daemon, `cdc-fanout reset-offsets` (daemon stopped) runs
+ * `open()` → `resetOffsets(to)` → `close()` on a fresh instance.
  *
  * Exactly-once protocol the runtime drives, per partition batch (see README "Guarantees"):
  *   1. `write(batch)`    — apply the batch's effects idempotently and versioned (a replay is a
@@ -10,9 +15,10 @@
  *                          never be applied (poison) are returned as `rejected`, not thrown.
  *   2. runtime           — sends rejected records to the dead-letter topic (policy `dlq`), counts
  *                          them (`skip`) or stops the sink (`none`).
- *   3. `commit(offsets)` — durably store, in the sink's own store, the next offset to read for each
- *                          partition in the batch. A sink that can make effects and offsets atomic
- *                          (Redis MULTI/EXEC) may defer its effects from write() into commit().
+ *   3. `commit(offsets)` — durably store, in the sink's offset store, the next offset to read for
+ *                          each partition in the batch (semantics: `OffsetStore` below). A sink that
+ *                          can make effects and offsets atomic (Redis MULTI/EXEC) may defer its
+ *                          effects from write() into commit().
  *   4. runtime           — commits the same offsets to Kafka (only for lag tools).
  * On start and on every partition assignment the runtime calls `loadOffsets` and seeks there.
  * Throw a `SinkError` with `retriable: true` for transient failures (server down, 429, timeouts):
@@ -96,13 +102,80 @@ export interface PartitionOffset extends TopicPartition {
   readonly offset: string;
 }
 
+/**
+ * Where a sink keeps its consumed offsets: ONE interface, the same semantics for every sink. Each
+ * sink's store implements it (Elasticsearch: `CheckpointStore`, a document per (group, topic,
+ * partition) in `checkpoint.index`; ClickHouse: `CheckpointTable`, rows in `checkpoint.table` under
+ * `checkpoint.group`; Redis: the hash `offsets.key` written in the MULTI/EXEC of the effects; webhook
+ * and any sink without a transactional place: `KafkaGroupOffsetStore`, the runtime's default store).
+ * A `Sink` exposes it as `loadOffsets` / `commit` / `resetOffsets`.
+ *
+ * Offsets are "next offset to read" (last applied + 1), decimal strings. A partition with no stored
+ * offset was never consumed by this sink (the runtime then starts at the earliest offset if its
+ * Kafka group consumed the partition before, else per the group's start rule).
+ *
+ * Semantics (pinned for every sink by the conformance suite, test/sinks/conformance.ts):
+ *
+ *   INVARIANT M (monotonic commit) — `commit` never moves a partition's stored offset backwards. A
+ *     commit BELOW the stored offset is IGNORED for that partition — not an error, the call resolves
+ *     and the stored offset stays — while the other partitions of the same call still move. A late
+ *     or retried commit of an older chunk is legitimate (a retry after a timeout whose commit did
+ *     land, a replay after a rebalance), so refusing would only stall the partition; ignoring it
+ *     loses nothing because the stored offset already covers those records. Compared against the
+ *     stored value where the store can do it atomically (Redis WATCH, Elasticsearch `_seq_no`),
+ *     otherwise against what this instance last loaded or committed (ClickHouse, Kafka group): the
+ *     consumer group gives each partition one owner, and the runtime loads before it commits.
+ *     Equal offsets are a no-op as well.
+ *
+ *   INVARIANT A (atomic or idempotent) — an offset is stored only together with, or after, the
+ *     effects of every record before it: atomically with them (Redis), or after the target
+ *     acknowledged them (everything else). A crash in between therefore leaves the offset BEHIND the
+ *     effects, never ahead: the batch is replayed, and the replay is harmless because effects are
+ *     idempotent by event position (versions: ES `external_gte`, ClickHouse `ReplacingMergeTree
+ *     (_version)`, Redis Lua version check; or the webhook's idempotency key per event).
+ *
+ *   INVARIANT R (reset) — `reset(to)` is the ONLY way offsets move backwards: it stores exactly the
+ *     given offsets (earlier or later than the stored ones), other partitions untouched. It is an
+ *     operator action with no sink consuming the partitions (`cdc-fanout reset-offsets`, daemon
+ *     stopped and the consumer group empty; the CLI resolves `--to earliest|latest|<ISO time>` into
+ *     offsets per partition from Kafka). After a rewind the runtime re-delivers from there, and by A the
+ *     re-delivered events re-apply to the same end state (versions make already-applied events
+ *     no-ops; truncate watermarks stay, so a replayed change older than a truncate stays removed).
+ *     A running instance that loaded or committed a partition adopts the reset value as its floor.
+ *
+ *   Lost store — separate from M: when the stored offset is found BELOW what this instance stored or
+ *     loaded (the store lost acknowledged writes), `commit` throws `OffsetsRegressedError` where the
+ *     store can see it (Redis, Elasticsearch) instead of committing past the loss. *
+ * Which store — the choice decides the sink's guarantee; pick the strongest the target allows:
+ *   1. offsets in the SAME transaction as the effects (defer effects from write() into commit()):
+ *      EXACTLY ONCE — both or neither are durable. Redis (MULTI/EXEC with the offsets hash).
+ *   2. the target's own store, written AFTER idempotent, versioned effects: EFFECTIVELY ONCE — a
+ *      crash in between replays the batch, which changes nothing. Elasticsearch, ClickHouse.
+ *   3. the DEFAULT store for targets with no transactional place (HTTP, object storage):
+ *      `KafkaGroupOffsetStore` (src/sinks/runtime/kafka-group-offsets.ts, Kafka group offsets
+ *      committed after the target acknowledged) PLUS an idempotency key per event derived from the
+ *      record's position (`<topic>/<partition>/<offset>`, identical on every replay): AT LEAST ONCE,
+ *      duplicates only with the same key, which the target dedupes. Webhook.
+ */
+export interface OffsetStore {
+  /** Stored next-offsets for these partitions (missing = never consumed); becomes this instance's floor for M. */
+  load(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]>;
+  /** Durably store next-offsets, monotonic per partition (M); only after or with the effects before them (A). */
+  commit(offsets: readonly PartitionOffset[]): Promise<void>;
+  /** Store exactly these offsets, backwards included (R); only with no sink consuming the partitions. */
+  reset(to: readonly PartitionOffset[]): Promise<void>;
+}
+
 export interface Sink {
   /** Connect, create checkpoint storage (index/table/hash) if missing. Retried by the runtime. */
   open(): Promise<void>;
-  /** Offsets stored in the sink's own store for these partitions (missing = never consumed). */
+  /** `OffsetStore.load` of the sink's offset store. */
   loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]>;
   write(batch: SinkBatch): Promise<WriteResult>;
+  /** `OffsetStore.commit` of the sink's offset store (plus the deferred effects of a sink whose effects and offsets are atomic). */
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
+  /** `OffsetStore.reset` of the sink's offset store: called by `cdc-fanout reset-offsets` after `open()`. */
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -233,7 +233,7 @@ afterAll(async () => {
   for (const t of Object.values(T)) await db.query(`DROP TABLE IF EXISTS public.${t}`).catch(() => undefined);
   await db.end();
   const keys = await redis.keys(`${run}:*`);
-  const ver = await redis.keys(`cdc:ver:${run}:*`);
+  const ver = await redis.keys(`cdc:ver@cdc-fanout.${run}.*`);
   if (keys.length + ver.length) await redis.del(...keys, ...ver);
   await redis.del(`cdc:offsets:cdc-fanout.${run}.cache`);
   redis.disconnect();

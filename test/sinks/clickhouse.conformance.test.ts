@@ -22,7 +22,8 @@ function conformance(target: ClickHouseTarget, mode: 'delete' | 'mark-deleted'):
   const url = target.url;
   describeSinkConformance(`clickhouse ${target.name} (truncate.mode ${mode})`, async () => {
     const database = `cdc_conf_${randomUUID().slice(0, 8)}`;
-    const config = clickhouseSpec.parse({ url: url, database, 'truncate.mode': mode });
+    const own = { url, database, 'truncate.mode': mode, 'checkpoint.group': 'conformance' };
+    const config = clickhouseSpec.parse(own);
     const admin = createClient({ url, log: { level: 127 } });
     const made: ClickHouseSink[] = [];
     const make = (): ClickHouseSink => {
@@ -35,6 +36,7 @@ function conformance(target: ClickHouseTarget, mode: 'delete' | 'mark-deleted'):
     return {
       sink,
       newSink: make,
+      child: { type: 'clickhouse', config: own, pipeline: 'conf', sinkName: 'clickhouse' },
       async readState(table: string) {
         const name = `${CONFORMANCE.schema}_${table}`;
         const out = new Map<string, Row | null>();

@@ -13,20 +13,15 @@
  * row state (Redis in invalidate mode) pass `{ state: false }`: then only the protocol checks run
  * (offsets, tombstones, poison-free replays); their own tests cover what "gone" means for them.
  */
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UNAVAILABLE_VALUE, type Row } from '../../src/events/change.js';
-import { OffsetsRegressedError, type Sink, type SinkBatch, type SinkRecord, type WriteResult } from '../../src/sinks/sink.js';
+import { OffsetsRegressedError, type PartitionOffset, type Sink, type SinkBatch, type SinkRecord, type WriteResult } from '../../src/sinks/sink.js';
 import { nextOffset, pos, sinkBatch, sinkRecord, tombstoneRecord, topicFor, type ChangeSpec } from '../support/records.js';
+import { testRng } from '../support/seed.js';
+import { CONFORMANCE, STREAM, STREAM_END, batchAt, streamBatch, streamState, type ChildSinkSpec } from './conformance-stream.js';
 
-export const CONFORMANCE = {
-  prefix: 'conf',
-  schema: 'public',
-  table: 'conf_items',
-  /** Topic of the conformance table. */
-  get topic(): string {
-    return topicFor(this.table, this.schema, this.prefix);
-  },
-} as const;
+export { CONFORMANCE, type ChildSinkSpec } from './conformance-stream.js';
 
 export interface ConformanceHarness {
   /** An opened sink on the store. */
@@ -39,6 +34,11 @@ export interface ConformanceHarness {
   reset(): Promise<void>;
   /** Release clients (called once after the suite). */
   dispose?(): Promise<void>;
+  /**
+   * The same sink (same target, same offset store) as the test's `newSink`, built by a child process
+   * through the sink's registered plugin — the kill -9 check runs it (test/sinks/conformance-child.ts).
+   */
+  readonly child: ChildSinkSpec;
 }
 
 export interface ConformanceOptions {
@@ -311,13 +311,143 @@ export function describeSinkConformance(name: string, factory: () => Promise<Con
         { topic: CONFORMANCE.topic, partition: 2, offset: '1234567890123' },
         { topic: other, partition: 0, offset: '42' },
       ];
-      const sortTp = <T extends { topic: string; partition: number }>(xs: T[]): T[] => [...xs].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
       expect(sortTp(await sink.loadOffsets(parts))).toEqual(sortTp(expected));
 
       await sink.close();
       sink = h.newSink();
       await sink.open();
       expect(sortTp(await sink.loadOffsets(parts))).toEqual(sortTp(expected));
+    });
+
+    const sortTp = <T extends { topic: string; partition: number }>(xs: T[]): T[] => [...xs].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    const tp = (partition: number, offset?: number): PartitionOffset => ({ topic: CONFORMANCE.topic, partition, offset: String(offset ?? 0) });
+
+    // OffsetStore invariant M (src/sinks/sink.ts): a commit below the stored offset is IGNORED — the
+    // call succeeds, the partition keeps its offset, the other partitions of the call still move.
+    it('commits offsets monotonically: an older (or equal) offset is ignored per partition, by this and by a new instance', async () => {
+      const parts = [tp(0), tp(1)].map(({ topic, partition }) => ({ topic, partition }));
+      await sink.commit([tp(0, 9), tp(1, 4)]);
+      await sink.commit([tp(0, 5), tp(1, 7)]);
+      expect(sortTp(await sink.loadOffsets(parts))).toEqual([tp(0, 9), tp(1, 7)]);
+      await sink.commit([tp(0, 9)]);
+      await sink.commit([tp(1, 0)]);
+      expect(sortTp(await sink.loadOffsets(parts))).toEqual([tp(0, 9), tp(1, 7)]);
+      // a new instance (restart, rebalance), after loading as the runtime does on assignment
+      await sink.close();
+      sink = h.newSink();
+      await sink.open();
+      expect(sortTp(await sink.loadOffsets(parts))).toEqual([tp(0, 9), tp(1, 7)]);
+      await sink.commit([tp(0, 3), tp(1, 8)]);
+      expect(sortTp(await sink.loadOffsets(parts))).toEqual([tp(0, 9), tp(1, 8)]);
+    });
+
+    // OffsetStore invariant R: reset is the one way back (cdc-fanout reset-offsets: a fresh instance,
+    // daemon stopped); re-delivery from the reset offset re-applies to the same end state.
+    it('resets offsets backwards and forwards through resetOffsets; re-delivery from the reset offset ends in the same state', async () => {
+      const batches = [0, 1, 2].map(streamBatch);
+      for (const b of batches) {
+        expect((await sink.write(b)).rejected).toEqual([]);
+        await sink.commit([tp(0, Number(nextOffset(b)))]);
+      }
+      const end = Number(nextOffset(batches[2]!));
+      await sink.commit([tp(1, 50)]);
+      const expected = withState ? await live() : undefined;
+      if (expected) expect(expected).toEqual(streamState(end));
+      await sink.close();
+      // like the CLI: a new instance, open, reset, close
+      const cli = h.newSink();
+      await cli.open();
+      await cli.resetOffsets([tp(0, 0)]);
+      expect(sortTp(await cli.loadOffsets([tp(0), tp(1)]))).toEqual([tp(0, 0), tp(1, 50)]);
+      await cli.close();
+      sink = h.newSink();
+      await sink.open();
+      expect(await sink.loadOffsets([{ topic: CONFORMANCE.topic, partition: 0 }])).toEqual([tp(0, 0)]);
+      // the runtime re-delivers from offset 0: the same records at the same offsets
+      for (const b of batches) {
+        expect((await sink.write(b)).rejected).toEqual([]);
+        await sink.commit([tp(0, Number(nextOffset(b)))]);
+      }
+      expect(await sink.loadOffsets([{ topic: CONFORMANCE.topic, partition: 0 }])).toEqual([tp(0, end)]);
+      if (expected) expect(await live()).toEqual(expected);
+      // forwards (reset-offsets --to latest), then a late commit below it is ignored (M)
+      await sink.resetOffsets([tp(0, end + 1000)]);
+      await sink.commit([tp(0, end + 1)]);
+      expect(await sink.loadOffsets([{ topic: CONFORMANCE.topic, partition: 0 }])).toEqual([tp(0, end + 1000)]);
+    });
+
+    // OffsetStore invariant A: an offset is stored only with or after the effects before it. A child
+    // process applies the stream and is killed (SIGKILL) at random moments, mid-batch; after each kill
+    // every record below the stored offset must have its effect, and a final run from the stored
+    // offset must end in the state of the whole stream with the offset at its end.
+    it('keeps effects and offsets together under kill -9 mid-batch (offset never ahead of the effects); the replay ends in the full state', { timeout: 300_000 }, async () => {
+      const random = testRng(`conformance ${name}: kill -9`);
+      await sink.close();
+      const run = (killAt?: { batch: number; delayMs: number }): Promise<{ killed: boolean }> =>
+        new Promise((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', 'test/sinks/conformance-child.ts'], {
+            env: { ...process.env, CHILD_SINK: JSON.stringify(h.child) },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let stderr = '';
+          let killed = false;
+          child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+          child.stdout.on('data', (d: Buffer) => {
+            const m = /writing (\d+)/.exec(d.toString().trim().split('\n').pop() ?? '');
+            if (killAt && !killed && m && Number(m[1]) >= killAt.batch) {
+              killed = true;
+              setTimeout(() => child.kill('SIGKILL'), killAt.delayMs);
+            }
+          });
+          child.on('exit', (code, signal) => {
+            if (signal === 'SIGKILL' && killed) resolve({ killed: true });
+            else if (code === 0) resolve({ killed: false });
+            else reject(new Error(`conformance child exited with ${code ?? signal}: ${stderr.slice(-2000)}`));
+          });
+        });
+      const stored = async (): Promise<number> => {
+        const s = h.newSink();
+        await s.open();
+        try {
+          const [o] = await s.loadOffsets([{ topic: CONFORMANCE.topic, partition: 0 }]);
+          return Number(o?.offset ?? 0);
+        } finally {
+          await s.close();
+        }
+      };
+      let midStream = 0;
+      let maxDelayMs = 150;
+      try {
+        for (let cycle = 0; cycle < 10 && midStream < 3; cycle++) {
+          const from = batchAt(await stored());
+          const killAt = { batch: from + 1 + Math.floor(random.next() * 2), delayMs: Math.floor(random.next() * maxDelayMs) };
+          if (killAt.batch >= STREAM.batches) {
+            await h.reset();
+            continue;
+          }
+          const { killed } = await run(killAt);
+          const at = await stored();
+          if (killed && at < STREAM_END) midStream++;
+          // INVARIANT A: everything below the stored offset is in the target (effects may be ahead)
+          if (withState) {
+            const state = await live();
+            const missing = [...streamState(at).keys()].filter((key) => !state.has(key));
+            expect(missing, `rows below the stored offset ${at} missing after kill -9 (cycle ${cycle})`).toEqual([]);
+          }
+          if (at === STREAM_END) {
+            // the child was faster than the kill (an invalidate-only sink has little to do): start over, kill sooner
+            maxDelayMs = Math.max(1, Math.floor(maxDelayMs / 4));
+            await h.reset();
+          }
+        }
+        expect(midStream, 'kills that left the stream unfinished').toBeGreaterThan(0);
+        expect((await run()).killed).toBe(false);
+        expect(await stored()).toBe(STREAM_END);
+        if (withState) expect(await live()).toEqual(streamState(STREAM_END));
+      } finally {
+        sink = h.newSink();
+        await sink.open();
+      }
     });
 
     it.runIf(detectsRegression)('reports stored offsets that went backwards (store wiped under it) instead of committing past the loss', async () => {

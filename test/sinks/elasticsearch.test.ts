@@ -25,15 +25,16 @@ const es = new Client({ node: url });
 const checkpointIndex = `cdc-fanout-checkpoints-test-${run}`;
 const indexPrefix = `estest-${run}`;
 
+const ownConfig = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  url,
+  'index.name.template': `${indexPrefix}.{prefix}.{schema}.{table}`,
+  'checkpoint.index': checkpointIndex,
+  refresh: 'wait_for',
+  ...overrides,
+});
+
 function makeSink(overrides: Record<string, unknown> = {}, name = 'es'): Sink {
-  const config = plugin.spec.parse({
-    url,
-    'index.name.template': `${indexPrefix}.{prefix}.{schema}.{table}`,
-    'checkpoint.index': checkpointIndex,
-    refresh: 'wait_for',
-    ...overrides,
-  });
-  return plugin.create(config, { pipeline: `p-${run}`, sinkName: name, topicPrefix: CONFORMANCE.prefix, logger: silentLogger });
+  return plugin.create(plugin.spec.parse(ownConfig(overrides)), { pipeline: `p-${run}`, sinkName: name, topicPrefix: CONFORMANCE.prefix, logger: silentLogger });
 }
 
 const indexOf = (table: string, prefix = CONFORMANCE.prefix): string => `${indexPrefix}.${prefix}.public.${table}`.toLowerCase();
@@ -57,6 +58,7 @@ describeSinkConformance('elasticsearch', async () => {
   return {
     sink,
     newSink: () => makeSink(),
+    child: { type: 'elasticsearch', config: ownConfig(), pipeline: `p-${run}`, sinkName: 'es' },
     async readState(table) {
       const out = new Map<string, Row | null>();
       for (const doc of (await docs(indexOf(table))).values()) out.set(JSON.stringify({ id: doc.id }), doc as Row);

@@ -21,7 +21,7 @@ const url = endpoints().redisUrl;
 const admin = new Redis(redisDbUrl(url, DB));
 
 afterAll(async () => {
-  const keys = [...(await admin.keys(`${P}*`)), ...(await admin.keys(`cdc:ver:${P}*`))];
+  const keys = [...(await admin.keys(`${P}*`)), ...(await admin.keys(`cdc:ver@*${P}*`))];
   if (keys.length) await admin.unlink(...keys);
   await admin.quit();
 });

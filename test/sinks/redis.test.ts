@@ -12,6 +12,7 @@ import type { Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec, type RedisSinkConfig } from '../../src/sinks/redis/spec.js';
+import { versionString } from '../../src/sinks/kit/index.js';
 import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 import type { SinkRecord } from '../../src/sinks/sink.js';
 import { nextOffset, pos, sinkBatch, sinkRecord, type ChangeSpec } from '../support/records.js';
@@ -39,6 +40,7 @@ function makeConfig(tables: Record<string, unknown>, extra: Record<string, unkno
 afterAll(async () => {
   await deleteMatching(`${P}*`);
   await deleteMatching(`cdc:ver:${P}*`);
+  await deleteMatching(`cdc:ver@*${P}*`);
   await admin.quit();
 });
 
@@ -46,13 +48,16 @@ function conformanceHarness(mode: 'write-through' | 'invalidate') {
   return async () => {
     const offsetsKey = `${P}offsets:${mode}`;
     const keyPrefix = `${P}${mode}:item:`;
-    const config = makeConfig({ [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, { 'truncate.mode': 'delete' });
-    const newSink = () => new RedisSink(config, offsetsKey, silentLogger);
+    const own = redisSinkInput(url, DB, { [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, { 'truncate.mode': 'delete', 'offsets.key': offsetsKey });
+    const config = redisSinkSpec.parse(own);
+    // the namespace the plugin gives the kill -9 child's sink (its group id): the same sink, in or out of process
+    const newSink = () => new RedisSink(config, offsetsKey, silentLogger, `cdc-fanout.conf.redis-${mode}`);
     const sink = newSink();
     await sink.open();
     return {
       sink,
       newSink,
+      child: { type: 'redis', config: own, pipeline: 'conf', sinkName: `redis-${mode}` },
       async readState(): Promise<Map<string, Row | null>> {
         const out = new Map<string, Row | null>();
         let cursor = '0';
@@ -68,7 +73,7 @@ function conformanceHarness(mode: 'write-through' | 'invalidate') {
       },
       async reset() {
         await deleteMatching(`${keyPrefix}*`);
-        await deleteMatching(`cdc:ver:${keyPrefix}*`);
+        await deleteMatching(`cdc:ver@*:${keyPrefix}*`);
         await admin.unlink(offsetsKey);
       },
     };
@@ -214,7 +219,7 @@ describe('redis sink: write-through ordering', () => {
   };
 
   beforeAll(async () => {
-    sink = new RedisSink(config, `${P}offsets:wt`, silentLogger);
+    sink = new RedisSink(config, `${P}offsets:wt`, silentLogger, `${P}ns`);
     await sink.open();
   });
   afterAll(async () => sink.close());
@@ -241,10 +246,29 @@ describe('redis sink: write-through ordering', () => {
     await apply([it_({ op: 'c', after: { id: 2, sku: 'B' }, position: pos(5000) })]);
     await apply([it_({ op: 'd', before: { id: 2, sku: 'B' }, after: null, position: pos(6000) })]);
     expect(await get('wt:2')).toBeNull();
-    const marker = await admin.get(`cdc:ver:${P}wt:2`);
+    const marker = await admin.get(`cdc:ver@${P}ns:${P}wt:2`);
     expect(marker).toMatch(/^0+6000:0+$/);
-    expect(await admin.pttl(`cdc:ver:${P}wt:2`)).toBeGreaterThan(0);
+    expect(await admin.pttl(`cdc:ver@${P}ns:${P}wt:2`)).toBeGreaterThan(0);
     expect(await apply([it_({ op: 'u', before: { id: 2 }, after: { id: 2, sku: 'zombie' }, position: pos(5500) })])).toBe(1);
     expect(await get('wt:2')).toBeNull();
+  });
+
+  it('keeps the staleness protection of version keys written before the namespace (cdc:ver:<key>) and moves them on the next write', async () => {
+    // as an earlier release left them: the row at version 8000 and its un-namespaced version key
+    await admin.set(`${P}wt:3`, JSON.stringify({ id: 3, sku: 'C', v: 'old release' }));
+    await admin.set(`cdc:ver:${P}wt:3`, versionString(pos(8000)));
+    await admin.set(`${P}wt:4`, JSON.stringify({ id: 4, sku: 'D' }));
+    await admin.set(`cdc:ver:${P}wt:4`, versionString(pos(8000)));
+    // older than the legacy version: refused (stale), write and delete alike
+    expect(await apply([it_({ op: 'u', before: { id: 3 }, after: { id: 3, sku: 'C', v: 'older' }, position: pos(7000) })])).toBe(1);
+    expect(await apply([it_({ op: 'd', before: { id: 4, sku: 'D' }, after: null, position: pos(7000) })])).toBe(1);
+    expect(await get('wt:3')).toEqual({ id: 3, sku: 'C', v: 'old release' });
+    expect(await get('wt:4')).toEqual({ id: 4, sku: 'D' });
+    expect(await admin.exists(`cdc:ver@${P}ns:${P}wt:3`)).toBe(0);
+    // newer: applied, and the version moves to the namespaced key
+    await apply([it_({ op: 'u', before: { id: 3 }, after: { id: 3, sku: 'C', v: 'newer' }, position: pos(9000) })]);
+    expect(await get('wt:3')).toEqual({ id: 3, sku: 'C', v: 'newer' });
+    expect(await admin.get(`cdc:ver@${P}ns:${P}wt:3`)).toBe(versionString(pos(9000)));
+    expect(await admin.exists(`cdc:ver:${P}wt:3`)).toBe(0);
   });
 });

@@ -266,6 +266,7 @@ describe('SinkRunner + Redis sink (real Kafka, real Redis)', () => {
       close: () => inner.close(),
       loadOffsets: (p) => inner.loadOffsets(p),
       commit: (o) => inner.commit(o),
+      resetOffsets: (o) => inner.resetOffsets(o),
       async write(batch: SinkBatch): Promise<WriteResult> {
         if (failures < 3) {
           failures++;

@@ -42,13 +42,15 @@ for (const concurrency of [1, 3]) {
       const group = `webhook-conf-${randomUUID().slice(0, 8)}`;
       const receiver = new WebhookReceiver('a-test-secret-of-enough-length');
       await receiver.up();
-      const config = webhookSinkSpec.parse({ url: receiver.url, 'signature.secret': 'a-test-secret-of-enough-length', 'request.concurrency': concurrency, 'request.max.events': 2 });
+      const own = { url: receiver.url, 'signature.secret': 'a-test-secret-of-enough-length', 'request.concurrency': concurrency, 'request.max.events': 2 };
+      const config = webhookSinkSpec.parse(own);
       const make = (): WebhookSink => new WebhookSink(config, new KafkaGroupOffsetStore(kafkaConfig, group), silentLogger);
       const sink = make();
       await sink.open();
       return {
         sink,
         newSink: make,
+        child: { type: 'webhook', config: { ...own, 'request.max.events': 50 }, pipeline: 'conf', sinkName: 'webhook', groupId: group, kafka: true },
         readState: (table: string) => Promise.resolve(receiver.state(`${CONFORMANCE.schema}.${table}`)),
         async reset() {
           receiver.reset();

@@ -8,9 +8,9 @@
  *     this batch or the stored row read with FINAL); a key change is a delete + an insert.
  *   - changelog tables: every change as one row keyed by its position (_lsn, _seq), so replays
  *     collapse in ReplacingMergeTree.
- * commit() appends the offsets to the checkpoint table — the commits of all partitions that arrive
- * together share one INSERT, at most one per checkpoint.interval.ms (part hygiene) — and returns
- * once they are durable; loadOffsets reads them back with argMax.
+ * Offsets: the checkpoint table (./checkpoints.ts, the sink's OffsetStore) — the commits of all
+ * partitions that arrive together share one INSERT, at most one per checkpoint.interval.ms (part
+ * hygiene) — and commit() returns once they are durable; loadOffsets reads them back with argMax.
  *
  * Truncate invariants (a truncate event has no key, so it reaches the sink on partition 0 while
  * changes committed after it may arrive first on other partitions, and changes committed before
@@ -39,6 +39,8 @@ import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
 import { EncodeError, RAW_SUFFIX, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
+import { isUnchangedToast, TruncateWatermarks } from '../kit/index.js';
+import { CheckpointTable } from './checkpoints.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
 
@@ -75,33 +77,29 @@ export class ClickHouseSink implements Sink {
   private features: ServerFeatures | undefined;
   private tables: TableManager | undefined;
   private catalog: SourceCatalog | undefined;
-  private lastCheckpointVersion = 0n;
-  /** Offsets whose commit() waits for the next checkpoint INSERT, by topic/partition (see commit). */
-  private readonly checkpointQueue = new Map<string, PartitionOffset>();
-  /** The flush the next commit() joins (not started yet), and the INSERT running now. */
-  private nextCheckpoint: Promise<void> | undefined;
-  private checkpointInFlight: Promise<void> | undefined;
-  private lastCheckpointAt = 0;
-  private checkpointInserts = 0;
   private readonly cfg: ClickHouseConfig;
   private readonly log: Logger;
   private readonly versions: VersionCache;
   /** Truncate watermark per target table (invariants T1–T4 above): rows older than it are dropped. */
-  private truncatedAt = new Map<string, Position>();
+  private truncatedAt = new TruncateWatermarks<Position>(comparePositions);
   private truncationsReadAt = 0;
   /** Records per partition still to stale-check against ClickHouse (the replay zone after an assignment). */
   private readonly replayZone = new Map<string, number>();
+  /** Offsets (OffsetStore, ./checkpoints.ts). */
+  private readonly checkpoints: CheckpointTable;
 
   constructor(private readonly opts: ClickHouseSinkOptions) {
     this.cfg = opts.config;
     this.log = opts.logger;
     this.versions = new VersionCache(opts.config['stale.cache.keys']);
+    this.checkpoints = new CheckpointTable(() => this.c(), this.checkpointRef, opts.group, opts.config['checkpoint.interval.ms']);
   }
 
   /** Forget cached table layouts and row versions (call after changing target tables outside the sink). */
   invalidateCaches(): void {
     this.versions.clear();
-    this.truncatedAt = new Map();
+    this.checkpoints.forget();
+    this.truncatedAt = new TruncateWatermarks<Position>(comparePositions);
     this.truncationsReadAt = 0;
     this.tables = this.conn && this.features ? new TableManager(this.conn, this.cfg, this.features, this.catalog) : this.tables;
   }
@@ -136,20 +134,18 @@ export class ClickHouseSink implements Sink {
       `SELECT \`table\`, max(\`version\`) AS v, argMax(\`seq\`, (\`version\`, \`seq\`)) AS s FROM ${this.truncationsRef} GROUP BY \`table\``,
       'read truncate marks',
     );
-    const next = new Map<string, Position>();
-    for (const row of r.rows) next.set(unescapeTsv(row[0] ?? ''), { commitLsn: BigInt(row[1] ?? '0'), seq: Number(row[2] ?? '0') });
-    for (const [k, v] of this.truncatedAt) {
-      const stored = next.get(k);
-      if (!stored || comparePositions(stored, v) < 0) next.set(k, v);
-    }
+    const next = new TruncateWatermarks<Position>(
+      comparePositions,
+      r.rows.map((row) => [unescapeTsv(row[0] ?? ''), { commitLsn: BigInt(row[1] ?? '0'), seq: Number(row[2] ?? '0') }] as const),
+    );
+    for (const [k, v] of this.truncatedAt.entries()) next.raise(k, v);
     this.truncatedAt = next;
     this.truncationsReadAt = Date.now();
   }
 
   /** Raises a table's in-memory watermark (never lowers it). */
   private raiseWatermark(ref: string, p: Position): void {
-    const cur = this.truncatedAt.get(ref);
-    if (!cur || comparePositions(cur, p) < 0) this.truncatedAt.set(ref, p);
+    this.truncatedAt.raise(ref, p);
   }
 
   private get checkpointRef(): string {
@@ -168,10 +164,7 @@ export class ClickHouseSink implements Sink {
     const v = await this.conn.queryJson<{ v: string }>('SELECT version() AS v', 'version check');
     this.features = featuresOf(v[0]?.v ?? '0.0');
     await this.conn.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`, 'create database');
-    await this.conn.command(
-      `CREATE TABLE IF NOT EXISTS ${this.checkpointRef} (\`group\` String, \`topic\` String, \`partition\` UInt32, \`offset\` UInt64, \`updated_at\` UInt64) ENGINE = ReplacingMergeTree(\`updated_at\`) ORDER BY (\`group\`, \`topic\`, \`partition\`)`,
-      'create checkpoint table',
-    );
+    await this.checkpoints.ensure();
     await this.conn.command(
       `CREATE TABLE IF NOT EXISTS ${this.truncationsRef} (\`table\` String, \`version\` UInt64, \`seq\` UInt32) ENGINE = ReplacingMergeTree ORDER BY (\`table\`, \`version\`, \`seq\`)`,
       'create truncate marks table',
@@ -190,83 +183,22 @@ export class ClickHouseSink implements Sink {
     this.log.info({ server: this.features.version, database: this.cfg.database }, 'clickhouse sink open');
   }
 
-  async loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
-    if (partitions.length === 0) return [];
+  loadOffsets(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     for (const p of partitions) this.replayZone.set(`${p.topic}\u0000${p.partition}`, this.cfg['stale.check.replay.records']);
-    const topics = [...new Set(partitions.map((p) => p.topic))];
-    const r = await this.c().queryTsv(
-      `SELECT \`topic\`, \`partition\`, argMax(\`offset\`, \`updated_at\`) AS last FROM ${this.checkpointRef} WHERE \`group\` = ${quoteString(this.opts.group)} AND \`topic\` IN (${topics.map(quoteString).join(', ')}) GROUP BY \`topic\`, \`partition\``,
-      'load offsets',
-    );
-    const found = new Map(r.rows.map((row) => [`${unescapeTsv(row[0] ?? '')}\u0000${row[1]}`, row[2] ?? '0']));
-    const out: PartitionOffset[] = [];
-    for (const p of partitions) {
-      const offset = found.get(`${p.topic}\u0000${p.partition}`);
-      if (offset !== undefined) out.push({ topic: p.topic, partition: p.partition, offset });
-    }
-    return out;
+    return this.checkpoints.load(partitions);
   }
 
-  /**
-   * Stores offsets in the checkpoint table; returns once they are durable (the runner's contract:
-   * effects first, then offsets, each durable before the next step). Checkpoint part hygiene: the
-   * partitions' commits are written together — one INSERT carries every partition whose commit
-   * arrived while the previous checkpoint INSERT ran or during `checkpoint.interval.ms` after it —
-   * instead of one INSERT (one part) per batch per partition. Nothing is deferred past the
-   * return: a partition's next batch waits for its checkpoint as before, so a crash replays at
-   * most the batches whose commit() had not returned (see the invariant comment on flushCheckpoints).
-   */
-  async commit(offsets: readonly PartitionOffset[]): Promise<void> {
-    if (offsets.length === 0) return;
-    for (const o of offsets) this.checkpointQueue.set(`${o.topic}\u0000${o.partition}`, o);
-    await (this.nextCheckpoint ??= this.flushCheckpoints());
+  commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    return this.checkpoints.commit(offsets);
   }
 
-  /**
-   * One checkpoint INSERT for everything queued when it starts. Invariants: (1) an offset is in the
-   * queue only while its commit() call waits — a failed INSERT rejects every waiter (the runner
-   * retries write + commit) and drops its entries, so nothing is written later for a partition this
-   * process may no longer own; (2) INSERTs run one at a time, in queue order, `updated_at`
-   * increasing, so a later commit of a partition always wins argMax; (3) at most one flush waits
-   * to start (`nextCheckpoint`): commits arriving meanwhile join it.
-   */
-  private async flushCheckpoints(): Promise<void> {
-    // Always yields first (also with nothing in flight): commit() assigns nextCheckpoint before this
-    // flush takes the queue, so no commit can join a flush that has already taken it.
-    await this.checkpointInFlight?.catch(() => undefined);
-    const wait = this.lastCheckpointAt + this.cfg['checkpoint.interval.ms'] - Date.now();
-    if (wait > 0) await sleep(wait);
-    // Commits from here on go to the next flush.
-    this.nextCheckpoint = undefined;
-    const entries = [...this.checkpointQueue.values()];
-    this.checkpointQueue.clear();
-    const run = this.insertCheckpoints(entries);
-    this.checkpointInFlight = run;
-    try {
-      await run;
-    } finally {
-      this.lastCheckpointAt = Date.now();
-      if (this.checkpointInFlight === run) this.checkpointInFlight = undefined;
-    }
-  }
-
-  private async insertCheckpoints(offsets: readonly PartitionOffset[]): Promise<void> {
-    if (offsets.length === 0) return;
-    const now = BigInt(Date.now()) * 1000n;
-    this.lastCheckpointVersion = now > this.lastCheckpointVersion ? now : this.lastCheckpointVersion + 1n;
-    const lines = offsets.map((o) => [escapeTsv(this.opts.group), escapeTsv(o.topic), String(o.partition), BigInt(o.offset).toString(), this.lastCheckpointVersion.toString()].join('\t'));
-    try {
-      await this.c().insertTsv(this.checkpointRef, ['group', 'topic', 'partition', 'offset', 'updated_at'], lines);
-      this.checkpointInserts++;
-    } catch (e) {
-      if (e instanceof DataError) throw new SinkError(`cannot store offsets: ${e.message}`, { retriable: false, cause: e });
-      throw e;
-    }
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    return this.checkpoints.reset(to);
   }
 
   /** Checkpoint INSERTs this sink made (tests and benchmarks: part hygiene). */
   get checkpointInsertCount(): number {
-    return this.checkpointInserts;
+    return this.checkpoints.insertCount;
   }
 
   async close(): Promise<void> {
@@ -436,7 +368,7 @@ export class ClickHouseSink implements Sink {
       if (!row) continue;
       for (const [k, v] of Object.entries(row)) {
         if (u.byName.has(k) || u.aliases.has(k)) continue;
-        if (!missing.has(k) || (missing.get(k) === null && v !== null)) missing.set(k, v === UNAVAILABLE_VALUE ? null : v);
+        if (!missing.has(k) || (missing.get(k) === null && v !== null)) missing.set(k, isUnchangedToast(v) ? null : v);
       }
     }
     if (missing.size === 0) return;
@@ -599,7 +531,7 @@ export class ClickHouseSink implements Sink {
         // look up stored versions of updated/deleted keys this sink has not seen (inserts are not looked up)
         if (oldKey && oldRow && !seen.has(oldKey) && this.versions.peek(u.ref, oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
         if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.peek(u.ref, newKey) === undefined) lookupKeys.set(newKey, newRow);
-        if (newRow && Object.values(newRow).includes(UNAVAILABLE_VALUE)) {
+        if (newRow && Object.values(newRow).some(isUnchangedToast)) {
           const from = oldKey ?? newKey;
           const fromRow = oldKey ? oldRow : newRow;
           if (from && fromRow && !seen.has(from)) toastKeys.set(from, fromRow);
@@ -646,7 +578,7 @@ export class ClickHouseSink implements Sink {
             let value = p.newRow[col.source];
             // a renamed column: an older change carries the value under an earlier name
             for (let w = 0; value === undefined && w < col.was.length; w++) value = p.newRow[col.was[w]!];
-            if (value === UNAVAILABLE_VALUE) {
+            if (isUnchangedToast(value)) {
               const old = prevFields?.get(col.name);
               if (old === undefined) {
                 throw new EncodeError(`column ${col.name} is an unchanged TOAST value (${UNAVAILABLE_VALUE}) and no previous state of this row is stored; set REPLICA IDENTITY FULL on the source table or re-snapshot it`);

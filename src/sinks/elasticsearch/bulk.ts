@@ -3,6 +3,7 @@
  * external version (a bigint commit LSN) goes out as exact JSON integer digits: no precision is lost
  * even above 2^53.
  */
+import { chunkBy, isTransientStatus } from '../kit/index.js';
 import type { DocOp } from './plan.js';
 
 function actionLine(op: DocOp): string {
@@ -20,25 +21,8 @@ export function serializeOp(op: DocOp): string {
 
 /** Splits ops into bulk bodies of at most `maxBytes` (an op bigger than that goes alone). */
 export function chunkBodies(ops: readonly DocOp[], maxBytes: number): { ops: DocOp[]; body: string }[] {
-  const chunks: { ops: DocOp[]; body: string }[] = [];
-  let ops_: DocOp[] = [];
-  let parts: string[] = [];
-  let bytes = 0;
-  for (const op of ops) {
-    const text = serializeOp(op);
-    const size = Buffer.byteLength(text);
-    if (ops_.length > 0 && bytes + size > maxBytes) {
-      chunks.push({ ops: ops_, body: parts.join('') });
-      ops_ = [];
-      parts = [];
-      bytes = 0;
-    }
-    ops_.push(op);
-    parts.push(text);
-    bytes += size;
-  }
-  if (ops_.length > 0) chunks.push({ ops: ops_, body: parts.join('') });
-  return chunks;
+  const serialized = ops.map((op) => ({ op, text: serializeOp(op) }));
+  return chunkBy(serialized, { maxBytes }, (s) => Buffer.byteLength(s.text)).map((chunk) => ({ ops: chunk.map((s) => s.op), body: chunk.map((s) => s.text).join('') }));
 }
 
 /** One item of a bulk response, as kept by filter_path (status and error only). */
@@ -78,7 +62,7 @@ export function classifyItem(kind: DocOp['kind'], result: BulkItemResult | undef
   if (status >= 200 && status < 300) return { kind: 'ok' };
   if (status === 404 && kind === 'delete' && !result.error) return { kind: 'ok' };
   if (status === 409) return { kind: 'stale' };
-  if (status === 429 || status >= 500) return { kind: 'retriable', message: describeItemError(result) };
+  if (isTransientStatus(status)) return { kind: 'retriable', message: describeItemError(result) };
   return { kind: 'rejected', message: describeItemError(result) };
 }
 

@@ -3,16 +3,22 @@
  * written by commit() after the batch's bulk was acknowledged (an acknowledged write is durable:
  * the translog is fsynced per request by default), read back with a realtime mget on assignment.
  *
- * Invariant: a checkpoint never goes below what this process last stored or loaded for it. Each
- * write is conditional on the `_seq_no`/`_primary_term` last seen for the doc (optimistic
- * concurrency, no extra round trip); a conflict means someone else changed it — or it is gone
- * (checkpoint index deleted or restored from an older snapshot). The doc is then read: behind or
- * missing → OffsetsRegressedError (the runner re-seeks and replays the lost range); ahead (another
- * owner of the partition) → the write is retried unconditionally, as before.
+ * Implements `OffsetStore` (src/sinks/sink.ts) with its invariants:
+ *   M. A commit at or below what this process last stored or loaded for a partition is ignored (no
+ *      write). Each write is conditional on the `_seq_no`/`_primary_term` last seen for the doc
+ *      (optimistic concurrency, no extra round trip); a conflict means someone else changed it — or
+ *      it is gone (checkpoint index deleted or restored from an older snapshot). The doc is then
+ *      read: behind or missing → OffsetsRegressedError (the runner re-seeks and replays the lost
+ *      range); at or beyond our offset (another owner of the partition went further) → ignored (M);
+ *      between (another owner, not as far) → written unconditionally.
+ *   A. The sink calls commit only after the bulk of the batch was acknowledged; documents are
+ *      versioned (`external_gte`), so the replay after a crash in between changes nothing.
+ *   R. `reset(to)` writes the given offsets unconditionally, backwards included.
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { Position } from '../../events/change.js';
-import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type TopicPartition } from '../sink.js';
+import { isTransientStatus } from '../kit/index.js';
+import { OffsetsRegressedError, SinkError, type OffsetStore, type PartitionOffset, type RegressedPartition, type TopicPartition } from '../sink.js';
 import { responseErrorType, toSinkError } from './errors.js';
 
 interface CheckpointDoc {
@@ -53,7 +59,7 @@ interface BulkItem {
   error?: { type?: string; reason?: string };
 }
 
-export class CheckpointStore {
+export class CheckpointStore implements OffsetStore {
   constructor(
     private readonly client: Client,
     private readonly index: string,
@@ -136,7 +142,7 @@ export class CheckpointStore {
     if (!response.errors || item?.status === 409) return; // 409: a newer truncate is already marked
     const status = item?.status ?? 0;
     throw new SinkError(`Elasticsearch writing the truncate mark of ${index} failed: ${item?.error?.type ?? 'error'}: ${item?.error?.reason ?? 'unknown'}`, {
-      retriable: status === 429 || status >= 500,
+      retriable: isTransientStatus(status),
     });
   }
 
@@ -169,7 +175,22 @@ export class CheckpointStore {
     }
   }
 
-  async store(offsets: readonly PartitionOffset[], unconditional = false): Promise<void> {
+  /** INVARIANT M: offsets at or below what this process stored or loaded are ignored. */
+  commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    return this.store(
+      offsets.filter((o) => {
+        const k = this.known.get(this.id(o));
+        return k === undefined || BigInt(o.offset) > BigInt(k.offset);
+      }),
+    );
+  }
+
+  /** INVARIANT R: exactly these offsets, backwards included. */
+  reset(to: readonly PartitionOffset[]): Promise<void> {
+    return this.store(to, true);
+  }
+
+  private async store(offsets: readonly PartitionOffset[], unconditional = false): Promise<void> {
     if (offsets.length === 0) return;
     const now = new Date().toISOString();
     const operations = offsets.flatMap((o) => {
@@ -197,18 +218,20 @@ export class CheckpointStore {
       const item = response.items.find((i) => i.index?.error && i.index.status !== 409)?.index;
       const status = item?.status ?? 0;
       throw new SinkError(`Elasticsearch writing offsets to ${this.index} failed: ${item?.error?.type ?? 'error'}: ${item?.error?.reason ?? 'unknown'}`, {
-        retriable: status === 429 || status >= 500,
+        retriable: isTransientStatus(status),
       });
     }
   }
 
-  /** A conditional checkpoint write conflicted: regressed (behind/missing) → OffsetsRegressedError; ahead → write anyway. */
+  /** A conditional checkpoint write conflicted: regressed (behind/missing) → OffsetsRegressedError; at/after ours → ignored (M); between → written. */
   private async resolveConflicts(conflicts: readonly PartitionOffset[]): Promise<void> {
     const expected = new Map(conflicts.map((o) => [this.id(o), this.known.get(this.id(o))?.offset]));
     let stored: Map<string, string>;
+    const seen = new Map<string, Known>();
     try {
       const response = await this.client.mget<CheckpointDoc>({ index: this.index, ids: conflicts.map((o) => this.id(o)), realtime: true });
       stored = new Map(response.docs.flatMap((d) => ('found' in d && d.found && d._source ? [[d._id, d._source.offset] as const] : [])));
+      for (const d of response.docs) if ('found' in d && d.found && d._source) seen.set(d._id, { offset: d._source.offset, seqNo: d._seq_no, primaryTerm: d._primary_term });
     } catch (error) {
       if (responseErrorType(error) !== 'index_not_found_exception') throw toSinkError(error, `reading offsets from ${this.index}`, this.url);
       stored = new Map();
@@ -219,7 +242,9 @@ export class CheckpointStore {
       const id = this.id(o);
       const was = expected.get(id);
       const now = stored.get(id) ?? null;
+      const doc = seen.get(id);
       if (was !== undefined && (now === null || BigInt(now) < BigInt(was))) regressed.push({ topic: o.topic, partition: o.partition, stored: now, expected: was });
+      else if (now !== null && doc && BigInt(now) >= BigInt(o.offset)) this.known.set(id, doc); // M: already at or beyond ours
       else ahead.push(o);
     }
     for (const r of regressed) this.known.delete(this.id(r));

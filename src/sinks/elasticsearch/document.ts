@@ -1,5 +1,6 @@
 /** Builds the Elasticsearch document of a change: `after` projected, renamed, plus optional `source`. */
-import { UNAVAILABLE_VALUE, type JsonValue, type Row } from '../../events/change.js';
+import type { JsonValue, Row } from '../../events/change.js';
+import { fillToast, isUnchangedToast } from '../kit/index.js';
 import type { SourceInfo } from '../sink.js';
 
 export type Doc = Record<string, JsonValue>;
@@ -8,16 +9,6 @@ export interface FieldRules {
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
   readonly rename?: Readonly<Record<string, string>>;
-}
-
-/** The placeholder bytes base64-encoded (Debezium `binary.handling.mode=base64` for bytea). */
-const UNAVAILABLE_BASE64 = Buffer.from(UNAVAILABLE_VALUE).toString('base64');
-const UNAVAILABLE_HEX = Buffer.from(UNAVAILABLE_VALUE).toString('hex');
-
-/** True for Debezium's unchanged-TOAST placeholder in any of its shapes (text, bytea, array). */
-export function isUnavailable(value: JsonValue): boolean {
-  if (value === UNAVAILABLE_VALUE || value === UNAVAILABLE_BASE64 || value === UNAVAILABLE_HEX) return true;
-  return Array.isArray(value) && value.length === 1 && value[0] === UNAVAILABLE_VALUE;
 }
 
 export interface BuiltDoc {
@@ -40,9 +31,9 @@ export function buildDocument(after: Row, rules: FieldRules, sourceField: string
     if (exclude?.has(column)) continue;
     const field = rules.rename?.[column] ?? column;
     doc[field] = value;
-    if (isUnavailable(value)) {
+    if (isUnchangedToast(value)) {
       const old = before?.[column];
-      if (old !== undefined && !isUnavailable(old)) doc[field] = old;
+      if (old !== undefined && !isUnchangedToast(old)) doc[field] = old;
       else placeholders.push(field);
     }
   }
@@ -55,12 +46,5 @@ export function buildDocument(after: Row, rules: FieldRules, sourceField: string
  * a field the previous version does not have is dropped rather than written as the placeholder.
  */
 export function fillPlaceholders(built: BuiltDoc, previous: Doc | null): Doc {
-  if (built.placeholders.length === 0) return built.doc;
-  const doc: Doc = { ...built.doc };
-  for (const field of built.placeholders) {
-    const old = previous?.[field];
-    if (old === undefined || isUnavailable(old)) delete doc[field];
-    else doc[field] = old;
-  }
-  return doc;
+  return fillToast(built.doc, built.placeholders, previous);
 }

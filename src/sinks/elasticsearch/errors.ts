@@ -1,6 +1,6 @@
 /** Maps Elasticsearch client errors to SinkError (retriable or not) with messages a user can act on. */
 import { errors } from '@elastic/elasticsearch';
-import { certificateVerifyFailure } from '../../spec/tls.js';
+import { isTransientStatus, tlsFailure } from '../kit/index.js';
 import { SinkError } from '../sink.js';
 
 /** The Elasticsearch error `type` of a response error (e.g. resource_already_exists_exception). */
@@ -31,10 +31,7 @@ export function isTransient(error: unknown): boolean {
     return true;
   }
   if (error instanceof errors.RequestAbortedError || error instanceof errors.DeserializationError) return true;
-  if (error instanceof errors.ResponseError) {
-    const status = error.statusCode ?? 0;
-    return status === 429 || status >= 500;
-  }
+  if (error instanceof errors.ResponseError) return isTransientStatus(error.statusCode ?? 0);
   return false;
 }
 
@@ -50,8 +47,8 @@ export function toSinkError(error: unknown, what: string, url: string): SinkErro
       cause: error,
     });
   }
-  const unverified = certificateVerifyFailure(error);
-  if (unverified) return new SinkError(`Elasticsearch ${what} failed: the server's TLS certificate at ${url} does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: error });
+  const tls = tlsFailure(error, 'Elasticsearch', what, url);
+  if (tls) return tls;
   if (isTransient(error)) {
     const message = error instanceof Error ? error.message : String(error);
     return new SinkError(`Elasticsearch ${what} failed: cannot reach ${url} (${message}); will retry`, { retriable: true, cause: error });

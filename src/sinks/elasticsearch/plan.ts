@@ -9,11 +9,12 @@
  */
 import type { Row } from '../../events/change.js';
 import type { RejectedRecord, SinkRecord } from '../sink.js';
+import { collapseLastPerKey, sinkVersion } from '../kit/index.js';
 import { buildDocument, fillPlaceholders, type BuiltDoc, type Doc, type FieldRules } from './document.js';
 import { MAX_ID_BYTES, documentId } from './naming.js';
 
-/** Largest external version Elasticsearch accepts (a Java long). */
-export const MAX_VERSION = (1n << 63n) - 1n;
+/** Largest external version Elasticsearch accepts (a Java long): the kit's. */
+export { MAX_VERSION } from '../kit/index.js';
 
 export interface IndexOp {
   readonly kind: 'index';
@@ -93,8 +94,7 @@ export function planBatch(records: readonly SinkRecord[], ctx: PlanContext): Pla
   for (const record of records) {
     if (record.op === null || record.op === 'm') continue;
     try {
-      const version = record.position.commitLsn;
-      if (version < 0n || version > MAX_VERSION) throw new Error(`version ${version} does not fit a signed 64-bit integer`);
+      const version = sinkVersion(record.position);
       const index = ctx.indexFor(record);
       if (index instanceof Error) throw index;
 
@@ -205,39 +205,12 @@ export async function resolvePlaceholders(
 }
 
 /**
- * Keeps only the newest op per document of a step, in their original order: the one with the
- * highest version, and among equal versions (one transaction) the last by offset. Safe because every
- * op carries its version and `index` replaces the whole document: delete-then-index keeps the index,
- * index-then-delete keeps the delete. Invariant: offset order is NOT version order — a snapshot row
- * (initial, ad-hoc or a table that joined the selection) is versioned at its snapshot's consistent
- * point and may land in the partition after changes streamed with higher versions; Elasticsearch
- * would refuse it (external_gte), so it must never replace them here either. Returns the kept ops
- * and, per kept op, the ones it superseded (needed to fall back when the kept op is rejected).
+ * Keeps only the newest op per document of a step, in their original order (the kit's
+ * collapseLastPerKey, keyed by index and _id, by version: see its invariant — offset order is NOT
+ * version order). Safe because every op carries its version and `index` replaces the whole
+ * document. Returns the kept ops and, per kept op, the ones it superseded (needed to fall back when
+ * the kept op is rejected).
  */
 export function collapse(ops: readonly DocOp[]): { kept: DocOp[]; superseded: Map<DocOp, DocOp[]> } {
-  const last = new Map<string, DocOp>();
-  const earlier = new Map<string, DocOp[]>();
-  for (const op of ops) {
-    const key = opKey(op.index, op.id);
-    const prev = last.get(key);
-    if (prev && op.version < prev.version) {
-      const list = earlier.get(key) ?? [];
-      list.push(op);
-      earlier.set(key, list);
-      continue;
-    }
-    if (prev) {
-      const list = earlier.get(key) ?? [];
-      list.push(prev);
-      earlier.set(key, list);
-    }
-    last.set(key, op);
-  }
-  const kept = ops.filter((op) => last.get(opKey(op.index, op.id)) === op);
-  const superseded = new Map<DocOp, DocOp[]>();
-  for (const op of kept) {
-    const list = earlier.get(opKey(op.index, op.id));
-    if (list) superseded.set(op, list);
-  }
-  return { kept, superseded };
+  return collapseLastPerKey(ops, (op) => opKey(op.index, op.id), (op) => op.version);
 }

@@ -10,6 +10,7 @@ import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Logger } from '../../observability/logger.js';
 import { groupIdOf, type SinkContext } from '../plugin.js';
 import { comparePositions, type Position } from '../../events/change.js';
+import { TruncateWatermarks } from '../kit/index.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { chunkBodies, classifyItem, explainMappingRejection, itemResults, type BulkResponseBody } from './bulk.js';
 import { CheckpointStore } from './checkpoints.js';
@@ -138,7 +139,11 @@ export class ElasticsearchSink implements Sink {
   }
 
   commit(offsets: readonly PartitionOffset[]): Promise<void> {
-    return this.checkpoints.store(offsets);
+    return this.checkpoints.commit(offsets);
+  }
+
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    return this.checkpoints.reset(to);
   }
 
   async close(): Promise<void> {
@@ -191,18 +196,17 @@ export class ElasticsearchSink implements Sink {
     if (this.config['truncate.mode'] !== 'delete') return steps;
     const indices = new Set<string>();
     for (const step of steps) if (step.kind === 'ops') for (const op of step.ops) indices.add(op.index);
-    const marks = await this.checkpoints.loadTruncateMarks([...indices]);
+    // the kit's watermarks (W1–W3), per index: raised by the truncates of this batch in order
+    const marks = new TruncateWatermarks(comparePositions, await this.checkpoints.loadTruncateMarks([...indices]));
     const out: Step[] = [];
     for (const step of steps) {
       if (step.kind === 'truncate') {
-        const mark = marks.get(step.index);
-        if (!mark || comparePositions(mark, step.record.position) < 0) marks.set(step.index, step.record.position);
+        marks.raise(step.index, step.record.position);
         out.push(step);
         continue;
       }
       const ops = step.ops.filter((op) => {
-        const mark = marks.get(op.index);
-        const keep = !mark || comparePositions(op.record.position, mark) > 0;
+        const keep = !marks.below(op.index, op.record.position);
         if (!keep) outcome.staleSkipped++;
         return keep;
       });

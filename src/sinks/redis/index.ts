@@ -14,6 +14,7 @@ export const plugin: SinkPlugin<typeof redisSinkSpec> = {
   spec: redisSinkSpec,
   check: checkRedis,
   create(config, ctx) {
-    return new RedisSink(config, config['offsets.key'] ?? `cdc:offsets:${groupIdOf(ctx)}`, ctx.logger.child({ sink: ctx.sinkName, type: 'redis' }));
+    const group = groupIdOf(ctx);
+    return new RedisSink(config, config['offsets.key'] ?? `cdc:offsets:${group}`, ctx.logger.child({ sink: ctx.sinkName, type: 'redis' }), group);
   },
 };

@@ -7,7 +7,8 @@
  * Old-value keys of non-key columns (e.g. the previous email) need `before` to carry that column,
  * i.e. REPLICA IDENTITY FULL on the table.
  */
-import { UNAVAILABLE_VALUE, type Row } from '../../events/change.js';
+import type { Row } from '../../events/change.js';
+import { isUnchangedToast } from '../kit/index.js';
 import type { RejectedRecord, SinkRecord } from '../sink.js';
 import { toastSentinel, versionKey, versionString } from './scripts.js';
 import type { RedisSinkConfig, RedisTableConfig } from './spec.js';
@@ -87,7 +88,8 @@ export interface Plan {
   readonly ignored: number;
 }
 
-export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<string, CompiledTable>, truncateMode: RedisSinkConfig['truncate.mode']): Plan {
+/** `versionNamespace`: the sink's namespace of version keys (./scripts.ts, `versionKey`). */
+export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<string, CompiledTable>, truncateMode: RedisSinkConfig['truncate.mode'], versionNamespace: string): Plan {
   const ops: RedisOp[] = [];
   const rejected: RejectedRecord[] = [];
   let ignored = 0;
@@ -123,17 +125,17 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
         rejected.push({ record: r, error: new Error(`table ${t.table}: write.key template "${t.writeKey.source}" cannot be computed from the row (a column is NULL or missing)`) });
         continue;
       }
-      if (oldKey !== null && oldKey !== newKey) ops.push({ kind: 'delete', table: t.table, key: oldKey, verKey: versionKey(oldKey), version });
+      if (oldKey !== null && oldKey !== newKey) ops.push({ kind: 'delete', table: t.table, key: oldKey, verKey: versionKey(versionNamespace, oldKey), version });
       if (after && newKey !== null) {
         const toastColumns: string[] = [];
         const row: Row = {};
         for (const [c, v] of Object.entries(after)) {
-          if (v === UNAVAILABLE_VALUE) {
+          if (isUnchangedToast(v)) {
             row[c] = toastSentinel(toastColumns.length);
             toastColumns.push(c);
           } else row[c] = v;
         }
-        ops.push({ kind: 'write', table: t.table, key: newKey, verKey: versionKey(newKey), version, json: JSON.stringify(row), toastColumns, ttlMs: t.ttlMs });
+        ops.push({ kind: 'write', table: t.table, key: newKey, verKey: versionKey(versionNamespace, newKey), version, json: JSON.stringify(row), toastColumns, ttlMs: t.ttlMs });
         writeTarget = newKey;
       }
     }

@@ -1,22 +1,37 @@
 /**
  * Lua scripts for write-through mode. Versions are fixed-width strings "<commit lsn, 20 digits>:<seq,
  * 10 digits>" so Lua compares them as strings (Lua numbers are doubles and cannot hold an LSN).
- * The version of a row lives in a companion key (`cdc:ver:<key>`) so the cached value stays the plain
- * row JSON applications expect.
+ * The version of a row lives in a companion key so the cached value stays the plain row JSON
+ * applications expect.
+ *
+ * Version keys are namespaced per sink: `cdc:ver@<namespace>:<key>`, the namespace being the sink's
+ * consumer group id (`group.id`, default `cdc-fanout.<pipeline>.<sink>`). Two sinks — two pipelines
+ * on one Redis, or a rebuilt generation of a sink — never read each other's versions (LSNs of
+ * different databases or slots are not comparable), and a sink's version keys can be found and
+ * dropped with its offsets.
+ *
+ * Upgrade path (releases before the namespace wrote `cdc:ver:<key>`): every script also gets the
+ * legacy key (KEYS[3], `legacyVersionKey`) and reads it when the namespaced one is missing, so an
+ * existing cache keeps its staleness protection across the upgrade; the first write or delete of a
+ * key moves its version to the namespaced key and removes the legacy one. `@` cannot start the rest
+ * of a legacy key's prefix `cdc:ver:`, so the two forms never collide. Legacy keys of rows never
+ * written again stay until their TTL (markers) or for good (rows without ttl.ms); they are only read.
  */
-import type { Position } from '../../events/change.js';
 
-export function versionString(p: Position): string {
-  return `${p.commitLsn.toString().padStart(20, '0')}:${String(p.seq).padStart(10, '0')}`;
-}
+export { versionString } from '../kit/index.js';
 
-export const versionKey = (key: string): string => `cdc:ver:${key}`;
+/** The namespaced version key of a value key. */
+export const versionKey = (namespace: string, key: string): string => `cdc:ver@${namespace}:${key}`;
+
+/** The version key of releases before the namespace (read as a fallback, removed on the next write). */
+export const legacyVersionKey = (key: string): string => `cdc:ver:${key}`;
 
 /** Sentinel written in place of an unchanged-TOAST column; the script swaps in the stored value. */
 export const toastSentinel = (i: number): string => `\u0000cdc-toast:${i}`;
 
 /**
- * KEYS[1] = value key, KEYS[2] = version key.
+ * KEYS[1] = value key, KEYS[2] = version key, KEYS[3] = legacy version key (read when KEYS[2] is
+ * missing, removed whenever KEYS[2] is written).
  * ARGV[1] = version, ARGV[2] = row JSON, ARGV[3] = ttl ms (0 = none), ARGV[4] = marker ttl ms,
  * ARGV[5..] = names of unchanged-TOAST columns (their sentinel i = position - 5).
  * Returns 1 written, 0 stale (stored version >= this one), 2 invalidated (TOAST columns but no stored
@@ -29,7 +44,9 @@ export const toastSentinel = (i: number): string => `\u0000cdc-toast:${i}`;
  */
 export const WRITE_SCRIPT = `
 local cur = redis.call('GET', KEYS[2])
+if not cur then cur = redis.call('GET', KEYS[3]) end
 if cur and cur >= ARGV[1] then return 0 end
+redis.call('UNLINK', KEYS[3])
 local json = ARGV[2]
 local ttl = tonumber(ARGV[3])
 local marker = tonumber(ARGV[4])
@@ -126,12 +143,15 @@ return 1
 `;
 
 /**
- * KEYS[1] = value key, KEYS[2] = version key. ARGV[1] = version, ARGV[2] = marker ttl ms.
+ * KEYS[1] = value key, KEYS[2] = version key, KEYS[3] = legacy version key (as in WRITE_SCRIPT).
+ * ARGV[1] = version, ARGV[2] = marker ttl ms.
  * Removes the row and leaves the version as a short-lived tombstone marker. Returns 1, or 0 if stale.
  */
 export const DELETE_SCRIPT = `
 local cur = redis.call('GET', KEYS[2])
+if not cur then cur = redis.call('GET', KEYS[3]) end
 if cur and cur >= ARGV[1] then return 0 end
+redis.call('UNLINK', KEYS[3])
 redis.call('UNLINK', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', tonumber(ARGV[2]))
 return 1

@@ -27,14 +27,15 @@
  * each batch's plan by slot and run one MULTI per slot, each with its own per-slot offsets field
  * ("<topic>:<partition>:<slot>"); the partition's offset is then the minimum over its slots, and a
  * replay re-applies only slots whose offset is behind (all ops are idempotent or version-guarded).
- * Version keys would become "{<key>}:cdc:ver" so a row and its version share a slot.
+ * Version keys would become "{<key>}:cdc:ver@<namespace>" so a row and its version share a slot.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { certificateVerifyFailure, nodeTlsOptions } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
+import { tlsFailure, type TruncateWatermarks } from '../kit/index.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
-import { DELETE_SCRIPT, WRITE_SCRIPT, versionKey } from './scripts.js';
+import { DELETE_SCRIPT, WRITE_SCRIPT, legacyVersionKey, versionKey } from './scripts.js';
 import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTables } from './truncate.js';
 import type { RedisSinkConfig } from './spec.js';
 
@@ -67,8 +68,8 @@ export function redisOptions(config: RedisSinkConfig): { url: string | undefined
 
 function wrap(e: unknown, what: string): SinkError {
   if (e instanceof SinkError) return e;
-  const unverified = certificateVerifyFailure(e);
-  if (unverified) return new SinkError(`redis ${what} failed: the server's TLS certificate does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: e });
+  const tls = tlsFailure(e, 'redis', what);
+  if (tls) return tls;
   const message = e instanceof Error ? e.message : String(e);
   const fatal = FATAL_REPLY.test(message);
   return new SinkError(`redis ${what} failed: ${message}${fatal ? ' (check the sink\'s url and auth.username/auth.password)' : ''}`, { retriable: !fatal, cause: e });
@@ -87,12 +88,17 @@ export class RedisSink implements Sink {
   /** ioredis reports AUTH failures as an 'error' event and then just "Connection is closed". */
   private lastConnectionError: Error | undefined;
 
+  /** Namespace of this sink's version keys (./scripts.ts): its consumer group id through the plugin. */
+  readonly versionNamespace: string;
+
   constructor(
     private readonly config: RedisSinkConfig,
     readonly offsetsKey: string,
     private readonly logger: Logger,
+    versionNamespace?: string,
   ) {
     this.tables = compileTables(config);
+    this.versionNamespace = versionNamespace ?? offsetsKey;
   }
 
   /**
@@ -171,7 +177,7 @@ export class RedisSink implements Sink {
   }
 
   async write(batch: SinkBatch): Promise<WriteResult> {
-    const plan = planRecords(batch.records, this.tables, this.config['truncate.mode']);
+    const plan = planRecords(batch.records, this.tables, this.config['truncate.mode'], this.versionNamespace);
     const staleSkipped = await this.countStale(plan.ops);
     const key = field(batch);
     const queued = this.pending.get(key) ?? new Map<string, RedisOp[]>();
@@ -185,10 +191,13 @@ export class RedisSink implements Sink {
     const versioned = ops.filter((o): o is Extract<RedisOp, { kind: 'write' | 'delete' }> => o.kind === 'write' || o.kind === 'delete');
     if (versioned.length === 0) return 0;
     const verKeys = [...new Set(versioned.map((o) => o.verKey))];
+    const legacyOf = new Map(versioned.map((o) => [o.verKey, legacyVersionKey(o.key)]));
     let stored: (string | null)[];
-    let marks: Map<string, string>;
+    let marks: TruncateWatermarks<string>;
     try {
-      stored = await this.redis('cmd').mget(...verKeys);
+      // the namespaced version, else the legacy one (not yet migrated by a write; see ./scripts.ts)
+      const both = await this.redis('cmd').mget(...verKeys, ...verKeys.map((k) => legacyOf.get(k)!));
+      stored = verKeys.map((_, i) => both[i] ?? both[verKeys.length + i] ?? null);
       marks = watermarks(ops, await this.readWatermarks(this.redis('cmd'), watermarkTables(ops)));
     } catch (e) {
       throw wrap(e, 'version read');
@@ -227,10 +236,31 @@ export class RedisSink implements Sink {
     return run;
   }
 
+  /**
+   * INVARIANT R (src/sinks/sink.ts `OffsetStore`): stores exactly these offsets, backwards included;
+   * plans queued for those partitions are dropped (they belong to the old position). Called by
+   * `cdc-fanout reset-offsets` with the daemon stopped; the new values become this instance's floor.
+   */
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (to.length === 0) return;
+      try {
+        await this.redis('cmd').hset(this.offsetsKey, ...to.flatMap((o) => [field(o), o.offset]));
+      } catch (e) {
+        throw wrap(e, 'reset offsets');
+      }
+      for (const o of to) {
+        this.pending.delete(field(o));
+        this.known.set(field(o), o.offset);
+      }
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
   private async commitNow(offsets: readonly PartitionOffset[]): Promise<void> {
     const fields = offsets.map(field);
-    const ops = offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat());
-    const markTables = watermarkTables(ops);
+    const markTables = watermarkTables(offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat()));
     const tx = this.redis('tx');
     try {
       for (let attempt = 0; ; attempt++) {
@@ -258,12 +288,19 @@ export class RedisSink implements Sink {
           await this.onTx(tx.unwatch());
           throw await this.regressedError(regressed);
         }
-        if (fields.length > 0 && offsets.every((o, i) => stored[i] != null && BigInt(stored[i]!) >= BigInt(o.offset))) {
+        // INVARIANT M: a partition whose stored offset is at/after the new one is left alone — its
+        // batch was applied before (an EXEC whose reply was lost, another owner went further) — and
+        // its queued plans are not executed again. The other partitions of the call still move.
+        const moving = offsets.filter((o, i) => stored[i] == null || BigInt(stored[i]!) < BigInt(o.offset));
+        offsets.forEach((o, i) => {
+          if (!moving.includes(o)) this.known.set(fields[i]!, stored[i]!);
+        });
+        if (moving.length === 0) {
           await this.onTx(tx.unwatch());
-          this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
-          offsets.forEach((o, i) => this.known.set(fields[i]!, stored[i]!));
+          if (fields.length > 0) this.logger.debug({ offsets }, 'offsets already stored; batch was applied before');
           break;
         }
+        const ops = moving.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat());
         const storedMarks = new Map<string, string>();
         const markValues = read.slice(Math.max(fields.length, 1));
         markTables.forEach((t, i) => {
@@ -273,8 +310,8 @@ export class RedisSink implements Sink {
         const multi = tx.multi();
         await this.addOps(multi, ops, storedMarks);
         const hset: string[] = [];
-        offsets.forEach((o) => hset.push(field(o), o.offset));
-        if (hset.length) multi.hset(this.offsetsKey, ...hset);
+        moving.forEach((o) => hset.push(field(o), o.offset));
+        multi.hset(this.offsetsKey, ...hset);
         // No await between this check and exec(): the EXEC goes out on the connection that holds the WATCH.
         if (this.txEpoch !== epoch || tx.status !== 'ready') throw new Error('connection re-established between WATCH and EXEC; the commit starts over');
         const result = await this.onTx(multi.exec());
@@ -284,7 +321,7 @@ export class RedisSink implements Sink {
         }
         const failed = result.filter(([err]) => err);
         if (failed.length) this.logger.error({ errors: failed.map(([err]) => err?.message) }, 'redis commands failed inside the transaction (wrong key type?)');
-        offsets.forEach((o, i) => this.known.set(fields[i]!, o.offset));
+        moving.forEach((o) => this.known.set(field(o), o.offset));
         break;
       }
     } catch (e) {
@@ -361,7 +398,7 @@ export class RedisSink implements Sink {
       }
       effective.push(op);
     }
-    const raised = [...marks].filter(([t, v]) => storedMarks.get(t) !== v);
+    const raised = [...marks.entries()].filter(([t, v]) => storedMarks.get(t) !== v);
     const unlinks = new Set<string>();
     const written = new Set<string>();
     const published = new Map<string, Map<string, string[]>>();
@@ -375,10 +412,10 @@ export class RedisSink implements Sink {
       switch (op.kind) {
         case 'write':
           written.add(op.key);
-          multi.eval(WRITE_SCRIPT, 2, op.key, op.verKey, op.version, op.json, String(op.ttlMs), String(this.config['tombstone.ttl.ms']), ...op.toastColumns);
+          multi.eval(WRITE_SCRIPT, 3, op.key, op.verKey, legacyVersionKey(op.key), op.version, op.json, String(op.ttlMs), String(this.config['tombstone.ttl.ms']), ...op.toastColumns);
           break;
         case 'delete':
-          multi.eval(DELETE_SCRIPT, 2, op.key, op.verKey, op.version, String(this.config['tombstone.ttl.ms']));
+          multi.eval(DELETE_SCRIPT, 3, op.key, op.verKey, legacyVersionKey(op.key), op.version, String(this.config['tombstone.ttl.ms']));
           break;
         case 'unlink':
           unlinks.add(op.key);
@@ -387,8 +424,8 @@ export class RedisSink implements Sink {
         case 'truncate': {
           const keys = truncateKeys.get(i) ?? [];
           for (let j = 0; j < keys.length; j += 500) {
-            const pairs = keys.slice(j, j + 500).flatMap((k) => [k, versionKey(k)]);
-            multi.eval(TRUNCATE_SCRIPT, pairs.length, ...pairs, op.version);
+            const triples = keys.slice(j, j + 500).flatMap((k) => [k, versionKey(this.versionNamespace, k), legacyVersionKey(k)]);
+            multi.eval(TRUNCATE_SCRIPT, triples.length, ...triples, op.version);
           }
           for (const p of op.prefixes) publish(op.channel, op.table, `${p}*`);
           break;

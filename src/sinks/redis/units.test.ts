@@ -53,26 +53,32 @@ describe('redis spec', () => {
 describe('planRecords', () => {
   const tables = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}', 'user:email:{email}'] } } }));
   it('invalidates keys of both images, deduplicated', () => {
-    const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new' }), rec('u', null, { id: 1, email: 'new' })], tables, 'ignore');
+    const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new' }), rec('u', null, { id: 1, email: 'new' })], tables, 'ignore', 'ns');
     expect(plan.ops.map((o) => o.kind === 'unlink' && o.key)).toEqual(['user:1', 'user:email:old', 'user:email:new', 'user:1', 'user:email:new']);
   });
   it('uses the record key when before is null (delete without REPLICA IDENTITY FULL)', () => {
-    const plan = planRecords([rec('d', null, null, { id: 9 })], tables, 'ignore');
+    const plan = planRecords([rec('d', null, null, { id: 9 })], tables, 'ignore', 'ns');
     expect(plan.ops.map((o) => o.kind === 'unlink' && o.key)).toEqual(['user:9']);
   });
   it('ignores tombstones and unknown tables; truncates only with delete', () => {
     const other = { ...rec('c', null, { id: 1 }), source: { schema: 'public', table: 'other' } };
-    expect(planRecords([rec(null, null, null), other], tables, 'ignore').ops).toEqual([]);
-    expect(planRecords([rec('t', null, null, null)], tables, 'ignore').ops).toEqual([]);
-    expect(planRecords([rec('t', null, null, null)], tables, 'delete').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:', 'user:email:'], channel: null }]);
+    expect(planRecords([rec(null, null, null), other], tables, 'ignore', 'ns').ops).toEqual([]);
+    expect(planRecords([rec('t', null, null, null)], tables, 'ignore', 'ns').ops).toEqual([]);
+    expect(planRecords([rec('t', null, null, null)], tables, 'delete', 'ns').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:', 'user:email:'], channel: null }]);
   });
   it('write-through: writes the row with TOAST sentinels and a fixed-width version', () => {
     const wt = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}', 'user:email:{email}'], mode: 'write-through' } } }));
-    const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new', bio: UNAVAILABLE_VALUE })], wt, 'ignore');
+    const plan = planRecords([rec('u', { id: 1, email: 'old' }, { id: 1, email: 'new', bio: UNAVAILABLE_VALUE })], wt, 'ignore', 'ns');
     expect(plan.ops).toEqual([
-      { kind: 'write', table: 'public.users', key: 'user:1', verKey: 'cdc:ver:user:1', version: '00000000000000000300:0000000002', json: '{"id":1,"email":"new","bio":"\\u0000cdc-toast:0"}', toastColumns: ['bio'], ttlMs: 0 },
+      { kind: 'write', table: 'public.users', key: 'user:1', verKey: 'cdc:ver@ns:user:1', version: '00000000000000000300:0000000002', json: '{"id":1,"email":"new","bio":"\\u0000cdc-toast:0"}', toastColumns: ['bio'], ttlMs: 0 },
       { kind: 'unlink', key: 'user:email:old', table: 'public.users', channel: null },
       { kind: 'unlink', key: 'user:email:new', table: 'public.users', channel: null },
     ]);
+  });
+  it('write-through: treats the bytea (base64, hex) and array shapes of the TOAST placeholder as unchanged too, never caching them as data', () => {
+    const wt = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}'], mode: 'write-through' } } }));
+    const after = { id: 1, pic: Buffer.from(UNAVAILABLE_VALUE).toString('base64'), raw: Buffer.from(UNAVAILABLE_VALUE).toString('hex'), tags: [UNAVAILABLE_VALUE], name: 'n' };
+    const [write] = planRecords([rec('u', null, after)], wt, 'ignore', 'ns').ops;
+    expect(write).toMatchObject({ kind: 'write', toastColumns: ['pic', 'raw', 'tags'], json: '{"id":1,"pic":"\\u0000cdc-toast:0","raw":"\\u0000cdc-toast:1","tags":"\\u0000cdc-toast:2","name":"n"}' });
   });
 });

@@ -29,22 +29,20 @@
  * — 7 days by default — after its last commit, so a partition idle that long falls back). Both
  * missing = never consumed.
  *
- * Monotonic: within one store instance a commit never moves a partition's offset backwards past
- * what this instance loaded or committed (a late commit of an older chunk is ignored). A NEW instance
- * (e.g. `cdc-fanout reset-offsets`, with the daemon stopped) may write any offset — that is the reset.
+ * INVARIANT M (src/sinks/sink.ts `OffsetStore`): a commit below the offset this instance loaded or
+ * committed for a partition is IGNORED (Kafka's OffsetCommit itself would take any value; the
+ * consumer group gives the partition one owner, and the runtime loads before it commits).
+ * INVARIANT R: `reset(to)` writes exactly the given offsets, backwards included, and becomes the
+ * instance's floor — `cdc-fanout reset-offsets` calls it with the daemon stopped.
  */
 import { Admin, type AdminOptions, type ListConsumerGroupOffsetsGroup } from '@platformatic/kafka';
 import { nodeTlsOptions } from '../../spec/tls.js';
 import type { KafkaConfig } from '../../kafka/config.js';
 import { describeKafkaError } from '../../kafka/errors.js';
-import { SinkError, type PartitionOffset, type TopicPartition } from '../sink.js';
+import { SinkError, type OffsetStore, type PartitionOffset, type TopicPartition } from '../sink.js';
 
-/** The store a sink without its own transactional place delegates `loadOffsets` / `commit` to. */
-export interface OffsetStore {
-  /** Stored next-offsets for these partitions (missing = never consumed). */
-  load(partitions: readonly TopicPartition[]): Promise<PartitionOffset[]>;
-  /** Durably store next-offsets; call only after the effects before them were acknowledged. */
-  commit(offsets: readonly PartitionOffset[]): Promise<void>;
+/** An `OffsetStore` a sink owns and closes (the default store holds a Kafka admin connection). */
+export interface ClosableOffsetStore extends OffsetStore {
   close(): Promise<void>;
 }
 
@@ -80,7 +78,7 @@ function tlsOption(config: KafkaConfig): Pick<AdminOptions, 'tls'> {
   return tls ? { tls } : {};
 }
 
-export class KafkaGroupOffsetStore implements OffsetStore {
+export class KafkaGroupOffsetStore implements ClosableOffsetStore {
   private admin: Admin | undefined;
   /** Highest offset this instance loaded or committed per partition (monotonic commits). */
   private readonly known = new Map<string, bigint>();
@@ -141,12 +139,23 @@ export class KafkaGroupOffsetStore implements OffsetStore {
     return run;
   }
 
+  /** INVARIANT R: exactly these offsets, backwards included (one owner: the CLI, daemon stopped). */
+  reset(to: readonly PartitionOffset[]): Promise<void> {
+    const run = this.chain.then(() => this.storeOffsets(to));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
   private async commitNow(offsets: readonly PartitionOffset[]): Promise<void> {
-    // Invariant: a partition's stored offset only moves forward within this instance.
+    // INVARIANT M: a partition's stored offset only moves forward; an older (or equal) commit is ignored.
     const moving = offsets.filter((o) => {
       const had = this.known.get(tpKey(o.topic, o.partition));
-      return had === undefined || BigInt(o.offset) >= had;
+      return had === undefined || BigInt(o.offset) > had;
     });
+    await this.storeOffsets(moving);
+  }
+
+  private async storeOffsets(moving: readonly PartitionOffset[]): Promise<void> {
     if (moving.length === 0) return;
     const byTopic = new Map<string, { partition: number; offset: bigint }[]>();
     for (const o of moving) {

@@ -30,7 +30,8 @@ import type { AgentOptions } from 'node:https';
 import { nodeTlsOptions } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { backoffDelay } from '../runtime/backoff.js';
-import type { OffsetStore } from '../runtime/kafka-group-offsets.js';
+import type { ClosableOffsetStore } from '../runtime/kafka-group-offsets.js';
+import { chunkBy, httpStatusClass } from '../kit/index.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { createPoster, PostFailed, retryAfterMs, type PostAnswer, type Poster } from './http.js';
 import { signBody } from './signature.js';
@@ -63,9 +64,6 @@ export class WebhookRejectedError extends Error {
   }
 }
 
-/** 4xx answers no single event causes: wrong URL, credentials or method — fix the config or receiver. */
-const CONFIG_STATUSES: ReadonlySet<number> = new Set([401, 403, 404, 405, 407, 411, 415]);
-
 export function eventOf(r: SinkRecord): WebhookEvent {
   return {
     id: `${r.topic}/${r.partition}/${r.offset}`,
@@ -95,7 +93,7 @@ export class WebhookSink implements Sink {
 
   constructor(
     private readonly config: WebhookSinkConfig,
-    private readonly offsets: OffsetStore,
+    private readonly offsets: ClosableOffsetStore,
     private readonly log: Logger,
   ) {}
 
@@ -123,6 +121,10 @@ export class WebhookSink implements Sink {
 
   commit(offsets: readonly PartitionOffset[]): Promise<void> {
     return this.offsets.commit(offsets);
+  }
+
+  resetOffsets(to: readonly PartitionOffset[]): Promise<void> {
+    return this.offsets.reset(to);
   }
 
   async close(): Promise<void> {
@@ -165,17 +167,8 @@ export class WebhookSink implements Sink {
   private async sendLane(events: readonly Pending[], rejected: RejectedRecord[]): Promise<void> {
     const maxEvents = this.config['request.max.events'];
     const maxBytes = this.config['request.max.bytes'];
-    let i = 0;
-    while (i < events.length) {
-      const group: Pending[] = [];
-      let bytes = 12;
-      while (i < events.length && group.length < maxEvents) {
-        const size = Buffer.byteLength(events[i]!.json) + 1;
-        if (group.length > 0 && bytes + size > maxBytes) break;
-        group.push(events[i]!);
-        bytes += size;
-        i++;
-      }
+    // `{"events":[…]}` is 12 bytes around the events; each event adds its JSON and a comma.
+    for (const group of chunkBy(events, { maxItems: maxEvents, maxBytes, overheadBytes: 12 }, (e) => Buffer.byteLength(e.json) + 1)) {
       const refused = await this.deliver(group);
       if (refused === undefined) continue;
       if (group.length === 1) {
@@ -208,14 +201,16 @@ export class WebhookSink implements Sink {
       let problem: string;
       try {
         answer = await this.poster.post(body, headers, c['request.timeout.ms']);
-        if (answer.status >= 200 && answer.status < 300) return undefined;
-        problem = `receiver answered ${answer.status}${answer.excerpt ? `: ${answer.excerpt}` : ''}`;
         const s = answer.status;
-        if (s >= 400 && s < 500 && s !== 408 && s !== 429) {
-          if (!CONFIG_STATUSES.has(s)) return new WebhookRejectedError(s, `${what}: ${problem}`);
-          problem += ` (${s} is not about one event: check the sink's url, the receiver's credentials/route, or the receiver itself)`;
-        } else if (s >= 300 && s < 400) {
-          problem += ' (redirects are not followed for POST: set url to the final address)';
+        const cls = httpStatusClass(s);
+        if (cls === 'ok') return undefined;
+        problem = `receiver answered ${s}${answer.excerpt ? `: ${answer.excerpt}` : ''}`;
+        if (cls === 'reject') return new WebhookRejectedError(s, `${what}: ${problem}`);
+        if (cls === 'config') {
+          problem +=
+            s >= 300 && s < 400
+              ? ' (redirects are not followed for POST: set url to the final address)'
+              : ` (${s} is not about one event: check the sink's url, the receiver's credentials/route, or the receiver itself)`;
         }
       } catch (e) {
         if (!(e instanceof PostFailed)) throw e;
