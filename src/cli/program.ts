@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { applyDaemonHeapFlags } from './heap.js';
 import type { DlqFlags } from './dlq.js';
+import type { RebuildFlags } from './rebuild.js';
 import { USAGE_ERROR } from './exit-codes.js';
 import type { ResetFlags } from './reset-offsets.js';
 import type { RunFlags } from './run.js';
@@ -226,6 +227,28 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       process.exitCode = await resetOffsetsCommand(pipeline, opts);
     });
 
+  program
+    .command('rebuild')
+    .description("Rebuild a sink into a new generation from the log while the live one keeps serving, then swap atomically (docs/rebuild.md)")
+    .argument('<pipeline>', 'pipeline name')
+    .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
+    .requiredOption('-s, --sink <name>', 'sink name')
+    .addOption(new Option('--from <where>', 'what the new generation is built from').choices(['log', 'snapshot']).default('log'))
+    .option('-t, --tables <list>', "comma-separated schema.table list (default: every table of the sink)")
+    .option('--grace <ms>', 'keep the previous generation this long after the swap before dropping it', nonNegativeInt, 600_000)
+    .option('--plan', 'only print the generation the rebuild would build (or resume) and how its targets are named; changes nothing')
+    .addHelpText(
+      'after',
+      help(
+        ['cdc-fanout rebuild shop -c connectors/demo.yaml --sink search', 'cdc-fanout rebuild shop -c connectors/demo.yaml --sink search --tables public.orders --grace 0'],
+        `0 the new generation is live (and the previous one dropped); 1 config error, unsupported sink type or --from, or the rebuild failed (run it again: it resumes); ${USAGE_ERROR} usage error.`,
+      ),
+    )
+    .action(async (pipeline: string, opts: RebuildFlags) => {
+      const { rebuildCommand } = await import('./rebuild.js');
+      process.exitCode = await rebuildCommand(pipeline, opts);
+    });
+
   const dlq = program
     .command('dlq')
     .description("Inspect and replay a sink's dead-letter topic (errors.tolerance: dlq); see docs/dlq.md")
@@ -285,4 +308,3 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
 
   return program;
 }
-

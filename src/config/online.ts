@@ -103,6 +103,13 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
     prefixedTopic(source['message.topic'], prefix, 'message.topic'),
     ...(source['provide.transaction.metadata'] ? [prefixedTopic(source['transaction.topic'], prefix, 'transaction.topic')] : []),
   ];
+  // The cleanup.policy each data topic is created with (the record builder's rule: keyless → delete).
+  const dataTopics = capturedTables.map((t) => ({
+    topic: topicOf(t.schema, t.table),
+    table: t.name,
+    keyed: t.eventKey.length > 0,
+    policy: source['topic.cleanup.policy.tables'][t.name] ?? source['topic.cleanup.policy'],
+  }));
   const topicsView = source as unknown as SourceTopics;
 
   const sinks = p.config.sinks.map((sink, i) => {
@@ -115,6 +122,8 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
       config: kafka,
       timeoutMs: ms,
       sourceTopics,
+      dataTopics,
+      cleanupPolicyPath: ['source', 'topic.cleanup.policy'],
       offsetsTopic: offsetsTopic(source),
       offsetsTopicPath: source['offsets.topic'] ? ['source', 'offsets.topic'] : ['source', 'topic.prefix'],
       transactionTimeoutMs: source['kafka.transaction.timeout.ms'],

@@ -12,6 +12,7 @@ import { redact } from '../spec/secret.js';
 import { startAdminServer, type AdminServer, type SinkAction } from './admin/server.js';
 import { Pipeline, type PipelineDefinition } from './pipeline.js';
 import { DlqJobs, type DlqReplayJob, type DlqResult } from './dlq-jobs.js';
+import { RebuildJobs, type RebuildResult, type RebuildTarget } from './rebuild-jobs.js';
 import type { DlqListing, DlqTarget } from '../sinks/runtime/dlq-replay.js';
 import type { DaemonHistory, PipelineStatus } from './status.js';
 import type { RestartPolicy } from './supervisor.js';
@@ -42,6 +43,7 @@ export class Daemon {
   private stopping: Promise<boolean> | undefined;
   private sampler: NodeJS.Timeout | undefined;
   private readonly dlqJobs: DlqJobs;
+  private readonly rebuildJobs: RebuildJobs;
 
   constructor(
     defs: readonly PipelineDefinition[],
@@ -50,6 +52,7 @@ export class Daemon {
     const mask = (s: string): string => redact(s, opts.secrets);
     this.pipelines = defs.map((d) => new Pipeline(d, opts.policy, opts.logger, mask));
     this.dlqJobs = new DlqJobs(opts.logger);
+    this.rebuildJobs = new RebuildJobs(opts.logger);
     daemonMetrics.pipelines.set(this.pipelines.length);
   }
 
@@ -91,6 +94,18 @@ export class Daemon {
             if (!t.ok) return t;
             if (this.stopping) return { ok: false, status: 503, error: 'the daemon is shutting down' };
             return this.masked(this.dlqJobs.start(t.value, req));
+          },
+          rebuild: (p, s, req) => {
+            const t = this.rebuildTarget(p, s);
+            if (!t.ok) return t;
+            if (this.stopping) return { ok: false, status: 503, error: 'the daemon is shutting down' };
+            return redact(this.rebuildJobs.start(t.value, req), this.opts.secrets);
+          },
+          rebuildStatus: (p, s) => {
+            const t = this.rebuildTarget(p, s);
+            if (!t.ok) return t;
+            const job = this.rebuildJobs.last(p, s);
+            return job ? redact({ ok: true as const, value: job }, this.opts.secrets) : { ok: false, status: 404, error: `no rebuild of sink "${s}" since the daemon started (cdc-fanout rebuild runs outside the daemon)` };
           },
           snapshot: async (p, req) => {
             const pipe = this.pipelines.find((x) => x.name === p);
@@ -144,6 +159,14 @@ export class Daemon {
     return { ok: true, state: s.state };
   }
 
+  private rebuildTarget(pipeline: string, sink: string): RebuildResult<RebuildTarget> {
+    const p = this.pipelines.find((x) => x.name === pipeline);
+    if (!p) return { ok: false, status: 404, error: `no pipeline "${pipeline}" (have: ${this.pipelines.map((x) => x.name).join(', ')})` };
+    const t = p.rebuildTarget(sink);
+    if (!t) return { ok: false, status: 404, error: `pipeline "${pipeline}" has no sink "${sink}" (have: ${p.sinkNames().join(', ') || 'none'})` };
+    return { ok: true, value: t };
+  }
+
   private dlqTarget(pipeline: string, sink: string): DlqResult<DlqTarget> {
     const p = this.pipelines.find((x) => x.name === pipeline);
     if (!p) return { ok: false, status: 404, error: `no pipeline "${pipeline}" (have: ${this.pipelines.map((x) => x.name).join(', ')})` };
@@ -166,7 +189,7 @@ export class Daemon {
       const timeout = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), this.opts.shutdownTimeoutMs);
       });
-      const all = Promise.allSettled([this.dlqJobs.stop(), ...this.pipelines.map((p) => p.stop())]).then((rs) => {
+      const all = Promise.allSettled([this.dlqJobs.stop(), this.rebuildJobs.stop(), ...this.pipelines.map((p) => p.stop())]).then((rs) => {
         for (const r of rs) if (r.status === 'rejected') log.error({ err: redact(String(r.reason), this.opts.secrets) }, 'pipeline stop failed');
         return rs.every((r) => r.status === 'fulfilled');
       });

@@ -6,6 +6,7 @@
 import type { SnapshotRequest } from '../source/postgres-source.js';
 import type { Logger } from '../observability/logger.js';
 import type { DlqTarget } from '../sinks/runtime/dlq-replay.js';
+import type { RebuildTarget } from './rebuild-jobs.js';
 import type { SinkCounters, SinkFactory, SinkHandle, SourceFactory, SourceHandle } from './handles.js';
 import { rateBetween, SeriesRing } from './history.js';
 import { RateMeter } from './rate.js';
@@ -18,7 +19,7 @@ export interface PipelineDefinition {
   readonly topicPrefix: string;
   readonly bootstrapServers: string;
   readonly source: SourceFactory;
-  readonly sinks: readonly { readonly name: string; readonly type: string; readonly factory: SinkFactory; readonly counters?: SinkCounters; readonly dlq?: DlqTarget }[];
+  readonly sinks: readonly { readonly name: string; readonly type: string; readonly factory: SinkFactory; readonly counters?: SinkCounters; readonly dlq?: DlqTarget; readonly rebuild?: RebuildTarget }[];
 }
 
 /** How many history samples each component keeps (with the daemon's 5 s interval: 10 minutes). */
@@ -88,6 +89,11 @@ export class Pipeline {
   /** The dead-letter target of a sink (undefined: no such sink, or built without one in tests). */
   dlq(name: string): DlqTarget | undefined {
     return this.def.sinks.find((s) => s.name === name)?.dlq;
+  }
+
+  /** What a rebuild of a sink needs (undefined: no such sink, or built without one in tests). */
+  rebuildTarget(name: string): RebuildTarget | undefined {
+    return this.def.sinks.find((s) => s.name === name)?.rebuild;
   }
 
   sinkNames(): string[] {

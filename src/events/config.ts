@@ -5,6 +5,10 @@
 import { z } from 'zod';
 import { parseMessageKeyColumns } from './key-columns.js';
 
+/** Kafka cleanup.policy values for the data topics cdc-fanout creates. */
+export const cleanupPolicies = ['compact', 'delete', 'compact,delete'] as const;
+export type CleanupPolicy = (typeof cleanupPolicies)[number];
+
 export const eventsSpec = z
   .object({
     'topic.prefix': z
@@ -76,6 +80,16 @@ export const eventsSpec = z
       .string()
       .default('{prefix}.transaction')
       .describe('Topic for transaction BEGIN/END records (placeholder {prefix}); Debezium names it "<topic.prefix>.transaction".'),
+    'topic.cleanup.policy': z
+      .enum(cleanupPolicies)
+      .default('compact')
+      .describe(
+        'cleanup.policy of the data topics cdc-fanout creates (existing topics are left alone; `validate --online` flags a mismatch). "compact" (default): the log keeps the latest event of every row forever, tombstones remove deleted rows, so `cdc-fanout rebuild` can recompute any sink from offset 0; "delete": the broker\'s time/size retention (a rebuild then sees only what is retained); "compact,delete": both. A table without a key always gets "delete" (Kafka rejects null-key records on compacted topics). On a compacted topic a TRUNCATE event carries the key {} instead of Debezium\'s null (see README "Guarantees"). See docs/rebuild.md.',
+      ),
+    'topic.cleanup.policy.tables': z
+      .record(z.string().regex(/^[^.]+\.[^.]+$/, 'use "<schema>.<table>", e.g. "public.audit_log"'), z.enum(cleanupPolicies))
+      .default({})
+      .describe('Per-table override of topic.cleanup.policy, keyed by "<schema>.<table>" (exact name), e.g. {"public.audit_log": "delete"}.'),
     'message.topic': z
       .string()
       .default('{prefix}.message')

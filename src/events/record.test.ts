@@ -97,10 +97,41 @@ describe('RecordBuilder envelope', () => {
     );
   });
 
+  it('truncate key: null (Debezium) on a delete-policy topic, {} on a compacted one, by configuration', () => {
+    const onDelete = builder({ 'topic.cleanup.policy.tables': { 'public.orders': 'delete' } });
+    expect(onDelete.build({ op: 't', relation: rel, source: src })[0]?.key).toBeNull();
+    expect(builder({ 'topic.cleanup.policy': 'delete' }).build({ op: 't', relation: rel, source: src })[0]?.key).toBeNull();
+    expect(builder({ 'topic.cleanup.policy': 'compact,delete' }).build({ op: 't', relation: rel, source: src })[0]?.key).toBe('{}');
+    // A keyless table's topic is created "delete", but the key follows the configured policy, so a topic
+    // created compacted earlier (when the table had a key) still accepts the truncate.
+    expect(builder().build({ op: 't', relation: noPk, source: src })[0]?.key).toBe('{}');
+    const withSchema = builder({ 'schemas.enable': true }).build({ op: 't', relation: rel, source: src })[0]?.key;
+    expect(parse(withSchema ?? null)).toEqual({ schema: { type: 'struct', fields: [], optional: false, name: 'shop.public.orders.Key' }, payload: {} });
+  });
+
+  it('data topic cleanup.policy: compact by default, per-table override, delete for keyless tables', () => {
+    const b = builder({ 'topic.cleanup.policy.tables': { 'public.audit': 'compact,delete' } });
+    expect(b.cleanupPolicyFor(rel)).toBe('compact');
+    expect(b.cleanupPolicyFor({ schema: 'public', table: 'audit', keyColumns: ['id'] })).toBe('compact,delete');
+    expect(b.cleanupPolicyFor(noPk)).toBe('delete');
+    // message.key.columns gives a keyless table a key: compactable.
+    expect(builder({ 'message.key.columns': 'public.log:id' }).cleanupPolicyFor(noPk)).toBe('compact');
+    expect(builder({ 'topic.cleanup.policy': 'delete' }).cleanupPolicyFor(rel)).toBe('delete');
+    // topicFor records the policy for topic creation when given the keys; not without them.
+    expect(b.cleanupPolicyOfTopic('shop.public.orders')).toBeUndefined();
+    b.topicFor({ schema: 'public', table: 'log' });
+    expect(b.cleanupPolicyOfTopic('shop.public.log')).toBeUndefined();
+    b.topicFor(rel);
+    b.topicFor(noPk);
+    expect(b.cleanupPolicyOfTopic('shop.public.orders')).toBe('compact');
+    expect(b.cleanupPolicyOfTopic('shop.public.log')).toBe('delete');
+  });
+
   it('truncate and logical messages', () => {
     const b = builder();
     const [t] = b.build({ op: 't', relation: rel, source: src });
-    expect(t?.key).toBeNull();
+    // Compacted data topics (the default) reject null keys: a truncate carries the empty key object.
+    expect(t?.key).toBe('{}');
     expect(parse(t?.value ?? null)).toMatchObject({ op: 't', before: null, after: null });
     const [m] = b.build({ op: 'm', prefix: 'outbox', content: Buffer.from('hello'), transactional: true, source: src });
     expect(m?.topic).toBe('shop.message');

@@ -6,13 +6,13 @@
  *    (header __debezium.newkey), its tombstone (same header; unless tombstones.on.delete=false), then a `c` at
  *    the new key (header __debezium.oldkey).
  *  - d: the delete event, then a tombstone (same key, null value) unless tombstones.on.delete=false.
- *  - t: one `t` event (null key) per truncated table; m: a logical decoding message on the message topic.
+ *  - t: one `t` event per truncated table (null key; {} where the table's topic is compacted, see truncateKey); m: a logical decoding message on the message topic.
  * Every record carries the cdc.commit_lsn / cdc.seq headers of the change's Position; records split
  * from one change share it and must be applied in the order returned.
  */
 import { readFileSync } from 'node:fs';
 import { HEADERS, type Op, type Row } from './change.js';
-import { eventsSpec, type EventsConfig } from './config.js';
+import { eventsSpec, type CleanupPolicy, type EventsConfig } from './config.js';
 import { compileConverter } from './convert/compile.js';
 import {
   serializeEnvelope,
@@ -161,6 +161,8 @@ export class RecordBuilder {
   private readonly topicNamer: TopicNamer;
   private readonly keyRules: KeyColumnsRule[];
   private readonly plans = new WeakMap<RelationInfo, RelationPlan>();
+  /** cleanup.policy per data topic, recorded by topicFor when it is given the table's keys. */
+  private readonly topicPolicies = new Map<string, CleanupPolicy>();
   private readonly tracker = new TransactionTracker();
   private readonly messageSource: SourceTemplate;
   private lastLsn = -1n;
@@ -178,9 +180,51 @@ export class RecordBuilder {
     this.messageSource = sourceTemplate(this.statics, '', '');
   }
 
-  /** Data topic of a table. */
-  topicFor(relation: Pick<RelationInfo, 'schema' | 'table'>): string {
-    return this.topicNamer(relation.schema, relation.table);
+  /**
+   * Data topic of a table. Given the table's key columns (a RelationInfo or captured-table
+   * descriptor), it also records the topic's cleanup.policy for `cleanupPolicyOfTopic`, which the
+   * topic admin asks when it creates the topic.
+   */
+  topicFor(relation: Pick<RelationInfo, 'schema' | 'table'> & { readonly keyColumns?: readonly string[] }): string {
+    const topic = this.topicNamer(relation.schema, relation.table);
+    if (relation.keyColumns !== undefined && !this.topicPolicies.has(topic)) {
+      this.topicPolicies.set(topic, this.cleanupPolicyFor({ schema: relation.schema, table: relation.table, keyColumns: relation.keyColumns }));
+    }
+    return topic;
+  }
+
+  /**
+   * cleanup.policy of a table's data topic: topic.cleanup.policy(.tables), except that a table
+   * without a key (no primary key / replica-identity index and no message.key.columns entry) always
+   * gets "delete": Kafka rejects null-key records on compacted topics (INVALID_RECORD).
+   */
+  cleanupPolicyFor(t: { readonly schema: string; readonly table: string; readonly keyColumns: readonly string[] }): CleanupPolicy {
+    const qualified = `${t.schema}.${t.table}`;
+    const keyed = t.keyColumns.length > 0 || this.keyRules.some((r) => r.table.test(qualified));
+    return keyed ? this.configuredPolicy(t) : 'delete';
+  }
+
+  /** The cleanup.policy recorded by topicFor for a data topic (undefined: not a data topic seen with its keys). */
+  cleanupPolicyOfTopic(topic: string): CleanupPolicy | undefined {
+    return this.topicPolicies.get(topic);
+  }
+
+  private configuredPolicy(t: { readonly schema: string; readonly table: string }): CleanupPolicy {
+    return this.config['topic.cleanup.policy.tables'][`${t.schema}.${t.table}`] ?? this.config['topic.cleanup.policy'];
+  }
+
+  /**
+   * Key of a TRUNCATE event: Debezium's null, except where the table's configured cleanup.policy
+   * compacts — Kafka rejects null keys there — where it is the empty key object {} (no row key is
+   * empty, so it never collides with a row; compaction keeps the latest truncate, whose position
+   * supersedes every earlier one). Decided by configuration, not by the table's current keys, so a
+   * table that lost its key (or a removed table) still gets a key its compacted topic accepts.
+   */
+  private truncateKey(relation: RelationInfo): string | null {
+    if (!this.configuredPolicy(relation).includes('compact')) return null;
+    if (!this.config['schemas.enable']) return '{}';
+    const schema = { type: 'struct', fields: [], optional: false, name: `${this.config['topic.prefix']}.${relation.schema}.${relation.table}.Key` };
+    return wrapWithSchema(JSON.stringify(schema), '{}');
   }
 
   /**
@@ -210,7 +254,7 @@ export class RecordBuilder {
     const src = serializeSource(plan.source, s);
     const ts = this.now();
     if (change.op === 't') {
-      out.push({ topic: plan.topic, key: null, value: this.value(plan, null, null, src, 't', ts, s), headers });
+      out.push({ topic: plan.topic, key: this.truncateKey(change.relation), value: this.value(plan, null, null, src, 't', ts, s), headers });
       return;
     }
     const { before, after } = change;

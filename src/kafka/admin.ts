@@ -1,5 +1,6 @@
 /**
- * Topic creation for the source: data topics on first sight, the compacted offsets topic at start;
+ * Topic creation for the source: data topics on first sight (with their cleanup.policy, compact by
+ * default, see topic.cleanup.policy), the compacted offsets topic at start;
  * and each topic's record batch limit (max.message.bytes), which sends are split to respect.
  */
 import type { Admin, Kafka } from 'kafkajs';
@@ -61,6 +62,13 @@ export class TopicAdmin {
     this.admin = kafka.admin();
   }
 
+  /**
+   * cleanup.policy for a topic this admin creates (data topics: the record builder's
+   * cleanupPolicyOfTopic); undefined leaves the broker default (delete, for the message,
+   * transaction and heartbeat topics, whose records have null keys).
+   */
+  cleanupPolicyOf: ((topic: string) => string | undefined) | undefined;
+
   async connect(): Promise<void> {
     if (!this.connected) await this.admin.connect();
     this.connected = true;
@@ -76,15 +84,18 @@ export class TopicAdmin {
     const missing = wanted.filter((t) => !this.known.has(t));
     const created = this.defaults.maxMessageBytes;
     if (missing.length > 0) {
-      const configEntries = [...(compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []), ...(created ? [{ name: 'max.message.bytes', value: String(created) }] : [])];
+      const policyOf = (topic: string): string | undefined => (compacted ? 'compact' : this.cleanupPolicyOf?.(topic));
       await this.admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: partitions ?? this.defaults.partitions,
-          replicationFactor: this.defaults.replicationFactor,
-          configEntries,
-        })),
+        topics: missing.map((topic) => {
+          const policy = policyOf(topic);
+          return {
+            topic,
+            numPartitions: partitions ?? this.defaults.partitions,
+            replicationFactor: this.defaults.replicationFactor,
+            configEntries: [...(policy ? [{ name: 'cleanup.policy', value: policy }] : []), ...(created ? [{ name: 'max.message.bytes', value: String(created) }] : [])],
+          };
+        }),
       });
       for (const t of missing) this.known.add(t);
     }

@@ -20,6 +20,10 @@ export interface KafkaCheckInput {
   readonly timeoutMs: number;
   /** Data topics the source writes (one per captured table) and the message/transaction topics. */
   readonly sourceTopics: readonly string[];
+  /** The data topics with their table, whether it has a key, and its configured cleanup.policy. */
+  readonly dataTopics?: readonly { readonly topic: string; readonly table: string; readonly keyed: boolean; readonly policy: string }[];
+  /** Where topic.cleanup.policy is set. */
+  readonly cleanupPolicyPath?: readonly (string | number)[];
   readonly offsetsTopic: string;
   /** Where the offsets topic is set: source.offsets.topic, or source.topic.prefix it derives from. */
   readonly offsetsTopicPath: readonly (string | number)[];
@@ -173,6 +177,7 @@ async function checkTopics(admin: Admin, input: KafkaCheckInput, findings: Findi
       fix: 'add partitions before the first event (kafka-topics --alter --partitions N; later it moves keys to other partitions), or lower topic.creation.partitions',
     });
   }
+  await checkCleanupPolicies(admin, input, existing, findings);
   if (existing.has(input.offsetsTopic)) {
     const n = partitions.get(input.offsetsTopic) ?? 1;
     if (n !== 1) findings.push({ severity: 'error', path: input.offsetsTopicPath, message: `offsets topic "${input.offsetsTopic}" has ${n} partitions; the source's position needs one total order (1 partition)`, fix: 'recreate it with 1 partition and cleanup.policy=compact, or point source.offsets.topic at a new name' });
@@ -184,6 +189,46 @@ async function checkTopics(admin: Admin, input: KafkaCheckInput, findings: Findi
       }
     } catch {
       // No DescribeConfigs permission: not checked.
+    }
+  }
+}
+
+/**
+ * Existing data topics whose cleanup.policy differs from what cdc-fanout would create (it never
+ * alters an existing topic): a `delete` topic where compaction is configured cannot rebuild sinks
+ * beyond its retention (warning, with the command to change it); a compacted topic where records
+ * with null keys will be written (keyless table; truncate events where `delete` is configured) makes
+ * the broker reject them and the source stop (error).
+ */
+export async function checkCleanupPolicies(admin: Admin, input: KafkaCheckInput, existing: ReadonlySet<string>, findings: Finding[]): Promise<void> {
+  const topics = (input.dataTopics ?? []).filter((t) => existing.has(t.topic));
+  if (topics.length === 0) return;
+  let actual: Map<string, string>;
+  try {
+    const res = await withDeadline('Kafka', input.timeoutMs, admin.describeConfigs({ includeSynonyms: false, resources: topics.map((t) => ({ type: TOPIC_RESOURCE, name: t.topic, configNames: ['cleanup.policy'] })) }));
+    actual = new Map(res.resources.flatMap((r) => {
+      const v = r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+      return v === undefined ? [] : [[r.resourceName, v] as const];
+    }));
+  } catch {
+    return; // No DescribeConfigs permission: not checked.
+  }
+  const path = input.cleanupPolicyPath ?? ['source', 'topic.cleanup.policy'];
+  const compacts = (p: string): boolean => p.split(',').map((s) => s.trim()).includes('compact');
+  for (const t of topics) {
+    const now = actual.get(t.topic);
+    if (now === undefined) continue;
+    if (!t.keyed && compacts(now)) {
+      findings.push({ severity: 'error', path, message: `data topic "${t.topic}" is compacted (cleanup.policy=${now}) but table ${t.table} has no key: Kafka rejects its null-key events, so the source would stop`, fix: `give the table a primary key (or a message.key.columns entry), or: kafka-configs --bootstrap-server <broker> --alter --entity-type topics --entity-name ${t.topic} --add-config cleanup.policy=delete` });
+    } else if (t.keyed && compacts(now) && !compacts(t.policy)) {
+      findings.push({ severity: 'error', path, message: `data topic "${t.topic}" is compacted (cleanup.policy=${now}) but ${t.table}'s topic.cleanup.policy is "${t.policy}", so its TRUNCATE events get Debezium's null key, which Kafka rejects there`, fix: `set topic.cleanup.policy (or topic.cleanup.policy.tables["${t.table}"]) to "compact", or: kafka-configs --bootstrap-server <broker> --alter --entity-type topics --entity-name ${t.topic} --add-config cleanup.policy=${t.policy}` });
+    } else if (t.keyed && compacts(t.policy) && !compacts(now)) {
+      findings.push({
+        severity: 'warning',
+        path,
+        message: `data topic "${t.topic}" has cleanup.policy=${now} (created before compaction was the default, or by hand): rows older than its retention are gone from the log, so \`cdc-fanout rebuild\` cannot recompute ${t.table} from it; cdc-fanout never alters an existing topic`,
+        fix: `kafka-configs --bootstrap-server <broker> --alter --entity-type topics --entity-name ${t.topic} --add-config cleanup.policy=${t.policy} — then the log keeps the latest event of each row from now on (rows already expired stay lost: re-snapshot the table once). The log cleaner drops the old null-key TRUNCATE events already in it. Or set topic.cleanup.policy.tables["${t.table}"]: delete to keep it as it is`,
+      });
     }
   }
 }

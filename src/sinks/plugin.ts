@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { CheckPath, ComponentReport, SourceCatalogView } from '../check/online.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
+import type { GenerationStore } from './generations.js';
 import type { Sink } from './sink.js';
 import { defaultGroupId } from './group-id.js';
 
@@ -54,6 +55,11 @@ export interface SinkPlugin<Spec extends z.ZodObject = z.ZodObject> {
    * the source does not have). Optional: a sink without one is reported as "not checked".
    */
   check?(config: z.infer<Spec>, ctx: SinkCheckContext): Promise<ComponentReport>;
+  /**
+   * Generations of the sink's target for `cdc-fanout rebuild` (src/sinks/generations.ts). Optional:
+   * a sink without it cannot be rebuilt into a new generation.
+   */
+  generations?(config: z.infer<Spec>, ctx: SinkContext): GenerationStore;
 }
 
 /** What a sink's online check gets besides its own config. */

@@ -345,6 +345,7 @@ export class PostgresSource {
       };
 
       const builder = createRecordBuilder(eventsOptions(cfg), cfg['database.dbname']);
+      this.admin.cleanupPolicyOf = (t) => builder.cleanupPolicyOfTopic(t);
       // Data topics of every captured table up front (tables added later: on their first Relation message).
       const extra = [builder.messageTopic, ...(cfg['provide.transaction.metadata'] ? [builder.transactionTopic] : [])];
       await this.admin.ensureTopics([...tables.map((t) => builder.topicFor(t)), ...extra]);

@@ -14,8 +14,10 @@ export interface RecordBuilder {
   build(change: SourceChange): EventRecord[];
   /** Compiles converters for a (new or changed) relation and validates it; throws a clear error. */
   prepare(relation: RelationInfo): void;
-  /** Topic of a relation's data records (for topic creation). */
-  topicFor(relation: Pick<RelationInfo, 'schema' | 'table'>): string;
+  /** Topic of a relation's data records (for topic creation); given the keys, it records the topic's cleanup.policy. */
+  topicFor(relation: Pick<RelationInfo, 'schema' | 'table'> & { readonly keyColumns?: readonly string[] }): string;
+  /** cleanup.policy of a data topic seen by topicFor with its table's keys (for topic creation). */
+  cleanupPolicyOfTopic(topic: string): string | undefined;
   readonly messageTopic: string;
   readonly transactionTopic: string;
   /** BEGIN/END records for the transaction topic (empty unless provide.transaction.metadata). */

@@ -383,10 +383,14 @@ export class TableLifecycle {
         },
       });
       const runSet = new Set(runNames);
+      const builder = createRecordBuilder(eventsOptions(cfg), cfg['database.dbname']);
+      // The snapshot creates a new table's topic: with the cleanup.policy its builder records.
+      const otherPolicies = this.admin.cleanupPolicyOf;
+      this.admin.cleanupPolicyOf = (t) => builder.cleanupPolicyOfTopic(t) ?? otherPolicies?.(t);
       this.snapshotter = new Snapshotter({
         config: cfg,
         relations: new RelationCache(new TypeRegistry(client), client),
-        builder: createRecordBuilder(eventsOptions(cfg), cfg['database.dbname']),
+        builder,
         publisher,
         guard: new OversizeGuard(cfg['event.oversize.handling.mode'], this.admin, this.kafkaConfig['max.request.size'], cfg.name, this.log),
         admin: this.admin,

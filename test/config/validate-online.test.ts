@@ -319,7 +319,7 @@ sinks:
     expect(r.code).toBe(1);
     const F = 'state.yaml';
     const out = problems(r);
-    expect(out).toHaveLength(10);
+    expect(out).toHaveLength(11);
     expect(out).toContain(
       `${F}:${L('slot.name')}: error: [postgres] source.slot.name: replication slot "${id}_other" exists (active pid ${pid}, confirmed_flush_lsn ${/confirmed_flush_lsn (\S+)\)/.exec(out.join('\n'))?.[1]}) but is not owned by pipeline "${prefix}-b": pipeline "${prefix}-b" has no record of creating it (another pipeline or tool made it, or this pipeline's offsets topic was reset). Streaming from it would steal changes from its owner, and dropping it would lose them. Ways forward: give this pipeline its own slot.name (and publication.name); or, if the slot really is this pipeline's and its owner is gone, take it over with \`slot.takeover: true\` in the source config or \`cdc-fanout run --take-over-slot ${prefix}-b\` (the slot is then this pipeline's; remove the option afterwards).`,
     );
@@ -334,6 +334,10 @@ sinks:
     );
     expect(out).toContain(
       `${F}:${L('topic.creation.partitions')}: warning: [kafka] kafka.topic.creation.partitions: existing topic ${prefix}-b.public.users (1 partition) has fewer partitions than kafka.topic.creation.partitions=3: cdc-fanout leaves existing topics alone, so a sink scales to fewer consumers Fix: add partitions before the first event (kafka-topics --alter --partitions N; later it moves keys to other partitions), or lower topic.creation.partitions`,
+    );
+    // The users topic exists with the broker default (delete): a rebuild cannot recompute it; the fix is named.
+    expect(out.find((l) => l.includes(`data topic "${prefix}-b.public.users" has cleanup.policy=delete`))).toMatch(
+      new RegExp(`warning: \\[kafka\\] source\\.topic\\.cleanup\\.policy: .*cannot recompute public\\.users from it.* Fix: kafka-configs --bootstrap-server <broker> --alter --entity-type topics --entity-name ${prefix}-b\\.public\\.users --add-config cleanup\\.policy=compact`),
     );
     expect(out).toContain(`${F}:${L('topic.prefix')}: error: [kafka] source.topic.prefix: offsets topic "${prefix}-b.cdc-fanout.offsets" has 2 partitions; the source's position needs one total order (1 partition) Fix: recreate it with 1 partition and cleanup.policy=compact, or point source.offsets.topic at a new name`);
     expect(out).toContain(

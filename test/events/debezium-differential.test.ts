@@ -355,6 +355,17 @@ const DEVIATIONS: readonly Deviation[] = [
     match: (p, o, t) => p === 'value.transaction.id' && typeof o === 'string' && typeof t === 'string' && o.split(':')[0] === t.split(':')[0],
   },
   {
+    id: 'truncate-key-on-compacted-topics',
+    readme: 'TRUNCATE events on compacted data topics have the key `{}`',
+    reason: "Kafka rejects null-key records on compacted topics (topic.cleanup.policy=compact, cdc-fanout's default); Debezium's truncate key is null",
+    always: true,
+    match: (p, o, t) => {
+      const empty = (v: J | undefined): boolean => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Num) && Object.keys(v).length === 0;
+      const payload = typeof o === 'object' && o !== null && !Array.isArray(o) && !(o instanceof Num) ? o.payload : undefined;
+      return p === 'key' && t === null && (empty(o) || empty(payload));
+    },
+  },
+  {
     id: 'context-headers',
     readme: '`__debezium.context.*` headers',
     reason: "Debezium's per-record observability headers (connector name, task, run id) are not written; cdc-fanout writes its cdc.* position headers",

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
-import { cleanup, consume, kafkaConfig, oneTableSource, pgClient, uniq, waitFor, type ConsumedRecord } from './helpers.js';
+import { cleanup, consume, kafka, kafkaConfig, oneTableSource, pgClient, uniq, waitFor, type ConsumedRecord } from './helpers.js';
 
 const id = uniq('src_stream');
 const table = `public.${id}`;
@@ -110,7 +110,19 @@ describe('streaming source', () => {
     const msgTopic = `${prefix}.message`;
     const recs = await consume([topic, msgTopic], (r) => r.some((x) => x.json?.op === 't') && r.filter((x) => x.topic === msgTopic).length >= 2);
     const t = recs.find((r) => r.json?.op === 't')!;
-    expect(t.key).toBeNull();
+    // The data topic is compacted (topic.cleanup.policy default), which rejects null keys: the
+    // truncate carries {} (Debezium: null; README "Guarantees"). The message topic keeps `delete`.
+    expect(t.key).toBe('{}');
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const res = await admin.describeConfigs({ includeSynonyms: false, resources: [topic, `${prefix}.message`].map((name) => ({ type: 2, name, configNames: ['cleanup.policy'] })) });
+      const policy = (name: string): string | undefined => res.resources.find((r) => r.resourceName === name)?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+      expect(policy(topic)).toBe('compact');
+      expect(policy(`${prefix}.message`)).toBe('delete');
+    } finally {
+      await admin.disconnect();
+    }
     expect(t.json!.source).toMatchObject({ table: id });
     const msgs = recs.filter((r) => r.topic === msgTopic).map((r) => r.json!.message as { prefix: string; content: string });
     expect(msgs.map((m) => Buffer.from(m.content, 'base64').toString())).toEqual(['hello-tx', 'hello-now']);

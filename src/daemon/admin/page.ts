@@ -110,6 +110,28 @@ export const PAGE_HTML = `<!doctype html>
         h('div', { class: 'bar' }, h('div', { style: 'width:' + (s.incremental.state === 'done' ? 100 : s.incremental.estimated ? Math.min(100, Math.round(100 * s.incremental.rows / s.incremental.estimated)) : 0) + '%' }))) : null,
       s.lastError ? h('div', { class: 'err', 'data-testid': 'source-error' }, 'last error ' + s.lastError.at.slice(11, 19) + ' UTC: ' + s.lastError.message) : null);
   }
+  // Rebuild jobs started from this page (GET …/rebuild polled while they run).
+  const rebuilds = {};
+  const rebuildPath = (p, s) => 'pipelines/' + encodeURIComponent(p) + '/sinks/' + encodeURIComponent(s) + '/rebuild';
+  async function rebuild(p, s) {
+    if (!confirm('Rebuild sink "' + s + '" into a new generation from the log? The live one keeps serving until the atomic swap; the previous generation is dropped after 10 minutes.')) return;
+    const res = await fetch(rebuildPath(p, s), { method: 'POST', headers: { ...headers(), 'content-type': 'application/json' }, body: '{}' });
+    const body = await res.json();
+    rebuilds[p + '/' + s] = res.ok ? body : { state: 'failed', error: body.error };
+    poll();
+  }
+  async function pollRebuilds() {
+    for (const [key, job] of Object.entries(rebuilds)) {
+      if (job.state !== 'running') continue;
+      const [p, s] = key.split('/');
+      const res = await fetch(rebuildPath(p, s), { headers: headers(), cache: 'no-store' });
+      if (res.ok) rebuilds[key] = await res.json();
+    }
+  }
+  function rebuildLine(job) {
+    const what = job.error ? 'failed: ' + job.error : job.progress ? 'generation ' + job.progress.generation + ' ' + job.progress.phase + ': ' + job.progress.message : job.state;
+    return h('div', { class: job.error ? 'err' : 'snap', 'data-testid': 'sink-rebuild' }, 'rebuild ' + what);
+  }
   function sinkBox(p, s) {
     return h('div', { class: 'box sink', 'data-testid': 'sink', 'data-sink': s.name },
       h('h3', {}, h('span', {}, s.name + ' ', h('small', {}, '(' + s.type + ')')), state(s.state, s.reason)),
@@ -122,7 +144,9 @@ export const PAGE_HTML = `<!doctype html>
         ? h('button', { onclick: () => act(p.name, s.name, 'resume') }, 'resume')
         : h('button', { onclick: () => act(p.name, s.name, 'pause') }, 'pause'),
         s.state !== 'PAUSED' && (s.failedTables || []).length ? h('button', { onclick: () => act(p.name, s.name, 'resume') }, 'retry failed tables') : null,
-        h('button', { onclick: () => act(p.name, s.name, 'restart') }, 'restart')));
+        h('button', { onclick: () => act(p.name, s.name, 'restart') }, 'restart'),
+        s.type === 'elasticsearch' || s.type === 'clickhouse' ? h('button', { onclick: () => rebuild(p.name, s.name), title: 'new generation from the log, atomic swap (docs/rebuild.md)' }, 'rebuild') : null),
+      rebuilds[p.name + '/' + s.name] ? rebuildLine(rebuilds[p.name + '/' + s.name]) : null);
   }
   function render(list) {
     const root = $('#pipelines');
@@ -149,6 +173,7 @@ export const PAGE_HTML = `<!doctype html>
   async function poll() {
     clearTimeout(timer);
     try {
+      await pollRebuilds();
       const res = await fetch('pipelines', { headers: headers(), cache: 'no-store' });
       if (res.status === 401) { $('#auth').style.display = 'flex'; $('#conn').textContent = 'token required'; return; }
       const body = await res.json();

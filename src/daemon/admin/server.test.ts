@@ -38,6 +38,11 @@ function backend(): AdminBackend & { actions: string[] } {
       return { ok: false, status: 409, error: 'already running' };
     },
     dlqReplayStatus: () => ({ ok: false, status: 404, error: 'no replay' }),
+    rebuild(p, s, req) {
+      actions.push(`${p}/${s}/rebuild/${req.tables?.join('+') ?? '*'}/${String(req.graceMs)}`);
+      return { ok: true, value: { id: 'j1', pipeline: p, sink: s, state: 'running', request: { tables: req.tables ?? null, graceMs: req.graceMs ?? 600000 }, startedAt: 't', finishedAt: null, progress: null, error: null } };
+    },
+    rebuildStatus: () => ({ ok: false, status: 404, error: 'no rebuild' }),
     async snapshot(p, req) {
       if (p !== 'shop') return { ok: false, status: 404, error: `no pipeline "${p}"` };
       actions.push(`${p}/snapshot/${req.kind}${req.kind === 'execute' ? `/${req.tables.join('+')}/${JSON.stringify(req.conditions)}/${req.type ?? ''}` : ''}`);
@@ -92,7 +97,17 @@ describe('admin server', () => {
       expect((await snap('{"tables":["public.t"],"conditions":{"public.t":1}}')).status).toBe(400);
       expect((await snap('{"tables":["public.t"],"where":"x"}')).status).toBe(400);
       expect((await fetch(`${srv.url}/pipelines/nope/snapshot/stop`, { method: 'POST' })).status).toBe(404);
-      expect(b.actions).toEqual(['shop/cache/pause', 'shop/cache/dlq-list/public.t', 'shop/cache/dlq-replay/public.t/true', 'shop/snapshot/execute/public.t/{"public.t":"id > 5"}/incremental', 'shop/snapshot/pause']);
+      // rebuild: start (202), progress (backend answer), body checks
+      const rebuild = (body: string): Promise<Response> => fetch(`${srv.url}/pipelines/shop/sinks/cache/rebuild`, { method: 'POST', body });
+      const rebuildStarted = await rebuild('{"tables":["public.orders"],"graceMs":0}');
+      expect(rebuildStarted.status).toBe(202);
+      expect(await rebuildStarted.json()).toMatchObject({ id: 'j1', state: 'running', request: { tables: ['public.orders'], graceMs: 0 } });
+      expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/rebuild`)).status).toBe(404);
+      expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/rebuild`, { method: 'DELETE' })).status).toBe(405);
+      expect(((await (await rebuild('{"tables":"public.orders"}')).json()) as { error: string }).error).toContain('"tables" must be a list of "schema.table"');
+      expect((await rebuild('{"graceMs":-1}')).status).toBe(400);
+      expect(((await (await rebuild('{"grace":1}')).json()) as { error: string }).error).toContain('unknown field(s) grace');
+      expect(b.actions).toEqual(['shop/cache/pause', 'shop/cache/dlq-list/public.t', 'shop/cache/dlq-replay/public.t/true', 'shop/snapshot/execute/public.t/{"public.t":"id > 5"}/incremental', 'shop/snapshot/pause', 'shop/cache/rebuild/public.orders/0']);
     } finally {
       await srv.close();
     }

@@ -18,6 +18,7 @@ import type { ComponentState, DaemonHistory, PipelineStatus } from '../status.js
 import { PAGE_HTML } from './page.js';
 import type { SnapshotRequest } from '../../source/postgres-source.js';
 import type { DlqReplayJob, DlqResult } from '../dlq-jobs.js';
+import type { RebuildJob, RebuildRequest, RebuildResult } from '../rebuild-jobs.js';
 import type { DlqListing } from '../../sinks/runtime/dlq-replay.js';
 
 export type SinkAction = 'pause' | 'resume' | 'restart';
@@ -36,6 +37,10 @@ export interface AdminBackend {
   dlqReplay(pipeline: string, sink: string, req: { table?: string | undefined; dryRun?: boolean | undefined }): DlqResult<DlqReplayJob>;
   /** GET /pipelines/:p/sinks/:s/dlq/replay: the sink's last replay job (running or finished). */
   dlqReplayStatus(pipeline: string, sink: string): DlqResult<DlqReplayJob>;
+  /** POST /pipelines/:p/sinks/:s/rebuild {tables?, graceMs?}: starts a rebuild into a new generation (202), 409 while one runs. */
+  rebuild?(pipeline: string, sink: string, req: RebuildRequest): RebuildResult<RebuildJob>;
+  /** GET /pipelines/:p/sinks/:s/rebuild: the sink's last rebuild job (running or finished). */
+  rebuildStatus?(pipeline: string, sink: string): RebuildResult<RebuildJob>;
   /**
    * POST /pipelines/:p/snapshot {tables, conditions?, type?} (202) and
    * POST /pipelines/:p/snapshot/{pause,resume,stop}: snapshot requests for the pipeline's source.
@@ -258,6 +263,39 @@ export async function startAdminServer(backend: AdminBackend, opts: AdminOptions
         if (unknown.length) return send(res, 400, { error: `unknown field(s) ${unknown.join(', ')}; the body is {"table"?: "schema.table", "dryRun"?: boolean}` });
         reply(backend.dlqReplay(p, s, { table: b.table as string | undefined, dryRun: b.dryRun as boolean | undefined }), 202);
       }, fail);
+      return;
+    }
+    const rebuild = /^\/pipelines\/([^/]+)\/sinks\/([^/]+)\/rebuild$/.exec(path);
+    if (rebuild && backend.rebuild && backend.rebuildStatus) {
+      route = '/pipelines/:p/sinks/:s/rebuild';
+      const p = decodeURIComponent(rebuild[1] as string);
+      const s = decodeURIComponent(rebuild[2] as string);
+      const reply = <T>(r: RebuildResult<T>, okStatus = 200): void => (r.ok ? send(res, okStatus, r.value) : send(res, r.status, { error: r.error }));
+      if (method === 'GET') {
+        reply(backend.rebuildStatus(p, s));
+        return;
+      }
+      if (method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        send(res, 405, { error: 'use POST to start a rebuild, GET for its progress' });
+        return;
+      }
+      const start = backend.rebuild.bind(backend);
+      readJson(req).then(
+        (body) => {
+          if (!body.ok) return send(res, 400, { error: body.error });
+          const b = body.value;
+          const tables = b.tables;
+          if (tables !== undefined && !(Array.isArray(tables) && tables.every((t) => typeof t === 'string' && /^[^.\s]+\.[^.\s]+$/.test(t)))) {
+            return send(res, 400, { error: '"tables" must be a list of "schema.table", e.g. ["public.orders"]' });
+          }
+          if (b.graceMs !== undefined && !(typeof b.graceMs === 'number' && Number.isSafeInteger(b.graceMs) && b.graceMs >= 0)) return send(res, 400, { error: '"graceMs" must be a whole number of milliseconds ≥ 0' });
+          const unknown = Object.keys(b).filter((k) => k !== 'tables' && k !== 'graceMs');
+          if (unknown.length) return send(res, 400, { error: `unknown field(s) ${unknown.join(', ')}; the body is {"tables"?: ["schema.table"], "graceMs"?: number}` });
+          reply(start(p, s, { tables: tables as string[] | undefined, graceMs: b.graceMs as number | undefined }), 202);
+        },
+        (err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }),
+      );
       return;
     }
     send(res, 404, { error: `no route ${method} ${path}` });

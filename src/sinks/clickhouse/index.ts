@@ -2,6 +2,7 @@
 import { groupIdOf, type SinkPlugin } from '../plugin.js';
 import { clickhouseSpec } from './config.js';
 import { checkClickHouse } from './check.js';
+import { ClickHouseGenerations } from './generations.js';
 import { ClickHouseSink } from './sink.js';
 
 export const plugin: SinkPlugin<typeof clickhouseSpec> = {
@@ -19,6 +20,7 @@ export const plugin: SinkPlugin<typeof clickhouseSpec> = {
       logger: ctx.logger.child({ sink: ctx.sinkName, type: 'clickhouse' }),
     });
   },
+  generations: (config, ctx) => new ClickHouseGenerations(config, config['checkpoint.group'] ?? groupIdOf(ctx)),
 };
 
 export { ClickHouseSink } from './sink.js';

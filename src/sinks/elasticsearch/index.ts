@@ -1,7 +1,9 @@
 /** Elasticsearch sink plugin: config spec + factory (registered in src/sinks/registry.ts). */
-import type { SinkPlugin } from '../plugin.js';
+import { Client } from '@elastic/elasticsearch';
+import { groupIdOf, type SinkPlugin } from '../plugin.js';
 import { checkElasticsearch } from './check.js';
-import { ElasticsearchSink } from './sink.js';
+import { ElasticsearchGenerations } from './generations.js';
+import { clientOptions, ElasticsearchSink } from './sink.js';
 import { elasticsearchSpec } from './spec.js';
 
 export const plugin: SinkPlugin<typeof elasticsearchSpec> = {
@@ -10,6 +12,7 @@ export const plugin: SinkPlugin<typeof elasticsearchSpec> = {
   spec: elasticsearchSpec,
   check: checkElasticsearch,
   create: (config, ctx) => new ElasticsearchSink(config, ctx),
+  generations: (config, ctx) => new ElasticsearchGenerations(new Client(clientOptions(config)), config, groupIdOf(ctx)),
 };
 
 export { ElasticsearchSink } from './sink.js';

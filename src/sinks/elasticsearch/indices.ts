@@ -2,6 +2,7 @@
  * Creates a table's index on first sight: settings/mappings from the configured JSON files, plus
  * `index.gc_deletes` so delete tombstones keep their version long enough for replays (see spec).
  * Without a mappings file the index maps dynamically, so new source columns flow in by themselves.
+ * A name that is an alias (after `cdc-fanout rebuild`) is written through: its generation exists.
  */
 import { readFileSync } from 'node:fs';
 import type { Client } from '@elastic/elasticsearch';
@@ -52,6 +53,14 @@ export class IndexManager {
     return this.refused.get(index);
   }
 
+  private async isAlias(name: string): Promise<boolean> {
+    try {
+      return await this.client.indices.existsAlias({ name });
+    } catch {
+      return false;
+    }
+  }
+
   async ensure(index: string): Promise<void> {
     if (this.known.has(index) || this.refused.has(index)) return;
     const { settings, mappings } = this.templateFor(index);
@@ -64,6 +73,11 @@ export class IndexManager {
         return;
       }
       const sinkError = toSinkError(error, `creating index ${index}`, this.url);
+      // The name is an alias (a rebuilt generation, docs/rebuild.md): writes go to its write index.
+      if (type === 'invalid_index_name_exception' && (await this.isAlias(index))) {
+        this.known.add(index);
+        return;
+      }
       if (type === 'invalid_index_name_exception') {
         this.refused.set(index, sinkError.message);
         return;

@@ -151,8 +151,8 @@ export class WebhookSink implements Sink {
     for (const record of batch.records) {
       if (record.op === null) continue; // tombstone
       const p: Pending = { record, json: JSON.stringify(eventOf(record)) };
-      if (record.key === null) {
-        // Barrier: everything before it is acknowledged first, nothing after it is sent before it.
+      if (record.key === null || record.op === 't') {
+        // Barrier (a truncate has key {} on a compacted topic, null elsewhere): everything before it is acknowledged first, nothing after it is sent before it.
         await flushKeyed();
         await this.sendLane([p], rejected);
       } else {
