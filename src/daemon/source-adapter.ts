@@ -5,14 +5,13 @@
  */
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
-import { metrics } from '../observability/metrics.js';
 import { sourceSpec } from '../source/config.js';
 import pg from 'pg';
 import { clientConfig } from '../source/connection.js';
-import { PostgresSource } from '../source/postgres-source.js';
+import { PostgresSource, type SourceStatus as PostgresSourceStatus } from '../source/postgres-source.js';
+import { SnapshotTables } from '../source/snapshot-tables.js';
 import { SignalWatcher, type SnapshotSignal } from './signals.js';
 import type { SourceFactory, SourceHandle, SourceRuntimeStatus } from './handles.js';
-import { metricValues } from './metric-values.js';
 import type { SnapshotProgress } from './status.js';
 
 export interface SourceAdapterInput {
@@ -25,11 +24,12 @@ export interface SourceAdapterInput {
 export function sourceFactory(input: SourceAdapterInput): SourceFactory {
   const own: Record<string, unknown> = {};
   for (const k of Object.keys(sourceSpec.shape)) if (input.source[k] !== undefined) own[k] = input.source[k];
-  const connector = String(own.name ?? input.pipeline);
+  // One for every source a restart creates: tables an earlier source finished stay in status.
+  const snapshotTables = new SnapshotTables();
   const signalTable = input.source['signal.data.collection'] as string | undefined;
   return (ctx): SourceHandle => {
     const logger = input.logger.child({ component: 'source' });
-    const src = new PostgresSource(own, input.kafka, logger);
+    const src = new PostgresSource(own, input.kafka, logger, snapshotTables);
     src.onStandby((reason) => ctx.standby?.(reason));
     // Snapshot signals go to the source (src/source: incremental-snapshot.ts, adhoc-snapshot.ts).
     const execute = async (sig: SnapshotSignal): Promise<'done' | 'accepted'> =>
@@ -49,34 +49,38 @@ export function sourceFactory(input: SourceAdapterInput): SourceFactory {
       },
       snapshot: (req) => src.snapshot(req),
       async status(): Promise<SourceRuntimeStatus> {
+        // Read from the source itself (not from the Prometheus registry, which only exports these).
         const st = src.status();
-        const labels = { pipeline: connector };
-        const done = await metricValues(metrics.snapshotRowsDone, labels);
-        const total = new Map((await metricValues(metrics.snapshotRowsTotal, labels)).map((v) => [v.labels.table, v.value]));
-        const lag = await metricValues(metrics.slotLagBytes, labels);
-        // The snapshot running now: the initial one, or that of tables added while streaming.
-        const live = st.state === 'snapshotting' ? st.snapshot : (st.tables?.running?.progress ?? null);
-        const rate = (p: NonNullable<typeof live>) => ({ rowsPerSecond: p.rowsPerSecond, etaSeconds: p.etaSeconds, chunks: { done: p.chunksDone, total: p.chunksTotal }, threads: p.threads });
-        const snapshot: SnapshotProgress[] = done.map((d) => {
-          const table = d.labels.table ?? '';
-          const current = live !== null && live.table === table;
-          const estimate = total.get(table) ?? (current && live.rowsEstimated ? live.rowsEstimated : null);
-          return { table, done: d.value, total: estimate, finished: !current, ...(current ? rate(live) : {}) };
-        });
-        if (live?.table && !snapshot.some((s) => s.table === live.table)) {
-          snapshot.push({ table: live.table, done: live.rowsDone, total: live.rowsEstimated || null, finished: false, ...rate(live) });
-        }
         return {
           lastLsn: st.lastCommittedLsn,
           eventsPublished: st.eventsPublished,
-          slotLagBytes: st.slot?.lagBytes ?? lag[0]?.value ?? null,
+          slotLagBytes: st.slot?.lagBytes ?? null,
           slotLagMs: st.slot?.lagMs ?? null,
           slot: st.slot,
-          snapshot,
+          snapshot: snapshotProgress(st),
           ...(st.incremental ? { incremental: st.incremental } : {}),
           details: { state: st.state, ...(st.standby ? { standby: st.standby } : {}), confirmedLsn: st.confirmedLsn, tables: st.tables, lastCommittedSeq: st.lastCommittedSeq, kafkaTransactions: st.kafkaTransactions, ...(watcher ? { signals: watcher.records } : {}) },
         };
       },
     };
   };
+}
+
+/**
+ * `source.snapshot[]`: every table the source's snapshots began (SnapshotTables), with the rate,
+ * ETA, chunks and workers of the table being read now — that of the initial snapshot or of tables
+ * added while streaming.
+ */
+export function snapshotProgress(st: Pick<PostgresSourceStatus, 'state' | 'snapshot' | 'snapshotTables' | 'tables'>): SnapshotProgress[] {
+  const live = st.state === 'snapshotting' ? st.snapshot : (st.tables?.running?.progress ?? null);
+  return st.snapshotTables.map((t) => {
+    const current = !t.finished && live !== null && live.table === t.table;
+    return {
+      table: t.table,
+      done: t.rowsDone,
+      total: t.rowsEstimated,
+      finished: t.finished,
+      ...(current ? { rowsPerSecond: live.rowsPerSecond, etaSeconds: live.etaSeconds, chunks: { done: live.chunksDone, total: live.chunksTotal }, threads: live.threads } : {}),
+    };
+  });
 }

@@ -30,12 +30,15 @@ import { Publisher } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
 import { Snapshotter } from './snapshotter.js';
+import type { SnapshotTables } from './snapshot-tables.js';
 
 export interface AdHocSnapshotInput {
   readonly config: SourceConfig;
   readonly kafka: KafkaConfig;
   readonly tables: readonly string[];
   readonly logger: Logger;
+  /** Per-table snapshot progress for status (the source's). */
+  readonly snapshotTables?: SnapshotTables;
 }
 
 /** Runs one ad-hoc snapshot to completion; returns the number of rows published. */
@@ -86,6 +89,7 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
       guard: new OversizeGuard(cfg['event.oversize.handling.mode'], admin, input.kafka['max.request.size'], cfg.name, log),
       admin,
       logger: log,
+      ...(input.snapshotTables ? { tables: input.snapshotTables } : {}),
     });
     await snapshotter.run(tables, exported.consistentPoint, exported.snapshotName, null);
     log.info({ rows }, 'ad-hoc snapshot done');

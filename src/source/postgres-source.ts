@@ -60,6 +60,7 @@ import { Publisher, type CommittedBatch } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
 import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
+import { SnapshotTables, type TableSnapshotStatus } from './snapshot-tables.js';
 import { StreamingSource, storedPosition } from './streaming.js';
 import { TableLifecycle, type TableLifecycleStatus } from './table-lifecycle.js';
 import { IncrementalSnapshot, type IncrementalStatus, type StartRequest } from './incremental-snapshot.js';
@@ -84,6 +85,12 @@ export interface SourceStatus {
   readonly eventsPublished: number;
   readonly kafkaTransactions: number;
   readonly snapshot: SnapshotProgress | null;
+  /**
+   * Per-table progress of every snapshot this source ran (initial, tables added while streaming,
+   * ad-hoc), in the order they began; with `snapshotTables` from the constructor, also those of the
+   * earlier sources that shared it.
+   */
+  readonly snapshotTables: readonly TableSnapshotStatus[];
   readonly error: string | null;
   /** Last slot health poll (slot-health.ts), null before the first one or when disabled. */
   readonly slot: SlotHealth | null;
@@ -133,12 +140,20 @@ export class PostgresSource {
   private stopRequested = false;
   private wake: (() => void) | null = null;
 
+  private readonly snapshotTables: SnapshotTables;
+
+  /**
+   * `snapshotTables`: pass the same one to each source a restart creates for one pipeline to keep
+   * the tables an earlier source finished in status (unfinished ones are dropped on start).
+   */
   constructor(
     config: SourceConfig | Record<string, unknown>,
     private readonly kafkaConfig: KafkaConfig,
     private readonly logger: Logger,
+    snapshotTables?: SnapshotTables,
   ) {
     this.cfg = parseSourceConfig(config);
+    this.snapshotTables = snapshotTables ?? new SnapshotTables();
   }
 
   /** The source config; once start() picked the server (database.hosts), pinned to it. */
@@ -160,6 +175,7 @@ export class PostgresSource {
       eventsPublished: this.eventsPublished,
       kafkaTransactions: this.kafkaTransactions,
       snapshot: this.snapshotter ? { ...this.snapshotter.progress } : null,
+      snapshotTables: this.snapshotTables.list(),
       error: this.error ? String((this.error as Error).message ?? this.error) : null,
       slot: this.slotHealth,
       tables: this.lifecycle?.status() ?? null,
@@ -239,6 +255,7 @@ export class PostgresSource {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`source already ${this.state}`);
     this.state = 'starting';
+    this.snapshotTables.dropUnfinished();
     const log = this.logger.child({ connector: this.cfg.name });
     // Which server to decode from (and the primary for writes): every start resolves again, so the
     // restart after a failover finds the promoted standby.
@@ -306,7 +323,7 @@ export class PostgresSource {
       // Initialised before the offsets topic is read: aborts a crashed instance's open transaction of
       // this id, which would otherwise hold back the read_committed read below.
       // On a standby: the primary alters the publication and exports the new tables' snapshot.
-      this.lifecycle = new TableLifecycle(this.primaryCfg ?? cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e));
+      this.lifecycle = new TableLifecycle(this.primaryCfg ?? cfg, this.kafkaConfig, topic, admin, log, (e) => this.fail(e), this.snapshotTables);
       await this.lifecycle.connect();
       const state = await readPipelineState(kafka, topic, cfg.name, await this.admin.highWatermark(topic));
       let stored = state.offset;
@@ -410,7 +427,7 @@ export class PostgresSource {
           if (this.pendingFatal) throw this.pendingFatal;
           if (snap) {
             this.state = 'snapshotting';
-            this.snapshotter = new Snapshotter(deps);
+            this.snapshotter = new Snapshotter({ ...deps, tables: this.snapshotTables });
             let lastSeq: number;
             try {
               lastSeq = await this.snapshotter.run(tables, snap.cp, snap.name, snap.resume);
@@ -595,7 +612,7 @@ export class PostgresSource {
     if (req.kind !== 'execute') return { id: await this.controlSnapshot(req.kind, req.kind === 'stop' ? (req.tables ?? []) : []), status: 'done' };
     if (req.type !== 'blocking') return { id: await this.incrementalSnapshot({ tables: req.tables, conditions: req.conditions ?? {} }), status: 'accepted' };
     if (req.conditions && Object.keys(req.conditions).length > 0) throw new Error('additional conditions apply to incremental snapshots only');
-    const next = this.blocking.then(() => runAdHocSnapshot({ config: this.config, kafka: this.kafkaConfig, tables: req.tables, logger: this.logger }));
+    const next = this.blocking.then(() => runAdHocSnapshot({ config: this.config, kafka: this.kafkaConfig, tables: req.tables, logger: this.logger, snapshotTables: this.snapshotTables }));
     this.blocking = next.catch(() => undefined);
     await next;
     return { id: 'blocking', status: 'done' };

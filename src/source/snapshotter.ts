@@ -44,6 +44,7 @@ import type { Publisher } from './publisher.js';
 import type { RecordBuilder } from './record-adapter.js';
 import type { RawRelation } from './raw-change.js';
 import type { RelationCache } from './relations.js';
+import type { SnapshotTables } from './snapshot-tables.js';
 
 export interface SnapshotDeps {
   readonly config: SourceConfig;
@@ -59,6 +60,8 @@ export interface SnapshotDeps {
    * offsets record). The table lifecycle writes its own record this way (table-lifecycle.ts).
    */
   readonly checkpointRecord?: (offset: StoredOffset) => StoredOffset;
+  /** Where per-table progress goes for status (the source's; status reads it, not the metrics). */
+  readonly tables?: SnapshotTables;
 }
 
 export interface SnapshotProgress {
@@ -205,11 +208,13 @@ export class Snapshotter {
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         await c.query(`SET TRANSACTION SNAPSHOT '${shared!.replace(/'/g, "''")}'`);
       }
-      const est = await client.query<{ n: string }>(
-        `SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint::text AS n FROM pg_class WHERE oid = ANY($1::oid[])`,
+      // reltuples is -1 for a table never vacuumed or analyzed (PG 14+): no estimate for it.
+      const est = await client.query<{ oid: string; n: string }>(
+        `SELECT oid::text AS oid, reltuples::bigint::text AS n FROM pg_class WHERE oid = ANY($1::oid[])`,
         [tables.map((t) => String(t.oid))],
       );
-      this.progress.rowsEstimated = Number(est.rows[0]?.n ?? 0);
+      const estimates = new Map(est.rows.map((r) => [Number(r.oid), Number(r.n)]));
+      this.progress.rowsEstimated = [...estimates.values()].reduce((a, n) => a + Math.max(0, n), 0);
       logger.info({ tables: tables.length, consistentPoint: cp, resumed: resume !== null, estimatedRows: this.progress.rowsEstimated, threads }, 'snapshot started');
       const started = Date.now();
       // Debezium's markers (SnapshotMarkerResolver): the snapshot's final row is `last` — here the last
@@ -232,6 +237,10 @@ export class Snapshotter {
         if (done.has(name)) continue;
         if (this.stopped) throw new Error('snapshot stopped');
         this.progress.table = name;
+        const estimate = estimates.get(t.oid);
+        const rowsEstimated = estimate === undefined || estimate < 0 ? null : estimate;
+        this.deps.tables?.begin(name, rowsEstimated);
+        if (rowsEstimated !== null) metrics.snapshotRowsTotal.set({ pipeline: config.name, table: name }, rowsEstimated);
         const rel = await this.describe(client, t);
         const info = await this.deps.relations.update(rel);
         await this.deps.admin.ensureTopics([this.deps.builder.topicFor(info)]);
@@ -309,6 +318,7 @@ export class Snapshotter {
                   chunks: state.checkpoint(),
                 };
                 await publisher.endTransaction(this.record({ connector: config.name, last_commit_lsn: cp, last_seq: seq - 1, snapshot: checkpoint }), started);
+                this.deps.tables?.rows(name, run.rows);
                 metrics.snapshotRowsDone.set({ pipeline: config.name, table: name }, run.rows);
               });
               if (endsChunk) break;
@@ -329,6 +339,7 @@ export class Snapshotter {
         if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
         for (const r of results) if (r.status === 'rejected') throw r.reason;
         done.add(name);
+        this.deps.tables?.finish(name);
         logger.info({ table: name, rows: run.rows, chunks: plan.count }, 'snapshot: table done');
       }
       for (const c of clients) await c.query('COMMIT');

@@ -41,6 +41,7 @@ import { TransactionalProducer } from '../kafka/producer.js';
 import type { Logger } from '../observability/logger.js';
 import { formatLsn, parseLsn } from '../events/change.js';
 import { TypeRegistry } from '../events/type-registry.js';
+import type { SnapshotTables } from './snapshot-tables.js';
 import { eventsOptions, transactionalId, type SourceConfig } from './config.js';
 import { clientConfig, createSlotExportingSnapshot, dropSlot, ensurePublication, qualified, selectTables, warnTables, type CapturedTable, type ExportedSlot } from './connection.js';
 import { OversizeGuard } from './oversize.js';
@@ -86,6 +87,8 @@ export class TableLifecycle {
     logger: Logger,
     /** Called with an error the lifecycle cannot recover from (Kafka failure): the source fails and restarts. */
     private readonly onFatal: (e: Error) => void,
+    /** Per-table snapshot progress for status (the source's). */
+    private readonly snapshotTables?: SnapshotTables,
   ) {
     this.log = logger.child({ lifecycle: 'tables' });
     this.key = tablesKey(config.name);
@@ -395,6 +398,7 @@ export class TableLifecycle {
         guard: new OversizeGuard(cfg['event.oversize.handling.mode'], this.admin, this.kafkaConfig['max.request.size'], cfg.name, this.log),
         admin: this.admin,
         logger: this.log,
+        ...(this.snapshotTables ? { tables: this.snapshotTables } : {}),
         // Every chunk carries the whole lifecycle state; the last one (completed) clears the run's
         // tables from `pending` in the same Kafka transaction as the run's final record.
         checkpointRecord: (o) => {

@@ -149,6 +149,11 @@ describe('truthful status', () => {
 
     // the healthy sink of the same pipeline keeps applying
     await waitFor('cache sink applied the rows', async () => (await redis.exists(...Array.from({ length: 50 }, (_, i) => `${T}:item:${i + 1}`))) === 50, 90_000, 500);
+    // The initial snapshot, from the source itself: the table was never analyzed, so no estimate
+    // (null, not 0); the 50-row insert races the snapshot's start, so it read all or none of them.
+    const source = (await pipelines(daemon.url)).find((p) => p.name === T)!.source;
+    expect(source.snapshot).toEqual([{ table: `public.${T}`, done: expect.any(Number) as unknown as number, total: null, finished: true }]);
+    expect([0, 50]).toContain(source.snapshot[0]!.done);
 
     const st = await cli(['status', '--config', cfgDir]);
     expect(st.code).toBe(2);

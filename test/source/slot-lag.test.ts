@@ -6,7 +6,6 @@
  */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { metricValues } from '../../src/daemon/metric-values.js';
 import { parseLsn } from '../../src/events/change.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { metrics } from '../../src/observability/metrics.js';
@@ -77,8 +76,10 @@ describe('slot lag', () => {
       expect(st).toMatchObject({ slot: id, exists: true, walStatus: expect.stringMatching(/reserved|extended/) as unknown as string });
       expect(st.lagMs).not.toBeNull();
       expect(st.retainedBytes).not.toBeNull();
-      const [lagBytes] = await metricValues(metrics.slotLagBytes, { pipeline: id });
-      const [lagMs] = await metricValues(metrics.slotLagMs, { pipeline: id });
+      // The metrics are exported from the same poll (status does not read them back).
+      const exported = async (m: typeof metrics.slotLagBytes) => (await m.get()).values.find((v) => v.labels.pipeline === id);
+      const lagBytes = await exported(metrics.slotLagBytes);
+      const lagMs = await exported(metrics.slotLagMs);
       expect(lagBytes?.value).toBeLessThan(written);
       expect(lagMs?.value).toBeGreaterThanOrEqual(0);
       expect(source.status().eventsPublished).toBe(1);

@@ -111,5 +111,10 @@ describe('snapshot + streaming handoff', () => {
     expect(markers.filter((m) => m.snapshot !== 'last' && m.snapshot !== 'first').every((m) => m.snapshot === 'true')).toBe(true);
     const st = source.status();
     expect(st.snapshot?.rowsDone).toBe(ROWS + 1);
+    // Per table, as status shows it: rows published and the table's own estimate (ANALYZE above;
+    // autovacuum under the concurrent writer may count the spanning row too).
+    expect(st.snapshotTables).toEqual([{ table, rowsDone: ROWS + 1, rowsEstimated: expect.any(Number) as unknown as number, finished: true }]);
+    expect(st.snapshotTables[0]!.rowsEstimated).toBeGreaterThanOrEqual(ROWS);
+    expect(st.snapshotTables[0]!.rowsEstimated).toBeLessThanOrEqual(ROWS + 1);
   });
 });
