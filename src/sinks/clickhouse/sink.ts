@@ -39,7 +39,7 @@ import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
 import { EncodeError, RAW_SUFFIX, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
-import { isUnchangedToast, TruncateWatermarks } from '../kit/index.js';
+import { chunkBy, isUnchangedToast, TruncateWatermarks } from '../kit/index.js';
 import { CheckpointTable } from './checkpoints.js';
 import { planKeys, planRows, rowLines, type StoredRow } from './plan.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
@@ -564,7 +564,9 @@ export class ClickHouseSink implements Sink {
         await run(part.slice(mid), `${tag}b`);
       }
     };
-    for (let i = 0; i < rows.length; i += max) await run(rows.slice(i, i + max), String(i / max));
+    // the chunk's index is part of its dedup token: a retry of the same batch builds the same chunks
+    const chunks = chunkBy(rows, { maxItems: max });
+    for (let i = 0; i < chunks.length; i++) await run(chunks[i] ?? [], String(i));
     return rejected;
   }
 
