@@ -8,6 +8,8 @@
  *     this batch or the stored row read with FINAL); a key change is a delete + an insert.
  *   - changelog tables: every change as one row keyed by its position (_lsn, _seq), so replays
  *     collapse in ReplacingMergeTree.
+ * The upsert rows are planned by ./plan.ts (pure, on the sink kit: last change per key, staleness,
+ * watermark, TOAST fill); this file reads what the plan needs and executes it.
  * Offsets: the checkpoint table (./checkpoints.ts, the sink's OffsetStore) — the commits of all
  * partitions that arrive together share one INSERT, at most one per checkpoint.interval.ms (part
  * hygiene) — and commit() returns once they are durable; loadOffsets reads them back with argMax.
