@@ -56,6 +56,11 @@ describe('clickhouse plan: rows', () => {
     expect(p.staleSkipped).toBe(0);
   });
 
+  it('orders rows by their key\'s first change, not its last (the order the sink always used: a batch retried across an upgrade keeps its chunks and dedup tokens)', () => {
+    const p = plan([rec('c', 1, { id: 1, a: 'x', body: 'b' }), rec('c', 2, { id: 2, a: 'y', body: 'b' }), rec('u', 3, { id: 1, a: 'z', body: 'b' })]);
+    expect(summary(p)).toEqual([`${key(1)}@3 1|z|b`, `${key(2)}@2 2|y|b`]);
+  });
+
   it('keeps a transaction\'s change order among equal versions', () => {
     const p = plan([rec('u', 5, { id: 1, a: 'first', body: 'b' }, null, 0), rec('u', 5, { id: 1, a: 'second', body: 'b' }, null, 1), rec('d', 5, null, { id: 1 }, 2)]);
     expect(summary(p)).toEqual([`${key(1)}@5 deleted 1`]);

@@ -11,8 +11,9 @@
  *                   than a known version of one of its keys is skipped (staleSkipped). Then one row
  *                   per key: the kit's collapseLastPerKey (by version, last among equal versions —
  *                   one transaction keeps change order). Rows keep the order of their key's first
- *                   change, so the rows — hence the dedup token's digest of a chunk's changes — of a
- *                   retried batch are the same as the first attempt's.
+ *                   change — the order the sink used before this plan step — so a batch retried
+ *                   across an upgrade builds the same chunks, with the same dedup tokens (the
+ *                   token carries a digest of the chunk's changes, see ClickHouseSink.tokenBase).
  *   3. rowLines   — the rows as TSV lines (data columns, then META_COLUMNS).
  * Versions are the commit LSN (`_version`), the change's order in its transaction is `_seq`.
  */
@@ -208,12 +209,10 @@ export function planRows(u: UpsertTable, records: readonly KeyedRecord[], ctx: R
     }
   }
   // one row per key (ReplacingMergeTree keeps the highest _version per key too)
-  const first = new Map<string, number>();
-  emitted.forEach((row, i) => {
-    if (!first.has(row.key)) first.set(row.key, i);
-  });
   const { kept } = collapseLastPerKey(emitted, (row) => row.key, (row) => row.version);
-  const rows = kept.sort((a, b) => (first.get(a.key) ?? 0) - (first.get(b.key) ?? 0));
+  const keptByKey = new Map(kept.map((row) => [row.key, row]));
+  // `latest` holds the keys in the order of their first change
+  const rows = [...latest.keys()].map((k) => keptByKey.get(k)).filter((row): row is UpsertRow => row !== undefined);
   return { rows, rejected, staleSkipped };
 }
 
