@@ -48,6 +48,10 @@ function quoteIdent(s: string): string {
 export function postgresCatalog(url: string, tls?: TlsSettings): SourceCatalog {
   const ssl = nodeTlsOptions(tls);
   const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000, ...(ssl ? { ssl } : {}) });
+  // An idle client the server closes (restart, failover, pg_terminate_backend) is reported as a pool
+  // 'error' event; unheard, it would crash the process. The pool drops that client and the next
+  // describe() connects anew; a failing query still rejects to its caller.
+  pool.on('error', () => undefined);
   return {
     async describe(schema, table) {
       const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;

@@ -6,7 +6,8 @@
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { certificateVerifyFailure, nodeTlsOptions, type TlsSettings } from '../../spec/tls.js';
+import { nodeTlsOptions, type TlsSettings } from '../../spec/tls.js';
+import { tlsFailure } from '../kit/index.js';
 import { SinkError } from '../sink.js';
 import { unescapeTsv } from './encode.js';
 
@@ -35,8 +36,8 @@ function codeOf(e: unknown): string | undefined {
 export function classify(e: unknown, what: string): Error {
   if (e instanceof SinkError || e instanceof DataError) return e;
   const message = e instanceof Error ? e.message : String(e);
-  const unverified = certificateVerifyFailure(e);
-  if (unverified) return new SinkError(`ClickHouse ${what} failed: the server's TLS certificate does not verify (${unverified}); check the sink's tls (ca, servername, mode)`, { retriable: false, cause: e });
+  const tls = tlsFailure(e, 'ClickHouse', what);
+  if (tls) return tls;
   const code = codeOf(e);
   if (code !== undefined && AUTH_CODES.has(code)) return new SinkError(`ClickHouse ${what} failed with code ${code}: ${message.split('\n')[0]}; check the sink's auth (username, password)`, { retriable: false, cause: e });
   if (code === undefined) return new SinkError(`ClickHouse ${what} failed (${message}); will retry`, { retriable: true, cause: e });

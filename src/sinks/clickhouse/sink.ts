@@ -8,6 +8,8 @@
  *     this batch or the stored row read with FINAL); a key change is a delete + an insert.
  *   - changelog tables: every change as one row keyed by its position (_lsn, _seq), so replays
  *     collapse in ReplacingMergeTree.
+ * The upsert rows are planned by ./plan.ts (pure, on the sink kit: last change per key, staleness,
+ * watermark, TOAST fill); this file reads what the plan needs and executes it.
  * Offsets: the checkpoint table (./checkpoints.ts, the sink's OffsetStore) — the commits of all
  * partitions that arrive together share one INSERT, at most one per checkpoint.interval.ms (part
  * hygiene) — and commit() returns once they are durable; loadOffsets reads them back with argMax.
@@ -30,17 +32,18 @@
  *       watermark survives, without locks between partitions or processes.
  */
 import { createHash } from 'node:crypto';
-import { UNAVAILABLE_VALUE, comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
+import { comparePositions, type JsonValue, type Position, type Row } from '../../events/change.js';
 import type { TlsSettings } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { postgresCatalog, type SourceCatalog } from './catalog.js';
 import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
-import { EncodeError, RAW_SUFFIX, defaultField, encodeField, encoderFor, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
+import { EncodeError, RAW_SUFFIX, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';
 import { featuresOf, type ServerFeatures } from './server.js';
-import { isUnchangedToast, TruncateWatermarks } from '../kit/index.js';
+import { chunkBy, isUnchangedToast, TruncateWatermarks } from '../kit/index.js';
 import { CheckpointTable } from './checkpoints.js';
+import { planKeys, planRows, rowLines, type StoredRow } from './plan.js';
 import { CHANGELOG_COLUMNS, META_COLUMNS, TableError, TableManager, type TargetTables, type UpsertTable } from './tables.js';
 import { VersionCache } from './versions.js';
 
@@ -51,19 +54,6 @@ export interface ClickHouseSinkOptions {
   readonly logger: Logger;
   /** TLS of the source catalog connection (`source.url`), when it is the pipeline's own source. */
   readonly sourceTls?: TlsSettings;
-}
-
-interface RowState {
-  /** Encoded TSV fields by column (data columns only). */
-  readonly fields: Map<string, string>;
-  readonly version: bigint;
-  /** Ordinal of the change in its transaction (`_seq`). */
-  readonly seq: number;
-  readonly deleted: boolean;
-  readonly op: string;
-  readonly lsn: bigint;
-  /** The record this row came from (rejected if the server refuses the row). */
-  readonly record: SinkRecord;
 }
 
 const KEY_CHUNK = 5000;
@@ -265,7 +255,7 @@ export class ClickHouseSink implements Sink {
     await this.refreshTruncations(true);
     for (const { table, lowest } of inserted.values()) {
       const mark = this.truncatedAt.get(table.ref);
-      if (mark && comparePositions(lowest, mark) < 0) {
+      if (mark && this.truncatedAt.below(table.ref, lowest)) {
         this.log.info({ table: table.name, watermark: `${mark.commitLsn}:${mark.seq}` }, 'a truncate was stored while this batch was written; re-applying it');
         await this.truncateEffects(table, mark);
       }
@@ -443,19 +433,6 @@ export class ClickHouseSink implements Sink {
 
   // ---- upsert ---------------------------------------------------------------------------------
 
-  /** Encoded key fields of a row, or null if a key column is missing. */
-  private keyFields(u: UpsertTable, row: Row | null): string[] | null {
-    if (!row) return null;
-    const out: string[] = [];
-    for (const k of u.keyColumns) {
-      const v = row[k];
-      const col = u.byName.get(k);
-      if (v === undefined || v === null || !col) return null;
-      out.push(encodeField(col.type, col.kind, v));
-    }
-    return out;
-  }
-
   private keyLiteral(u: UpsertTable, row: Row): string {
     const parts = u.keyColumns.map((k) => {
       const col = u.byName.get(k);
@@ -465,8 +442,8 @@ export class ClickHouseSink implements Sink {
   }
 
   /** Reads stored rows (FINAL) for keys; `full` = all data columns, else only versions. */
-  private async readStored(u: UpsertTable, keyRows: Map<string, Row>, full: boolean): Promise<Map<string, { version: bigint; deleted: boolean; fields: Map<string, string> }>> {
-    const out = new Map<string, { version: bigint; deleted: boolean; fields: Map<string, string> }>();
+  private async readStored(u: UpsertTable, keyRows: Map<string, Row>, full: boolean): Promise<Map<string, StoredRow>> {
+    const out = new Map<string, StoredRow>();
     const entries = [...keyRows.values()];
     const keyExpr = u.keyColumns.length === 1 ? ident(u.keyColumns[0] ?? '') : `(${u.keyColumns.map(ident).join(', ')})`;
     const cols = full ? [...u.columns.map((c) => c.name), '_version', '_deleted'] : [...u.keyColumns, '_version', '_deleted'];
@@ -505,137 +482,40 @@ export class ClickHouseSink implements Sink {
     return out;
   }
 
+  /**
+   * Plan (./plan.ts, pure) around the reads it needs, then execute: one INSERT of a row per key,
+   * then the version cache learns what landed.
+   */
   private async writeUpsert(batch: SinkBatch, u: UpsertTable, records: readonly SinkRecord[], lookups: boolean): Promise<{ rejected: RejectedRecord[]; staleSkipped: number; lowest: Position | null }> {
-    const rejected: RejectedRecord[] = [];
-    let staleSkipped = 0;
-    const keyId = (fields: string[]): string => JSON.stringify(fields.map(unescapeTsv));
-    // 1. keys of every record, and which need the stored full row (TOAST placeholders)
-    interface Planned { record: SinkRecord; oldKey: string | null; newKey: string | null; oldRow: Row | null; newRow: Row | null }
-    const planned: Planned[] = [];
-    const lookupKeys = new Map<string, Row>();
-    const toastKeys = new Map<string, Row>();
-    const seen = new Set<string>();
-    for (const record of records) {
-      try {
-        const isDelete = record.op === 'd';
-        const newRow = isDelete ? null : record.after;
-        const oldRow = isDelete ? (record.before ?? record.key) : record.before;
-        const nk = newRow ? this.keyFields(u, newRow) : null;
-        const okFields = oldRow ? this.keyFields(u, oldRow) : null;
-        const ok = okFields ? keyId(okFields) : null;
-        const newKey = nk ? keyId(nk) : null;
-        if (!isDelete && !newKey) throw new EncodeError(`record has no value for key column(s) ${u.keyColumns.join(', ')} in "after"`);
-        if (isDelete && !ok) throw new EncodeError(`delete record has no value for key column(s) ${u.keyColumns.join(', ')}`);
-        const oldKey = isDelete || (ok !== null && ok !== newKey) ? ok : null;
-        planned.push({ record, oldKey, newKey, oldRow, newRow });
-        // look up stored versions of updated/deleted keys this sink has not seen (inserts are not looked up)
-        if (oldKey && oldRow && !seen.has(oldKey) && this.versions.peek(u.ref, oldKey) === undefined) lookupKeys.set(oldKey, oldRow);
-        if (record.op === 'u' && newKey && newRow && !seen.has(newKey) && this.versions.peek(u.ref, newKey) === undefined) lookupKeys.set(newKey, newRow);
-        if (newRow && Object.values(newRow).some(isUnchangedToast)) {
-          const from = oldKey ?? newKey;
-          const fromRow = oldKey ? oldRow : newRow;
-          if (from && fromRow && !seen.has(from)) toastKeys.set(from, fromRow);
-        }
-        if (oldKey) seen.add(oldKey);
-        if (newKey) seen.add(newKey);
-      } catch (e) {
-        if (!(e instanceof EncodeError)) throw e;
-        rejected.push({ record, error: this.explain(u, e) });
-      }
-    }
-    const storedVersions = this.cfg['stale.check'] && lookups && lookupKeys.size > 0 ? await this.readVersions(u, lookupKeys) : new Map<string, bigint>();
+    // 1. keys of every record, and which need the stored version (stale check) or full row (TOAST placeholders)
+    const keys = planKeys(u, records, (k) => this.versions.peek(u.ref, k));
+    const storedVersions = this.cfg['stale.check'] && lookups && keys.versionKeys.size > 0 ? await this.readVersions(u, keys.versionKeys) : new Map<string, bigint>();
     for (const [k, v] of storedVersions) this.versions.set(u.ref, k, v);
-    const storedRows = toastKeys.size > 0 ? await this.readStored(u, toastKeys, true) : new Map();
+    const storedRows = keys.toastKeys.size > 0 ? await this.readStored(u, keys.toastKeys, true) : new Map<string, StoredRow>();
 
-    // 2. walk in order, keep the last state per key
-    const state = new Map<string, RowState>();
-    const checking = this.cfg['stale.check'];
-    const isStale = (k: string | null, v: bigint): boolean => {
-      if (!k || !checking) return false;
-      const known = state.get(k)?.version ?? this.versions.peek(u.ref, k) ?? storedVersions.get(k);
-      return known !== undefined && v < known;
-    };
-    const lsnOf = (r: SinkRecord): bigint => (typeof r.source?.lsn === 'number' ? BigInt(r.source.lsn) : r.position.commitLsn);
-    const watermark = this.truncatedAt.get(u.ref);
-    for (const p of planned) {
-      const v = p.record.position.commitLsn;
-      try {
-        // T3: older than the table's last truncate → it was removed by it (or would have been)
-        if ((watermark !== undefined && comparePositions(p.record.position, watermark) < 0) || isStale(p.oldKey, v) || isStale(p.newKey, v)) {
-          staleSkipped++;
-          continue;
-        }
-        let fields: Map<string, string> | undefined;
-        if (p.newKey && p.newRow) {
-          const prevKey = p.oldKey ?? p.newKey;
-          const prev = state.get(prevKey);
-          const prevFields = prev && !prev.deleted ? prev.fields : (() => {
-            const s = storedRows.get(prevKey);
-            return s && !s.deleted ? s.fields : undefined;
-          })();
-          fields = new Map();
-          for (const col of u.columns) {
-            let value = p.newRow[col.source];
-            // a renamed column: an older change carries the value under an earlier name
-            for (let w = 0; value === undefined && w < col.was.length; w++) value = p.newRow[col.was[w]!];
-            if (isUnchangedToast(value)) {
-              const old = prevFields?.get(col.name);
-              if (old === undefined) {
-                throw new EncodeError(`column ${col.name} is an unchanged TOAST value (${UNAVAILABLE_VALUE}) and no previous state of this row is stored; set REPLICA IDENTITY FULL on the source table or re-snapshot it`);
-              }
-              fields.set(col.name, old);
-            } else if (value === undefined) fields.set(col.name, col.defaultTsv ?? defaultField(col.type));
-            else {
-              try {
-                fields.set(col.name, encoderFor(col.type, col.kind, col.mode, col.typedType)(value));
-              } catch (e) {
-                if (e instanceof EncodeError) throw new EncodeError(`column ${col.name}: ${e.message}`, e.typeMismatch);
-                throw e;
-              }
-            }
-          }
-        }
-        if (p.oldKey && p.oldRow) {
-          const keyOnly = new Map<string, string>();
-          for (const k of u.keyColumns) {
-            const col = u.byName.get(k);
-            if (col) keyOnly.set(k, encodeField(col.type, col.kind, p.oldRow[k] as JsonValue));
-          }
-          state.set(p.oldKey, { fields: keyOnly, version: v, seq: p.record.position.seq, deleted: true, op: p.record.op ?? 'd', lsn: lsnOf(p.record), record: p.record });
-        }
-        if (p.newKey && fields) state.set(p.newKey, { fields, version: v, seq: p.record.position.seq, deleted: false, op: p.record.op ?? 'u', lsn: lsnOf(p.record), record: p.record });
-      } catch (e) {
-        if (!(e instanceof EncodeError)) throw e;
-        rejected.push({ record: p.record, error: this.explain(u, e) });
-      }
-    }
+    // 2. one row per key: its last change, placeholders filled, stale changes skipped
+    const plan = planRows(u, keys.records, {
+      staleCheck: this.cfg['stale.check'],
+      knownVersion: (k) => this.versions.peek(u.ref, k) ?? storedVersions.get(k),
+      belowWatermark: (p) => this.truncatedAt.below(u.ref, p),
+      storedRows,
+    });
+    const rejected: RejectedRecord[] = [...keys.rejected, ...plan.rejected].map(({ record, error }) => ({ record, error: this.explain(u, error) }));
 
     // 3. insert
-    const syncedAt = microsToText(Date.now() * 1000, 0);
     const columns = [...u.columns.map((c) => c.name), ...META_COLUMNS];
-    const rows = [...state.values()].map((s) => ({
-      record: s.record,
-      line: [
-        ...u.columns.map((c) => s.fields.get(c.name) ?? defaultField(c.type)),
-        s.deleted ? '1' : '0',
-        s.version.toString(),
-        String(s.seq),
-        escapeTsv(s.op),
-        s.lsn.toString(),
-        syncedAt,
-      ].join('\t'),
-    }));
+    const rows = rowLines(u, plan.rows, microsToText(Date.now() * 1000, 0));
     const refused = await this.insertRows(u.ref, columns, rows, this.tokenBase(batch, u.name));
     rejected.push(...refused);
     const refusedRecords = new Set(refused.map((r) => r.record));
     let lowest: Position | null = null;
-    for (const [k, s] of state) {
+    for (const s of plan.rows) {
       if (refusedRecords.has(s.record)) continue;
-      this.versions.set(u.ref, k, s.version);
+      this.versions.set(u.ref, s.key, s.version);
       const at = { commitLsn: s.version, seq: s.seq };
       if (!lowest || comparePositions(at, lowest) < 0) lowest = at;
     }
-    return { rejected, staleSkipped, lowest };
+    return { rejected, staleSkipped: plan.staleSkipped, lowest };
   }
 
   private explain(u: UpsertTable, e: Error): Error {
@@ -686,7 +566,9 @@ export class ClickHouseSink implements Sink {
         await run(part.slice(mid), `${tag}b`);
       }
     };
-    for (let i = 0; i < rows.length; i += max) await run(rows.slice(i, i + max), String(i / max));
+    // the chunk's index is part of its dedup token: a retry of the same batch builds the same chunks
+    const chunks = chunkBy(rows, { maxItems: max });
+    for (let i = 0; i < chunks.length; i++) await run(chunks[i] ?? [], String(i));
     return rejected;
   }
 

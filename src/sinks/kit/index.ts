@@ -16,9 +16,9 @@
  *
  * Invariants are written next to each function; docs/writing-a-sink.md shows them in use.
  */
-export { MAX_VERSION, isStale, sinkVersion, versionString } from './versions.js';
+export { MAX_VERSION, isStale, isStaleVersion, sinkVersion, versionString } from './versions.js';
 export { TruncateWatermarks } from './watermarks.js';
-export { fillToast, isUnchangedToast, toastColumns } from './toast.js';
+export { fillToast, isUnchangedToast, previousToastValue, toastColumns } from './toast.js';
 export { collapseLastPerKey, type Collapsed } from './collapse.js';
 export { httpStatusClass, isTransientStatus, tlsFailure, type StatusClass } from './errors.js';
 export { chunkBy, type ChunkLimits } from './batching.js';

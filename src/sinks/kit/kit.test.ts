@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UNAVAILABLE_VALUE, comparePositions, type Position } from '../../events/change.js';
-import { MAX_VERSION, TruncateWatermarks, chunkBy, collapseLastPerKey, fillToast, httpStatusClass, isStale, isUnchangedToast, sinkVersion, toastColumns, versionString } from './index.js';
+import { MAX_VERSION, TruncateWatermarks, chunkBy, collapseLastPerKey, fillToast, httpStatusClass, isStale, isStaleVersion, isUnchangedToast, previousToastValue, sinkVersion, toastColumns, versionString } from './index.js';
 
 const p = (commitLsn: number | bigint, seq = 0): Position => ({ commitLsn: BigInt(commitLsn), seq });
 
@@ -16,6 +16,12 @@ describe('sink kit: versions', () => {
     expect(isStale(p(10, 2), p(10, 2))).toBe(false);
     expect(isStale(p(11, 0), p(10, 5))).toBe(false);
     expect(isStale(p(1), undefined)).toBe(false);
+  });
+  it('with only the commit LSN stored, calls a change stale only when its commit LSN is lower', () => {
+    expect(isStaleVersion(9n, 10n)).toBe(true);
+    expect(isStaleVersion(10n, 10n)).toBe(false);
+    expect(isStaleVersion(11n, 10n)).toBe(false);
+    expect(isStaleVersion(1n, undefined)).toBe(false);
   });
   it('orders version strings like positions, beyond 2^53', () => {
     const big = 1n << 60n;
@@ -58,6 +64,11 @@ describe('sink kit: unchanged TOAST', () => {
     expect(fillToast(row, cols, { id: 1, a: 'old a', c: 'old' })).toEqual({ id: 1, a: 'old a', c: 'new' });
     expect(fillToast(row, cols, null)).toEqual({ id: 1, c: 'new' });
     const plain = { id: 2 };
+    expect(previousToastValue('a', new Map([['a', 'enc a']]))).toBe('enc a');
+    const missing = previousToastValue('b', new Map([['a', 'enc a']]));
+    expect(missing).toBeInstanceOf(Error);
+    expect((missing as Error).message).toContain('column b is an unchanged TOAST value');
+    expect(previousToastValue('a', undefined)).toBeInstanceOf(Error);
     expect(fillToast(plain, [], null)).toBe(plain);
   });
 });

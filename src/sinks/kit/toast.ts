@@ -37,3 +37,14 @@ export function fillToast<T extends Record<string, JsonValue>>(row: T, columns: 
   }
   return out as T;
 }
+
+/**
+ * For a target that writes whole rows (leaving a column out would write its default — silent
+ * loss): the placeholder column's value from the row's previous version, or an error saying how
+ * to make Postgres send the value. The caller refuses the record with it (error policy / DLQ).
+ */
+export function previousToastValue<V>(column: string, previous: ReadonlyMap<string, V> | undefined): V | Error {
+  const old = previous?.get(column);
+  if (old !== undefined) return old;
+  return new Error(`column ${column} is an unchanged TOAST value (${UNAVAILABLE_VALUE}) and no previous state of this row is stored; set REPLICA IDENTITY FULL on the source table or re-snapshot it`);
+}

@@ -29,6 +29,15 @@ export function isStale(candidate: Position, stored: Position | undefined): bool
 }
 
 /**
+ * isStale for a store that keeps only the commit LSN of a row (ClickHouse's `_version` per key):
+ * both sides compare at the same seq, so only an older commit LSN is stale — changes of one
+ * transaction (equal versions) are never stale against each other and keep their change order.
+ */
+export function isStaleVersion(candidate: bigint, stored: bigint | undefined): boolean {
+  return isStale({ commitLsn: candidate, seq: 0 }, stored === undefined ? undefined : { commitLsn: stored, seq: 0 });
+}
+
+/**
  * A position as a fixed-width string "<commit lsn, 20 digits>:<seq, 10 digits>": string order equals
  * position order, for stores that compare strings (Lua numbers are doubles and cannot hold an LSN).
  */
