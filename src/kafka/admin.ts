@@ -14,6 +14,8 @@ export interface TopicDefaults {
   readonly maxMessageBytes?: number;
   /** The producer's max.request.size: no batch limit is above it. */
   readonly maxRequestSize?: number;
+  /** min.compaction.lag.ms for data topics created compacted (not the offsets topic). */
+  readonly minCompactionLagMs?: number;
 }
 
 /** kafkajs' ConfigResourceTypes.TOPIC (the enum is not exported as an ES module binding). */
@@ -25,6 +27,7 @@ export function topicDefaults(config: KafkaConfig): TopicDefaults {
     replicationFactor: config['topic.creation.replication.factor'],
     maxMessageBytes: config['topic.creation.max.message.bytes'] ?? config['max.request.size'],
     maxRequestSize: config['max.request.size'],
+    minCompactionLagMs: config['topic.creation.min.compaction.lag.ms'],
   };
 }
 
@@ -89,11 +92,19 @@ export class TopicAdmin {
         waitForLeaders: true,
         topics: missing.map((topic) => {
           const policy = policyOf(topic);
+          // Invariant: a compacted DATA topic keeps every event for minCompactionLagMs, so a sink
+          // lagging less than that never meets an unchanged-TOAST update whose full row was compacted
+          // away (the offsets topic, compacted=true, has no such events and compacts at once).
+          const lag = !compacted && policy?.includes('compact') && this.defaults.minCompactionLagMs ? this.defaults.minCompactionLagMs : undefined;
           return {
             topic,
             numPartitions: partitions ?? this.defaults.partitions,
             replicationFactor: this.defaults.replicationFactor,
-            configEntries: [...(policy ? [{ name: 'cleanup.policy', value: policy }] : []), ...(created ? [{ name: 'max.message.bytes', value: String(created) }] : [])],
+            configEntries: [
+              ...(policy ? [{ name: 'cleanup.policy', value: policy }] : []),
+              ...(lag ? [{ name: 'min.compaction.lag.ms', value: String(lag) }] : []),
+              ...(created ? [{ name: 'max.message.bytes', value: String(created) }] : []),
+            ],
           };
         }),
       });

@@ -51,6 +51,14 @@ export const kafkaSpec = z
       .describe(
         'max.message.bytes set on data, offsets and dead-letter topics cdc-fanout creates; default max.request.size. Existing topics keep theirs: it is read at start and respected. Brokers also cap replication by replica.fetch.max.bytes (default 1 MB, not a hard limit since Kafka 0.10.1).',
       ),
+    'topic.creation.min.compaction.lag.ms': z
+      .number()
+      .int()
+      .min(0)
+      .default(604_800_000)
+      .describe(
+        'min.compaction.lag.ms set on the compacted data topics cdc-fanout creates (topic.cleanup.policy). Compaction drops every event of a row but its latest; an event whose row had an unchanged TOAST value carries only a placeholder, so a sink that reads the compacted part of the log has no earlier full row to fill it from. Events younger than this are never compacted: a sink lagging less than it sees every event, as with delete retention (default 7 days, the broker\'s default retention.ms); older history is compacted to the latest event per row. 0: compact as soon as the log cleaner runs (only for tables whose rows have no TOASTable columns, or REPLICA IDENTITY FULL). See docs/rebuild.md.',
+      ),
     tls: tlsField('TLS to the brokers (SSL or SASL_SSL listeners).'),
     sasl: authField(
       'SASL authentication (SASL_PLAINTEXT, or SASL_SSL together with `tls`); omit for none.',

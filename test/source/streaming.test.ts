@@ -116,10 +116,13 @@ describe('streaming source', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const res = await admin.describeConfigs({ includeSynonyms: false, resources: [topic, `${prefix}.message`].map((name) => ({ type: 2, name, configNames: ['cleanup.policy'] })) });
-      const policy = (name: string): string | undefined => res.resources.find((r) => r.resourceName === name)?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
-      expect(policy(topic)).toBe('compact');
-      expect(policy(`${prefix}.message`)).toBe('delete');
+      const res = await admin.describeConfigs({ includeSynonyms: false, resources: [topic, `${prefix}.message`].map((name) => ({ type: 2, name, configNames: ['cleanup.policy', 'min.compaction.lag.ms'] })) });
+      const setting = (name: string, key: string): string | undefined => res.resources.find((r) => r.resourceName === name)?.configEntries.find((e) => e.configName === key)?.configValue;
+      expect(setting(topic, 'cleanup.policy')).toBe('compact');
+      // Compaction spares the last 7 days (topic.creation.min.compaction.lag.ms): a lagging sink
+      // never meets an unchanged-TOAST update whose earlier full row was compacted away.
+      expect(setting(topic, 'min.compaction.lag.ms')).toBe('604800000');
+      expect(setting(`${prefix}.message`, 'cleanup.policy')).toBe('delete');
     } finally {
       await admin.disconnect();
     }
