@@ -122,6 +122,10 @@ export class SignalWatcher {
 
   async start(): Promise<void> {
     this.client = this.opts.client();
+    // The server dropping this idle connection (Postgres crashed or failed over) is an 'error' event
+    // on the client; unhandled, it killed the whole daemon. The polls then fail (logged) until the
+    // source — which loses the server too — is restarted by its supervisor with a fresh watcher.
+    this.client.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'signal table connection to Postgres lost'));
     await this.client.connect();
     await ensureSignalTable(this.client, this.opts.table);
     for (const r of (await this.client.query<{ id: string }>(`SELECT id FROM ${quoteQualified(this.opts.table)}`)).rows) this.seen.add(r.id);

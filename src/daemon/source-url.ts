@@ -2,15 +2,24 @@
 import type { PipelineConfig } from '../config/schema.js';
 import { parseHostEntry } from '../source/config.js';
 
-/** The pipeline's source database as a libpq URL (secrets included: never log it). */
+/**
+ * The pipeline's source database as a libpq URL (secrets included: never log it). With
+ * database.hosts, every server in libpq's multi-host form (`postgres://u@h1:5432,h2:5433/db`): the
+ * catalog reads work on a primary or a standby, and after a failover the first listed may be gone.
+ */
 export function sourceDatabaseUrl(source: PipelineConfig['source']): string {
   const u = new URL('postgres://localhost');
-  // database.hosts: the first server (the catalog reads work on a standby too).
-  const first = source['database.hosts'] ? parseHostEntry(source['database.hosts'].split(',')[0] ?? '', source['database.port']) : null;
-  u.hostname = first?.host ?? source['database.hostname'];
-  u.port = String(first?.port ?? source['database.port']);
+  u.hostname = source['database.hostname'];
+  u.port = String(source['database.port']);
   u.username = encodeURIComponent(source['database.user']);
   if (source['database.password']) u.password = encodeURIComponent(source['database.password']);
   u.pathname = `/${encodeURIComponent(source['database.dbname'])}`;
-  return u.toString();
+  const hosts = (source['database.hosts'] ?? '')
+    .split(',')
+    .map((e) => parseHostEntry(e, source['database.port']))
+    .filter((h) => h !== null);
+  if (hosts.length === 0) return u.toString();
+  const authority = hosts.map((h) => `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`).join(',');
+  const userinfo = `${u.username}${u.password ? `:${u.password}` : ''}@`;
+  return `postgres://${userinfo}${authority}${u.pathname}${u.search}`;
 }

@@ -44,16 +44,57 @@ function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
+/**
+ * `url` with several servers in libpq's multi-host form (`postgres://u:p@h1:5432,h2:5433/db`, as the
+ * daemon passes a source with database.hosts): the single-server URLs, in order; otherwise [url].
+ */
+export function catalogUrls(url: string): string[] {
+  const m = /^(postgres(?:ql)?:\/\/)(?:([^@/?#]*)@)?([^/?#]*)(.*)$/s.exec(url);
+  if (!m || !m[3]!.includes(',')) return [url];
+  const [, scheme, userinfo, hosts, rest] = m;
+  return hosts!.split(',').filter((h) => h !== '').map((h) => `${scheme}${userinfo !== undefined ? `${userinfo}@` : ''}${h}${rest}`);
+}
+
+const hostOf = (url: string): string => /^[^:]+:\/\/(?:[^@/?#]*@)?([^/?#]*)/.exec(url)?.[1] ?? '?';
+
 /** `tls`: the source's `database.tls` group (TLS settings in the URL itself, e.g. sslmode, work too). */
 export function postgresCatalog(url: string, tls?: TlsSettings): SourceCatalog {
   const ssl = nodeTlsOptions(tls);
-  const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000, ...(ssl ? { ssl } : {}) });
-  // An idle client the server closes (restart, failover, pg_terminate_backend) is reported as a pool
-  // 'error' event; unheard, it would crash the process. The pool drops that client and the next
-  // describe() connects anew; a failing query still rejects to its caller.
-  pool.on('error', () => undefined);
+  const urls = catalogUrls(url);
+  const pools: (pg.Pool | undefined)[] = urls.map(() => undefined);
+  const poolOf = (i: number): pg.Pool => {
+    let pool = pools[i];
+    if (!pool) {
+      pool = new pg.Pool({ connectionString: urls[i]!, max: 1, idleTimeoutMillis: 10_000, ...(urls.length > 1 ? { connectionTimeoutMillis: 10_000 } : {}), ...(ssl ? { ssl } : {}) });
+      // An idle connection the server drops (Postgres restarted, crashed, failed over) is reported as the
+      // pool's 'error' event; unhandled, it would kill the whole daemon. The pool discards that client and
+      // the next describe() connects afresh (a query that fails still rejects, to the sink).
+      pool.on('error', () => undefined);
+      pools[i] = pool;
+    }
+    return pool;
+  };
+  // Several servers (a primary and its standbys; catalog reads work on any): the one that answered
+  // last first, then the others in order — after a failover the first listed may be down for good.
+  let preferred = 0;
+  async function onAnyServer<R>(read: (pool: pg.Pool) => Promise<R>): Promise<R> {
+    const failures: string[] = [];
+    for (let k = 0; k < urls.length; k++) {
+      const i = (preferred + k) % urls.length;
+      try {
+        const r = await read(poolOf(i));
+        preferred = i;
+        return r;
+      } catch (e) {
+        // One server, or the server answered (an SQL error): as is.
+        if (urls.length === 1 || e instanceof pg.DatabaseError) throw e;
+        failures.push(`${hostOf(urls[i]!)}: ${(e as Error).message}`);
+      }
+    }
+    throw new Error(`cannot read the source catalog (column types) from any Postgres server of the source: ${failures.join('; ')}`);
+  }
   return {
-    async describe(schema, table) {
+    describe: (schema, table) => onAnyServer(async (pool) => {
       const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;
       const exists = await pool.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [rel]);
       if (!exists.rows[0]?.oid) return null;
@@ -70,9 +111,9 @@ export function postgresCatalog(url: string, tls?: TlsSettings): SourceCatalog {
         })),
         primaryKey: pk.rows.map((r) => r.name),
       };
-    },
+    }),
     async close() {
-      await pool.end();
+      await Promise.all(pools.map((p) => p?.end()));
     },
   };
 }
