@@ -81,6 +81,7 @@ export async function snapshotCommand(pipelineName: string, opts: SnapshotFlags)
     return fail((e as Error).message);
   }
   const client = new pg.Client(clientConfig(primary));
+  client.on('error', () => undefined); // a lost server fails the next query with its message
   try {
     await client.connect();
     let req: SignalRequest;

@@ -48,6 +48,7 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
   const cfg: SourceConfig = { ...base, 'slot.name': slot };
   const log = input.logger.child({ adhocSnapshot: input.tables });
   const client = new pg.Client(clientConfig(cfg));
+  client.on('error', () => undefined); // a server lost while idle fails the next query, not the process
   await client.connect();
   const admin = new TopicAdmin(kafkaClient(input.kafka, { logger: log }), topicDefaults(input.kafka));
   const producer = new TransactionalProducer(input.kafka, {

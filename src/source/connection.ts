@@ -425,6 +425,7 @@ export async function slotSample(client: pg.Client, slot: string): Promise<SlotS
 /** The database system identifier (IDENTIFY_SYSTEM on a replication connection; any REPLICATION user may run it). */
 export async function identifySystem(cfg: SourceConfig): Promise<string> {
   const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
+  conn.on('error', () => undefined); // a server lost while idle fails the next query, not the process
   await conn.connect();
   try {
     const r = await conn.query<{ systemid: string }>('IDENTIFY_SYSTEM');
@@ -473,6 +474,7 @@ export interface ExportedSlot {
  */
 export async function createSlotExportingSnapshot(cfg: SourceConfig): Promise<ExportedSlot> {
   const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
+  conn.on('error', () => undefined); // a server lost while idle fails the next query, not the process
   await conn.connect();
   try {
     const options = cfg['slot.failover'] ? ` (SNAPSHOT 'export', FAILOVER true)` : ' EXPORT_SNAPSHOT';
@@ -516,6 +518,7 @@ export async function ensureSlotFailover(client: pg.Client, cfg: SourceConfig): 
   const r = (await client.query<{ failover: boolean }>('SELECT failover FROM pg_replication_slots WHERE slot_name = $1', [cfg['slot.name']])).rows[0];
   if (!r || r.failover) return false;
   const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
+  conn.on('error', () => undefined); // a server lost while idle fails the next query, not the process
   await conn.connect();
   try {
     await conn.query(`ALTER_REPLICATION_SLOT ${quoteIdent(cfg['slot.name'])} (FAILOVER true)`);

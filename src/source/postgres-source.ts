@@ -656,6 +656,7 @@ export class PostgresSource {
     await this.shutdown();
     if (this.config['slot.drop.on.stop']) {
       const c = new pg.Client(clientConfig(this.config));
+      c.on('error', () => undefined);
       await c.connect();
       await dropSlot(c, this.config['slot.name']).finally(() => c.end());
     }
