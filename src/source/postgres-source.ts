@@ -391,7 +391,12 @@ export class PostgresSource {
       } else {
         // Only reached for a missing slot or one this pipeline provably owns (planSlot).
         if (plan.drop) await dropSlot(pgClient, cfg['slot.name']);
-        if (plan.resetOffsets) stored = null;
+        if (plan.resetOffsets) {
+          // Start over: the old position (maybe from another timeline, after a failover) must not
+          // reach idlePoint's watermark record, where a restart would read it as this slot's.
+          stored = null;
+          this.lastCommitted = null;
+        }
         if (wantsSnapshot && !stored) {
           exported = await createSlotExportingSnapshot(cfg);
           await own('created', exported.consistentPoint);
