@@ -1,5 +1,6 @@
 /**
  * npm run stack:up [-- --clean] [-- <service>...]  start (installing on first run) and wait for health
+ * npm run stack:up -- --pg 17[,18]                 also run extra PostgreSQL versions (scripts/stack/pg-extra.ts)
  * npm run stack:down [-- <service>...]             stop every process stack:up started
  * npm run stack:status [-- --json]                 health of each service; exit 1 if any is unhealthy
  *
@@ -7,24 +8,47 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { extraPostgres, extraPostgresPresent } from './pg-extra.js';
 import { services } from './services.js';
 import { StackError, type Service } from './service.js';
 import { shown } from './paths.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { clean: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  options: { clean: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, pg: { type: 'string' } },
 });
 const [command, ...names] = positionals;
 
-function pick(): Service[] {
-  if (names.length === 0) return services;
-  const unknown = names.filter((n) => !services.some((s) => s.name === n));
-  if (unknown.length > 0) {
-    console.error(`stack: unknown service(s) ${unknown.join(', ')}; known: ${services.map((s) => s.name).join(', ')}`);
+/** The stack's services plus extra Postgres versions: the ones named by --pg, and the ones with a data dir. */
+function all(): Service[] {
+  let extra: Service[];
+  try {
+    const asked = (values.pg ?? '').split(',').map((v) => v.trim()).filter(Boolean).map(extraPostgres);
+    extra = [...asked, ...extraPostgresPresent().filter((p) => !asked.some((a) => a.name === p.name))];
+  } catch (err) {
+    console.error(`stack: ${(err as Error).message}`);
     process.exit(2);
   }
-  return services.filter((s) => names.includes(s.name));
+  // stack:up starts the stack's own services and the versions --pg names; down also sees every
+  // extra version that has a data dir (started by an earlier `stack:up --pg`), status the running ones.
+  const named = (e: Service): boolean => (values.pg ?? '').split(',').some((v) => v.trim() !== '' && extraPostgres(v.trim()).name === e.name);
+  if (command === 'up') return [...services, ...extra.filter(named)];
+  // status: a stopped extra version is not unhealthy stack (unless --pg asks about it).
+  if (command === 'status') return [...services, ...extra.filter((e) => named(e) || e.ownedPid() !== undefined)];
+  return [...services, ...extra];
+}
+
+function pick(): Service[] {
+  const known = all();
+  if (names.length === 0) return known;
+  const unknown = names.filter((n) => !known.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    console.error(`stack: unknown service(s) ${unknown.join(', ')}; known: ${known.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+  // --pg names extra versions explicitly: they come along with the named services.
+  const asked = command === 'up' ? known.filter((s) => !services.includes(s)) : [];
+  return known.filter((s) => names.includes(s.name) || asked.includes(s));
 }
 
 async function up(): Promise<number> {
@@ -105,7 +129,7 @@ function rss(pid: number): number | undefined {
 const commands: Record<string, () => Promise<number>> = { up, down, status };
 const run = command !== undefined ? commands[command] : undefined;
 if (run === undefined) {
-  console.error('usage: tsx scripts/stack/cli.ts up [--clean] | down | status [--json]   [service...]');
+  console.error('usage: tsx scripts/stack/cli.ts up [--clean] [--pg 17,18] | down | status [--json]   [service...]');
   process.exit(2);
 }
 process.exitCode = await run();

@@ -19,6 +19,8 @@ export interface ManagedSpec {
   readonly logFile: string;
   readonly startTimeoutMs: number;
   readonly stopGraceMs: number;
+  /** The first signal stack:down sends (default SIGTERM); SIGKILL follows after stopGraceMs. */
+  readonly stopSignal?: NodeJS.Signals;
   health(): Promise<Health>;
   /** Write configs, create/format data dirs (called before every start; `clean` wipes data first). */
   prepare(clean: boolean): Promise<void>;
@@ -84,7 +86,7 @@ async function waitHealthy(spec: ManagedSpec, pid: number): Promise<void> {
 }
 
 export async function managedDown(spec: ManagedSpec): Promise<string> {
-  const r = await stopOwned(spec.launch(), spec.stopGraceMs);
+  const r = await stopOwned(spec.launch(), spec.stopGraceMs, spec.stopSignal);
   return r === 'stopped' ? 'stopped' : 'not running';
 }
 

@@ -74,8 +74,8 @@ export function startDetached(spec: StartSpec): number {
   }
 }
 
-/** SIGTERM the process group, wait up to `graceMs`, then SIGKILL. Removes the pid file. */
-export async function stopOwned(owned: Owned, graceMs: number): Promise<'stopped' | 'not-running'> {
+/** `first` (SIGTERM) to the process group, wait up to `graceMs`, then SIGKILL. Removes the pid file. */
+export async function stopOwned(owned: Owned, graceMs: number, first: NodeJS.Signals = 'SIGTERM'): Promise<'stopped' | 'not-running'> {
   const pid = runningPid(owned);
   if (pid === undefined) return 'not-running';
   const signal = (sig: NodeJS.Signals): void => {
@@ -89,7 +89,7 @@ export async function stopOwned(owned: Owned, graceMs: number): Promise<'stopped
       }
     }
   };
-  signal('SIGTERM');
+  signal(first);
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline && (isAlive(pid) || groupAlive(pid))) await sleep(200);
   if (isAlive(pid) || groupAlive(pid)) {
