@@ -233,15 +233,15 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument('<pipeline>', 'pipeline name')
     .requiredOption('-c, --config <file|dir>', 'config file(s) holding the pipeline')
     .requiredOption('-s, --sink <name>', 'sink name')
-    .addOption(new Option('--from <where>', 'what the new generation is built from').choices(['log', 'snapshot']).default('log'))
+    .addOption(new Option('--from <where>', 'what the new generation is built from: log (offset 0 of the topics) or snapshot (a fresh incremental snapshot through the signal table; needs the daemon running)').choices(['log', 'snapshot']).default('log'))
     .option('-t, --tables <list>', "comma-separated schema.table list (default: every table of the sink)")
     .option('--grace <ms>', 'keep the previous generation this long after the swap before dropping it', nonNegativeInt, 600_000)
     .option('--plan', 'only print the generation the rebuild would build (or resume) and how its targets are named; changes nothing')
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout rebuild shop -c connectors/demo.yaml --sink search', 'cdc-fanout rebuild shop -c connectors/demo.yaml --sink search --tables public.orders --grace 0'],
-        `0 the new generation is live (and the previous one dropped); 1 config error, unsupported sink type or --from, or the rebuild failed (run it again: it resumes); ${USAGE_ERROR} usage error.`,
+        ['cdc-fanout rebuild shop -c connectors/demo.yaml --sink search', 'cdc-fanout rebuild shop -c connectors/demo.yaml --sink search --tables public.orders --grace 0', 'cdc-fanout rebuild shop -c connectors/demo.yaml --sink search --from snapshot'],
+        `0 the new generation is live (and the previous one dropped); 1 config error, unsupported sink type, --from snapshot without a signal table, or the rebuild failed (run it again: it resumes); ${USAGE_ERROR} usage error.`,
       ),
     )
     .action(async (pipeline: string, opts: RebuildFlags) => {

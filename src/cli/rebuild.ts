@@ -1,6 +1,6 @@
 /**
- * `cdc-fanout rebuild <pipeline> --sink <name> [--from log] [--tables a,b] [--grace ms]`: builds a
- * new generation of the sink's target from offset 0 of its topics while the live sink (in the
+ * `cdc-fanout rebuild <pipeline> --sink <name> [--from log|snapshot] [--tables a,b] [--grace ms]`: builds a
+ * new generation of the sink's target from offset 0 of its topics (or from a fresh incremental snapshot) while the live sink (in the
  * running daemon) keeps applying, swaps atomically when it has caught up, and drops the previous
  * generation after the grace period (src/daemon/rebuild.ts, docs/rebuild.md). Runs in the
  * foreground with progress lines; interrupted or killed, the same command resumes it.
@@ -27,9 +27,6 @@ const fail = (s: string): number => {
 };
 
 export async function rebuildCommand(pipelineName: string, opts: RebuildFlags): Promise<number> {
-  if (opts.from === 'snapshot') {
-    return fail('--from snapshot is not implemented yet (see docs/rebuild.md, "Next steps"); --from log rebuilds from offset 0 of the topics, which are compacted by default (topic.cleanup.policy)');
-  }
   const loaded = await loadConfig(opts.config);
   if (loaded.errors.length) return fail(loaded.errors.map(formatError).join('\n'));
   const p = loaded.pipelines.find((x) => x.config.name === pipelineName);
@@ -57,6 +54,7 @@ export async function rebuildCommand(pipelineName: string, opts: RebuildFlags): 
       sink,
       ...(tables && tables.length > 0 ? { tables } : {}),
       graceMs: opts.grace,
+      from: opts.from,
       logger: createLogger({ level: 'warn' }),
       signal: controller.signal,
       ...(opts.plan ? { planOnly: true } : {}),

@@ -14,6 +14,8 @@ export type RebuildTarget = Pick<RebuildInput, 'pipeline' | 'topicPrefix' | 'kaf
 export interface RebuildRequest {
   readonly tables?: readonly string[] | undefined;
   readonly graceMs?: number | undefined;
+  /** What the new generation is built from (default `log`). */
+  readonly from?: 'log' | 'snapshot' | undefined;
 }
 
 export interface RebuildJob {
@@ -21,7 +23,7 @@ export interface RebuildJob {
   readonly pipeline: string;
   readonly sink: string;
   readonly state: 'running' | 'done' | 'failed';
-  readonly request: { readonly tables: readonly string[] | null; readonly graceMs: number };
+  readonly request: { readonly tables: readonly string[] | null; readonly graceMs: number; readonly from: 'log' | 'snapshot' };
   readonly startedAt: string;
   readonly finishedAt: string | null;
   /** The last progress report: generation, phase, records still to apply, message. */
@@ -53,7 +55,7 @@ export class RebuildJobs {
         pipeline: target.pipeline,
         sink: target.sink.name,
         state: 'running',
-        request: { tables: req.tables && req.tables.length > 0 ? [...req.tables] : null, graceMs },
+        request: { tables: req.tables && req.tables.length > 0 ? [...req.tables] : null, graceMs, from: req.from ?? 'log' },
         startedAt: new Date().toISOString(),
         finishedAt: null,
         progress: null,
@@ -66,7 +68,7 @@ export class RebuildJobs {
       entry.job = { ...entry.job, progress: { generation: p.generation, phase: p.phase, behind: p.behind.toString(), message: p.message } };
     };
     this.logger.info({ pipeline: target.pipeline, sink: target.sink.name, job: entry.job.id, request: entry.job.request }, 'admin: rebuild started');
-    entry.done = rebuildSink({ ...target, ...(req.tables && req.tables.length > 0 ? { tables: req.tables } : {}), graceMs, logger: this.logger, signal: abort.signal, onProgress }).then(
+    entry.done = rebuildSink({ ...target, ...(req.tables && req.tables.length > 0 ? { tables: req.tables } : {}), graceMs, from: req.from ?? 'log', logger: this.logger, signal: abort.signal, onProgress }).then(
       () => {
         entry.job = { ...entry.job, state: 'done', finishedAt: new Date().toISOString() };
       },

@@ -18,7 +18,7 @@
  * an Elasticsearch index behind an alias, a ClickHouse table (EXCHANGE TABLES / RENAME).
  */
 import type { PipelineConfig, SinkConfig } from '../config/schema.js';
-import { followsSource, sinkTopics, sourceTopicMatcher } from '../config/sink-topics.js';
+import { followsSource, sinkTables, sinkTopics, sourceTopicMatcher } from '../config/sink-topics.js';
 import { kafkaClient, type KafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
 import type { Logger } from '../observability/logger.js';
@@ -29,6 +29,7 @@ import { SinkError, type PartitionOffset, type TopicPartition } from '../sinks/s
 import type { SinkHandle } from './handles.js';
 import { sourceDatabaseUrl } from './source-url.js';
 import { sinkFactory } from './sink-adapter.js';
+import { committedIncremental, requestIncrementalSnapshot, snapshotTables, sourceConfigOf } from './rebuild-snapshot.js';
 
 /** Smallest batch of the rebuild instance (see startRebuildSink). */
 const REBUILD_MIN_BATCH = 1000;
@@ -59,6 +60,13 @@ export interface RebuildInput {
   readonly planOnly?: boolean;
   /** How long a resumed rebuild waits for another run's consumers to leave its group (default 60 s). */
   readonly memberWaitMs?: number;
+  /**
+   * `log` (default): the generation reads the topics from offset 0. `snapshot`: from the topics' ends,
+   * after requesting an incremental snapshot of the tables from the running daemon (rebuild-snapshot.ts).
+   */
+  readonly from?: 'log' | 'snapshot';
+  /** `--from snapshot`: how long the source may take to start the requested snapshot (default 120 s). */
+  readonly snapshotStartTimeoutMs?: number;
 }
 
 export interface RebuildProgress {
@@ -141,6 +149,9 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       `sink "${input.sink.name}" is of type ${input.sink.type}, which cannot be rebuilt into a new generation yet (elasticsearch and clickhouse can; redis: see docs/rebuild.md, "Next steps")`,
     );
   }
+  if (input.from === 'snapshot' && !input.source['signal.data.collection']) {
+    throw new Error(`--from snapshot needs source.signal.data.collection (e.g. public.cdc_fanout_signal) in pipeline "${input.pipeline}": the running daemon takes the snapshot request from that table; set it, restart the daemon, and run the rebuild again (or rebuild with --from log)`);
+  }
   const log = input.logger.child({ rebuild: input.sink.name });
   const config = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
   const store: GenerationStore = plugin.generations(config, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: liveGroupOf(input), logger: log });
@@ -161,11 +172,17 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
         `a rebuild of generation ${previous.generation} of sink "${input.sink.name}" (tables: ${previous.tables?.join(', ') ?? 'all'}) is in phase ${previous.phase}; run the same command again to resume it (${previous.tables ? `--tables ${previous.tables.join(',')}` : 'without --tables'}), then start the new one`,
       );
     }
+    const from = input.from ?? 'log';
+    if (resumed && (previous.from ?? 'log') !== from) {
+      throw new Error(
+        `a rebuild of generation ${previous.generation} of sink "${input.sink.name}" from the ${previous.from ?? 'log'} is in phase ${previous.phase}; run the same command with --from ${previous.from ?? 'log'} to resume it, then start the new one`,
+      );
+    }
     let state: RebuildState = resumed
       ? previous
       : (() => {
           const generation = (previous?.generation ?? 0) + 1;
-          return { group, generation, rebuildGroup: rebuildGroupOf(group, generation), suffix: store.suffixFor(generation), tables: wanted, phase: 'building' as const, startedAt: new Date().toISOString() };
+          return { group, generation, rebuildGroup: rebuildGroupOf(group, generation), suffix: store.suffixFor(generation), tables: wanted, from, phase: 'building' as const, startedAt: new Date().toISOString() };
         })();
     const save = async (next: RebuildState): Promise<void> => {
       await store.save(next);
@@ -200,8 +217,8 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
         const i = k.lastIndexOf('|');
         return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset: v.toString() };
       });
-    if (state.phase === 'building' && state.readTo === undefined) await save({ ...state, readTo: toOffsets((await partitionsOf(admin, topics)).high) });
-    const floor = new Map((state.readTo ?? []).map((o) => [tpKey(o), BigInt(o.offset)]));
+    // --from log: at least the topics' ends of now. --from snapshot: set once the snapshot is done (below).
+    if (state.phase === 'building' && state.readTo === undefined && from === 'log') await save({ ...state, readTo: toOffsets((await partitionsOf(admin, topics)).high) });
     const progress = (behind: bigint, partitions: number, message: string): void => input.onProgress?.({ generation: state.generation, phase: state.phase, behind, partitions, message });
 
     const startRebuildSink = async (): Promise<void> => {
@@ -236,17 +253,77 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
       handle = null;
       await h?.stop();
     };
+    /** Stores `to` as the rebuild group's offsets through the sink's own store (OffsetStore.reset: nothing consumes them yet). */
+    const seedOffsets = async (to: readonly PartitionOffset[]): Promise<void> => {
+      const cfg = { ...input.sink, 'group.id': state.rebuildGroup, ...store.rebuildConfig(state), ...(state.tables ? { tables: [...state.tables], topics: undefined } : {}) } as Record<string, unknown>;
+      const sink = plugin.create(plugin.spec.parse(pick(cfg, Object.keys(plugin.spec.shape))), { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: state.rebuildGroup, kafka: input.kafka, logger: log });
+      await retrying('opening the sink to set the rebuild offsets', () => sink.open(), log, input.signal);
+      try {
+        await retrying('setting the rebuild offsets', () => sink.resetOffsets(to), log, input.signal);
+      } finally {
+        await sink.close().catch(() => undefined);
+      }
+    };
     const check = (): void => {
       if (failure) throw new Error(`the rebuild sink failed: ${failure.message}`, { cause: failure });
       if (input.signal?.aborted) throw new Error('rebuild stopped (it resumes when run again)');
     };
 
+    const sourceCfg = from === 'snapshot' ? sourceConfigOf(input.source) : null;
+    if (sourceCfg && state.phase === 'building' && !state.snapshot) {
+      // Order matters (rebuild-snapshot.ts): the topics' ends E are read, and the rebuild group's
+      // offsets set to them, BEFORE the snapshot is requested — every snapshot row and every change
+      // committed after the request lands at or after E.
+      const running = await retrying('reading the source\'s snapshot state', () => committedIncremental(kafka, sourceCfg), log, input.signal);
+      if (running && !running.finished) {
+        throw new Error(`an incremental snapshot (${running.id}, tables left: ${running.tables.join(', ')}) is running in pipeline "${input.pipeline}"; --from snapshot needs its own: wait for it to finish (cdc-fanout status) or stop it (cdc-fanout snapshot ${input.pipeline} --stop), then run the rebuild again`);
+      }
+      const tables = await snapshotTables(sourceCfg, wanted ?? (sinkTables(input.sink).length > 0 ? sinkTables(input.sink) : null), log);
+      const { partitions } = await partitionsOf(admin, topics);
+      const startAt: PartitionOffset[] = [];
+      for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) startAt.push({ topic, partition: p.partition, offset: String(p.high) });
+      await seedOffsets(startAt);
+      const stored = await store.offsets(state.rebuildGroup, partitions);
+      const off = startAt.filter((o) => stored.get(tpKey(o)) !== BigInt(o.offset));
+      if (off.length) throw new Error(`could not set the rebuild group's offsets to the topics' ends (${off.map((o) => `${o.topic}[${o.partition}]`).join(', ')} differ in the sink's store); is another rebuild of sink "${input.sink.name}" running?`);
+      await save({ ...state, snapshot: { startAt, tables, previousId: running?.id ?? null } });
+    }
+    if (sourceCfg && state.phase === 'building' && state.snapshot && !state.snapshot.signal) {
+      const signal = await requestIncrementalSnapshot(sourceCfg, input.source['signal.data.collection'], state.snapshot.tables);
+      await save({ ...state, snapshot: { ...state.snapshot, signal } });
+    }
+
     // Not while swapping: an instance writing the generation's names would write into a table the
     // swap renames away (or, after EXCHANGE, into the previous data).
     if (state.phase === 'building' || state.phase === 'draining') await startRebuildSink();
 
+    if (sourceCfg && state.phase === 'building' && state.snapshot && !state.snapshot.done) {
+      const snap = state.snapshot;
+      const until = Date.now() + (input.snapshotStartTimeoutMs ?? 120_000);
+      for (;;) {
+        check();
+        const inc = await retrying('reading the source\'s snapshot state', () => committedIncremental(kafka, sourceCfg), log, input.signal);
+        const ours = inc !== null && inc.id !== snap.previousId ? inc : null;
+        if (ours?.finished === 'done') break;
+        if (ours?.finished === 'stopped' || (!ours && Date.now() > until)) {
+          // The next run requests it again.
+          await save({ ...state, snapshot: { startAt: snap.startAt, tables: snap.tables, previousId: inc?.id ?? snap.previousId } });
+          throw new Error(
+            ours
+              ? `the incremental snapshot ${ours.id} feeding the rebuild was stopped; run the same command again to request a new one`
+              : `the daemon did not start the incremental snapshot requested by signal ${snap.signal ?? '?'} in ${input.source['signal.data.collection'] ?? 'the signal table'} within ${Math.round((input.snapshotStartTimeoutMs ?? 120_000) / 1000)} s: --from snapshot needs the daemon (cdc-fanout run) running this pipeline; start it and run the same command again`,
+          );
+        }
+        progress(0n, 0, ours ? `snapshot of ${snap.tables.join(', ')}: ${ours.rows} of ~${ours.estimated} rows read${ours.paused ? ' (paused)' : ''}` : `waiting for the daemon to start the snapshot of ${snap.tables.join(', ')} (signal ${snap.signal ?? '?'})`);
+        await sleep(pollMs, input.signal);
+      }
+      // Every snapshot row is committed (the done state commits with the last chunk): below these ends.
+      await save({ ...state, snapshot: { ...snap, done: true }, readTo: toOffsets((await partitionsOf(admin, topics)).high) });
+    }
+
     while (state.phase === 'building') {
       check();
+      const floor = new Map((state.readTo ?? []).map((o) => [tpKey(o), BigInt(o.offset)]));
       const { partitions, live, mine } = await retrying('reading offsets', async () => {
         const { partitions } = await partitionsOf(admin, topics);
         return { partitions, live: await store.offsets(group, partitions), mine: await store.offsets(state.rebuildGroup, partitions) };

@@ -37,6 +37,10 @@ export interface RebuildState {
   readonly tables: readonly string[] | null;
   readonly phase: RebuildPhase;
   readonly startedAt: string;
+  /** What the generation is built from (absent: `log`, states stored before `--from snapshot` existed). */
+  readonly from?: 'log' | 'snapshot';
+  /** `--from snapshot`: where the generation starts reading, and the snapshot feeding it. */
+  readonly snapshot?: RebuildSnapshot;
   /** The topics' high watermarks when the rebuild began: it reads at least that far before the swap (a new sink has no live offsets to catch up with). */
   readonly readTo?: readonly PartitionOffset[];
   /** Planned (phase swapping) and done (later) swaps. */
@@ -47,6 +51,20 @@ export interface RebuildState {
   /** When the previous generation may be dropped. */
   readonly dropAfter?: string;
   readonly finishedAt?: string;
+}
+
+/** The incremental snapshot a `--from snapshot` rebuild feeds its generation from. */
+export interface RebuildSnapshot {
+  /** The topics' ends read before the snapshot was requested: the rebuild group's first offsets. */
+  readonly startAt: readonly PartitionOffset[];
+  /** Tables snapshotted ("schema.table"). */
+  readonly tables: readonly string[];
+  /** Id of the source's incremental snapshot committed before the request (to tell ours from it). */
+  readonly previousId: string | null;
+  /** The signal written (absent: not yet requested). */
+  readonly signal?: string;
+  /** Set once the source committed the snapshot as done. */
+  readonly done?: boolean;
 }
 
 export interface GenerationStore {

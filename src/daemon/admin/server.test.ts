@@ -39,8 +39,8 @@ function backend(): AdminBackend & { actions: string[] } {
     },
     dlqReplayStatus: () => ({ ok: false, status: 404, error: 'no replay' }),
     rebuild(p, s, req) {
-      actions.push(`${p}/${s}/rebuild/${req.tables?.join('+') ?? '*'}/${String(req.graceMs)}`);
-      return { ok: true, value: { id: 'j1', pipeline: p, sink: s, state: 'running', request: { tables: req.tables ?? null, graceMs: req.graceMs ?? 600000 }, startedAt: 't', finishedAt: null, progress: null, error: null } };
+      actions.push(`${p}/${s}/rebuild/${req.tables?.join('+') ?? '*'}/${String(req.graceMs)}/${req.from ?? 'log'}`);
+      return { ok: true, value: { id: 'j1', pipeline: p, sink: s, state: 'running', request: { tables: req.tables ?? null, graceMs: req.graceMs ?? 600000, from: req.from ?? 'log' }, startedAt: 't', finishedAt: null, progress: null, error: null } };
     },
     rebuildStatus: () => ({ ok: false, status: 404, error: 'no rebuild' }),
     async snapshot(p, req) {
@@ -106,8 +106,10 @@ describe('admin server', () => {
       expect((await fetch(`${srv.url}/pipelines/shop/sinks/cache/rebuild`, { method: 'DELETE' })).status).toBe(405);
       expect(((await (await rebuild('{"tables":"public.orders"}')).json()) as { error: string }).error).toContain('"tables" must be a list of "schema.table"');
       expect((await rebuild('{"graceMs":-1}')).status).toBe(400);
+      expect(((await (await rebuild('{"from":"backup"}')).json()) as { error: string }).error).toContain('"from" must be "log"');
+      expect((await rebuild('{"from":"snapshot","graceMs":5}')).status).toBe(202);
       expect(((await (await rebuild('{"grace":1}')).json()) as { error: string }).error).toContain('unknown field(s) grace');
-      expect(b.actions).toEqual(['shop/cache/pause', 'shop/cache/dlq-list/public.t', 'shop/cache/dlq-replay/public.t/true', 'shop/snapshot/execute/public.t/{"public.t":"id > 5"}/incremental', 'shop/snapshot/pause', 'shop/cache/rebuild/public.orders/0']);
+      expect(b.actions).toEqual(['shop/cache/pause', 'shop/cache/dlq-list/public.t', 'shop/cache/dlq-replay/public.t/true', 'shop/snapshot/execute/public.t/{"public.t":"id > 5"}/incremental', 'shop/snapshot/pause', 'shop/cache/rebuild/public.orders/0/log', 'shop/cache/rebuild/*/5/snapshot']);
     } finally {
       await srv.close();
     }

@@ -37,7 +37,7 @@ export interface AdminBackend {
   dlqReplay(pipeline: string, sink: string, req: { table?: string | undefined; dryRun?: boolean | undefined }): DlqResult<DlqReplayJob>;
   /** GET /pipelines/:p/sinks/:s/dlq/replay: the sink's last replay job (running or finished). */
   dlqReplayStatus(pipeline: string, sink: string): DlqResult<DlqReplayJob>;
-  /** POST /pipelines/:p/sinks/:s/rebuild {tables?, graceMs?}: starts a rebuild into a new generation (202), 409 while one runs. */
+  /** POST /pipelines/:p/sinks/:s/rebuild {tables?, graceMs?, from?}: starts a rebuild into a new generation (202), 409 while one runs. */
   rebuild?(pipeline: string, sink: string, req: RebuildRequest): RebuildResult<RebuildJob>;
   /** GET /pipelines/:p/sinks/:s/rebuild: the sink's last rebuild job (running or finished). */
   rebuildStatus?(pipeline: string, sink: string): RebuildResult<RebuildJob>;
@@ -290,9 +290,10 @@ export async function startAdminServer(backend: AdminBackend, opts: AdminOptions
             return send(res, 400, { error: '"tables" must be a list of "schema.table", e.g. ["public.orders"]' });
           }
           if (b.graceMs !== undefined && !(typeof b.graceMs === 'number' && Number.isSafeInteger(b.graceMs) && b.graceMs >= 0)) return send(res, 400, { error: '"graceMs" must be a whole number of milliseconds ≥ 0' });
-          const unknown = Object.keys(b).filter((k) => k !== 'tables' && k !== 'graceMs');
-          if (unknown.length) return send(res, 400, { error: `unknown field(s) ${unknown.join(', ')}; the body is {"tables"?: ["schema.table"], "graceMs"?: number}` });
-          reply(start(p, s, { tables: tables as string[] | undefined, graceMs: b.graceMs as number | undefined }), 202);
+          if (b.from !== undefined && b.from !== 'log' && b.from !== 'snapshot') return send(res, 400, { error: '"from" must be "log" (default: offset 0 of the topics) or "snapshot" (a fresh incremental snapshot; docs/rebuild.md)' });
+          const unknown = Object.keys(b).filter((k) => k !== 'tables' && k !== 'graceMs' && k !== 'from');
+          if (unknown.length) return send(res, 400, { error: `unknown field(s) ${unknown.join(', ')}; the body is {"tables"?: ["schema.table"], "graceMs"?: number, "from"?: "log" | "snapshot"}` });
+          reply(start(p, s, { tables: tables as string[] | undefined, graceMs: b.graceMs as number | undefined, from: b.from as 'log' | 'snapshot' | undefined }), 202);
         },
         (err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }),
       );
