@@ -70,7 +70,7 @@ type DecoderMessage = Parameters<PgoutputDecoder['decode']>[0];
 
 export class StreamingSource {
   private readonly service: LogicalReplicationService;
-  private readonly decoder = new PgoutputDecoder();
+  private readonly decoder: PgoutputDecoder;
   private tx: OpenTx | null = null;
   /**
    * End LSN of the previous transaction's commit record (source.sequence[0]): what Debezium reports
@@ -103,6 +103,7 @@ export class StreamingSource {
   constructor(private readonly deps: StreamingDeps) {
     this.stored = deps.stored;
     this.plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [deps.config['publication.name']], messages: true });
+    this.decoder = new PgoutputDecoder(this.plugin);
     // auto: false — we confirm only after the Kafka commit. timeoutSeconds: 0 — the library's timer
     // would otherwise confirm the last *received* LSN every 10 s (data loss on crash).
     this.service = new LogicalReplicationService(
