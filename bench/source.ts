@@ -19,6 +19,8 @@
  *   npm run bench:source [-- --runs=3 --backlog=300000 --steady-seconds=20 --large=1000000 --out=<file>]
  *   npm run bench:source -- --only-large --out=<file>     (phase 3 alone)
  *   npm run bench:source -- --schemas --out=bench/results/source-schemas.json   (schemas.enable: true)
+ *   npm run bench:source -- --throughput-only --runs=2 --out=<file>   (phase 1 alone: A/B runs of the drain)
+ *   npm run bench:source -- --notes='machine loaded: …'   (free text kept in the result)
  *   NODE_OPTIONS=--max-old-space-size=256 npm run bench:source -- --out=bench/results/source-heap256.json
  */
 import { execFileSync } from 'node:child_process';
@@ -52,6 +54,8 @@ const QUEUE = arg('queue', sourceSpec.shape['max.queue.size'].parse(undefined));
 const SCHEMAS = process.argv.includes('--schemas');
 /** Phase 1 alone (A/B runs of the drain; the result then has no latency or largeTransaction). */
 const THROUGHPUT_ONLY = process.argv.includes('--throughput-only');
+/** Free text kept in the result (e.g. how loaded the shared machine was). */
+const NOTES = process.argv.find((x) => x.startsWith('--notes='))?.slice('--notes='.length);
 const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
 const OUT = process.argv.find((x) => x.startsWith('--out='))?.split('=')[1] ?? new URL('./results/source.json', import.meta.url).pathname;
 
@@ -387,6 +391,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
   const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version as string;
   const out = {
     when: new Date().toISOString(),
+    ...(NOTES === undefined ? {} : { notes: NOTES }),
     machine: machine(),
     versions: { ...versions(), postgres: pgVersion },
     config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)' },
