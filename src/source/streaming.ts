@@ -98,6 +98,8 @@ export class StreamingSource {
   private readonly backlog: unknown[] = [];
   private backlogAt = 0;
   private waiting = false;
+  /** run() failed: no further message is handled (the queued ones are dropped with the stream). */
+  private failed = false;
   private fail: (e: unknown) => void = () => undefined;
 
   constructor(private readonly deps: StreamingDeps) {
@@ -128,6 +130,7 @@ export class StreamingSource {
       const fail = (e: unknown): void => {
         if (settled) return;
         settled = true;
+        this.failed = true;
         void this.service.stop().finally(() => reject(e));
       };
       this.fatal = fail;
@@ -192,7 +195,7 @@ export class StreamingSource {
   /** Handles the queued messages in order until one has to wait again or none is left; then reads on. */
   private drainBacklog(): void {
     const q = this.backlog;
-    while (this.backlogAt < q.length && !this.waiting && !this.stopping) {
+    while (this.backlogAt < q.length && !this.waiting && !this.stopping && !this.failed) {
       const lsn = q[this.backlogAt] as string;
       const msg = q[this.backlogAt + 1] as DecoderMessage;
       q[this.backlogAt] = q[this.backlogAt + 1] = undefined;
@@ -203,7 +206,7 @@ export class StreamingSource {
       q.length = 0;
       this.backlogAt = 0;
     }
-    if (!this.waiting && !this.stopping) this.pauseStream(false);
+    if (!this.waiting && !this.stopping && !this.failed) this.pauseStream(false);
   }
 
   /** Stops/starts reading the replication socket (what the library's own flow control does, through the same field). */
