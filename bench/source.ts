@@ -19,6 +19,8 @@
  *   npm run bench:source [-- --runs=3 --backlog=300000 --steady-seconds=20 --large=1000000 --out=<file>]
  *   npm run bench:source -- --only-large --out=<file>     (phase 3 alone)
  *   npm run bench:source -- --schemas --out=bench/results/source-schemas.json   (schemas.enable: true)
+ *   npm run bench:source -- --throughput-only --runs=2 --out=<file>   (phase 1 alone: A/B runs of the drain)
+ *   npm run bench:source -- --notes='machine loaded: …'   (free text kept in the result)
  *   NODE_OPTIONS=--max-old-space-size=256 npm run bench:source -- --out=bench/results/source-heap256.json
  */
 import { execFileSync } from 'node:child_process';
@@ -50,6 +52,10 @@ const LARGE = arg('large', 1_000_000);
 const BATCH = arg('batch', sourceSpec.shape['max.batch.size'].parse(undefined));
 const QUEUE = arg('queue', sourceSpec.shape['max.queue.size'].parse(undefined));
 const SCHEMAS = process.argv.includes('--schemas');
+/** Phase 1 alone (A/B runs of the drain; the result then has no latency or largeTransaction). */
+const THROUGHPUT_ONLY = process.argv.includes('--throughput-only');
+/** Free text kept in the result (e.g. how loaded the shared machine was). */
+const NOTES = process.argv.find((x) => x.startsWith('--notes='))?.slice('--notes='.length);
 const PROFILE_FILE = process.argv.find((x) => x.startsWith('--profile='))?.split('=')[1];
 const OUT = process.argv.find((x) => x.startsWith('--out='))?.split('=')[1] ?? new URL('./results/source.json', import.meta.url).pathname;
 
@@ -188,6 +194,8 @@ interface ThroughputRun {
   drainSeconds: number;
   eventsPerSecond: number;
   processCpuSeconds: number;
+  /** This process's CPU (user + system) per row change: far less load-sensitive than events/s. */
+  cpuUsPerChange: number;
   peakRssMB: number;
   rawDecode: { changes: number; messages: number; seconds: number; eventsPerSecond: number };
   recvlogical: { seconds: number; eventsPerSecond: number };
@@ -259,10 +267,36 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
     // row changes per second, as pg_recvlogical's rate below (committed also counts the tombstones)
     eventsPerSecond: Math.round(rawChanges / Math.max(drainSeconds, 0.001)),
     processCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    cpuUsPerChange: Number(((cpu.user + cpu.system) / rawChanges).toFixed(2)),
     peakRssMB: Math.round(peakRss / 1048576),
     rawDecode: { changes: rawChanges, messages: Number(raw.rows[0].messages), seconds: rawSecs, eventsPerSecond: Math.round(rawChanges / rawSecs) },
     recvlogical: { seconds: recvSecs, eventsPerSecond: Math.round(rawChanges / recvSecs) },
     profile,
+  };
+}
+
+/** Phase 1's result: the median run's figures, every run's, and the ratios to Postgres' own rates. */
+function throughputSummary(runs: ThroughputRun[], median: ThroughputRun): Record<string, unknown> {
+  return {
+    runs: runs.map(({ nextId: _n, profile: _p, ...r }) => r),
+    medianOf: runs.length,
+    events: median.committed,
+    backlogEvents: median.rawDecode.changes,
+    writeSeconds: median.writeSeconds,
+    walBytes: median.walBytes,
+    drainSeconds: median.drainSeconds,
+    eventsPerSecond: median.eventsPerSecond,
+    processCpuSeconds: median.processCpuSeconds,
+    cpuUsPerChange: median.cpuUsPerChange,
+    cpuUsPerChangeRuns: runs.map((r) => r.cpuUsPerChange),
+    peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
+    rawDecode: median.rawDecode,
+    ratioToRawDecode: Number((median.eventsPerSecond / median.rawDecode.eventsPerSecond).toFixed(3)),
+    recvlogical: median.recvlogical,
+    // Each run's own ratio (both drains in that run), then their median: robust to this VM's drift.
+    ratioToRecvlogical: Number(median3(runs.map((r) => r.eventsPerSecond / r.recvlogical.eventsPerSecond)).toFixed(3)),
+    ratioToRecvlogicalBar: SCHEMAS ? 0.35 : 0.6,
+    mainThreadProfile: median.profile,
   };
 }
 
@@ -278,9 +312,10 @@ async function main(): Promise<Record<string, unknown>> {
     const r = await throughputRun(nextId);
     nextId = r.nextId;
     runs.push(r);
-    console.log(`throughput run ${i + 1}/${RUNS}: ${r.committed} events in ${r.drainSeconds.toFixed(1)} s = ${r.eventsPerSecond}/s, ${r.processCpuSeconds.toFixed(1)} CPU s (raw decode ${r.rawDecode.eventsPerSecond}/s, pg_recvlogical ${r.recvlogical.eventsPerSecond}/s → ${(r.eventsPerSecond / r.recvlogical.eventsPerSecond).toFixed(2)})`);
+    console.log(`throughput run ${i + 1}/${RUNS}: ${r.committed} events in ${r.drainSeconds.toFixed(1)} s = ${r.eventsPerSecond}/s, ${r.processCpuSeconds.toFixed(1)} CPU s = ${r.cpuUsPerChange} µs/change (raw decode ${r.rawDecode.eventsPerSecond}/s, pg_recvlogical ${r.recvlogical.eventsPerSecond}/s → ${(r.eventsPerSecond / r.recvlogical.eventsPerSecond).toFixed(2)})`);
   }
   const median = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond)[Math.floor(runs.length / 2)] as ThroughputRun;
+  if (THROUGHPUT_ONLY) return { throughput: throughputSummary(runs, median) };
   source = makeSource();
   await source.start();
   // Warm-up: the first Kafka transaction of a fresh producer (InitProducerId, metadata, partition
@@ -337,25 +372,7 @@ async function main(): Promise<Record<string, unknown>> {
   // 3. one large transaction, in a fresh process ----------------------------------------------------
   const large = await largeBoth();
   return {
-    throughput: {
-      runs: runs.map(({ nextId: _n, profile: _p, ...r }) => r),
-      medianOf: runs.length,
-      events: median.committed,
-      backlogEvents: median.rawDecode.changes,
-      writeSeconds: median.writeSeconds,
-      walBytes: median.walBytes,
-      drainSeconds: median.drainSeconds,
-      eventsPerSecond: median.eventsPerSecond,
-      processCpuSeconds: median.processCpuSeconds,
-      peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
-      rawDecode: median.rawDecode,
-      ratioToRawDecode: Number((median.eventsPerSecond / median.rawDecode.eventsPerSecond).toFixed(3)),
-      recvlogical: median.recvlogical,
-      // Each run's own ratio (both drains in that run), then their median: robust to this VM's drift.
-      ratioToRecvlogical: Number(median3(runs.map((r) => r.eventsPerSecond / r.recvlogical.eventsPerSecond)).toFixed(3)),
-      ratioToRecvlogicalBar: SCHEMAS ? 0.35 : 0.6,
-      mainThreadProfile: median.profile,
-    },
+    throughput: throughputSummary(runs, median),
     latency: {
       targetEventsPerSecond: STEADY_RATE,
       achievedEventsPerSecond: Math.round(achievedRate),
@@ -374,6 +391,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
   const pgVersion = (await db.query('SHOW server_version')).rows[0].server_version as string;
   const out = {
     when: new Date().toISOString(),
+    ...(NOTES === undefined ? {} : { notes: NOTES }),
     machine: machine(),
     versions: { ...versions(), postgres: pgVersion },
     config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)' },

@@ -26,14 +26,30 @@ export function formatLsn(lsn: bigint): string {
   return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
-/** Parses `16/B374D848` into a bigint; throws on malformed input. */
-const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
+/** Value of the hex digits text[from, to) (1–8 of them), or -1 when there are none, too many or a non-hex character. */
+function hexValue(text: string, from: number, to: number): number {
+  if (to <= from || to - from > 8) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
 
-/** Parses "X/Y" (hex). Called once per replication message, so no regex captures or string BigInts. */
+/**
+ * Parses "X/Y" (1–8 hex digits each, as Postgres prints LSNs: `16/B374D848`) into a bigint; throws on
+ * malformed input. Called once per replication message: no regex, no substrings, one BigInt while
+ * the value fits a double exactly (below 2^53, i.e. X < 0x200000 — every LSN of a real server).
+ */
 export function parseLsn(text: string): bigint {
-  if (!LSN.test(text)) throw new Error(`not an LSN: "${text}" (expected hex "X/Y", e.g. 0/16B3748)`);
   const slash = text.indexOf('/');
-  return (BigInt(parseInt(text.slice(0, slash), 16)) << 32n) | BigInt(parseInt(text.slice(slash + 1), 16));
+  const hi = slash < 0 ? -1 : hexValue(text, 0, slash);
+  const lo = hi < 0 ? -1 : hexValue(text, slash + 1, text.length);
+  if (lo < 0) throw new Error(`not an LSN: "${text}" (expected hex "X/Y", e.g. 0/16B3748)`);
+  return hi < 0x200000 ? BigInt(hi * 4294967296 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 /** A JSON value as it appears in event payloads after value conversion. */

@@ -56,6 +56,24 @@ export interface SourceTemplate {
   readonly db: string;
   /** `,"schema":…,"table":…,"txId":` */
   readonly table: string;
+  /**
+   * The text around the per-change parts (sequence's own LSN, lsn) for the last transaction seen
+   * (`serializeSource`): every change of a transaction shares it, so it is built once per
+   * transaction, not per change.
+   */
+  last?: SourceCache;
+}
+
+interface SourceCache {
+  readonly commitTimeMs: number;
+  readonly commitTimeUs: number | undefined;
+  readonly xid: number | null;
+  readonly snapshot: SnapshotMarker;
+  readonly lastCommitLsn: bigint | null | undefined;
+  /** Up to the sequence's second element: `{…"sequence":"[\"<last>\",\"` */
+  readonly head: string;
+  /** From the end of the sequence to `"lsn":` */
+  readonly middle: string;
 }
 
 export function sourceTemplate(statics: EnvelopeStatics, schema: string, table: string): SourceTemplate {
@@ -80,12 +98,33 @@ function scaled(ms: number, zeros: string): string {
 
 /** JSON text of the `source` block (Debezium 3.6 order; origin/origin_lsn always null: no replication origins). */
 export function serializeSource(t: SourceTemplate, info: SourceInfo): string {
+  let c = t.last;
+  if (c === undefined || c.commitTimeMs !== info.commitTimeMs || c.commitTimeUs !== info.commitTimeUs || c.xid !== info.xid || c.snapshot !== info.snapshot || c.lastCommitLsn !== info.lastCommitLsn) {
+    c = sourceCache(t, info);
+    t.last = c;
+  }
+  // source.sequence is a JSON string holding a JSON array: `"[\"<last>\",\"<lsn>\"]"` (LSN digits need no escaping).
+  const lsn = info.lsn;
+  const text = lsn.toString();
+  return `${c.head}${text}${c.middle}${lsn <= MAX_EXACT ? text : Number(lsn)},"xmin":null,"origin":null,"origin_lsn":null}`;
+}
+
+/** Largest LSN whose JSON number text (`Number(lsn)`) is its exact decimal digits. */
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+function sourceCache(t: SourceTemplate, info: SourceInfo): SourceCache {
   const ms = info.commitTimeMs;
   const us = info.commitTimeUs === undefined ? scaled(ms, '000') : String(info.commitTimeUs);
-  return (
-    `${t.head}${ms},"snapshot":"${info.snapshot}"${t.db}${JSON.stringify(sequenceOf(info))},"ts_us":${us},"ts_ns":${scaled(Number(us), '000')}` +
-    `${t.table}${info.xid === null ? 'null' : info.xid},"lsn":${Number(info.lsn)},"xmin":null,"origin":null,"origin_lsn":null}`
-  );
+  const last = info.lastCommitLsn === undefined || info.lastCommitLsn === null ? 'null' : `\\"${info.lastCommitLsn}\\"`;
+  return {
+    commitTimeMs: ms,
+    commitTimeUs: info.commitTimeUs,
+    xid: info.xid,
+    snapshot: info.snapshot,
+    lastCommitLsn: info.lastCommitLsn,
+    head: `${t.head}${ms},"snapshot":"${info.snapshot}"${t.db}"[${last},\\"`,
+    middle: `\\"]","ts_us":${us},"ts_ns":${scaled(Number(us), '000')}${t.table}${info.xid === null ? 'null' : info.xid},"lsn":`,
+  };
 }
 
 export function serializeTransactionBlock(tx: TransactionBlock | null | undefined): string {

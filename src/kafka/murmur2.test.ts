@@ -4,7 +4,7 @@ import { keyHash, murmur2 } from './murmur2.js';
 
 describe('murmur2', () => {
   it('matches the reference implementation for every length remainder, UTF-8 and long keys', () => {
-    const keys = ['', 'a', 'ab', 'abc', 'abcd', '{"id":42}', 'ünïcødé ✓ 🚀', 'x'.repeat(2000) + 'é'];
+    const keys = ['', 'a', 'ab', 'abc', 'abcd', '{"id":42}', 'ünïcødé ✓ 🚀', 'x'.repeat(2000) + 'é', 'abcé', '{"id":"naïve"}', 'y'.repeat(64), 'y'.repeat(65), 'y'.repeat(63) + '✓'];
     for (let i = 0; i < 500; i++) keys.push(JSON.stringify({ id: i, tenant: `t-${(i * 7919) % 97}` }));
     for (const key of keys) {
       const bytes = Buffer.from(key, 'utf8');

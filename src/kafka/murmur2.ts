@@ -45,6 +45,15 @@ let scratch = Buffer.allocUnsafe(1024);
 export function keyHash(key: string | Uint8Array): number {
   if (typeof key !== 'string') return murmur2(key) & 0x7fffffff;
   if (key.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(key.length * 3);
-  const n = scratch.write(key, 0, 'utf8');
-  return murmur2(scratch, n) & 0x7fffffff;
+  // ASCII keys (the usual JSON key) are copied in JS: cheaper than a native UTF-8 write for short keys.
+  const n = key.length;
+  let i = 0;
+  if (n <= 64) {
+    for (; i < n; i++) {
+      const c = key.charCodeAt(i);
+      if (c >= 0x80) break;
+      scratch[i] = c;
+    }
+  }
+  return murmur2(scratch, i === n ? n : scratch.write(key, 0, 'utf8')) & 0x7fffffff;
 }

@@ -17,7 +17,7 @@ function messages(): MessageRecord[] {
       key: i % 7 === 3 ? undefined : Buffer.from(JSON.stringify({ id: i })),
       value: (i % 5 === 4 ? null : Buffer.from(i === 17 ? big : JSON.stringify({ after: { id: i, note: 'naïve ✓ 🚀' }, op: 'c' }))) as Buffer,
     };
-    if (i % 6 === 1) m.headers = new Map([[Buffer.from('h1'), Buffer.from('v' + i)], [Buffer.from('ключ'), Buffer.from('')]]);
+    if (i % 6 === 1) m.headers = new Map([[Buffer.from('h1'), Buffer.from('v' + i)], [Buffer.from('ключ'), Buffer.from('')], [Buffer.from('e'), Buffer.from('🚀x\u00ff')], [Buffer.from('h'.repeat(65)), Buffer.from('x'.repeat(64))]]);
     else m.headers = new Map();
     rows.push(m);
   }

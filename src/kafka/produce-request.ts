@@ -67,7 +67,20 @@ function zigzag(value: number): number {
 }
 
 const varintSize = (value: number): number => uvarintSize(zigzag(value));
-const byteLength = (b: Buffer | string): number => (typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : b.length);
+/**
+ * Strings up to this many UTF-16 units are measured and, when ASCII, copied in JS: keys and header
+ * names/values are this short, and a native call per field (4–6 per record) cost more than the loop.
+ */
+const SHORT = 64;
+
+/** UTF-8 length; equal to `b.length` exactly when a string is all ASCII. */
+function byteLength(b: Buffer | string): number {
+  if (typeof b !== 'string') return b.length;
+  const n = b.length;
+  if (n > SHORT) return Buffer.byteLength(b, 'utf8');
+  for (let i = 0; i < n; i++) if (b.charCodeAt(i) >= 0x80) return Buffer.byteLength(b, 'utf8');
+  return n;
+}
 /** Size of a record field whose content is `len` bytes (-1 = null). */
 const fieldSize = (len: number): number => (len < 0 ? 1 : varintSize(len) + len);
 const bytesSize = (b: Bytes): number => fieldSize(b == null ? -1 : byteLength(b));
@@ -107,8 +120,13 @@ class Cursor {
   bytes(b: Bytes, len = b == null ? -1 : byteLength(b)): void {
     this.varint(len);
     if (b == null) return;
-    if (typeof b === 'string') this.buf.write(b, this.pos, len, 'utf8');
-    else b.copy(this.buf, this.pos);
+    if (typeof b !== 'string') b.copy(this.buf, this.pos);
+    else if (len === b.length && len <= SHORT) {
+      // all ASCII (UTF-8 length = UTF-16 length): bytes are the char codes
+      const buf = this.buf;
+      const at = this.pos;
+      for (let i = 0; i < len; i++) buf[at + i] = b.charCodeAt(i);
+    } else this.buf.write(b, this.pos, len, 'utf8');
     this.pos += len;
   }
   /** String: compact (uvarint length+1, 0 = null) or classic (int16 length, -1 = null). */
