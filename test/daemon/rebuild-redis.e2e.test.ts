@@ -251,7 +251,16 @@ ${sourceYaml()}sinks:
 afterAll(async () => {
   for (const h of [...writers, ...readers]) await h.stop().catch(() => undefined);
   await daemon?.stop('SIGKILL');
-  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]).catch(() => undefined);
+  // The killed daemon's walsender may hold the slot for a moment: retry until it is gone.
+  await waitFor(
+    `replication slot ${T}_slot dropped`,
+    async () => {
+      await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]);
+      return (await db.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`${T}_slot`])).rowCount === 0;
+    },
+    15_000,
+    500,
+  ).catch(() => undefined);
   await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
   await db.query(`DROP TABLE IF EXISTS public.${T}`).catch(() => undefined);
   await db.end();
