@@ -10,6 +10,7 @@ import { loadConfig } from '../config/load.js';
 import { maskString } from '../spec/secret.js';
 import { createLogger } from '../observability/logger.js';
 import { rebuildSink } from '../daemon/rebuild.js';
+import { generationKeyOf } from '../sinks/redis/namespace.js';
 
 export interface RebuildFlags {
   config: string;
@@ -67,7 +68,8 @@ export async function rebuildCommand(pipelineName: string, opts: RebuildFlags): 
     if (opts.plan) {
       const st = result.state;
       say(`sink "${sink.name}" (${sink.type}): ${result.resumed ? `generation ${st.generation} is in phase ${st.phase}; running the command resumes it` : `the next rebuild builds generation ${st.generation}`}`);
-      say(`its targets are named <live name>${st.suffix} (${sink.type === 'clickhouse' ? `tables, e.g. public_orders${st.suffix}` : `indices, e.g. shop.public.orders${st.suffix}`}); one created beforehand is used as it is`);
+      if (sink.type === 'redis') say(`its rows are written under the key namespace ${st.suffix} (${st.suffix}:<write key>, versions at cdc:ver@${st.suffix}:<write key>); the swap sets the generation pointer key ${generationKeyOf(sink as { 'generation.key'?: string }, st.group)} to "${st.suffix}"`);
+      else say(`its targets are named <live name>${st.suffix} (${sink.type === 'clickhouse' ? `tables, e.g. public_orders${st.suffix}` : `indices, e.g. shop.public.orders${st.suffix}`}); one created beforehand is used as it is`);
       return 0;
     }
     say(`sink "${sink.name}": generation ${result.state.generation} is live${result.resumed ? ' (resumed)' : ''}`);

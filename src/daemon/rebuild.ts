@@ -15,7 +15,9 @@
  *   retiring  — after `graceMs`, the previous generation is dropped;
  *   done.
  * The sink type's generations (src/sinks/generations.ts) say what a generation is and how it swaps:
- * an Elasticsearch index behind an alias, a ClickHouse table (EXCHANGE TABLES / RENAME).
+ * an Elasticsearch index behind an alias, a ClickHouse table (EXCHANGE TABLES / RENAME), a Redis key
+ * namespace behind a pointer key (a conditional swap: only at an instant when the new generation
+ * holds everything the live one does, so the rebuild instance keeps running through it).
  */
 import type { PipelineConfig, SinkConfig } from '../config/schema.js';
 import { followsSource, sinkTables, sinkTopics, sourceTopicMatcher } from '../config/sink-topics.js';
@@ -146,7 +148,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
   if (!plugin.generations) {
     throw new Error(
-      `sink "${input.sink.name}" is of type ${input.sink.type}, which cannot be rebuilt into a new generation yet (elasticsearch and clickhouse can; redis: see docs/rebuild.md, "Next steps")`,
+      `sink "${input.sink.name}" is of type ${input.sink.type}, which cannot be rebuilt into a new generation (elasticsearch, clickhouse and redis write-through tables can; see docs/rebuild.md)`,
     );
   }
   if (input.from === 'snapshot' && !input.source['signal.data.collection']) {
@@ -167,6 +169,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     const previous = await store.load(group);
     const resumed = previous !== null && previous.phase !== 'done';
     const wanted = input.tables && input.tables.length > 0 ? [...input.tables].sort() : null;
+    store.checkRequest?.(wanted);
     if (resumed && JSON.stringify(previous.tables) !== JSON.stringify(wanted)) {
       throw new Error(
         `a rebuild of generation ${previous.generation} of sink "${input.sink.name}" (tables: ${previous.tables?.join(', ') ?? 'all'}) is in phase ${previous.phase}; run the same command again to resume it (${previous.tables ? `--tables ${previous.tables.join(',')}` : 'without --tables'}), then start the new one`,
@@ -294,8 +297,11 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     }
 
     // Not while swapping: an instance writing the generation's names would write into a table the
-    // swap renames away (or, after EXCHANGE, into the previous data).
-    if (state.phase === 'building' || state.phase === 'draining') await startRebuildSink();
+    // swap renames away (or, after EXCHANGE, into the previous data). Except with a conditional swap
+    // (store.trySwap, Redis): the instance writes one namespace in every phase and must keep running
+    // for the swap's condition (caught up with the live sink at that instant) to become true.
+    const trySwap = store.trySwap?.bind(store);
+    if (state.phase === 'building' || state.phase === 'draining' || (state.phase === 'swapping' && trySwap)) await startRebuildSink();
 
     if (sourceCfg && state.phase === 'building' && state.snapshot && !state.snapshot.done) {
       const snap = state.snapshot;
@@ -344,17 +350,26 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
 
     if (state.phase === 'swapping') {
       check();
-      await stopRebuildSink();
+      if (!trySwap) await stopRebuildSink();
       // Indices that appeared since the plan (a table's first record arrived meanwhile) join the swap.
       const planned = new Set((state.swaps ?? []).map((s) => s.generation));
       const extra = (await retrying('planning the swap', () => store.planSwaps(state.suffix), log, input.signal)).filter((s) => !planned.has(s.generation));
       const swaps = [...(state.swaps ?? []), ...extra];
       if (extra.length > 0) await save({ ...state, swaps });
-      await retrying('swapping', () => store.swap(swaps), log, input.signal);
+      if (trySwap) {
+        for (let tries = 1; ; tries++) {
+          check();
+          const { partitions } = await retrying('reading the partitions', () => partitionsOf(admin, topics), log, input.signal);
+          if (await retrying('swapping', () => trySwap(swaps, state, partitions), log, input.signal)) break;
+          if (tries % 20 === 0) progress(0n, partitions.length, `waiting for an instant at which the new generation has every record the live one has (${tries} tries; the live sink keeps moving)`);
+          await sleep(Math.min(pollMs, 100), input.signal);
+        }
+      } else await retrying('swapping', () => store.swap(swaps), log, input.signal);
       const { high } = await retrying('reading the topics\' ends', () => partitionsOf(admin, topics), log, input.signal);
       await save({ ...state, phase: 'draining', swappedAt: new Date().toISOString(), drainTo: toOffsets(high) });
-      // From here the rebuild instance writes the live names (rebuildConfig of phase draining).
-      await startRebuildSink();
+      // From here the rebuild instance writes the live names (rebuildConfig of phase draining); with
+      // a conditional swap it kept running and already writes the (now live) generation.
+      if (!trySwap) await startRebuildSink();
     }
 
     while (state.phase === 'draining') {

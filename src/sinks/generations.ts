@@ -1,7 +1,7 @@
 /**
  * Generations of a sink's target, for `cdc-fanout rebuild` (src/daemon/rebuild.ts, docs/rebuild.md):
  * what a sink type implements so a new generation of its target (an Elasticsearch index behind an
- * alias, a ClickHouse table) can be built next to the live one and swapped in. The rebuild's state
+ * alias, a ClickHouse table, a Redis key namespace behind a pointer key) can be built next to the live one and swapped in. The rebuild's state
  * lives in the sink's own store, next to its offsets, so a crashed rebuild resumes.
  */
 import type { PartitionOffset, TopicPartition } from './sink.js';
@@ -84,6 +84,15 @@ export interface GenerationStore {
   planSwaps(suffix: string): Promise<GenerationSwap[]>;
   /** Performs the swaps (skipping those already done: a resumed swap); atomic per name for readers. */
   swap(swaps: readonly GenerationSwap[]): Promise<void>;
+  /**
+   * Optional: a swap that is only done when the rebuild group has applied everything the live group
+   * has, atomically with the live sink's commits (Redis: one script over both offsets hashes and the
+   * pointer). Returns false when the live sink is ahead at this instant; the driver keeps the rebuild
+   * instance running and tries again. Without it: the rebuild instance stops, `swap`, then draining.
+   */
+  trySwap?(swaps: readonly GenerationSwap[], state: RebuildState, partitions: readonly TopicPartition[]): Promise<boolean>;
+  /** Optional: refuses a rebuild request this store cannot do (throws an Error saying why and what to run instead). */
+  checkRequest?(tables: readonly string[] | null): void;
   /** Drops what the swaps replaced (never what a name serves now); returns what was dropped. */
   dropPrevious(swaps: readonly GenerationSwap[], suffix: string): Promise<string[]>;
   /**

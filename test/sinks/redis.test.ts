@@ -41,38 +41,47 @@ afterAll(async () => {
   await deleteMatching(`${P}*`);
   await deleteMatching(`cdc:ver:${P}*`);
   await deleteMatching(`cdc:ver@*${P}*`);
+  await deleteMatching(`g7-${run}:*`);
   await admin.quit();
 });
 
-function conformanceHarness(mode: 'write-through' | 'invalidate') {
+/**
+ * `ns`: the sink runs in a rebuilt generation — its pointer key (`generation.key`) names `ns`, so
+ * rows live at `<ns>:<key>` and versions at `cdc:ver@<ns>:<key>` (docs/rebuild.md, Redis).
+ */
+function conformanceHarness(mode: 'write-through' | 'invalidate', ns?: string) {
   return async () => {
-    const offsetsKey = `${P}offsets:${mode}`;
-    const keyPrefix = `${P}${mode}:item:`;
-    const own = redisSinkInput(url, DB, { [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, { 'truncate.mode': 'delete', 'offsets.key': offsetsKey });
+    const variant = ns ? `${mode}-ns` : mode;
+    const offsetsKey = `${P}offsets:${variant}`;
+    const keyPrefix = `${P}${variant}:item:`;
+    const pointer = `${P}generation:${variant}`;
+    const stored = ns ? `${ns}:${keyPrefix}` : keyPrefix;
+    const own = redisSinkInput(url, DB, { [`${CONFORMANCE.schema}.${CONFORMANCE.table}`]: { keys: [`${keyPrefix}{id}`], mode } }, { 'truncate.mode': 'delete', 'offsets.key': offsetsKey, 'generation.key': pointer });
     const config = redisSinkSpec.parse(own);
+    if (ns) await admin.set(pointer, ns);
     // the namespace the plugin gives the kill -9 child's sink (its group id): the same sink, in or out of process
-    const newSink = () => new RedisSink(config, offsetsKey, silentLogger, `cdc-fanout.conf.redis-${mode}`);
+    const newSink = () => new RedisSink(config, offsetsKey, silentLogger, `cdc-fanout.conf.redis-${variant}`);
     const sink = newSink();
     await sink.open();
     return {
       sink,
       newSink,
-      child: { type: 'redis', config: own, pipeline: 'conf', sinkName: `redis-${mode}` },
+      child: { type: 'redis', config: own, pipeline: 'conf', sinkName: `redis-${variant}` },
       async readState(): Promise<Map<string, Row | null>> {
         const out = new Map<string, Row | null>();
         let cursor = '0';
         do {
-          const [next, keys] = await admin.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+          const [next, keys] = await admin.scan(cursor, 'MATCH', `${stored}*`, 'COUNT', 1000);
           cursor = next;
           for (const k of keys) {
             const v = await admin.get(k);
-            out.set(JSON.stringify({ id: Number(k.slice(keyPrefix.length)) }), v === null ? null : (JSON.parse(v) as Row));
+            out.set(JSON.stringify({ id: Number(k.slice(stored.length)) }), v === null ? null : (JSON.parse(v) as Row));
           }
         } while (cursor !== '0');
         return out;
       },
       async reset() {
-        await deleteMatching(`${keyPrefix}*`);
+        await deleteMatching(`${stored}*`);
         await deleteMatching(`cdc:ver@*:${keyPrefix}*`);
         await admin.unlink(offsetsKey);
       },
@@ -82,6 +91,8 @@ function conformanceHarness(mode: 'write-through' | 'invalidate') {
 
 describeSinkConformance('redis (write-through)', conformanceHarness('write-through'), { truncate: 'delete', detectsRegression: true });
 describeSinkConformance('redis (invalidate)', conformanceHarness('invalidate'), { state: false, detectsRegression: true });
+// The same guarantees for a sink whose rows live in a generation namespace behind its pointer key.
+describeSinkConformance('redis (write-through, generation namespace)', conformanceHarness('write-through', `g7-${run}`), { truncate: 'delete', detectsRegression: true });
 
 describe('redis sink: invalidation', () => {
   const offsetsKey = `${P}offsets:inv`;

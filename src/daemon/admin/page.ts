@@ -145,7 +145,7 @@ export const PAGE_HTML = `<!doctype html>
         : h('button', { onclick: () => act(p.name, s.name, 'pause') }, 'pause'),
         s.state !== 'PAUSED' && (s.failedTables || []).length ? h('button', { onclick: () => act(p.name, s.name, 'resume') }, 'retry failed tables') : null,
         h('button', { onclick: () => act(p.name, s.name, 'restart') }, 'restart'),
-        s.type === 'elasticsearch' || s.type === 'clickhouse' ? h('button', { onclick: () => rebuild(p.name, s.name), title: 'new generation from the log, atomic swap (docs/rebuild.md)' }, 'rebuild') : null),
+        s.type === 'elasticsearch' || s.type === 'clickhouse' || s.type === 'redis' ? h('button', { onclick: () => rebuild(p.name, s.name), title: 'new generation from the log, atomic swap (docs/rebuild.md)' }, 'rebuild') : null),
       rebuilds[p.name + '/' + s.name] ? rebuildLine(rebuilds[p.name + '/' + s.name]) : null);
   }
   function render(list) {

@@ -1,6 +1,7 @@
 /** The Redis cache-invalidation sink plugin (registered as type "redis"). */
 import { groupIdOf, type SinkPlugin } from '../plugin.js';
 import { checkRedis } from './check.js';
+import { RedisGenerations } from './generations.js';
 import { RedisSink } from './sink.js';
 import { redisSinkSpec } from './spec.js';
 
@@ -16,5 +17,8 @@ export const plugin: SinkPlugin<typeof redisSinkSpec> = {
   create(config, ctx) {
     const group = groupIdOf(ctx);
     return new RedisSink(config, config['offsets.key'] ?? `cdc:offsets:${group}`, ctx.logger.child({ sink: ctx.sinkName, type: 'redis' }), group);
+  },
+  generations(config, ctx) {
+    return new RedisGenerations(config, groupIdOf(ctx), ctx.logger.child({ sink: ctx.sinkName, type: 'redis' }));
   },
 };

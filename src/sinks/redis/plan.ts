@@ -28,8 +28,13 @@ export type RedisOp =
   | { readonly kind: 'write'; readonly table: string; readonly key: string; readonly verKey: string; readonly version: string; readonly json: string; readonly toastColumns: readonly string[]; readonly ttlMs: number }
   | { readonly kind: 'delete'; readonly table: string; readonly key: string; readonly verKey: string; readonly version: string }
   | { readonly kind: 'unlink'; readonly key: string; readonly table: string; readonly channel: string | null }
-  /** `version`: the truncate's position (versionString); only keys older than it are removed. */
-  | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly channel: string | null };
+  /**
+   * `version`: the truncate's position (versionString); only keys older than it are removed.
+   * `prefixes`: literal prefixes of the invalidation templates (every template but the write key's);
+   * `valuePrefix`: that of the write key (write-through), which lives in the generation's namespace;
+   * `namespace`: that namespace once the commit knows it (./namespace.ts `inNamespace`).
+   */
+  | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly valuePrefix: string | null; readonly channel: string | null; readonly namespace?: string | null };
 
 function compileTable(table: string, t: RedisTableConfig): CompiledTable {
   const templates = t.keys.map(parseTemplate);
@@ -104,8 +109,8 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
     const channel = t.mode === 'publish' ? t.channel : null;
     if (r.op === 't') {
       if (truncateMode === 'delete') {
-        const prefixes = [...new Set([...t.templates, ...(t.writeKey ? [t.writeKey] : [])].map((x) => x.prefix))];
-        ops.push({ kind: 'truncate', table: t.table, version: versionString(r.position), prefixes, channel });
+        const prefixes = [...new Set(t.templates.filter((x) => x !== t.writeKey).map((x) => x.prefix))];
+        ops.push({ kind: 'truncate', table: t.table, version: versionString(r.position), prefixes, valuePrefix: t.writeKey?.prefix ?? null, channel });
       }
       continue;
     }

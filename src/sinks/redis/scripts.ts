@@ -5,10 +5,11 @@
  * applications expect.
  *
  * Version keys are namespaced per sink: `cdc:ver@<namespace>:<key>`, the namespace being the sink's
- * consumer group id (`group.id`, default `cdc-fanout.<pipeline>.<sink>`). Two sinks — two pipelines
- * on one Redis, or a rebuilt generation of a sink — never read each other's versions (LSNs of
+ * consumer group id (`group.id`, default `cdc-fanout.<pipeline>.<sink>`), or — for rows of a rebuilt
+ * generation — the generation's key namespace `g<N>-<hash>` (./namespace.ts). Two sinks (two
+ * pipelines on one Redis) or two generations of a sink never read each other's versions (LSNs of
  * different databases or slots are not comparable), and a sink's version keys can be found and
- * dropped with its offsets.
+ * dropped with its offsets or its generation.
  *
  * Upgrade path (releases before the namespace wrote `cdc:ver:<key>`): every script also gets the
  * legacy key (KEYS[3], `legacyVersionKey`) and reads it when the namespaced one is missing, so an

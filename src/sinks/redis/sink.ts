@@ -35,7 +35,8 @@ import type { Logger } from '../../observability/logger.js';
 import { tlsFailure, type TruncateWatermarks } from '../kit/index.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
 import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
-import { DELETE_SCRIPT, WRITE_SCRIPT, legacyVersionKey, versionKey } from './scripts.js';
+import { generationKeyOf, inNamespace, valuesOnly, versionKeyIn } from './namespace.js';
+import { DELETE_SCRIPT, WRITE_SCRIPT, legacyVersionKey } from './scripts.js';
 import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTables } from './truncate.js';
 import type { RedisSinkConfig } from './spec.js';
 
@@ -90,6 +91,17 @@ export class RedisSink implements Sink {
 
   /** Namespace of this sink's version keys (./scripts.ts): its consumer group id through the plugin. */
   readonly versionNamespace: string;
+  /**
+   * Generations (docs/rebuild.md): the pointer key naming the key namespace of the live generation of
+   * the write-through rows. Read under the WATCH of every commit that writes rows, so a commit lands
+   * entirely in the generation the pointer names at its EXEC: a flip between WATCH and EXEC aborts it
+   * and it is planned again into the new namespace.
+   */
+  readonly generationKey: string;
+  /** `generation.namespace`: the instance building a generation writes its rows there, nothing else. */
+  private readonly fixedNamespace: string | null;
+  /** The namespace the last commit wrote to (informational stale counting in write()). */
+  private namespace: string | null = null;
 
   constructor(
     private readonly config: RedisSinkConfig,
@@ -99,6 +111,9 @@ export class RedisSink implements Sink {
   ) {
     this.tables = compileTables(config);
     this.versionNamespace = versionNamespace ?? offsetsKey;
+    this.generationKey = generationKeyOf(config, this.versionNamespace);
+    this.fixedNamespace = config['generation.namespace'] ?? null;
+    this.namespace = this.fixedNamespace;
   }
 
   /**
@@ -129,6 +144,7 @@ export class RedisSink implements Sink {
         if (c.status === 'wait') await c.connect();
         await c.ping();
       }
+      if (this.fixedNamespace === null) this.namespace = await this.cmd.get(this.generationKey);
     } catch (e) {
       // The connection's own error says more than "Connection is closed": refused credentials, a certificate that does not verify.
       const last = this.lastConnectionError;
@@ -178,16 +194,18 @@ export class RedisSink implements Sink {
 
   async write(batch: SinkBatch): Promise<WriteResult> {
     const plan = planRecords(batch.records, this.tables, this.config['truncate.mode'], this.versionNamespace);
-    const staleSkipped = await this.countStale(plan.ops);
+    const ops = this.fixedNamespace === null ? plan.ops : valuesOnly(plan.ops);
+    const staleSkipped = await this.countStale(ops);
     const key = field(batch);
     const queued = this.pending.get(key) ?? new Map<string, RedisOp[]>();
     this.pending.set(key, queued);
-    queued.set(batch.records[0]?.offset ?? '', plan.ops);
+    queued.set(batch.records[0]?.offset ?? '', ops);
     return { rejected: plan.rejected, staleSkipped };
   }
 
   /** Informational: versioned ops the store (or an earlier op of the batch) already supersedes. The guard itself is the Lua script. */
-  private async countStale(ops: readonly RedisOp[]): Promise<number> {
+  private async countStale(planned: readonly RedisOp[]): Promise<number> {
+    const ops = planned.map((o) => inNamespace(o, this.namespace));
     const versioned = ops.filter((o): o is Extract<RedisOp, { kind: 'write' | 'delete' }> => o.kind === 'write' || o.kind === 'delete');
     if (versioned.length === 0) return 0;
     const verKeys = [...new Set(versioned.map((o) => o.verKey))];
@@ -260,23 +278,26 @@ export class RedisSink implements Sink {
 
   private async commitNow(offsets: readonly PartitionOffset[]): Promise<void> {
     const fields = offsets.map(field);
-    const markTables = watermarkTables(offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat()));
+    const queuedOps = offsets.flatMap((o) => [...(this.pending.get(field(o))?.values() ?? [])].flat());
+    const markTables = watermarkTables(queuedOps);
+    // Rows (and truncates of rows) go to the generation the pointer names at EXEC (WATCHed with the offsets).
+    const followPointer = this.fixedNamespace === null && queuedOps.some((o) => o.kind === 'write' || o.kind === 'delete' || (o.kind === 'truncate' && o.valuePrefix !== null));
     const tx = this.redis('tx');
     try {
       for (let attempt = 0; ; attempt++) {
         // WATCH + read of the stored offsets and truncate watermarks in one round trip (same
         // connection, so the WATCH holds: a commit of another process in between aborts our EXEC).
         const epoch = this.txEpoch;
-        const check = await this.onTx(
-          tx
-            .pipeline()
-            .watch(this.offsetsKey)
-            .hmget(this.offsetsKey, ...(fields.length ? fields : ['-']), ...markTables.map(truncateField))
-            .exec(),
-        );
+        const pipe = tx
+          .pipeline()
+          .watch(...(followPointer ? [this.offsetsKey, this.generationKey] : [this.offsetsKey]))
+          .hmget(this.offsetsKey, ...(fields.length ? fields : ['-']), ...markTables.map(truncateField));
+        if (followPointer) pipe.get(this.generationKey);
+        const check = await this.onTx(pipe.exec());
         const checkErr = check?.find(([err]) => err)?.[0];
         if (!check || checkErr) throw checkErr ?? new Error('WATCH pipeline returned nothing');
         const read = check[1]![1] as (string | null)[];
+        const ns = followPointer ? ((check[2]?.[1] as string | null | undefined) ?? null) : this.fixedNamespace;
         const stored = read.slice(0, fields.length);
         const regressed: RegressedPartition[] = [];
         offsets.forEach((o, i) => {
@@ -308,7 +329,7 @@ export class RedisSink implements Sink {
           if (v) storedMarks.set(t, v);
         });
         const multi = tx.multi();
-        await this.addOps(multi, ops, storedMarks);
+        await this.addOps(multi, ops.map((o) => inNamespace(o, ns)), storedMarks);
         const hset: string[] = [];
         moving.forEach((o) => hset.push(field(o), o.offset));
         multi.hset(this.offsetsKey, ...hset);
@@ -322,6 +343,7 @@ export class RedisSink implements Sink {
         const failed = result.filter(([err]) => err);
         if (failed.length) this.logger.error({ errors: failed.map(([err]) => err?.message) }, 'redis commands failed inside the transaction (wrong key type?)');
         moving.forEach((o) => this.known.set(field(o), o.offset));
+        if (followPointer) this.namespace = ns;
         break;
       }
     } catch (e) {
@@ -391,9 +413,10 @@ export class RedisSink implements Sink {
     for (const op of ops) {
       if ((op.kind === 'write' || op.kind === 'delete') && belowWatermark(op, marks)) continue;
       if (op.kind === 'truncate') {
-        const covered = (k: string): boolean => op.prefixes.some((p) => p !== '' && k.startsWith(p));
+        const prefixes = op.valuePrefix === null ? op.prefixes : [...op.prefixes, op.valuePrefix];
+        const covered = (k: string): boolean => prefixes.some((p) => p !== '' && k.startsWith(p));
         const earlier = effective.flatMap((e) => (e.kind !== 'truncate' && covered(e.key) ? [e.key] : []));
-        const scanned = await this.scanPrefixes(op.prefixes);
+        const scanned = await this.scanPrefixes(prefixes);
         truncateKeys.set(effective.length, [...new Set([...scanned, ...earlier])]);
       }
       effective.push(op);
@@ -424,7 +447,7 @@ export class RedisSink implements Sink {
         case 'truncate': {
           const keys = truncateKeys.get(i) ?? [];
           for (let j = 0; j < keys.length; j += 500) {
-            const triples = keys.slice(j, j + 500).flatMap((k) => [k, versionKey(this.versionNamespace, k), legacyVersionKey(k)]);
+            const triples = keys.slice(j, j + 500).flatMap((k) => [k, versionKeyIn(op.namespace ?? null, this.versionNamespace, k), legacyVersionKey(k)]);
             multi.eval(TRUNCATE_SCRIPT, triples.length, ...triples, op.version);
           }
           for (const p of op.prefixes) publish(op.channel, op.table, `${p}*`);

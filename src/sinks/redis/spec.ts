@@ -55,6 +55,18 @@ export const redisSinkSpec = z
       .min(1)
       .optional()
       .describe('Hash holding this sink\'s consumed offsets (field "<topic>:<partition>"); default "cdc:offsets:<group.id>".'),
+    'generation.key': z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'write-through: the generation pointer key (docs/rebuild.md): when it exists, the rows live under the key namespace it holds ("<namespace>:<write key>") and readers look it up first; `cdc-fanout rebuild` flips it. Absent (no rebuild yet): rows live at the plain write keys. Default "cdc:generation:<group.id>".',
+      ),
+    'generation.namespace': z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only')
+      .optional()
+      .describe('Set by `cdc-fanout rebuild` on the instance that builds a new generation (leave unset): write only the write-through rows, into this namespace instead of the one `generation.key` points to, with no invalidations or publishes.'),
   })
   .strict()
   .superRefine((cfg, ctx) => {

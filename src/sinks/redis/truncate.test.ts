@@ -7,7 +7,7 @@ const none = new Map<string, string>();
 
 const v = (lsn: number, seq = 0): string => versionString({ commitLsn: BigInt(lsn), seq });
 const write = (table: string, version: string): Extract<RedisOp, { kind: 'write' }> => ({ kind: 'write', table, key: `k:${version}`, verKey: `cdc:ver:k:${version}`, version, json: '{}', toastColumns: [], ttlMs: 0 });
-const truncate = (table: string, version: string): RedisOp => ({ kind: 'truncate', table, version, prefixes: ['k:'], channel: null });
+const truncate = (table: string, version: string): RedisOp => ({ kind: 'truncate', table, version, prefixes: ['k:'], valuePrefix: null, channel: null });
 
 describe('redis truncate watermarks', () => {
   it('raise the stored watermark with the truncates of the batch, never lower it', () => {

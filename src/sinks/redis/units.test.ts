@@ -64,7 +64,11 @@ describe('planRecords', () => {
     const other = { ...rec('c', null, { id: 1 }), source: { schema: 'public', table: 'other' } };
     expect(planRecords([rec(null, null, null), other], tables, 'ignore', 'ns').ops).toEqual([]);
     expect(planRecords([rec('t', null, null, null)], tables, 'ignore', 'ns').ops).toEqual([]);
-    expect(planRecords([rec('t', null, null, null)], tables, 'delete', 'ns').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:', 'user:email:'], channel: null }]);
+    expect(planRecords([rec('t', null, null, null)], tables, 'delete', 'ns').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:', 'user:email:'], valuePrefix: null, channel: null }]);
+  });
+  it('write-through truncates: the write key\'s prefix apart from the invalidation templates\' (rows live in a generation namespace)', () => {
+    const wt = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}', 'user:email:{email}'], mode: 'write-through' } } }));
+    expect(planRecords([rec('t', null, null, null)], wt, 'delete', 'ns').ops).toEqual([{ kind: 'truncate', table: 'public.users', version: '00000000000000000300:0000000002', prefixes: ['user:email:'], valuePrefix: 'user:', channel: null }]);
   });
   it('write-through: writes the row with TOAST sentinels and a fixed-width version', () => {
     const wt = compileTables(redisSinkSpec.parse({ url: 'redis://h:6379', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['user:{id}', 'user:email:{email}'], mode: 'write-through' } } }));
