@@ -26,6 +26,7 @@ import { rebuildGroupOf, tpKey, type GenerationStore, type RebuildState } from '
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import { SinkError, type PartitionOffset, type TopicPartition } from '../sinks/sink.js';
+import { specFields } from '../spec/spec-fields.js';
 import type { SinkHandle } from './handles.js';
 import { sourceDatabaseUrl } from './source-url.js';
 import { sinkFactory } from './sink-adapter.js';
@@ -76,12 +77,6 @@ export interface RebuildResult {
   readonly dropped: readonly string[];
 }
 
-function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
-}
-
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -90,7 +85,7 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 /** The live sink's consumer group (the `group.id` rule of the runtime). */
 export function liveGroupOf(input: Pick<RebuildInput, 'pipeline' | 'topicPrefix' | 'sink'>): string {
-  const common = sinkCommonSpec.parse({ ...pick(input.sink, Object.keys(sinkCommonSpec.shape)), tables: undefined, topics: ['x'] }) as SinkCommonConfig;
+  const common = sinkCommonSpec.parse({ ...specFields(input.sink, sinkCommonSpec), tables: undefined, topics: ['x'] }) as SinkCommonConfig;
   return resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix }).groupId;
 }
 
@@ -142,7 +137,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     );
   }
   const log = input.logger.child({ rebuild: input.sink.name });
-  const config = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
+  const config = plugin.spec.parse(specFields(input.sink, plugin.spec));
   const store: GenerationStore = plugin.generations(config, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: liveGroupOf(input), logger: log });
   const group = store.liveGroup;
   const kafka = kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}.rebuild` });
