@@ -14,8 +14,8 @@ import type { KafkaConfig } from '../kafka/config.js';
 import { sinkGroupId } from '../sinks/group-id.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { checkSource } from '../source/check.js';
-import { configuredHosts } from '../source/connection.js';
-import { offsetsTopic, sourceSpec, transactionalId, type SourceConfig } from '../source/config.js';
+import { offsetsTopic, sourceSpec, transactionalId } from '../source/config.js';
+import { sourceDatabaseUrl } from '../source/source-url.js';
 import { specFields } from '../spec/spec-fields.js';
 import { didYouMean } from './issues.js';
 import type { LoadedPipeline } from './load.js';
@@ -30,19 +30,6 @@ export interface PipelineOnlineReport {
   readonly file: string;
   readonly pipeline: string;
   readonly components: readonly ComponentReport[];
-}
-
-/** The source connection as a libpq URL (for sinks that read the source catalog), as the daemon builds it. */
-function sourceDatabaseUrl(s: SourceConfig): string {
-  const u = new URL('postgres://localhost');
-  // database.hosts: the first server (the catalog reads work on a standby too).
-  const server = configuredHosts(s)[0]!;
-  u.hostname = server.host;
-  u.port = String(server.port);
-  u.username = encodeURIComponent(s['database.user']);
-  if (s['database.password']) u.password = encodeURIComponent(s['database.password']);
-  u.pathname = `/${encodeURIComponent(s['database.dbname'])}`;
-  return u.toString();
 }
 
 /** A check that threw instead of reporting (a bug or an unexpected client error) still yields a report. */

@@ -28,7 +28,7 @@ import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sin
 import { SinkError, type PartitionOffset, type TopicPartition } from '../sinks/sink.js';
 import { specFields } from '../spec/spec-fields.js';
 import type { SinkHandle } from './handles.js';
-import { sourceDatabaseUrl } from './source-url.js';
+import { sourceDatabaseUrl } from '../source/source-url.js';
 import { sinkFactory } from './sink-adapter.js';
 
 /** Smallest batch of the rebuild instance (see startRebuildSink). */
