@@ -32,7 +32,7 @@ import { endpoints } from '../scripts/stack/endpoints.js';
 import { loadConfig } from '../src/config/load.js';
 import { liveGroupOf, rebuildSink } from '../src/daemon/rebuild.js';
 import { sinkFactory } from '../src/daemon/sink-adapter.js';
-import { sourceDatabaseUrl } from '../src/daemon/source-url.js';
+import { sourceDatabaseUrl } from '../src/source/source-url.js';
 import { createLogger } from '../src/observability/logger.js';
 import { loadSinkPlugin } from '../src/sinks/registry.js';
 import { PostgresSource } from '../src/source/postgres-source.js';

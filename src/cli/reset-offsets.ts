@@ -12,6 +12,7 @@
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { maskString } from '../spec/secret.js';
+import { specFields } from '../spec/spec-fields.js';
 import { followsSource, sinkTopics, sourceTopicMatcher } from '../config/sink-topics.js';
 import { kafkaClient, type KafkaClient } from '../kafka/client.js';
 import { createLogger } from '../observability/logger.js';
@@ -115,9 +116,7 @@ export async function resetOffsetsCommand(pipelineName: string, opts: ResetFlags
     if (offsets.length === 0) return 0;
     // The sink's own store is what it resumes from.
     const plugin = await loadSinkPlugin(sinkCfg.type);
-    const own: Record<string, unknown> = {};
-    for (const k of Object.keys(plugin.spec.shape)) if (sinkCfg[k] !== undefined) own[k] = sinkCfg[k];
-    const sink = plugin.create(plugin.spec.parse(own), { pipeline: pipelineName, sinkName: sinkCfg.name, topicPrefix: prefix, groupId, kafka: kafkaCfg, logger: createLogger({ level: 'warn' }) });
+    const sink = plugin.create(plugin.spec.parse(specFields(sinkCfg, plugin.spec)), { pipeline: pipelineName, sinkName: sinkCfg.name, topicPrefix: prefix, groupId, kafka: kafkaCfg, logger: createLogger({ level: 'warn' }) });
     await sink.open();
     let refused: PartitionOffset[] = [];
     try {

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { maskString } from '../spec/secret.js';
+import { specFields } from '../spec/spec-fields.js';
 import { writeSignal, type SignalRequest } from '../daemon/signals.js';
 import { createLogger } from '../observability/logger.js';
 import { parseSourceConfig, sourceSpec } from '../source/config.js';
@@ -67,10 +68,7 @@ export async function snapshotCommand(pipelineName: string, opts: SnapshotFlags)
   const { source } = p.config;
   const signalTable = source['signal.data.collection'];
   if (!signalTable) return fail(`${p.file}: source.signal.data.collection is not set; set it (e.g. public.cdc_fanout_signal) to enable snapshots on request, then restart the daemon`);
-  const own: Record<string, unknown> = {};
-  const fields: Readonly<Record<string, unknown>> = source;
-  for (const k of Object.keys(sourceSpec.shape)) if (fields[k] !== undefined) own[k] = fields[k];
-  const cfg = parseSourceConfig(own);
+  const cfg = parseSourceConfig(specFields(source, sourceSpec));
   const daemon = await findDaemon(opts);
   if ('error' in daemon) return fail(daemon.error);
   // The signal is written: to the primary (of database.hosts, when set).

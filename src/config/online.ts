@@ -14,8 +14,9 @@ import type { KafkaConfig } from '../kafka/config.js';
 import { sinkGroupId } from '../sinks/group-id.js';
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { checkSource } from '../source/check.js';
-import { configuredHosts } from '../source/connection.js';
-import { offsetsTopic, sourceSpec, transactionalId, type SourceConfig } from '../source/config.js';
+import { offsetsTopic, sourceSpec, transactionalId } from '../source/config.js';
+import { sourceDatabaseUrl } from '../source/source-url.js';
+import { specFields } from '../spec/spec-fields.js';
 import { didYouMean } from './issues.js';
 import type { LoadedPipeline } from './load.js';
 import { sinkTableRefs, sinkTopics, type SourceTopics } from './sink-topics.js';
@@ -29,25 +30,6 @@ export interface PipelineOnlineReport {
   readonly file: string;
   readonly pipeline: string;
   readonly components: readonly ComponentReport[];
-}
-
-function pick(obj: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
-}
-
-/** The source connection as a libpq URL (for sinks that read the source catalog), as the daemon builds it. */
-function sourceDatabaseUrl(s: SourceConfig): string {
-  const u = new URL('postgres://localhost');
-  // database.hosts: the first server (the catalog reads work on a standby too).
-  const server = configuredHosts(s)[0]!;
-  u.hostname = server.host;
-  u.port = String(server.port);
-  u.username = encodeURIComponent(s['database.user']);
-  if (s['database.password']) u.password = encodeURIComponent(s['database.password']);
-  u.pathname = `/${encodeURIComponent(s['database.dbname'])}`;
-  return u.toString();
 }
 
 /** A check that threw instead of reporting (a bug or an unexpected client error) still yields a report. */
@@ -83,7 +65,7 @@ function sinkTableFindings(refs: readonly { table: string; path: readonly (strin
 export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOptions = {}): Promise<PipelineOnlineReport> {
   const ms = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const rawSource = p.config.source;
-  const source = sourceSpec.parse(pick(rawSource, Object.keys(sourceSpec.shape)));
+  const source = sourceSpec.parse(specFields(rawSource, sourceSpec));
   const kafka: KafkaConfig = p.config.kafka;
   const pgTarget = `${source['database.hosts'] ?? `${source['database.hostname']}:${source['database.port']}`}/${source['database.dbname']}`;
 
@@ -140,7 +122,7 @@ export async function checkPipelineOnline(p: LoadedPipeline, options: OnlineOpti
     let config: z.infer<typeof plugin.spec>;
     try {
       plugin = await loadSinkPlugin(s.sink.type);
-      config = plugin.spec.parse(pick(s.sink, Object.keys(plugin.spec.shape)));
+      config = plugin.spec.parse(specFields(s.sink, plugin.spec));
     } catch (err) {
       return { component, target: '', version: null, notes: [], findings: [...common, { severity: 'error', path: [...s.path, 'type'], message: `the ${s.sink.type} sink plugin could not be loaded or its config read: ${networkReason(err)}` }] };
     }

@@ -3,7 +3,7 @@ import type { LoadedPipeline } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineDefinition } from './pipeline.js';
 import { sinkFactory } from './sink-adapter.js';
-import { sourceDatabaseUrl } from './source-url.js';
+import { sourceDatabaseUrl } from '../source/source-url.js';
 import { sourceFactory } from './source-adapter.js';
 
 export interface DefinitionOptions {

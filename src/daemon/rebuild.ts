@@ -28,8 +28,9 @@ import { rebuildGroupOf, tpKey, type GenerationStore, type RebuildState } from '
 import { loadSinkPlugin } from '../sinks/registry.js';
 import { resolveSinkConfig, sinkCommonSpec, type SinkCommonConfig } from '../sinks/runtime/config.js';
 import { SinkError, type PartitionOffset, type TopicPartition } from '../sinks/sink.js';
+import { specFields } from '../spec/spec-fields.js';
 import type { SinkHandle } from './handles.js';
-import { sourceDatabaseUrl } from './source-url.js';
+import { sourceDatabaseUrl } from '../source/source-url.js';
 import { sinkFactory } from './sink-adapter.js';
 import { committedIncremental, requestIncrementalSnapshot, snapshotTables, sourceConfigOf } from './rebuild-snapshot.js';
 
@@ -86,12 +87,6 @@ export interface RebuildResult {
   readonly dropped: readonly string[];
 }
 
-function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
-}
-
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -100,7 +95,7 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 /** The live sink's consumer group (the `group.id` rule of the runtime). */
 export function liveGroupOf(input: Pick<RebuildInput, 'pipeline' | 'topicPrefix' | 'sink'>): string {
-  const common = sinkCommonSpec.parse({ ...pick(input.sink, Object.keys(sinkCommonSpec.shape)), tables: undefined, topics: ['x'] }) as SinkCommonConfig;
+  const common = sinkCommonSpec.parse({ ...specFields(input.sink, sinkCommonSpec), tables: undefined, topics: ['x'] }) as SinkCommonConfig;
   return resolveSinkConfig(common, { pipeline: input.pipeline, topicPrefix: input.topicPrefix }).groupId;
 }
 
@@ -155,7 +150,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     throw new Error(`--from snapshot needs source.signal.data.collection (e.g. public.cdc_fanout_signal) in pipeline "${input.pipeline}": the running daemon takes the snapshot request from that table; set it, restart the daemon, and run the rebuild again (or rebuild with --from log)`);
   }
   const log = input.logger.child({ rebuild: input.sink.name });
-  const config = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
+  const config = plugin.spec.parse(specFields(input.sink, plugin.spec));
   const store: GenerationStore = plugin.generations(config, { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: liveGroupOf(input), logger: log });
   const group = store.liveGroup;
   const kafka = kafkaClient(input.kafka, { clientIdSuffix: `${input.pipeline}.${input.sink.name}.rebuild` });
@@ -259,7 +254,7 @@ export async function rebuildSink(input: RebuildInput): Promise<RebuildResult> {
     /** Stores `to` as the rebuild group's offsets through the sink's own store (OffsetStore.reset: nothing consumes them yet). */
     const seedOffsets = async (to: readonly PartitionOffset[]): Promise<void> => {
       const cfg = { ...input.sink, 'group.id': state.rebuildGroup, ...store.rebuildConfig(state), ...(state.tables ? { tables: [...state.tables], topics: undefined } : {}) } as Record<string, unknown>;
-      const sink = plugin.create(plugin.spec.parse(pick(cfg, Object.keys(plugin.spec.shape))), { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: state.rebuildGroup, kafka: input.kafka, logger: log });
+      const sink = plugin.create(plugin.spec.parse(specFields(cfg, plugin.spec)), { pipeline: input.pipeline, sinkName: input.sink.name, topicPrefix: input.topicPrefix, groupId: state.rebuildGroup, kafka: input.kafka, logger: log });
       await retrying('opening the sink to set the rebuild offsets', () => sink.open(), log, input.signal);
       try {
         await retrying('setting the rebuild offsets', () => sink.resetOffsets(to), log, input.signal);

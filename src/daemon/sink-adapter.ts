@@ -3,6 +3,7 @@
  * SinkHandle around a fresh SinkRunner + Sink instance per (re)start.
  */
 import type { TlsSettings } from '../spec/tls.js';
+import { specFields } from '../spec/spec-fields.js';
 import type { z } from 'zod';
 import { kafkaClient } from '../kafka/client.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -33,12 +34,6 @@ export interface SinkAdapterInput {
   readonly source?: FollowedSource;
 }
 
-function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
-  return out;
-}
-
 export interface SinkFactoryResult {
   readonly factory: SinkFactory;
   /** Shared by every runner the factory builds, so counts survive restarts. */
@@ -49,13 +44,13 @@ export interface SinkFactoryResult {
 
 export async function sinkFactory(input: SinkAdapterInput): Promise<SinkFactoryResult> {
   const plugin = await loadSinkPlugin(input.sink.type);
-  const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(pick(input.sink, Object.keys(plugin.spec.shape)));
+  const pluginConfig: z.infer<typeof plugin.spec> = plugin.spec.parse(specFields(input.sink, plugin.spec));
   // Precedence: the sink's own `topics`/`tables` replace the source's table selection; with neither,
   // the sink follows the selection, tables that join it later included.
   const follow = followsSource(input.sink) && input.source ? sourceTopicMatcher(input.source) : undefined;
   const own = follow ? [] : sinkTopics(input.sink, input.topicPrefix, input.source?.['topic.routing.template']);
   const common = sinkCommonSpec.parse({
-    ...pick(input.sink, Object.keys(sinkCommonSpec.shape)),
+    ...specFields(input.sink, sinkCommonSpec),
     // The runtime gets the topic list the tables name.
     tables: undefined,
     topics: own.length > 0 ? own : undefined,

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { clientConfig } from '../source/connection.js';
 import { PostgresSource, type SourceStatus as PostgresSourceStatus } from '../source/postgres-source.js';
 import { SnapshotTables } from '../source/snapshot-tables.js';
+import { specFields } from '../spec/spec-fields.js';
 import { SignalWatcher, type SnapshotSignal } from './signals.js';
 import type { SourceFactory, SourceHandle, SourceRuntimeStatus } from './handles.js';
 import type { SnapshotProgress } from './status.js';
@@ -22,8 +23,7 @@ export interface SourceAdapterInput {
 }
 
 export function sourceFactory(input: SourceAdapterInput): SourceFactory {
-  const own: Record<string, unknown> = {};
-  for (const k of Object.keys(sourceSpec.shape)) if (input.source[k] !== undefined) own[k] = input.source[k];
+  const own = specFields(input.source, sourceSpec);
   // One for every source a restart creates: tables an earlier source finished stay in status.
   const snapshotTables = new SnapshotTables();
   const signalTable = input.source['signal.data.collection'] as string | undefined;

@@ -26,7 +26,7 @@ import type { Logger } from '../observability/logger.js';
 import { eventsOptions, type SourceConfig } from './config.js';
 import { clientConfig, createSlotExportingSnapshot, dropSlot, qualified, resolveTables } from './connection.js';
 import { kafkaClient } from '../kafka/client.js';
-import { Publisher } from './publisher.js';
+import { Publisher, publisherOptions } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
 import { Snapshotter } from './snapshotter.js';
@@ -68,17 +68,15 @@ export async function runAdHocSnapshot(input: AdHocSnapshotInput): Promise<numbe
     await admin.ensureOffsetsTopic(checkpoints);
     await producer.connect();
     let rows = 0;
-    const publisher = new Publisher(producer, {
-      offsetsTopic: checkpoints,
-      maxBatchSize: cfg['max.batch.size'],
-      maxBatchBytes: input.kafka['max.request.size'],
-      maxBatchWaitMs: cfg['max.batch.wait.ms'],
-      maxQueueSize: cfg['max.queue.size'],
-      maxQueueBytes: cfg['max.queue.size.in.bytes'],
-      onCommitted: (b) => {
-        rows += b.events;
-      },
-    });
+    const publisher = new Publisher(
+      producer,
+      publisherOptions(cfg, input.kafka, {
+        offsetsTopic: checkpoints,
+        onCommitted: (b) => {
+          rows += b.events;
+        },
+      }),
+    );
     await dropSlot(client, slot); // a leftover from a crashed run
     exported = await createSlotExportingSnapshot(cfg);
     log.info({ consistentPoint: formatLsn(exported.consistentPoint), slot }, 'ad-hoc snapshot: exported snapshot taken');

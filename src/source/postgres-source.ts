@@ -56,7 +56,7 @@ import { committedWatermark, ownershipInput, planSlot } from './slot-ownership.j
 import { Heartbeat } from './heartbeat.js';
 import { kafkaClient } from '../kafka/client.js';
 import { OversizeGuard } from './oversize.js';
-import { Publisher, type CommittedBatch } from './publisher.js';
+import { Publisher, publisherOptions, type CommittedBatch } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
 import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
@@ -367,16 +367,14 @@ export class PostgresSource {
       const extra = [builder.messageTopic, ...(cfg['provide.transaction.metadata'] ? [builder.transactionTopic] : [])];
       await this.admin.ensureTopics([...tables.map((t) => builder.topicFor(t)), ...extra]);
       const relations = new RelationCache(new TypeRegistry(pgClient), pgClient);
-      this.publisher = new Publisher(this.producer, {
-        offsetsTopic: topic,
-        maxBatchSize: cfg['max.batch.size'],
-        maxBatchBytes: this.kafkaConfig['max.request.size'],
-        maxBatchWaitMs: cfg['max.batch.wait.ms'],
-        maxQueueSize: cfg['max.queue.size'],
-        maxQueueBytes: cfg['max.queue.size.in.bytes'],
-        onCommitted: (b) => this.committed(b),
-        onFailure: (e) => this.streaming?.abort(e),
-      });
+      this.publisher = new Publisher(
+        this.producer,
+        publisherOptions(cfg, this.kafkaConfig, {
+          offsetsTopic: topic,
+          onCommitted: (b) => this.committed(b),
+          onFailure: (e) => this.streaming?.abort(e),
+        }),
+      );
 
       // Decide snapshot vs streaming.
       const mode = cfg['snapshot.mode'];

@@ -20,6 +20,8 @@
 import type { KafkaRecord, TransactionalProducer } from '../kafka/producer.js';
 import { offsetRecord, type StoredOffset } from '../kafka/offsets-store.js';
 import { recordSizeBound } from '../kafka/record-size.js';
+import type { KafkaConfig } from '../kafka/config.js';
+import type { SourceConfig } from './config.js';
 
 export interface CommittedBatch {
   readonly offset: StoredOffset;
@@ -48,6 +50,26 @@ export interface PublisherOptions {
   readonly onCommitted: (batch: CommittedBatch) => void | Promise<void>;
   /** Called once with the first Kafka failure (the publisher is unusable afterwards). */
   readonly onFailure?: (err: unknown) => void;
+}
+
+/**
+ * PublisherOptions from the configuration: batch and queue bounds from the source config, the batch
+ * byte bound from kafka max.request.size. Every publisher (streaming, new-table and ad-hoc snapshots)
+ * is built through this, so they all honour the same settings.
+ */
+export function publisherOptions(
+  cfg: SourceConfig,
+  kafka: Pick<KafkaConfig, 'max.request.size'>,
+  own: Pick<PublisherOptions, 'offsetsTopic' | 'onCommitted' | 'onFailure'>,
+): PublisherOptions {
+  return {
+    maxBatchSize: cfg['max.batch.size'],
+    maxBatchBytes: kafka['max.request.size'],
+    maxBatchWaitMs: cfg['max.batch.wait.ms'],
+    maxQueueSize: cfg['max.queue.size'],
+    maxQueueBytes: cfg['max.queue.size.in.bytes'],
+    ...own,
+  };
 }
 
 export class Publisher {

@@ -68,6 +68,18 @@ export interface StreamingDeps {
 
 type DecoderMessage = Parameters<PgoutputDecoder['decode']>[0];
 
+/**
+ * Whether a logical decoding message with this prefix becomes an event: message.prefix.include.list
+ * (anchored patterns; absent or empty: every prefix) else message.prefix.exclude.list. The patterns
+ * are compiled here, once; the returned test runs for every message.
+ */
+export function messagePrefixFilter(config: Pick<SourceConfig, 'message.prefix.include.list' | 'message.prefix.exclude.list'>): (prefix: string) => boolean {
+  const include = patterns(config['message.prefix.include.list']);
+  const exclude = patterns(config['message.prefix.exclude.list']);
+  if (include.length > 0) return (prefix) => include.some((r) => r.test(prefix));
+  return (prefix) => !exclude.some((r) => r.test(prefix));
+}
+
 export class StreamingSource {
   private readonly service: LogicalReplicationService;
   private readonly decoder: PgoutputDecoder;
@@ -88,6 +100,8 @@ export class StreamingSource {
   private readonly readCounters = new WeakMap<RelationInfo, Map<string, ReadCount>>();
   private readonly dirtyReadCounts: ReadCount[] = [];
   private readonly plugin: RawPgoutputPlugin;
+  /** message.prefix.include/exclude.list, compiled once: this runs for every logical message. */
+  private readonly messageWanted: (prefix: string) => boolean;
   /** Messages fully handled; equals plugin.parsed when nothing is queued (here or inside the service). */
   private handled = 0;
   /**
@@ -104,6 +118,7 @@ export class StreamingSource {
 
   constructor(private readonly deps: StreamingDeps) {
     this.stored = deps.stored;
+    this.messageWanted = messagePrefixFilter(deps.config);
     this.plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [deps.config['publication.name']], messages: true });
     this.decoder = new PgoutputDecoder(this.plugin);
     // auto: false — we confirm only after the Kafka commit. timeoutSeconds: 0 — the library's timer
@@ -344,13 +359,6 @@ export class StreamingSource {
     this.tx = { xid: 0, commitLsn: ch.lsn, commitTimeMs: Date.now(), seq: 0, emitted: 0, skipAll: this.stored !== null && ch.lsn <= this.stored.commitLsn, skipUpTo: -1 };
     await this.emit((source) => ({ op: 'm', prefix: ch.prefix, content: ch.content, transactional: false, source: { ...source, xid: null } }), null);
     await this.handle({ kind: 'commit', commitLsn: ch.lsn, endLsn: ch.lsn, commitTimeMs: this.tx.commitTimeMs });
-  }
-
-  private messageWanted(prefix: string): boolean {
-    const { config } = this.deps;
-    const include = patterns(config['message.prefix.include.list']);
-    if (include.length > 0) return include.some((r) => r.test(prefix));
-    return !patterns(config['message.prefix.exclude.list']).some((r) => r.test(prefix));
   }
 
   /** One change of the open transaction: position it, skip it if Kafka has it, else build and queue its records. */

@@ -45,7 +45,7 @@ import type { SnapshotTables } from './snapshot-tables.js';
 import { eventsOptions, transactionalId, type SourceConfig } from './config.js';
 import { clientConfig, createSlotExportingSnapshot, dropSlot, ensurePublication, qualified, selectTables, warnTables, type CapturedTable, type ExportedSlot } from './connection.js';
 import { OversizeGuard } from './oversize.js';
-import { Publisher } from './publisher.js';
+import { Publisher, publisherOptions } from './publisher.js';
 import { createRecordBuilder } from './record-adapter.js';
 import { RelationCache } from './relations.js';
 import { Snapshotter, type SnapshotProgress } from './snapshotter.js';
@@ -372,19 +372,17 @@ export class TableLifecycle {
         this.log.info({ tables: runNames, consistentPoint: formatLsn(cp), slot: this.tempSlot }, 'snapshot of new tables: exported snapshot taken');
       }
       this.state = { ...this.state, run: runNames };
-      const publisher = new Publisher(this.producer, {
-        offsetsTopic: this.offsetsTopic,
-        maxBatchSize: cfg['max.batch.size'],
-        maxBatchBytes: this.kafkaConfig['max.request.size'],
-        maxBatchWaitMs: cfg['max.batch.wait.ms'],
-        maxQueueSize: cfg['max.queue.size'],
-        maxQueueBytes: cfg['max.queue.size.in.bytes'],
-        onCommitted: (b) => {
-          // The committed record is the durable state now.
-          const r = b.offset as TablesRecord;
-          if (r.snapshot && !r.snapshot.completed) this.state = { ...this.state, checkpoint: { cp: r.snapshot.consistent_lsn, snapshot: r.snapshot } };
-        },
-      });
+      const publisher = new Publisher(
+        this.producer,
+        publisherOptions(cfg, this.kafkaConfig, {
+          offsetsTopic: this.offsetsTopic,
+          onCommitted: (b) => {
+            // The committed record is the durable state now.
+            const r = b.offset as TablesRecord;
+            if (r.snapshot && !r.snapshot.completed) this.state = { ...this.state, checkpoint: { cp: r.snapshot.consistent_lsn, snapshot: r.snapshot } };
+          },
+        }),
+      );
       const runSet = new Set(runNames);
       const builder = createRecordBuilder(eventsOptions(cfg), cfg['database.dbname']);
       // The snapshot creates a new table's topic: with the cleanup.policy its builder records.

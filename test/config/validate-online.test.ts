@@ -210,6 +210,37 @@ describe('validate --online', () => {
     expect(usage.stderr).toContain(`option '--timeout <ms>' argument 'soon' is invalid. expected a positive whole number, e.g. 30000, got "soon"`);
   }, 120_000);
 
+  it('database.hosts with an unreachable server first: the check finds the primary among them, as `run` does, exit 0', async () => {
+    const live = `${pgUrl.hostname}:${pgUrl.port || 5432}`;
+    writeFileSync(
+      join(dir, 'hosts.yaml'),
+      `${source(`${prefix}-h`, `  database.hosts: 127.0.0.1:${closedPort},${live}
+  slot.name: ${id}_hosts
+  publication.name: ${id}_hosts_pub
+  publication.autocreate.mode: filtered
+  table.include.list: public.users,public.orders`)}sinks:
+  - name: search
+    type: elasticsearch
+    url: ${ep.elasticsearchUrl}
+    tables: [public.users]
+  - name: analytics
+    type: clickhouse
+    url: ${ep.clickhouseUrl}
+    database: ${id}
+    tables: [public.orders]
+`,
+    );
+    const r = await run(['validate', '-c', 'hosts.yaml', '--online', '--timeout', '4000']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`hosts.yaml: pipeline "${prefix}-h" checked online (2 sinks)`);
+    // The dead first server is skipped; the report names the primary it found and checked.
+    expect(lines[1]).toMatch(new RegExp(`^  postgres: ok — PostgreSQL \\d+\\.\\d+ at ${live.replace(/\./g, '\\.')}/${db}; wal_level=logical; 2 tables captured; primary ${live.replace(/\./g, '\\.')}; slot ${id}_hosts will be created$`));
+    expect(lines[3]).toMatch(/^ {2}sink search \(elasticsearch\): ok — /);
+    expect(lines[4]).toMatch(new RegExp(`^  sink analytics \\(clickhouse\\): ok — ClickHouse \\d+\\.\\d+\\.\\d+ at http://\\S+; database ${id} will be created; 1 table$`));
+  }, 120_000);
+
   it('a config with many problems: every one reported at once, located, with its fix; exit 1', async () => {
     const text = `${source(`${prefix}-a`, `  database.user: ${user}
   slot.name: ${id}_td

@@ -8,18 +8,15 @@
 // against Postgres; a rerun replays nothing and changes nothing. A replay killed (SIGKILL) between
 // chunks resumes from its stored position: nothing double-applied (doc _version = commit LSN),
 // nothing skipped.
-import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { DlqListing, DlqReplayReport } from '../../src/sinks/runtime/dlq-replay.js';
-import { freePort } from '../support/ports.js';
-import { startDaemon, waitFor, type DaemonProcess } from './helpers.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
+import { waitFor } from './helpers.js';
 
 const ep = endpoints();
 const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
@@ -27,27 +24,15 @@ const T = `dlq_${run}`;
 const INDEX = `${T}.public.${T}`;
 const CHECKPOINTS = `cdc-fanout-checkpoints-${T}`;
 const DLQ_TOPIC = `${T}.dlq.search`;
-const pgUrl = new URL(ep.postgresUrl);
-// Nothing listens here: the CLI's default admin address must not reach some other daemon.
-const NO_DAEMON_PORT = await freePort();
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'cdc-fanout.js');
 const es = new Client({ node: ep.elasticsearchUrl });
 
+// The CLI's default admin address (h.noDaemonPort) has nothing listening: it must not reach some other daemon.
+let h: DaemonHarness;
 let dir: string;
-let stateDir: string;
 let cfgDir: string;
 let db: pg.Client;
-let daemon: DaemonProcess | undefined;
 
-const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, CDC_FANOUT_STATE_DIR: stateDir, CDC_ADMIN_URL: '', CDC_ADMIN_PORT: String(NO_DAEMON_PORT), CDC_LOG_LEVEL: 'warn' });
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: cliEnv(), timeout: 240_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): ReturnType<DaemonHarness['cli']> => h.cli(args, 240_000);
 
 async function list(): Promise<DlqListing> {
   const r = await cli(['dlq', 'list', T, '-c', cfgDir, '--sink', 'search', '--json']);
@@ -89,33 +74,18 @@ async function reconcile(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-dlq-'));
-  stateDir = join(dir, 'state');
-  cfgDir = join(dir, 'connectors');
-  mkdirSync(cfgDir);
+  h = await DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-dlq-', cliEnv: { CDC_LOG_LEVEL: 'warn' } });
+  ({ dir, cfgDir } = h);
   db = new pg.Client({ connectionString: ep.postgresUrl });
   await db.connect();
   await db.query(`CREATE TABLE public.${T} (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL)`);
   // The user's strict mapping: a column added later in Postgres is refused until the mapping has it.
   writeFileSync(join(dir, 'mappings.json'), JSON.stringify({ dynamic: 'strict', properties: { id: { type: 'long' }, name: { type: 'keyword' }, qty: { type: 'integer' } } }));
-  writeFileSync(
-    join(cfgDir, 'p.yaml'),
-    `name: ${T}
-source:
-  topic.prefix: ${T}
-  database.hostname: ${pgUrl.hostname}
-  database.port: ${pgUrl.port || 5432}
-  database.user: ${decodeURIComponent(pgUrl.username || 'postgres')}
-${pgUrl.password ? `  database.password: "${decodeURIComponent(pgUrl.password)}"\n` : ''}  database.dbname: ${pgUrl.pathname.slice(1) || 'postgres'}
-  slot.name: ${T}_slot
-  publication.name: ${T}_pub
-  publication.autocreate.mode: filtered
-  table.include.list: public\\.${T}
-  max.batch.wait.ms: 20
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-sinks:
-  - name: search
+  h.writeConfig(
+    pipelineYaml({
+      name: T,
+      tables: `public\\.${T}`,
+      sinks: `  - name: search
     type: elasticsearch
     url: ${ep.elasticsearchUrl}
     tables: [public.${T}]
@@ -125,30 +95,18 @@ sinks:
     batch.max.records: 7
     batch.max.wait.ms: 50
 `,
+    }),
   );
 }, 60_000);
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
-  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]).catch(() => undefined);
-  await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
-  await db.query(`DROP TABLE IF EXISTS public.${T}`).catch(() => undefined);
   await db.end();
-  await es.indices.delete({ index: [INDEX, CHECKPOINTS], ignore_unavailable: true }).catch(() => undefined);
-  const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(T));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.includes(T));
-  if (groups.length) await admin.deleteGroups(groups).catch(() => undefined);
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
+  await h.cleanup({ tables: [`public.${T}`], indices: [INDEX, CHECKPOINTS] });
 }, 60_000);
 
 describe('dlq replay', () => {
   it('dead-lettered changes are replayed once the cause is fixed: stale ones skipped, failures kept, reruns change nothing, reconciled with Postgres', { timeout: 600_000 }, async () => {
-    daemon = await startDaemon(cfgDir, { CDC_FANOUT_STATE_DIR: stateDir });
+    await h.start();
     await db.query(`INSERT INTO public.${T} (id, name, qty) SELECT g, 'row ' || g, g FROM generate_series(1, 20) g`);
     await waitFor('20 documents', async () => (await es.indices.exists({ index: INDEX })) && (await esDocs()).size === 20, 120_000);
 
@@ -176,9 +134,9 @@ describe('dlq replay', () => {
     const badTable = await cli(['dlq', 'replay', T, '-c', cfgDir, '--sink', 'search', '--table', 'public.other']);
     expect(badTable.code).toBe(1);
     expect(badTable.stderr).toContain(`does not consume table "public.other" (its tables: public.${T})`);
-    const unreachable = await cli(['dlq', 'replay', T, '-c', cfgDir, '--sink', 'search', '--admin', `http://127.0.0.1:${NO_DAEMON_PORT}`]);
+    const unreachable = await cli(['dlq', 'replay', T, '-c', cfgDir, '--sink', 'search', '--admin', `http://127.0.0.1:${h.noDaemonPort}`]);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toContain(`cannot reach the daemon at http://127.0.0.1:${NO_DAEMON_PORT}`);
+    expect(unreachable.stderr).toContain(`cannot reach the daemon at http://127.0.0.1:${h.noDaemonPort}`);
 
     // Dry run through the daemon: counts, changes nothing.
     const dry = await replay(['--dry-run']);
@@ -207,8 +165,7 @@ describe('dlq replay', () => {
     expect((await reconcile()).length).toBeGreaterThan(0); // rows 1-10 (but 5) and 21-40 (but 25) still behind
 
     // Daemon stopped: the CLI replays in its own process.
-    expect(await daemon.stop()).toBe(0);
-    daemon = undefined;
+    expect(await h.stop()).toBe(0);
     const fixed = await replay();
     expect(fixed.stderr).toContain('replaying in this process');
     expect(fixed.code).toBe(0);
@@ -230,13 +187,12 @@ describe('dlq replay', () => {
 
   it('a replay killed (SIGKILL) between chunks resumes from its stored position: nothing skipped, nothing applied twice', { timeout: 600_000 }, async () => {
     // A second cause: another new column. 10 updates of the 40 rows → 400 dead letters (DLQ offsets 60..459).
-    daemon = await startDaemon(cfgDir, { CDC_FANOUT_STATE_DIR: stateDir });
+    await h.start();
     await db.query(`ALTER TABLE public.${T} ADD COLUMN extra int`);
     for (let i = 1; i <= 10; i++) await db.query(`UPDATE public.${T} SET qty = qty + 1, extra = ${i}`);
     await waitFor('400 more dead-lettered records', async () => (await list()).total === 460, 180_000);
     await es.indices.putMapping({ index: INDEX, properties: { extra: { type: 'integer' } } });
-    expect(await daemon.stop()).toBe(0);
-    daemon = undefined;
+    expect(await h.stop()).toBe(0);
 
     // The replay in a child process, killed once its stored position is past the start and before the end.
     const checkpointId = `cdc-fanout.${T}.search|${DLQ_TOPIC}|0`;
@@ -245,21 +201,19 @@ describe('dlq replay', () => {
       return r?._source ? BigInt(r._source.offset) : null;
     };
     expect(await stored()).toBe(60n);
-    const child = spawn(process.execPath, [bin, 'dlq', 'replay', T, '-c', cfgDir, '--sink', 'search', '--json'], { env: cliEnv(), stdio: 'ignore' });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     let killedAt: bigint | null = null;
-    let finished = false;
-    void exited.then(() => (finished = true));
-    while (!finished) {
-      const at = await stored();
-      if (at !== null && at > 60n && at < 460n) {
-        child.kill('SIGKILL');
+    await h.cliKilledWhen(
+      'mid-way',
+      ['dlq', 'replay', T, '-c', cfgDir, '--sink', 'search', '--json'],
+      async () => {
+        const at = await stored();
+        if (at === null || at <= 60n || at >= 460n) return false;
         killedAt = at;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await exited;
+        return true;
+      },
+      240_000,
+      20,
+    );
     expect(killedAt, 'the replay finished before it could be killed mid-way').not.toBeNull();
     const afterKill = await stored();
     expect(afterKill! >= killedAt!).toBe(true);

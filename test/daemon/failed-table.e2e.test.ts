@@ -4,58 +4,35 @@
 // `failedTables` in /pipelines and logged with the table and the remedy, the sink stays RUNNING and
 // its other table keeps converging row by row against Postgres; the sink's resume action retries
 // the table from its stored offset (the same record stops it again: nothing was skipped).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
-import type { PipelineStatus, SinkStatus } from '../../src/daemon/status.js';
-import { pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
+import { waitFor } from './helpers.js';
 
 const ep = endpoints();
 const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
 const T = `dft_${run}`;
 const A = `${T}_a`;
 const B = `${T}_b`;
-const pgUrl = new URL(ep.postgresUrl);
 
-let dir: string;
+let h: DaemonHarness;
 let db: pg.Client;
 let redis: Redis;
-let daemon: DaemonProcess | undefined;
-
-const cacheOf = (list: PipelineStatus[]): SinkStatus => list.find((p) => p.name === T)!.sinks.find((s) => s.name === 'cache')!;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-failed-table-'));
-  const cfgDir = join(dir, 'connectors');
-  mkdirSync(cfgDir);
+  h = await DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-failed-table-' });
   db = new pg.Client({ connectionString: ep.postgresUrl });
   await db.connect();
   await db.query(`CREATE TABLE public.${A} (id int PRIMARY KEY, code text)`);
   await db.query(`CREATE TABLE public.${B} (id int PRIMARY KEY, v text)`);
   redis = new Redis(ep.redisUrl);
-  writeFileSync(
-    join(cfgDir, 'p.yaml'),
-    `name: ${T}
-source:
-  topic.prefix: ${T}
-  database.hostname: ${pgUrl.hostname}
-  database.port: ${pgUrl.port || 5432}
-  database.user: ${decodeURIComponent(pgUrl.username || 'postgres')}
-${pgUrl.password ? `  database.password: "${decodeURIComponent(pgUrl.password)}"\n` : ''}  database.dbname: ${pgUrl.pathname.slice(1) || 'postgres'}
-  slot.name: ${T}_slot
-  publication.name: ${T}_pub
-  publication.autocreate.mode: filtered
-  table.include.list: public\\.${T}_(a|b)
-  max.batch.wait.ms: 20
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-sinks:
-  - name: cache
+  h.writeConfig(
+    pipelineYaml({
+      name: T,
+      tables: `public\\.${T}_(a|b)`,
+      sinks: `  - name: cache
     type: redis
     url: ${ep.redisUrl}
     batch.max.wait.ms: 50
@@ -64,39 +41,18 @@ sinks:
       public.${A}: { keys: ["${T}:a:{code}"], mode: write-through }
       public.${B}: { keys: ["${T}:b:{id}"], mode: write-through }
 `,
+    }),
   );
   // both topics exist (snapshot) before the sink subscribes
   await db.query(`INSERT INTO public.${A} SELECT g, 'c' || g FROM generate_series(1, 10) g`);
   await db.query(`INSERT INTO public.${B} SELECT g, 'b' || g FROM generate_series(1, 10) g`);
-  daemon = await startDaemon(cfgDir, { CDC_FANOUT_STATE_DIR: join(dir, 'state') });
+  await h.start();
 }, 90_000);
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
-  // the killed daemon's walsender lets go of the slot a moment later
-  for (let i = 0; i < 40; i++) {
-    const r = await db.query(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [`${T}_slot`]);
-    if (r.rows.length === 0) break;
-    if (r.rows[0].active) {
-      await new Promise((res) => setTimeout(res, 250));
-      continue;
-    }
-    await db.query(`SELECT pg_drop_replication_slot($1)`, [`${T}_slot`]).catch(() => undefined);
-    break;
-  }
-  await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
-  await db.query(`DROP TABLE IF EXISTS public.${A}, public.${B}`).catch(() => undefined);
   await db.end();
-  const keys = await redis.keys(`${T}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.del(`cdc:offsets:cdc-fanout.${T}.cache`);
   redis.disconnect();
-  const admin = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(T));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
+  await h.cleanup({ tables: [`public.${A}`, `public.${B}`], redis: { patterns: [`${T}:*`], keys: [`cdc:offsets:cdc-fanout.${T}.cache`] } });
 }, 60_000);
 
 /** B in Redis equals B in Postgres, row by row. */
@@ -119,7 +75,7 @@ describe('a failed table in the running daemon', () => {
     await db.query(`INSERT INTO public.${A} VALUES (11, NULL)`); // no write.key for this row
     await db.query(`INSERT INTO public.${A} VALUES (12, 'c12')`);
     const failed = await waitFor('A listed as failed', async () => {
-      const s = cacheOf(await pipelines(daemon!.url));
+      const s = await h.sink('cache');
       return s.failedTables.length > 0 ? s : undefined;
     });
     expect(failed.state).toBe('RUNNING');
@@ -127,7 +83,7 @@ describe('a failed table in the running daemon', () => {
     expect(t).toMatchObject({ state: 'FAILED', table: `public.${A}`, topic: `${T}.public.${A}` });
     expect(t!.error).toContain('write.key template');
     expect(t!.error).toContain(`POST /pipelines/${T}/sinks/cache/resume`);
-    expect(daemon!.output()).toContain(`table public.${A} stopped (the other tables of the sink go on)`);
+    expect(h.running().output()).toContain(`table public.${A} stopped (the other tables of the sink go on)`);
 
     for (let round = 1; round <= 3; round++) {
       await db.query(`INSERT INTO public.${B} SELECT g, 'b' || g FROM generate_series(${round * 100}, ${round * 100 + 20}) g`);
@@ -139,10 +95,10 @@ describe('a failed table in the running daemon', () => {
     const offsetsKey = `cdc:offsets:cdc-fanout.${T}.cache`;
     expect(await redis.hget(offsetsKey, `${t!.topic}:${t!.partition}`)).toBe(t!.resumeFrom);
 
-    const res = await fetch(`${daemon!.url}/pipelines/${T}/sinks/cache/resume`, { method: 'POST' });
+    const res = await fetch(`${h.running().url}/pipelines/${T}/sinks/cache/resume`, { method: 'POST' });
     expect(res.ok).toBe(true);
     const again = await waitFor('A stops again at the same record', async () => {
-      const s = cacheOf(await pipelines(daemon!.url));
+      const s = await h.sink('cache');
       const f = s.failedTables[0];
       return f && f.since !== t!.since ? f : undefined;
     });
@@ -150,6 +106,6 @@ describe('a failed table in the running daemon', () => {
     expect(again.resumeFrom).toBe(t!.resumeFrom);
     expect(await redis.hget(offsetsKey, `${t!.topic}:${t!.partition}`)).toBe(t!.resumeFrom);
     expect(await redis.exists(`${T}:a:null`, `${T}:a:`)).toBe(0);
-    expect(cacheOf(await pipelines(daemon!.url)).state).toBe('RUNNING');
+    expect((await h.sink('cache')).state).toBe('RUNNING');
   });
 });

@@ -22,17 +22,14 @@
  *
  * 30–45 s here (2 shared cores); skipped (reason in the suite name) when zonky binaries cannot be had.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { checkKafka } from '../../scripts/verify/kafka-check.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
 import { pgClusterSupport, startPair, type PgNode, type PgPair } from '../support/pg-cluster.js';
-import { pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
+import { waitFor } from './helpers.js';
 
 const support = pgClusterSupport(process.env.CDC_FAILOVER_PG ?? '17', 17);
 const bin = 'bin' in support ? support.bin : null;
@@ -41,36 +38,22 @@ const ep = endpoints();
 const run = `dfo_${Date.now().toString(36)}`;
 const TOPIC = `${run}.public.t`;
 const REDIS_DB = 12;
+const REDIS_URL = `${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}`;
 const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
 
-let dir: string;
+let h: DaemonHarness | undefined;
 let pair: PgPair | null = null;
 let redis: Redis;
-let daemon: DaemonProcess | undefined;
 
 type Rows = Map<number, string>; // id → v
 
 function yaml(p: PgPair): string {
-  return `name: ${run}
-source:
-  topic.prefix: ${run}
-  database.hosts: 127.0.0.1:${p.primary.port},127.0.0.1:${p.standby.port}
-  database.user: postgres
-  database.dbname: postgres
-  slot.name: ${run}_slot
-  slot.failover: true
-  publication.name: ${run}_pub
-  publication.autocreate.mode: filtered
-  table.include.list: 'public\\.t2?'
-  max.batch.wait.ms: 20
-  heartbeat.interval.ms: 300
-  slot.health.interval.ms: 500
-  table.discovery.interval.ms: 1000
-  signal.data.collection: public.signals
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-sinks:
-  - name: search
+  return pipelineYaml({
+    name: run,
+    server: [`database.hosts: 127.0.0.1:${p.primary.port},127.0.0.1:${p.standby.port}`, 'database.user: postgres', 'database.dbname: postgres'],
+    tables: `'public\\.t2?'`,
+    source: ['slot.failover: true', 'heartbeat.interval.ms: 300', 'slot.health.interval.ms: 500', 'table.discovery.interval.ms: 1000', 'signal.data.collection: public.signals'],
+    sinks: `  - name: search
     type: elasticsearch
     url: ${ep.elasticsearchUrl}
   - name: analytics
@@ -79,9 +62,10 @@ sinks:
     database: ${run}
   - name: cache
     type: redis
-    url: ${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}
+    url: ${REDIS_URL}
     table.default: { keys: ["${run}:{table}:{id}"], mode: write-through }
-`;
+`,
+  });
 }
 
 /**
@@ -165,32 +149,25 @@ async function redisRows(t = 't'): Promise<Rows> {
 
 beforeAll(async () => {
   if (!bin) return;
-  dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-failover-'));
-  mkdirSync(join(dir, 'connectors'));
-  redis = new Redis(`${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}`);
+  h = await DaemonHarness.create({ name: run, tmpPrefix: 'cdc-fanout-failover-' });
+  redis = new Redis(REDIS_URL);
   pair = await startPair(bin, major, { primary: { synchronized_standby_slots: 'standby1' }, standby: { sync_replication_slots: 'on' } });
-  writeFileSync(join(dir, 'connectors', 'p.yaml'), yaml(pair));
+  h.writeConfig(yaml(pair));
 }, 180_000);
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
+  await h?.daemon?.stop('SIGKILL');
   pair?.destroy(); // the slots live only in the private cluster
-  if (!bin) return;
-  const keys = await redis.keys(`${run}:*`);
-  const ver = await redis.keys(`cdc:ver@cdc-fanout.${run}.*`);
-  if (keys.length + ver.length) await redis.del(...keys, ...ver);
-  await redis.del(`cdc:offsets:cdc-fanout.${run}.cache`);
+  if (!bin || !h) return;
   redis.disconnect();
-  await ch.command({ query: `DROP DATABASE IF EXISTS ${run}` }).catch(() => undefined);
   await ch.close();
-  await fetch(`${ep.elasticsearchUrl}/${TOPIC.toLowerCase()}`, { method: 'DELETE' }).catch(() => undefined);
-  const admin = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${run}.`));
-  await fetch(`${ep.elasticsearchUrl}/${`${run}.public.t2`.toLowerCase()}`, { method: 'DELETE' }).catch(() => undefined);
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
+  await h.cleanup({
+    pg: false,
+    topicPrefix: `${run}.`,
+    indices: [TOPIC, `${run}.public.t2`],
+    clickhouse: { databases: [run] },
+    redis: { url: REDIS_URL, patterns: [`${run}:*`, `cdc:ver@cdc-fanout.${run}.*`], keys: [`cdc:offsets:cdc-fanout.${run}.cache`] },
+  });
 }, 120_000);
 
 const title = `daemon failover: promotion of a streaming standby (PostgreSQL ${major || 17}, failover slot, ES + ClickHouse + Redis)`;
@@ -200,13 +177,10 @@ describe.skipIf(!bin)('skip' in support ? `${title} — SKIPPED: ${support.skip}
     await p.primary.sql('CREATE TABLE t (id int PRIMARY KEY, v text)');
     await p.primary.sql('CREATE TABLE audit (n int NOT NULL)');
     await p.primary.sql(`INSERT INTO t SELECT g, 'seed' FROM generate_series(1, 200) g`);
-    daemon = await startDaemon(join(dir, 'connectors'));
-    const d = daemon;
+    const harness = h!;
+    const d = await harness.start();
     onTestFailed(() => console.log(`daemon output (last 6000 chars):\n${d.output().slice(-6000)}`));
-    const status = async () => {
-      if (d.proc.exitCode !== null || d.proc.signalCode !== null) throw new Error(`the daemon exited (${d.proc.exitCode ?? d.proc.signalCode})`);
-      return (await pipelines(d.url))[0]!;
-    };
+    const status = () => harness.pipeline();
     await waitFor('source RUNNING on the primary', async () => (await status()).source.state === 'RUNNING', 120_000);
 
     const w = load(p.primary, 1000);

@@ -5,29 +5,21 @@
 // few ms. The rebuild is killed with SIGKILL while it builds and in the grace period; each rerun
 // resumes. Then: the reader never saw an error or fewer than BASE rows; the table equals Postgres
 // row by row; a second rebuild swaps again and drops the previous generation.
-import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { generationSuffix } from '../../src/sinks/clickhouse/generations.js';
 import type { RebuildState } from '../../src/sinks/generations.js';
 import { clickhouseTargets, stopTargets } from '../support/clickhouse-targets.js';
-import { freePort } from '../support/ports.js';
-import { startDaemon, waitFor, type DaemonProcess } from './helpers.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
+import { waitFor } from './helpers.js';
 
 const targets = await clickhouseTargets();
 afterAll(() => stopTargets(targets));
 
 const ep = endpoints();
 const BASE = 1500;
-const pgUrl = new URL(ep.postgresUrl);
-const NO_DAEMON_PORT = await freePort();
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'cdc-fanout.js');
 
 interface Row {
   id: number;
@@ -45,19 +37,11 @@ for (const target of targets) {
     const ch = createClient({ url: target.url, log: { level: 127 } });
     const writers: { stop: () => Promise<number> }[] = [];
     const readers: { stop: () => Promise<unknown> }[] = [];
-    let dir: string;
-    let stateDir: string;
+    let h: DaemonHarness;
     let cfgDir: string;
     let db: pg.Client;
-    let daemon: DaemonProcess | undefined;
 
-    const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, CDC_FANOUT_STATE_DIR: stateDir, CDC_ADMIN_URL: '', CDC_ADMIN_PORT: String(NO_DAEMON_PORT), CDC_LOG_LEVEL: 'warn' });
-    const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-      new Promise((resolve) => {
-        execFile(process.execPath, [bin, ...args], { env: cliEnv(), timeout: 400_000 }, (err, stdout, stderr) => {
-          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-        });
-      });
+    const cli = (args: string[]): ReturnType<DaemonHarness['cli']> => h.cli(args, 400_000);
     const query = async <T>(sql: string): Promise<T[]> => (await (await ch.query({ query: sql, format: 'JSONEachRow' })).json()) as T[];
     const tables = async (): Promise<string[]> => (await query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${DB}' ORDER BY name`)).map((r) => r.name);
     const rebuildState = async (): Promise<RebuildState | null> => {
@@ -65,19 +49,7 @@ for (const target of targets) {
       return r[0] ? (JSON.parse(r[0].s) as RebuildState) : null;
     };
 
-    async function rebuildKilledWhen(what: string, when: () => Promise<boolean>, args: string[]): Promise<void> {
-      const child = spawn(process.execPath, [bin, 'rebuild', T, '-c', cfgDir, '--sink', 'warehouse', ...args], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-      let done = false;
-      void exited.then(() => (done = true));
-      await waitFor(`${what} (rebuild output so far: ${out})`, async () => done || (await when()), 240_000, 100);
-      expect(done, `the rebuild ended before it could be killed ${what}:\n${out}`).toBe(false);
-      child.kill('SIGKILL');
-      await exited;
-    }
+    const rebuildKilledWhen = (what: string, when: () => Promise<boolean>, args: string[]): Promise<void> => h.cliKilledWhen(what, ['rebuild', T, '-c', cfgDir, '--sink', 'warehouse', ...args], when);
 
     async function reconcile(): Promise<string[]> {
       const rows = (await db.query<Row>(`SELECT id, name, qty FROM public.${T} ORDER BY id`)).rows;
@@ -155,33 +127,18 @@ for (const target of targets) {
     }
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-rebuild-ch-'));
-      stateDir = join(dir, 'state');
-      cfgDir = join(dir, 'connectors');
-      mkdirSync(cfgDir);
+      h = await DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-ch-', cliEnv: { CDC_LOG_LEVEL: 'warn' } });
+      cfgDir = h.cfgDir;
       db = new pg.Client({ connectionString: ep.postgresUrl });
       await db.connect();
       await db.query(`CREATE TABLE public.${T} (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL)`);
       await db.query(`INSERT INTO public.${T} (id, name, qty) SELECT g, 'row ' || g, g FROM generate_series(1, ${BASE}) g`);
-      writeFileSync(
-        join(cfgDir, 'p.yaml'),
-        `name: ${T}
-source:
-  topic.prefix: ${T}
-  database.hostname: ${pgUrl.hostname}
-  database.port: ${pgUrl.port || 5432}
-  database.user: ${decodeURIComponent(pgUrl.username || 'postgres')}
-${pgUrl.password ? `  database.password: "${decodeURIComponent(pgUrl.password)}"\n` : ''}  database.dbname: ${pgUrl.pathname.slice(1) || 'postgres'}
-  slot.name: ${T}_slot
-  publication.name: ${T}_pub
-  publication.autocreate.mode: filtered
-  table.include.list: public\\.${T}
-  max.batch.wait.ms: 20
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-  topic.creation.partitions: 3
-sinks:
-  - name: warehouse
+      h.writeConfig(
+        pipelineYaml({
+          name: T,
+          tables: `public\\.${T}`,
+          kafka: ['topic.creation.partitions: 3'],
+          sinks: `  - name: warehouse
     type: clickhouse
     url: ${target.url}
     database: ${DB}
@@ -189,31 +146,19 @@ sinks:
     batch.max.records: 20
     batch.max.wait.ms: 20
 `,
+        }),
       );
     }, 60_000);
 
     afterAll(async () => {
-      for (const h of [...writers, ...readers]) await h.stop().catch(() => undefined);
-      await daemon?.stop('SIGKILL');
-      await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]).catch(() => undefined);
-      await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
-      await db.query(`DROP TABLE IF EXISTS public.${T}`).catch(() => undefined);
+      for (const w of [...writers, ...readers]) await w.stop().catch(() => undefined);
       await db.end();
-      await ch.command({ query: `DROP DATABASE IF EXISTS ${DB}` }).catch(() => undefined);
       await ch.close();
-      const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
-      const admin = kafka.admin();
-      await admin.connect();
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(T));
-      if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-      const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.includes(T));
-      if (groups.length) await admin.deleteGroups(groups).catch(() => undefined);
-      await admin.disconnect();
-      rmSync(dir, { recursive: true, force: true });
+      await h.cleanup({ tables: [`public.${T}`], clickhouse: { url: target.url, databases: [DB] } });
     }, 60_000);
 
     it('under live writes: readers always see a complete table, kill -9 resumes, the generation swaps in, equal to Postgres', { timeout: 900_000 }, async () => {
-      daemon = await startDaemon(cfgDir, { CDC_FANOUT_STATE_DIR: stateDir });
+      await h.start();
       await waitFor(`${BASE} rows`, async () => (await tables()).includes(`${TABLE}_current`) && Number((await query<{ n: string }>(`SELECT count() AS n FROM ${DB}.${TABLE}_current`))[0]?.n) >= BASE, 180_000);
 
       const writer = startWriter();

@@ -6,19 +6,14 @@
 // index (the table never has fewer than BASE rows); the name is an alias of generation 1 and the
 // index written before generations is gone; the index equals Postgres row by row. A second rebuild
 // (alias → alias, grace 0) drops generation 1 and again ends equal to Postgres.
-import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { generationSuffix } from '../../src/sinks/elasticsearch/generations.js';
 import type { RebuildState } from '../../src/sinks/generations.js';
-import { freePort } from '../support/ports.js';
-import { startDaemon, waitFor, type DaemonProcess } from './helpers.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
+import { waitFor } from './helpers.js';
 
 const ep = endpoints();
 const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
@@ -27,46 +22,21 @@ const INDEX = `${T}.public.${T}`;
 const CHECKPOINTS = `cdc-fanout-checkpoints-${T}`;
 const GROUP = `cdc-fanout.${T}.search`;
 const BASE = 1500;
-const pgUrl = new URL(ep.postgresUrl);
-const NO_DAEMON_PORT = await freePort();
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'cdc-fanout.js');
 const es = new Client({ node: ep.elasticsearchUrl });
 
-let dir: string;
-let stateDir: string;
+let h: DaemonHarness;
 let cfgDir: string;
 let db: pg.Client;
-let daemon: DaemonProcess | undefined;
 
-const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, CDC_FANOUT_STATE_DIR: stateDir, CDC_ADMIN_URL: '', CDC_ADMIN_PORT: String(NO_DAEMON_PORT), CDC_LOG_LEVEL: 'warn' });
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: cliEnv(), timeout: 400_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): ReturnType<DaemonHarness['cli']> => h.cli(args, 400_000);
 
 async function rebuildState(): Promise<RebuildState | null> {
   const res = await es.get<{ rebuild?: RebuildState }>({ index: CHECKPOINTS, id: `rebuild|${GROUP}` }).catch(() => null);
   return res?._source?.rebuild ?? null;
 }
 
-/** The rebuild as a child process, SIGKILLed once `when` holds (polled); resolves with whether it was killed. */
-async function rebuildKilledWhen(what: string, when: () => Promise<boolean>, args: string[]): Promise<void> {
-  const child = spawn(process.execPath, [bin, 'rebuild', T, '-c', cfgDir, '--sink', 'search', ...args], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  let done = false;
-  void exited.then(() => (done = true));
-  await waitFor(`${what} (rebuild output so far: ${out})`, async () => done || (await when()), 240_000, 100);
-  expect(done, `the rebuild ended before it could be killed ${what}:\n${out}`).toBe(false);
-  child.kill('SIGKILL');
-  await exited;
-}
+/** The rebuild as a child process, SIGKILLed once `when` holds (polled). */
+const rebuildKilledWhen = (what: string, when: () => Promise<boolean>, args: string[]): Promise<void> => h.cliKilledWhen(what, ['rebuild', T, '-c', cfgDir, '--sink', 'search', ...args], when);
 
 interface Row {
   id: number;
@@ -167,33 +137,18 @@ function startReader(): { stop: () => Promise<{ reads: number; min: number; erro
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-rebuild-'));
-  stateDir = join(dir, 'state');
-  cfgDir = join(dir, 'connectors');
-  mkdirSync(cfgDir);
+  h = await DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-', cliEnv: { CDC_LOG_LEVEL: 'warn' } });
+  cfgDir = h.cfgDir;
   db = new pg.Client({ connectionString: ep.postgresUrl });
   await db.connect();
   await db.query(`CREATE TABLE public.${T} (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL)`);
   await db.query(`INSERT INTO public.${T} (id, name, qty) SELECT g, 'row ' || g, g FROM generate_series(1, ${BASE}) g`);
-  writeFileSync(
-    join(cfgDir, 'p.yaml'),
-    `name: ${T}
-source:
-  topic.prefix: ${T}
-  database.hostname: ${pgUrl.hostname}
-  database.port: ${pgUrl.port || 5432}
-  database.user: ${decodeURIComponent(pgUrl.username || 'postgres')}
-${pgUrl.password ? `  database.password: "${decodeURIComponent(pgUrl.password)}"\n` : ''}  database.dbname: ${pgUrl.pathname.slice(1) || 'postgres'}
-  slot.name: ${T}_slot
-  publication.name: ${T}_pub
-  publication.autocreate.mode: filtered
-  table.include.list: public\\.${T}
-  max.batch.wait.ms: 20
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-  topic.creation.partitions: 3
-sinks:
-  - name: search
+  h.writeConfig(
+    pipelineYaml({
+      name: T,
+      tables: `public\\.${T}`,
+      kafka: ['topic.creation.partitions: 3'],
+      sinks: `  - name: search
     type: elasticsearch
     url: ${ep.elasticsearchUrl}
     tables: [public.${T}]
@@ -201,32 +156,20 @@ sinks:
     batch.max.records: 20
     batch.max.wait.ms: 20
 `,
+    }),
   );
 }, 60_000);
 
 afterAll(async () => {
   // A failed test leaves them running: stop them before the table goes.
-  for (const h of [...writers, ...readers]) await h.stop().catch(() => undefined);
-  await daemon?.stop('SIGKILL');
-  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]).catch(() => undefined);
-  await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
-  await db.query(`DROP TABLE IF EXISTS public.${T}`).catch(() => undefined);
+  for (const w of [...writers, ...readers]) await w.stop().catch(() => undefined);
   await db.end();
-  await es.indices.delete({ index: [`${INDEX}*`, CHECKPOINTS], ignore_unavailable: true }).catch(() => undefined);
-  const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(T));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.includes(T));
-  if (groups.length) await admin.deleteGroups(groups).catch(() => undefined);
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
+  await h.cleanup({ tables: [`public.${T}`], indices: [`${INDEX}*`, CHECKPOINTS] });
 }, 60_000);
 
 describe('rebuild (elasticsearch)', () => {
   it('under live writes: readers always see a complete index, kill -9 resumes, the alias flips to the new generation, equal to Postgres', { timeout: 900_000 }, async () => {
-    daemon = await startDaemon(cfgDir, { CDC_FANOUT_STATE_DIR: stateDir });
+    await h.start();
     await waitFor(`${BASE} documents`, async () => (await es.indices.exists({ index: INDEX })) && (await es.count({ index: INDEX })).count >= BASE, 180_000);
     // Before generations: a concrete index with the name readers use.
     expect(Object.keys(await es.indices.get({ index: INDEX }))).toEqual([INDEX]);

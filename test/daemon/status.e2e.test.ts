@@ -4,75 +4,43 @@
 // (never 0); a paused sink's lag is the number of records behind, computed from Kafka's end offsets;
 // `status`, `snapshot` and `reset-offsets` find a daemon started on a non-default admin port through
 // its record file.
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
-import type { PipelineStatus, SinkStatus } from '../../src/daemon/status.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
+import { waitFor } from './helpers.js';
 import { freePort } from '../support/ports.js';
-import { pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
 
 const ep = endpoints();
 const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
 const T = `dst_${run}`;
-const pgUrl = new URL(ep.postgresUrl);
-// Nothing listens here: the Elasticsearch sink can never open.
+// Nothing listens here: the Elasticsearch sink can never open (also the CLI's default admin port).
 const DEAD_ES_PORT = await freePort();
 const ADMIN_PORT = await freePort();
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'cdc-fanout.js');
 
-let dir: string;
+let h: DaemonHarness;
 let stateDir: string;
 let cfgDir: string;
 let db: pg.Client;
 let redis: Redis;
-let daemon: DaemonProcess | undefined;
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, CDC_FANOUT_STATE_DIR: stateDir, CDC_ADMIN_URL: '', CDC_ADMIN_PORT: String(DEAD_ES_PORT) }, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-const sinkOf = (list: PipelineStatus[], name: string): SinkStatus => list.find((p) => p.name === T)!.sinks.find((s) => s.name === name)!;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-status-'));
-  stateDir = join(dir, 'state');
-  cfgDir = join(dir, 'connectors');
-  mkdirSync(cfgDir);
+  h = await DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-status-', noDaemonPort: DEAD_ES_PORT });
+  ({ stateDir, cfgDir } = h);
   db = new pg.Client({ connectionString: ep.postgresUrl });
   await db.connect();
   await db.query(`CREATE TABLE public.${T} (id int PRIMARY KEY, name text)`);
   await db.query(`CREATE TABLE public.${T}_signal (id text PRIMARY KEY, type text NOT NULL, data text)`);
   redis = new Redis(ep.redisUrl);
-  writeFileSync(
-    join(cfgDir, 'p.yaml'),
-    `name: ${T}
-source:
-  topic.prefix: ${T}
-  database.hostname: ${pgUrl.hostname}
-  database.port: ${pgUrl.port || 5432}
-  database.user: ${decodeURIComponent(pgUrl.username || 'postgres')}
-${pgUrl.password ? `  database.password: "${decodeURIComponent(pgUrl.password)}"\n` : ''}  database.dbname: ${pgUrl.pathname.slice(1) || 'postgres'}
-  slot.name: ${T}_slot
-  publication.name: ${T}_pub
-  publication.autocreate.mode: filtered
-  # also matches public.${T}_later, a table never created: the ghost sink waits for its topic
-  table.include.list: public\\.${T}(_later)?
-  signal.data.collection: public.${T}_signal
-  max.batch.wait.ms: 20
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-sinks:
-  - name: cache
+  h.writeConfig(
+    pipelineYaml({
+      name: T,
+      // also matches public.${T}_later, a table never created: the ghost sink waits for its topic
+      tables: `public\\.${T}(_later)?`,
+      source: [`signal.data.collection: public.${T}_signal`],
+      sinks: `  - name: cache
     type: redis
     url: ${ep.redisUrl}
     batch.max.wait.ms: 50
@@ -92,34 +60,25 @@ sinks:
     table.overrides:
       public.${T}_later: { keys: ["${T}:ghost:{id}"] }
 `,
+    }),
   );
 }, 60_000);
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
-  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]).catch(() => undefined);
-  await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
-  await db.query(`DROP TABLE IF EXISTS public.${T}, public.${T}_signal`).catch(() => undefined);
   await db.end();
-  const keys = await redis.keys(`${T}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.del(`cdc:offsets:cdc-fanout.${T}.cache`, `cdc:offsets:cdc-fanout.${T}.ghost`);
   redis.disconnect();
-  const admin = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(T));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
+  await h.cleanup({ tables: [`public.${T}`, `public.${T}_signal`], redis: { patterns: [`${T}:*`], keys: [`cdc:offsets:cdc-fanout.${T}.cache`, `cdc:offsets:cdc-fanout.${T}.ghost`] } });
 }, 60_000);
+
+const cli = (args: string[]): ReturnType<DaemonHarness['cli']> => h.cli(args);
 
 describe('truthful status', () => {
   it('a sink whose Elasticsearch is unreachable says why, /ready is 503 and `status --config` (non-default port, found through the daemon record) exits 2', { timeout: 180_000 }, async () => {
-    daemon = await startDaemon(cfgDir, { CDC_FANOUT_STATE_DIR: stateDir }, ['--admin-port', String(ADMIN_PORT)]);
+    const daemon = await h.start(['--admin-port', String(ADMIN_PORT)]);
     expect(daemon.url).toBe(`http://127.0.0.1:${ADMIN_PORT}`);
     await db.query(`INSERT INTO public.${T} (id, name) SELECT g, 'row ' || g FROM generate_series(1, 50) g`);
     const search = await waitFor('search sink shows why it cannot start', async () => {
-      const s = sinkOf(await pipelines(daemon!.url), 'search');
+      const s = await h.sink('search');
       return s.state !== 'RUNNING' && s.reason?.includes(`127.0.0.1:${DEAD_ES_PORT}`) ? s : undefined;
     }, 60_000);
     expect(['STARTING', 'RESTARTING', 'FAILED']).toContain(search.state);
@@ -131,7 +90,7 @@ describe('truthful status', () => {
 
     // the ghost sink waits for its topic: STARTING with the reason, lag unknown — never 0
     const ghost = await waitFor('ghost sink waits for its topic', async () => {
-      const s = sinkOf(await pipelines(daemon!.url), 'ghost');
+      const s = await h.sink('ghost');
       return s.reason?.startsWith('waiting for topics') ? s : undefined;
     }, 60_000);
     expect(ghost.state).toBe('STARTING');
@@ -151,7 +110,7 @@ describe('truthful status', () => {
     await waitFor('cache sink applied the rows', async () => (await redis.exists(...Array.from({ length: 50 }, (_, i) => `${T}:item:${i + 1}`))) === 50, 90_000, 500);
     // The initial snapshot, from the source itself: the table was never analyzed, so no estimate
     // (null, not 0); the 50-row insert races the snapshot's start, so it read all or none of them.
-    const source = (await pipelines(daemon.url)).find((p) => p.name === T)!.source;
+    const source = (await h.pipeline()).source;
     expect(source.snapshot).toEqual([{ table: `public.${T}`, done: expect.any(Number) as unknown as number, total: null, finished: true }]);
     expect([0, 50]).toContain(source.snapshot[0]!.done);
 
@@ -167,13 +126,13 @@ describe('truthful status', () => {
   });
 
   it('a paused sink\'s lag is the records behind (from end offsets), its time lag grows; --max-lag turns the exit code', { timeout: 180_000 }, async () => {
-    const url = daemon!.url;
-    await waitFor('cache caught up (lag 0)', async () => sinkOf(await pipelines(url), 'cache').lag === 0, 60_000, 500);
+    const url = h.running().url;
+    await waitFor('cache caught up (lag 0)', async () => (await h.sink('cache')).lag === 0, 60_000, 500);
     const paused = await fetch(`${url}/pipelines/${T}/sinks/cache/pause`, { method: 'POST' });
     expect(paused.status).toBe(200);
     await db.query(`INSERT INTO public.${T} (id, name) SELECT g, 'row ' || g FROM generate_series(101, 140) g`);
     const behind = await waitFor('lag shows the 40 unapplied rows', async () => {
-      const s = sinkOf(await pipelines(url), 'cache');
+      const s = await h.sink('cache');
       return s.lag !== null && s.lag >= 40 ? s : undefined;
     }, 60_000, 500);
     expect(behind.state).toBe('PAUSED');
@@ -183,7 +142,7 @@ describe('truthful status', () => {
     expect(behind.partitions.reduce((n, p) => n + (p.lag ?? 0), 0)).toBe(behind.lag);
     for (const p of behind.partitions) expect(BigInt(p.highWatermark!) - BigInt(p.offset!)).toBe(BigInt(p.lag!));
     const grown = await waitFor('time lag known and growing', async () => {
-      const s = sinkOf(await pipelines(url), 'cache');
+      const s = await h.sink('cache');
       return s.timeLagMs !== null && s.timeLagMs > 0 ? s : undefined;
     }, 30_000, 500);
     expect(grown.timeLagMs).toBeGreaterThan(0);
@@ -194,7 +153,7 @@ describe('truthful status', () => {
 
     expect((await fetch(`${url}/pipelines/${T}/sinks/cache/resume`, { method: 'POST' })).status).toBe(200);
     const caught = await waitFor('lag back to 0 after resume', async () => {
-      const s = sinkOf(await pipelines(url), 'cache');
+      const s = await h.sink('cache');
       return s.lag === 0 ? s : undefined;
     }, 60_000, 500);
     expect(caught.timeLagMs).toBe(0);
@@ -211,8 +170,7 @@ describe('truthful status', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain(`cannot reach the daemon at http://127.0.0.1:${DEAD_ES_PORT} (from --admin)`);
 
-    expect(await daemon!.stop('SIGTERM')).toBe(0);
-    daemon = undefined;
+    expect(await h.stop('SIGTERM')).toBe(0);
     const gone = await cli(['status', '--config', cfgDir]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain(`cannot reach the daemon at http://127.0.0.1:${DEAD_ES_PORT} (from the default address (no running daemon recorded for ${cfgDir} in ${stateDir}))`);

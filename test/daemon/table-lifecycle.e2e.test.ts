@@ -4,51 +4,33 @@
 // Tables that start matching — while the daemon streams, across a restart, and with a kill -9 in
 // the middle of their snapshot — must reach Kafka and every sink with no config edit, each row
 // reconciled against Postgres, including rows updated, deleted and inserted during the snapshot.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
 import { consume } from '../source/helpers.js';
-import { startDaemon, waitFor, type DaemonProcess } from './helpers.js';
+import { waitFor, type DaemonProcess } from './helpers.js';
 
 const ep = endpoints();
 const run = `lc_${Date.now().toString(36)}`;
 const T = { a: `${run}_a`, b: `${run}_b`, c: `${run}_c`, d: `${run}_d` } as const;
-const pgUrl = new URL(ep.postgresUrl);
 const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
 const REDIS_DB = 12;
+const REDIS_URL = `${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}`;
 
-let dir: string;
+let h: DaemonHarness;
 let db: pg.Client;
 let redis: Redis;
-let daemon: DaemonProcess | undefined;
 
 type Rows = Map<number, number>; // id → v
 
-const yaml = `name: ${run}
-source:
-  topic.prefix: ${run}
-  database.hostname: ${pgUrl.hostname}
-  database.port: ${pgUrl.port || 5432}
-  database.user: ${decodeURIComponent(pgUrl.username || 'postgres')}
-  database.dbname: ${pgUrl.pathname.slice(1) || 'postgres'}
-  slot.name: ${run}_slot
-  publication.name: ${run}_pub
-  publication.autocreate.mode: filtered
-  table.include.list: 'public\\.${run}_.*'
-  max.batch.wait.ms: 20
-  snapshot.fetch.size: 50
-  table.discovery.interval.ms: 1000
-  table.removal.mode: truncate
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-sinks:
-  - name: search
+const yaml = pipelineYaml({
+  name: run,
+  tables: `'public\\.${run}_.*'`,
+  source: ['snapshot.fetch.size: 50', 'table.discovery.interval.ms: 1000', 'table.removal.mode: truncate'],
+  sinks: `  - name: search
     type: elasticsearch
     url: ${ep.elasticsearchUrl}
     topics.discovery.interval.ms: 1000
@@ -59,11 +41,12 @@ sinks:
     topics.discovery.interval.ms: 1000
   - name: cache
     type: redis
-    url: ${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}
+    url: ${REDIS_URL}
     topics.discovery.interval.ms: 1000
     truncate.mode: delete
     table.default: { keys: ["${run}:{table}:{id}"], mode: write-through }
-`;
+`,
+});
 
 async function createTable(t: string, rows: number): Promise<void> {
   await db.query(`CREATE TABLE public.${t} (id int PRIMARY KEY, v int NOT NULL, note text)`);
@@ -207,55 +190,36 @@ async function reconciled(t: string): Promise<void> {
 const logged = (d: DaemonProcess, text: string): boolean => d.output().includes(text);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-lifecycle-'));
-  mkdirSync(join(dir, 'connectors'));
-  writeFileSync(join(dir, 'connectors', 'p.yaml'), yaml);
+  h = await DaemonHarness.create({ name: run, tmpPrefix: 'cdc-fanout-lifecycle-' });
+  h.writeConfig(yaml);
   db = new pg.Client({ connectionString: ep.postgresUrl });
   await db.connect();
-  redis = new Redis(`${ep.redisUrl.replace(/\/\d*$/, '')}/${REDIS_DB}`);
+  redis = new Redis(REDIS_URL);
   await createTable(T.a, 200);
 }, 60_000);
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
-  for (const slot of [`${run}_slot`, `${run}_slot_tables`]) {
-    for (let i = 0; i < 40; i++) {
-      const r = await db.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-      if (r.rows.length === 0) break;
-      if (r.rows[0]!.active_pid === null) {
-        await db.query('SELECT pg_drop_replication_slot($1)', [slot]).catch(() => undefined);
-        break;
-      }
-      await new Promise((res) => setTimeout(res, 250));
-    }
-  }
-  await db.query(`DROP PUBLICATION IF EXISTS ${run}_pub`).catch(() => undefined);
-  for (const t of Object.values(T)) await db.query(`DROP TABLE IF EXISTS public.${t}`).catch(() => undefined);
   await db.end();
-  const keys = await redis.keys(`${run}:*`);
-  const ver = await redis.keys(`cdc:ver@cdc-fanout.${run}.*`);
-  if (keys.length + ver.length) await redis.del(...keys, ...ver);
-  await redis.del(`cdc:offsets:cdc-fanout.${run}.cache`);
   redis.disconnect();
-  await ch.command({ query: `DROP DATABASE IF EXISTS ${run}` }).catch(() => undefined);
   await ch.close();
-  for (const t of Object.values(T)) await fetch(`${ep.elasticsearchUrl}/${`${run}.public.${t}`.toLowerCase()}`, { method: 'DELETE' }).catch(() => undefined);
-  const admin = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${run}.`));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
+  await h.cleanup({
+    slots: [`${run}_slot_tables`],
+    tables: Object.values(T).map((t) => `public.${t}`),
+    topicPrefix: `${run}.`,
+    indices: Object.values(T).map((t) => `${run}.public.${t}`),
+    clickhouse: { databases: [run] },
+    redis: { url: REDIS_URL, patterns: [`${run}:*`, `cdc:ver@cdc-fanout.${run}.*`], keys: [`cdc:offsets:cdc-fanout.${run}.cache`] },
+  });
 }, 120_000);
 
 describe('table lifecycle: tables that start matching reach Kafka and every sink', () => {
   it('the initial table flows to the sinks that name no tables', async () => {
-    daemon = await startDaemon(join(dir, 'connectors'));
+    await h.start();
     await reconciled(T.a);
   }, 300_000);
 
   it('a table created while streaming is detected, snapshotted under concurrent writes, and reconciles', async () => {
-    const d = daemon!;
+    const d = h.running();
     await createTable(T.b, 2000);
     // Writes start before the table is detected and go on through its snapshot (20 chunks).
     const writes = churn(T.b, 2000);
@@ -268,10 +232,9 @@ describe('table lifecycle: tables that start matching reach Kafka and every sink
   }, 400_000);
 
   it('a table created while the daemon is stopped is snapshotted at the next start', async () => {
-    expect(await daemon!.stop()).toBe(0);
+    expect(await h.stop()).toBe(0);
     await createTable(T.c, 500);
-    daemon = await startDaemon(join(dir, 'connectors'));
-    const d = daemon;
+    const d = await h.start();
     const writes = churn(T.c, 500);
     await waitFor('the snapshot of the table found at start-up', async () => logged(d, `snapshot of new tables done: public.${T.c}`), 180_000, 200);
     await writes.stop();
@@ -280,7 +243,7 @@ describe('table lifecycle: tables that start matching reach Kafka and every sink
   }, 400_000);
 
   it('kill -9 between the publication add and the end of the snapshot: the next start still converges', async () => {
-    const d = daemon!;
+    const d = h.running();
     const key = `${run}:tables`;
     let killed = false;
     // Killed the moment the offsets topic holds a checkpoint of the new table's unfinished snapshot:
@@ -308,8 +271,7 @@ describe('table lifecycle: tables that start matching reach Kafka and every sink
     expect(killed).toBe(true);
     expect(logged(d, `table public.${T.d} now matches the table selection (while streaming)`)).toBe(true);
     expect(logged(d, `snapshot of new tables done: public.${T.d}`)).toBe(false);
-    daemon = await startDaemon(join(dir, 'connectors'));
-    const again = daemon;
+    const again = await h.start();
     await waitFor('the resumed snapshot to finish', async () => logged(again, `snapshot of new tables done: public.${T.d}`), 240_000, 200);
     await writes.stop();
     expect(logged(again, 'resuming the snapshot of new tables')).toBe(true);
@@ -318,7 +280,7 @@ describe('table lifecycle: tables that start matching reach Kafka and every sink
   }, 600_000);
 
   it('DROP TABLE with table.removal.mode=truncate: every sink removes the table\'s rows; the other tables stay', async () => {
-    const d = daemon!;
+    const d = h.running();
     const sinks: [string, (t: string) => Promise<Rows>][] = [
       ['elasticsearch', esRows],
       ['clickhouse', chRows],
@@ -334,6 +296,6 @@ describe('table lifecycle: tables that start matching reach Kafka and every sink
       await waitFor(`${name} to hold no row of the dropped table`, async () => diff(empty, await read(T.c)).length === 0, 180_000, 1000);
     }
     for (const t of [T.a, T.b, T.d]) await reconciled(t);
-    expect(await daemon!.stop()).toBe(0);
+    expect(await h.stop()).toBe(0);
   }, 600_000);
 });

@@ -8,10 +8,6 @@
  * state again (versions make the replay re-apply to the same end state), with its offsets back at
  * the end of the topic. `--to <ISO time>` moves a sink to the first offset at or after that time.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client as EsClient } from '@elastic/elasticsearch';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
@@ -23,24 +19,21 @@ import { kafkaSpec } from '../../src/kafka/config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { loadSinkPlugin } from '../../src/sinks/registry.js';
 import type { PartitionOffset } from '../../src/sinks/sink.js';
-import { startDaemon, waitFor, type DaemonProcess } from '../daemon/helpers.js';
+import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const ep = endpoints();
 const run = Date.now().toString(36);
 const T = `rst_${run}`;
 const SECRET = `rst-secret-${run}-0123456789`;
-const pgUrl = new URL(ep.postgresUrl);
 const receiver = new WebhookReceiver(SECRET);
 const es = new EsClient({ node: ep.elasticsearchUrl });
 const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
 const redis = new Redis(ep.redisUrl);
 const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
 const topic = `${T}.public.${T}`;
-let dir: string;
+let h: DaemonHarness;
 let db: pg.Client;
-let daemon: DaemonProcess | undefined;
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'cdc-fanout.js');
 
 /** Each sink's own fields (also written to the config file as YAML flow mappings, i.e. JSON). */
 let sinks: Record<string, { type: string; own: Record<string, unknown> }> = {};
@@ -51,69 +44,26 @@ const sinkConfigs = (): typeof sinks => ({
   hooks: { type: 'webhook', own: { url: receiver.url, 'signature.secret': SECRET, 'request.concurrency': 3 } },
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
 beforeAll(async () => {
   await receiver.up();
   sinks = sinkConfigs(); // the receiver's url is known once it listens
-  dir = mkdtempSync(join(tmpdir(), 'cdc-fanout-reset-'));
+  h = await DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-reset-' });
   db = new pg.Client({ connectionString: ep.postgresUrl });
   await db.connect();
   await db.query(`CREATE TABLE public.${T} (id int PRIMARY KEY, name text)`);
-  mkdirSync(join(dir, 'connectors'));
   const sinkYaml = Object.entries(sinks)
     .map(([name, s]) => `  - ${JSON.stringify({ name, type: s.type, tables: [`public.${T}`], 'batch.max.wait.ms': 50, ...s.own })}`)
     .join('\n');
-  writeFileSync(
-    join(dir, 'connectors', 'p.yaml'),
-    `name: ${T}
-source:
-  topic.prefix: ${T}
-  database.hostname: ${pgUrl.hostname}
-  database.port: ${pgUrl.port || 5432}
-  database.user: ${decodeURIComponent(pgUrl.username || 'postgres')}
-  database.dbname: ${pgUrl.pathname.slice(1) || 'postgres'}
-  slot.name: ${T}_slot
-  publication.name: ${T}_pub
-  publication.autocreate.mode: filtered
-  table.include.list: public.${T}
-  max.batch.wait.ms: 20
-kafka:
-  bootstrap.servers: ${ep.kafkaBrokers.join(',')}
-sinks:
-${sinkYaml}
-`,
-  );
+  h.writeConfig(pipelineYaml({ name: T, tables: `public.${T}`, sinks: sinkYaml }));
 }, 60_000);
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
-  await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${T}_slot`]).catch(() => undefined);
-  await db.query(`DROP PUBLICATION IF EXISTS ${T}_pub`).catch(() => undefined);
-  await db.query(`DROP TABLE IF EXISTS public.${T}`).catch(() => undefined);
   await db.end();
-  const admin = kafka.admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(T));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  const groups = ['search', 'warehouse', 'cache', 'hooks'].map((s) => `cdc-fanout.${T}.${s}`);
-  await admin.deleteGroups([...groups, `cdc-fanout.${T}.hooks.offsets`]).catch(() => undefined);
-  await admin.disconnect();
-  await es.indices.delete({ index: `${T}*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
   await es.close();
-  await ch.command({ query: `DROP DATABASE IF EXISTS ${T}` }).catch(() => undefined);
   await ch.close();
-  const keys = await redis.keys(`*${T}*`);
-  if (keys.length) await redis.unlink(...keys);
   await redis.quit();
   await receiver.close();
-  rmSync(dir, { recursive: true, force: true });
+  await h.cleanup({ tables: [`public.${T}`], indices: [`${T}*`], clickhouse: { databases: [T] }, redis: { patterns: [`*${T}*`] } });
 }, 120_000);
 
 type Rows = Map<number, string>;
@@ -168,15 +118,6 @@ async function allMatch(): Promise<true> {
   return true;
 }
 
-/** waitFor, with the daemon's last output in the error. */
-async function waitWithDaemon(what: string, fn: () => Promise<boolean>, timeoutMs: number, everyMs: number): Promise<void> {
-  try {
-    await waitFor(what, fn, timeoutMs, everyMs);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\ndaemon output (tail):\n${daemon?.output().slice(-4000) ?? '(none)'}`);
-  }
-}
-
 /** The offsets in the sink's own store, read through its plugin exactly as the runtime does. */
 async function storedOffsets(name: string, partitions: readonly number[]): Promise<PartitionOffset[]> {
   const s = sinks[name]!;
@@ -197,13 +138,12 @@ async function storedOffsets(name: string, partitions: readonly number[]): Promi
 }
 
 it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-delivery ends in the same state', { timeout: 420_000 }, async () => {
-  daemon = await startDaemon(join(dir, 'connectors'));
+  await h.start();
   await db.query(`INSERT INTO public.${T} (id, name) SELECT g, 'row ' || g FROM generate_series(1, 120) g`);
   await db.query(`UPDATE public.${T} SET name = name || ' v2' WHERE id % 3 = 0`);
   await db.query(`DELETE FROM public.${T} WHERE id % 10 = 0`);
-  await waitWithDaemon('every target to equal the table', allMatch, 180_000, 1000);
-  expect(await daemon.stop('SIGTERM')).toBe(0);
-  daemon = undefined;
+  await h.waitFor('every target to equal the table', allMatch, 180_000, 1000);
+  expect(await h.stop('SIGTERM')).toBe(0);
 
   const admin = kafka.admin();
   await admin.connect();
@@ -216,7 +156,7 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
   for (const name of Object.keys(sinks)) {
     // every sink consumed to the end before the stop (the final commit markers included)
     expect(await storedOffsets(name, partitions), `${name} before the reset`).toEqual(at('high'));
-    const reset = await cli(['reset-offsets', T, '--config', join(dir, 'connectors'), '--sink', name, '--to', 'earliest', '--yes']);
+    const reset = await h.cli(['reset-offsets', T, '--config', h.cfgDir, '--sink', name, '--to', 'earliest', '--yes']);
     expect(reset.stderr, name).toBe('');
     expect(reset.code, name).toBe(0);
     expect(await storedOffsets(name, partitions), `${name} after the reset`).toEqual(at('low'));
@@ -224,10 +164,10 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
 
   const before = receiver.delivered.length;
   const seen = new Set(receiver.seen);
-  daemon = await startDaemon(join(dir, 'connectors'));
+  await h.start();
   // a change after the reset too: the replayed older events must not win over it
   await db.query(`UPDATE public.${T} SET name = name || ' v3' WHERE id % 4 = 0`);
-  await waitWithDaemon('every sink back at the end of the topic', async () => {
+  await h.waitFor('every sink back at the end of the topic', async () => {
     const admin2 = kafka.admin();
     await admin2.connect();
     const end = await admin2.fetchTopicOffsets(topic).finally(() => admin2.disconnect());
@@ -235,11 +175,10 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
     for (const name of Object.keys(sinks)) if (JSON.stringify(await storedOffsets(name, partitions)) !== want) return false;
     return true;
   }, 180_000, 2000);
-  await waitWithDaemon('every target to equal the table again', allMatch, 60_000, 1000);
+  await h.waitFor('every target to equal the table again', allMatch, 60_000, 1000);
   // the webhook re-delivered the old events under their old ids
   expect(receiver.delivered.length - before).toBeGreaterThanOrEqual(seen.size);
-  expect(await daemon.stop('SIGTERM')).toBe(0);
-  daemon = undefined;
+  expect(await h.stop('SIGTERM')).toBe(0);
 
   // --to <time>: the first offset at or after it — a time before every event is the start, one after
   // every event the end
@@ -248,7 +187,7 @@ it('reset-offsets --to earliest rewinds every sink type\'s own store; the re-del
   const now = await admin3.fetchTopicOffsets(topic).finally(() => admin3.disconnect());
   const ends = (which: 'low' | 'high'): PartitionOffset[] => now.map((m) => ({ topic, partition: m.partition, offset: m[which] })).sort((a, b) => a.partition - b.partition);
   for (const [to, want] of [['2001-01-01T00:00:00Z', ends('low')], [new Date(Date.now() + 3_600_000).toISOString(), ends('high')]] as const) {
-    const r = await cli(['reset-offsets', T, '--config', join(dir, 'connectors'), '--sink', 'cache', '--to', to, '--yes']);
+    const r = await h.cli(['reset-offsets', T, '--config', h.cfgDir, '--sink', 'cache', '--to', to, '--yes']);
     expect(r.stderr, to).toBe('');
     expect(r.code, to).toBe(0);
     expect(await storedOffsets('cache', partitions), to).toEqual(want);
