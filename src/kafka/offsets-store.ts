@@ -72,6 +72,12 @@ export interface StoredOffset {
    * it are committed together. Absent: none was ever started.
    */
   readonly incremental?: IncrementalCheckpoint | null;
+  /**
+   * Timeline of the server the position was read from (IDENTIFY_SYSTEM when the source started).
+   * A start on a server whose history left this timeline below the position is a gap
+   * (slot-ownership.ts). Absent in records written before it existed.
+   */
+  readonly timeline?: number;
 }
 
 /** An incremental snapshot: what is left, where it is, whether it is paused. */

@@ -491,8 +491,8 @@ async function checkOwnership(cfg: SourceConfig, kafkaConfig: KafkaConfig, slot:
       const high = offsets.reduce((m, p) => (BigInt(p.high) > m ? BigInt(p.high) : m), 0n);
       state = await readPipelineState(kafka, topic, cfg.name, high, ms * 2);
     }
-    const systemId = await withDeadline('Postgres (replication connection)', ms, identifySystem(cfg));
-    const plan = planSlot(ownershipInput(cfg, systemId, slot, state));
+    const server = await withDeadline('Postgres (replication connection)', ms, identifySystem(cfg));
+    const plan = planSlot(ownershipInput(cfg, server, slot, state));
     notes.push(...plan.notes.map((n) => `run would: ${n}`));
   } catch (err) {
     if (err instanceof SlotOwnershipError || err instanceof SlotGapError) findings.push({ severity: 'error', path: P('slot.name'), message: err.message });

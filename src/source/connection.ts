@@ -8,7 +8,7 @@ import { nodeTlsOptions } from '../spec/tls.js';
 import type { Logger } from '../observability/logger.js';
 import { formatLsn, parseLsn } from '../events/change.js';
 import { parseHostEntry, type SourceConfig } from './config.js';
-import type { SlotState } from './slot-ownership.js';
+import type { ServerTimeline, SlotState } from './slot-ownership.js';
 
 export type PgClientConfig = pg.ClientConfig;
 
@@ -423,15 +423,32 @@ export async function slotSample(client: pg.Client, slot: string): Promise<SlotS
 }
 
 /** The database system identifier (IDENTIFY_SYSTEM on a replication connection; any REPLICATION user may run it). */
-export async function identifySystem(cfg: SourceConfig): Promise<string> {
+/** Parses a timeline history file: `<parent tli>\t<switch point X/Y>\t<reason>` per line. */
+export function parseTimelineHistory(content: string): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  for (const line of content.split('\n')) {
+    const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
+    if (m) out.set(Number(m[1]), parseLsn(m[2]!));
+  }
+  return out;
+}
+
+export async function identifySystem(cfg: SourceConfig): Promise<ServerTimeline> {
   const conn = new pg.Client({ ...clientConfig(cfg), replication: 'database' } as pg.ClientConfig);
   conn.on('error', () => undefined); // a server lost while idle fails the next query, not the process
   await conn.connect();
   try {
-    const r = await conn.query<{ systemid: string }>('IDENTIFY_SYSTEM');
-    const id = r.rows[0]?.systemid;
-    if (!id) throw new Error('IDENTIFY_SYSTEM returned no system identifier');
-    return String(id);
+    const r = await conn.query<{ systemid: string; timeline: number | string; xlogpos: string }>('IDENTIFY_SYSTEM');
+    const row = r.rows[0];
+    if (!row?.systemid) throw new Error('IDENTIFY_SYSTEM returned no system identifier');
+    const timeline = Number(row.timeline);
+    let switchPoints = new Map<number, bigint>();
+    if (timeline > 1) {
+      const h = await conn.query<{ filename: string; content: string | Buffer }>(`TIMELINE_HISTORY ${timeline}`);
+      const content = h.rows[0]?.content;
+      switchPoints = parseTimelineHistory(content === undefined ? '' : Buffer.isBuffer(content) ? content.toString('utf8') : String(content));
+    }
+    return { systemId: String(row.systemid), timeline, walEnd: parseLsn(row.xlogpos), switchPoints };
   } finally {
     await conn.end().catch(() => undefined);
   }

@@ -311,7 +311,7 @@ export class PostgresSource {
       // Check the slot before fencing: a running instance shows up as an active slot.
       const slot = await slotInfo(pgClient, cfg['slot.name']);
       checkSlot(slot, cfg);
-      const systemId = await identifySystem(cfg);
+      const server = await identifySystem(cfg);
       const admin = this.admin;
       this.producer = new TransactionalProducer(this.kafkaConfig, {
         transactionalId: transactionalId(cfg),
@@ -335,7 +335,7 @@ export class PostgresSource {
 
       // Ownership and gap checks (slot-ownership.ts): throws when the slot is not provably ours or
       // changes were lost; otherwise says whether to use the slot or (re)create it.
-      const plan = planSlot(ownershipInput(cfg, systemId, slot, state));
+      const plan = planSlot(ownershipInput(cfg, server, slot, state));
       for (const note of plan.notes) log.warn({ slot: cfg['slot.name'] }, note);
       // Invariant: the lifecycle record naming the tables that still need a snapshot is committed
       // before the publication gains them (table-lifecycle.ts), and the publication exists before
@@ -354,7 +354,7 @@ export class PostgresSource {
         await waitForReplay(this.writer, pgClient);
       } else await ensurePublication(pgClient, cfg, tables, log);
       const own = async (how: SlotOwnership['how'], lsn: bigint): Promise<void> => {
-        const owner: SlotOwnership = { pipeline: cfg.name, slot: cfg['slot.name'], system_id: systemId, database: cfg['database.dbname'], created_lsn: formatLsn(lsn), created_at: new Date().toISOString(), how };
+        const owner: SlotOwnership = { pipeline: cfg.name, slot: cfg['slot.name'], system_id: server.systemId, database: cfg['database.dbname'], created_lsn: formatLsn(lsn), created_at: new Date().toISOString(), how };
         // Own Kafka transaction, committed before any data of this slot is published.
         await this.producer!.send([ownershipRecord(topic, owner)]);
         await this.producer!.commit();
@@ -373,6 +373,7 @@ export class PostgresSource {
           offsetsTopic: topic,
           onCommitted: (b) => this.committed(b),
           onFailure: (e) => this.streaming?.abort(e),
+          timeline: server.timeline,
         }),
       );
 

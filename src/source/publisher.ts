@@ -47,6 +47,8 @@ export interface PublisherOptions {
    * (Debezium's max.queue.size.in.bytes); 0 or absent: only the count bounds the queue.
    */
   readonly maxQueueBytes?: number;
+  /** The server's timeline, written into every position record (StoredOffset.timeline). */
+  readonly timeline?: number;
   readonly onCommitted: (batch: CommittedBatch) => void | Promise<void>;
   /** Called once with the first Kafka failure (the publisher is unusable afterwards). */
   readonly onFailure?: (err: unknown) => void;
@@ -60,7 +62,7 @@ export interface PublisherOptions {
 export function publisherOptions(
   cfg: SourceConfig,
   kafka: Pick<KafkaConfig, 'max.request.size'>,
-  own: Pick<PublisherOptions, 'offsetsTopic' | 'onCommitted' | 'onFailure'>,
+  own: Pick<PublisherOptions, 'offsetsTopic' | 'onCommitted' | 'onFailure' | 'timeline'>,
 ): PublisherOptions {
   return {
     maxBatchSize: cfg['max.batch.size'],
@@ -153,6 +155,11 @@ export class Publisher {
     this.throwIfFailed();
   }
 
+  /** `offset` with the server's timeline (when known and not already set): what the offsets topic stores. */
+  private stamped(offset: StoredOffset): StoredOffset {
+    return this.opts.timeline === undefined || offset.timeline !== undefined ? offset : { ...offset, timeline: this.opts.timeline };
+  }
+
   /** Marks the end of a PG transaction whose events were all pushed; `offset` names it. */
   async endTransaction(offset: StoredOffset, commitTimeMs: number): Promise<void> {
     this.throwIfFailed();
@@ -182,7 +189,7 @@ export class Publisher {
    */
   commitWatermark(offset: StoredOffset): boolean {
     if (!this.idle || this.failure) return false;
-    const record = offsetRecord(this.opts.offsetsTopic, offset);
+    const record = offsetRecord(this.opts.offsetsTopic, this.stamped(offset));
     this.enqueue(1, 0, async () => {
       await this.producer.send([record]);
       await this.producer.commit();
@@ -232,7 +239,7 @@ export class Publisher {
     this.pendingOffset = null;
     this.pendingEvents = 0;
     this.pendingCommitTimes = [];
-    const offsetsRecord = offsetRecord(this.opts.offsetsTopic, offset);
+    const offsetsRecord = offsetRecord(this.opts.offsetsTopic, this.stamped(offset));
     bytes += recordSizeBound(offsetsRecord);
     records.push(offsetsRecord);
     this.enqueue(records.length, bytes, async () => {

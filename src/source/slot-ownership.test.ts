@@ -112,3 +112,42 @@ describe('planSlot', () => {
     expect(planSlot(input({ slot: lost, snapshotMode: 'when_needed' }))).toMatchObject({ kind: 'create', drop: true, resetOffsets: true });
   });
 });
+
+describe('planSlot: the stored position must be in the server history (timelines)', () => {
+  const server = (timeline: number, walEnd: string, switchPoints: Record<number, string> = {}): OwnershipInput['server'] => ({
+    timeline,
+    walEnd: parseLsn(walEnd),
+    switchPoints: new Map(Object.entries(switchPoints).map(([k, v]) => [Number(k), parseLsn(v)])),
+  });
+  const on = (tli: number | undefined, lsn: string, flushed?: string): StoredOffset => ({ ...stored(lsn, flushed), ...(tli === undefined ? {} : { timeline: tli }) });
+
+  it('same timeline, position below the WAL end: use the slot', () => {
+    expect(planSlot(input({ stored: on(1, '0/1000'), server: server(1, '0/5000') }))).toMatchObject({ kind: 'use' });
+  });
+
+  it('promoted past the position (switch point at or above it): use the synced slot', () => {
+    expect(planSlot(input({ stored: on(1, '0/1000'), server: server(2, '0/9000', { 1: '0/1000' }) }))).toMatchObject({ kind: 'use' });
+    expect(planSlot(input({ stored: on(1, '0/1000'), server: server(3, '0/9000', { 1: '0/4000', 2: '0/8000' }) }))).toMatchObject({ kind: 'use' });
+  });
+
+  it('the old timeline went on past the switch point and the source published it: a gap naming both positions (and the re-snapshot with when_needed)', () => {
+    const i = input({ stored: on(1, '0/323C580'), server: server(2, '0/3100000', { 1: '0/3029350' }) });
+    expect(() => planSlot(i)).toThrow(SlotGapError);
+    expect(() => planSlot(i)).toThrow(/up to 0\/323C580 on timeline 1, but this server left timeline 1 at 0\/3029350 .*now 2.*synchronized_standby_slots/);
+    // The idle watermark counts as published too.
+    expect(() => planSlot(input({ stored: on(1, '0/1000', '0/3100000'), server: server(2, '0/9000000', { 1: '0/3029350' }) }))).toThrow(SlotGapError);
+    expect(planSlot({ ...i, snapshotMode: 'when_needed' })).toMatchObject({ kind: 'create', drop: true, resetOffsets: true });
+  });
+
+  it('a timeline that is not an ancestor, or a later one than the server: a gap', () => {
+    expect(() => planSlot(input({ stored: on(2, '0/1000'), server: server(3, '0/9000', { 1: '0/800' }) }))).toThrow(/timeline 2, which is not in the history/);
+    expect(() => planSlot(input({ stored: on(3, '0/1000'), server: server(2, '0/9000', { 1: '0/800' }) }))).toThrow(/on timeline 3, but this server is on timeline 2, an earlier one/);
+  });
+
+  it('a record without a timeline (older versions): a position beyond the server WAL end is a gap, one below it is not', () => {
+    expect(() => planSlot(input({ stored: on(undefined, '0/6000'), server: server(2, '0/5000') }))).toThrow(/beyond this server's WAL end 0\/5000/);
+    expect(planSlot(input({ stored: on(undefined, '0/4000'), server: server(2, '0/5000') }))).toMatchObject({ kind: 'use' });
+    // confirmed = position + 1 is not beyond
+    expect(planSlot(input({ stored: on(undefined, '0/5001'), server: server(1, '0/5000') }))).toMatchObject({ kind: 'use' });
+  });
+});

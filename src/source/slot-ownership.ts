@@ -29,6 +29,21 @@ export interface SlotState {
   readonly database: string | null;
 }
 
+/** What IDENTIFY_SYSTEM says about the server the source streams from, plus its timeline history. */
+export interface ServerTimeline {
+  readonly systemId: string;
+  /** Current timeline ID (a promotion starts a new one). */
+  readonly timeline: number;
+  /** IDENTIFY_SYSTEM's xlogpos: the server's WAL flush position (on a standby, what it has received/replayed). */
+  readonly walEnd: bigint;
+  /**
+   * Where each ancestor timeline ended in this server's history (TIMELINE_HISTORY: parent timeline →
+   * switch point LSN); empty on timeline 1. WAL of an ancestor timeline past its switch point does
+   * not exist on this server.
+   */
+  readonly switchPoints: ReadonlyMap<number, bigint>;
+}
+
 export interface OwnershipInput {
   readonly pipeline: string;
   readonly slotName: string;
@@ -41,12 +56,14 @@ export interface OwnershipInput {
   readonly stored: StoredOffset | null;
   readonly owner: SlotOwnership | null;
   readonly otherOwners: readonly SlotOwnership[];
+  /** The server's timeline, WAL end and timeline history (absent: not checked). */
+  readonly server?: Pick<ServerTimeline, 'timeline' | 'walEnd' | 'switchPoints'>;
 }
 
 /** planSlot's input for a source config: its slot settings plus what the server and the offsets topic say. */
 export function ownershipInput(
   cfg: SourceConfig,
-  systemId: string,
+  server: Pick<ServerTimeline, 'systemId' | 'timeline' | 'walEnd' | 'switchPoints'>,
   slot: SlotState,
   state: { readonly offset: StoredOffset | null; readonly owner: SlotOwnership | null; readonly otherOwners: readonly SlotOwnership[] },
 ): OwnershipInput {
@@ -54,7 +71,8 @@ export function ownershipInput(
     pipeline: cfg.name,
     slotName: cfg['slot.name'],
     database: cfg['database.dbname'],
-    systemId,
+    systemId: server.systemId,
+    server,
     snapshotMode: cfg['snapshot.mode'],
     takeover: cfg['slot.takeover'],
     dropOnStop: cfg['slot.drop.on.stop'],
@@ -168,6 +186,15 @@ export function planSlot(i: OwnershipInput): SlotPlan {
     return { kind: 'use', record, notes };
   }
 
+  const forked = timelineGap(i, i.stored);
+  if (forked !== null) {
+    if (whenNeeded) {
+      notes.push(`${forked} snapshot.mode=when_needed: re-creating the slot and re-snapshotting`);
+      return { kind: 'create', drop: true, resetOffsets: true, notes };
+    }
+    throw new SlotGapError(`${forked} ${gapRemedy}`);
+  }
+
   const mark = committedWatermark(i.stored);
   if (!legacy && slot.confirmedFlushLsn !== null && slot.confirmedFlushLsn > mark + CONFIRM_SLACK) {
     const gap =
@@ -181,4 +208,42 @@ export function planSlot(i: OwnershipInput): SlotPlan {
   }
   if (legacy) notes.push('(adopted slot: its position cannot be checked against the offsets once; from now on it is)');
   return { kind: 'use', record, notes };
+}
+
+/**
+ * Invariant: the source never resumes from a position that is not in this server's WAL history.
+ * After a promotion the new primary continues on a new timeline from the switch point; WAL the old
+ * primary wrote past it (and the source may have published: a failover slot without
+ * synchronized_standby_slots, or a restore) does not exist here, and positions on the new timeline
+ * restart below the stored one — resuming would skip them as already published. Detected from the
+ * stored record's timeline and the server's timeline history, and, for records without a timeline,
+ * from a stored position beyond the server's WAL end. null when the position is in this history.
+ */
+export function timelineGap(i: Pick<OwnershipInput, 'pipeline' | 'server'>, stored: StoredOffset): string | null {
+  const server = i.server;
+  if (!server) return null;
+  const mark = committedWatermark(stored);
+  const at = `pipeline "${i.pipeline}" published changes up to ${formatLsn(mark)}`;
+  const consequence =
+    `Those changes are in Kafka but not in this database, and resuming at ${formatLsn(mark)} would skip this server's own changes up to there ` +
+    `(a failover to a standby that had not received that WAL — with slot.failover, set synchronized_standby_slots on the primary, docs/ha.md — or a restore from a backup).`;
+  const st = stored.timeline;
+  if (st !== undefined && st !== server.timeline) {
+    if (st > server.timeline) {
+      return `${at} on timeline ${st}, but this server is on timeline ${server.timeline}, an earlier one: the position is not in its history. ${consequence}`;
+    }
+    const sw = server.switchPoints.get(st);
+    if (sw === undefined) {
+      const known = [...server.switchPoints.keys()].join(', ') || 'none';
+      return `${at} on timeline ${st}, which is not in the history of this server (timeline ${server.timeline}, ancestors ${known}): another branch of the cluster's history. ${consequence}`;
+    }
+    if (mark > sw) {
+      return `${at} on timeline ${st}, but this server left timeline ${st} at ${formatLsn(sw)} (promoted to a later timeline, now ${server.timeline}): the WAL between ${formatLsn(sw)} and ${formatLsn(mark)} never reached it. ${consequence}`;
+    }
+    return null;
+  }
+  if (mark > server.walEnd + CONFIRM_SLACK) {
+    return `${at}, beyond this server's WAL end ${formatLsn(server.walEnd)} (timeline ${server.timeline}): the position comes from WAL this server does not have. ${consequence}`;
+  }
+  return null;
 }
