@@ -15,26 +15,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { Client } from '@elastic/elasticsearch';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Row } from '../../src/events/change.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { plugin as chPlugin } from '../../src/sinks/clickhouse/index.js';
 import { plugin as esPlugin } from '../../src/sinks/elasticsearch/index.js';
+import { plugin as redisPlugin } from '../../src/sinks/redis/index.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { PostgresSource } from '../../src/source/postgres-source.js';
 import { cleanup, ep, kafkaConfig, pgClient, pgConfig, uniq, waitFor } from '../source/helpers.js';
 import { sinkBatch, sinkRecord } from '../support/records.js';
 import { kafka } from './runtime-support.js';
+import { redisDbUrl, redisSinkInput } from '../support/redis-config.js';
 
 const es = new Client({ node: ep.elasticsearchUrl });
 const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
+const REDIS_DB = 12;
+const redis = new Redis(redisDbUrl(ep.redisUrl, REDIS_DB), { lazyConnect: false });
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch((e: unknown) => console.error('cleanup failed', e));
   await es.close();
   await ch.close();
+  await redis.quit();
 }, 120_000);
 
 /** A source capturing `tables` (public schema), streaming only (no snapshot); stopped and cleaned up after the file. */
@@ -480,5 +486,166 @@ describe('Elasticsearch: RENAME COLUMN and ADD COLUMN … DEFAULT', () => {
     const replay = await sink.write(sinkBatch([sinkRecord({ table: T, op: 'c', after: { id: 3, a: 'z' }, position: 110 })], { partition: 0 }));
     expect(replay.rejected).toEqual([]);
     expect((await esDocs(index)).get('3')).toEqual({ id: 3, b: 'z', d: 7 });
+  }, 120_000);
+});
+
+/** The cached rows of a write-through table (id → row), keys `<prefix><id>`. */
+async function redisRows(prefix: string): Promise<Map<string, Row>> {
+  const out = new Map<string, Row>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) {
+      const v = await redis.get(k);
+      if (v !== null) out.set(k.slice(prefix.length), JSON.parse(v) as Row);
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
+async function deleteRedis(pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * A write-through cache against Postgres: every cached row equals its Postgres row exactly (the same
+ * columns, the same values, as text), no key for a row Postgres does not have; `present` must be cached.
+ * Rows that are not cached are reloaded from Postgres by readers (a cache miss is correct).
+ */
+function cacheDiff(want: Map<string, Row>, cached: Map<string, Row>, present: readonly string[]): { stale: string[]; extra: string[]; absent: string[] } {
+  const text = (v: unknown): string => (v === null || v === undefined ? 'null' : /^-?\d+(\.\d+)?$/.test(String(v)) ? String(Number(v)) : String(v));
+  const same = (a: Row, b: Row): boolean => Object.keys(a).sort().join() === Object.keys(b).sort().join() && Object.keys(a).every((c) => text(a[c]) === text(b[c]));
+  return {
+    stale: [...cached].filter(([k, row]) => want.has(k) && !same(want.get(k)!, row)).map(([k, row]) => `${k}: pg ${JSON.stringify(want.get(k))} cache ${JSON.stringify(row)}`).slice(0, 5),
+    extra: [...cached.keys()].filter((k) => !want.has(k)).slice(0, 10),
+    absent: present.filter((k) => !cached.has(k)).slice(0, 10),
+  };
+}
+
+async function cacheConverges(what: string, table: string, prefix: string, present: () => Promise<string[]>): Promise<void> {
+  let last: ReturnType<typeof cacheDiff> | string = 'not read yet';
+  try {
+    await waitFor(
+      async () => {
+        last = cacheDiff(await pgRows(table), await redisRows(prefix), await present());
+        return last.stale.length + last.extra.length + last.absent.length === 0;
+      },
+      90_000,
+      what,
+    );
+  } catch {
+    expect({ what, last }).toEqual({ what, last: { stale: [], extra: [], absent: [] } });
+  }
+}
+
+async function pgIds(query: string): Promise<string[]> {
+  const c = await pgClient();
+  try {
+    return (await c.query<{ id: number }>(query)).rows.map((r) => String(r.id));
+  } finally {
+    await c.end();
+  }
+}
+
+describe('Redis write-through: ADD COLUMN … DEFAULT and RENAME COLUMN', () => {
+  for (const [name, ddl, change] of [
+    ['ADD COLUMN … DEFAULT', 'ALTER TABLE public.%T ADD COLUMN d int DEFAULT 7, ADD COLUMN e text DEFAULT \'x y\'', 'UPDATE public.%T SET d = NULL WHERE id % 10 = 0'],
+    ['RENAME COLUMN', 'ALTER TABLE public.%T RENAME COLUMN a TO b', 'UPDATE public.%T SET b = \'renamed\' || id WHERE id % 10 = 0'],
+  ] as const) {
+    it(`${name}: keys in the old shape are invalidated (readers reload from Postgres), rows written since stay cached`, async () => {
+      const id = uniq('schema_rd');
+      const T = id;
+      await sql(`CREATE TABLE public.${T} (id int PRIMARY KEY, a text, n int)`);
+      const { prefix } = await startSource(id, [T]);
+      // written after the source started (no snapshot), before the sink subscribes (the topic must exist)
+      await sql(`INSERT INTO public.${T} SELECT g, 'a' || g, g FROM generate_series(1, 60) g`);
+      const topic = `${prefix}.public.${T}`;
+      const keyPrefix = `${id}:row:`;
+      const offsetsKey = `${id}:offsets`;
+      cleanups.push(async () => {
+        await deleteRedis(`${id}:*`);
+        await deleteRedis(`cdc:ver@*${id}:*`);
+      });
+      const config = resolveSinkConfig(
+        sinkCommonSpec.parse({ name: 'cache', type: 'redis', topics: [topic], 'batch.max.records': 25, 'batch.max.wait.ms': 20, 'errors.retry.initial.backoff.ms': 50, 'errors.retry.max.backoff.ms': 500 }),
+        { pipeline: id, topicPrefix: prefix },
+      );
+      const sink = redisPlugin.create(
+        redisPlugin.spec.parse(redisSinkInput(ep.redisUrl, REDIS_DB, { [`public.${T}`]: { keys: [`${keyPrefix}{id}`], mode: 'write-through' } }, { 'offsets.key': offsetsKey })),
+        { pipeline: id, sinkName: "cache", topicPrefix: prefix, groupId: config.groupId, logger: silentLogger },
+      );
+      const runner = new SinkRunner({ kafka, sink, config, pipeline: id, logger: silentLogger, sessionTimeoutMs: 6000 });
+      cleanups.push(() => runner.stop());
+      await runner.start();
+      const all = (): Promise<string[]> => pgIds(`SELECT id FROM public.${T}`);
+      await cacheConverges('before the change', T, keyPrefix, all);
+
+      await sql(
+        ddl.replace('%T', T),
+        change.replace('%T', T),
+        `INSERT INTO public.${T} SELECT g, 'new' || g, g FROM generate_series(61, 70) g`,
+        `DELETE FROM public.${T} WHERE id = 30`,
+      );
+      // rows changed since the ALTER are cached in the new shape; the others are not cached at all
+      const changed = (): Promise<string[]> => pgIds(`SELECT id FROM public.${T} WHERE id % 10 = 0 OR id > 60`);
+      await cacheConverges('after the change', T, keyPrefix, changed);
+      const cached = await redisRows(keyPrefix);
+      expect([...cached.keys()].sort()).toEqual((await changed()).sort());
+      expect(runner.failedTables()).toEqual([]);
+      // later changes are cached again, in the new shape
+      await sql(`UPDATE public.${T} SET n = n + 1 WHERE id % 3 = 0`);
+      await cacheConverges('later changes', T, keyPrefix, () => pgIds(`SELECT id FROM public.${T} WHERE id % 10 = 0 OR id > 60 OR id % 3 = 0`));
+    }, 300_000);
+  }
+
+  it('an older change in the old shape applied after the new shape was seen (a lagging partition) is not cached', async () => {
+    const T = uniq('schema_rdl');
+    const keyPrefix = `${T}:row:`;
+    const offsetsKey = `${T}:offsets`;
+    cleanups.push(async () => {
+      await deleteRedis(`${T}:*`);
+      await deleteRedis(`cdc:ver@*${T}:*`);
+    });
+    const sink = redisPlugin.create(
+      redisPlugin.spec.parse(redisSinkInput(ep.redisUrl, REDIS_DB, { [`public.${T}`]: { keys: [`${keyPrefix}{id}`], mode: 'write-through' } }, { 'offsets.key': offsetsKey })),
+      { pipeline: T, sinkName: 'cache', topicPrefix: 'test', logger: silentLogger },
+    );
+    await sink.open();
+    cleanups.push(() => sink.close());
+    let offset = 0;
+    const apply = async (partition: number, records: ReturnType<typeof sinkRecord>[]): Promise<void> => {
+      const batch = sinkBatch(records, { partition, firstOffset: offset });
+      offset += records.length;
+      const result = await sink.write(batch);
+      expect(result.rejected.map((r) => r.error.message)).toEqual([]);
+      await sink.commit([{ topic: batch.topic, partition, offset: String(offset) }]);
+    };
+    // partition 0: ids 1 and 3 in the old shape
+    await apply(0, [sinkRecord({ table: T, op: 'c', after: { id: 1, a: 'x' }, position: 100 }), sinkRecord({ table: T, op: 'c', after: { id: 3, a: 'z' }, position: 110 })]);
+    expect([...(await redisRows(keyPrefix)).keys()].sort()).toEqual(['1', '3']);
+    // partition 0: id 1 in the new shape (RENAME a TO b, ADD d DEFAULT 7)
+    await apply(0, [sinkRecord({ table: T, op: 'u', after: { id: 1, b: 'y', d: null }, position: 300 })]);
+    // partition 1, lagging: id 2's insert from before the ALTER, in the old shape
+    await apply(1, [sinkRecord({ table: T, op: 'c', after: { id: 2, a: 'old' }, position: 200 })]);
+    const cached = await redisRows(keyPrefix);
+    expect(Object.fromEntries(cached)).toEqual({ 1: { id: 1, b: 'y', d: null } });
+    // the shape is stored with the offsets; a restarted sink (watermark stored too) does not cache an old-shape change either
+    expect(JSON.parse((await redis.hget(offsetsKey, `shape:public.${T}`)) ?? '{}')).toMatchObject({ columns: JSON.stringify(['b', 'd', 'id']) });
+    const again = redisPlugin.create(
+      redisPlugin.spec.parse(redisSinkInput(ep.redisUrl, REDIS_DB, { [`public.${T}`]: { keys: [`${keyPrefix}{id}`], mode: 'write-through' } }, { 'offsets.key': offsetsKey })),
+      { pipeline: T, sinkName: 'cache', topicPrefix: 'test', logger: silentLogger },
+    );
+    await again.open();
+    cleanups.push(() => again.close());
+    const replay = sinkBatch([sinkRecord({ table: T, op: 'c', after: { id: 4, a: 'w' }, position: 250 })], { partition: 2, firstOffset: 0 });
+    await again.write(replay);
+    await again.commit([{ topic: replay.topic, partition: 2, offset: '1' }]);
+    expect(Object.fromEntries(await redisRows(keyPrefix))).toEqual({ 1: { id: 1, b: 'y', d: null } });
   }, 120_000);
 });

@@ -29,7 +29,25 @@ export type RedisOp =
   | { readonly kind: 'delete'; readonly table: string; readonly key: string; readonly verKey: string; readonly version: string }
   | { readonly kind: 'unlink'; readonly key: string; readonly table: string; readonly channel: string | null }
   /** `version`: the truncate's position (versionString); only keys older than it are removed. */
-  | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly channel: string | null };
+  | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly channel: string | null }
+  /** write-through: the table's row shape changed (or was first seen); the sink stores its current shape. */
+  | { readonly kind: 'shape'; readonly table: string };
+
+/**
+ * The shape (column names) of a write-through table's rows as last seen, with the version of the
+ * first change seen in it (every change in an older shape is older: the ALTER holds an ACCESS
+ * EXCLUSIVE lock, so writes before it commit before it and writes after it come after), and the version the keys were last invalidated at for a shape change.
+ */
+export interface RowShape {
+  readonly columns: string;
+  readonly version: string;
+  readonly invalidated?: string;
+  /** The version of the change whose planning emitted that invalidation (re-planned: emitted again). */
+  readonly invalidatedBy?: string;
+}
+
+/** A row's shape: its column names, sorted (JSON, so names with any character compare exactly). */
+export const shapeOf = (row: Row): string => JSON.stringify(Object.keys(row).sort());
 
 function compileTable(table: string, t: RedisTableConfig): CompiledTable {
   const templates = t.keys.map(parseTemplate);
@@ -74,6 +92,9 @@ export function compileTables(config: RedisSinkConfig): Map<string, CompiledTabl
   return out;
 }
 
+/** The literal prefixes of a table's key templates (what a truncate SCANs). */
+const prefixesOf = (t: CompiledTable): string[] => [...new Set([...t.templates, ...(t.writeKey ? [t.writeKey] : [])].map((x) => x.prefix))];
+
 const tableOf = (r: SinkRecord): string | null => (r.source ? `${r.source.schema}.${r.source.table}` : null);
 
 function merged(key: Row | null, row: Row | null): Row | null {
@@ -89,7 +110,24 @@ export interface Plan {
 }
 
 /** `versionNamespace`: the sink's namespace of version keys (./scripts.ts, `versionKey`). */
-export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<string, CompiledTable>, truncateMode: RedisSinkConfig['truncate.mode'], versionNamespace: string): Plan {
+/**
+ * Write-through tables: `shapes` (table → RowShape, updated here) is how a changed row shape (ADD,
+ * DROP or RENAME COLUMN) is noticed, for the rows nobody changes since: Postgres sends no DDL, and
+ * keys written before keep the old JSON shape. When two shapes are seen, at versions v_old < v_new,
+ * the table's keys older than v_new's transaction are invalidated — a truncate op at (v_new's commit
+ * LSN, seq 0) (./truncate.ts: keys whose version is older are UNLINKed, the watermark is raised, and
+ * older changes arriving later, e.g. from a lagging partition, are dropped) — so readers reload those
+ * rows from Postgres in the new shape. Keys written since are in the new shape and stay. A change
+ * in the older shape that is not older than that (the ALTER's own transaction, before the ALTER)
+ * is not cached: its key is UNLINKed instead of written.
+ */
+export function planRecords(
+  records: readonly SinkRecord[],
+  tables: ReadonlyMap<string, CompiledTable>,
+  truncateMode: RedisSinkConfig['truncate.mode'],
+  versionNamespace: string,
+  shapes?: Map<string, RowShape>,
+): Plan {
   const ops: RedisOp[] = [];
   const rejected: RejectedRecord[] = [];
   let ignored = 0;
@@ -104,8 +142,7 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
     const channel = t.mode === 'publish' ? t.channel : null;
     if (r.op === 't') {
       if (truncateMode === 'delete') {
-        const prefixes = [...new Set([...t.templates, ...(t.writeKey ? [t.writeKey] : [])].map((x) => x.prefix))];
-        ops.push({ kind: 'truncate', table: t.table, version: versionString(r.position), prefixes, channel });
+        ops.push({ kind: 'truncate', table: t.table, version: versionString(r.position), prefixes: prefixesOf(t), channel });
       }
       continue;
     }
@@ -114,6 +151,30 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
     if (r.op !== 'd' && !after) {
       rejected.push({ record: r, error: new Error(`op "${r.op}" without an "after" row (table ${t.table})`) });
       continue;
+    }
+    let oldShape = false;
+    if (shapes && t.writeKey && after) {
+      const columns = shapeOf(after);
+      const version = versionString(r.position);
+      const known = shapes.get(t.table);
+      if (!known) {
+        shapes.set(t.table, { columns, version });
+        ops.push({ kind: 'shape', table: t.table });
+      } else if (known.columns !== columns || known.invalidatedBy === version) {
+        // the newer of the two shapes is the current one; keys older than its transaction may have the other
+        const newer = known.columns !== columns && version > known.version;
+        const newest = newer ? { columns, version } : known;
+        oldShape = known.columns !== columns && !newer;
+        const mark = versionString({ commitLsn: BigInt(newest.version.split(':')[0]!), seq: 0 });
+        // a re-planned batch (a retried write replaces its queued plan) emits its invalidation again
+        if (known.invalidated !== mark || known.invalidatedBy === version) {
+          ops.push({ kind: 'truncate', table: t.table, version: mark, prefixes: prefixesOf(t), channel });
+          shapes.set(t.table, { columns: newest.columns, version: newest.version, invalidated: mark, invalidatedBy: version });
+          ops.push({ kind: 'shape', table: t.table });
+        } else if (newer) {
+          shapes.set(t.table, { ...known, columns, version });
+        }
+      }
     }
     const keys = new Set<string>();
     let writeTarget: string | null = null;
@@ -126,7 +187,11 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
         continue;
       }
       if (oldKey !== null && oldKey !== newKey) ops.push({ kind: 'delete', table: t.table, key: oldKey, verKey: versionKey(versionNamespace, oldKey), version });
-      if (after && newKey !== null) {
+      if (after && newKey !== null && oldShape) {
+        // a change in an older row shape (e.g. the same transaction as the ALTER, before it): not cached
+        ops.push({ kind: 'unlink', key: newKey, table: t.table, channel });
+        writeTarget = newKey;
+      } else if (after && newKey !== null) {
         const toastColumns: string[] = [];
         const row: Row = {};
         for (const [c, v] of Object.entries(after)) {
