@@ -636,7 +636,7 @@ describe('Redis write-through: ADD COLUMN … DEFAULT and RENAME COLUMN', () => 
     const cached = await redisRows(keyPrefix);
     expect(Object.fromEntries(cached)).toEqual({ 1: { id: 1, b: 'y', d: null } });
     // the shape is stored with the offsets; a restarted sink (watermark stored too) does not cache an old-shape change either
-    expect(JSON.parse((await redis.hget(offsetsKey, `shape:public.${T}`)) ?? '{}')).toMatchObject({ columns: JSON.stringify(['b', 'd', 'id']) });
+    expect(JSON.parse((await redis.hget(`${offsetsKey}:shapes`, `public.${T}`)) ?? '{}')).toMatchObject({ columns: JSON.stringify(['b', 'd', 'id']) });
     const again = redisPlugin.create(
       redisPlugin.spec.parse(redisSinkInput(ep.redisUrl, REDIS_DB, { [`public.${T}`]: { keys: [`${keyPrefix}{id}`], mode: 'write-through' } }, { 'offsets.key': offsetsKey })),
       { pipeline: T, sinkName: 'cache', topicPrefix: 'test', logger: silentLogger },

@@ -40,8 +40,12 @@ import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTa
 import type { RedisSinkConfig } from './spec.js';
 
 const field = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
-/** Offsets-hash field holding a write-through table's row shape (./plan.ts RowShape). */
-const shapeField = (table: string): string => `shape:${table}`;
+/**
+ * Write-through tables' row shapes (./plan.ts RowShape) live in the hash `<offsets key>:shapes`, field
+ * `<schema.table>` — next to the offsets hash, not in it (tools and tests read that hash as offsets
+ * and truncate marks), and written in the same MULTI as the invalidation and the offsets.
+ */
+const shapesKey = (offsetsKey: string): string => `${offsetsKey}:shapes`;
 const FATAL_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM|invalid password|ERR AUTH)/;
 
 export function redisOptions(config: RedisSinkConfig): { url: string | undefined; options: RedisOptions } {
@@ -233,7 +237,7 @@ export class RedisSink implements Sink {
     const names = [...tables];
     let values: (string | null)[];
     try {
-      values = await this.redis('cmd').hmget(this.offsetsKey, ...names.map(shapeField));
+      values = await this.redis('cmd').hmget(shapesKey(this.offsetsKey), ...names);
     } catch (e) {
       throw wrap(e, 'row shape read');
     }
@@ -465,7 +469,7 @@ export class RedisSink implements Sink {
         case 'shape': {
           // the current shape (monotonic by version), not the one planned: partitions commit in any order
           const shape = this.shapes.get(op.table);
-          if (shape) multi.hset(this.offsetsKey, shapeField(op.table), JSON.stringify(shape));
+          if (shape) multi.hset(shapesKey(this.offsetsKey), op.table, JSON.stringify(shape));
           break;
         }
       }
