@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { sourceDatabaseUrl } from '../../src/source/source-url.js';
-import { catalogUrls, postgresCatalog } from '../../src/sinks/clickhouse/catalog.js';
+import { catalogUrls, postgresCatalog } from '../../src/sinks/kit/catalog.js';
 import { parseSourceConfig } from '../../src/source/config.js';
 import { freePort } from '../support/ports.js';
 

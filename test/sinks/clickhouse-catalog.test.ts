@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
-import { postgresCatalog } from '../../src/sinks/clickhouse/catalog.js';
+import { postgresCatalog } from '../../src/sinks/kit/catalog.js';
 
 // The source catalog (source.url) keeps an idle connection between lookups. Postgres closing it
 // (restart, failover, pg_terminate_backend) must not crash the process — an unheard pool 'error'

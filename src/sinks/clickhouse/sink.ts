@@ -36,7 +36,7 @@ import { comparePositions, type JsonValue, type Position, type Row } from '../..
 import type { TlsSettings } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
-import { postgresCatalog, type SourceCatalog } from './catalog.js';
+import { postgresCatalog, type SourceCatalog } from '../kit/catalog.js';
 import type { ClickHouseConfig } from './config.js';
 import { Conn, DataError, ident, parseTsvWithNames } from './conn.js';
 import { EncodeError, RAW_SUFFIX, escapeTsv, microsToText, quoteString, sqlLiteral, unescapeTsv } from './encode.js';

@@ -7,7 +7,7 @@ import { clickhouseSpec } from './config.js';
 import type { Conn } from './conn.js';
 import { featuresOf } from './server.js';
 import { columnComment, columnInfos, TableManager } from './tables.js';
-import type { SourceCatalog } from './catalog.js';
+import type { SourceCatalog } from '../kit/catalog.js';
 
 function recordingConn(): { conn: Conn; commands: string[] } {
   const commands: string[] = [];

@@ -7,7 +7,7 @@ import type { Row } from '../../events/change.js';
 import type { ClickHouseConfig, TableMode } from './config.js';
 import { Conn, ident } from './conn.js';
 import { RAW_SUFFIX, quoteString, type EncodeMode } from './encode.js';
-import type { SourceCatalog } from './catalog.js';
+import type { SourceCatalog } from '../kit/catalog.js';
 import type { ServerFeatures } from './server.js';
 import { clickhouseType, inferType, needsRawCompanion, sourceKindOf, type SourceColumn, type SourceKind } from './types.js';
 import { widenedType } from './widen.js';

@@ -32,22 +32,9 @@ import type { ServerFeatures } from './server.js';
 
 export type TimestampFallback = 'string' | 'datetime';
 
-export interface SourceColumn {
-  readonly name: string;
-  /** format_type() of the (domain-resolved) type, e.g. `numeric(10,2)`, `integer[]`, `timestamp with time zone`. */
-  readonly pgType: string;
-  readonly nullable: boolean;
-  /** True for enum types (format_type prints their name). */
-  readonly isEnum?: boolean;
-  /** pg_attribute.attnum: a column's identity in Postgres, unchanged by RENAME COLUMN (never reused). */
-  readonly attnum?: number;
-  /**
-   * The value rows that existed before `ADD COLUMN … DEFAULT <constant>` read (pg_attribute
-   * attmissingval, as text); undefined when there is none (no default, a volatile default, which
-   * rewrote the table, or a column that existed when the table was created).
-   */
-  readonly missingValue?: string;
-}
+/** The source catalog's column (moved to the sink kit, shared with Elasticsearch). */
+export type { SourceColumn } from '../kit/catalog.js';
+import type { SourceColumn } from '../kit/catalog.js';
 
 /** What the encoder needs to know about a source type beyond the ClickHouse type. */
 export type SourceKind = 'timestamp' | 'timestamp-ms' | 'timestamptz' | 'date' | 'other';

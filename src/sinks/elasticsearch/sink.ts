@@ -10,7 +10,7 @@ import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Logger } from '../../observability/logger.js';
 import { groupIdOf, type SinkContext } from '../plugin.js';
 import { comparePositions, type Position } from '../../events/change.js';
-import { TruncateWatermarks } from '../kit/index.js';
+import { postgresCatalog, TruncateWatermarks, type SourceCatalog } from '../kit/index.js';
 import { SinkError, type PartitionOffset, type RejectedRecord, type Sink, type SinkBatch, type SinkRecord, type TopicPartition, type WriteResult } from '../sink.js';
 import { chunkBodies, classifyItem, explainMappingRejection, itemResults, type BulkResponseBody } from './bulk.js';
 import { CheckpointStore } from './checkpoints.js';
@@ -18,6 +18,7 @@ import type { Doc, FieldRules } from './document.js';
 import { toSinkError } from './errors.js';
 import { IndexManager, readJsonObject, type IndexTemplate } from './indices.js';
 import { renderIndexName, validateIndexName } from './naming.js';
+import { SchemaTracker } from './schema.js';
 import { collapse, opKey, planBatch, resolvePlaceholders, type DocOp, type PlanContext, type Step } from './plan.js';
 import type { ElasticsearchConfig } from './spec.js';
 
@@ -67,6 +68,10 @@ export class ElasticsearchSink implements Sink {
   /** Rendered index name per topic/schema/table (or why it is invalid), and the table behind each index. */
   private readonly indexNames = new Map<string, string | Error>();
   private readonly tableOfIndex = new Map<string, string>();
+  /** Source catalog (`source.url`, else the pipeline's source) and what it drives: renames and ADD COLUMN defaults (./schema.ts). */
+  private readonly catalog: SourceCatalog | undefined;
+  private readonly schema: SchemaTracker | undefined;
+  private readonly topicPrefix: string;
 
   constructor(
     private readonly config: ElasticsearchConfig,
@@ -102,6 +107,23 @@ export class ElasticsearchSink implements Sink {
       sourceField: config['source.field'],
       truncateMode: config['truncate.mode'],
     };
+    this.topicPrefix = ctx.topicPrefix;
+    // The pipeline's own source connection (with its TLS) unless source.url names another.
+    const sourceUrl = config['source.url'] ?? ctx.sourceDatabaseUrl;
+    if (sourceUrl !== undefined) {
+      this.catalog = postgresCatalog(sourceUrl, config['source.url'] === undefined ? ctx.sourceDatabaseTls : undefined);
+      this.schema = new SchemaTracker({
+        client: this.client,
+        url: this.url,
+        catalog: this.catalog,
+        log: this.log,
+        fieldRules: (table) => this.planContext.fieldRules(table),
+        ensureIndex: async (index) => {
+          await this.indices.ensure(index);
+          return this.indices.refusal(index) === undefined;
+        },
+      });
+    }
   }
 
   private indexFor(record: SinkRecord, prefix: string): string | Error {
@@ -147,11 +169,31 @@ export class ElasticsearchSink implements Sink {
   }
 
   async close(): Promise<void> {
+    await this.catalog?.close();
     await this.client.close();
   }
 
   async write(batch: SinkBatch): Promise<WriteResult> {
-    const plan = planBatch(batch.records, this.planContext);
+    const schema = this.schema;
+    if (!schema) return this.writeRecords(batch, batch.records);
+    const indexFor = (record: SinkRecord): string | Error => this.indexFor(record, this.topicPrefix);
+    await schema.prepare(batch.records, indexFor);
+    return schema.shared(async () => {
+      // changes still in the old shape (a lagging partition) are written in the index's current one
+      const original = new Map<SinkRecord, SinkRecord>();
+      const records = batch.records.map((r) => {
+        const index = r.source ? indexFor(r) : null;
+        const adapted = typeof index === 'string' ? schema.adapt(r, index) : r;
+        if (adapted !== r) original.set(adapted, r);
+        return adapted;
+      });
+      const result = await this.writeRecords(batch, records);
+      return { ...result, rejected: result.rejected.map((x) => ({ ...x, record: original.get(x.record) ?? x.record })) };
+    });
+  }
+
+  private async writeRecords(batch: SinkBatch, records: readonly SinkRecord[]): Promise<WriteResult> {
+    const plan = planBatch(records, this.planContext);
     const outcome: Outcome = { staleSkipped: 0, rejected: new Map() };
     for (const r of plan.rejected) outcome.rejected.set(r.record, r.error);
 

@@ -83,6 +83,14 @@ export const elasticsearchSpec = z
       .min(1)
       .optional()
       .describe('If set, the Debezium `source` metadata block is stored under this document field; by default it is not stored.'),
+    'source.url': z
+      .string()
+      .optional()
+      .describe(
+        'Postgres URL of the source database, used only to read the catalog (column attnums and ADD COLUMN … DEFAULT values) ' +
+          'so a RENAME COLUMN becomes a rename of the field and documents not changed since an ADD COLUMN … DEFAULT get the default ' +
+          '(docs/schema-evolution.md). Default: the pipeline\'s own source connection; with neither, schema changes only reach documents written later.',
+      ),
     'truncate.mode': truncateModeField(['delete', 'ignore'], 'delete', 'delete = delete every document of the table\'s index whose version is not newer than the truncate; ignore = keep them.'),
     'checkpoint.index': z
       .string()

@@ -1,6 +1,6 @@
 /**
  * The sink kit: the machinery every sink needs around `write(batch)` and that the sinks used to
- * copy under their own names. Pure functions and small classes, no I/O, no target client — a sink
+ * copy under their own names. Pure functions and small classes, no target client (and no I/O but the source catalog) — a sink
  * keeps what is specific to its target (request shapes, scripts, SQL) and takes the rest from here:
  *
  *   versions.ts    — a change's sink version (commit LSN, checked to fit a signed 64-bit integer),
@@ -13,6 +13,8 @@
  *   errors.ts      — classification: HTTP status and network failures → retry / configuration /
  *                    reject; TLS certificate failures → a SinkError with the fix
  *   batching.ts    — splitting ordered items into requests bounded by count and bytes
+ *   catalog.ts     — the source catalog (column types, attnums, ADD COLUMN … DEFAULT values) read
+ *                    from Postgres: the one module here that does I/O, to the source only
  *
  * Invariants are written next to each function; docs/writing-a-sink.md shows them in use.
  */
@@ -22,3 +24,4 @@ export { fillToast, isUnchangedToast, previousToastValue, toastColumns } from '.
 export { collapseLastPerKey, type Collapsed } from './collapse.js';
 export { httpStatusClass, isTransientStatus, tlsFailure, type StatusClass } from './errors.js';
 export { chunkBy, type ChunkLimits } from './batching.js';
+export { catalogUrls, missingValueJson, postgresCatalog, type SourceCatalog, type SourceColumn, type SourceTable } from './catalog.js';

@@ -47,6 +47,7 @@ export function inNamespace(op: RedisOp, ns: string | null): RedisOp {
     case 'truncate':
       return { ...op, valuePrefix: op.valuePrefix === null ? null : nsKey(ns, op.valuePrefix), namespace: ns };
     case 'unlink':
+    case 'shape':
       return op;
   }
 }
@@ -60,6 +61,8 @@ export function valuesOnly(ops: readonly RedisOp[]): RedisOp[] {
   return ops.flatMap((o): RedisOp[] => {
     if (o.kind === 'write' || o.kind === 'delete') return [o];
     if (o.kind === 'truncate' && o.valuePrefix !== null) return [{ ...o, prefixes: [], channel: null }];
+    // The row shape a changed-shape invalidation keys on (kept in this instance's own offsets key's hash).
+    if (o.kind === 'shape') return [o];
     return [];
   });
 }

@@ -34,7 +34,25 @@ export type RedisOp =
    * `valuePrefix`: that of the write key (write-through), which lives in the generation's namespace;
    * `namespace`: that namespace once the commit knows it (./namespace.ts `inNamespace`).
    */
-  | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly valuePrefix: string | null; readonly channel: string | null; readonly namespace?: string | null };
+  | { readonly kind: 'truncate'; readonly table: string; readonly version: string; readonly prefixes: readonly string[]; readonly valuePrefix: string | null; readonly channel: string | null; readonly namespace?: string | null }
+  /** write-through: the table's row shape changed (or was first seen); the sink stores its current shape. */
+  | { readonly kind: 'shape'; readonly table: string };
+
+/**
+ * The shape (column names) of a write-through table's rows as last seen, with the version of the
+ * first change seen in it (every change in an older shape is older: the ALTER holds an ACCESS
+ * EXCLUSIVE lock, so writes before it commit before it and writes after it come after), and the version the keys were last invalidated at for a shape change.
+ */
+export interface RowShape {
+  readonly columns: string;
+  readonly version: string;
+  readonly invalidated?: string;
+  /** The version of the change whose planning emitted that invalidation (re-planned: emitted again). */
+  readonly invalidatedBy?: string;
+}
+
+/** A row's shape: its column names, sorted (JSON, so names with any character compare exactly). */
+export const shapeOf = (row: Row): string => JSON.stringify(Object.keys(row).sort());
 
 function compileTable(table: string, t: RedisTableConfig): CompiledTable {
   const templates = t.keys.map(parseTemplate);
@@ -79,6 +97,20 @@ export function compileTables(config: RedisSinkConfig): Map<string, CompiledTabl
   return out;
 }
 
+/** The literal prefixes of a table's key templates (what a truncate SCANs). */
+/**
+ * A truncate-style invalidation of table `t`'s keys older than `version`: the invalidation templates'
+ * literal prefixes, and the write key's apart (it lives in the generation's namespace).
+ */
+const truncateOp = (t: CompiledTable, version: string, channel: string | null): RedisOp => ({
+  kind: 'truncate',
+  table: t.table,
+  version,
+  prefixes: [...new Set(t.templates.filter((x) => x !== t.writeKey).map((x) => x.prefix))],
+  valuePrefix: t.writeKey?.prefix ?? null,
+  channel,
+});
+
 const tableOf = (r: SinkRecord): string | null => (r.source ? `${r.source.schema}.${r.source.table}` : null);
 
 function merged(key: Row | null, row: Row | null): Row | null {
@@ -94,7 +126,24 @@ export interface Plan {
 }
 
 /** `versionNamespace`: the sink's namespace of version keys (./scripts.ts, `versionKey`). */
-export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<string, CompiledTable>, truncateMode: RedisSinkConfig['truncate.mode'], versionNamespace: string): Plan {
+/**
+ * Write-through tables: `shapes` (table → RowShape, updated here) is how a changed row shape (ADD,
+ * DROP or RENAME COLUMN) is noticed, for the rows nobody changes since: Postgres sends no DDL, and
+ * keys written before keep the old JSON shape. When two shapes are seen, at versions v_old < v_new,
+ * the table's keys older than v_new's transaction are invalidated — a truncate op at (v_new's commit
+ * LSN, seq 0) (./truncate.ts: keys whose version is older are UNLINKed, the watermark is raised, and
+ * older changes arriving later, e.g. from a lagging partition, are dropped) — so readers reload those
+ * rows from Postgres in the new shape. Keys written since are in the new shape and stay. A change
+ * in the older shape that is not older than that (the ALTER's own transaction, before the ALTER)
+ * is not cached: its key is UNLINKed instead of written.
+ */
+export function planRecords(
+  records: readonly SinkRecord[],
+  tables: ReadonlyMap<string, CompiledTable>,
+  truncateMode: RedisSinkConfig['truncate.mode'],
+  versionNamespace: string,
+  shapes?: Map<string, RowShape>,
+): Plan {
   const ops: RedisOp[] = [];
   const rejected: RejectedRecord[] = [];
   let ignored = 0;
@@ -109,8 +158,7 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
     const channel = t.mode === 'publish' ? t.channel : null;
     if (r.op === 't') {
       if (truncateMode === 'delete') {
-        const prefixes = [...new Set(t.templates.filter((x) => x !== t.writeKey).map((x) => x.prefix))];
-        ops.push({ kind: 'truncate', table: t.table, version: versionString(r.position), prefixes, valuePrefix: t.writeKey?.prefix ?? null, channel });
+        ops.push(truncateOp(t, versionString(r.position), channel));
       }
       continue;
     }
@@ -119,6 +167,30 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
     if (r.op !== 'd' && !after) {
       rejected.push({ record: r, error: new Error(`op "${r.op}" without an "after" row (table ${t.table})`) });
       continue;
+    }
+    let oldShape = false;
+    if (shapes && t.writeKey && after) {
+      const columns = shapeOf(after);
+      const version = versionString(r.position);
+      const known = shapes.get(t.table);
+      if (!known) {
+        shapes.set(t.table, { columns, version });
+        ops.push({ kind: 'shape', table: t.table });
+      } else if (known.columns !== columns || known.invalidatedBy === version) {
+        // the newer of the two shapes is the current one; keys older than its transaction may have the other
+        const newer = known.columns !== columns && version > known.version;
+        const newest = newer ? { columns, version } : known;
+        oldShape = known.columns !== columns && !newer;
+        const mark = versionString({ commitLsn: BigInt(newest.version.split(':')[0]!), seq: 0 });
+        // a re-planned batch (a retried write replaces its queued plan) emits its invalidation again
+        if (known.invalidated !== mark || known.invalidatedBy === version) {
+          ops.push(truncateOp(t, mark, channel));
+          shapes.set(t.table, { columns: newest.columns, version: newest.version, invalidated: mark, invalidatedBy: version });
+          ops.push({ kind: 'shape', table: t.table });
+        } else if (newer) {
+          shapes.set(t.table, { ...known, columns, version });
+        }
+      }
     }
     const keys = new Set<string>();
     let writeTarget: string | null = null;
@@ -131,7 +203,11 @@ export function planRecords(records: readonly SinkRecord[], tables: ReadonlyMap<
         continue;
       }
       if (oldKey !== null && oldKey !== newKey) ops.push({ kind: 'delete', table: t.table, key: oldKey, verKey: versionKey(versionNamespace, oldKey), version });
-      if (after && newKey !== null) {
+      if (after && newKey !== null && oldShape) {
+        // a change in an older row shape (e.g. the same transaction as the ALTER, before it): not cached
+        ops.push({ kind: 'unlink', key: newKey, table: t.table, channel });
+        writeTarget = newKey;
+      } else if (after && newKey !== null) {
         const toastColumns: string[] = [];
         const row: Row = {};
         for (const [c, v] of Object.entries(after)) {

@@ -34,13 +34,19 @@ import { certificateVerifyFailure, nodeTlsOptions } from '../../spec/tls.js';
 import type { Logger } from '../../observability/logger.js';
 import { tlsFailure, type TruncateWatermarks } from '../kit/index.js';
 import { OffsetsRegressedError, SinkError, type PartitionOffset, type RegressedPartition, type Sink, type SinkBatch, type TopicPartition, type WriteResult } from '../sink.js';
-import { compileTables, planRecords, type CompiledTable, type RedisOp } from './plan.js';
+import { compileTables, planRecords, type CompiledTable, type RedisOp, type RowShape } from './plan.js';
 import { generationKeyOf, inNamespace, valuesOnly, versionKeyIn } from './namespace.js';
 import { DELETE_SCRIPT, WRITE_SCRIPT, legacyVersionKey } from './scripts.js';
 import { belowWatermark, truncateField, TRUNCATE_SCRIPT, watermarks, watermarkTables } from './truncate.js';
 import type { RedisSinkConfig } from './spec.js';
 
 const field = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
+/**
+ * Write-through tables' row shapes (./plan.ts RowShape) live in the hash `<offsets key>:shapes`, field
+ * `<schema.table>` — next to the offsets hash, not in it (tools and tests read that hash as offsets
+ * and truncate marks), and written in the same MULTI as the invalidation and the offsets.
+ */
+const shapesKey = (offsetsKey: string): string => `${offsetsKey}:shapes`;
 const FATAL_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM|invalid password|ERR AUTH)/;
 
 export function redisOptions(config: RedisSinkConfig): { url: string | undefined; options: RedisOptions } {
@@ -86,6 +92,8 @@ export class RedisSink implements Sink {
   private txEpoch = 0;
   /** Per partition field: the offset this process last stored (EXEC) or loaded — the floor the stored offset must not go below. */
   private readonly known = new Map<string, string>();
+  /** Write-through tables' row shapes (loaded from the offsets hash on first sight; ./plan.ts). */
+  private readonly shapes = new Map<string, RowShape>();
   /** ioredis reports AUTH failures as an 'error' event and then just "Connection is closed". */
   private lastConnectionError: Error | undefined;
 
@@ -193,7 +201,8 @@ export class RedisSink implements Sink {
   }
 
   async write(batch: SinkBatch): Promise<WriteResult> {
-    const plan = planRecords(batch.records, this.tables, this.config['truncate.mode'], this.versionNamespace);
+    await this.loadShapes(batch.records);
+    const plan = planRecords(batch.records, this.tables, this.config['truncate.mode'], this.versionNamespace, this.shapes);
     const ops = this.fixedNamespace === null ? plan.ops : valuesOnly(plan.ops);
     const staleSkipped = await this.countStale(ops);
     const key = field(batch);
@@ -233,6 +242,33 @@ export class RedisSink implements Sink {
       else current.set(o.verKey, o.version);
     }
     return stale;
+  }
+
+  /** The stored row shapes of the batch's write-through tables not known yet. */
+  private async loadShapes(records: SinkBatch['records']): Promise<void> {
+    const tables = new Set<string>();
+    for (const r of records) {
+      const name = r.source ? `${r.source.schema}.${r.source.table}` : null;
+      if (name && !this.shapes.has(name) && this.tables.get(name)?.writeKey) tables.add(name);
+    }
+    if (tables.size === 0) return;
+    const names = [...tables];
+    let values: (string | null)[];
+    try {
+      values = await this.redis('cmd').hmget(shapesKey(this.offsetsKey), ...names);
+    } catch (e) {
+      throw wrap(e, 'row shape read');
+    }
+    names.forEach((t, i) => {
+      const v = values[i];
+      if (!v || this.shapes.has(t)) return;
+      try {
+        const parsed = JSON.parse(v) as RowShape;
+        if (typeof parsed.columns === 'string' && typeof parsed.version === 'string') this.shapes.set(t, parsed);
+      } catch {
+        // unreadable: the table is seen afresh (its shape is stored again)
+      }
+    });
   }
 
   /** Stored truncate watermarks of these tables (table → version string). */
@@ -415,7 +451,7 @@ export class RedisSink implements Sink {
       if (op.kind === 'truncate') {
         const prefixes = op.valuePrefix === null ? op.prefixes : [...op.prefixes, op.valuePrefix];
         const covered = (k: string): boolean => prefixes.some((p) => p !== '' && k.startsWith(p));
-        const earlier = effective.flatMap((e) => (e.kind !== 'truncate' && covered(e.key) ? [e.key] : []));
+        const earlier = effective.flatMap((e) => (e.kind !== 'truncate' && e.kind !== 'shape' && covered(e.key) ? [e.key] : []));
         const scanned = await this.scanPrefixes(prefixes);
         truncateKeys.set(effective.length, [...new Set([...scanned, ...earlier])]);
       }
@@ -451,6 +487,12 @@ export class RedisSink implements Sink {
             multi.eval(TRUNCATE_SCRIPT, triples.length, ...triples, op.version);
           }
           for (const p of op.prefixes) publish(op.channel, op.table, `${p}*`);
+          break;
+        }
+        case 'shape': {
+          // the current shape (monotonic by version), not the one planned: partitions commit in any order
+          const shape = this.shapes.get(op.table);
+          if (shape) multi.hset(shapesKey(this.offsetsKey), op.table, JSON.stringify(shape));
           break;
         }
       }

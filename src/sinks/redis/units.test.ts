@@ -86,3 +86,31 @@ describe('planRecords', () => {
     expect(write).toMatchObject({ kind: 'write', toastColumns: ['pic', 'raw', 'tags'], json: '{"id":1,"pic":"\\u0000cdc-toast:0","raw":"\\u0000cdc-toast:1","tags":"\\u0000cdc-toast:2","name":"n"}' });
   });
 });
+
+describe('write-through row shapes (ADD/DROP/RENAME COLUMN)', () => {
+  const config = redisSinkSpec.parse({ url: 'redis://localhost:6379/0', tables: ['public.users'], 'table.overrides': { 'public.users': { keys: ['u:{id}'], mode: 'write-through' } } });
+  const tables = compileTables(config);
+  const at = (r: SinkRecord, commitLsn: bigint, seq: number): SinkRecord => ({ ...r, position: { commitLsn, seq } });
+  const kinds = (ops: readonly { kind: string; version?: string }[]): string[] => ops.map((o) => (o.kind === 'truncate' ? `truncate@${o.version}` : o.kind));
+  const v = (lsn: bigint, seq: number): string => `${lsn.toString().padStart(20, '0')}:${String(seq).padStart(10, '0')}`;
+
+  it('first sight stores the shape; a newer shape invalidates the keys older than its transaction; a re-planned batch invalidates again; an older shape is not cached', () => {
+    const shapes = new Map();
+    expect(kinds(planRecords([at(rec('c', null, { id: 1, a: 'x' }), 100n, 0)], tables, 'ignore', 'ns', shapes).ops)).toEqual(['shape', 'write']);
+    expect(kinds(planRecords([at(rec('c', null, { id: 2, a: 'y' }), 150n, 0)], tables, 'ignore', 'ns', shapes).ops)).toEqual(['write']);
+    const renamed = [at(rec('u', null, { id: 1, b: 'x' }), 300n, 2)];
+    expect(kinds(planRecords(renamed, tables, 'ignore', 'ns', shapes).ops)).toEqual([`truncate@${v(300n, 0)}`, 'shape', 'write']);
+    // the same batch planned again (a retried write replaces its queued plan): the invalidation is in it again
+    expect(kinds(planRecords(renamed, tables, 'ignore', 'ns', shapes).ops)).toEqual([`truncate@${v(300n, 0)}`, 'shape', 'write']);
+    // a later change in the new shape: nothing more
+    expect(kinds(planRecords([at(rec('u', null, { id: 2, b: 'z' }), 400n, 0)], tables, 'ignore', 'ns', shapes).ops)).toEqual(['write']);
+    // an older change in the old shape (a lagging partition, or the ALTER's own transaction): its key is unlinked, not written
+    expect(kinds(planRecords([at(rec('c', null, { id: 3, a: 'old' }), 300n, 1)], tables, 'ignore', 'ns', shapes).ops)).toEqual(['unlink']);
+  });
+
+  it('a first sight in the new shape followed by an older change in the old shape invalidates at the newer one', () => {
+    const shapes = new Map();
+    expect(kinds(planRecords([at(rec('c', null, { id: 1, b: 'x' }), 500n, 3)], tables, 'ignore', 'ns', shapes).ops)).toEqual(['shape', 'write']);
+    expect(kinds(planRecords([at(rec('c', null, { id: 2, a: 'y' }), 200n, 0)], tables, 'ignore', 'ns', shapes).ops)).toEqual([`truncate@${v(500n, 0)}`, 'shape', 'unlink']);
+  });
+});

@@ -1,12 +1,66 @@
 /**
- * Source catalog: the Postgres column types and primary key of a captured table, read from
- * pg_catalog over an optional connection (`source.url`). Records carry converted values but not
- * column types; with the catalog the sink creates exact ClickHouse types (Decimal(p,s), Int32, Date,
- * DateTime64 …). Without it, types are inferred from the first record's values (see README).
+ * Source catalog: the Postgres column types, attnums, `ADD COLUMN … DEFAULT` values and primary key
+ * of a captured table, read from pg_catalog over an optional connection (the sink's `source.url`,
+ * by default the pipeline's own source). Records carry converted values but not column types, and
+ * Postgres sends no DDL: with the catalog ClickHouse creates exact types (Decimal(p,s), Int32, Date,
+ * DateTime64 …), and ClickHouse and Elasticsearch recognise a RENAME COLUMN (same attnum) and the
+ * value rows from before an `ADD COLUMN … DEFAULT <constant>` read (attmissingval).
+ * The one part of the kit that does I/O (to the source, not to a sink's target).
  */
 import { nodeTlsOptions, type TlsSettings } from '../../spec/tls.js';
 import pg from 'pg';
-import type { SourceColumn } from './types.js';
+import type { JsonValue } from '../../events/change.js';
+
+export interface SourceColumn {
+  readonly name: string;
+  /** format_type() of the (domain-resolved) type, e.g. `numeric(10,2)`, `integer[]`, `timestamp with time zone`. */
+  readonly pgType: string;
+  readonly nullable: boolean;
+  /** True for enum types (format_type prints their name). */
+  readonly isEnum?: boolean;
+  /** pg_attribute.attnum: a column's identity in Postgres, unchanged by RENAME COLUMN (never reused). */
+  readonly attnum?: number;
+  /**
+   * The value rows that existed before `ADD COLUMN … DEFAULT <constant>` read (pg_attribute
+   * attmissingval, as text); undefined when there is none (no default, a volatile default, which
+   * rewrote the table, or a column that existed when the table was created).
+   */
+  readonly missingValue?: string;
+}
+
+/**
+ * A column's `missingValue` as the source's JSON event carries such a value (src/events/README.md):
+ * integers and floats as numbers, numeric as its text (decimal.handling.mode=string), text-like and
+ * uuid as strings, booleans as true/false. undefined for other types (timestamps, arrays, json, …),
+ * whose event encoding the text does not give directly, and when there is no missing value.
+ */
+export function missingValueJson(col: SourceColumn): JsonValue | undefined {
+  const text = col.missingValue;
+  if (text === undefined) return undefined;
+  const base = col.pgType.replace(/\(.*\)$/, '').trim();
+  if (col.isEnum === true) return text;
+  switch (base) {
+    case 'smallint':
+    case 'integer':
+      return Number(text);
+    case 'bigint':
+      return Number.isSafeInteger(Number(text)) ? Number(text) : undefined;
+    case 'real':
+    case 'double precision':
+      return Number.isFinite(Number(text)) ? Number(text) : undefined;
+    case 'numeric':
+      return text;
+    case 'text':
+    case 'character varying':
+    case 'character':
+    case 'uuid':
+      return text;
+    case 'boolean':
+      return text === 't' ? true : text === 'f' ? false : undefined;
+    default:
+      return undefined;
+  }
+}
 
 export interface SourceTable {
   readonly columns: readonly SourceColumn[];
