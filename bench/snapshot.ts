@@ -12,6 +12,7 @@
  * (the machine is shared: read the load with the numbers).
  *
  *   npm run bench:snapshot [-- --rows=2000000 --threads=1,2,4 --incremental-chunks=1024,8192 --out=<file>]
+ *   npm run bench:snapshot -- --vs-debezium [...]   side by side with Debezium: bench/snapshot-vs-debezium.ts
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
-import { machine, versions } from './common.js';
+import { createOrdersTable, machine, versions } from './common.js';
 
 const argOf = (name: string): string | undefined => process.argv.find((x) => x.startsWith(`--${name}=`))?.split('=')[1];
 const ROWS = Number(argOf('rows') ?? 2_000_000);
@@ -135,26 +136,7 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   try {
     console.log(`creating public.${table} with ${ROWS} rows …`);
-    await db.query(`CREATE TABLE public.${table} (
-      id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, currency char(3) NOT NULL,
-      amount numeric(12,2) NOT NULL, tax numeric(12,2), email text, shipping_address text, note text,
-      created_at timestamptz NOT NULL, updated_at timestamptz, tags text[], attributes jsonb)`);
-    const step = 200_000;
-    for (let from = 1; from <= ROWS; from += step) {
-      const to = Math.min(ROWS, from + step - 1);
-      await db.query(
-        `INSERT INTO public.${table}
-         SELECT g, g % 50000, (ARRAY['new','paid','shipped','delivered','cancelled'])[1 + g % 5], 'EUR',
-                (g % 100000) / 100.0, (g % 7000) / 100.0, 'customer' || (g % 50000) || '@example.com',
-                g || ' Long Street, Apartment ' || (g % 300) || ', 10115 Berlin, Germany', repeat(md5(g::text), 2),
-                now() - (g || ' seconds')::interval, now(), ARRAY['tag' || (g % 10), 'tag' || (g % 7)],
-                jsonb_build_object('source', 'web', 'items', g % 9, 'coupon', md5((g % 97)::text), 'gift', g % 2 = 0)
-           FROM generate_series($1::bigint, $2::bigint) g`,
-        [from, to],
-      );
-    }
-    await db.query(`VACUUM ANALYZE public.${table}`);
-    const size = (await db.query<{ s: string }>(`SELECT pg_size_pretty(pg_table_size('public.${table}')) AS s`)).rows[0]!.s;
+    const size = await createOrdersTable(db, `public.${table}`, ROWS);
     console.log(`table ready: ${size}`);
 
     for (const threads of THREADS) {
@@ -188,4 +170,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv.includes('--vs-debezium')) {
+  // the same table against Debezium's initial and incremental snapshots (bench/snapshot-vs-debezium.ts)
+  await import('./snapshot-vs-debezium.js');
+} else {
+  await main();
+}
