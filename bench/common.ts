@@ -217,29 +217,29 @@ export function versions(): Record<string, string> {
 }
 
 /**
- * Creates `public.<table>` with `rows` rows of an orders-like table of realistic width (13 columns:
- * bigint key, ints, numerics, short and long text, timestamps, a text[] and a jsonb; ~370 bytes/row
- * on disk) — the table of bench:snapshot and bench:rebuild. Returns its size (pg_size_pretty).
+ * Creates `table` (schema-qualified) as bench:snapshot's orders-like table of realistic width —
+ * bigint key, ints, numerics, short and long text, timestamps, a text[] and a jsonb (~370 bytes
+ * per row on disk) — fills it with `rows` rows, VACUUM ANALYZEs it and returns its size.
  */
 export async function createOrdersTable(db: pg.Client, table: string, rows: number): Promise<string> {
-  await db.query(`CREATE TABLE public.${table} (
-    id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, currency char(3) NOT NULL,
-    amount numeric(12,2) NOT NULL, tax numeric(12,2), email text, shipping_address text, note text,
-    created_at timestamptz NOT NULL, updated_at timestamptz, tags text[], attributes jsonb)`);
+  await db.query(`CREATE TABLE ${table} (
+      id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, currency char(3) NOT NULL,
+      amount numeric(12,2) NOT NULL, tax numeric(12,2), email text, shipping_address text, note text,
+      created_at timestamptz NOT NULL, updated_at timestamptz, tags text[], attributes jsonb)`);
   const step = 200_000;
   for (let from = 1; from <= rows; from += step) {
     const to = Math.min(rows, from + step - 1);
     await db.query(
-      `INSERT INTO public.${table}
-       SELECT g, g % 50000, (ARRAY['new','paid','shipped','delivered','cancelled'])[1 + g % 5], 'EUR',
-              (g % 100000) / 100.0, (g % 7000) / 100.0, 'customer' || (g % 50000) || '@example.com',
-              g || ' Long Street, Apartment ' || (g % 300) || ', 10115 Berlin, Germany', repeat(md5(g::text), 2),
-              now() - (g || ' seconds')::interval, now(), ARRAY['tag' || (g % 10), 'tag' || (g % 7)],
-              jsonb_build_object('source', 'web', 'items', g % 9, 'coupon', md5((g % 97)::text), 'gift', g % 2 = 0)
-         FROM generate_series($1::bigint, $2::bigint) g`,
+      `INSERT INTO ${table}
+         SELECT g, g % 50000, (ARRAY['new','paid','shipped','delivered','cancelled'])[1 + g % 5], 'EUR',
+                (g % 100000) / 100.0, (g % 7000) / 100.0, 'customer' || (g % 50000) || '@example.com',
+                g || ' Long Street, Apartment ' || (g % 300) || ', 10115 Berlin, Germany', repeat(md5(g::text), 2),
+                now() - (g || ' seconds')::interval, now(), ARRAY['tag' || (g % 10), 'tag' || (g % 7)],
+                jsonb_build_object('source', 'web', 'items', g % 9, 'coupon', md5((g % 97)::text), 'gift', g % 2 = 0)
+           FROM generate_series($1::bigint, $2::bigint) g`,
       [from, to],
     );
   }
-  await db.query(`VACUUM ANALYZE public.${table}`);
-  return (await db.query<{ s: string }>(`SELECT pg_size_pretty(pg_table_size('public.${table}')) AS s`)).rows[0]!.s;
+  await db.query(`VACUUM ANALYZE ${table}`);
+  return (await db.query<{ s: string }>(`SELECT pg_size_pretty(pg_table_size($1::regclass)) AS s`, [table])).rows[0]!.s;
 }

@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   const results: SinkResult[] = [];
   try {
     console.log(`creating public.${T} with ${ROWS} rows …`);
-    const size = await createOrdersTable(db, T, ROWS);
+    const size = await createOrdersTable(db, `public.${T}`, ROWS);
     console.log(`table ready: ${size}`);
     const file = join(dir, 'p.json');
     writeFileSync(file, JSON.stringify({ name: T, source: sourceBlock(), kafka: { 'bootstrap.servers': ep.kafkaBrokers.join(','), 'topic.creation.partitions': 3 }, sinks: SINKS.map((s) => sinkBlocks[s]) }));

@@ -12,6 +12,7 @@
  * (the machine is shared: read the load with the numbers).
  *
  *   npm run bench:snapshot [-- --rows=2000000 --threads=1,2,4 --incremental-chunks=1024,8192 --out=<file>]
+ *   npm run bench:snapshot -- --vs-debezium [...]   side by side with Debezium: bench/snapshot-vs-debezium.ts
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   try {
     console.log(`creating public.${table} with ${ROWS} rows …`);
-    const size = await createOrdersTable(db, table, ROWS);
+    const size = await createOrdersTable(db, `public.${table}`, ROWS);
     console.log(`table ready: ${size}`);
 
     for (const threads of THREADS) {
@@ -169,4 +170,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv.includes('--vs-debezium')) {
+  // the same table against Debezium's initial and incremental snapshots (bench/snapshot-vs-debezium.ts)
+  await import('./snapshot-vs-debezium.js');
+} else {
+  await main();
+}
