@@ -45,6 +45,7 @@ import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { debeziumEnsure, debeziumVersions, startConnect, type ConnectWorker } from '../scripts/stack/debezium.js';
 import { benchSourceConfig, buildDaemon, createOrdersTable, groupCpuSeconds, machine, metricValue, procStatusKB, startDaemon, versions, type DaemonProcess } from './common.js';
+import { countTopic as countWholeTopic, createLogAppendTopic, deleteTopicsWithPrefix, dropSlotWhenInactive, topicEndOffsetSum as topicEndOffsetSum_ } from './kafka-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -127,63 +128,18 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 const load = (): number[] => os.loadavg().map((x) => Number(x.toFixed(2)));
 
 async function createTopic(topic: string): Promise<void> {
-  // the loaded broker sometimes answers the leader wait with UNKNOWN_TOPIC_OR_PARTITION for a topic it just created: retry
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }],
-      });
-    } catch (e) {
-      if (attempt >= 10) throw new Error(`could not create topic ${topic}: ${e instanceof Error ? e.message : String(e)}`);
-      await sleep(1000);
-      continue;
-    }
-    const md = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
-    if (md?.topics[0]?.partitions.length === PARTITIONS && md.topics[0].partitions.every((p) => p.leader >= 0)) return;
-    if (attempt >= 10) throw new Error(`topic ${topic} has no leaders for its ${PARTITIONS} partitions after ${attempt} attempts`);
-    await sleep(1000);
-  }
+  await createLogAppendTopic(admin, topic, PARTITIONS);
 }
 
 async function topicEndOffsetSum(topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+  return topicEndOffsetSum_(admin, topic);
 }
 
-/** Reads the whole topic read_committed: record count and first/last LogAppendTime (stops 2 s after `expected`, or after 120 s without progress). */
+/** Counts the whole topic read_committed in a fresh consumer group (see bench/kafka-bench.ts countTopic). */
 async function countTopic(topic: string, expected: number): Promise<{ records: number; firstMs: number; lastMs: number }> {
   const groupId = `${prefixBase}-count-${groupsMade.length}`;
   groupsMade.push(groupId);
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytes: 64 << 20, maxBytesPerPartition: 16 << 20 });
-  let records = 0;
-  let firstMs = Infinity;
-  let lastMs = -Infinity;
-  let progressAt = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const ts = Number(m.timestamp);
-          if (ts < firstMs) firstMs = ts;
-          if (ts > lastMs) lastMs = ts;
-        }
-        records += batch.messages.length;
-        progressAt = Date.now();
-      },
-    });
-    let doneAt = 0;
-    for (;;) {
-      await sleep(200);
-      if (records >= expected && doneAt === 0) doneAt = Date.now();
-      if (doneAt && Date.now() - doneAt > 2000) break;
-      if (Date.now() - progressAt > 120_000) break;
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return { records, firstMs, lastMs };
+  return countWholeTopic(kafka, groupId, topic, expected);
 }
 
 /** Polls `count` until `ROWS` records; CPU of process group `pid` at the last empty poll and at the end. */
@@ -218,21 +174,12 @@ async function waitSlotActive(slot: string, label: string, failed: () => Promise
 }
 
 async function dropSlot(slot: string): Promise<void> {
-  for (let i = 0; i < 80; i++) {
-    const r = await db.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    if (r.rows.length === 0) break;
-    if (r.rows[0]?.active_pid === null) {
-      await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
-      break;
-    }
-    await sleep(250);
-  }
+  await dropSlotWhenInactive(db, slot);
   slotsMade.delete(slot);
 }
 
 async function deleteTopics(prefix: string): Promise<void> {
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+  await deleteTopicsWithPrefix(admin, prefix);
 }
 
 function result(

@@ -43,6 +43,7 @@ import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { debeziumEnsure, debeziumVersions, startConnect } from '../scripts/stack/debezium.js';
 import { benchSourceConfig, buildDaemon, groupCpuSeconds, machine, metricValue, procStatusKB, startDaemon, versions, writeBacklog } from './common.js';
+import { countTopic as countWholeTopic, createLogAppendTopic, deleteTopicsWithPrefix, dropSlotWhenInactive, topicEndOffsetSum as topicEndOffsetSum_ } from './kafka-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -118,53 +119,18 @@ interface Drain {
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 async function createTopic(topic: string): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }],
-  });
+  await createLogAppendTopic(admin, topic, PARTITIONS);
 }
 
 async function topicEndOffsetSum(topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+  return topicEndOffsetSum_(admin, topic);
 }
 
-/**
- * Reads the whole topic with a read_committed consumer: record count and first/last LogAppendTime.
- * Stops 2 s after reaching `expected` (to see any extra record) or after 120 s without progress.
- */
+/** Counts the whole topic read_committed in a fresh consumer group (see bench/kafka-bench.ts countTopic). */
 async function countTopic(topic: string, expected: number): Promise<{ records: number; firstMs: number; lastMs: number }> {
   const groupId = `${prefixBase}-count-${groupsMade.length}`;
   groupsMade.push(groupId);
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytes: 64 << 20, maxBytesPerPartition: 16 << 20 });
-  let records = 0;
-  let firstMs = Infinity;
-  let lastMs = -Infinity;
-  let progressAt = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const ts = Number(m.timestamp);
-          if (ts < firstMs) firstMs = ts;
-          if (ts > lastMs) lastMs = ts;
-        }
-        records += batch.messages.length;
-        progressAt = Date.now();
-      },
-    });
-    let doneAt = 0;
-    for (;;) {
-      await sleep(200);
-      if (records >= expected && doneAt === 0) doneAt = Date.now();
-      if (doneAt && Date.now() - doneAt > 2000) break;
-      if (Date.now() - progressAt > 120_000) break;
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return { records, firstMs, lastMs };
+  return countWholeTopic(kafka, groupId, topic, expected);
 }
 
 interface Progress {
@@ -323,21 +289,12 @@ async function createSlot(slot: string): Promise<void> {
 }
 
 async function dropSlot(slot: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    const r = await db.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    if (r.rows.length === 0) break;
-    if (r.rows[0]?.active_pid === null) {
-      await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
-      break;
-    }
-    await sleep(250);
-  }
+  await dropSlotWhenInactive(db, slot);
   slotsMade.delete(slot);
 }
 
 async function deleteTopics(prefix: string): Promise<void> {
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+  await deleteTopicsWithPrefix(admin, prefix);
 }
 
 interface Round {
