@@ -15,8 +15,10 @@
  *     the daemon's RSS (VmRSS, every second): the memory bar of issue 16.
  *  3. Drain: all three sinks paused (admin API), `--drain` changes written, then each sink resumed
  *     alone and timed until the last probe is visible in it: changes/s per sink from a backlog.
+ * `--split`: the same pipeline file run by two processes, `run --role source` and `run --role sinks`
+ * (the source gets an event loop, a core, of its own); RSS is then the sum of both.
  * Results: bench/results/e2e.json (machine, versions, flags). Needs the stack (`npm run stack:up`).
- *   npm run bench:e2e [-- --rate 10000 --seconds 300 --connections 4 --drain 200000 --out <file>]
+ *   npm run bench:e2e [-- --rate 10000 --seconds 300 --connections 4 --drain 200000 --split --out <file>]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,7 @@ const { values: args } = parseArgs({
     drain: { type: 'string', default: '200000' },
     'probe-ms': { type: 'string', default: '50' },
     'node-flags': { type: 'string', default: '' },
+    split: { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'bench', 'results', 'e2e.json') },
   },
 });
@@ -132,16 +135,23 @@ const configFile = join(dir, 'pipeline.yaml');
 writeFileSync(configFile, stringify(pipeline));
 const adminPort = await freePort();
 const nodeFlags = args['node-flags'].split(/\s+/).filter(Boolean);
-const daemon = spawn(process.execPath, [...nodeFlags, join(root, 'bin', 'cdc-fanout.js'), 'run', '--config', configFile, '--admin-port', String(adminPort)], {
-  env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const SPLIT = args.split;
 let daemonExited = false;
-daemon.on('exit', (code) => {
-  daemonExited = true;
-  if (code !== 0 && code !== null) console.error(`[bench:e2e] daemon exited with ${code}`);
-});
-const pid = daemon.pid as number;
+/** One daemon: `role` all, or with --split the sinks (admin API used below) and the source. */
+function startDaemon(role: 'all' | 'source' | 'sinks', port: number): ReturnType<typeof spawn> {
+  const d = spawn(process.execPath, [...nodeFlags, join(root, 'bin', 'cdc-fanout.js'), 'run', '--config', configFile, '--admin-port', String(port), '--role', role], {
+    env: { ...process.env, CDC_LOG_LEVEL: 'warn', CDC_FANOUT_STATE_DIR: join(dir, `state-${role}`) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  d.on('exit', (code) => {
+    daemonExited = true;
+    if (code !== 0 && code !== null) console.error(`[bench:e2e] daemon (--role ${role}) exited with ${code}`);
+  });
+  return d;
+}
+const daemons = SPLIT ? [startDaemon('sinks', adminPort), startDaemon('source', await freePort())] : [startDaemon('all', adminPort)];
+const pids = daemons.map((d) => d.pid as number);
+const pid = pids.join('+');
 const admin = `http://127.0.0.1:${adminPort}`;
 
 // ---------------------------------------------------------------- sink readers ------------------
@@ -348,7 +358,9 @@ async function sinkAction(sink: SinkName, action: 'pause' | 'resume'): Promise<v
 }
 
 const rssSamples: { t: number; mb: number }[] = [];
-const rssMB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const rssOf = (p: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+/** The daemon's RSS; with --split the sum of both processes (the whole daemon's memory either way). */
+const rssMB = (): number => pids.reduce((a, p) => a + rssOf(p), 0);
 
 function pct(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -481,8 +493,14 @@ try {
 } finally {
   for (const t of timers) clearInterval(t);
   watching = false;
-  daemon.kill('SIGTERM');
-  if (!daemonExited) await new Promise((r) => daemon.once('exit', r));
+  await Promise.all(
+    daemons.map(async (d) => {
+      if (d.exitCode !== null || d.signalCode !== null) return;
+      const gone = new Promise((r) => d.once('exit', r));
+      d.kill('SIGTERM');
+      await gone;
+    }),
+  );
   await Promise.all(writers.map((w) => w.client.end()));
   await probeDb.end();
   await db.end();
@@ -522,7 +540,7 @@ const out = {
   when: new Date().toISOString(),
   machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
   versions: { node: process.version, 'cdc-fanout': pkg.version, postgres: pgVersion },
-  config: { rate: RATE, seconds: SECONDS, connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, pipeline: 'source + elasticsearch + clickhouse + redis (write-through), one daemon (bin/cdc-fanout.js run)' },
+  config: { rate: RATE, seconds: SECONDS, connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, split: SPLIT, pipeline: `source + elasticsearch + clickhouse + redis (write-through), ${SPLIT ? 'two processes (bin/cdc-fanout.js run --role source, --role sinks); RSS is their sum' : 'one daemon (bin/cdc-fanout.js run)'}` },
   ...result,
 };
 writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);

@@ -134,6 +134,14 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .option('--tls-key <path>', 'PEM private key for --tls-cert')
     .option('--shutdown-timeout-ms <ms>', 'longest graceful shutdown on SIGTERM/SIGINT before forcing exit', positiveInt, 30000)
     .option('--no-admin', 'do not start the admin server')
+    .addOption(
+      new Option(
+        '--role <role>',
+        'what this daemon runs of each pipeline: all (source and sinks), source (PG → Kafka only), sinks (Kafka → sinks only; needs no replication access). Run a source daemon and one or more sinks daemons to give the source a process (a core) of its own, or sink workers on other machines (consumer groups share the partitions)',
+      )
+        .choices(['all', 'source', 'sinks'])
+        .default('all'),
+    )
     .option(
       '--take-over-slot <pipeline>',
       "let this pipeline take over its existing replication slot although it has no ownership record for it (same as slot.takeover: true; repeatable). Only when the slot's previous owner is gone for good",
@@ -142,7 +150,7 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .addHelpText(
       'after',
       help(
-        ['cdc-fanout run -c connectors/demo.yaml', 'cdc-fanout run -c connectors/ --admin-port 9000 --admin-token-file admin.token', 'cdc-fanout run -c connectors/demo.yaml --take-over-slot demo'],
+        ['cdc-fanout run -c connectors/demo.yaml', 'cdc-fanout run -c connectors/ --admin-port 9000 --admin-token-file admin.token', 'cdc-fanout run -c connectors/demo.yaml --take-over-slot demo', 'cdc-fanout run -c connectors/demo.yaml --role source', 'cdc-fanout run -c connectors/demo.yaml --role sinks --admin-port 8084'],
         `0 stopped cleanly after SIGTERM/SIGINT; 1 config errors, failed start or unclean stop; ${USAGE_ERROR} usage error; 130 a second signal forced the exit.`,
       ),
     )

@@ -5,7 +5,7 @@ import { formatError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { maskString, redact } from '../spec/secret.js';
 import { Daemon } from '../daemon/daemon.js';
-import { buildDefinitions } from '../daemon/definitions.js';
+import { buildDefinitions, type DaemonRole } from '../daemon/definitions.js';
 import { defaultRestartPolicy } from '../daemon/supervisor.js';
 import { removeDaemonRecord, writeDaemonRecord, type DaemonRecord } from '../daemon/record.js';
 import { createLogger } from '../observability/logger.js';
@@ -21,6 +21,8 @@ export interface RunFlags {
   shutdownTimeoutMs: number;
   admin: boolean;
   takeOverSlot?: string[];
+  /** What this daemon runs of each pipeline (src/daemon/definitions.ts `DaemonRole`). */
+  role: DaemonRole;
 }
 
 function readNamed(path: string, what: string): Buffer {
@@ -71,7 +73,7 @@ export async function runCommand(opts: RunFlags): Promise<number> {
       },
     },
   });
-  const defs = await buildDefinitions(loaded.pipelines, { logger });
+  const defs = await buildDefinitions(loaded.pipelines, { logger, role: opts.role });
   // The record tells the CLI where this daemon's admin API is (src/daemon/record.ts).
   let recordFile: string | undefined;
   const writeRecord = (url: string | null): void => {
@@ -126,6 +128,6 @@ export async function runCommand(opts: RunFlags): Promise<number> {
     await daemon.stop();
     return 1;
   }
-  logger.info({ pipelines: defs.map((d) => d.name), admin: daemon.adminUrl }, 'daemon running');
+  logger.info({ pipelines: defs.map((d) => d.name), role: opts.role, admin: daemon.adminUrl }, 'daemon running');
   return stopped;
 }

@@ -22,7 +22,7 @@ const fmtInt = (n: number): string => n.toLocaleString('en-US');
 const fmtLag = (s: SinkStatus): string => (s.lag === null ? 'unknown' : fmtInt(s.lag));
 const fmtAge = (ms: number | null): string => (ms === null ? 'unknown' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 /** STANDBY: another daemon runs this source (HA); a healthy state, like RUNNING. */
-const healthy = (state: string): boolean => state === 'RUNNING' || state === 'PAUSED' || state === 'STANDBY';
+const healthy = (state: string): boolean => state === 'RUNNING' || state === 'PAUSED' || state === 'STANDBY' || state === 'DISABLED';
 
 /** Problems that make the exit code non-zero, one line each. */
 export function problems(list: readonly PipelineStatus[], flags: Pick<StatusFlags, 'maxLag' | 'maxLagMs'>): string[] {

@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { daemonMetrics } from '../observability/daemon-metrics.js';
 import { redact } from '../spec/secret.js';
 import { startAdminServer, type AdminServer, type SinkAction } from './admin/server.js';
-import { Pipeline, type PipelineDefinition } from './pipeline.js';
+import { notRunHere, Pipeline, type PipelineDefinition } from './pipeline.js';
 import { DlqJobs, type DlqReplayJob, type DlqResult } from './dlq-jobs.js';
 import { RebuildJobs, type RebuildResult, type RebuildTarget } from './rebuild-jobs.js';
 import type { DlqListing, DlqTarget } from '../sinks/runtime/dlq-replay.js';
@@ -111,6 +111,7 @@ export class Daemon {
             const pipe = this.pipelines.find((x) => x.name === p);
             if (!pipe) return { ok: false, status: 404, error: `no pipeline "${p}" (have: ${this.pipelines.map((x) => x.name).join(', ')})` };
             this.opts.logger.info({ pipeline: p, request: req }, `admin: snapshot ${req.kind}`);
+            if (!pipe.runsSource) return { ok: false, status: 409, error: notRunHere(p) };
             try {
               if (req.kind === 'execute' && req.type === 'blocking') {
                 // Runs to its end in the background; progress in the status.

@@ -12,13 +12,15 @@ import { rateBetween, SeriesRing } from './history.js';
 import { RateMeter } from './rate.js';
 import type { ComponentState, ErrorInfo, PipelineHistory, PipelineStatus, SinkStatus, SourceStatus } from './status.js';
 import { Supervisor, type RestartPolicy } from './supervisor.js';
+import { daemonMetrics } from '../observability/daemon-metrics.js';
 
 export interface PipelineDefinition {
   readonly name: string;
   readonly file: string;
   readonly topicPrefix: string;
   readonly bootstrapServers: string;
-  readonly source: SourceFactory;
+  /** Undefined: this daemon does not run the source (`run --role sinks`). */
+  readonly source: SourceFactory | undefined;
   readonly sinks: readonly { readonly name: string; readonly type: string; readonly factory: SinkFactory; readonly counters?: SinkCounters; readonly dlq?: DlqTarget; readonly rebuild?: RebuildTarget }[];
 }
 
@@ -39,6 +41,10 @@ interface SinkEntry {
 
 const noCounters: SinkCounters = { records: 0, dlq: 0, latencySumMs: 0, latencyCount: 0, lastError: undefined };
 
+/** Why a request for the source is refused by a daemon that does not run it. */
+export const notRunHere = (pipeline: string): string =>
+  `this daemon does not run the source of pipeline "${pipeline}" (run --role sinks); send the snapshot request to the daemon that runs it (--role source or all)`;
+
 function latest(a: ErrorInfo | undefined, b: ErrorInfo | undefined): ErrorInfo | undefined {
   if (!a) return b;
   if (!b) return a;
@@ -47,7 +53,8 @@ function latest(a: ErrorInfo | undefined, b: ErrorInfo | undefined): ErrorInfo |
 
 export class Pipeline {
   readonly name: string;
-  private readonly source: Supervisor<SourceHandle>;
+  /** Undefined when another process runs the source (`--role sinks`): its state reads DISABLED. */
+  private readonly source: Supervisor<SourceHandle> | undefined;
   private readonly sourceRate = new RateMeter();
   private readonly sourceHistory = new SeriesRing(['eventsPerSec', 'slotLagBytes'], HISTORY_SAMPLES);
   private prevEvents: { at: number; count: number } | undefined;
@@ -61,7 +68,8 @@ export class Pipeline {
   ) {
     this.name = def.name;
     const log = logger.child({ pipeline: def.name });
-    this.source = new Supervisor(def.source, { pipeline: def.name, component: 'source', policy, logger: log, mask });
+    this.source = def.source ? new Supervisor(def.source, { pipeline: def.name, component: 'source', policy, logger: log, mask }) : undefined;
+    if (!this.source) daemonMetrics.setState(def.name, 'source', 'DISABLED');
     this.sinkEntries = def.sinks.map((s) => ({
       name: s.name,
       type: s.type,
@@ -74,11 +82,11 @@ export class Pipeline {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.source.start(), ...this.sinkEntries.map((s) => s.sup.start())]);
+    await Promise.all([this.source?.start(), ...this.sinkEntries.map((s) => s.sup.start())]);
   }
 
   async stop(): Promise<void> {
-    await this.source.stop();
+    await this.source?.stop();
     await Promise.all(this.sinkEntries.map((s) => s.sup.stop()));
   }
 
@@ -124,7 +132,7 @@ export class Pipeline {
   notReady(): string[] {
     const ok = (s: ComponentState): boolean => s === 'RUNNING' || s === 'PAUSED' || s === 'STANDBY';
     const out: string[] = [];
-    if (!ok(this.source.state)) out.push(`source: ${this.source.state}${this.source.reason ? ` (${this.mask(this.source.reason)})` : ''}`);
+    if (this.source && !ok(this.source.state)) out.push(`source: ${this.source.state}${this.source.reason ? ` (${this.mask(this.source.reason)})` : ''}`);
     for (const e of this.sinkEntries) {
       const { state, reason } = this.sinkState(e);
       if (!ok(state)) out.push(`sink:${e.name}: ${state}${reason ? ` (${this.mask(reason)})` : ''}`);
@@ -134,7 +142,7 @@ export class Pipeline {
 
   /** Takes one history sample of every component (the daemon calls this every few seconds). */
   async sample(now = Date.now()): Promise<void> {
-    const src = await this.source.handle?.status().catch(() => undefined);
+    const src = await this.source?.handle?.status().catch(() => undefined);
     const events = src?.eventsPublished;
     this.sourceHistory.push(now, {
       eventsPerSec: events === undefined ? null : rateBetween(this.prevEvents, now, events),
@@ -154,8 +162,14 @@ export class Pipeline {
     );
   }
 
+  /** Whether this daemon runs the pipeline's source (not with `run --role sinks`). */
+  get runsSource(): boolean {
+    return this.source !== undefined;
+  }
+
   /** A snapshot request for the source (admin API); throws when the source is not running. */
   async snapshot(req: SnapshotRequest): Promise<{ readonly id: string; readonly status: 'accepted' | 'done' }> {
+    if (!this.source) throw new Error(notRunHere(this.def.name));
     const h = this.source.handle;
     if (!h?.snapshot || this.source.state !== 'RUNNING') throw new Error(`the source of pipeline "${this.def.name}" is ${this.source.state}; snapshots are requested while it runs`);
     return h.snapshot(req);
@@ -166,13 +180,13 @@ export class Pipeline {
   }
 
   async status(): Promise<PipelineStatus> {
-    const src = await this.source.handle?.status().catch(() => undefined);
+    const src = await this.source?.handle?.status().catch(() => undefined);
     const source: SourceStatus = {
-      state: this.source.state,
-      reason: this.source.reason,
-      restarts: this.source.restarts,
-      lastError: this.source.lastError,
-      nextRestartAt: this.source.nextRestartAt,
+      state: this.source?.state ?? 'DISABLED',
+      reason: this.source ? this.source.reason : 'not run by this daemon (run --role sinks): another process runs the source',
+      restarts: this.source?.restarts ?? 0,
+      lastError: this.source?.lastError,
+      nextRestartAt: this.source?.nextRestartAt,
       lastLsn: src?.lastLsn ?? null,
       eventsPublished: src?.eventsPublished ?? 0,
       eventsPerSec: this.sourceRate.update(src?.eventsPublished ?? 0),

@@ -7,7 +7,8 @@ import type { SlotHealth } from '../source/slot-health.js';
  * STANDBY (sources only): another daemon with the same pipeline runs the source; this one waits,
  * polling, and takes over when it stops (docs/ha.md). Healthy: counts as ready.
  */
-export type ComponentState = 'STARTING' | 'STANDBY' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED';
+/** DISABLED: the component is not run by this daemon (`run --role`); another process runs it. */
+export type ComponentState = 'STARTING' | 'STANDBY' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'RESTARTING' | 'STOPPED' | 'DISABLED';
 
 export interface ErrorInfo {
   readonly message: string;

@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { registry } from './metrics.js';
 
-const STATES = ['STARTING', 'STANDBY', 'RUNNING', 'PAUSED', 'FAILED', 'RESTARTING', 'STOPPED'] as const;
+const STATES = ['STARTING', 'STANDBY', 'RUNNING', 'PAUSED', 'FAILED', 'RESTARTING', 'STOPPED', 'DISABLED'] as const;
 
 const componentState = new Gauge({
   name: 'cdc_fanout_component_state',

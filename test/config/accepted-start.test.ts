@@ -28,7 +28,8 @@ async function startsStatically(target: string, env: NodeJS.ProcessEnv = process
   const failures: Error[] = [];
   for (const def of defs) {
     const ctx = { onFailure: (err: Error) => failures.push(err) };
-    const source = def.source(ctx);
+    expect(def.source, `${def.name}: role all builds the source`).toBeDefined();
+    const source = def.source!(ctx);
     expect(typeof source.start).toBe('function');
     for (const sink of def.sinks) {
       const handle = sink.factory(ctx);
@@ -44,6 +45,22 @@ describe('every config validate accepts gets through run\'s start-up path', () =
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) await startsStatically(join('connectors', f));
     await startsStatically('connectors');
+  });
+
+  it('run --role: sinks builds every sink and no source; source builds the source and no sink', async () => {
+    const loaded = await loadConfig('connectors/demo.yaml', { env: process.env, cwd: root });
+    expect(loaded.errors.map(formatError)).toEqual([]);
+    const logger = createLogger({ level: 'silent' });
+    const [sinks] = await buildDefinitions(loaded.pipelines, { logger, role: 'sinks' });
+    const [source] = await buildDefinitions(loaded.pipelines, { logger, role: 'source' });
+    const [all] = await buildDefinitions(loaded.pipelines, { logger });
+    expect(sinks!.source).toBeUndefined();
+    expect(sinks!.sinks.map((x) => x.name)).toEqual(loaded.pipelines[0]!.config.sinks.map((x) => x.name));
+    expect(sinks!.sinks.length).toBeGreaterThan(0);
+    expect(typeof source!.source).toBe('function');
+    expect(source!.sinks).toEqual([]);
+    expect(all!.sinks.length).toBe(sinks!.sinks.length);
+    expect(typeof all!.source).toBe('function');
   });
 
   it('the accepted variants of the validate matrix (merge keys, JSON, routing templates, env vars)', async () => {

@@ -30,7 +30,7 @@ export const PAGE_HTML = `<!doctype html>
   .kv { display:grid; grid-template-columns: auto 1fr; gap: 0 .75rem; font-size: .85rem; }
   .kv dt { color: var(--muted); } .kv dd { margin:0; font-variant-numeric: tabular-nums; }
   .state { font-size: .75rem; font-weight: 600; padding: 0 .4rem; border-radius: 999px; border:1px solid currentColor; white-space: nowrap; }
-  .s-RUNNING { color: var(--ok); } .s-PAUSED, .s-STARTING, .s-RESTARTING { color: var(--warn); } .s-STANDBY { color: var(--muted); } .s-FAILED { color: var(--bad); } .s-STOPPED { color: var(--muted); }
+  .s-RUNNING { color: var(--ok); } .s-PAUSED, .s-STARTING, .s-RESTARTING { color: var(--warn); } .s-STANDBY { color: var(--muted); } .s-FAILED { color: var(--bad); } .s-STOPPED, .s-DISABLED { color: var(--muted); }
   .err { color: var(--bad); font-size: .8rem; margin-top: .25rem; word-break: break-word; }
   .bar { height: 8px; background: #eaeef2; border-radius: 4px; overflow: hidden; margin: 2px 0 6px; }
   .bar > div { height: 100%; background: #0969da; }

@@ -1,6 +1,6 @@
 /**
  * The admin HTTP(S) server (node:http, no framework): /health (liveness: the process answers),
- * /ready (readiness: every component RUNNING or PAUSED — a source may be STANDBY — else 503), /metrics, /pipelines, /history,
+ * /ready (readiness: every component RUNNING or PAUSED — a source may be STANDBY or DISABLED — else 503), /metrics, /pipelines, /history,
  * POST /pipelines/:p/sinks/:s/{pause,resume,restart}, snapshots (POST /pipelines/:p/snapshot and
  * /pipelines/:p/snapshot/{pause,resume,stop}), the dead-letter topic of a sink
  * (GET /pipelines/:p/sinks/:s/dlq, POST and GET /pipelines/:p/sinks/:s/dlq/replay) and the live page at /. Loopback by default;
