@@ -34,6 +34,7 @@ import { stringify } from 'yaml';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaClient } from '../src/kafka/client.js';
 import { kafkaSpec } from '../src/kafka/config.js';
+import { cpuWindow } from './cpu-accounting.js';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -151,6 +152,8 @@ function startDaemon(role: 'all' | 'source' | 'sinks', port: number): ReturnType
 }
 const daemons = SPLIT ? [startDaemon('sinks', adminPort), startDaemon('source', await freePort())] : [startDaemon('all', adminPort)];
 const pids = daemons.map((d) => d.pid as number);
+/** The daemons' pids by role, for the CPU accounting (`run` re-executes itself in place: same pid). */
+const daemonNames = new Map<number, string>(daemons.map((d, i) => [d.pid as number, SPLIT ? (i === 0 ? 'cdc-fanout --role sinks' : 'cdc-fanout --role source') : 'cdc-fanout daemon']));
 const pid = pids.join('+');
 const admin = `http://127.0.0.1:${adminPort}`;
 
@@ -411,6 +414,7 @@ try {
     }
   })();
   measuring = true;
+  const cpu = cpuWindow((p) => (p === process.pid ? 'bench (writers, probes, sink readers)' : daemonNames.get(p)));
   const writtenBefore = written;
   const rssFrom = rssSamples.length;
   log(`steady: ${RATE} changes/s on ${CONNS} connections for ${SECONDS} s, probe every ${PROBE_MS} ms`);
@@ -423,6 +427,8 @@ try {
   await load(RATE, () => Date.now() - tSteady >= SECONDS * 1000 || daemonExited);
   const steadySeconds = (Date.now() - tSteady) / 1000;
   const achieved = (written - writtenBefore) / steadySeconds;
+  const cpuSteady = cpu.stop();
+  log(`CPU over the steady phase (share of the machine's ${cpuSteady.cores} cores): ${Object.entries(cpuSteady.byService).map(([k, v]) => `${k} ${(v.shareOfMachine * 100).toFixed(0)} %`).join(', ')}, idle ${(cpuSteady.idleShare * 100).toFixed(0)} %`);
   probing = false;
   await prober;
   // Let the last probes land (they count: a sink that falls behind shows it here).
@@ -453,6 +459,7 @@ try {
       seriesColumns: ['seconds', 'search', 'warehouse', 'cache'],
     },
     daemonRssMB: { peak: Math.round(Math.max(...steadyRss)), mean: Math.round(steadyRss.reduce((a, b) => a + b, 0) / Math.max(1, steadyRss.length)) },
+    cpu: cpuSteady,
   };
   log(`steady done: ${JSON.stringify({ achieved: steady.achievedChangesPerSecond, latencyMs: steady.latencyMs, rss: steady.daemonRssMB })}`);
   watching = false;
@@ -461,6 +468,13 @@ try {
   // 3. drain per sink from a backlog
   const drain: Record<string, unknown> = {};
   if (DRAIN > 0) {
+    // First let every sink finish the steady phase's backlog, so each drain below measures only
+    // the drain's own changes (a sink still behind would otherwise count its old lag as well).
+    const tc = Date.now();
+    const caught = await probe(false);
+    for (const s of SINKS) await waitVisible(s, caught, 1_800_000);
+    drain.catchUpSecondsAfterSteady = Number(((Date.now() - tc) / 1000).toFixed(1));
+    log(`every sink caught up with the steady phase ${drain.catchUpSecondsAfterSteady} s after it ended`);
     for (const s of SINKS) await sinkAction(s, 'pause');
     await sleep(2000);
     const before = written;
