@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { VersionCache } from './versions.js';
 
@@ -55,5 +56,62 @@ describe('VersionCache', () => {
     off.set('a', '1', 1n);
     expect(off.size).toBe(0);
     expect(off.peek('a', '1')).toBeUndefined();
+  });
+
+  it('evicts exactly as a plain write-order model does, over any mix of sets and clears', () => {
+    // The model: per table its keys in write order (a re-set moves the key to the end); when over
+    // max, the first table (in creation order) with the most keys loses its first key.
+    type Op = { kind: 'set'; table: string; key: string; version: number } | { kind: 'clear'; table?: string };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 20, arbitrary: fc.record({ kind: fc.constant('set' as const), table: fc.constantFrom('a', 'b', 'c'), key: fc.integer({ min: 0, max: 30 }).map(String), version: fc.integer({ min: 0, max: 1000 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const), table: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }) }, { requiredKeys: ['kind'] }) },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 400 }), (max, ops) => {
+        const cache = new VersionCache(max);
+        const model = new Map<string, Map<string, bigint>>();
+        for (const o of ops) {
+          if (o.kind === 'clear') {
+            cache.clear(o.table);
+            if (o.table === undefined) model.clear();
+            else model.delete(o.table);
+            continue;
+          }
+          cache.set(o.table, o.key, BigInt(o.version));
+          let t = model.get(o.table);
+          if (!t) model.set(o.table, (t = new Map()));
+          const cur = t.get(o.key);
+          t.delete(o.key);
+          t.set(o.key, cur !== undefined && cur > BigInt(o.version) ? cur : BigInt(o.version));
+          let total = [...model.values()].reduce((n, m) => n + m.size, 0);
+          while (total > max) {
+            let largest: Map<string, bigint> | undefined;
+            for (const m of model.values()) if (!largest || m.size > largest.size) largest = m;
+            largest?.delete(largest.keys().next().value as string);
+            total--;
+          }
+          expect(cache.size).toBe(total);
+        }
+        for (const table of ['a', 'b', 'c']) {
+          for (let k = 0; k <= 30; k++) expect(cache.peek(table, String(k))).toBe(model.get(table)?.get(String(k)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('evicts in write order across many rounds of a full cache (the live iterator meets re-set keys at the end)', () => {
+    const c = new VersionCache(100);
+    for (let i = 0; i < 100; i++) c.set('t', String(i), 1n);
+    // Re-set the first half: they move behind the second half.
+    for (let i = 0; i < 50; i++) c.set('t', String(i), 2n);
+    // 100 new keys evict the 100 old ones in write order: 50..99 first, then 0..49.
+    for (let i = 0; i < 50; i++) c.set('t', `n${i}`, 3n);
+    for (let i = 50; i < 100; i++) expect(c.peek('t', String(i))).toBeUndefined();
+    for (let i = 0; i < 50; i++) expect(c.peek('t', String(i))).toBe(2n);
+    for (let i = 50; i < 100; i++) c.set('t', `n${i}`, 3n);
+    for (let i = 0; i < 50; i++) expect(c.peek('t', String(i))).toBeUndefined();
+    for (let i = 0; i < 100; i++) expect(c.peek('t', `n${i}`)).toBe(3n);
+    expect(c.size).toBe(100);
   });
 });

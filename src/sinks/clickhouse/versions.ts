@@ -12,6 +12,15 @@
  * keys to bigints (measured: 200k entries of the demo's key shapes, heapUsed after a full GC). Entries are in
  * write order per table (least recently written first); when the cache is full, the table holding
  * the most entries gives up its least recently written one.
+ *
+ * Eviction is O(1) amortised: each table keeps one live key iterator that walks its Map from the
+ * oldest entry. Asking a fresh `keys().next()` per eviction is not: V8 leaves a deleted Map entry as
+ * a hole until the table is rehashed, and a new iterator skips every hole from the start — with the
+ * cache full, every new key evicted one entry and each eviction rescanned all holes before it
+ * (measured: 300k evictions from a 50k-entry Map, 17.6 s fresh iterators vs 0.3 s one live one;
+ * `evictOne` was 3 % of the daemon's CPU in bench:e2e). A live Map iterator skips the holes once,
+ * sees entries added after it was created (a re-set key moves to the end, and is met again there),
+ * and survives rehashing; once it reports done it stays done, so a new one is taken then.
  */
 type Stored = number | bigint;
 
@@ -20,6 +29,8 @@ const widen = (v: Stored): bigint => (typeof v === 'number' ? BigInt(v) : v);
 
 export class VersionCache {
   private readonly tables = new Map<string, Map<string, Stored>>();
+  /** Per table: the live iterator eviction continues from (see the header). */
+  private readonly cursors = new WeakMap<Map<string, Stored>, Iterator<string>>();
   private count = 0;
 
   constructor(private readonly max: number) {}
@@ -49,12 +60,22 @@ export class VersionCache {
   private evictOne(): void {
     let largest: Map<string, Stored> | undefined;
     for (const t of this.tables.values()) if (!largest || t.size > largest.size) largest = t;
-    const oldest = largest?.keys().next().value;
-    if (largest === undefined || oldest === undefined) {
+    if (largest === undefined || largest.size === 0) {
       this.count = 0;
       return;
     }
-    largest.delete(oldest);
+    let cursor = this.cursors.get(largest);
+    let next = cursor?.next();
+    if (cursor === undefined || next === undefined || next.done === true) {
+      cursor = largest.keys();
+      this.cursors.set(largest, cursor);
+      next = cursor.next();
+    }
+    if (next.done === true) {
+      this.count = 0;
+      return;
+    }
+    largest.delete(next.value);
     this.count--;
   }
 
