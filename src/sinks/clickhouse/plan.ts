@@ -158,6 +158,8 @@ export function planRows(u: UpsertTable, records: readonly KeyedRecord[], ctx: R
     latest.set(row.key, row);
     emitted.push(row);
   };
+  // One encoder per column for the whole batch (encoderFor memoizes by a type string it builds per call).
+  const encoders = u.columns.map((col) => encoderFor(col.type, col.kind, col.mode, col.typedType));
   for (const p of records) {
     const v = p.record.position.commitLsn;
     try {
@@ -175,7 +177,8 @@ export function planRows(u: UpsertTable, records: readonly KeyedRecord[], ctx: R
           return s && !s.deleted ? s.fields : undefined;
         })();
         fields = new Map();
-        for (const col of u.columns) {
+        for (let c = 0; c < u.columns.length; c++) {
+          const col = u.columns[c]!;
           let value = p.newRow[col.source];
           // a renamed column: an older change carries the value under an earlier name
           for (let w = 0; value === undefined && w < col.was.length; w++) value = p.newRow[col.was[w]!];
@@ -186,7 +189,7 @@ export function planRows(u: UpsertTable, records: readonly KeyedRecord[], ctx: R
           } else if (value === undefined) fields.set(col.name, col.defaultTsv ?? defaultField(col.type));
           else {
             try {
-              fields.set(col.name, encoderFor(col.type, col.kind, col.mode, col.typedType)(value));
+              fields.set(col.name, encoders[c]!(value));
             } catch (e) {
               if (e instanceof EncodeError) throw new EncodeError(`column ${col.name}: ${e.message}`, e.typeMismatch);
               throw e;
