@@ -135,6 +135,27 @@ function lineColOf(text: string, offset: number): Location {
   return { line, col: offset - lineStart + 1 };
 }
 
+/**
+ * A config file's bytes as text. Config files are UTF-8 (a leading byte order mark is dropped, as
+ * editors on Windows write one and JSON.parse would refuse it); a UTF-16 file, a binary file or
+ * bytes that are not UTF-8 get an error saying so and how to fix it, instead of YAML parsing the
+ * replacement characters into keys no one wrote.
+ */
+export function configText(bytes: Buffer): { text: string } | { message: string; location?: Location } {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    return { message: 'the file is UTF-16 text (it starts with a UTF-16 byte order mark); config files are UTF-8 — save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 <file>)' };
+  }
+  const lossy = bytes.toString('utf8');
+  const nul = lossy.indexOf('\0');
+  if (nul >= 0) return { message: 'the file is not text (it holds a NUL byte) — is this the config file? Config files are UTF-8 YAML or JSON', location: lineColOf(lossy, nul) };
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+  } catch {
+    const bad = lossy.indexOf('\uFFFD');
+    return { message: 'the file is not valid UTF-8 (first bad byte here); config files are UTF-8 — save it as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8 <file>)', ...(bad >= 0 ? { location: lineColOf(lossy, bad) } : {}) };
+  }
+}
+
 /** JSON.parse's message without V8's position suffix, plus the offset it names. */
 function jsonSyntaxError(text: string, err: Error): { message: string; location?: Location } {
   const m = /^(.*?)(?: in JSON)? at position (\d+)(?: \(line \d+ column \d+\))?$/s.exec(err.message);
@@ -287,7 +308,9 @@ function loadFile(path: string, file: string, schema: PipelineSchema, ctx: Inter
     if (size > MAX_CONFIG_BYTES) {
       return { errors: [{ file, path: '', message: `file is ${(size / 1048576).toFixed(1)} MB; config files are limited to ${MAX_CONFIG_BYTES / 1048576} MB (split it, or move large values into \${file:…} references)` }], at: nowhere };
     }
-    text = readFileSync(path, 'utf8');
+    const decoded = configText(readFileSync(path));
+    if ('message' in decoded) return { errors: [{ file, path: '', message: decoded.message, ...(decoded.location ? { location: decoded.location } : {}) }], at: nowhere };
+    text = decoded.text;
   } catch (err) {
     return { errors: [{ file, path: '', message: `cannot read config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }], at: nowhere };
   }

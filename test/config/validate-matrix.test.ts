@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ACCEPTED, BASE } from './accepted.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -321,6 +322,38 @@ describe('cdc-fanout validate (real CLI)', () => {
     expect(r.stderr).toBe(`${expectedLines(c, 'single.yaml').join('\n')}\n1 error\n`);
     expect(r.stdout).toBe('');
     expect(r.code).toBe(1);
+  });
+
+  it('says what is wrong with a file that is not UTF-8 text, and reads one with a UTF-8 byte order mark', async () => {
+    const d = join(dir, 'encodings');
+    mkdirSync(d, { recursive: true });
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const files: Record<string, Buffer> = {
+      'utf16.yaml': Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(BASE, 'utf16le')]),
+      'binary.yaml': Buffer.concat([Buffer.from('name: shop\nsource:\n'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00])]),
+      'latin1.yaml': Buffer.from(BASE.replace('name: shop', 'name: shop\n# caf\u00e9'), 'latin1'),
+    };
+    for (const [f, b] of Object.entries(files)) writeFileSync(join(d, f), b);
+    const r = await run(['validate', '--config', 'encodings']);
+    expect(r.stderr.split('\n').filter(Boolean).sort()).toEqual(
+      [
+        'encodings/binary.yaml:3:7: the file is not text (it holds a NUL byte) — is this the config file? Config files are UTF-8 YAML or JSON',
+        'encodings/latin1.yaml:2:6: the file is not valid UTF-8 (first bad byte here); config files are UTF-8 — save it as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8 <file>)',
+        'encodings/utf16.yaml: the file is UTF-16 text (it starts with a UTF-16 byte order mark); config files are UTF-8 — save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 <file>)',
+        '3 errors',
+      ].sort(),
+    );
+    expect(r.code).toBe(1);
+    // A byte order mark before valid UTF-8 is dropped, in YAML and in JSON (JSON.parse alone refuses it).
+    const ok = join(dir, 'bom');
+    mkdirSync(ok, { recursive: true });
+    writeFileSync(join(ok, 'a.yaml'), Buffer.concat([bom, Buffer.from(BASE)]));
+    writeFileSync(join(ok, 'b.json'), Buffer.concat([bom, Buffer.from(JSON.stringify(parseYaml(BASE)))]));
+    for (const f of ['a.yaml', 'b.json']) {
+      const good = await run(['validate', '--config', join('bom', f)]);
+      expect(good.stderr).toBe('');
+      expect(good.code).toBe(0);
+    }
   });
 
   it('validates a directory: every file, and duplicate pipeline names across files', async () => {
