@@ -1,9 +1,24 @@
 /**
- * Kafka helpers shared by the Debezium comparisons (bench/vs-debezium.ts, bench/snapshot-vs-debezium.ts):
- * topic creation with LogAppendTime, end-offset sums, and a read_committed count of a whole topic.
+ * Kafka helpers shared by the benchmarks: the kafkajs client every bench builds (benchKafka), and for
+ * the Debezium comparisons (bench/vs-debezium.ts, bench/snapshot-vs-debezium.ts) topic creation with
+ * LogAppendTime, end-offset sums, and a read_committed count of a whole topic.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Kafka } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { endpoints } from '../scripts/stack/endpoints.js';
+import { kafkajsRequestQueuePatched } from '../src/kafka/kafkajs-request-queue.js';
+
+/**
+ * A kafkajs client on the stack's brokers (silent unless `logLevel` is given; extra settings
+ * override), with the request-queue fix the daemon applies (src/kafka/kafkajs-request-queue.ts):
+ * unpatched, every idle connection wakes up every ~1 ms (CPU the bench would measure as its own, on
+ * a daemon that does not have that loop) and Node 24 prints a TimeoutNegativeWarning into the output.
+ * (test/support/kafka.ts is the tests' counterpart; benches do not import from test/.)
+ */
+export function benchKafka(settings: Partial<KafkaConfig> = {}): Kafka {
+  kafkajsRequestQueuePatched();
+  return new Kafka({ clientId: 'cdc-fanout-bench', brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING, ...settings });
+}
 
 /**
  * Creates `topic` with `partitions` partitions and `message.timestamp.type=LogAppendTime`, and waits

@@ -26,7 +26,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { loadConfig } from '../src/config/load.js';
@@ -37,6 +36,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { loadSinkPlugin } from '../src/sinks/registry.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
 import { createOrdersTable, machine, versions } from './common.js';
+import { benchKafka } from './kafka-bench.js';
 
 const argOf = (name: string): string | undefined => process.argv.find((x) => x.startsWith(`--${name}=`))?.split('=')[1];
 const ROWS = Number(argOf('rows') ?? 200_000);
@@ -45,7 +45,7 @@ const OUT = argOf('out') ?? new URL('./results/rebuild.json', import.meta.url).p
 
 const ep = endpoints();
 const logger = createLogger({ level: process.env.CDC_LOG_LEVEL ?? 'warn' });
-const kafka = new Kafka({ clientId: 'bench-rebuild', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = benchKafka({ clientId: 'bench-rebuild' });
 const run = Date.now().toString(36);
 const T = `bench_rb_${run}`;
 const TOPIC = `${T}.public.${T}`;

@@ -12,10 +12,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { endpoints } from '../scripts/stack/endpoints.js';
+import { benchKafka } from './kafka-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -121,7 +121,7 @@ try {
   if (keys.length) await redis.del(...keys);
   await redis.del(`cdc:offsets:cdc-fanout.${name}.one`, `cdc:offsets:cdc-fanout.${name}.two`);
   redis.disconnect();
-  const admin = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  const admin = benchKafka({ clientId: 'bench-rejoin' }).admin();
   await admin.connect();
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(name));
   if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);

@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { HEADERS } from '../src/events/change.js';
 import { silentLogger } from '../src/observability/logger.js';
@@ -33,6 +33,7 @@ import { redisSinkSpec } from '../src/sinks/redis/spec.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../src/sinks/runtime/config.js';
 import { SinkRunner } from '../src/sinks/runtime/runner.js';
 import type { Sink } from '../src/sinks/sink.js';
+import { benchKafka } from './kafka-bench.js';
 
 export interface BenchContext {
   /** Unique id of this run (use it in index/table/key names). */
@@ -225,7 +226,7 @@ function pkgVersion(name: string): string {
   }
 }
 
-const kafka = new Kafka({ clientId: 'bench-sinks', brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = benchKafka({ clientId: 'bench-sinks' });
 let lsn = 1_000_000n;
 
 function message(table: BenchContext['table'], id: number, tsMs: number) {

@@ -40,12 +40,12 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { debeziumEnsure, debeziumVersions, startConnect, type ConnectWorker } from '../scripts/stack/debezium.js';
 import { benchSourceConfig, buildDaemon, createOrdersTable, groupCpuSeconds, machine, metricValue, procStatusKB, startDaemon, versions, type DaemonProcess } from './common.js';
-import { countTopic as countWholeTopic, createLogAppendTopic, deleteTopicsWithPrefix, dropSlotWhenInactive, topicEndOffsetSum as topicEndOffsetSum_ } from './kafka-bench.js';
+import { benchKafka, countTopic as countWholeTopic, createLogAppendTopic, deleteTopicsWithPrefix, dropSlotWhenInactive, topicEndOffsetSum as topicEndOffsetSum_ } from './kafka-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -86,7 +86,7 @@ const signalTable = `public.${signalName}`;
 const publication = `${name}_pub`;
 const prefixBase = `bench-snapdbz-${run}`;
 const db = new pg.Client({ connectionString: ep.postgresUrl });
-const kafka = new Kafka({ clientId: 'bench-snapshot-vs-debezium', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = benchKafka({ clientId: 'bench-snapshot-vs-debezium' });
 const admin: Admin = kafka.admin();
 const slotsMade = new Set<string>();
 const groupsMade: string[] = [];

@@ -16,13 +16,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
 import { createOrdersTable, machine, versions } from './common.js';
+import { benchKafka } from './kafka-bench.js';
 
 const argOf = (name: string): string | undefined => process.argv.find((x) => x.startsWith(`--${name}=`))?.split('=')[1];
 const ROWS = Number(argOf('rows') ?? 2_000_000);
@@ -33,7 +33,7 @@ const OUT = argOf('out') ?? new URL('./results/snapshot.json', import.meta.url).
 const ep = endpoints();
 const logger = createLogger({ level: process.env.CDC_LOG_LEVEL ?? 'warn' });
 const kafkaConfig = kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(','), 'topic.creation.partitions': 3 });
-const kafka = new Kafka({ clientId: 'bench-snapshot', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = benchKafka({ clientId: 'bench-snapshot' });
 const run = Date.now().toString(36);
 const table = `bench_snap_${run}`;
 

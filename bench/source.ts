@@ -27,7 +27,6 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
@@ -38,6 +37,7 @@ import { PostgresSource } from '../src/source/postgres-source.js';
 import type { CommittedBatch } from '../src/source/publisher.js';
 import { startProfile, summarise, type ProfileSummary } from './profile.js';
 import { benchSourceConfig as sharedSourceConfig, buildDaemon, machine, metricValue, procStatusKB, startDaemon, versions, writeBacklog } from './common.js';
+import { benchKafka } from './kafka-bench.js';
 
 const arg = (name: string, def: number): number => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -409,7 +409,7 @@ try {
   await db.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
   await db.query(`DROP PUBLICATION IF EXISTS ${name}_pub`).catch(() => undefined);
   await db.end();
-  const admin = new Kafka({ clientId: 'bench-source', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  const admin = benchKafka({ clientId: 'bench-source' }).admin();
   await admin.connect();
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);

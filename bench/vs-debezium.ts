@@ -38,12 +38,12 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../scripts/stack/endpoints.js';
 import { debeziumEnsure, debeziumVersions, startConnect } from '../scripts/stack/debezium.js';
 import { benchSourceConfig, buildDaemon, groupCpuSeconds, machine, metricValue, procStatusKB, startDaemon, versions, writeBacklog } from './common.js';
-import { countTopic as countWholeTopic, createLogAppendTopic, deleteTopicsWithPrefix, dropSlotWhenInactive, topicEndOffsetSum as topicEndOffsetSum_ } from './kafka-bench.js';
+import { benchKafka, countTopic as countWholeTopic, createLogAppendTopic, deleteTopicsWithPrefix, dropSlotWhenInactive, topicEndOffsetSum as topicEndOffsetSum_ } from './kafka-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -90,7 +90,7 @@ const table = `public.${name}`;
 const publication = `${name}_pub`;
 const prefixBase = `bench-vsdbz-${run}`;
 const db = new pg.Client({ connectionString: ep.postgresUrl });
-const kafka = new Kafka({ clientId: 'bench-vs-debezium', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = benchKafka({ clientId: 'bench-vs-debezium' });
 const admin: Admin = kafka.admin();
 const slotsMade = new Set<string>();
 const groupsMade: string[] = [];

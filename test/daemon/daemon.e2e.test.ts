@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
+import { testKafka } from '../support/kafka.js';
 import { freePort } from '../support/ports.js';
 import { parsePrometheus, pipelines, startDaemon, waitFor, type DaemonProcess } from './helpers.js';
 
@@ -123,7 +123,7 @@ afterAll(async () => {
     const keys = await redis.keys(`${t}:*`);
     if (keys.length) await redis.del(...keys);
   }
-  const admin = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  const admin = testKafka().admin();
   await admin.connect();
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(A) || t.startsWith(B));
   if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
@@ -262,7 +262,7 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
     await waitFor(`all ${total} rows of B in redis after restart`, async () => (await countKeys(redis, `${B}:item:*`)) === total, 180_000, 500);
 
     // Kafka: exactly one committed create event per row (read_committed).
-    const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+    const kafka = testKafka();
     const consumer = kafka.consumer({ groupId: `d7e-verify-${run}`, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: `${B}.public.${B}`, fromBeginning: true });
@@ -367,7 +367,7 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
     // Kafka: the ad-hoc snapshot (the op "r" events at the highest snapshot LSN; the initial snapshot
     // has its own, lower one) holds exactly one event per row
     const pgRows = (await db.query<{ id: number; name: string }>(`SELECT id, name FROM public.${A}`)).rows;
-    const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+    const kafka = testKafka();
     const consumer = kafka.consumer({ groupId: `d7e-snap-${run}`, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: `${A}.public.${A}`, fromBeginning: true });
@@ -454,7 +454,7 @@ describe('cdc-fanout run: two pipelines, supervised sinks, admin API, graceful r
     const hashKey = `cdc:offsets:cdc-fanout.${B}.cache`;
     const before = await redis.hgetall(hashKey);
     expect(Object.keys(before).length).toBeGreaterThan(0);
-    const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+    const kafka = testKafka();
     const admin = kafka.admin();
     await admin.connect();
     const tops = await admin.fetchTopicOffsets(`${B}.public.${B}`);

@@ -5,12 +5,12 @@
  * key `{}` that truncate events carry on compacted data topics is accepted everywhere.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../scripts/stack/endpoints.js';
+import { testKafka } from '../support/kafka.js';
 
 const run = randomUUID().slice(0, 8);
-const kafka = new Kafka({ clientId: `test-compacted-${run}`, brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+const kafka = testKafka({ clientId: `test-compacted-${run}`, retry: { retries: 2 } });
 const admin = kafka.admin();
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 2 } });
 const policies = ['compact', 'compact,delete', 'delete'] as const;

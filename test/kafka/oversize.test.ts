@@ -5,7 +5,6 @@
  * topic's value, and cuts an oversize record (header cdc.truncated) instead of failing.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
@@ -13,11 +12,12 @@ import { DLQ_HEADERS, DlqProducer } from '../../src/kafka/dlq-producer.js';
 import { KafkaOperationError } from '../../src/kafka/errors.js';
 import { TransactionalProducer, type KafkaRecord } from '../../src/kafka/producer.js';
 import type { RejectedRecord, SinkRecord } from '../../src/sinks/sink.js';
+import { testKafka } from '../support/kafka.js';
 
 const run = randomUUID().slice(0, 8);
 const brokers = [...endpoints().kafkaBrokers];
 const config = kafkaSpec.parse({ 'bootstrap.servers': brokers.join(',') });
-const kafka = new Kafka({ clientId: `test-oversize-${run}`, brokers, logLevel: logLevel.NOTHING });
+const kafka = testKafka({ clientId: `test-oversize-${run}`, brokers });
 const topics: string[] = [];
 const closers: (() => Promise<void>)[] = [];
 

@@ -6,18 +6,19 @@
  * transaction.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Consumer } from 'kafkajs';
+import { Partitioners, type Consumer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../../src/kafka/config.js';
 import { ProducerFencedError, TransactionalProducer, type KafkaRecord } from '../../src/kafka/producer.js';
+import { testKafka } from '../support/kafka.js';
 
 const run = randomUUID().slice(0, 8);
 const topic = `test-producer-${run}`;
 const PARTITIONS = 7;
 const brokers = [...endpoints().kafkaBrokers];
 const config = kafkaSpec.parse({ 'bootstrap.servers': brokers.join(',') });
-const kafka = new Kafka({ clientId: `test-producer-${run}`, brokers, logLevel: logLevel.NOTHING });
+const kafka = testKafka({ clientId: `test-producer-${run}`, brokers });
 const admin = kafka.admin();
 const producers: TransactionalProducer[] = [];
 let consumer: Consumer | undefined;

@@ -13,19 +13,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@clickhouse/client';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ClickHouseSink, clickhouseSpec } from '../../src/sinks/clickhouse/index.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
+import { testKafka } from '../support/kafka.js';
 import { debeziumMessage, pos, tombstoneMessage } from '../support/records.js';
 import { freePort } from '../support/ports.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = randomUUID().slice(0, 8);
-const kafka = new Kafka({ clientId: `ch-e2e-${run}`, brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = testKafka({ clientId: `ch-e2e-${run}` });
 const PARTITIONS = 3;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -127,12 +128,12 @@ afterAll(async () => {
 
 const CHILD = `
 const env = JSON.parse(process.env.CH_E2E);
-const { Kafka, logLevel } = await import('kafkajs');
+const { testKafka } = await import(env.root + 'test/support/kafka.ts');
 const { SinkRunner } = await import(env.root + 'src/sinks/runtime/runner.ts');
 const { resolveSinkConfig, sinkCommonSpec } = await import(env.root + 'src/sinks/runtime/config.ts');
 const { ClickHouseSink, clickhouseSpec } = await import(env.root + 'src/sinks/clickhouse/index.ts');
 const { silentLogger } = await import(env.root + 'src/observability/logger.ts');
-const kafka = new Kafka({ clientId: 'ch-e2e-child', brokers: env.brokers, logLevel: logLevel.NOTHING });
+const kafka = testKafka({ clientId: 'ch-e2e-child', brokers: env.brokers });
 const config = resolveSinkConfig(sinkCommonSpec.parse({ name: 'ch', type: 'clickhouse', topics: [env.topic], 'group.id': env.kafkaGroup,
   'batch.max.records': 200, 'batch.max.wait.ms': 20, 'errors.retry.initial.backoff.ms': 100, 'errors.retry.max.backoff.ms': 1000 }), { pipeline: 'e2e', topicPrefix: 'e2e' });
 const sink = new ClickHouseSink({ config: clickhouseSpec.parse({ url: env.url, database: env.database, 'request.timeout.ms': 5000 }), group: env.group, logger: silentLogger });

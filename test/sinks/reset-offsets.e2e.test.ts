@@ -11,7 +11,6 @@
 import { Client as EsClient } from '@elastic/elasticsearch';
 import { createClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
@@ -20,6 +19,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { loadSinkPlugin } from '../../src/sinks/registry.js';
 import type { PartitionOffset } from '../../src/sinks/sink.js';
 import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
+import { testKafka } from '../support/kafka.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const ep = endpoints();
@@ -30,7 +30,7 @@ const receiver = new WebhookReceiver(SECRET);
 const es = new EsClient({ node: ep.elasticsearchUrl });
 const ch = createClient({ url: ep.clickhouseUrl, log: { level: 127 } });
 const redis = new Redis(ep.redisUrl);
-const kafka = new Kafka({ brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = testKafka();
 const topic = `${T}.public.${T}`;
 let h: DaemonHarness;
 let db: pg.Client;

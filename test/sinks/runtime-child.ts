@@ -2,11 +2,11 @@
  * Child process for the kill -9 test: runs one SinkRunner with the Redis sink (write-through) until
  * killed. Configuration from env: CHILD_TOPIC, CHILD_GROUP, CHILD_OFFSETS_KEY, CHILD_PREFIX, CHILD_DB.
  */
-import { Kafka, logLevel } from 'kafkajs';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisSink } from '../../src/sinks/redis/sink.js';
 import { redisSinkSpec } from '../../src/sinks/redis/spec.js';
+import { testKafka } from '../support/kafka.js';
 import { redisSinkInput } from '../support/redis-config.js';
 import { resolveSinkConfig, sinkCommonSpec } from '../../src/sinks/runtime/config.js';
 import { SinkRunner } from '../../src/sinks/runtime/runner.js';
@@ -17,7 +17,7 @@ const env = (k: string): string => {
   return v;
 };
 const prefix = env('CHILD_PREFIX');
-const kafka = new Kafka({ clientId: 'runtime-child', brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = testKafka({ clientId: 'runtime-child' });
 const sink = new RedisSink(
   redisSinkSpec.parse(redisSinkInput(endpoints().redisUrl, Number(env('CHILD_DB')), { 'public.crash': { keys: [`${prefix}row:{id}`, `${prefix}inv:{id}`], mode: 'write-through' } })),
   env('CHILD_OFFSETS_KEY'),

@@ -1,12 +1,12 @@
 /** Helpers for the runtime tests: topics, a transactional producer of Debezium-shaped messages, waits. */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { endpoints } from '../../scripts/stack/endpoints.js';
+import type { Admin, Producer } from 'kafkajs';
 import { silentLogger } from '../../src/observability/logger.js';
 import { resolveSinkConfig, sinkCommonSpec, type ResolvedSinkConfig } from '../../src/sinks/runtime/config.js';
+import { testKafka } from '../support/kafka.js';
 import type { KafkaTestMessage } from '../support/records.js';
 
-export const kafka = new Kafka({ clientId: 'runtime-test', brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING });
+export const kafka = testKafka({ clientId: 'runtime-test' });
 
 export async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });

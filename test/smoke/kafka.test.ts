@@ -3,13 +3,13 @@
  * message and aborts another; a read_committed consumer group sees only the committed one.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import type { Consumer, Producer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpoints } from '../../scripts/stack/endpoints.js';
+import { testKafka } from '../support/kafka.js';
 
 const run = randomUUID().slice(0, 8);
 const topic = `smoke-kafka-${run}`;
-const kafka = new Kafka({ clientId: `smoke-${run}`, brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = testKafka({ clientId: `smoke-${run}` });
 const admin = kafka.admin();
 let producer: Producer | undefined;
 let consumer: Consumer | undefined;

@@ -1,12 +1,12 @@
 /** Shared helpers for the source integration tests (real Postgres + real Kafka). */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { kafkaSpec, type KafkaConfig } from '../../src/kafka/config.js';
+import { testKafka } from '../support/kafka.js';
 
 export const ep = endpoints();
-export const kafka = new Kafka({ clientId: 'source-tests', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+export const kafka = testKafka({ clientId: 'source-tests' });
 export const kafkaConfig: KafkaConfig = kafkaSpec.parse({ 'bootstrap.servers': ep.kafkaBrokers.join(','), 'topic.creation.partitions': 3 });
 
 export function uniq(prefix: string): string {
