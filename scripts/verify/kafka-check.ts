@@ -5,6 +5,7 @@
  * seen twice is a duplicate.
  */
 import { Kafka, logLevel } from 'kafkajs';
+import { kafkajsRequestQueuePatched } from '../../src/kafka/kafkajs-request-queue.js';
 
 export interface KafkaCheck {
   records: number;
@@ -21,6 +22,7 @@ export interface KafkaCheck {
 }
 
 export async function checkKafka(brokers: readonly string[], topics: readonly string[], expectedChangeEvents: number, minRecords: number, timeoutMs = 180_000): Promise<KafkaCheck> {
+  kafkajsRequestQueuePatched(); // no idle 1 ms timer per connection (src/kafka/kafkajs-request-queue.ts)
   const kafka = new Kafka({ clientId: 'cdc-fanout-verify', brokers: [...brokers], logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `cdc-fanout-verify-${process.pid}-${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 250 });
   const seen = new Map<string, number>();
