@@ -225,12 +225,18 @@ export async function waitEqual(what: string, diff: () => Promise<string[]>, opt
     } catch (e) {
       last = `the comparison failed: ${(e as Error).message}`;
     }
-    if (Date.now() > deadline) {
-      const daemon = opts.harness ? `\ndaemon output (tail):\n${opts.harness.daemon?.output().slice(-6000) ?? '(not running)'}` : '';
-      throw new Error(`${what}: not equal after ${timeoutMs} ms; last comparison: ${last}${daemon}`);
-    }
+    if (Date.now() > deadline) throw new Error(`${what}: not equal after ${timeoutMs} ms; last comparison: ${last}${opts.harness ? await daemonContext(opts.harness) : ''}`);
     await sleep(opts.everyMs ?? 500);
   }
+}
+
+/** For a failure message: the sinks' states and lag from the daemon's admin API, and the tail of its output. */
+async function daemonContext(h: DaemonHarness): Promise<string> {
+  const sinks = await h
+    .pipeline()
+    .then((p) => p.sinks.map((s) => `  ${s.name}: ${s.state}${s.reason ? ` (${s.reason})` : ''}, lag ${s.lag}, ${s.records} records${s.lastError ? `, last error ${s.lastError.at}: ${s.lastError.message}` : ''}`).join('\n'))
+    .catch((e: unknown) => `  (no status: ${(e as Error).message})`);
+  return `\nsinks:\n${sinks}\ndaemon output (tail):\n${h.daemon?.output().slice(-6000) ?? '(not running)'}`;
 }
 
 /** Every document of an Elasticsearch index (or alias) after a refresh, by numeric `_id`. */
