@@ -16,8 +16,11 @@ import { chCount, chQuery, chRebuildState, chRows, KILLED_GRACE_MS, LiveLoad, Re
 const targets = await clickhouseTargets();
 afterAll(() => stopTargets(targets));
 
+// The servers' runs share nothing (own table, topics, database, daemon, state dir): side by side, the
+// waits that make up most of each run (the grace period, a killed run's consumer session, the
+// rebuild's 2 s progress polls) overlap.
 for (const target of targets) {
-  describe(`rebuild (clickhouse) [${target.name}]`, () => {
+  describe.concurrent(`rebuild (clickhouse) [${target.name}]`, () => {
     const T = runName(`rbch_${target.tag}`);
     const DB = T;
     const TABLE = `public_${T}`;

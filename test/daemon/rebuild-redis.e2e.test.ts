@@ -114,7 +114,7 @@ function startReader(): { stop: () => Promise<ReadStats> } {
 beforeAll(async () => {
   [h, load] = await Promise.all([DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-redis-', cliEnv: { CDC_LOG_LEVEL: 'warn' } }), LiveLoad.create(T)]);
   rebuild = new RebuildRuns(h, 'cache');
-  for (const k of APP_KEYS) await redis.set(k, 'application');
+  await Promise.all(APP_KEYS.map((k) => redis.set(k, 'application')));
   h.writeConfig(
     config(`  - name: cache
     type: redis
@@ -149,8 +149,8 @@ describe('rebuild (redis)', () => {
       public.${T}: { keys: ["${T}:inval:{id}"] }
 `),
     );
-    const inval = await new RebuildRuns(h, 'inval', other).run();
-    const tables = await rebuild.run(['--tables', `public.${T}`]);
+    // Two independent refusals: run side by side.
+    const [inval, tables] = await Promise.all([new RebuildRuns(h, 'inval', other).run(), rebuild.run(['--tables', `public.${T}`])]);
     expect(inval.code).toBe(1);
     expect(inval.stderr).toContain('has no write-through tables');
     expect(inval.stderr).toContain('there is no generation to rebuild');

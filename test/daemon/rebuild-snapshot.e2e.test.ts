@@ -1,6 +1,6 @@
 // `cdc-fanout rebuild --from snapshot` on the real stack, for Elasticsearch and ClickHouse (the
 // stack's 18.16), under live writes, on a data topic with `cleanup.policy: delete` whose history is
-// gone: after the sinks streamed the table, every record of the topic is
+// gone: after the sinks streamed the table (and some live changes), every record of the topic is
 // deleted (DeleteRecords up to the high watermark — what retention does to old segments), so offset 0
 // of the topic holds nothing of the table's base rows and a rebuild `--from log` could not recover
 // them. The rebuild requests an incremental snapshot through the signal table, feeds the new
@@ -67,6 +67,17 @@ const config = (signal: boolean): string =>
 `,
   });
 
+/** The sum of the data topic's high watermarks. */
+async function topicEnd(): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(TOPIC)).reduce((s, p) => s + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 beforeAll(async () => {
   [h, load] = await Promise.all([DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-snap-', cliEnv: { CDC_LOG_LEVEL: 'warn' } }), LiveLoad.create(T)]);
   search = new RebuildRuns(h, 'search');
@@ -86,16 +97,19 @@ afterAll(async () => {
 describe('rebuild --from snapshot', () => {
   it('rebuilds Elasticsearch and ClickHouse from a fresh snapshot when the delete-retention topic lost its history, under live writes, equal to Postgres', { timeout: 1_200_000 }, async () => {
     const BASE = load.base;
-    const noSignal = await new RebuildRuns(h, 'search', join(h.dir, 'nosignal')).run(['--from', 'snapshot']);
+    // The refusal needs no daemon: it runs while the daemon starts and streams the table.
+    const noSignalRun = new RebuildRuns(h, 'search', join(h.dir, 'nosignal')).run(['--from', 'snapshot']);
+    await h.start();
+    await h.waitFor(`${BASE} documents and rows`, async () => (await es.indices.exists({ index: INDEX })) && (await es.count({ index: INDEX })).count >= BASE && (await chCount(ch, CURRENT).catch(() => 0)) >= BASE, 180_000);
+    const noSignal = await noSignalRun;
     expect(noSignal.code).toBe(1);
     expect(noSignal.stderr).toContain('--from snapshot needs source.signal.data.collection');
 
-    await h.start();
-    await h.waitFor(`${BASE} documents and rows`, async () => (await es.indices.exists({ index: INDEX })) && (await es.count({ index: INDEX })).count >= BASE && (await chCount(ch, CURRENT).catch(() => 0)) >= BASE, 180_000);
-
     const writer = load.startWriter();
     const reader = load.startCountReader(async () => (await es.count({ index: INDEX })).count);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Live changes reach the topic before its history goes (not only the initial load is lost).
+    const loaded = await topicEnd();
+    await h.waitFor('live changes in the data topic', async () => (await topicEnd()) >= loaded + 20, 60_000, 100);
     // Retention: everything the topic held so far is gone.
     const admin = kafka.admin();
     await admin.connect();
@@ -136,8 +150,7 @@ describe('rebuild --from snapshot', () => {
 
     const changes = await writer.stop();
     expect(changes).toBeGreaterThan(0);
-    await waitEqual('Elasticsearch equal to Postgres', reconcileEs, { harness: h });
-    await waitEqual('ClickHouse equal to Postgres', reconcileCh, { harness: h });
+    await Promise.all([waitEqual('Elasticsearch equal to Postgres', reconcileEs, { harness: h }), waitEqual('ClickHouse equal to Postgres', reconcileCh, { harness: h })]);
     expect(await reconcileEs()).toEqual([]);
     expect(await reconcileCh()).toEqual([]);
     // (After the contents: a rebuild that skipped the snapshot must fail on them, not only on its output.)

@@ -33,9 +33,12 @@ const EXTRA_IDS = 200;
 /**
  * The grace period of the rebuild runs killed in it. The run that resumes (RebuildRuns.resumeInGrace)
  * must start inside it, so that ending only after the stored deadline shows it kept that deadline
- * (and did not take its own --grace 0).
+ * (and did not take its own --grace 0). That run waits out the rest of it, so every second here is a
+ * second of the test's wall time: 15 s leaves the resuming run ~10 s to spare (the kill lands within
+ * one poll of the retiring phase, the next spawn milliseconds later, and a run that took --grace 0
+ * would be done in ~3 s), where the 60 s it was before only waited.
  */
-export const KILLED_GRACE_MS = 60_000;
+export const KILLED_GRACE_MS = 15_000;
 
 /** A name unique to this run (tables, topics, indices, groups): `<prefix>_<time><random>`. */
 export function runName(prefix: string): string {
