@@ -10,8 +10,8 @@ import { createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generationSuffix } from '../../src/sinks/clickhouse/generations.js';
 import { clickhouseTargets, stopTargets } from '../support/clickhouse-targets.js';
-import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
-import { chCount, chQuery, chRebuildState, chRows, KILLED_GRACE_MS, LiveLoad, RebuildRuns, runName, waitEqual } from '../support/live-load.js';
+import type { DaemonHarness } from '../support/daemon-harness.js';
+import { chCount, chQuery, chRebuildState, chRows, chSinkYaml, KILLED_GRACE_MS, liveLoadHarness, LiveLoad, RebuildRuns, runName, waitEqual } from '../support/live-load.js';
 
 const targets = await clickhouseTargets();
 afterAll(() => stopTargets(targets));
@@ -37,23 +37,8 @@ for (const target of targets) {
     const reconcile = async (): Promise<string[]> => load.diff(await chRows(ch, CURRENT), 'ch');
 
     beforeAll(async () => {
-      [h, load] = await Promise.all([DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-ch-', cliEnv: { CDC_LOG_LEVEL: 'warn' } }), LiveLoad.create(T)]);
+      ({ h, load } = await liveLoadHarness(T, 'cdc-fanout-rebuild-ch-', [chSinkYaml({ name: 'warehouse', table: T, database: DB, url: target.url })]));
       rebuild = new RebuildRuns(h, 'warehouse');
-      h.writeConfig(
-        pipelineYaml({
-          name: T,
-          tables: `public\\.${T}`,
-          kafka: ['topic.creation.partitions: 3'],
-          sinks: `  - name: warehouse
-    type: clickhouse
-    url: ${target.url}
-    database: ${DB}
-    tables: [public.${T}]
-    batch.max.records: 20
-    batch.max.wait.ms: 20
-`,
-        }),
-      );
     }, 60_000);
 
     afterAll(async () => {
@@ -93,11 +78,7 @@ for (const target of targets) {
       expect(changes).toBeGreaterThan(0);
       await waitEqual('table equal to Postgres after generation 1', reconcile, { harness: h });
 
-      const writer2 = load.startWriter();
-      const r4 = await rebuild.run(['--grace', '0']);
-      expect(r4.code, r4.stderr).toBe(0);
-      expect(r4.stdout).toContain('generation 2 is live');
-      await writer2.stop();
+      await rebuild.runWhileWriting(load, 2, ['--grace', '0']);
       await waitEqual('table equal to Postgres after generation 2', reconcile, { harness: h });
       expect(await reconcile()).toEqual([]);
       // Only the live table, its view, and the sink's own tables remain.

@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { RebuildState } from '../../src/sinks/generations.js';
 import { generationNamespace } from '../../src/sinks/redis/generations.js';
-import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
-import { diffRows, KILLED_GRACE_MS, LiveLoad, RebuildRuns, runName, waitEqual, type Row } from '../support/live-load.js';
+import type { DaemonHarness } from '../support/daemon-harness.js';
+import { diffRows, KILLED_GRACE_MS, liveLoadHarness, liveLoadYaml, LiveLoad, RebuildRuns, runName, waitEqual, type Row } from '../support/live-load.js';
 
 const ep = endpoints();
 const T = runName('rr');
@@ -34,9 +34,6 @@ const APP_KEYS = [`${ROW}note`, `${T}:name:app`];
 let h: DaemonHarness;
 let load: LiveLoad;
 let rebuild: RebuildRuns;
-
-/** The pipeline with one Redis sink (`sink`: its name and table override). */
-const config = (sink: string): string => pipelineYaml({ name: T, tables: `public\\.${T}`, kafka: ['topic.creation.partitions: 3'], sinks: sink });
 
 async function rebuildState(): Promise<RebuildState | null> {
   const text = await redis.get(`cdc:rebuild:${GROUP}`);
@@ -112,11 +109,8 @@ function startReader(): { stop: () => Promise<ReadStats> } {
 }
 
 beforeAll(async () => {
-  [h, load] = await Promise.all([DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-redis-', cliEnv: { CDC_LOG_LEVEL: 'warn' } }), LiveLoad.create(T)]);
-  rebuild = new RebuildRuns(h, 'cache');
-  await Promise.all(APP_KEYS.map((k) => redis.set(k, 'application')));
-  h.writeConfig(
-    config(`  - name: cache
+  ({ h, load } = await liveLoadHarness(T, 'cdc-fanout-rebuild-redis-', [
+    `  - name: cache
     type: redis
     url: ${ep.redisUrl}
     tables: [public.${T}]
@@ -124,8 +118,10 @@ beforeAll(async () => {
       public.${T}: { keys: ["${ROW}{id}", "${T}:name:{name}"], mode: write-through }
     batch.max.records: 20
     batch.max.wait.ms: 20
-`),
-  );
+`,
+  ]));
+  rebuild = new RebuildRuns(h, 'cache');
+  await Promise.all(APP_KEYS.map((k) => redis.set(k, 'application')));
 }, 60_000);
 
 afterAll(async () => {
@@ -141,13 +137,15 @@ describe('rebuild (redis)', () => {
     mkdirSync(other);
     writeFileSync(
       join(other, 'p.yaml'),
-      config(`  - name: inval
+      liveLoadYaml(T, [
+        `  - name: inval
     type: redis
     url: ${ep.redisUrl}
     tables: [public.${T}]
     table.overrides:
       public.${T}: { keys: ["${T}:inval:{id}"] }
-`),
+`,
+      ]),
     );
     // Two independent refusals: run side by side.
     const [inval, tables] = await Promise.all([new RebuildRuns(h, 'inval', other).run(), rebuild.run(['--tables', `public.${T}`])]);
@@ -193,11 +191,7 @@ describe('rebuild (redis)', () => {
     await waitEqual('generation 1 equal to Postgres', reconcile, { harness: h });
 
     // A second rebuild under writes and reads: namespace → namespace, generation 1 dropped after the grace period.
-    const writer2 = load.startWriter();
-    const r4 = await rebuild.run(['--grace', '3000']);
-    expect(r4.code, r4.stderr).toBe(0);
-    expect(r4.stdout).toContain('generation 2 is live');
-    await writer2.stop();
+    await rebuild.runWhileWriting(load, 2, ['--grace', '3000']);
     const ns2 = generationNamespace(GROUP, 2);
     expect(await redis.get(POINTER)).toBe(ns2);
     expect(await scanCount(`${ns1}:*`)).toBe(0);

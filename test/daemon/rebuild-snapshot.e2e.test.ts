@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { generationSuffix as chSuffix } from '../../src/sinks/clickhouse/generations.js';
 import { generationSuffix as esSuffix } from '../../src/sinks/elasticsearch/generations.js';
-import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
+import type { DaemonHarness } from '../support/daemon-harness.js';
 import { testKafka } from '../support/kafka.js';
-import { chCount, chQuery, chRebuildState, chRows, esDocs, esRebuildState, LiveLoad, RebuildRuns, runName, waitEqual } from '../support/live-load.js';
+import { chCount, chQuery, chRebuildState, chRows, chSinkYaml, esDocs, esRebuildState, esSinkYaml, liveLoadHarness, liveLoadYaml, LiveLoad, RebuildRuns, runName, waitEqual } from '../support/live-load.js';
 
 const ep = endpoints();
 const T = runName('rbs');
@@ -43,29 +43,9 @@ const chState = () => chRebuildState(ch, DB, CH_GROUP);
 const reconcileEs = async (): Promise<string[]> => load.diff(await esDocs(es, INDEX), 'es');
 const reconcileCh = async (): Promise<string[]> => load.diff(await chRows(ch, CURRENT), 'ch');
 
-/** The pipeline with both sinks; `signal`: with the signal table `--from snapshot` needs. */
-const config = (signal: boolean): string =>
-  pipelineYaml({
-    name: T,
-    tables: `public\\.${T}`,
-    source: ['topic.cleanup.policy: delete', ...(signal ? [`signal.data.collection: public.${T}_signal`] : [])],
-    kafka: ['topic.creation.partitions: 3'],
-    sinks: `  - name: search
-    type: elasticsearch
-    url: ${ep.elasticsearchUrl}
-    tables: [public.${T}]
-    checkpoint.index: ${CHECKPOINTS}
-    batch.max.records: 20
-    batch.max.wait.ms: 20
-  - name: warehouse
-    type: clickhouse
-    url: ${ep.clickhouseUrl}
-    database: ${DB}
-    tables: [public.${T}]
-    batch.max.records: 20
-    batch.max.wait.ms: 20
-`,
-  });
+// Both sinks; the source's topics delete old records (retention) instead of compacting them.
+const SINKS = [esSinkYaml({ name: 'search', table: T, checkpoints: CHECKPOINTS }), chSinkYaml({ name: 'warehouse', table: T, database: DB })];
+const SOURCE = ['topic.cleanup.policy: delete'];
 
 /** The sum of the data topic's high watermarks. */
 async function topicEnd(): Promise<number> {
@@ -79,13 +59,12 @@ async function topicEnd(): Promise<number> {
 }
 
 beforeAll(async () => {
-  [h, load] = await Promise.all([DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-snap-', cliEnv: { CDC_LOG_LEVEL: 'warn' } }), LiveLoad.create(T)]);
+  ({ h, load } = await liveLoadHarness(T, 'cdc-fanout-rebuild-snap-', SINKS, [...SOURCE, `signal.data.collection: public.${T}_signal`]));
   search = new RebuildRuns(h, 'search');
   warehouse = new RebuildRuns(h, 'warehouse');
-  h.writeConfig(config(true));
   // The same pipeline without a signal table, for the error check (never run).
   mkdirSync(join(h.dir, 'nosignal'));
-  writeFileSync(join(h.dir, 'nosignal', 'p.yaml'), config(false));
+  writeFileSync(join(h.dir, 'nosignal', 'p.yaml'), liveLoadYaml(T, SINKS, SOURCE));
 }, 60_000);
 
 afterAll(async () => {

@@ -11,8 +11,8 @@ import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import { generationSuffix } from '../../src/sinks/elasticsearch/generations.js';
-import { DaemonHarness, pipelineYaml } from '../support/daemon-harness.js';
-import { esDocs, esRebuildState, KILLED_GRACE_MS, LiveLoad, RebuildRuns, runName, waitEqual } from '../support/live-load.js';
+import type { DaemonHarness } from '../support/daemon-harness.js';
+import { esDocs, esRebuildState, esSinkYaml, KILLED_GRACE_MS, liveLoadHarness, LiveLoad, RebuildRuns, runName, waitEqual } from '../support/live-load.js';
 
 const ep = endpoints();
 const T = runName('rb');
@@ -29,23 +29,8 @@ const rebuildState = () => esRebuildState(es, CHECKPOINTS, GROUP);
 const reconcile = async (): Promise<string[]> => load.diff(await esDocs(es, INDEX), 'es');
 
 beforeAll(async () => {
-  [h, load] = await Promise.all([DaemonHarness.create({ name: T, tmpPrefix: 'cdc-fanout-rebuild-', cliEnv: { CDC_LOG_LEVEL: 'warn' } }), LiveLoad.create(T)]);
+  ({ h, load } = await liveLoadHarness(T, 'cdc-fanout-rebuild-', [esSinkYaml({ name: 'search', table: T, checkpoints: CHECKPOINTS })]));
   rebuild = new RebuildRuns(h, 'search');
-  h.writeConfig(
-    pipelineYaml({
-      name: T,
-      tables: `public\\.${T}`,
-      kafka: ['topic.creation.partitions: 3'],
-      sinks: `  - name: search
-    type: elasticsearch
-    url: ${ep.elasticsearchUrl}
-    tables: [public.${T}]
-    checkpoint.index: ${CHECKPOINTS}
-    batch.max.records: 20
-    batch.max.wait.ms: 20
-`,
-    }),
-  );
 }, 60_000);
 
 afterAll(async () => {
@@ -89,11 +74,7 @@ describe('rebuild (elasticsearch)', () => {
     await waitEqual('index equal to Postgres after generation 1', reconcile, { harness: h });
 
     // A second rebuild while writing and reading again: alias → alias, the previous generation dropped.
-    const writer2 = load.startWriter();
-    const r4 = await rebuild.run(['--grace', '0']);
-    expect(r4.code, r4.stderr).toBe(0);
-    expect(r4.stdout).toContain('generation 2 is live');
-    await writer2.stop();
+    await rebuild.runWhileWriting(load, 2, ['--grace', '0']);
     const gen2 = `${INDEX}${generationSuffix(GROUP, 2)}`;
     expect(Object.keys(await es.indices.get({ index: INDEX }))).toEqual([gen2]);
     expect(await es.indices.exists({ index: gen1 })).toBe(false);

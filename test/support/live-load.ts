@@ -19,12 +19,41 @@ import pg from 'pg';
 import { expect } from 'vitest';
 import { endpoints } from '../../scripts/stack/endpoints.js';
 import type { RebuildState } from '../../src/sinks/generations.js';
-import type { CliResult, DaemonHarness } from './daemon-harness.js';
+import { DaemonHarness, pipelineYaml, type CliResult } from './daemon-harness.js';
 
 export interface Row {
   id: number;
   name: string;
   qty: number;
+}
+
+/**
+ * A rebuild test's daemon harness and seeded table (made side by side), and its pipeline config:
+ * `public.<name>` captured into 3-partition topics, with `sinks` (see esSinkYaml, chSinkYaml) and
+ * further `source` lines.
+ */
+export async function liveLoadHarness(name: string, tmpPrefix: string, sinks: readonly string[], source: readonly string[] = []): Promise<{ h: DaemonHarness; load: LiveLoad }> {
+  const [h, load] = await Promise.all([DaemonHarness.create({ name, tmpPrefix, cliEnv: { CDC_LOG_LEVEL: 'warn' } }), LiveLoad.create(name)]);
+  h.writeConfig(liveLoadYaml(name, sinks, source));
+  return { h, load };
+}
+
+/** The pipeline of liveLoadHarness as YAML (for a second config directory). */
+export function liveLoadYaml(name: string, sinks: readonly string[], source: readonly string[] = []): string {
+  return pipelineYaml({ name, tables: `public\\.${name}`, source, kafka: ['topic.creation.partitions: 3'], sinks: sinks.join('') });
+}
+
+// The live sinks write small batches (20 records or 20 ms), so they keep writing while a rebuild runs.
+const SMALL_BATCHES = '    batch.max.records: 20\n    batch.max.wait.ms: 20\n';
+
+/** An Elasticsearch sink of `public.<table>`, as it stands under `sinks:`. */
+export function esSinkYaml(o: { name: string; table: string; checkpoints: string; url?: string }): string {
+  return `  - name: ${o.name}\n    type: elasticsearch\n    url: ${o.url ?? endpoints().elasticsearchUrl}\n    tables: [public.${o.table}]\n    checkpoint.index: ${o.checkpoints}\n${SMALL_BATCHES}`;
+}
+
+/** A ClickHouse sink of `public.<table>` into `database`, as it stands under `sinks:`. */
+export function chSinkYaml(o: { name: string; table: string; database: string; url?: string }): string {
+  return `  - name: ${o.name}\n    type: clickhouse\n    url: ${o.url ?? endpoints().clickhouseUrl}\n    database: ${o.database}\n    tables: [public.${o.table}]\n${SMALL_BATCHES}`;
 }
 
 /** Rows the writer inserts and deletes have ids BASE+1 … BASE+EXTRA_IDS. */
@@ -97,66 +126,65 @@ export class LiveLoad {
    * base row (qty + 1), every 3rd an insert (or update) of an extra row, every 5th a delete of one.
    */
   startWriter(): Writer {
-    let running = true;
     let n = 0;
     const t = this.table;
     const extra = (): number => this.base + 1 + Math.floor(Math.random() * EXTRA_IDS);
-    const loop = (async () => {
-      const w = new pg.Client({ connectionString: endpoints().postgresUrl });
-      await w.connect();
-      try {
-        while (running) {
-          await w.query('BEGIN');
-          await w.query(`UPDATE ${t} SET qty = qty + 1, name = 'upd ' || $1::text WHERE id = $2`, [n, 1 + Math.floor(Math.random() * this.base)]);
-          if (n % 3 === 0) await w.query(`INSERT INTO ${t} (id, name, qty) VALUES ($1, 'extra', 0) ON CONFLICT (id) DO UPDATE SET qty = ${t}.qty + 1`, [extra()]);
-          if (n % 5 === 0) await w.query(`DELETE FROM ${t} WHERE id = $1`, [extra()]);
-          await w.query('COMMIT');
-          n++;
-          await sleep(5);
-        }
-      } finally {
-        await w.end();
-      }
-    })();
-    const writer: Writer = {
+    const w = new pg.Client({ connectionString: endpoints().postgresUrl });
+    const loop = this.background(
+      async () => {
+        await w.query('BEGIN');
+        await w.query(`UPDATE ${t} SET qty = qty + 1, name = 'upd ' || $1::text WHERE id = $2`, [n, 1 + Math.floor(Math.random() * this.base)]);
+        if (n % 3 === 0) await w.query(`INSERT INTO ${t} (id, name, qty) VALUES ($1, 'extra', 0) ON CONFLICT (id) DO UPDATE SET qty = ${t}.qty + 1`, [extra()]);
+        if (n % 5 === 0) await w.query(`DELETE FROM ${t} WHERE id = $1`, [extra()]);
+        await w.query('COMMIT');
+        n++;
+      },
+      { everyMs: 5, open: () => w.connect(), close: () => w.end(), result: () => n },
+    );
+    return {
       get changes() {
         return n;
       },
-      stop: async () => {
-        running = false;
-        await loop;
-        return n;
-      },
+      stop: () => loop.stop(),
     };
-    this.loops.push(writer);
-    return writer;
   }
 
   /**
-   * Runs `read` every `everyMs` until stopped; an exception is recorded in `errors` and the loop goes
-   * on. `close` runs once at the end (e.g. the reader's own connection).
+   * Runs `read` every `everyMs` (default 10) until stopped; an exception is recorded in `errors` and
+   * the loop goes on. `close` runs once at the end (e.g. the reader's own connection).
    */
   startLoop<S extends { errors: string[] }>(stats: S, read: (stats: S) => Promise<void>, opts: { everyMs?: number; close?: () => void | Promise<void> } = {}): Loop<S> {
+    return this.background(
+      async () => {
+        try {
+          await read(stats);
+        } catch (e) {
+          stats.errors.push((e as Error).message);
+        }
+      },
+      { everyMs: opts.everyMs ?? 10, ...(opts.close ? { close: opts.close } : {}), result: () => stats },
+    );
+  }
+
+  /** `round` every `everyMs` between `open` and `close` until stopped (close() stops it too); an exception ends it and stop() rethrows it. */
+  private background<R>(round: () => Promise<void>, o: { everyMs: number; open?: () => Promise<unknown>; close?: () => void | Promise<void>; result: () => R }): Loop<R> {
     let running = true;
     const loop = (async () => {
+      await o.open?.();
       try {
         while (running) {
-          try {
-            await read(stats);
-          } catch (e) {
-            stats.errors.push((e as Error).message);
-          }
-          await sleep(opts.everyMs ?? 10);
+          await round();
+          await sleep(o.everyMs);
         }
       } finally {
-        await opts.close?.();
+        await o.close?.();
       }
     })();
-    const handle: Loop<S> = {
+    const handle: Loop<R> = {
       stop: async () => {
         running = false;
         await loop;
-        return stats;
+        return o.result();
       },
     };
     this.loops.push(handle);
@@ -305,6 +333,16 @@ export class RebuildRuns {
   /** A run SIGKILLed once `when` holds (polled every `everyMs`); fails if the run ends first. */
   killedWhen(what: string, when: () => Promise<boolean>, args: readonly string[], everyMs = 100): Promise<void> {
     return this.h.cliKilledWhen(what, this.args(args), when, 240_000, everyMs);
+  }
+
+  /** A run to its end while `load` writes, which must make `generation` live; resolves with the writer's transactions. */
+  async runWhileWriting(load: LiveLoad, generation: number, args: readonly string[]): Promise<number> {
+    const writer = load.startWriter();
+    const r = await this.run(args);
+    const changes = await writer.stop();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`generation ${generation} is live`);
+    return changes;
   }
 
   /**
