@@ -44,6 +44,10 @@ describe('bulk item outcomes', () => {
     const poison = classifyItem('index', { status: 400, error: { type: 'document_parsing_exception', reason: 'failed to parse field [n]', caused_by: { type: 'illegal_argument_exception', reason: 'x' } } });
     expect(poison).toEqual({ kind: 'rejected', message: expect.stringContaining('document_parsing_exception: failed to parse field [n] (caused by illegal_argument_exception: x)') });
     expect(classifyItem('index', undefined).kind).toBe('retriable');
+    // A missing index (a rebuild's swap in progress) is retried, for writes and deletes alike.
+    const missing = { status: 404, error: { type: 'index_not_found_exception', reason: 'no such index [x]' } };
+    expect(classifyItem('index', missing)).toEqual({ kind: 'retriable', message: expect.stringContaining('the index is missing') });
+    expect(classifyItem('delete', missing).kind).toBe('retriable');
   });
 });
 

@@ -62,6 +62,14 @@ export function classifyItem(kind: DocOp['kind'], result: BulkItemResult | undef
   if (status >= 200 && status < 300) return { kind: 'ok' };
   if (status === 404 && kind === 'delete' && !result.error) return { kind: 'ok' };
   if (status === 409) return { kind: 'stale' };
+  // The index (or the alias a rebuild swaps in) is missing for a moment: a rebuild's swap deletes the
+  // old index and points the alias at the new generation, and a bulk in flight meanwhile gets 404
+  // index_not_found. Retried, the batch lands in the new generation; taken as a rejection it stopped
+  // the table for good (errors.tolerance none) and left the index stale after the swap. Retried, an
+  // index deleted for good with action.auto_create_index off shows as this message, retrying.
+  if (status === 404 && result.error?.type === 'index_not_found_exception') {
+    return { kind: 'retriable', message: `${describeItemError(result)} — the index is missing (a rebuild swapping generations, or deleted with action.auto_create_index off: recreate it)` };
+  }
   if (isTransientStatus(status)) return { kind: 'retriable', message: describeItemError(result) };
   return { kind: 'rejected', message: describeItemError(result) };
 }
