@@ -4,9 +4,8 @@
  * LogAppendTime, end-offset sums, and a read_committed count of a whole topic.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
-import { endpoints } from '../scripts/stack/endpoints.js';
-import { kafkajsRequestQueuePatched } from '../src/kafka/kafkajs-request-queue.js';
+import type { Admin, Kafka, KafkaConfig } from 'kafkajs';
+import { stackKafka } from '../scripts/stack/kafka-client.js';
 
 /**
  * A kafkajs client on the stack's brokers (silent unless `logLevel` is given; extra settings
@@ -16,8 +15,7 @@ import { kafkajsRequestQueuePatched } from '../src/kafka/kafkajs-request-queue.j
  * (test/support/kafka.ts is the tests' counterpart; benches do not import from test/.)
  */
 export function benchKafka(settings: Partial<KafkaConfig> = {}): Kafka {
-  kafkajsRequestQueuePatched();
-  return new Kafka({ clientId: 'cdc-fanout-bench', brokers: [...endpoints().kafkaBrokers], logLevel: logLevel.NOTHING, ...settings });
+  return stackKafka({ clientId: 'cdc-fanout-bench', ...settings });
 }
 
 /**

@@ -6,8 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { kafkajsRequestQueuePatched } from '../../src/kafka/kafkajs-request-queue.js';
+import { stackKafka } from './kafka-client.js';
 import { DEFAULT_PORTS, endpoints } from './endpoints.js';
 import { mavenEnsure } from './install.js';
 import { managedDown, managedUp, type ManagedSpec } from './managed.js';
@@ -90,12 +89,10 @@ function javaArgs(main: string, ...rest: string[]): string[] {
 
 async function health(): Promise<Health> {
   const { host, port } = brokerAddress();
-  // Without it kafkajs prints a TimeoutNegativeWarning on Node 24 into `status --json`'s output.
-  kafkajsRequestQueuePatched();
-  const kafka = new Kafka({
+  // With the request-queue fix: without it kafkajs prints a TimeoutNegativeWarning on Node 24 into `status --json`'s output.
+  const kafka = stackKafka({
     clientId: 'stack-health',
     brokers: [`${host}:${port}`],
-    logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
     requestTimeout: 2000,
     retry: { retries: 0 },

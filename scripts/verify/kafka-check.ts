@@ -4,8 +4,7 @@
  * `cdc.commit_lsn` + `cdc.seq` headers, with the record key and op — how often it occurs. An event
  * seen twice is a duplicate.
  */
-import { Kafka, logLevel } from 'kafkajs';
-import { kafkajsRequestQueuePatched } from '../../src/kafka/kafkajs-request-queue.js';
+import { stackKafka } from '../stack/kafka-client.js';
 
 export interface KafkaCheck {
   records: number;
@@ -22,8 +21,7 @@ export interface KafkaCheck {
 }
 
 export async function checkKafka(brokers: readonly string[], topics: readonly string[], expectedChangeEvents: number, minRecords: number, timeoutMs = 180_000): Promise<KafkaCheck> {
-  kafkajsRequestQueuePatched(); // no idle 1 ms timer per connection (src/kafka/kafkajs-request-queue.ts)
-  const kafka = new Kafka({ clientId: 'cdc-fanout-verify', brokers: [...brokers], logLevel: logLevel.NOTHING });
+  const kafka = stackKafka({ clientId: 'cdc-fanout-verify', brokers: [...brokers] });
   const consumer = kafka.consumer({ groupId: `cdc-fanout-verify-${process.pid}-${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 250 });
   const seen = new Map<string, number>();
   const res: KafkaCheck = { records: 0, byOp: {}, tombstones: 0, duplicates: 0, withoutPosition: 0, missingChangeEvents: 0, examples: [] };

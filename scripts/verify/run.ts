@@ -17,8 +17,7 @@ import { createWriteStream, mkdtempSync, readFileSync, writeFileSync, type Write
 import { tmpdir } from 'node:os';
 import { freePort } from '../stack/net.js';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { kafkajsRequestQueuePatched } from '../../src/kafka/kafkajs-request-queue.js';
+import { stackKafka } from '../stack/kafka-client.js';
 import pg from 'pg';
 import { check, checkExamples, fillCache, type CheckResult } from './checker.js';
 import { checkKafka, type KafkaCheck } from './kafka-check.js';
@@ -291,8 +290,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
   const takeovers: Takeover[] = [];
   let standbySeen = 0;
   const load = new Load(db, loadRng);
-  kafkajsRequestQueuePatched(); // no idle 1 ms timer per connection (src/kafka/kafkajs-request-queue.ts)
-  const kafka = new Kafka({ clientId: 'cdc-fanout-verify-admin', brokers: [...ep.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const kafka = stackKafka({ clientId: 'cdc-fanout-verify-admin', brokers: [...ep.kafkaBrokers] });
   try {
     for (const sql of DDL) await db.query(sql);
     const seeded = await load.seed(o.seedRows);
