@@ -13,12 +13,16 @@
  *     write-through JSON) and records commit → first visible. Reports p50/p99/max per sink, the
  *     achieved write rate, each sink's offset lag (daemon /pipelines) every 5 s with its trend, and
  *     the daemon's RSS (VmRSS, every second): the memory bar of issue 16.
+ *  2b. `--large-tx N`: once every sink is current, one transaction inserts N rows (a TOASTed doc on
+ *     every 1000th); reports the time until each sink shows it and the daemon's RSS meanwhile — the
+ *     whole daemon's memory while a large transaction flows through all three sinks.
  *  3. Drain: all three sinks paused (admin API), `--drain` changes written, then each sink resumed
  *     alone and timed until the last probe is visible in it: changes/s per sink from a backlog.
  * `--split`: the same pipeline file run by two processes, `run --role source` and `run --role sinks`
  * (the source gets an event loop, a core, of its own); RSS is then the sum of both.
  * Results: bench/results/e2e.json (machine, versions, flags). Needs the stack (`npm run stack:up`).
- *   npm run bench:e2e [-- --rate 10000 --seconds 300 --connections 4 --drain 200000 --split --out <file>]
+ *   npm run bench:e2e [-- --rate 10000 --seconds 300 --connections 4 --drain 200000 --large-tx 1000000 --split --out <file>]
+ *   `--seconds 0` skips the steady phase, `--drain 0` the drain.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,6 +48,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '4' },
     'seed-rows': { type: 'string', default: '20000' },
     drain: { type: 'string', default: '200000' },
+    'large-tx': { type: 'string', default: '0' },
     'probe-ms': { type: 'string', default: '50' },
     'node-flags': { type: 'string', default: '' },
     split: { type: 'boolean', default: false },
@@ -55,8 +60,9 @@ const SECONDS = Number(args.seconds);
 const CONNS = Number(args.connections);
 const SEED_ROWS = Number(args['seed-rows']);
 const DRAIN = Number(args.drain);
+const LARGE_TX = Number(args['large-tx']);
 const PROBE_MS = Number(args['probe-ms']);
-for (const [k, v] of Object.entries({ rate: RATE, seconds: SECONDS, connections: CONNS, 'seed-rows': SEED_ROWS, drain: DRAIN, 'probe-ms': PROBE_MS })) {
+for (const [k, v] of Object.entries({ rate: RATE, seconds: SECONDS, connections: CONNS, 'seed-rows': SEED_ROWS, drain: DRAIN, 'large-tx': LARGE_TX, 'probe-ms': PROBE_MS })) {
   if (!(Number.isInteger(v) && v >= 0)) {
     console.error(`--${k} must be a non-negative integer, got ${String(v)}`);
     process.exit(2);
@@ -394,76 +400,120 @@ try {
   const counts = Object.fromEntries(await Promise.all(SINKS.map(async (s) => [s, await rowCount(s)] as const)));
   log(`snapshot visible everywhere after ${((Date.now() - tSnap) / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
 
-  // 2. steady load with probes
+  // RSS of the daemon every second over every phase.
   timers.push(setInterval(() => rssSamples.push({ t: Date.now(), mb: rssMB() }), 1000));
-  const watchers = SINKS.map((s) => watch(s));
-  const lagSeries: { t: number; lags: Record<string, number | null> }[] = [];
-  const tSteady = Date.now();
-  timers.push(
-    setInterval(() => {
-      void sinkLags()
-        .then((l) => lagSeries.push({ t: (Date.now() - tSteady) / 1000, lags: Object.fromEntries(l.map((s) => [s.name, s.lag])) }))
-        .catch(() => undefined);
-    }, 5000),
-  );
-  let probing = true;
-  const prober = (async () => {
-    while (probing) {
-      await probe(true);
-      await sleep(PROBE_MS);
-    }
-  })();
-  measuring = true;
-  const cpu = cpuWindow((p) => (p === process.pid ? 'bench (writers, probes, sink readers)' : daemonNames.get(p)));
-  const writtenBefore = written;
-  const rssFrom = rssSamples.length;
-  log(`steady: ${RATE} changes/s on ${CONNS} connections for ${SECONDS} s, probe every ${PROBE_MS} ms`);
-  const progress = setInterval(() => {
-    const el = (Date.now() - tSteady) / 1000;
-    const lag = lagSeries.at(-1)?.lags;
-    log(`${el.toFixed(0)} s: ${Math.round((written - writtenBefore) / el)} changes/s, RSS ${rssSamples.at(-1)?.mb.toFixed(0)} MB, lag ${JSON.stringify(lag)}, pending probes ${SINKS.map((s) => outstanding[s].length).join('/')}`);
-  }, 30_000);
-  timers.push(progress);
-  await load(RATE, () => Date.now() - tSteady >= SECONDS * 1000 || daemonExited);
-  const steadySeconds = (Date.now() - tSteady) / 1000;
-  const achieved = (written - writtenBefore) / steadySeconds;
-  const cpuSteady = cpu.stop();
-  log(`CPU over the steady phase (share of the machine's ${cpuSteady.cores} cores): ${Object.entries(cpuSteady.byService).map(([k, v]) => `${k} ${(v.shareOfMachine * 100).toFixed(0)} %`).join(', ')}, idle ${(cpuSteady.idleShare * 100).toFixed(0)} %`);
-  probing = false;
-  await prober;
-  // Let the last probes land (they count: a sink that falls behind shows it here).
-  const tail = Date.now();
-  while (SINKS.some((s) => outstanding[s].length > 0) && Date.now() - tail < 120_000) await sleep(50);
-  measuring = false;
-  const unresolved = Object.fromEntries(SINKS.map((s) => [s, outstanding[s].length]));
-  const steadyRss = rssSamples.slice(rssFrom).map((s) => s.mb);
-  const steady = {
-    targetChangesPerSecond: RATE,
-    achievedChangesPerSecond: Math.round(achieved),
-    seconds: Math.round(steadySeconds),
-    changes: written - writtenBefore,
-    probes: probeCounter - 1,
-    latencyMs: Object.fromEntries(
-      SINKS.map((s) => {
-        const sorted = [...latencies[s]].sort((a, b) => a - b);
-        return [s, { samples: sorted.length, p50: pct(sorted, 50), p99: pct(sorted, 99), max: sorted.at(-1) ?? null, unresolvedAtEnd: unresolved[s] }];
-      }),
-    ),
-    lag: {
-      everySeconds: 5,
-      trendRecordsPerMinute: Object.fromEntries(
-        ['search', 'warehouse', 'cache'].map((n) => [n, Math.round(slope(lagSeries.filter((p) => p.lags[n] != null).map((p) => ({ x: p.t / 60, y: p.lags[n] as number }))))]),
+  // 2. steady load with probes
+  const steady = SECONDS > 0 ? await steadyPhase() : undefined;
+  async function steadyPhase() {
+    const watchers = SINKS.map((s) => watch(s));
+    const lagSeries: { t: number; lags: Record<string, number | null> }[] = [];
+    const tSteady = Date.now();
+    timers.push(
+      setInterval(() => {
+        void sinkLags()
+          .then((l) => lagSeries.push({ t: (Date.now() - tSteady) / 1000, lags: Object.fromEntries(l.map((s) => [s.name, s.lag])) }))
+          .catch(() => undefined);
+      }, 5000),
+    );
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        await probe(true);
+        await sleep(PROBE_MS);
+      }
+    })();
+    measuring = true;
+    const cpu = cpuWindow((p) => (p === process.pid ? 'bench (writers, probes, sink readers)' : daemonNames.get(p)));
+    const writtenBefore = written;
+    const rssFrom = rssSamples.length;
+    log(`steady: ${RATE} changes/s on ${CONNS} connections for ${SECONDS} s, probe every ${PROBE_MS} ms`);
+    const progress = setInterval(() => {
+      const el = (Date.now() - tSteady) / 1000;
+      const lag = lagSeries.at(-1)?.lags;
+      log(`${el.toFixed(0)} s: ${Math.round((written - writtenBefore) / el)} changes/s, RSS ${rssSamples.at(-1)?.mb.toFixed(0)} MB, lag ${JSON.stringify(lag)}, pending probes ${SINKS.map((s) => outstanding[s].length).join('/')}`);
+    }, 30_000);
+    timers.push(progress);
+    await load(RATE, () => Date.now() - tSteady >= SECONDS * 1000 || daemonExited);
+    const steadySeconds = (Date.now() - tSteady) / 1000;
+    const achieved = (written - writtenBefore) / steadySeconds;
+    const cpuSteady = cpu.stop();
+    log(`CPU over the steady phase (share of the machine's ${cpuSteady.cores} cores): ${Object.entries(cpuSteady.byService).map(([k, v]) => `${k} ${(v.shareOfMachine * 100).toFixed(0)} %`).join(', ')}, idle ${(cpuSteady.idleShare * 100).toFixed(0)} %`);
+    probing = false;
+    await prober;
+    // Let the last probes land (they count: a sink that falls behind shows it here).
+    const tail = Date.now();
+    while (SINKS.some((s) => outstanding[s].length > 0) && Date.now() - tail < 120_000) await sleep(50);
+    measuring = false;
+    const unresolved = Object.fromEntries(SINKS.map((s) => [s, outstanding[s].length]));
+    const steadyRss = rssSamples.slice(rssFrom).map((s) => s.mb);
+    const steady = {
+      targetChangesPerSecond: RATE,
+      achievedChangesPerSecond: Math.round(achieved),
+      seconds: Math.round(steadySeconds),
+      changes: written - writtenBefore,
+      probes: probeCounter - 1,
+      latencyMs: Object.fromEntries(
+        SINKS.map((s) => {
+          const sorted = [...latencies[s]].sort((a, b) => a - b);
+          return [s, { samples: sorted.length, p50: pct(sorted, 50), p99: pct(sorted, 99), max: sorted.at(-1) ?? null, unresolvedAtEnd: unresolved[s] }];
+        }),
       ),
-      max: Object.fromEntries(['search', 'warehouse', 'cache'].map((n) => [n, Math.max(0, ...lagSeries.map((p) => p.lags[n] ?? 0))])),
-      series: lagSeries.map((p) => [Math.round(p.t), p.lags.search, p.lags.warehouse, p.lags.cache]),
-      seriesColumns: ['seconds', 'search', 'warehouse', 'cache'],
-    },
-    daemonRssMB: { peak: Math.round(Math.max(...steadyRss)), mean: Math.round(steadyRss.reduce((a, b) => a + b, 0) / Math.max(1, steadyRss.length)) },
-    cpu: cpuSteady,
-  };
-  log(`steady done: ${JSON.stringify({ achieved: steady.achievedChangesPerSecond, latencyMs: steady.latencyMs, rss: steady.daemonRssMB })}`);
-  watching = false;
-  await Promise.all(watchers);
+      lag: {
+        everySeconds: 5,
+        trendRecordsPerMinute: Object.fromEntries(
+          ['search', 'warehouse', 'cache'].map((n) => [n, Math.round(slope(lagSeries.filter((p) => p.lags[n] != null).map((p) => ({ x: p.t / 60, y: p.lags[n] as number }))))]),
+        ),
+        max: Object.fromEntries(['search', 'warehouse', 'cache'].map((n) => [n, Math.max(0, ...lagSeries.map((p) => p.lags[n] ?? 0))])),
+        series: lagSeries.map((p) => [Math.round(p.t), p.lags.search, p.lags.warehouse, p.lags.cache]),
+        seriesColumns: ['seconds', 'search', 'warehouse', 'cache'],
+      },
+      daemonRssMB: { peak: Math.round(Math.max(...steadyRss)), mean: Math.round(steadyRss.reduce((a, b) => a + b, 0) / Math.max(1, steadyRss.length)) },
+      cpu: cpuSteady,
+    };
+    log(`steady done: ${JSON.stringify({ achieved: steady.achievedChangesPerSecond, latencyMs: steady.latencyMs, rss: steady.daemonRssMB })}`);
+    watching = false;
+    await Promise.all(watchers);
+    return steady;
+  }
+
+  // 2b. one large transaction through source and every sink (issue 16's memory bar)
+  let largeTx: Record<string, unknown> | undefined;
+  if (LARGE_TX > 0) {
+    const tc = Date.now();
+    const caught = await probe(false);
+    for (const s of SINKS) await waitVisible(s, caught, 1_800_000);
+    log(`every sink current ${((Date.now() - tc) / 1000).toFixed(1)} s after the steady phase; one transaction of ${LARGE_TX} inserts next`);
+    const from = rssSamples.length;
+    const t0 = Date.now();
+    // Ids far above the writers' range; a TOASTed doc on every 1000th row (the rest as in the seed).
+    await db.query(
+      `INSERT INTO public.items (id, account, name, price, qty, tags, attrs, doc)
+       SELECT g, g % 500, 'item ' || g, (g % 10000) / 100.0, g % 7, ARRAY['t' || (g % 5), 'x'], jsonb_build_object('color', 'c' || (g % 9), 'n', g),
+              CASE WHEN g % 1000 = 0 THEN (SELECT string_agg(md5(random()::text || x), '') FROM generate_series(1, 400) x) END
+       FROM generate_series(1000000000001::bigint, 1000000000000::bigint + $1::bigint) g`,
+      [LARGE_TX],
+    );
+    const committed = Date.now();
+    const after = await probe(false);
+    log(`large transaction committed in ${((committed - t0) / 1000).toFixed(1)} s; waiting for every sink`);
+    const visibleSeconds: Record<string, number> = {};
+    await Promise.all(
+      SINKS.map(async (s) => {
+        visibleSeconds[s] = Number((((await waitVisible(s, after, 3_600_000)) - committed) / 1000).toFixed(1));
+        log(`large transaction visible in ${s} ${visibleSeconds[s]} s after its commit`);
+      }),
+    );
+    const rows = Object.fromEntries(await Promise.all(SINKS.map(async (s) => [s, await rowCount(s)] as const)));
+    const mb = rssSamples.slice(from).map((x) => x.mb);
+    largeTx = {
+      rows: LARGE_TX,
+      insertSeconds: Number(((committed - t0) / 1000).toFixed(1)),
+      visibleSecondsAfterCommit: visibleSeconds,
+      sinkRowCountsAfter: rows,
+      daemonRssMB: { peak: Math.round(Math.max(...mb)), mean: Math.round(mb.reduce((a, b) => a + b, 0) / Math.max(1, mb.length)), samples: mb.length },
+    };
+    log(`large transaction: ${JSON.stringify(largeTx)}`);
+  }
 
   // 3. drain per sink from a backlog
   const drain: Record<string, unknown> = {};
@@ -495,15 +545,26 @@ try {
     }
   }
   const allRss = rssSamples.map((s) => s.mb);
+  // The kernel's high-water mark of the daemon's RSS over its whole life (catches spikes between samples).
+  const hwm = pids.reduce((a, p) => a + Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? NaN) / 1024, 0);
   result = {
     steady,
+    largeTx,
     drain,
-    daemonRssMB: { peak: Math.round(Math.max(...allRss)), peakSteady: steady.daemonRssMB.peak, note: 'VmRSS of the daemon process sampled every second over the steady and drain phases' },
+    daemonRssMB: {
+      peak: Math.round(Math.max(...allRss)),
+      peakSteady: steady?.daemonRssMB.peak ?? null,
+      vmHWM: Math.round(hwm),
+      note: 'VmRSS of the daemon process sampled every second over the steady, large-transaction and drain phases; vmHWM: the kernel\'s peak over the daemon\'s life (snapshot included)',
+    },
     bars: {
-      'p99 ≤ 1000 ms per sink at ≥ 10k changes/s': Object.fromEntries(SINKS.map((s) => [s, (steady.latencyMs[s] as { p99: number | null }).p99 !== null && ((steady.latencyMs[s] as { p99: number }).p99 <= 1000) && steady.achievedChangesPerSecond >= 10_000])),
+      'p99 ≤ 1000 ms per sink at ≥ 10k changes/s': steady
+        ? Object.fromEntries(SINKS.map((s) => [s, (steady.latencyMs[s] as { p99: number | null }).p99 !== null && ((steady.latencyMs[s] as { p99: number }).p99 <= 1000) && steady.achievedChangesPerSecond >= 10_000]))
+        : 'not run (--seconds 0)',
       'RSS ≤ 300 MB': Math.max(...allRss) <= 300,
     },
   };
+
 } finally {
   for (const t of timers) clearInterval(t);
   watching = false;
@@ -554,7 +615,7 @@ const out = {
   when: new Date().toISOString(),
   machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
   versions: { node: process.version, 'cdc-fanout': pkg.version, postgres: pgVersion },
-  config: { rate: RATE, seconds: SECONDS, connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, split: SPLIT, pipeline: `source + elasticsearch + clickhouse + redis (write-through), ${SPLIT ? 'two processes (bin/cdc-fanout.js run --role source, --role sinks); RSS is their sum' : 'one daemon (bin/cdc-fanout.js run)'}` },
+  config: { rate: RATE, seconds: SECONDS, largeTx: LARGE_TX, connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, split: SPLIT, pipeline: `source + elasticsearch + clickhouse + redis (write-through), ${SPLIT ? 'two processes (bin/cdc-fanout.js run --role source, --role sinks); RSS is their sum' : 'one daemon (bin/cdc-fanout.js run)'}` },
   ...result,
 };
 writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);

@@ -38,6 +38,7 @@ import type { CommittedBatch } from '../src/source/publisher.js';
 import { startProfile, summarise, type ProfileSummary } from './profile.js';
 import { benchSourceConfig as sharedSourceConfig, buildDaemon, machine, metricValue, procStatusKB, startDaemon, versions, writeBacklog } from './common.js';
 import { benchKafka } from './kafka-bench.js';
+import { cpuWindow, type CpuReport } from './cpu-accounting.js';
 
 const arg = (name: string, def: number): number => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -198,7 +199,9 @@ interface ThroughputRun {
   cpuUsPerChange: number;
   peakRssMB: number;
   rawDecode: { changes: number; messages: number; seconds: number; eventsPerSecond: number };
-  recvlogical: { seconds: number; eventsPerSecond: number };
+  recvlogical: { seconds: number; eventsPerSecond: number; machineBusyCores: number };
+  /** Where the machine's CPU went during our drain (the source runs in this process). */
+  drainCpu: CpuReport;
   profile: ProfileSummary;
 }
 
@@ -239,7 +242,10 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   const rawSecs = (Date.now() - tRaw) / 1000;
   const rawChanges = Number(raw.rows[0].changes);
   await db.query(`SELECT pg_drop_replication_slot($1)`, [rawSlot]);
+  // pg_recvlogical and its walsender end inside the window: only the machine's busy share is left.
+  const recvCpu = cpuWindow(() => undefined);
   const recvSecs = recvlogicalDrain();
+  const recvBusyCores = Number(((1 - recvCpu.stop().idleShare) * os.cpus().length).toFixed(2));
   await db.query(`SELECT pg_drop_replication_slot($1)`, [recvSlot]);
 
   const source = makeSource();
@@ -249,6 +255,7 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   });
   peakRss = 0;
   const stopProfile = await startProfile();
+  const machineCpu = cpuWindow((p) => (p === process.pid ? 'cdc-fanout source (this process)' : undefined));
   const cpu0 = process.cpuUsage();
   const tDrain = Date.now();
   await source.start();
@@ -256,6 +263,7 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
   while (committed < rawChanges + deletes && Date.now() - tDrain < 600_000) await new Promise((r) => setTimeout(r, 50));
   const drainSeconds = (Date.now() - tDrain) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const drainCpu = machineCpu.stop();
   const profile = summarise(await stopProfile(), PROFILE_FILE);
   await source.stop();
   return {
@@ -270,7 +278,8 @@ async function throughputRun(startId: number): Promise<ThroughputRun> {
     cpuUsPerChange: Number(((cpu.user + cpu.system) / rawChanges).toFixed(2)),
     peakRssMB: Math.round(peakRss / 1048576),
     rawDecode: { changes: rawChanges, messages: Number(raw.rows[0].messages), seconds: rawSecs, eventsPerSecond: Math.round(rawChanges / rawSecs) },
-    recvlogical: { seconds: recvSecs, eventsPerSecond: Math.round(rawChanges / recvSecs) },
+    recvlogical: { seconds: recvSecs, eventsPerSecond: Math.round(rawChanges / recvSecs), machineBusyCores: recvBusyCores },
+    drainCpu,
     profile,
   };
 }
@@ -313,6 +322,8 @@ async function main(): Promise<Record<string, unknown>> {
     nextId = r.nextId;
     runs.push(r);
     console.log(`throughput run ${i + 1}/${RUNS}: ${r.committed} events in ${r.drainSeconds.toFixed(1)} s = ${r.eventsPerSecond}/s, ${r.processCpuSeconds.toFixed(1)} CPU s = ${r.cpuUsPerChange} µs/change (raw decode ${r.rawDecode.eventsPerSecond}/s, pg_recvlogical ${r.recvlogical.eventsPerSecond}/s → ${(r.eventsPerSecond / r.recvlogical.eventsPerSecond).toFixed(2)})`);
+    const busy = (1 - r.drainCpu.idleShare) * r.drainCpu.cores;
+    console.log(`  machine during the drain: ${busy.toFixed(2)} of ${r.drainCpu.cores} cores busy — ${Object.entries(r.drainCpu.byService).map(([k, v]) => `${k} ${(v.shareOfMachine * r.drainCpu.cores).toFixed(2)}`).join(', ')}; during pg_recvlogical's: ${r.recvlogical.machineBusyCores} cores busy`);
   }
   const median = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond)[Math.floor(runs.length / 2)] as ThroughputRun;
   if (THROUGHPUT_ONLY) return { throughput: throughputSummary(runs, median) };
