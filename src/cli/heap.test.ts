@@ -1,6 +1,6 @@
 /** The daemon's own heap flags: added only where the user chose none. */
 import { describe, expect, it } from 'vitest';
-import { daemonHeapFlags } from './heap.js';
+import { daemonHeapFlags, daemonMallocEnv } from './heap.js';
 
 describe('daemonHeapFlags', () => {
   it('adds both limits when the user set none', () => {
@@ -17,5 +17,13 @@ describe('daemonHeapFlags', () => {
     expect(daemonHeapFlags([], '--max-old-space-size=512  --max-semi-space-size=4')).toEqual(['--max-old-space-size=512', '--max-semi-space-size=4']);
     expect(daemonHeapFlags([], 'none')).toEqual([]);
     expect(daemonHeapFlags([], '')).toEqual([]);
+  });
+});
+
+describe('daemonMallocEnv', () => {
+  it('adds the malloc settings the user did not set, keeps the ones they did', () => {
+    expect(daemonMallocEnv({})).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(daemonMallocEnv({ MALLOC_ARENA_MAX: '8' })).toEqual({ MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(daemonMallocEnv({ CDC_FANOUT_MALLOC_ENV: 'none' })).toEqual({});
   });
 });
