@@ -26,7 +26,7 @@
  *   adds a setting to every sink.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { freePort } from '../scripts/stack/net.js';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -625,6 +625,13 @@ try {
 }
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+/** What bin/cdc-fanout.js ran: dist/ when it exists and is newer than every file under src/ (its own rule), else the sources through tsx. */
+const daemonCode = (() => {
+  const built = join(root, 'dist', 'cli', 'main.js');
+  if (!existsSync(built)) return 'TypeScript sources through tsx (no dist/)';
+  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+  return statSync(built).mtimeMs >= newest(join(root, 'src')) ? 'compiled (dist/)' : 'TypeScript sources through tsx (dist/ older than src/)';
+})();
 const pgVersion = await (async () => {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
@@ -636,7 +643,7 @@ const out = {
   when: new Date().toISOString(),
   machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
   versions: { node: process.version, 'cdc-fanout': pkg.version, postgres: pgVersion },
-  config: { daemonCode: existsSync(join(root, 'dist', 'cli', 'main.js')) ? 'compiled (dist/, when newer than src/)' : 'TypeScript sources through tsx (no dist/)', rate: RATE, seconds: SECONDS, largeTx: LARGE_TX, sinkOptions: SINK_OPTIONS, daemonEnv: Object.fromEntries(['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'CDC_FANOUT_MALLOC_ENV', 'CDC_FANOUT_HEAP_FLAGS'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])), connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, split: SPLIT, pipeline: `source + elasticsearch + clickhouse + redis (write-through), ${SPLIT ? 'two processes (bin/cdc-fanout.js run --role source, --role sinks); RSS is their sum' : 'one daemon (bin/cdc-fanout.js run)'}` },
+  config: { daemonCode, rate: RATE, seconds: SECONDS, largeTx: LARGE_TX, sinkOptions: SINK_OPTIONS, daemonEnv: Object.fromEntries(['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'CDC_FANOUT_MALLOC_ENV', 'CDC_FANOUT_HEAP_FLAGS'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])), connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, split: SPLIT, pipeline: `source + elasticsearch + clickhouse + redis (write-through), ${SPLIT ? 'two processes (bin/cdc-fanout.js run --role source, --role sinks); RSS is their sum' : 'one daemon (bin/cdc-fanout.js run)'}` },
   ...result,
 };
 writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);

@@ -42,9 +42,12 @@ export const sinkCommonSpec = z
       .number()
       .int()
       .positive()
-      .default(8 * 1024 * 1024)
+      // 4 MiB (was 8): with all three sinks behind in a 1M-row transaction the daemon peaked at 268 MB
+      // RSS instead of 306 MB (bench:e2e --large-tx, docs/benchmarks.md); each sink's decoded copy of
+      // a fetch is several times its bytes.
+      .default(4 * 1024 * 1024)
       .describe(
-        'Most bytes one Kafka fetch of this sink returns over all its partitions (Kafka\'s fetch.max.bytes; batch.max.bytes bounds each partition). The fetched records stay in memory until every batch of the fetch is written, so this bounds what a sink holds when it is slower than the topic. A single record batch larger than this is still fetched whole.',
+        'Most bytes one Kafka fetch of this sink returns over all its partitions (Kafka\'s fetch.max.bytes; batch.max.bytes bounds each partition). The fetched records stay in memory until every batch of the fetch is written, so this bounds what a sink holds when it is slower than the topic (decoded, several times these bytes). A single record batch larger than this is still fetched whole. Raise it for a sink that drains large backlogs when memory allows.',
       ),
     'batch.max.wait.ms': z
       .number()
