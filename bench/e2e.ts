@@ -26,7 +26,7 @@
  *   adds a setting to every sink.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { freePort } from '../scripts/stack/net.js';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,9 @@ import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaClient } from '../src/kafka/client.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 import { cpuWindow } from './cpu-accounting.js';
+import { procStatusKB } from './common.js';
+import { distState } from '../bin/dist-fresh.js';
+import { DAEMON_MALLOC_ENV } from '../src/cli/heap.js';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -380,9 +383,18 @@ async function sinkAction(sink: SinkName, action: 'pause' | 'resume'): Promise<v
 }
 
 const rssSamples: { t: number; mb: number }[] = [];
-const rssOf = (p: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-/** The daemon's RSS; with --split the sum of both processes (the whole daemon's memory either way). */
-const rssMB = (): number => pids.reduce((a, p) => a + rssOf(p), 0);
+/** The daemon's RSS (or with `field` its kernel high-water mark); with --split the sum of both processes (the whole daemon's memory either way). */
+const rssMB = (field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number => pids.reduce((a, p) => a + procStatusKB(p, field), 0) / 1024;
+/** Peak and mean of RSS samples (MB). */
+const rssSummary = (mb: readonly number[]): { peak: number; mean: number } => ({ peak: Math.round(Math.max(...mb)), mean: Math.round(mb.reduce((a, b) => a + b, 0) / Math.max(1, mb.length)) });
+
+/** Waits until every sink shows a probe committed now (each has applied everything before it); seconds it took. */
+async function allSinksCurrent(timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  const p = await probe(false);
+  for (const s of SINKS) await waitVisible(s, p, timeoutMs);
+  return (Date.now() - t0) / 1000;
+}
 
 function pct(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -407,11 +419,9 @@ let result: Record<string, unknown> = {};
 const timers: NodeJS.Timeout[] = [];
 try {
   log(`seeded ${SEED_ROWS} rows; daemon pid ${pid}, admin ${admin}; waiting for the snapshot to reach every sink`);
-  const tSnap = Date.now();
-  const first = await probe(false);
-  for (const s of SINKS) await waitVisible(s, first, 600_000);
+  const snapSeconds = await allSinksCurrent(600_000);
   const counts = Object.fromEntries(await Promise.all(SINKS.map(async (s) => [s, await rowCount(s)] as const)));
-  log(`snapshot visible everywhere after ${((Date.now() - tSnap) / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
+  log(`snapshot visible everywhere after ${snapSeconds.toFixed(1)} s: ${JSON.stringify(counts)}`);
 
   // RSS of the daemon every second over every phase.
   timers.push(setInterval(() => rssSamples.push({ t: Date.now(), mb: rssMB() }), 1000));
@@ -480,7 +490,7 @@ try {
         series: lagSeries.map((p) => [Math.round(p.t), p.lags.search, p.lags.warehouse, p.lags.cache]),
         seriesColumns: ['seconds', 'search', 'warehouse', 'cache'],
       },
-      daemonRssMB: { peak: Math.round(Math.max(...steadyRss)), mean: Math.round(steadyRss.reduce((a, b) => a + b, 0) / Math.max(1, steadyRss.length)) },
+      daemonRssMB: rssSummary(steadyRss),
       cpu: cpuSteady,
     };
     log(`steady done: ${JSON.stringify({ achieved: steady.achievedChangesPerSecond, latencyMs: steady.latencyMs, rss: steady.daemonRssMB })}`);
@@ -492,10 +502,7 @@ try {
   // 2b. one large transaction through source and every sink (issue 16's memory bar)
   let largeTx: Record<string, unknown> | undefined;
   if (LARGE_TX > 0) {
-    const tc = Date.now();
-    const caught = await probe(false);
-    for (const s of SINKS) await waitVisible(s, caught, 1_800_000);
-    log(`every sink current ${((Date.now() - tc) / 1000).toFixed(1)} s after the steady phase; one transaction of ${LARGE_TX} inserts next`);
+    log(`every sink current ${(await allSinksCurrent(1_800_000)).toFixed(1)} s after the steady phase; one transaction of ${LARGE_TX} inserts next`);
     const from = rssSamples.length;
     const t0 = Date.now();
     // Ids far above the writers' range; a TOASTed doc on every 1000th row (the rest as in the seed).
@@ -531,7 +538,7 @@ try {
       insertSeconds: Number(((committed - t0) / 1000).toFixed(1)),
       visibleSecondsAfterCommit: visibleSeconds,
       sinkRowCountsAfter: rows,
-      daemonRssMB: { peak: Math.round(Math.max(...mb)), mean: Math.round(mb.reduce((a, b) => a + b, 0) / Math.max(1, mb.length)), samples: mb.length },
+      daemonRssMB: { ...rssSummary(mb), samples: mb.length },
     };
     log(`large transaction: ${JSON.stringify(largeTx)}`);
   }
@@ -541,10 +548,7 @@ try {
   if (DRAIN > 0) {
     // First let every sink finish the steady phase's backlog, so each drain below measures only
     // the drain's own changes (a sink still behind would otherwise count its old lag as well).
-    const tc = Date.now();
-    const caught = await probe(false);
-    for (const s of SINKS) await waitVisible(s, caught, 1_800_000);
-    drain.catchUpSecondsAfterSteady = Number(((Date.now() - tc) / 1000).toFixed(1));
+    drain.catchUpSecondsAfterSteady = Number((await allSinksCurrent(1_800_000)).toFixed(1));
     log(`every sink caught up with the steady phase ${drain.catchUpSecondsAfterSteady} s after it ended`);
     for (const s of SINKS) await sinkAction(s, 'pause');
     await sleep(2000);
@@ -566,16 +570,15 @@ try {
     }
   }
   const allRss = rssSamples.map((s) => s.mb);
-  // The kernel's high-water mark of the daemon's RSS over its whole life (catches spikes between samples).
-  const hwm = pids.reduce((a, p) => a + Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? NaN) / 1024, 0);
   result = {
     steady,
     largeTx,
     drain,
     daemonRssMB: {
-      peak: Math.round(Math.max(...allRss)),
+      peak: rssSummary(allRss).peak,
       peakSteady: steady?.daemonRssMB.peak ?? null,
-      vmHWM: Math.round(hwm),
+      // The kernel's high-water mark over the daemon's whole life (catches spikes between samples).
+      vmHWM: Math.round(rssMB('VmHWM')),
       note: 'VmRSS of the daemon process sampled every second over the steady, large-transaction and drain phases; vmHWM: the kernel\'s peak over the daemon\'s life (snapshot included)',
     },
     bars: {
@@ -585,7 +588,6 @@ try {
       'RSS ≤ 300 MB': Math.max(...allRss) <= 300,
     },
   };
-
 } finally {
   for (const t of timers) clearInterval(t);
   watching = false;
@@ -625,13 +627,9 @@ try {
 }
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-/** What bin/cdc-fanout.js ran: dist/ when it exists and is newer than every file under src/ (its own rule), else the sources through tsx. */
-const daemonCode = (() => {
-  const built = join(root, 'dist', 'cli', 'main.js');
-  if (!existsSync(built)) return 'TypeScript sources through tsx (no dist/)';
-  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
-  return statSync(built).mtimeMs >= newest(join(root, 'src')) ? 'compiled (dist/)' : 'TypeScript sources through tsx (dist/ older than src/)';
-})();
+/** What bin/cdc-fanout.js ran, by its own rule (bin/dist-fresh.js). */
+const dist = distState(root);
+const daemonCode = dist.fresh ? 'compiled (dist/)' : dist.exists ? 'TypeScript sources through tsx (dist/ older than src/)' : 'TypeScript sources through tsx (no dist/)';
 const pgVersion = await (async () => {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
@@ -643,7 +641,7 @@ const out = {
   when: new Date().toISOString(),
   machine: { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), loadAvg1m: os.loadavg()[0] },
   versions: { node: process.version, 'cdc-fanout': pkg.version, postgres: pgVersion },
-  config: { daemonCode, rate: RATE, seconds: SECONDS, largeTx: LARGE_TX, sinkOptions: SINK_OPTIONS, daemonEnv: Object.fromEntries(['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'CDC_FANOUT_MALLOC_ENV', 'CDC_FANOUT_HEAP_FLAGS'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])), connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, split: SPLIT, pipeline: `source + elasticsearch + clickhouse + redis (write-through), ${SPLIT ? 'two processes (bin/cdc-fanout.js run --role source, --role sinks); RSS is their sum' : 'one daemon (bin/cdc-fanout.js run)'}` },
+  config: { daemonCode, rate: RATE, seconds: SECONDS, largeTx: LARGE_TX, sinkOptions: SINK_OPTIONS, daemonEnv: Object.fromEntries([...Object.keys(DAEMON_MALLOC_ENV), 'CDC_FANOUT_MALLOC_ENV', 'CDC_FANOUT_HEAP_FLAGS'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])), connections: CONNS, changesPerTransaction: PER_TX, seedRows: SEED_ROWS, drain: DRAIN, probeMs: PROBE_MS, probes: PROBES, partitions: PARTITIONS, nodeFlags, split: SPLIT, pipeline: `source + elasticsearch + clickhouse + redis (write-through), ${SPLIT ? 'two processes (bin/cdc-fanout.js run --role source, --role sinks); RSS is their sum' : 'one daemon (bin/cdc-fanout.js run)'}` },
   ...result,
 };
 writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Entry point: runs the compiled CLI when built (npm run build), otherwise the TypeScript source through tsx.
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+import { distState } from './dist-fresh.js';
 
 // Supported Node.js: 22.22+ and 24+ (package.json engines; @platformatic/kafka 2.x needs 22.22).
 // Checked before anything else is loaded, so an older Node gets this line, not a failure deep inside.
@@ -18,33 +18,15 @@ if (major < 22 || (major === 22 && minor < 22)) {
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'cli', 'main.js');
 const sources = join(root, 'src');
 
-/** Newest modification time (ms) of any file under `dir`, or 0 when it does not exist. */
-function newest(dir) {
-  let max = 0;
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return max;
-}
-
-// dist/ only when it is at least as new as every source file: a checkout that was built once and
-// edited since (or a test spawning this CLI) must never run stale compiled code. The image builds
+// dist/ only when it is at least as new as every source file (./dist-fresh.js). The image builds
 // dist/ after copying src/, so it runs dist/.
-const distFresh = existsSync(built) && statSync(built).mtimeMs >= newest(sources);
+const { built, exists, fresh: distFresh } = distState(root);
 if (distFresh) {
   await import(pathToFileURL(built).href);
 } else {
-  if (existsSync(built)) {
+  if (exists) {
     process.stderr.write('cdc-fanout: dist/ is older than src/ — running the TypeScript sources (run `npm run build` to refresh dist/)\n');
   }
   const { register } = await import('tsx/esm/api');

@@ -75,6 +75,6 @@ export function applyDaemonHeapFlags(): void {
   try {
     execve.call(process, process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...env, [MARK]: '1' });
   } catch (err) {
-    process.stderr.write(`cdc-fanout: could not restart with the heap flags ${flags.join(' ')} (${(err as Error).message}); running with Node's defaults\n`);
+    process.stderr.write(`cdc-fanout: could not restart with the heap flags ${flags.join(' ')} and malloc settings ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (${(err as Error).message}); running with Node's and glibc's defaults\n`);
   }
 }

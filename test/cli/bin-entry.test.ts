@@ -1,7 +1,7 @@
 /**
  * bin/cdc-fanout.js runs dist/ only while it is at least as new as every file under src/: tests
  * spawn the CLI without building, so a dist/ left from an earlier build must not run stale code.
- * The entry point is copied into a scratch root whose dist/ and src/ each print which one ran.
+ * The entry point (with bin/dist-fresh.js, which holds the rule) is copied into a scratch root whose dist/ and src/ each print which one ran.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ const root = mkdtempSync(join(tmpdir(), 'cdc-bin-'));
 mkdirSync(join(root, 'bin'));
 mkdirSync(join(root, 'dist/cli'), { recursive: true });
 mkdirSync(join(root, 'src/cli/deep'), { recursive: true });
-copyFileSync(join(repo, 'bin/cdc-fanout.js'), join(root, 'bin/cdc-fanout.js'));
+for (const f of ['cdc-fanout.js', 'dist-fresh.js']) copyFileSync(join(repo, 'bin', f), join(root, 'bin', f));
 symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
 writeFileSync(join(root, 'package.json'), '{"type":"module"}');
 writeFileSync(join(root, 'dist/cli/main.js'), "console.log('ran dist');\n");
