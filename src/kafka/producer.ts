@@ -15,12 +15,13 @@
  * ProducerFencedError, which callers treat as fatal: stop, never retry.
  */
 import { compatibilityPartitioner, stringSerializers, type Producer, type MessageToProduce, type ProducerOptions } from '@platformatic/kafka';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeTlsOptions } from '../spec/tls.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
 import { brokerCode, connectionSettingsProblem, findInError, KafkaOperationError } from './errors.js';
 import { recordSizeBound, splitBySize } from './record-size.js';
-import { createSourceProducer } from './single-buffer-producer.js';
+import { createSourceProducer, dispatchSignal, type DispatchSignal } from './single-buffer-producer.js';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -74,6 +75,13 @@ export interface TransactionalProducerOptions {
 type Client = Producer<string, string, string, string>;
 
 type Transaction = Awaited<ReturnType<Client['beginTransaction']>>;
+
+/**
+ * Produce requests of one transaction that may await the broker's acknowledgement at once. Kafka
+ * keeps the order of an idempotent producer's batches by their sequence numbers for up to 5 in
+ * flight per partition (the Java client's max.in.flight.requests.per.connection bound).
+ */
+export const MAX_UNACKED_SENDS = 4;
 
 /**
  * Retry delay: 5 ms doubling to 2 s with ±20 % jitter. Fast first retries matter: right after a
@@ -152,6 +160,12 @@ export class TransactionalProducer {
 
   private readonly maxRequestSize: number;
   private readonly batchLimit: (topic: string) => number;
+  private readonly requestTimeoutMs: number;
+  private readonly dispatch: DispatchSignal | null;
+  /** Pipelined sends of the open transaction not yet acknowledged (each settles itself out of the set). */
+  private readonly unacked = new Set<Promise<void>>();
+  /** The first pipelined send that failed after its `send` returned. */
+  private sendFailure: { readonly err: unknown } | null = null;
 
   constructor(
     config: KafkaConfig,
@@ -165,6 +179,8 @@ export class TransactionalProducer {
     this.settingsProblem.catch(() => undefined);
     const options = producerOptions(config, opts, (problem) => this.reportSettingsProblem(problem));
     this.producer = createSourceProducer(options);
+    this.dispatch = process.env.CDC_FANOUT_KAFKA_PIPELINE === 'off' ? null : dispatchSignal(this.producer);
+    this.requestTimeoutMs = config['request.timeout.ms'];
   }
 
   /**
@@ -184,15 +200,31 @@ export class TransactionalProducer {
   }
 
   /**
+   * True when sends are pipelined: `send` returns once its requests have taken their sequence
+   * numbers and gone to the connection, and up to MAX_UNACKED_SENDS await the broker's ack while the
+   * caller builds the next; `commit` waits for them all. Without our encoder (the library's asked for
+   * or its hook gone) every send waits for its ack.
+   */
+  get pipelined(): boolean {
+    return this.dispatch !== null;
+  }
+
+  /**
    * Sends records inside the current transaction, opening one if needed. Records go out in order,
    * in as many Produce requests as needed so no request exceeds max.request.size and no
    * per-partition record batch exceeds its topic's limit (several requests in one Kafka
    * transaction commit or abort together). `bytes`, if given, is Σ recordSizeBound(records).
+   *
+   * Invariant (order): a send starts only after the previous one took its sequence numbers (its
+   * first request was handed to a connection), so within a partition sequence order is call order,
+   * and the broker appends an idempotent producer's batches in sequence order only (a gap is
+   * refused, never skipped). A send that fails after returning fails the next `send` or `commit`.
    */
   async send(records: readonly KafkaRecord[], bytes?: number): Promise<void> {
     if (records.length === 0) return;
     const chunks = this.split(records, bytes);
     await this.guard('produce', async () => {
+      this.throwIfSendFailed();
       this.tx ??= await this.producer.beginTransaction();
       for (const chunk of chunks) {
         const messages: MessageToProduce<string, string, string, string>[] = new Array(chunk.length);
@@ -201,9 +233,37 @@ export class TransactionalProducer {
           messages[i] = { topic: r.topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers && headerMap(r.headers) };
         }
         this.txHasRecords = true;
-        await this.tx.send({ messages });
+        if (!this.dispatch) {
+          await this.tx.send({ messages });
+          continue;
+        }
+        while (this.unacked.size >= MAX_UNACKED_SENDS) await Promise.race(this.unacked);
+        this.throwIfSendFailed();
+        const dispatched = this.dispatch.nextDispatch();
+        const acked: Promise<void> = this.tx.send({ messages }).then(
+          () => {
+            this.unacked.delete(acked);
+          },
+          (err: unknown) => {
+            this.unacked.delete(acked);
+            this.sendFailure ??= { err };
+          },
+        );
+        this.unacked.add(acked);
+        await Promise.race([dispatched, acked]);
+        this.throwIfSendFailed();
       }
     });
+  }
+
+  /** Every pipelined send of the open transaction was acknowledged (or one failed: throws it). */
+  private async acknowledged(): Promise<void> {
+    while (this.unacked.size > 0) await Promise.all(this.unacked);
+    this.throwIfSendFailed();
+  }
+
+  private throwIfSendFailed(): void {
+    if (this.sendFailure) throw this.sendFailure.err;
   }
 
   /**
@@ -242,6 +302,7 @@ export class TransactionalProducer {
     const tx = this.tx;
     if (!tx) return;
     await this.guard('transaction commit', async () => {
+      await this.acknowledged();
       if (this.txHasRecords) await tx.commit();
       else await tx.cancel();
       this.tx = null;
@@ -255,6 +316,11 @@ export class TransactionalProducer {
     this.tx = null;
     this.txHasRecords = false;
     if (!tx || this.fenced) return;
+    // A produce still on its way must not land after the abort marker: let the requests in flight
+    // settle first (bounded: a broker that does not answer is cut off by close()).
+    if (this.unacked.size > 0) await Promise.race([Promise.allSettled(this.unacked), sleep(this.requestTimeoutMs, undefined, { ref: false })]);
+    this.unacked.clear();
+    this.sendFailure = null;
     await (hadRecords ? tx.abort() : tx.cancel()).catch(() => tx.cancel().catch(() => undefined));
   }
 

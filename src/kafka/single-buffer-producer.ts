@@ -25,7 +25,18 @@ import { fastProduceApi, type ProduceApi } from './produce-request.js';
 
 type StringOptions = ProducerOptions<string, string, string, string>;
 
-class SingleBufferProducer extends Producer<string, string, string, string> {
+class SingleBufferProducer extends Producer<string, string, string, string> implements DispatchSignal {
+  /** The batch options of every send whose request was handed to a connection (retries reuse them). */
+  readonly #dispatched = new WeakSet<object>();
+  #onDispatch: (() => void) | null = null;
+  readonly #apis = new Map<number, ProduceApi>();
+
+  nextDispatch(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#onDispatch = resolve;
+    });
+  }
+
   override [kGetApi]<A extends Array<unknown>, R>(name: string, callback: Callback<API<A, R>>): void {
     if (name !== 'Produce') {
       super[kGetApi](name, callback);
@@ -33,9 +44,47 @@ class SingleBufferProducer extends Producer<string, string, string, string> {
     }
     super[kGetApi]<A, R>(name, (error, api) => {
       if (error || !api) callback(error, api);
-      else callback(null, fastProduceApi(api as unknown as ProduceApi) as unknown as API<A, R>);
+      else callback(null, this.#signalling(api as unknown as ProduceApi) as unknown as API<A, R>);
     });
   }
+
+  /**
+   * Our encoder for the library's API of one Produce version, announcing the first request of each
+   * send. The library takes a send's sequence numbers (one snapshot for all its partitions) and only
+   * then builds the batch options it hands to every request of that send and to each retry of them;
+   * so the first request carrying options not seen before means that send's sequences are taken.
+   */
+  #signalling(libraryApi: ProduceApi): ProduceApi {
+    let api = this.#apis.get(libraryApi.version);
+    if (api) return api;
+    const fast = fastProduceApi(libraryApi);
+    const call = (...args: unknown[]): void => {
+      const options = args[4];
+      if (typeof options === 'object' && options !== null && !this.#dispatched.has(options)) {
+        this.#dispatched.add(options);
+        const resolve = this.#onDispatch;
+        this.#onDispatch = null;
+        resolve?.();
+      }
+      (fast as unknown as (...a: unknown[]) => void)(...args);
+    };
+    api = Object.assign(call, { async: fast.async, key: fast.key, version: fast.version }) as unknown as ProduceApi;
+    this.#apis.set(libraryApi.version, api);
+    return api;
+  }
+}
+
+/**
+ * Tells when a send's Produce request has taken its sequence numbers and gone to a connection —
+ * before the broker acknowledges it. Call `nextDispatch()` right before the send.
+ */
+export interface DispatchSignal {
+  nextDispatch(): Promise<void>;
+}
+
+/** The producer's dispatch signal, if it has one (our encoder in use). */
+export function dispatchSignal(producer: Producer<string, string, string, string>): DispatchSignal | null {
+  return producer instanceof SingleBufferProducer ? producer : null;
 }
 
 /** True when the library's encoder was asked for (CDC_FANOUT_KAFKA_ENCODER=library). */

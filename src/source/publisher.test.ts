@@ -1,6 +1,6 @@
 /** Publisher invariants with a recording producer (unit level; the real Kafka path is in test/source). */
 import { describe, expect, it } from 'vitest';
-import type { KafkaRecord, TransactionalProducer } from '../kafka/producer.js';
+import { MAX_UNACKED_SENDS, type KafkaRecord, type TransactionalProducer } from '../kafka/producer.js';
 import { Publisher, type CommittedBatch } from './publisher.js';
 
 type Call = { kind: 'send'; records: KafkaRecord[] } | { kind: 'commit' };
@@ -128,5 +128,34 @@ describe('Publisher', () => {
     // Without the byte bound the same pushes never wait.
     const q = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 1000, maxBatchWaitMs: 10_000, maxQueueSize: 1000, onCommitted: () => undefined });
     for (let i = 0; i < 3; i++) expect(q.push([rec(`q${i}`)], 400)).toBeUndefined();
+  });
+
+  it('with a pipelined producer a Kafka transaction spans up to MAX_UNACKED_SENDS sends; without, one', async () => {
+    const commitsAfter = async (pipelined: boolean): Promise<number[]> => {
+      const { producer, calls } = recorder();
+      Object.assign(producer, { pipelined });
+      const p = new Publisher(producer, { offsetsTopic: 'o', maxBatchSize: 2, maxBatchWaitMs: 10_000, maxQueueSize: 100, onCommitted: () => undefined });
+      // 12 one-event PG transactions
+      for (let i = 0; i < 12; i++) {
+        await p.push([rec(`e${i}`)]);
+        await p.endTransaction(off(`0/${i + 1}`, 0), 1);
+      }
+      await p.flush();
+      const sizes: number[] = [];
+      let n = 0;
+      for (const c of calls) {
+        if (c.kind === 'send') n += c.records.filter((r) => r.topic !== 'o').length;
+        else {
+          sizes.push(n);
+          n = 0;
+        }
+      }
+      return sizes;
+    };
+    expect(await commitsAfter(false)).toEqual([2, 2, 2, 2, 2, 2]);
+    const pipelined: number[] = [];
+    for (let left = 12; left > 0; left -= 2 * MAX_UNACKED_SENDS) pipelined.push(Math.min(2 * MAX_UNACKED_SENDS, left));
+    expect(pipelined.length).toBeGreaterThan(1);
+    expect(await commitsAfter(true)).toEqual(pipelined);
   });
 });

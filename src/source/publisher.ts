@@ -12,12 +12,15 @@
  *     the chain works (pipelining), until `maxQueueSize` records or `maxQueueBytes` bytes wait —
  *     then `push` awaits (backpressure: the replication stream stops being read; nothing is
  *     dropped). Bytes, not only counts: 8,192 events of a table with 1 MB rows would be 8 GB.
+ *     A send step ends once its request took its sequence numbers (the producer keeps call order
+ *     per partition and holds at most MAX_UNACKED_SENDS requests awaiting acks, each at most
+ *     max.request.size); a commit step waits for every ack before EndTxn.
  *  3. `onCommitted` runs after the Kafka commit returned, never earlier.
  *  4. Any Kafka failure is sticky: the publisher refuses further work and the source stops; a
  *     restart recovers from the offsets topic (an open Kafka transaction is aborted by the broker
  *     when the new instance initialises the same transactionalId).
  */
-import type { KafkaRecord, TransactionalProducer } from '../kafka/producer.js';
+import { MAX_UNACKED_SENDS, type KafkaRecord, type TransactionalProducer } from '../kafka/producer.js';
 import { offsetRecord, type StoredOffset } from '../kafka/offsets-store.js';
 import { recordSizeBound } from '../kafka/record-size.js';
 import type { KafkaConfig } from '../kafka/config.js';
@@ -95,11 +98,20 @@ export class Publisher {
   private failure: unknown = null;
   private timer: NodeJS.Timeout | null = null;
   private eventsSinceCommit = 0;
+  /**
+   * Events after which the open Kafka transaction commits (max.batch.wait.ms bounds the wait too):
+   * one send's worth, or with a pipelined producer as many sends as may await their acks at once —
+   * a commit waits for every ack and then for EndTxn, so committing every send would leave the
+   * broker idle while the next request is built, and the source idle while the broker commits.
+   */
+  private readonly commitEvents: number;
 
   constructor(
     private readonly producer: TransactionalProducer,
     private readonly opts: PublisherOptions,
-  ) {}
+  ) {
+    this.commitEvents = opts.maxBatchSize * (producer.pipelined ? MAX_UNACKED_SENDS : 1);
+  }
 
   get failed(): unknown {
     return this.failure;
@@ -170,7 +182,7 @@ export class Publisher {
     this.pendingOffset = offset;
     this.pendingEvents++;
     this.pendingCommitTimes.push(commitTimeMs);
-    if (this.eventsSinceCommit >= this.opts.maxBatchSize || Date.now() - this.firstPendingAt >= this.opts.maxBatchWaitMs) {
+    if (this.eventsSinceCommit >= this.commitEvents || Date.now() - this.firstPendingAt >= this.opts.maxBatchWaitMs) {
       this.commitPending();
     } else {
       this.timer ??= setTimeout(() => {

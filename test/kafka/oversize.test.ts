@@ -98,7 +98,8 @@ describe('transactional producer and record size', () => {
     const p = new TransactionalProducer(config, { transactionalId: `test-oversize-fail-${run}`, transactionTimeoutMs: 30_000 });
     closers.push(() => p.close());
     await p.connect();
-    const err = await p.send([{ topic, key: 'big', value: 'x'.repeat(50_000) }]).then(
+    // A pipelined send returns before the broker answers: the refusal fails the commit at the latest.
+    const err = await p.send([{ topic, key: 'big', value: 'x'.repeat(50_000) }]).then(() => p.commit()).then(
       () => null,
       (e: unknown) => e as Error,
     );
