@@ -21,7 +21,7 @@ import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
 import { brokerCode, connectionSettingsProblem, findInError, KafkaOperationError } from './errors.js';
 import { recordSizeBound, splitBySize } from './record-size.js';
-import { createSourceProducer, dispatchSignal, type DispatchSignal } from './single-buffer-producer.js';
+import { createSourceProducer, dispatchSignal, pipelineRequested, type DispatchSignal } from './single-buffer-producer.js';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -179,7 +179,7 @@ export class TransactionalProducer {
     this.settingsProblem.catch(() => undefined);
     const options = producerOptions(config, opts, (problem) => this.reportSettingsProblem(problem));
     this.producer = createSourceProducer(options);
-    this.dispatch = process.env.CDC_FANOUT_KAFKA_PIPELINE === 'off' ? null : dispatchSignal(this.producer);
+    this.dispatch = pipelineRequested() ? dispatchSignal(this.producer) : null;
     this.requestTimeoutMs = config['request.timeout.ms'];
   }
 

@@ -90,6 +90,9 @@ export function dispatchSignal(producer: Producer<string, string, string, string
 /** True when the library's encoder was asked for (CDC_FANOUT_KAFKA_ENCODER=library). */
 export const useLibraryEncoder = (): boolean => process.env.CDC_FANOUT_KAFKA_ENCODER === 'library';
 
+/** False when serial sends were asked for (CDC_FANOUT_KAFKA_PIPELINE=off: each send waits for its ack). */
+export const pipelineRequested = (): boolean => process.env.CDC_FANOUT_KAFKA_PIPELINE !== 'off';
+
 /** True when the library still has the hook this file overrides. */
 export function singleBufferEncoderAvailable(): boolean {
   return typeof kGetApi === 'symbol' && typeof (Producer.prototype as unknown as Record<symbol, unknown>)[kGetApi] === 'function';
