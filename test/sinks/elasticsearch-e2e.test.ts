@@ -201,21 +201,23 @@ describe('Kafka → SinkRunner → Elasticsearch, kill -9 cycles', () => {
     /** Cycles killed while the sink had made progress but had not drained the topic yet (mid-stream kills). */
     let midStream = 0;
     for (let cycle = 0; cycle < CYCLES; cycle++) {
-      // A backlog the sink cannot drain within the kill delay (0–2.5 s after its first commit), so
-      // most kills land mid-stream however fast the sink has become (600 was drained in time at CI).
+      // A backlog of 1500 transactions; a mid-stream kill waits for the sink's checkpoints to pass a
+      // random share (10–80 %) of it, so it lands mid-stream however fast the sink or the machine is
+      // (a fixed delay after the first commit let a fast sink drain everything first).
       await produceRound(1500);
       const before = await total();
+      const backlogEnd = [...(await highWatermarks(admin, topic)).values()].reduce((a, h) => a + BigInt(h), 0n);
+      const target = before + ((backlogEnd - before) * BigInt(10 + randInt(71))) / 100n;
       const child = startChild(cycle);
-      // Every 4th cycle dies during start-up (open, group join, loadOffsets/seek); the others
-      // 0–2.5 s after their first committed batch, i.e. mid-stream (bulk in flight, or between a
-      // bulk and its checkpoint). Transactions keep arriving meanwhile.
+      // Every 4th cycle dies during start-up (open, group join, loadOffsets/seek), 300–2300 ms after
+      // its spawn; the others once their checkpoints passed the target, i.e. mid-stream (bulk in
+      // flight, or between a bulk and its checkpoint). Transactions keep arriving meanwhile.
       const startupKill = cycle % 4 === 3;
       const spawnedAt = Date.now();
-      const delay = startupKill ? 300 + randInt(2000) : randInt(2500);
+      const delay = 300 + randInt(2000);
       for (;;) {
-        const from = startupKill ? spawnedAt : child.committedAt;
-        if (from !== undefined && Date.now() >= from + delay) break;
-        if (Date.now() - spawnedAt > 60_000) throw new Error('the sink child committed nothing within 60 s');
+        if (startupKill ? Date.now() >= spawnedAt + delay : child.committedAt !== undefined && (await total()) >= target) break;
+        if (Date.now() - spawnedAt > 60_000) throw new Error(`the sink child did not checkpoint past ${startupKill ? 'its start' : target} within 60 s`);
         if (child.proc.exitCode !== null) throw new Error(`the sink child exited by itself with code ${child.proc.exitCode}`);
         await produceRound(10);
         await new Promise((r) => setTimeout(r, 20));
