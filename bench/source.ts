@@ -406,7 +406,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
     ...(NOTES === undefined ? {} : { notes: NOTES }),
     machine: machine(),
     versions: { ...versions(), postgres: pgVersion },
-    config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)', producePipeline: !useLibraryEncoder() && pipelineRequested() ? `pipelined (up to ${MAX_UNACKED_SENDS} sends await acks; a transaction spans as many)` : 'serial (each send waits for its ack)' },
+    config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)', producePipeline: !useLibraryEncoder() && pipelineRequested() ? `pipelined (up to ${MAX_UNACKED_SENDS} sends await acks; a transaction spans as many)` : 'serial (each send waits for its ack; the default)' },
     ...results,
   };
   writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');

@@ -21,7 +21,7 @@ import type { Logger } from '../observability/logger.js';
 import type { KafkaConfig } from './config.js';
 import { brokerCode, connectionSettingsProblem, findInError, KafkaOperationError } from './errors.js';
 import { recordSizeBound, splitBySize } from './record-size.js';
-import { createSourceProducer, dispatchSignal, pipelineRequested, type DispatchSignal } from './single-buffer-producer.js';
+import { createSourceProducer, dispatchTracker, pipelineRequested, type DispatchTracker } from './single-buffer-producer.js';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -161,7 +161,7 @@ export class TransactionalProducer {
   private readonly maxRequestSize: number;
   private readonly batchLimit: (topic: string) => number;
   private readonly requestTimeoutMs: number;
-  private readonly dispatch: DispatchSignal | null;
+  private readonly dispatch: DispatchTracker | null;
   /** Pipelined sends of the open transaction not yet acknowledged (each settles itself out of the set). */
   private readonly unacked = new Set<Promise<void>>();
   /** The first pipelined send that failed after its `send` returned. */
@@ -179,7 +179,7 @@ export class TransactionalProducer {
     this.settingsProblem.catch(() => undefined);
     const options = producerOptions(config, opts, (problem) => this.reportSettingsProblem(problem));
     this.producer = createSourceProducer(options);
-    this.dispatch = pipelineRequested() ? dispatchSignal(this.producer) : null;
+    this.dispatch = pipelineRequested() ? dispatchTracker(this.producer) : null;
     this.requestTimeoutMs = config['request.timeout.ms'];
   }
 
@@ -200,10 +200,10 @@ export class TransactionalProducer {
   }
 
   /**
-   * True when sends are pipelined: `send` returns once its requests have taken their sequence
-   * numbers and gone to the connection, and up to MAX_UNACKED_SENDS await the broker's ack while the
-   * caller builds the next; `commit` waits for them all. Without our encoder (the library's asked for
-   * or its hook gone) every send waits for its ack.
+   * True when sends are pipelined (CDC_FANOUT_KAFKA_PIPELINE=on, with our encoder): `send` returns
+   * once its requests have taken their sequence numbers and gone to the connection, and up to
+   * MAX_UNACKED_SENDS await the broker's ack while the caller builds the next; `commit` waits for
+   * them all. Otherwise (the default) every send waits for its ack.
    */
   get pipelined(): boolean {
     return this.dispatch !== null;
@@ -215,8 +215,9 @@ export class TransactionalProducer {
    * per-partition record batch exceeds its topic's limit (several requests in one Kafka
    * transaction commit or abort together). `bytes`, if given, is Σ recordSizeBound(records).
    *
-   * Invariant (order): a send starts only after the previous one took its sequence numbers (its
-   * first request was handed to a connection), so within a partition sequence order is call order,
+   * Invariant (order): a send starts only after the previous one took its sequence numbers and all
+   * its requests were handed to their connections (DispatchTracker), so within a partition sequence
+   * order is call order and so is the order requests reach the partition's leader,
    * and the broker appends an idempotent producer's batches in sequence order only (a gap is
    * refused, never skipped). A send that fails after returning fails the next `send` or `commit`.
    */
@@ -239,7 +240,7 @@ export class TransactionalProducer {
         }
         while (this.unacked.size >= MAX_UNACKED_SENDS) await Promise.race(this.unacked);
         this.throwIfSendFailed();
-        const dispatched = this.dispatch.nextDispatch();
+        const dispatched = this.dispatch.next(messages.length);
         const acked: Promise<void> = this.tx.send({ messages }).then(
           () => {
             this.unacked.delete(acked);
