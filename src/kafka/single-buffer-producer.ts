@@ -14,7 +14,9 @@
  * (test/kafka/produce-request.test.ts compares them) and falls back to the library's encoder for
  * anything else; connections, retries, sequences, transactions and response parsing stay the library's.
  * The same override tells a DispatchTracker which requests were handed to a connection: what lets
- * the source pipeline its sends without reordering them (src/kafka/producer.ts).
+ * the source pipeline its sends without reordering them (src/kafka/producer.ts). A second hook,
+ * `kMetadata`, is overridden to re-fetch a metadata answer that leaves out a topic asked for (a
+ * library race that otherwise hangs a send; test/kafka/pipelined-send.test.ts shows it).
  *
  * Guard rails: if a library upgrade drops or renames the hook, `createSourceProducer` uses the plain
  * library producer (correct, slower), and the byte-for-byte test fails on an upgrade that changes
