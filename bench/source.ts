@@ -32,7 +32,7 @@ import { endpoints } from '../scripts/stack/endpoints.js';
 import { kafkaSpec } from '../src/kafka/config.js';
 import { sourceSpec } from '../src/source/config.js';
 import { MAX_UNACKED_SENDS } from '../src/kafka/producer.js';
-import { pipelineRequested, useLibraryEncoder } from '../src/kafka/single-buffer-producer.js';
+import { sendsPipelined, useLibraryEncoder } from '../src/kafka/single-buffer-producer.js';
 import { createLogger } from '../src/observability/logger.js';
 import { PostgresSource } from '../src/source/postgres-source.js';
 import type { CommittedBatch } from '../src/source/publisher.js';
@@ -406,7 +406,7 @@ async function report(results: Record<string, unknown>): Promise<void> {
     ...(NOTES === undefined ? {} : { notes: NOTES }),
     machine: machine(),
     versions: { ...versions(), postgres: pgVersion },
-    config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)', producePipeline: !useLibraryEncoder() && pipelineRequested() ? `pipelined (up to ${MAX_UNACKED_SENDS} sends await acks; a transaction spans as many)` : 'serial (each send waits for its ack; the default)' },
+    config: { backlog: BACKLOG, runs: RUNS, steadyRate: STEADY_RATE, steadySeconds: STEADY_S, largeRows: LARGE, maxBatchSize: BATCH, maxQueueSize: QUEUE, maxBatchWaitMs: 50, partitions: 3, schemasEnable: SCHEMAS, nodeOptions: process.env.NODE_OPTIONS ?? '', produceEncoder: useLibraryEncoder() ? 'library (CDC_FANOUT_KAFKA_ENCODER=library)' : 'single-buffer (src/kafka/produce-request.ts)', producePipeline: sendsPipelined() ? `pipelined (up to ${MAX_UNACKED_SENDS} sends await acks; a transaction spans as many)` : 'serial (each send waits for its ack; the default)' },
     ...results,
   };
   writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');

@@ -140,6 +140,9 @@ export const useLibraryEncoder = (): boolean => process.env.CDC_FANOUT_KAFKA_ENC
  */
 export const pipelineRequested = (): boolean => process.env.CDC_FANOUT_KAFKA_PIPELINE === 'on';
 
+/** True when a source producer made now pipelines its sends: asked for, and our encoder (whose hook tracks dispatch) in use. */
+export const sendsPipelined = (): boolean => pipelineRequested() && !useLibraryEncoder() && singleBufferEncoderAvailable();
+
 /** True when the library still has the hook this file overrides. */
 export function singleBufferEncoderAvailable(): boolean {
   return typeof kGetApi === 'symbol' && typeof (Producer.prototype as unknown as Record<symbol, unknown>)[kGetApi] === 'function';

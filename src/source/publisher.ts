@@ -12,7 +12,8 @@
  *     the chain works (pipelining), until `maxQueueSize` records or `maxQueueBytes` bytes wait —
  *     then `push` awaits (backpressure: the replication stream stops being read; nothing is
  *     dropped). Bytes, not only counts: 8,192 events of a table with 1 MB rows would be 8 GB.
- *     A send step ends once its request took its sequence numbers (the producer keeps call order
+ *     With pipelined sends (opt-in, CDC_FANOUT_KAFKA_PIPELINE=on) a send step ends once its
+ *     request took its sequence numbers (the producer keeps call order
  *     per partition and holds at most MAX_UNACKED_SENDS requests awaiting acks, each at most
  *     max.request.size); a commit step waits for every ack before EndTxn.
  *  3. `onCommitted` runs after the Kafka commit returned, never earlier.
